@@ -1,0 +1,34 @@
+"""chuanyu matching: the price-time-priority engine and its pure-Python reference model.
+
+>>> from matching import Engine, Instrument, Side
+>>> eng = Engine([Instrument("SCEA2026", reference_price=5000)])
+>>> _ = eng.submit("SCEA2026", account=1, side=Side.SELL, qty=100, price=5010)
+>>> ev = eng.submit("SCEA2026", account=2, side=Side.BUY, qty=60, price=5020)
+>>> [(int(e["price"]), int(e["qty"])) for e in ev if e["kind"] == EventKind.TRADE]
+[(5010, 60)]
+>>> eng.book("SCEA2026").asks
+[(5010, 40, 1)]
+"""
+from .codes import (
+    CancelReason, CommandType, EventKind, InstrumentKind, InstrumentStatus, OrderType, Region,
+    Reject, Side, StpMode, TimeInForce, TradeType,
+)
+from .dtypes import BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE
+from .instrument import Instrument, price_band
+from .reference import ReferenceEngine
+
+__all__ = [
+    "Engine", "ReferenceEngine", "Instrument", "price_band",
+    "COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE",
+    "CancelReason", "CommandType", "EventKind", "InstrumentKind", "InstrumentStatus", "OrderType",
+    "Region", "Reject", "Side", "StpMode", "TimeInForce", "TradeType",
+]
+
+
+def __getattr__(name):
+    # The compiled engine is imported on first use so that the reference model and the
+    # dtypes stay importable while the extension is being rebuilt.
+    if name == "Engine":
+        from .engine import Engine
+        return Engine
+    raise AttributeError(name)

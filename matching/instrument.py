@@ -1,0 +1,73 @@
+"""Instrument definitions and the price band arithmetic both engines share."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .codes import InstrumentKind, InstrumentStatus, Region
+
+__all__ = ["Instrument", "price_band", "MAX_PRICE", "MAX_QTY"]
+
+# Bounds on configuration values that keep every product of price and quantity inside int64.
+MAX_PRICE = 10**12          # fen per tonne (10 billion CNY per tonne)
+MAX_QTY = 10**12            # tonnes
+
+
+def price_band(reference: int, band_bps: int, tick: int) -> tuple[int, int]:
+    """Return the inclusive (low, high) limit prices allowed around ``reference``.
+
+    The band is ``reference ± reference * band_bps / 10000``, rounded inwards to the tick,
+    and never below one tick.
+
+    >>> price_band(5000, 1000, 1)
+    (4500, 5500)
+    >>> price_band(4999, 1000, 10)
+    (4500, 5490)
+    """
+    delta = reference * band_bps // 10000
+    high = (reference + delta) // tick * tick
+    low = -(-(reference - delta) // tick) * tick
+    return max(low, tick), high
+
+
+@dataclass
+class Instrument:
+    """One tradable product: a region's allowance of a compliance year, or a CER vintage.
+
+    Prices are in fen per tonne, quantities in tonnes.
+    """
+
+    symbol: str
+    kind: InstrumentKind = InstrumentKind.ALLOWANCE
+    region: Region = Region.SC
+    year: int = 2026                      # compliance year (allowance) or vintage (CER)
+    reference_price: int = 5000           # previous close, fen
+    tick: int = 1
+    lot: int = 1
+    band_bps: int = 1000                  # ±10% of the reference
+    max_order_qty: int = 99_999
+    status: InstrumentStatus = InstrumentStatus.TRADING
+    band: tuple[int, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.kind = InstrumentKind(self.kind)
+        self.region = Region(self.region)
+        self.status = InstrumentStatus(self.status)
+        checks = [
+            ("symbol", isinstance(self.symbol, str) and 0 < len(self.symbol) <= 32),
+            ("tick", 0 < self.tick <= MAX_PRICE),
+            ("lot", 0 < self.lot <= MAX_QTY),
+            ("reference_price", 0 < self.reference_price <= MAX_PRICE),
+            ("band_bps", 0 <= self.band_bps <= 10000),
+            ("max_order_qty", 0 < self.max_order_qty <= MAX_QTY),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"instrument {self.symbol!r}: invalid {name}={getattr(self, name)!r}")
+        self.band = price_band(self.reference_price, self.band_bps, self.tick)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("band")
+        for key in ("kind", "region", "status"):
+            d[key] = int(d[key])
+        return d
