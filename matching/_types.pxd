@@ -1,0 +1,182 @@
+# The C-level contract of the matching core: integer types, enum values and the structs
+# that mirror matching/dtypes.py. The values equal matching/codes.py; _engine checks both
+# the enum values and the struct layouts against the Python definitions on import.
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
+
+ctypedef int64_t price_t     # fen per tonne
+ctypedef int64_t qty_t       # tonnes
+ctypedef int32_t slot_t      # index into a C pool; -1 = none
+
+cdef enum:
+    SIDE_BUY = 1
+    SIDE_SELL = 2
+
+    OT_LIMIT = 1
+    OT_MARKET = 2
+
+    TIF_GTC = 1
+    TIF_DAY = 2
+    TIF_IOC = 3
+    TIF_FOK = 4
+
+    STP_ACCOUNT_DEFAULT = 0
+    STP_OFF = 1
+    STP_CANCEL_NEWEST = 2
+    STP_CANCEL_OLDEST = 3
+    STP_CANCEL_BOTH = 4
+
+    CMD_NEW_ORDER = 1
+    CMD_CANCEL = 2
+    CMD_REDUCE = 3
+    CMD_REPLACE = 4
+    CMD_SET_INSTRUMENT_STATUS = 10
+    CMD_SET_ACCOUNT_STP = 11
+    CMD_EXPIRE_DAY_ORDERS = 12
+
+    EV_ACCEPTED = 1
+    EV_REJECTED = 2
+    EV_TRADE = 3
+    EV_CANCELLED = 4
+    EV_REDUCED = 5
+    EV_REPLACED = 6
+    EV_DEPTH = 7
+    EV_INSTRUMENT_STATUS = 8
+    EV_ACCOUNT_UPDATED = 9
+
+    REJ_UNKNOWN_COMMAND = 1001
+    REJ_UNKNOWN_ACCOUNT = 2001
+    REJ_UNKNOWN_INSTRUMENT = 3001
+    REJ_INSTRUMENT_HALTED = 3002
+    REJ_BAD_SIDE = 3003
+    REJ_BAD_ORDER_TYPE = 3004
+    REJ_BAD_TIME_IN_FORCE = 3005
+    REJ_BAD_STP_MODE = 3006
+    REJ_BAD_QUANTITY = 3007
+    REJ_OFF_LOT_QUANTITY = 3008
+    REJ_BAD_PRICE = 3009
+    REJ_OFF_TICK_PRICE = 3010
+    REJ_PRICE_OUTSIDE_BAND = 3011
+    REJ_ORDER_TOO_LARGE = 3012
+    REJ_UNKNOWN_ORDER = 3013
+    REJ_NOT_OWNER = 3014
+    REJ_FOK_NOT_FILLABLE = 3015
+    REJ_REDUCE_NOT_SMALLER = 3016
+    REJ_BAD_STATUS = 4001
+
+    CXL_USER = 1
+    CXL_IOC_REMAINDER = 2
+    CXL_SELF_TRADE = 3
+    CXL_EXPIRY = 4
+
+    TT_CONTINUOUS = 1
+
+    STATUS_TRADING = 1
+    STATUS_HALTED = 2
+
+
+# Mirrors COMMAND_DTYPE (aligned).
+ctypedef struct Command:
+    int64_t seq
+    int64_t ts
+    int64_t order_id
+    int64_t client_order_id
+    int64_t price
+    int64_t qty
+    int64_t value
+    int32_t account
+    int32_t instrument
+    int32_t session
+    uint8_t type
+    uint8_t side
+    uint8_t order_type
+    uint8_t tif
+    uint8_t stp
+
+# Mirrors EVENT_DTYPE (aligned).
+ctypedef struct Event:
+    int64_t seq
+    int64_t cmd_seq
+    int64_t ts
+    int64_t order_id
+    int64_t client_order_id
+    int64_t price
+    int64_t qty
+    int64_t leaves
+    int64_t trade_id
+    int64_t buy_order_id
+    int64_t sell_order_id
+    int64_t buy_leaves
+    int64_t sell_leaves
+    int64_t value
+    int32_t account
+    int32_t buy_account
+    int32_t sell_account
+    int32_t instrument
+    int32_t count
+    uint16_t reason
+    uint8_t kind
+    uint8_t side
+    uint8_t trade_type
+    uint8_t order_type
+    uint8_t tif
+
+# Mirrors BOOK_ORDER_DTYPE (aligned).
+ctypedef struct BookOrder:
+    int64_t order_id
+    int64_t client_order_id
+    int64_t price
+    int64_t qty
+    int64_t ts
+    int32_t account
+    int32_t instrument
+    uint8_t side
+    uint8_t tif
+    uint8_t stp
+
+# A live order: 64 bytes. It is always in exactly one of: the free list (next = next free),
+# a price level's FIFO (prev/next), or in flight as the incoming order of a command.
+ctypedef struct Order:
+    int64_t qty             # remaining
+    int64_t order_id
+    int64_t client_order_id
+    int64_t ts              # time priority stamp (engine clock)
+    int64_t price           # 0 for market orders
+    int32_t account
+    int32_t instrument
+    slot_t prev
+    slot_t next
+    slot_t level            # -1 while not resting
+    uint8_t side
+    uint8_t tif
+    uint8_t stp             # resolved mode, never ACCOUNT_DEFAULT
+    uint8_t order_type
+
+# A price level: a FIFO of order slots with its aggregates.
+ctypedef struct Level:
+    int64_t price
+    int64_t qty
+    int64_t stamp           # the command that last reported it in the depth list
+    int32_t count
+    slot_t head             # free list link when the level is free
+    slot_t tail
+
+# One side of one book: level slots sorted by ascending key, best level last, where the
+# key is the price for bids and minus the price for asks (see side_key).
+ctypedef struct BookSide:
+    slot_t* levels
+    int32_t n
+    int32_t cap
+
+ctypedef struct InstrumentParams:
+    int64_t tick
+    int64_t lot
+    int64_t max_qty
+    int64_t band_low
+    int64_t band_high
+    uint8_t status
+
+# A level a command changed, reported in one DEPTH event when the command ends.
+ctypedef struct Touch:
+    int64_t price
+    int32_t instrument
+    uint8_t side

@@ -1,0 +1,62 @@
+"""Quantity conservation from the event stream alone, independent of either engine.
+
+Every order's remaining quantity is followed through its events: accepted with its size,
+lowered by each fill, reduce or replace, gone at zero or on a cancel. At any point the
+orders still open must be exactly the engine's resting orders, quantity for quantity.
+"""
+from __future__ import annotations
+
+from matching import EventKind
+
+from streams import INSTRUMENTS
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.leaves: dict[int, int] = {}
+        self.traded = 0
+        self.last_trade_id = 0
+
+    def apply(self, events) -> None:
+        for ev in events:
+            kind = int(ev["kind"])
+            if kind == EventKind.ACCEPTED:
+                assert int(ev["order_id"]) not in self.leaves, "order id reused"
+                assert ev["leaves"] == ev["qty"] > 0
+                self.leaves[int(ev["order_id"])] = int(ev["qty"])
+            elif kind == EventKind.TRADE:
+                qty = int(ev["qty"])
+                assert qty > 0 and int(ev["trade_id"]) == self.last_trade_id + 1
+                self.last_trade_id += 1
+                ins = INSTRUMENTS[int(ev["instrument"])]
+                low, high = ins.band
+                assert low <= ev["price"] <= high, "trade outside the band"
+                for side in ("buy", "sell"):
+                    oid = int(ev[f"{side}_order_id"])
+                    self.leaves[oid] -= qty
+                    assert self.leaves[oid] == ev[f"{side}_leaves"] >= 0
+                    if self.leaves[oid] == 0:
+                        del self.leaves[oid]
+                self.traded += qty
+            elif kind == EventKind.CANCELLED:
+                oid = int(ev["order_id"])
+                assert self.leaves.pop(oid) == ev["qty"], "cancelled quantity is not what was left"
+            elif kind in (EventKind.REDUCED, EventKind.REPLACED):
+                oid = int(ev["order_id"])
+                if kind == EventKind.REDUCED:
+                    assert self.leaves[oid] - ev["qty"] == ev["leaves"]
+                self.leaves[oid] = int(ev["leaves"])
+
+    def check_against(self, engine) -> None:
+        resting = {}
+        for n in range(len(INSTRUMENTS)):
+            book = engine.book(n, depth=10**9)
+            for side in (book.bids, book.asks):
+                for price, qty, count in side:
+                    resting[(n, price)] = resting.get((n, price), 0) + qty
+        open_qty = sum(self.leaves.values())
+        assert open_qty == sum(resting.values()), "open quantity and the books disagree"
+        assert len(self.leaves) == engine.resting_orders
+        for oid, leaves in self.leaves.items():
+            view = engine.order(oid)
+            assert view is not None and view.qty == leaves

@@ -1,0 +1,128 @@
+"""Random command streams for the differential tests: a hypothesis strategy that shrinks
+well, and a seeded numpy generator for the long mode."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from matching import COMMAND_DTYPE, CommandType, Instrument, InstrumentKind, Region
+
+# Narrow on purpose: few accounts so self-trade prevention fires, prices packed around the
+# reference so orders cross, and a tick/lot that off-tick and off-lot inputs can miss.
+INSTRUMENTS = [
+    Instrument("SCEA2026", region=Region.SC, reference_price=5000, tick=1, lot=1, max_order_qty=500),
+    Instrument("CCER2025", kind=InstrumentKind.CER, region=Region.CQ, year=2025,
+               reference_price=3000, tick=5, lot=10, band_bps=500, max_order_qty=2000),
+]
+ACCOUNTS = 5
+COMMAND_FIELDS = COMMAND_DTYPE.names
+
+
+def _price(draw, instrument: int) -> int:
+    ins = INSTRUMENTS[instrument]
+    low, high = ins.band
+    span = (high - low) // 4
+    choice = draw(st.integers(0, 19))
+    if choice == 0:
+        return draw(st.sampled_from([0, -ins.tick, low - ins.tick, high + ins.tick, 2**62]))
+    if choice == 1:
+        return draw(st.integers(low, high))                     # may be off tick
+    mid = ins.reference_price // ins.tick * ins.tick
+    return mid + ins.tick * draw(st.integers(-span // ins.tick // 4, span // ins.tick // 4))
+
+
+def _qty(draw, instrument: int) -> int:
+    ins = INSTRUMENTS[instrument]
+    choice = draw(st.integers(0, 19))
+    if choice == 0:
+        return draw(st.sampled_from([0, -ins.lot, ins.max_order_qty + ins.lot, 2**62, ins.lot + 1]))
+    return ins.lot * draw(st.integers(1, 12))
+
+
+@st.composite
+def command(draw, max_order_id: int = 60) -> tuple:
+    row = dict.fromkeys(COMMAND_FIELDS, 0)
+    kind = draw(st.integers(0, 99))
+    instrument = draw(st.integers(0, len(INSTRUMENTS) - 1))
+    row["account"] = draw(st.integers(0, ACCOUNTS - 1))
+    row["client_order_id"] = draw(st.integers(0, 1000))
+    row["ts"] = draw(st.integers(0, 10**6))
+    row["seq"] = draw(st.integers(0, 2**40))
+    row["session"] = draw(st.integers(0, 3))
+    if kind < 55:
+        row["type"] = CommandType.NEW_ORDER
+        row["instrument"] = instrument if draw(st.integers(0, 30)) else draw(st.sampled_from([-1, 2, 99]))
+        row["side"] = draw(st.sampled_from([1, 2, 1, 2, 1, 2, 0, 3]))
+        row["order_type"] = draw(st.sampled_from([1, 1, 1, 1, 2, 2, 0]))
+        row["tif"] = draw(st.sampled_from([1, 1, 2, 3, 4, 0, 9]))
+        row["stp"] = draw(st.sampled_from([0, 0, 0, 1, 2, 3, 4, 7]))
+        row["price"] = _price(draw, instrument)
+        row["qty"] = _qty(draw, instrument)
+        if draw(st.integers(0, 40)) == 0:
+            row["account"] = draw(st.sampled_from([-1, 100_000, 2**31 - 1]))
+    elif kind < 90:
+        row["type"] = draw(st.sampled_from([CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE]))
+        row["order_id"] = draw(st.integers(0, max_order_id))
+        row["price"] = _price(draw, instrument)
+        row["qty"] = _qty(draw, instrument) if draw(st.booleans()) else draw(st.integers(-1, 30))
+    elif kind < 94:
+        row["type"] = CommandType.SET_INSTRUMENT_STATUS
+        row["instrument"] = instrument if draw(st.integers(0, 10)) else 7
+        row["value"] = draw(st.sampled_from([1, 1, 1, 2, 0, 3]))
+    elif kind < 97:
+        row["type"] = CommandType.SET_ACCOUNT_STP
+        row["stp"] = draw(st.sampled_from([1, 2, 3, 4, 0, 5]))
+    elif kind < 99:
+        row["type"] = CommandType.EXPIRE_DAY_ORDERS
+        row["instrument"] = instrument if draw(st.integers(0, 10)) else -3
+    else:
+        row["type"] = draw(st.sampled_from([0, 5, 9, 13, 255]))
+    return tuple(row[name] for name in COMMAND_FIELDS)
+
+
+def to_array(rows) -> np.ndarray:
+    out = np.zeros(len(rows), dtype=COMMAND_DTYPE)
+    for i, row in enumerate(rows):
+        out[i] = row
+    return out
+
+
+def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int]]) -> np.ndarray:
+    """A seeded batch of ``n`` mixed commands; cancels, reduces and replaces mostly aim at
+    ``live`` (order id, account) pairs, with the owner's account."""
+    out = np.zeros(n, dtype=COMMAND_DTYPE)
+    instrument = rng.integers(0, len(INSTRUMENTS), n)
+    ticks = np.array([i.tick for i in INSTRUMENTS])[instrument]
+    lots = np.array([i.lot for i in INSTRUMENTS])[instrument]
+    refs = np.array([i.reference_price for i in INSTRUMENTS])[instrument]
+    kind = rng.integers(0, 1000, n)
+    out["type"] = np.select(
+        [kind < 550, kind < 700, kind < 780, kind < 970, kind < 985, kind < 987, kind < 998],
+        [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
+         CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS],
+        rng.choice([0, 5, 99]))
+
+    def rare(values, common, p=0.02):
+        return np.where(rng.random(n) < p, rng.choice(values, n), common)
+
+    out["instrument"] = rare([-1, 2, 1000], instrument, 0.005)
+    out["account"] = rng.integers(0, 12, n)
+    side = rng.integers(1, 3, n)
+    out["side"] = rare([0, 3], side)
+    out["order_type"] = rare([0, 9], np.where(rng.random(n) < 0.1, 2, 1))
+    out["tif"] = rare([0, 5], rng.choice([1, 1, 1, 2, 2, 3, 4], n))
+    out["stp"] = rare([5, 200], rng.choice([0] * 10 + [1, 2, 3, 4], n))
+    # Mostly passive (buys below the reference, sells above) so that a book builds up.
+    away = rng.integers(-8, 40, n) * np.where(side == 1, -1, 1)
+    out["price"] = (refs // ticks + away) * ticks + (rng.random(n) < 0.01)
+    out["qty"] = lots * rng.integers(1, 40, n) - (rng.random(n) < 0.01) * lots * 100
+    out["value"] = rng.choice([1] * 20 + [2, 0], n)
+    out["ts"] = np.cumsum(rng.integers(0, 1000, n)) - rng.integers(0, 50, n)
+    out["seq"] = np.arange(n)
+    out["client_order_id"] = rng.integers(0, 2**40, n)
+    if live:
+        pick = np.array(live)[rng.integers(0, len(live), n)]
+        aimed = rng.random(n) < 0.9
+        out["order_id"] = np.where(aimed, pick[:, 0], rng.integers(0, 10**6, n))
+        out["account"] = np.where(aimed & (rng.random(n) < 0.95), pick[:, 1], out["account"])
+    return out
