@@ -49,6 +49,7 @@ from .instrument import Instrument, price_band
 __all__ = ["ReferenceEngine"]
 
 _EVENT_FIELDS = EVENT_DTYPE.names
+_COMMAND_FIELDS = COMMAND_DTYPE.names
 _ZERO_EVENT = dict.fromkeys(_EVENT_FIELDS, 0)
 _SIDES = (Side.BUY, Side.SELL)
 
@@ -62,7 +63,7 @@ def _crosses(side: int, limit: int, level_price: int) -> bool:
     return level_price <= limit if side == Side.BUY else level_price >= limit
 
 
-@dataclass
+@dataclass(eq=False)       # orders are compared by identity
 class _Order:
     order_id: int
     client_order_id: int
@@ -154,6 +155,15 @@ class ReferenceEngine:
         self.next_trade_id = 1
         self.next_event_seq = 1
         self.clock = 0      # the engine's time: the latest command timestamp seen
+        self._handlers = {
+            CommandType.NEW_ORDER: self._new_order,
+            CommandType.CANCEL: self._cancel,
+            CommandType.REDUCE: self._reduce,
+            CommandType.REPLACE: self._replace,
+            CommandType.SET_INSTRUMENT_STATUS: self._set_instrument_status,
+            CommandType.SET_ACCOUNT_STP: self._set_account_stp,
+            CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
+        }
 
     # ----------------------------------------------------------------- batch API
     def process(self, commands: np.ndarray) -> np.ndarray:
@@ -161,12 +171,10 @@ class ReferenceEngine:
         if not isinstance(commands, np.ndarray) or commands.dtype != COMMAND_DTYPE or commands.ndim != 1:
             raise TypeError("commands must be a 1-d numpy array of COMMAND_DTYPE")
         self._events: list[dict] = []
-        for row in commands:
-            self._command(row)
-        out = np.zeros(len(self._events), dtype=EVENT_DTYPE)
-        for i, ev in enumerate(self._events):
-            out[i] = tuple(ev[name] for name in _EVENT_FIELDS)
-        return out
+        for row in commands.tolist():
+            self._command(dict(zip(_COMMAND_FIELDS, row)))
+        return np.array([tuple(ev[name] for name in _EVENT_FIELDS) for ev in self._events],
+                        dtype=EVENT_DTYPE)
 
     # ------------------------------------------------------------- per-call API
     def _one(self, **fields) -> np.ndarray:
@@ -344,15 +352,7 @@ class ReferenceEngine:
         self._touched: list[tuple[int, int, int]] = []
         self._touched_set: set = set()
         self.clock = max(self.clock, int(cmd["ts"]))
-        handler = {
-            CommandType.NEW_ORDER: self._new_order,
-            CommandType.CANCEL: self._cancel,
-            CommandType.REDUCE: self._reduce,
-            CommandType.REPLACE: self._replace,
-            CommandType.SET_INSTRUMENT_STATUS: self._set_instrument_status,
-            CommandType.SET_ACCOUNT_STP: self._set_account_stp,
-            CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
-        }.get(int(cmd["type"]))
+        handler = self._handlers.get(int(cmd["type"]))
         if handler is None:
             self._reject(cmd, Reject.UNKNOWN_COMMAND)
             return
