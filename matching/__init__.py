@@ -1,6 +1,6 @@
 """chuanyu matching: the price-time-priority engine and its pure-Python reference model.
 
->>> from matching import Engine, Instrument, Side
+>>> from matching import Engine, EventKind, Instrument, Side
 >>> eng = Engine([Instrument("SCEA2026", reference_price=5000)])
 >>> _ = eng.submit("SCEA2026", account=1, side=Side.SELL, qty=100, price=5010)
 >>> ev = eng.submit("SCEA2026", account=2, side=Side.BUY, qty=60, price=5020)
@@ -9,26 +9,21 @@
 >>> eng.book("SCEA2026").asks
 [(5010, 40, 1)]
 """
+from . import commands
 from .codes import (
-    CancelReason, CommandType, EventKind, InstrumentKind, InstrumentStatus, OrderType, Region,
-    Reject, Side, StpMode, TimeInForce, TradeType,
+    AccountStatus, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentStatus,
+    OrderType, Region, Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
-from .dtypes import BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE
+from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
+from .engine import Engine
 from .instrument import Instrument, price_band
 from .reference import ReferenceEngine
 
 __all__ = [
-    "Engine", "ReferenceEngine", "Instrument", "price_band",
-    "COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE",
-    "CancelReason", "CommandType", "EventKind", "InstrumentKind", "InstrumentStatus", "OrderType",
-    "Region", "Reject", "Side", "StpMode", "TimeInForce", "TradeType",
+    "Engine", "ReferenceEngine", "Instrument", "price_band", "commands",
+    "COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE", "ACCOUNT_DTYPE", "HOLDING_DTYPE",
+    "AccountStatus", "CancelReason", "CommandType", "EventKind", "InstrumentKind",
+    "InstrumentStatus", "OrderType", "Region", "Reject", "Sector", "Side", "StpMode",
+    "TimeInForce", "TradeType",
 ]
 
-
-def __getattr__(name):
-    # The compiled engine is imported on first use so that the reference model and the
-    # dtypes stay importable while the extension is being rebuilt.
-    if name == "Engine":
-        from .engine import Engine
-        return Engine
-    raise AttributeError(name)

@@ -6,14 +6,17 @@ cimport numpy as cnp
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
 
 from ._types cimport *
 from ._state import BookView, OrderView, digest, pack_state, unpack_state
-from .dtypes import BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE
+from ._state import account_view
+from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
+from . import money
+from .money import fee_table
 
 cnp.import_array()
 
@@ -25,6 +28,8 @@ cdef extern from "numpy/arrayobject.h":
 cdef cnp.dtype _EVENT_DESCR = EVENT_DTYPE
 cdef cnp.dtype _BOOK_ORDER_DESCR = BOOK_ORDER_DTYPE
 cdef cnp.dtype _COMMAND_DESCR = COMMAND_DTYPE
+cdef int64_t MAX_CASH = money.MAX_CASH
+cdef int64_t MAX_HOLDING = money.MAX_HOLDING
 
 cdef enum:
     INITIAL_ORDERS = 1024
@@ -33,6 +38,7 @@ cdef enum:
     INITIAL_EVENTS = 1024
     INITIAL_TOUCHED = 64
     EVENT_BLOCK = 2048
+    INITIAL_ACCOUNTS = 1024
 
 
 cdef inline int64_t side_key(uint8_t side, int64_t price) noexcept nogil:
@@ -52,6 +58,15 @@ cdef inline uint8_t opposite(uint8_t side) noexcept nogil:
 cdef inline uint64_t hash_id(int64_t order_id, int32_t bits) noexcept nogil:
     # Fibonacci hashing spreads the sequential ids over the table.
     return (<uint64_t>order_id * <uint64_t>0x9E3779B97F4A7C15ULL) >> (64 - bits)
+
+
+cdef inline int64_t fee(int64_t notional, int64_t bps) noexcept nogil:
+    """Fee in fen, rounded down: see matching.money for why down."""
+    return notional * bps // 10000
+
+
+cdef inline int64_t buy_hold(int64_t limit, int64_t qty, int64_t bps) noexcept nogil:
+    return limit * qty + fee(limit * qty, bps)
 
 
 cdef void* grow(void* ptr, int64_t count, size_t size) noexcept nogil:
@@ -84,7 +99,14 @@ cdef class Engine:
     cdef BookSide* sides
     cdef InstrumentParams* params
     cdef int32_t n_instruments
-    cdef uint8_t* account_stp
+    cdef Account* accounts          # grown on demand up to max_accounts
+    cdef int32_t accounts_cap
+    cdef Holding* holdings
+    cdef int32_t holdings_rows, holdings_cap
+    cdef readonly bint risk
+    cdef int64_t fee_bps[N_TRADE_TYPES][2]
+    cdef readonly int64_t fees_collected, net_deposits
+    cdef int64_t* net_credits
     cdef readonly int32_t max_accounts
     cdef readonly uint8_t default_stp
     cdef slot_t* index
@@ -103,11 +125,12 @@ cdef class Engine:
     cdef cnp.ndarray _block
     cdef int64_t _block_used
 
-    def __cinit__(self, instruments, *, int max_accounts=100_000, int default_stp=STP_CANCEL_NEWEST):
+    def __cinit__(self, instruments, *, max_accounts=100_000, default_stp=STP_CANCEL_NEWEST,
+                  bint risk=False, fees=None):
         from .instrument import Instrument
-        if max_accounts <= 0:
+        if not 0 < max_accounts <= 2**31 - 1:
             raise ValueError("max_accounts must be between 1 and 2**31 - 1")
-        if default_stp < STP_OFF or default_stp > STP_CANCEL_BOTH:
+        if default_stp not in (STP_OFF, STP_CANCEL_NEWEST, STP_CANCEL_OLDEST, STP_CANCEL_BOTH):
             raise ValueError("default_stp must be a concrete StpMode, not ACCOUNT_DEFAULT")
         self._defs = [Instrument(**ins.to_dict()) for ins in instruments]
         self._symbols = {d.symbol: n for n, d in enumerate(self._defs)}
@@ -115,6 +138,10 @@ cdef class Engine:
             raise ValueError("instrument symbols must be unique")
         self.n_instruments = len(self._defs)
         self.max_accounts = max_accounts
+        self.risk = risk
+        for trade_type, (buy_bps, sell_bps) in enumerate(fee_table(fees)):
+            self.fee_bps[trade_type][0] = buy_bps
+            self.fee_bps[trade_type][1] = sell_bps
         self.default_stp = default_stp
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -124,9 +151,13 @@ cdef class Engine:
         self.orders = <Order*>malloc(self.orders_cap * sizeof(Order))
         self.levels_cap = INITIAL_LEVELS
         self.levels = <Level*>malloc(self.levels_cap * sizeof(Level))
-        self.sides = <BookSide*>malloc((2 * self.n_instruments + 1) * sizeof(BookSide))
+        self.sides = <BookSide*>calloc(2 * self.n_instruments + 1, sizeof(BookSide))
         self.params = <InstrumentParams*>malloc((self.n_instruments + 1) * sizeof(InstrumentParams))
-        self.account_stp = <uint8_t*>malloc(max_accounts)
+        self.accounts_cap = min(max_accounts, INITIAL_ACCOUNTS)
+        self.accounts = <Account*>calloc(self.accounts_cap, sizeof(Account))
+        self.holdings_cap = 16
+        self.holdings = <Holding*>malloc(self.holdings_cap * (self.n_instruments + 1) * sizeof(Holding))
+        self.net_credits = <int64_t*>malloc((self.n_instruments + 1) * sizeof(int64_t))
         self.index_bits = 11
         self.index_cap = 1 << self.index_bits
         self.index = <slot_t*>malloc(self.index_cap * sizeof(slot_t))
@@ -135,12 +166,11 @@ cdef class Engine:
         self.touched_cap = INITIAL_TOUCHED
         self.touched = <Touch*>malloc(self.touched_cap * sizeof(Touch))
         if (self.orders == NULL or self.levels == NULL or self.sides == NULL or self.params == NULL
-                or self.account_stp == NULL or self.index == NULL or self.events == NULL
-                or self.touched == NULL):
+                or self.accounts == NULL or self.index == NULL or self.events == NULL
+                or self.touched == NULL or self.holdings == NULL or self.net_credits == NULL):
             raise MemoryError()
-        memset(self.account_stp, 0, max_accounts)
+        memset(self.net_credits, 0, (self.n_instruments + 1) * sizeof(int64_t))
         memset(self.index, 0xFF, self.index_cap * sizeof(slot_t))
-        memset(self.sides, 0, (2 * self.n_instruments + 1) * sizeof(BookSide))
         self._link_free_orders(0)
         self._link_free_levels(0)
         cdef int32_t i
@@ -156,6 +186,7 @@ cdef class Engine:
             self.params[i].band_low = d.band[0]
             self.params[i].band_high = d.band[1]
             self.params[i].status = d.status
+            self.params[i].t_plus_one = d.t_plus_one
 
     def __dealloc__(self):
         cdef int32_t i
@@ -166,7 +197,9 @@ cdef class Engine:
         free(self.orders)
         free(self.levels)
         free(self.params)
-        free(self.account_stp)
+        free(self.accounts)
+        free(self.holdings)
+        free(self.net_credits)
         free(self.index)
         free(self.events)
         free(self.touched)
@@ -444,6 +477,7 @@ cdef class Engine:
         e.cmd_seq = self.cmd.seq
         e.ts = self.clock
         e.kind = kind
+        e.command = self.cmd.type
         return e
 
     cdef void _emit_order(self, uint8_t kind, slot_t s, int64_t qty, int64_t leaves,
@@ -501,32 +535,159 @@ cdef class Engine:
             return REJ_PRICE_OUTSIDE_BAND
         return 0
 
+    # ............................................. accounts
+    cdef inline bint _exists(self, int32_t account) noexcept nogil:
+        return 0 <= account < self.accounts_cap and self.accounts[account].exists
+
+    cdef inline uint8_t _account_stp(self, int32_t account) noexcept nogil:
+        return self.accounts[account].stp if account < self.accounts_cap else STP_ACCOUNT_DEFAULT
+
+    cdef int _ensure_account(self, int32_t account) noexcept nogil:
+        """Grow the account table to hold ``account`` (< max_accounts)."""
+        cdef int64_t cap = self.accounts_cap
+        cdef void* p
+        if account < cap:
+            return 0
+        while cap <= account:
+            cap *= 2
+        if cap > self.max_accounts:
+            cap = self.max_accounts
+        p = grow(self.accounts, cap, sizeof(Account))
+        if p == NULL:
+            self.oom = True
+            return -1
+        self.accounts = <Account*>p
+        memset(&self.accounts[self.accounts_cap], 0, (cap - self.accounts_cap) * sizeof(Account))
+        self.accounts_cap = <int32_t>cap
+        return 0
+
+    # ............................................. risk: holds and settlement
+    cdef inline Holding* _holding(self, int32_t account, int32_t instrument) noexcept nogil:
+        return &self.holdings[<int64_t>self.accounts[account].holdings * self.n_instruments + instrument]
+
+    cdef inline int64_t _hold_price(self, Order* o) noexcept nogil:
+        """The price a buy holds cash at: its limit, or the band's top for a market buy."""
+        return o.price if o.order_type == OT_LIMIT else self.params[o.instrument].band_high
+
+    cdef inline int64_t _buy_need(self, Order* o, int64_t leaves) noexcept nogil:
+        return buy_hold(self._hold_price(o), leaves, self.fee_bps[TT_CONTINUOUS][0])
+
+    cdef inline uint16_t _buy_room(self, Account* a, Holding* h, int64_t extra_qty,
+                                   int64_t extra_cash) noexcept nogil:
+        if (extra_qty > 0 and h.limit
+                and h.available + h.frozen + h.locked + h.non_tradable + h.buying + extra_qty > h.limit):
+            return REJ_POSITION_LIMIT
+        if extra_cash > a.cash_available:
+            return REJ_INSUFFICIENT_CASH
+        return 0
+
+    cdef inline uint16_t _sell_room(self, Holding* h, int64_t extra_qty) noexcept nogil:
+        if extra_qty > h.available:
+            return REJ_INSUFFICIENT_HOLDINGS
+        if h.available + h.locked + h.non_tradable - extra_qty < h.floor:
+            return REJ_RETENTION_FLOOR
+        return 0
+
+    cdef uint16_t _risk_reason(self, int32_t account, int32_t instrument, uint8_t side,
+                               int64_t hold_price, int64_t qty) noexcept nogil:
+        """Why account checks refuse a new order, or 0."""
+        cdef Account* a = &self.accounts[account]
+        cdef Holding* h
+        if a.status == ACCT_SUSPENDED:
+            return REJ_ACCOUNT_SUSPENDED
+        h = self._holding(account, instrument)
+        if side == SIDE_BUY:
+            if a.status == ACCT_SELL_ONLY:
+                return REJ_ACCOUNT_SELL_ONLY
+            return self._buy_room(a, h, qty, buy_hold(hold_price, qty, self.fee_bps[TT_CONTINUOUS][0]))
+        return self._sell_room(h, qty)
+
+    cdef void _hold(self, Order* o, int64_t old_need, int64_t old_leaves) noexcept nogil:
+        """Move the order's hold from what ``old_leaves`` needed to what ``o.qty`` needs."""
+        cdef Account* a
+        cdef Holding* h
+        cdef int64_t delta
+        if not self.risk:
+            return
+        a = &self.accounts[o.account]
+        h = self._holding(o.account, o.instrument)
+        if o.side == SIDE_BUY:
+            delta = self._buy_need(o, o.qty) - old_need
+            a.cash_available -= delta
+            a.cash_frozen += delta
+            h.buying += o.qty - old_leaves
+        else:
+            delta = o.qty - old_leaves
+            h.available -= delta
+            h.frozen += delta
+
+    cdef void _set_leaves(self, Order* o, int64_t leaves) noexcept nogil:
+        cdef int64_t old = o.qty
+        cdef int64_t need = self._buy_need(o, old) if o.side == SIDE_BUY else 0
+        o.qty = leaves
+        self._hold(o, need, old)
+
+    cdef void _settle(self, Order* buy, Order* sell, int64_t price, int64_t qty, int64_t buy_fee,
+                      int64_t sell_fee) noexcept nogil:
+        """Move cash and units for one trade; the orders' leaves have not been lowered yet."""
+        cdef Account* b
+        cdef Account* s
+        cdef Holding* hb
+        cdef int64_t release
+        if not self.risk:
+            return
+        b = &self.accounts[buy.account]
+        s = &self.accounts[sell.account]
+        hb = self._holding(buy.account, buy.instrument)
+        release = self._buy_need(buy, buy.qty) - self._buy_need(buy, buy.qty - qty)
+        b.cash_frozen -= release
+        b.cash_available += release - (price * qty + buy_fee)
+        hb.buying -= qty
+        if self.params[buy.instrument].t_plus_one:
+            hb.locked += qty
+        else:
+            hb.available += qty
+        self._holding(sell.account, sell.instrument).frozen -= qty
+        s.cash_available += price * qty - sell_fee
+        self.fees_collected += buy_fee + sell_fee
+
+    # ............................................................ orders
+    cdef void _drop_incoming(self, slot_t s, uint16_t reason) noexcept nogil:
+        """Cancel the rest of an order that is not in the book and free its slot."""
+        cdef Order* o = &self.orders[s]
+        self._emit_order(EV_CANCELLED, s, o.qty, 0, reason, 0)
+        self._set_leaves(o, 0)
+        self._free_order(s)
+
     cdef void _cancel_resting(self, slot_t s, uint16_t reason) noexcept nogil:
         self._unlink(s)
-        self._emit_order(EV_CANCELLED, s, self.orders[s].qty, 0, reason, 0)
-        self._free_order(s)
+        self._drop_incoming(s, reason)
 
     cdef void _trade(self, slot_t a, slot_t r) noexcept nogil:
         cdef Order* ag = &self.orders[a]
         cdef Order* ro = &self.orders[r]
         cdef int64_t q = ag.qty if ag.qty < ro.qty else ro.qty
+        cdef int64_t price = ro.price, buy_fee, sell_fee
         cdef Order* buy
         cdef Order* sell
         cdef Event* e
-        ag.qty -= q
-        ro.qty -= q
-        self.levels[ro.level].qty -= q
         if ag.side == SIDE_BUY:
             buy = ag
             sell = ro
         else:
             buy = ro
             sell = ag
+        buy_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][0])
+        sell_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][1])
+        self._settle(buy, sell, price, q, buy_fee, sell_fee)
+        ag.qty -= q
+        ro.qty -= q
+        self.levels[ro.level].qty -= q
         e = self._emit(EV_TRADE)
         if e != NULL:
             e.trade_id = self.next_trade_id
             e.instrument = ag.instrument
-            e.price = ro.price
+            e.price = price
             e.qty = q
             e.side = ag.side
             e.trade_type = TT_CONTINUOUS
@@ -536,6 +697,8 @@ cdef class Engine:
             e.sell_account = sell.account
             e.buy_leaves = buy.qty
             e.sell_leaves = sell.qty
+            e.buy_fee = buy_fee
+            e.sell_fee = sell_fee
         self.next_trade_id += 1
         if ro.qty == 0:
             self._unlink(r)
@@ -574,16 +737,15 @@ cdef class Engine:
             lv = bs.levels[bs.n - 1]
             if not crosses(o.side, limit, self.levels[lv].price):
                 break
-            self._touch_level(lv, o.instrument, contra)
             r = self.levels[lv].head
             if o.stp != STP_OFF and self.orders[r].account == o.account:
                 if o.stp == STP_CANCEL_OLDEST or o.stp == STP_CANCEL_BOTH:
                     self._cancel_resting(r, CXL_SELF_TRADE)
                 if o.stp == STP_CANCEL_NEWEST or o.stp == STP_CANCEL_BOTH:
-                    self._emit_order(EV_CANCELLED, s, o.qty, 0, CXL_SELF_TRADE, 0)
-                    self._free_order(s)
+                    self._drop_incoming(s, CXL_SELF_TRADE)
                     return
                 continue
+            self._touch_level(lv, o.instrument, contra)
             self._trade(s, r)
         if o.qty == 0:
             self._free_order(s)
@@ -591,14 +753,13 @@ cdef class Engine:
             if self._rest(s) != 0:
                 self.oom = True
         else:
-            self._emit_order(EV_CANCELLED, s, o.qty, 0, CXL_IOC_REMAINDER, 0)
-            self._free_order(s)
+            self._drop_incoming(s, CXL_IOC_REMAINDER)
 
     cdef void _new_order(self) noexcept nogil:
         cdef const Command* c = self.cmd
         cdef InstrumentParams* p
         cdef uint16_t reason
-        cdef int64_t limit
+        cdef int64_t limit, hold_price
         cdef uint8_t stp
         cdef slot_t s
         cdef Order* o
@@ -606,7 +767,7 @@ cdef class Engine:
             self._reject(REJ_UNKNOWN_INSTRUMENT)
             return
         p = &self.params[c.instrument]
-        if c.account < 0 or c.account >= self.max_accounts:
+        if c.account < 0 or c.account >= self.max_accounts or (self.risk and not self._exists(c.account)):
             self._reject(REJ_UNKNOWN_ACCOUNT)
             return
         if p.status == STATUS_HALTED:
@@ -629,16 +790,23 @@ cdef class Engine:
             if reason == 0:
                 reason = self._check_price(p, c.price)
             limit = c.price
+            hold_price = c.price
         else:
             limit = p.band_high if c.side == SIDE_BUY else p.band_low
+            hold_price = p.band_high
         if reason:
             self._reject(reason)
             return
         stp = c.stp
         if stp == STP_ACCOUNT_DEFAULT:
-            stp = self.account_stp[c.account]
+            stp = self._account_stp(c.account)
             if stp == STP_ACCOUNT_DEFAULT:
                 stp = self.default_stp
+        if self.risk:
+            reason = self._risk_reason(c.account, c.instrument, c.side, hold_price, c.qty)
+            if reason:
+                self._reject(reason)
+                return
         if c.tif == TIF_FOK and not self._fok_fillable(c.instrument, c.account, c.side, limit, c.qty, stp):
             self._reject(REJ_FOK_NOT_FILLABLE)
             return
@@ -659,6 +827,7 @@ cdef class Engine:
         o.tif = c.tif
         o.stp = stp
         o.order_type = c.order_type
+        self._hold(o, 0, 0)
         self._emit_order(EV_ACCEPTED, s, c.qty, c.qty, 0, 0)
         self._match_and_rest(s, limit)
 
@@ -675,6 +844,13 @@ cdef class Engine:
         cdef slot_t s = self._owned_order()
         if s != -1:
             self._cancel_resting(s, CXL_USER)
+
+    cdef void _lower_resting(self, slot_t s, int64_t qty) noexcept nogil:
+        """Lower a resting order's remaining quantity in place, keeping its priority."""
+        cdef Order* o = &self.orders[s]
+        self.levels[o.level].qty -= o.qty - qty
+        self._set_leaves(o, qty)
+        self._touch_level(o.level, o.instrument, o.side)
 
     cdef void _reduce(self) noexcept nogil:
         cdef slot_t s = self._owned_order()
@@ -693,17 +869,15 @@ cdef class Engine:
             self._reject(REJ_REDUCE_NOT_SMALLER)
             return
         reduced_by = o.qty - qty
-        o.qty = qty
-        self.levels[o.level].qty -= reduced_by
-        self._touch_level(o.level, o.instrument, o.side)
+        self._lower_resting(s, qty)
         self._emit_order(EV_REDUCED, s, reduced_by, qty, 0, 0)
 
     cdef void _replace(self) noexcept nogil:
         cdef slot_t s = self._owned_order()
         cdef Order* o
         cdef InstrumentParams* p
-        cdef int64_t price = self.cmd.price, qty = self.cmd.qty
-        cdef uint16_t reason
+        cdef int64_t price = self.cmd.price, qty = self.cmd.qty, old_qty, old_need = 0
+        cdef uint16_t reason = 0
         if s == -1:
             return
         o = &self.orders[s]
@@ -719,73 +893,258 @@ cdef class Engine:
             return
         if price == o.price and qty <= o.qty:
             if qty != o.qty:
-                self.levels[o.level].qty -= o.qty - qty
-                o.qty = qty
-                self._touch_level(o.level, o.instrument, o.side)
+                self._lower_resting(s, qty)
             self._emit_order(EV_REPLACED, s, qty, qty, 0, 1)
             return
+        old_qty = o.qty
+        if o.side == SIDE_BUY:
+            old_need = self._buy_need(o, old_qty)
+        if self.risk:
+            if o.side == SIDE_BUY:
+                reason = self._buy_room(&self.accounts[o.account], self._holding(o.account, o.instrument),
+                                        qty - old_qty,
+                                        buy_hold(price, qty, self.fee_bps[TT_CONTINUOUS][0]) - old_need)
+            elif qty > old_qty:
+                reason = self._sell_room(self._holding(o.account, o.instrument), qty - old_qty)
+            if reason:
+                self._reject(reason)
+                return
         self._unlink(s)
         o.price = price
         o.qty = qty
         o.ts = self.clock
+        self._hold(o, old_need, old_qty)
         self._emit_order(EV_REPLACED, s, qty, qty, 0, 0)
         self._match_and_rest(s, price)
+
+    # ................................................. operator commands
+    cdef bint _instrument_ok(self, bint allow_all) noexcept nogil:
+        cdef int32_t n = self.cmd.instrument
+        if (0 <= n < self.n_instruments) or (allow_all and n == ALL_INSTRUMENTS):
+            return True
+        self._reject(REJ_UNKNOWN_INSTRUMENT)
+        return False
+
+    cdef Account* _created_account(self) noexcept nogil:
+        cdef int32_t a = self.cmd.account
+        if self._exists(a):
+            return &self.accounts[a]
+        self._reject(REJ_UNKNOWN_ACCOUNT)
+        return NULL
+
+    cdef void _account_event(self, uint8_t kind, int32_t instrument, int64_t value, int64_t qty) noexcept nogil:
+        cdef Event* e = self._emit(kind)
+        if e != NULL:
+            e.account = self.cmd.account
+            e.instrument = instrument
+            e.value = value
+            e.qty = qty
 
     cdef void _set_instrument_status(self) noexcept nogil:
         cdef const Command* c = self.cmd
         cdef Event* e
-        if c.instrument < 0 or c.instrument >= self.n_instruments:
-            self._reject(REJ_UNKNOWN_INSTRUMENT)
+        if not self._instrument_ok(False):
             return
-        if c.value != STATUS_TRADING and c.value != STATUS_HALTED:
+        if c.status != STATUS_TRADING and c.status != STATUS_HALTED:
             self._reject(REJ_BAD_STATUS)
             return
-        self.params[c.instrument].status = <uint8_t>c.value
+        self.params[c.instrument].status = c.status
         e = self._emit(EV_INSTRUMENT_STATUS)
         if e != NULL:
             e.instrument = c.instrument
-            e.value = c.value
+            e.value = c.status
 
     cdef void _set_account_stp(self) noexcept nogil:
         cdef const Command* c = self.cmd
-        cdef Event* e
         if c.account < 0 or c.account >= self.max_accounts:
             self._reject(REJ_UNKNOWN_ACCOUNT)
             return
         if c.stp < STP_OFF or c.stp > STP_CANCEL_BOTH:
             self._reject(REJ_BAD_STP_MODE)
             return
-        self.account_stp[c.account] = c.stp
-        e = self._emit(EV_ACCOUNT_UPDATED)
-        if e != NULL:
-            e.account = c.account
-            e.value = c.stp
+        if self._ensure_account(c.account) != 0:
+            return
+        self.accounts[c.account].stp = c.stp
+        self._account_event(EV_ACCOUNT_UPDATED, 0, c.stp, 0)
 
-    cdef void _expire_day_orders(self) noexcept nogil:
-        cdef int32_t instrument = self.cmd.instrument, i, n = 0
+    cdef void _cancel_where(self, int32_t first, int32_t last, int32_t account, bint buys_only,
+                            bint day_only, uint16_t reason) noexcept nogil:
+        """Cancel, in canonical book order, the resting orders of instruments first..last
+        that belong to ``account`` (any when -1), are buys (``buys_only``), are DAY orders
+        (``day_only``)."""
+        cdef int32_t instrument, i, n = 0
         cdef uint8_t side
         cdef BookSide* bs
         cdef slot_t r
-        cdef slot_t* expiring
-        if instrument < 0 or instrument >= self.n_instruments:
-            self._reject(REJ_UNKNOWN_INSTRUMENT)
-            return
-        expiring = <slot_t*>malloc((self.live_orders + 1) * sizeof(slot_t))
-        if expiring == NULL:
+        cdef Order* o
+        cdef slot_t* doomed = <slot_t*>malloc((self.live_orders + 1) * sizeof(slot_t))
+        if doomed == NULL:
             self.oom = True
             return
-        for side in range(SIDE_BUY, SIDE_SELL + 1):
-            bs = self._side(instrument, side)
-            for i in range(bs.n - 1, -1, -1):
-                r = self.levels[bs.levels[i]].head
-                while r != -1:
-                    if self.orders[r].tif == TIF_DAY:
-                        expiring[n] = r
-                        n += 1
-                    r = self.orders[r].next
+        for instrument in range(first, last + 1):
+            for side in range(SIDE_BUY, SIDE_SELL + 1):
+                bs = self._side(instrument, side)
+                for i in range(bs.n - 1, -1, -1):
+                    r = self.levels[bs.levels[i]].head
+                    while r != -1:
+                        o = &self.orders[r]
+                        if ((account == -1 or o.account == account) and (not buys_only or o.side == SIDE_BUY)
+                                and (not day_only or o.tif == TIF_DAY)):
+                            doomed[n] = r
+                            n += 1
+                        r = o.next
         for i in range(n):
-            self._cancel_resting(expiring[i], CXL_EXPIRY)
-        free(expiring)
+            self._cancel_resting(doomed[i], reason)
+        free(doomed)
+
+    cdef void _expire_day_orders(self) noexcept nogil:
+        if self._instrument_ok(False):
+            self._cancel_where(self.cmd.instrument, self.cmd.instrument, -1, False, True, CXL_EXPIRY)
+
+    cdef void _create_account(self) noexcept nogil:
+        cdef const Command* c = self.cmd
+        cdef Account* a
+        cdef void* p
+        cdef int32_t cap
+        if c.account < 0 or c.account >= self.max_accounts:
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        if self._exists(c.account):
+            self._reject(REJ_ACCOUNT_EXISTS)
+            return
+        if c.region != REGION_SC and c.region != REGION_CQ:
+            self._reject(REJ_BAD_REGION)
+            return
+        if c.sector < SECTOR_FIRST or c.sector > SECTOR_LAST:
+            self._reject(REJ_BAD_SECTOR)
+            return
+        if self._ensure_account(c.account) != 0:
+            return
+        a = &self.accounts[c.account]
+        if self.holdings_rows == self.holdings_cap:
+            cap = self.holdings_cap * 2
+            p = grow(self.holdings, <int64_t>cap * (self.n_instruments + 1), sizeof(Holding))
+            if p == NULL:
+                self.oom = True
+                return
+            self.holdings = <Holding*>p
+            self.holdings_cap = cap
+        a.holdings = self.holdings_rows
+        self.holdings_rows += 1
+        memset(self._holding(c.account, 0), 0, self.n_instruments * sizeof(Holding))
+        for cap in range(self.n_instruments):
+            self._holding(c.account, cap).account = c.account
+            self._holding(c.account, cap).instrument = cap
+        a.exists = True
+        a.member = c.member
+        a.region = c.region
+        a.sector = c.sector
+        a.status = ACCT_ACTIVE
+        a.cash_available = 0
+        a.cash_frozen = 0
+        self._account_event(EV_ACCOUNT_UPDATED, 0, ACCT_ACTIVE, 0)
+
+    cdef void _set_account_status(self) noexcept nogil:
+        cdef Account* a = self._created_account()
+        cdef uint8_t status = self.cmd.status
+        if a == NULL:
+            return
+        if status < ACCT_ACTIVE or status > ACCT_SUSPENDED:
+            self._reject(REJ_BAD_STATUS)
+            return
+        a.status = status
+        self._account_event(EV_ACCOUNT_UPDATED, 0, status, 0)
+        if status != ACCT_ACTIVE:
+            self._cancel_where(0, self.n_instruments - 1, self.cmd.account, status == ACCT_SELL_ONLY,
+                               False, CXL_SANCTION)
+
+    cdef void _move_cash(self) noexcept nogil:
+        """DEPOSIT or WITHDRAW ``value`` fen."""
+        cdef Account* a = self._created_account()
+        cdef int64_t amount = self.cmd.value
+        if a == NULL:
+            return
+        if self.cmd.type == CMD_DEPOSIT:
+            if amount <= 0 or amount > MAX_CASH - a.cash_available - a.cash_frozen:
+                self._reject(REJ_BAD_AMOUNT)
+                return
+        else:
+            if amount <= 0 or amount > MAX_CASH:
+                self._reject(REJ_BAD_AMOUNT)
+                return
+            if amount > a.cash_available:
+                self._reject(REJ_INSUFFICIENT_CASH)
+                return
+            amount = -amount
+        a.cash_available += amount
+        self.net_deposits += amount
+        self._account_event(EV_BALANCE, -1, amount, 0)
+
+    cdef void _move_units(self) noexcept nogil:
+        """CREDIT_HOLDINGS or DEBIT_HOLDINGS ``qty`` units, non-tradable ones with flag 1."""
+        cdef Account* a = self._created_account()
+        cdef Holding* h
+        cdef int64_t qty = self.cmd.qty
+        cdef int64_t* bucket
+        if a == NULL or not self._instrument_ok(False):
+            return
+        h = self._holding(self.cmd.account, self.cmd.instrument)
+        bucket = &h.non_tradable if self.cmd.flags & FLAG_NON_TRADABLE else &h.available
+        if self.cmd.type == CMD_CREDIT_HOLDINGS:
+            if qty <= 0 or qty > MAX_HOLDING - (h.available + h.frozen + h.locked + h.non_tradable):
+                self._reject(REJ_BAD_AMOUNT)
+                return
+        else:
+            if qty <= 0 or qty > MAX_HOLDING:
+                self._reject(REJ_BAD_AMOUNT)
+                return
+            if qty > bucket[0]:
+                self._reject(REJ_INSUFFICIENT_HOLDINGS)
+                return
+            qty = -qty
+        bucket[0] += qty
+        self.net_credits[self.cmd.instrument] += qty
+        self._account_event(EV_BALANCE, self.cmd.instrument, 0, qty)
+
+    cdef void _set_position_bound(self) noexcept nogil:
+        """SET_RETENTION_FLOOR or SET_POSITION_LIMIT to ``qty``."""
+        cdef Account* a = self._created_account()
+        cdef Holding* h
+        cdef int64_t qty = self.cmd.qty
+        if a == NULL or not self._instrument_ok(False):
+            return
+        if qty < 0 or qty > MAX_HOLDING:
+            self._reject(REJ_BAD_AMOUNT)
+            return
+        h = self._holding(self.cmd.account, self.cmd.instrument)
+        if self.cmd.type == CMD_SET_RETENTION_FLOOR:
+            h.floor = qty
+        else:
+            h.limit = qty
+        self._account_event(EV_ACCOUNT_UPDATED, self.cmd.instrument, 0, qty)
+
+    cdef void _release_t1(self) noexcept nogil:
+        cdef int32_t first = self.cmd.instrument, last = self.cmd.instrument, account, n
+        cdef Holding* h
+        cdef Event* e
+        if not self._instrument_ok(True):
+            return
+        if first == ALL_INSTRUMENTS:
+            first = 0
+            last = self.n_instruments - 1
+        for account in range(self.accounts_cap):
+            if not self.accounts[account].exists:
+                continue
+            for n in range(first, last + 1):
+                h = self._holding(account, n)
+                if h.locked:
+                    e = self._emit(EV_BALANCE)
+                    if e != NULL:
+                        e.account = account
+                        e.instrument = n
+                        e.qty = h.locked
+                    h.available += h.locked
+                    h.locked = 0
 
     cdef int _run(self, const Command* cmds, int64_t n) noexcept nogil:
         cdef int64_t i
@@ -811,6 +1170,18 @@ cdef class Engine:
                 self._set_account_stp()
             elif self.cmd.type == CMD_EXPIRE_DAY_ORDERS:
                 self._expire_day_orders()
+            elif self.cmd.type == CMD_CREATE_ACCOUNT:
+                self._create_account()
+            elif self.cmd.type == CMD_SET_ACCOUNT_STATUS:
+                self._set_account_status()
+            elif self.cmd.type == CMD_DEPOSIT or self.cmd.type == CMD_WITHDRAW:
+                self._move_cash()
+            elif self.cmd.type == CMD_CREDIT_HOLDINGS or self.cmd.type == CMD_DEBIT_HOLDINGS:
+                self._move_units()
+            elif self.cmd.type == CMD_SET_RETENTION_FLOOR or self.cmd.type == CMD_SET_POSITION_LIMIT:
+                self._set_position_bound()
+            elif self.cmd.type == CMD_RELEASE_T1:
+                self._release_t1()
             else:
                 self._reject(REJ_UNKNOWN_COMMAND)
             self._flush_depth()
@@ -944,13 +1315,13 @@ cdef class Engine:
         c.seq = seq
         return self._execute(&c, 1, False)
 
-    def set_instrument_status(self, instrument, int64_t status, int64_t ts=0, int64_t seq=0):
+    def set_instrument_status(self, instrument, uint8_t status, int64_t ts=0, int64_t seq=0):
         """Halt (``InstrumentStatus.HALTED``) or resume (``TRADING``) an instrument."""
         cdef Command c
         memset(&c, 0, sizeof(Command))
         c.type = CMD_SET_INSTRUMENT_STATUS
         c.instrument = self._instrument_arg(instrument)
-        c.value = status
+        c.status = <uint8_t>status
         c.ts = ts
         c.seq = seq
         return self._execute(&c, 1, False)
@@ -1065,16 +1436,61 @@ cdef class Engine:
                         r = o.next
         return out
 
+    def _export_accounts(self):
+        """Created accounts by id, and their holdings by account then instrument."""
+        cdef cnp.ndarray accounts = np.zeros(self.holdings_rows, dtype=ACCOUNT_DTYPE)
+        cdef cnp.ndarray holdings = np.zeros(self.holdings_rows * self.n_instruments, dtype=HOLDING_DTYPE)
+        cdef AccountRecord* row = <AccountRecord*>cnp.PyArray_DATA(accounts)
+        cdef Holding* hrow = <Holding*>cnp.PyArray_DATA(holdings)
+        cdef int32_t a, n = 0
+        cdef Account* acct
+        for a in range(self.accounts_cap):
+            acct = &self.accounts[a]
+            if not acct.exists:
+                continue
+            row[n].cash_available = acct.cash_available
+            row[n].cash_frozen = acct.cash_frozen
+            row[n].account = a
+            row[n].member = acct.member
+            row[n].region = acct.region
+            row[n].sector = acct.sector
+            row[n].status = acct.status
+            memcpy(&hrow[<int64_t>n * self.n_instruments], self._holding(a, 0),
+                   self.n_instruments * sizeof(Holding))
+            n += 1
+        return accounts, holdings
+
+    def account(self, int32_t account):
+        """Balances of a created account as a dict, or None (see ``matching._state.account_view``)."""
+        cdef Account* a
+        cdef Holding* h
+        cdef int32_t n
+        if not self._exists(account):
+            return None
+        a = &self.accounts[account]
+        rows = []
+        for n in range(self.n_instruments):
+            h = self._holding(account, n)
+            rows.append((h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying,
+                         account, n))
+        return account_view((a.cash_available, a.cash_frozen, account, a.member, a.region, a.sector,
+                             a.status), rows, self._defs)
+
     def _export_meta(self):
-        cdef int32_t a
+        cdef int32_t a, n
         account_stp = []
-        for a in range(self.max_accounts):
-            if self.account_stp[a] != 0 and self.account_stp[a] != self.default_stp:
-                account_stp.append([a, self.account_stp[a]])
+        for a in range(self.accounts_cap):
+            if self.accounts[a].stp != 0 and self.accounts[a].stp != self.default_stp:
+                account_stp.append([a, self.accounts[a].stp])
         return {
             "instruments": [d.to_dict() for d in self.instruments],
             "max_accounts": self.max_accounts,
             "default_stp": self.default_stp,
+            "risk": bool(self.risk),
+            "fees": [[self.fee_bps[n][0], self.fee_bps[n][1]] for n in range(N_TRADE_TYPES)],
+            "fees_collected": self.fees_collected,
+            "net_deposits": self.net_deposits,
+            "net_credits": [self.net_credits[n] for n in range(self.n_instruments)],
             "account_stp": account_stp,
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
@@ -1087,7 +1503,9 @@ cdef class Engine:
 
         The format is shared with the reference model (see ``matching._state``).
         """
-        return pack_state(self._export_meta(), self._export_orders())
+        accounts, holdings = self._export_accounts()
+        return pack_state(self._export_meta(), {"orders": self._export_orders(), "accounts": accounts,
+                                                "holdings": holdings})
 
     def state_digest(self):
         """A hash of the full state, equal across implementations for equal states."""
@@ -1097,27 +1515,51 @@ cdef class Engine:
     def restore(cls, blob):
         """Build an engine from :meth:`snapshot` bytes; damaged bytes raise ValueError."""
         from .instrument import Instrument
-        meta, orders = unpack_state(blob)
+        meta, sections = unpack_state(blob)
         try:
             engine = cls([Instrument(**d) for d in meta["instruments"]],
-                         max_accounts=meta["max_accounts"], default_stp=meta["default_stp"])
-            engine._import_state(meta, orders)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"snapshot metadata is incomplete: {exc!r}") from None
+                         max_accounts=meta["max_accounts"], default_stp=meta["default_stp"],
+                         risk=meta["risk"], fees=meta["fees"])
+            engine._import_state(meta, sections["orders"], sections["accounts"], sections["holdings"])
+            engine.check_invariants()
+        except (KeyError, IndexError, TypeError, OverflowError, AssertionError) as exc:
+            raise ValueError(f"snapshot is inconsistent: {exc!r}") from None
         return engine
 
-    def _import_state(self, dict meta, cnp.ndarray orders):
-        """Load counters, account modes and resting orders into a freshly built engine."""
-        if orders.dtype != _BOOK_ORDER_DESCR or not cnp.PyArray_IS_C_CONTIGUOUS(orders):
-            raise TypeError("orders must be a contiguous BOOK_ORDER_DTYPE array")
+    def _import_state(self, dict meta, cnp.ndarray orders, cnp.ndarray accounts, cnp.ndarray holdings):
+        """Load counters, accounts and resting orders into a freshly built engine."""
         cdef BookOrder* row = <BookOrder*>cnp.PyArray_DATA(orders)
+        cdef AccountRecord* arow = <AccountRecord*>cnp.PyArray_DATA(accounts)
         cdef int64_t i, n = orders.shape[0]
+        cdef int32_t a
         cdef slot_t s
         cdef Order* o
+        cdef Account* acct
+        if holdings.shape[0] != accounts.shape[0] * self.n_instruments:
+            raise ValueError("snapshot holdings do not match its accounts")
+        for i in range(accounts.shape[0]):
+            a = arow[i].account
+            if not 0 <= a < self.max_accounts or self._exists(a):
+                raise ValueError(f"snapshot account row {i} is invalid")
+            self._execute_one_admin(CMD_CREATE_ACCOUNT, a, arow[i].member, arow[i].region, arow[i].sector)
+            acct = &self.accounts[a]
+            acct.status = arow[i].status
+            acct.cash_available = arow[i].cash_available
+            acct.cash_frozen = arow[i].cash_frozen
+            memcpy(self._holding(a, 0), <Holding*>cnp.PyArray_DATA(holdings) + i * self.n_instruments,
+                   self.n_instruments * sizeof(Holding))
         for a, mode in meta["account_stp"]:
             if not (0 <= a < self.max_accounts and STP_OFF <= mode <= STP_CANCEL_BOTH):
                 raise ValueError("snapshot holds an invalid account mode")
-            self.account_stp[a] = mode
+            if self._ensure_account(a) != 0:
+                raise MemoryError()
+            self.accounts[a].stp = mode
+        if len(meta["net_credits"]) != self.n_instruments:
+            raise ValueError("snapshot holds the wrong number of instrument totals")
+        for i, total in enumerate(meta["net_credits"]):
+            self.net_credits[i] = total
+        self.fees_collected = meta["fees_collected"]
+        self.net_deposits = meta["net_deposits"]
         self.next_order_id = meta["next_order_id"]
         self.next_trade_id = meta["next_trade_id"]
         self.next_event_seq = meta["next_event_seq"]
@@ -1150,6 +1592,24 @@ cdef class Engine:
             if self._rest(s) != 0:
                 raise MemoryError()
         self.n_touched = 0
+        self.n_events = 0
+
+    cdef _execute_one_admin(self, uint8_t type, int32_t account, int32_t member, uint8_t region,
+                            uint8_t sector):
+        cdef Command c
+        memset(&c, 0, sizeof(Command))
+        c.type = type
+        c.account = account
+        c.member = member
+        c.region = region
+        c.sector = sector
+        c.ts = self.clock
+        self.cmd = &c
+        self.n_events = 0
+        self._create_account()
+        if self.n_events != 1 or self.events[0].kind != EV_ACCOUNT_UPDATED:
+            raise ValueError("snapshot account is invalid")
+        self.n_events = 0
 
     def check_invariants(self):
         """Raise AssertionError if any structural invariant is broken. O(n)."""
@@ -1198,6 +1658,7 @@ cdef class Engine:
                 assert (self.levels[bid.levels[bid.n - 1]].price
                         < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
         assert seen == self.live_orders == self.index_used, "order count, index and book disagree"
+        self._check_accounts()
         free_count = 0
         r = self.free_order
         while r != -1:
@@ -1211,6 +1672,55 @@ cdef class Engine:
             r = self.levels[r].head
         assert free_count + self.live_levels == self.levels_cap, "level pool leaks slots"
 
+    def _check_accounts(self):
+        cdef int32_t a, n, instrument, i
+        cdef uint8_t side
+        cdef Account* acct
+        cdef Holding* h
+        cdef BookSide* bs
+        cdef slot_t r
+        cdef Order* o
+        cdef object cash = 0
+        held = [0] * self.n_instruments
+        for a in range(self.accounts_cap):
+            acct = &self.accounts[a]
+            if not acct.exists:
+                continue
+            assert acct.cash_available >= 0 and acct.cash_frozen >= 0, "negative cash"
+            cash += acct.cash_available + acct.cash_frozen
+            for n in range(self.n_instruments):
+                h = self._holding(a, n)
+                assert min(h.available, h.frozen, h.locked, h.non_tradable, h.buying) >= 0, "negative holding"
+                held[n] += h.available + h.frozen + h.locked + h.non_tradable
+        assert cash + self.fees_collected == self.net_deposits, "cash created or lost"
+        assert held == [self.net_credits[n] for n in range(self.n_instruments)], "units created or lost"
+        if not self.risk:
+            return
+        cdef cnp.int64_t[::1] need_cash = np.zeros(self.accounts_cap, dtype=np.int64)
+        cdef cnp.int64_t[:, ::1] need_units = np.zeros((self.accounts_cap, self.n_instruments), dtype=np.int64)
+        cdef cnp.int64_t[:, ::1] need_buying = np.zeros((self.accounts_cap, self.n_instruments), dtype=np.int64)
+        for instrument in range(self.n_instruments):
+            for side in range(SIDE_BUY, SIDE_SELL + 1):
+                bs = self._side(instrument, side)
+                for i in range(bs.n):
+                    r = self.levels[bs.levels[i]].head
+                    while r != -1:
+                        o = &self.orders[r]
+                        if side == SIDE_BUY:
+                            need_cash[o.account] += self._buy_need(o, o.qty)
+                            need_buying[o.account, instrument] += o.qty
+                        else:
+                            need_units[o.account, instrument] += o.qty
+                        r = o.next
+        for a in range(self.accounts_cap):
+            if not self.accounts[a].exists:
+                continue
+            assert self.accounts[a].cash_frozen == need_cash[a], "frozen cash is not what the open buys need"
+            for n in range(self.n_instruments):
+                h = self._holding(a, n)
+                assert h.frozen == need_units[a, n], "frozen units are not the open sells"
+                assert h.buying == need_buying[a, n], "open buy quantity is wrong"
+
 
 cdef inline Py_ssize_t off(void* field, void* base):
     return <char*>field - <char*>base
@@ -1221,14 +1731,18 @@ def _layout():
     cdef Command c
     cdef Event e
     cdef BookOrder b
+    cdef AccountRecord a
+    cdef Holding h
     return {
         "Command": (sizeof(Command), {
             "seq": off(&c.seq, &c), "ts": off(&c.ts, &c), "order_id": off(&c.order_id, &c),
             "client_order_id": off(&c.client_order_id, &c), "price": off(&c.price, &c),
             "qty": off(&c.qty, &c), "value": off(&c.value, &c), "account": off(&c.account, &c),
             "instrument": off(&c.instrument, &c), "session": off(&c.session, &c),
-            "type": off(&c.type, &c), "side": off(&c.side, &c),
-            "order_type": off(&c.order_type, &c), "tif": off(&c.tif, &c), "stp": off(&c.stp, &c)}),
+            "member": off(&c.member, &c), "type": off(&c.type, &c), "side": off(&c.side, &c),
+            "order_type": off(&c.order_type, &c), "tif": off(&c.tif, &c), "stp": off(&c.stp, &c),
+            "region": off(&c.region, &c), "sector": off(&c.sector, &c), "status": off(&c.status, &c),
+            "flags": off(&c.flags, &c)}),
         "Event": (sizeof(Event), {
             "seq": off(&e.seq, &e), "cmd_seq": off(&e.cmd_seq, &e), "ts": off(&e.ts, &e),
             "order_id": off(&e.order_id, &e), "client_order_id": off(&e.client_order_id, &e),
@@ -1236,16 +1750,27 @@ def _layout():
             "trade_id": off(&e.trade_id, &e), "buy_order_id": off(&e.buy_order_id, &e),
             "sell_order_id": off(&e.sell_order_id, &e), "buy_leaves": off(&e.buy_leaves, &e),
             "sell_leaves": off(&e.sell_leaves, &e), "value": off(&e.value, &e),
+            "buy_fee": off(&e.buy_fee, &e), "sell_fee": off(&e.sell_fee, &e),
             "account": off(&e.account, &e), "buy_account": off(&e.buy_account, &e),
             "sell_account": off(&e.sell_account, &e), "instrument": off(&e.instrument, &e),
             "count": off(&e.count, &e), "reason": off(&e.reason, &e), "kind": off(&e.kind, &e),
             "side": off(&e.side, &e), "trade_type": off(&e.trade_type, &e),
-            "order_type": off(&e.order_type, &e), "tif": off(&e.tif, &e)}),
+            "order_type": off(&e.order_type, &e), "tif": off(&e.tif, &e),
+            "command": off(&e.command, &e)}),
         "BookOrder": (sizeof(BookOrder), {
             "order_id": off(&b.order_id, &b), "client_order_id": off(&b.client_order_id, &b),
             "price": off(&b.price, &b), "qty": off(&b.qty, &b), "ts": off(&b.ts, &b),
             "account": off(&b.account, &b), "instrument": off(&b.instrument, &b),
             "side": off(&b.side, &b), "tif": off(&b.tif, &b), "stp": off(&b.stp, &b)}),
+        "AccountRecord": (sizeof(AccountRecord), {
+            "cash_available": off(&a.cash_available, &a), "cash_frozen": off(&a.cash_frozen, &a),
+            "account": off(&a.account, &a), "member": off(&a.member, &a), "region": off(&a.region, &a),
+            "sector": off(&a.sector, &a), "status": off(&a.status, &a)}),
+        "Holding": (sizeof(Holding), {
+            "available": off(&h.available, &h), "frozen": off(&h.frozen, &h), "locked": off(&h.locked, &h),
+            "non_tradable": off(&h.non_tradable, &h), "floor": off(&h.floor, &h),
+            "limit": off(&h.limit, &h), "buying": off(&h.buying, &h), "account": off(&h.account, &h),
+            "instrument": off(&h.instrument, &h)}),
         "Order": (sizeof(Order), {}),
     }
 
@@ -1259,16 +1784,23 @@ def _constants():
         "StpMode": {"ACCOUNT_DEFAULT": STP_ACCOUNT_DEFAULT, "OFF": STP_OFF,
                     "CANCEL_NEWEST": STP_CANCEL_NEWEST, "CANCEL_OLDEST": STP_CANCEL_OLDEST,
                     "CANCEL_BOTH": STP_CANCEL_BOTH},
-        "CommandType": {"NEW_ORDER": CMD_NEW_ORDER, "CANCEL": CMD_CANCEL, "REDUCE": CMD_REDUCE,
-                        "REPLACE": CMD_REPLACE, "SET_INSTRUMENT_STATUS": CMD_SET_INSTRUMENT_STATUS,
-                        "SET_ACCOUNT_STP": CMD_SET_ACCOUNT_STP,
-                        "EXPIRE_DAY_ORDERS": CMD_EXPIRE_DAY_ORDERS},
+        "CommandType": {
+            "NEW_ORDER": CMD_NEW_ORDER, "CANCEL": CMD_CANCEL, "REDUCE": CMD_REDUCE,
+            "REPLACE": CMD_REPLACE, "SET_INSTRUMENT_STATUS": CMD_SET_INSTRUMENT_STATUS,
+            "SET_ACCOUNT_STP": CMD_SET_ACCOUNT_STP, "EXPIRE_DAY_ORDERS": CMD_EXPIRE_DAY_ORDERS,
+            "CREATE_ACCOUNT": CMD_CREATE_ACCOUNT, "SET_ACCOUNT_STATUS": CMD_SET_ACCOUNT_STATUS,
+            "DEPOSIT": CMD_DEPOSIT, "WITHDRAW": CMD_WITHDRAW, "CREDIT_HOLDINGS": CMD_CREDIT_HOLDINGS,
+            "DEBIT_HOLDINGS": CMD_DEBIT_HOLDINGS, "SET_RETENTION_FLOOR": CMD_SET_RETENTION_FLOOR,
+            "SET_POSITION_LIMIT": CMD_SET_POSITION_LIMIT, "RELEASE_T1": CMD_RELEASE_T1},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
-                      "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED},
+                      "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED, "BALANCE": EV_BALANCE},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
+            "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,
+            "RETENTION_FLOOR": REJ_RETENTION_FLOOR, "ACCOUNT_SUSPENDED": REJ_ACCOUNT_SUSPENDED,
+            "ACCOUNT_SELL_ONLY": REJ_ACCOUNT_SELL_ONLY, "POSITION_LIMIT": REJ_POSITION_LIMIT,
             "UNKNOWN_INSTRUMENT": REJ_UNKNOWN_INSTRUMENT, "INSTRUMENT_HALTED": REJ_INSTRUMENT_HALTED,
             "BAD_SIDE": REJ_BAD_SIDE, "BAD_ORDER_TYPE": REJ_BAD_ORDER_TYPE,
             "BAD_TIME_IN_FORCE": REJ_BAD_TIME_IN_FORCE, "BAD_STP_MODE": REJ_BAD_STP_MODE,
@@ -1277,9 +1809,12 @@ def _constants():
             "PRICE_OUTSIDE_BAND": REJ_PRICE_OUTSIDE_BAND, "ORDER_TOO_LARGE": REJ_ORDER_TOO_LARGE,
             "UNKNOWN_ORDER": REJ_UNKNOWN_ORDER, "NOT_OWNER": REJ_NOT_OWNER,
             "FOK_NOT_FILLABLE": REJ_FOK_NOT_FILLABLE, "REDUCE_NOT_SMALLER": REJ_REDUCE_NOT_SMALLER,
-            "BAD_STATUS": REJ_BAD_STATUS},
+            "BAD_STATUS": REJ_BAD_STATUS, "ACCOUNT_EXISTS": REJ_ACCOUNT_EXISTS,
+            "BAD_REGION": REJ_BAD_REGION, "BAD_SECTOR": REJ_BAD_SECTOR, "BAD_AMOUNT": REJ_BAD_AMOUNT},
         "CancelReason": {"USER": CXL_USER, "IOC_REMAINDER": CXL_IOC_REMAINDER,
-                         "SELF_TRADE": CXL_SELF_TRADE, "EXPIRY": CXL_EXPIRY},
+                         "SELF_TRADE": CXL_SELF_TRADE, "EXPIRY": CXL_EXPIRY, "SANCTION": CXL_SANCTION},
         "TradeType": {"CONTINUOUS": TT_CONTINUOUS},
         "InstrumentStatus": {"TRADING": STATUS_TRADING, "HALTED": STATUS_HALTED},
+        "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
+        "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
     }

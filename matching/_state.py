@@ -5,8 +5,11 @@ reference model and the other way round. The digest is a hash of the snapshot by
 two engines have equal digests exactly when their snapshots are equal.
 
 Layout: ``MAGIC``, then a little-endian u32 length and that many bytes of JSON metadata
-(sorted keys), then the resting orders as raw ``BOOK_ORDER_DTYPE`` rows in canonical order:
-by instrument, bids best to worst then asks best to worst, each level in time priority.
+(sorted keys), then the sections below as raw rows, each count recorded in the metadata,
+and last a 16-byte BLAKE2b checksum of everything before it:
+the resting orders (``BOOK_ORDER_DTYPE``) in canonical order, by instrument, bids best to
+worst then asks best to worst, each level in time priority; the accounts
+(``ACCOUNT_DTYPE``) by id; their holdings (``HOLDING_DTYPE``) by account then instrument.
 """
 from __future__ import annotations
 
@@ -17,11 +20,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .dtypes import BOOK_ORDER_DTYPE
+from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, HOLDING_DTYPE
 
-__all__ = ["pack_state", "unpack_state", "digest", "BookView", "OrderView"]
+__all__ = ["pack_state", "unpack_state", "digest", "BookView", "OrderView", "SECTIONS", "account_view"]
 
-MAGIC = b"CHUANYU-ENGINE-STATE\x00\x01"
+MAGIC = b"CHUANYU-ENGINE-STATE\x00\x02"
+CHECKSUM_BYTES = 16
+SECTIONS = (("orders", BOOK_ORDER_DTYPE), ("accounts", ACCOUNT_DTYPE), ("holdings", HOLDING_DTYPE))
 
 
 class BookView(NamedTuple):
@@ -44,20 +49,50 @@ class OrderView(NamedTuple):
     ts: int
 
 
-def pack_state(meta: dict, orders: np.ndarray) -> bytes:
-    if orders.dtype != BOOK_ORDER_DTYPE:
-        raise TypeError("orders must be a BOOK_ORDER_DTYPE array")
-    meta = dict(meta, n_orders=int(len(orders)))
+def account_view(account_row: tuple, holding_rows: list, instruments) -> dict:
+    """An account's balances as a plain dict, the same from both engines.
+
+    ``account_row`` and each of ``holding_rows`` are in ``ACCOUNT_DTYPE`` and
+    ``HOLDING_DTYPE`` field order; holdings are keyed by instrument symbol.
+    """
+    view = dict(zip(ACCOUNT_DTYPE.names, (int(x) for x in account_row)))
+    names = HOLDING_DTYPE.names
+    view["holdings"] = {}
+    for row in holding_rows:
+        h = dict(zip(names, (int(x) for x in row)))
+        view["holdings"][instruments[h.pop("instrument")].symbol] = h
+        del h["account"]
+    return view
+
+
+def pack_state(meta: dict, sections: dict[str, np.ndarray]) -> bytes:
+    meta = dict(meta)
+    body = []
+    for name, dtype in SECTIONS:
+        rows = sections[name]
+        if rows.dtype != dtype:
+            raise TypeError(f"section {name} must be a {name.upper()} array")
+        meta[f"n_{name}"] = int(len(rows))
+        body.append(np.ascontiguousarray(rows).tobytes())
     header = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
-    return b"".join([MAGIC, struct.pack("<I", len(header)), header, np.ascontiguousarray(orders).tobytes()])
+    content = b"".join([MAGIC, struct.pack("<I", len(header)), header, *body])
+    return content + _checksum(content)
 
 
-def unpack_state(blob: bytes) -> tuple[dict, np.ndarray]:
+def _checksum(content: bytes) -> bytes:
+    return hashlib.blake2b(content, digest_size=CHECKSUM_BYTES).digest()
+
+
+def unpack_state(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """Split snapshot bytes into metadata and sections; damaged bytes raise ValueError."""
     if not isinstance(blob, (bytes, bytearray, memoryview)):
         raise TypeError("a snapshot is bytes")
     blob = bytes(blob)
-    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 4:
-        raise ValueError("not a chuanyu engine snapshot")
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 4 + CHECKSUM_BYTES:
+        raise ValueError("not a chuanyu engine snapshot (or one of another version)")
+    blob, checksum = blob[:-CHECKSUM_BYTES], blob[-CHECKSUM_BYTES:]
+    if _checksum(blob) != checksum:
+        raise ValueError("snapshot is damaged: checksum mismatch")
     pos = len(MAGIC)
     (n,) = struct.unpack_from("<I", blob, pos)
     pos += 4
@@ -65,12 +100,19 @@ def unpack_state(blob: bytes) -> tuple[dict, np.ndarray]:
         meta = json.loads(blob[pos:pos + n])
     except ValueError as exc:
         raise ValueError(f"snapshot metadata is damaged: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ValueError("snapshot metadata is damaged")
     pos += n
-    body = blob[pos:]
-    if not isinstance(meta, dict) or len(body) != meta.get("n_orders", -1) * BOOK_ORDER_DTYPE.itemsize:
-        raise ValueError("snapshot is truncated or damaged")
-    orders = np.frombuffer(body, dtype=BOOK_ORDER_DTYPE).copy()
-    return meta, orders
+    sections = {}
+    for name, dtype in SECTIONS:
+        count = meta.get(f"n_{name}")
+        if not isinstance(count, int) or count < 0 or pos + count * dtype.itemsize > len(blob):
+            raise ValueError("snapshot is truncated or damaged")
+        sections[name] = np.frombuffer(blob, dtype=dtype, count=count, offset=pos).copy()
+        pos += count * dtype.itemsize
+    if pos != len(blob):
+        raise ValueError("snapshot has trailing bytes")
+    return meta, sections
 
 
 def digest(snapshot: bytes) -> str:

@@ -32,6 +32,15 @@ cdef enum:
     CMD_SET_INSTRUMENT_STATUS = 10
     CMD_SET_ACCOUNT_STP = 11
     CMD_EXPIRE_DAY_ORDERS = 12
+    CMD_CREATE_ACCOUNT = 20
+    CMD_SET_ACCOUNT_STATUS = 21
+    CMD_DEPOSIT = 22
+    CMD_WITHDRAW = 23
+    CMD_CREDIT_HOLDINGS = 24
+    CMD_DEBIT_HOLDINGS = 25
+    CMD_SET_RETENTION_FLOOR = 26
+    CMD_SET_POSITION_LIMIT = 27
+    CMD_RELEASE_T1 = 28
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -42,9 +51,16 @@ cdef enum:
     EV_DEPTH = 7
     EV_INSTRUMENT_STATUS = 8
     EV_ACCOUNT_UPDATED = 9
+    EV_BALANCE = 10
 
     REJ_UNKNOWN_COMMAND = 1001
     REJ_UNKNOWN_ACCOUNT = 2001
+    REJ_INSUFFICIENT_CASH = 2002
+    REJ_INSUFFICIENT_HOLDINGS = 2003
+    REJ_RETENTION_FLOOR = 2004
+    REJ_ACCOUNT_SUSPENDED = 2005
+    REJ_ACCOUNT_SELL_ONLY = 2006
+    REJ_POSITION_LIMIT = 2007
     REJ_UNKNOWN_INSTRUMENT = 3001
     REJ_INSTRUMENT_HALTED = 3002
     REJ_BAD_SIDE = 3003
@@ -62,16 +78,34 @@ cdef enum:
     REJ_FOK_NOT_FILLABLE = 3015
     REJ_REDUCE_NOT_SMALLER = 3016
     REJ_BAD_STATUS = 4001
+    REJ_ACCOUNT_EXISTS = 4002
+    REJ_BAD_REGION = 4003
+    REJ_BAD_SECTOR = 4004
+    REJ_BAD_AMOUNT = 4005
 
     CXL_USER = 1
     CXL_IOC_REMAINDER = 2
     CXL_SELF_TRADE = 3
     CXL_EXPIRY = 4
+    CXL_SANCTION = 5
 
     TT_CONTINUOUS = 1
 
     STATUS_TRADING = 1
     STATUS_HALTED = 2
+
+    ACCT_ACTIVE = 1
+    ACCT_SELL_ONLY = 2
+    ACCT_SUSPENDED = 3
+
+    REGION_SC = 1
+    REGION_CQ = 2
+    SECTOR_FIRST = 1
+    SECTOR_LAST = 10
+
+    N_TRADE_TYPES = 5
+    ALL_INSTRUMENTS = -1
+    FLAG_NON_TRADABLE = 1
 
 
 # Mirrors COMMAND_DTYPE (aligned).
@@ -86,11 +120,16 @@ ctypedef struct Command:
     int32_t account
     int32_t instrument
     int32_t session
+    int32_t member
     uint8_t type
     uint8_t side
     uint8_t order_type
     uint8_t tif
     uint8_t stp
+    uint8_t region
+    uint8_t sector
+    uint8_t status
+    uint8_t flags
 
 # Mirrors EVENT_DTYPE (aligned).
 ctypedef struct Event:
@@ -108,6 +147,8 @@ ctypedef struct Event:
     int64_t buy_leaves
     int64_t sell_leaves
     int64_t value
+    int64_t buy_fee
+    int64_t sell_fee
     int32_t account
     int32_t buy_account
     int32_t sell_account
@@ -119,6 +160,7 @@ ctypedef struct Event:
     uint8_t trade_type
     uint8_t order_type
     uint8_t tif
+    uint8_t command
 
 # Mirrors BOOK_ORDER_DTYPE (aligned).
 ctypedef struct BookOrder:
@@ -174,9 +216,44 @@ ctypedef struct InstrumentParams:
     int64_t band_low
     int64_t band_high
     uint8_t status
+    uint8_t t_plus_one
 
 # A level a command changed, reported in one DEPTH event when the command ends.
 ctypedef struct Touch:
     int64_t price
     int32_t instrument
     uint8_t side
+
+# Mirrors ACCOUNT_DTYPE (aligned).
+ctypedef struct AccountRecord:
+    int64_t cash_available
+    int64_t cash_frozen
+    int32_t account
+    int32_t member
+    uint8_t region
+    uint8_t sector
+    uint8_t status
+
+# Mirrors HOLDING_DTYPE (aligned); also the live per-account, per-instrument position.
+ctypedef struct Holding:
+    int64_t available       # sellable now
+    int64_t frozen          # held by open sell orders
+    int64_t locked          # bought today, sellable after the T+1 release
+    int64_t non_tradable
+    int64_t floor           # retention floor
+    int64_t limit           # position limit, 0 = none
+    int64_t buying          # open buy quantity
+    int32_t account
+    int32_t instrument
+
+# An account id's slot; ids are dense, from 0 to max_accounts - 1.
+ctypedef struct Account:
+    int64_t cash_available
+    int64_t cash_frozen
+    int32_t member
+    int32_t holdings        # first of its n_instruments Holding rows, -1 until created
+    uint8_t exists
+    uint8_t region
+    uint8_t sector
+    uint8_t status
+    uint8_t stp             # its default STP mode, 0 = the engine default

@@ -12,6 +12,7 @@ from enum import IntEnum
 __all__ = [
     "Side", "OrderType", "TimeInForce", "StpMode", "CommandType", "EventKind",
     "Reject", "CancelReason", "TradeType", "InstrumentStatus", "InstrumentKind", "Region",
+    "Sector", "AccountStatus",
 ]
 
 
@@ -50,6 +51,15 @@ class CommandType(IntEnum):
     SET_INSTRUMENT_STATUS = 10
     SET_ACCOUNT_STP = 11
     EXPIRE_DAY_ORDERS = 12
+    CREATE_ACCOUNT = 20
+    SET_ACCOUNT_STATUS = 21
+    DEPOSIT = 22
+    WITHDRAW = 23
+    CREDIT_HOLDINGS = 24         # flags & 1: the units are non-tradable
+    DEBIT_HOLDINGS = 25          # flags & 1: debit non-tradable units
+    SET_RETENTION_FLOOR = 26
+    SET_POSITION_LIMIT = 27
+    RELEASE_T1 = 28              # end of day: units bought today become sellable
 
 
 class EventKind(IntEnum):
@@ -62,6 +72,7 @@ class EventKind(IntEnum):
     DEPTH = 7
     INSTRUMENT_STATUS = 8
     ACCOUNT_UPDATED = 9
+    BALANCE = 10
 
 
 class Reject(IntEnum):
@@ -69,6 +80,12 @@ class Reject(IntEnum):
     UNKNOWN_COMMAND = 1001
     # 2xxx risk and accounts
     UNKNOWN_ACCOUNT = 2001
+    INSUFFICIENT_CASH = 2002
+    INSUFFICIENT_HOLDINGS = 2003
+    RETENTION_FLOOR = 2004
+    ACCOUNT_SUSPENDED = 2005
+    ACCOUNT_SELL_ONLY = 2006
+    POSITION_LIMIT = 2007
     # 3xxx matching
     UNKNOWN_INSTRUMENT = 3001
     INSTRUMENT_HALTED = 3002
@@ -88,6 +105,10 @@ class Reject(IntEnum):
     REDUCE_NOT_SMALLER = 3016
     # 4xxx admin
     BAD_STATUS = 4001
+    ACCOUNT_EXISTS = 4002
+    BAD_REGION = 4003
+    BAD_SECTOR = 4004
+    BAD_AMOUNT = 4005
 
 
 class CancelReason(IntEnum):
@@ -95,6 +116,7 @@ class CancelReason(IntEnum):
     IOC_REMAINDER = 2
     SELF_TRADE = 3
     EXPIRY = 4
+    SANCTION = 5
 
 
 class TradeType(IntEnum):
@@ -114,3 +136,24 @@ class InstrumentKind(IntEnum):
 class Region(IntEnum):
     SC = 1
     CQ = 2
+
+
+class Sector(IntEnum):
+    POWER = 1
+    PETROCHEMICAL = 2
+    CHEMICAL = 3
+    BUILDING_MATERIALS = 4
+    STEEL = 5
+    NON_FERROUS = 6
+    PAPER = 7
+    AVIATION = 8
+    INVESTOR = 9
+    OTHER = 10
+
+
+class AccountStatus(IntEnum):
+    """The operator's sanctions: sell-only blocks buying, suspended blocks all trading."""
+
+    ACTIVE = 1
+    SELL_ONLY = 2
+    SUSPENDED = 3

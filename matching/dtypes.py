@@ -6,7 +6,7 @@ command kind does not use are zero.
 """
 import numpy as np
 
-__all__ = ["COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE"]
+__all__ = ["COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE", "ACCOUNT_DTYPE", "HOLDING_DTYPE"]
 
 COMMAND_DTYPE = np.dtype(
     [
@@ -16,15 +16,20 @@ COMMAND_DTYPE = np.dtype(
         ("client_order_id", "<i8"),
         ("price", "<i8"),            # fen per tonne
         ("qty", "<i8"),              # tonnes (reduce / replace: the new remaining quantity)
-        ("value", "<i8"),            # admin commands' argument (e.g. a status)
+        ("value", "<i8"),            # admin commands' argument: a status, an amount in fen
         ("account", "<i4"),
         ("instrument", "<i4"),
         ("session", "<i4"),          # originating gateway session, recorded not interpreted
+        ("member", "<i4"),           # create account: the member firm
         ("type", "u1"),              # CommandType
         ("side", "u1"),              # Side
         ("order_type", "u1"),        # OrderType
         ("tif", "u1"),               # TimeInForce
         ("stp", "u1"),               # StpMode
+        ("region", "u1"),            # create account: Region
+        ("sector", "u1"),            # create account: Sector
+        ("status", "u1"),            # AccountStatus / InstrumentStatus
+        ("flags", "u1"),             # credit / debit holdings: 1 = non-tradable units
     ],
     align=True,
 )
@@ -44,7 +49,9 @@ EVENT_DTYPE = np.dtype(
         ("sell_order_id", "<i8"),
         ("buy_leaves", "<i8"),
         ("sell_leaves", "<i8"),
-        ("value", "<i8"),            # kind-specific: new status, priority kept on replace, ...
+        ("value", "<i8"),            # kind-specific: new status, priority kept on replace, cash delta
+        ("buy_fee", "<i8"),          # fen
+        ("sell_fee", "<i8"),
         ("account", "<i4"),
         ("buy_account", "<i4"),
         ("sell_account", "<i4"),
@@ -56,6 +63,7 @@ EVENT_DTYPE = np.dtype(
         ("trade_type", "u1"),        # TradeType
         ("order_type", "u1"),
         ("tif", "u1"),
+        ("command", "u1"),           # the CommandType that caused the event
     ],
     align=True,
 )
@@ -73,6 +81,36 @@ BOOK_ORDER_DTYPE = np.dtype(
         ("side", "u1"),
         ("tif", "u1"),
         ("stp", "u1"),
+    ],
+    align=True,
+)
+
+# One account in a snapshot, ordered by account id.
+ACCOUNT_DTYPE = np.dtype(
+    [
+        ("cash_available", "<i8"),
+        ("cash_frozen", "<i8"),
+        ("account", "<i4"),
+        ("member", "<i4"),
+        ("region", "u1"),
+        ("sector", "u1"),
+        ("status", "u1"),
+    ],
+    align=True,
+)
+
+# One account's position in one instrument, in a snapshot (every instrument of every account).
+HOLDING_DTYPE = np.dtype(
+    [
+        ("available", "<i8"),        # sellable now
+        ("frozen", "<i8"),           # held by open sell orders
+        ("locked", "<i8"),           # bought today: sellable after the T+1 release
+        ("non_tradable", "<i8"),     # held for compliance only
+        ("floor", "<i8"),            # retention floor: must stay held
+        ("limit", "<i8"),            # position limit, 0 = none
+        ("buying", "<i8"),           # open buy quantity
+        ("account", "<i4"),
+        ("instrument", "<i4"),
     ],
     align=True,
 )

@@ -6,14 +6,15 @@ here, at import, instead of corrupting events at run time.
 """
 from . import codes
 from ._engine import Engine, _constants, _layout
-from .dtypes import BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE
+from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
 
 __all__ = ["Engine"]
 
 
 def _check_build() -> None:
     layout = _layout()
-    for name, dtype in (("Command", COMMAND_DTYPE), ("Event", EVENT_DTYPE), ("BookOrder", BOOK_ORDER_DTYPE)):
+    for name, dtype in (("Command", COMMAND_DTYPE), ("Event", EVENT_DTYPE), ("BookOrder", BOOK_ORDER_DTYPE),
+                        ("AccountRecord", ACCOUNT_DTYPE), ("Holding", HOLDING_DTYPE)):
         size, offsets = layout[name]
         expected = {field: dtype.fields[field][1] for field in dtype.names}
         if size != dtype.itemsize or offsets != expected:

@@ -7,9 +7,9 @@ from .codes import InstrumentKind, InstrumentStatus, Region
 
 __all__ = ["Instrument", "price_band", "MAX_PRICE", "MAX_QTY"]
 
-# Bounds on configuration values that keep every product of price and quantity inside int64.
-MAX_PRICE = 10**12          # fen per tonne (10 billion CNY per tonne)
-MAX_QTY = 10**12            # tonnes
+# Bounds that keep price x quantity x fee basis points inside int64.
+MAX_PRICE = 10**8           # fen per tonne: 1 million CNY per tonne
+MAX_QTY = 10**6             # tonnes in one order
 
 
 def price_band(reference: int, band_bps: int, tick: int) -> tuple[int, int]:
@@ -46,6 +46,7 @@ class Instrument:
     band_bps: int = 1000                  # ±10% of the reference
     max_order_qty: int = 99_999
     status: InstrumentStatus = InstrumentStatus.TRADING
+    t_plus_one: bool = True               # units bought today are sellable from the next day
     band: tuple[int, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,10 +65,14 @@ class Instrument:
             if not ok:
                 raise ValueError(f"instrument {self.symbol!r}: invalid {name}={getattr(self, name)!r}")
         self.band = price_band(self.reference_price, self.band_bps, self.tick)
+        if self.band[0] > self.band[1]:
+            raise ValueError(f"instrument {self.symbol!r}: the band around {self.reference_price} "
+                             f"holds no price on the tick {self.tick}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("band")
         for key in ("kind", "region", "status"):
             d[key] = int(d[key])
+        d["t_plus_one"] = bool(d["t_plus_one"])
         return d

@@ -22,8 +22,21 @@ cancel-oldest cancels the resting order and goes on, cancel-both cancels both. A
 walk, a GTC or DAY limit remainder rests at the back of its level; an IOC or market
 remainder is cancelled.
 
+With risk on (``risk=True``, what the daemon runs), accounts must be created first and
+every order is fully pre-funded: after the matching checks above and before the FOK check,
+a suspended account is rejected, a sell-only account may not buy, a buy needs free cash for
+``buy_hold(limit, qty)`` (a market buy: at the band's upper edge) and room under any position
+limit, a sell needs that many available units and must leave the retention floor held. An
+accepted order freezes exactly that cash or those units; fills, cancels, reduces and
+replaces move or release exactly what the order no longer needs, so a buy filled below its
+limit gets the difference back at once. Each trade settles: the buyer pays price x qty plus
+its fee, the seller receives price x qty less its fee, the fees go to the exchange, and the
+units bought are locked until the end-of-day T+1 release (where the instrument has T+1).
+
 Every event and every order's time stamp carry the engine clock: the latest command
-timestamp seen so far, so time priority never runs backwards.
+timestamp seen so far, so time priority never runs backwards. A rejected command changes no
+order, book or account; like every command it still advances the clock and the event
+sequence, which record that it happened.
 
 Events of one command come in this order: ACCEPTED or REJECTED, then trades and
 cancellations as they happen, then one DEPTH event per price level the command changed, in
@@ -33,18 +46,20 @@ when the level is gone).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sortedcontainers import SortedDict
 
-from ._state import BookView, OrderView, digest, pack_state, unpack_state
+from . import commands as build
+from ._state import BookView, OrderView, account_view, digest, pack_state, unpack_state
 from .codes import (
-    CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, Reject, Side, StpMode,
-    TimeInForce, TradeType,
+    AccountStatus, CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, Region,
+    Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
-from .dtypes import BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE
-from .instrument import Instrument, price_band
+from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
+from .instrument import Instrument
+from .money import MAX_CASH, MAX_HOLDING, buy_hold, fee, fee_table
 
 __all__ = ["ReferenceEngine"]
 
@@ -76,6 +91,33 @@ class _Order:
     price: int
     qty: int
     ts: int
+
+
+@dataclass(eq=False)
+class _Holding:
+    available: int = 0
+    frozen: int = 0
+    locked: int = 0
+    non_tradable: int = 0
+    floor: int = 0
+    limit: int = 0
+    buying: int = 0
+
+    @property
+    def held(self) -> int:
+        return self.available + self.frozen + self.locked + self.non_tradable
+
+
+@dataclass(eq=False)
+class _Account:
+    account: int
+    member: int
+    region: int
+    sector: int
+    holdings: list
+    status: int = AccountStatus.ACTIVE
+    cash_available: int = 0
+    cash_frozen: int = 0
 
 
 class _Level:
@@ -134,10 +176,15 @@ class ReferenceEngine:
         Account ids run from 0 to ``max_accounts - 1``.
     default_stp : StpMode
         Self-trade prevention for accounts that have not set their own.
+    risk : bool
+        Pre-fund every order from created accounts and settle every trade.
+    fees : dict, optional
+        ``{TradeType: (buyer_bps, seller_bps)}``; unlisted trade types are free.
     """
 
     def __init__(self, instruments, *, max_accounts: int = 100_000,
-                 default_stp: int = StpMode.CANCEL_NEWEST) -> None:
+                 default_stp: int = StpMode.CANCEL_NEWEST, risk: bool = False,
+                 fees: dict | None = None) -> None:
         if not 0 < max_accounts <= 2**31 - 1:
             raise ValueError("max_accounts must be between 1 and 2**31 - 1")
         if default_stp not in (StpMode.OFF, StpMode.CANCEL_NEWEST, StpMode.CANCEL_OLDEST, StpMode.CANCEL_BOTH):
@@ -148,7 +195,13 @@ class ReferenceEngine:
             raise ValueError("instrument symbols must be unique")
         self.max_accounts = max_accounts
         self.default_stp = int(default_stp)
+        self.risk = bool(risk)
+        self.fees = fee_table(fees)
         self._account_stp: dict[int, int] = {}
+        self._accounts: dict[int, _Account] = {}
+        self.fees_collected = 0
+        self.net_deposits = 0
+        self.net_credits = [0] * len(self.instruments)
         self._books = [_Book() for _ in self.instruments]
         self._orders: dict[int, _Order] = {}
         self.next_order_id = 1
@@ -163,6 +216,15 @@ class ReferenceEngine:
             CommandType.SET_INSTRUMENT_STATUS: self._set_instrument_status,
             CommandType.SET_ACCOUNT_STP: self._set_account_stp,
             CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
+            CommandType.CREATE_ACCOUNT: self._create_account,
+            CommandType.SET_ACCOUNT_STATUS: self._set_account_status,
+            CommandType.DEPOSIT: self._deposit,
+            CommandType.WITHDRAW: self._withdraw,
+            CommandType.CREDIT_HOLDINGS: self._credit_holdings,
+            CommandType.DEBIT_HOLDINGS: self._debit_holdings,
+            CommandType.SET_RETENTION_FLOOR: self._set_position_bound,
+            CommandType.SET_POSITION_LIMIT: self._set_position_bound,
+            CommandType.RELEASE_T1: self._release_t1,
         }
 
     # ----------------------------------------------------------------- batch API
@@ -177,12 +239,6 @@ class ReferenceEngine:
                         dtype=EVENT_DTYPE)
 
     # ------------------------------------------------------------- per-call API
-    def _one(self, **fields) -> np.ndarray:
-        cmd = np.zeros(1, dtype=COMMAND_DTYPE)
-        for name, value in fields.items():
-            cmd[name] = value
-        return self.process(cmd)
-
     def instrument_index(self, instrument) -> int:
         if isinstance(instrument, str):
             try:
@@ -194,34 +250,29 @@ class ReferenceEngine:
     def submit(self, instrument, account, side, qty, price=0, order_type=OrderType.LIMIT,
                tif=TimeInForce.GTC, stp=StpMode.ACCOUNT_DEFAULT, client_order_id=0, ts=0, seq=0):
         """Enter a new order; return the events it caused."""
-        return self._one(type=CommandType.NEW_ORDER, instrument=self.instrument_index(instrument),
-                         account=account, side=side, qty=qty, price=price, order_type=order_type,
-                         tif=tif, stp=stp, client_order_id=client_order_id, ts=ts, seq=seq)
+        return self.process(build.new_order(self.instrument_index(instrument), account, side, qty,
+                                            price, order_type, tif, stp, client_order_id, ts, seq))
 
     def cancel(self, order_id, account, ts=0, seq=0):
         """Cancel a resting order."""
-        return self._one(type=CommandType.CANCEL, order_id=order_id, account=account, ts=ts, seq=seq)
+        return self.process(build.cancel(order_id, account, ts, seq))
 
     def reduce(self, order_id, account, qty, ts=0, seq=0):
         """Reduce a resting order's remaining quantity to ``qty``, keeping its priority."""
-        return self._one(type=CommandType.REDUCE, order_id=order_id, account=account, qty=qty,
-                         ts=ts, seq=seq)
+        return self.process(build.reduce(order_id, account, qty, ts, seq))
 
     def replace(self, order_id, account, price, qty, ts=0, seq=0):
         """Change a resting order's price and remaining quantity."""
-        return self._one(type=CommandType.REPLACE, order_id=order_id, account=account,
-                         price=price, qty=qty, ts=ts, seq=seq)
+        return self.process(build.replace(order_id, account, price, qty, ts, seq))
 
     def set_instrument_status(self, instrument, status, ts=0, seq=0):
-        return self._one(type=CommandType.SET_INSTRUMENT_STATUS,
-                         instrument=self.instrument_index(instrument), value=status, ts=ts, seq=seq)
+        return self.process(build.set_instrument_status(self.instrument_index(instrument), status, ts, seq))
 
     def set_account_stp(self, account, mode, ts=0, seq=0):
-        return self._one(type=CommandType.SET_ACCOUNT_STP, account=account, stp=mode, ts=ts, seq=seq)
+        return self.process(build.set_account_stp(account, mode, ts, seq))
 
     def expire_day_orders(self, instrument, ts=0, seq=0):
-        return self._one(type=CommandType.EXPIRE_DAY_ORDERS,
-                         instrument=self.instrument_index(instrument), ts=ts, seq=seq)
+        return self.process(build.expire_day_orders(self.instrument_index(instrument), ts, seq))
 
     # ------------------------------------------------------------------ queries
     def book(self, instrument, depth: int = 10) -> BookView:
@@ -248,6 +299,16 @@ class ReferenceEngine:
     def resting_orders(self) -> int:
         return len(self._orders)
 
+    def account(self, account: int):
+        """Balances of a created account as a dict (see ``matching.commands.account_view``)."""
+        a = self._accounts.get(account)
+        if a is None:
+            return None
+        acct_row = (a.cash_available, a.cash_frozen, a.account, a.member, a.region, a.sector, a.status)
+        rows = [(h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying, a.account, n)
+                for n, h in enumerate(a.holdings)]
+        return account_view(acct_row, rows, self.instruments)
+
     # ------------------------------------------------------------ state
     def _canonical_orders(self) -> np.ndarray:
         rows = []
@@ -262,11 +323,29 @@ class ReferenceEngine:
             out[i] = row
         return out
 
+    def _canonical_accounts(self) -> tuple[np.ndarray, np.ndarray]:
+        accounts = sorted(self._accounts.values(), key=lambda a: a.account)
+        acct = np.zeros(len(accounts), dtype=ACCOUNT_DTYPE)
+        hold = np.zeros(len(accounts) * len(self.instruments), dtype=HOLDING_DTYPE)
+        k = 0
+        for i, a in enumerate(accounts):
+            acct[i] = (a.cash_available, a.cash_frozen, a.account, a.member, a.region, a.sector, a.status)
+            for n, h in enumerate(a.holdings):
+                hold[k] = (h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying,
+                           a.account, n)
+                k += 1
+        return acct, hold
+
     def _meta(self) -> dict:
         return {
             "instruments": [ins.to_dict() for ins in self.instruments],
             "max_accounts": self.max_accounts,
             "default_stp": self.default_stp,
+            "risk": self.risk,
+            "fees": self.fees,
+            "fees_collected": self.fees_collected,
+            "net_deposits": self.net_deposits,
+            "net_credits": self.net_credits,
             "account_stp": sorted([a, m] for a, m in self._account_stp.items() if m != self.default_stp),
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
@@ -276,7 +355,9 @@ class ReferenceEngine:
 
     def snapshot(self) -> bytes:
         """The full state as bytes; :meth:`restore` rebuilds an identical engine."""
-        return pack_state(self._meta(), self._canonical_orders())
+        accounts, holdings = self._canonical_accounts()
+        return pack_state(self._meta(), {"orders": self._canonical_orders(), "accounts": accounts,
+                                         "holdings": holdings})
 
     def state_digest(self) -> str:
         """A hash of the full state, equal across implementations for equal states."""
@@ -284,9 +365,33 @@ class ReferenceEngine:
 
     @classmethod
     def restore(cls, blob: bytes) -> "ReferenceEngine":
-        meta, orders = unpack_state(blob)
+        """Build an engine from :meth:`snapshot` bytes; damaged bytes raise ValueError."""
+        meta, sections = unpack_state(blob)
+        try:
+            engine = cls._restore(meta, sections)
+            engine.check_invariants()
+        except (KeyError, IndexError, TypeError, AssertionError) as exc:
+            raise ValueError(f"snapshot is inconsistent: {exc!r}") from None
+        return engine
+
+    @classmethod
+    def _restore(cls, meta: dict, sections: dict) -> "ReferenceEngine":
         engine = cls([Instrument(**d) for d in meta["instruments"]],
-                     max_accounts=meta["max_accounts"], default_stp=meta["default_stp"])
+                     max_accounts=meta["max_accounts"], default_stp=meta["default_stp"],
+                     risk=meta["risk"], fees=meta["fees"])
+        engine.fees_collected = meta["fees_collected"]
+        engine.net_deposits = meta["net_deposits"]
+        engine.net_credits = list(meta["net_credits"])
+        for row in sections["accounts"]:
+            a = int(row["account"])
+            engine._accounts[a] = _Account(a, int(row["member"]), int(row["region"]), int(row["sector"]),
+                                           [_Holding() for _ in engine.instruments], int(row["status"]),
+                                           int(row["cash_available"]), int(row["cash_frozen"]))
+        for row in sections["holdings"]:
+            h = engine._accounts[int(row["account"])].holdings[int(row["instrument"])]
+            for name in ("available", "frozen", "locked", "non_tradable", "floor", "limit", "buying"):
+                setattr(h, name, int(row[name]))
+        orders = sections["orders"]
         engine._account_stp = {int(a): int(m) for a, m in meta["account_stp"]}
         engine.next_order_id = meta["next_order_id"]
         engine.next_trade_id = meta["next_trade_id"]
@@ -319,6 +424,35 @@ class ReferenceEngine:
             if bids and asks:
                 assert bids.peekitem(0)[1].price < asks.peekitem(0)[1].price, "book crossed at rest"
         assert seen == len(self._orders), "order index and book disagree"
+        self._check_accounts()
+
+    def _check_accounts(self) -> None:
+        cash = 0
+        held = [0] * len(self.instruments)
+        for a in self._accounts.values():
+            assert a.cash_available >= 0 and a.cash_frozen >= 0, "negative cash"
+            cash += a.cash_available + a.cash_frozen
+            for n, h in enumerate(a.holdings):
+                assert min(h.available, h.frozen, h.locked, h.non_tradable, h.buying) >= 0, "negative holding"
+                held[n] += h.held
+        assert cash + self.fees_collected == self.net_deposits, "cash created or lost"
+        assert held == self.net_credits, "units created or lost"
+        if not self.risk:
+            return
+        need = {a: [0, [0] * len(self.instruments), [0] * len(self.instruments)] for a in self._accounts}
+        for o in self._orders.values():
+            frozen_cash, frozen_units, buying = need[o.account]
+            if o.side == Side.BUY:
+                frozen_cash += self._buy_need(o, o.qty)
+                buying[o.instrument] += o.qty
+            else:
+                frozen_units[o.instrument] += o.qty
+            need[o.account][0] = frozen_cash
+        for account, (frozen_cash, frozen_units, buying) in need.items():
+            a = self._accounts[account]
+            assert a.cash_frozen == frozen_cash, "frozen cash is not what the open buys need"
+            assert [h.frozen for h in a.holdings] == frozen_units, "frozen units are not the open sells"
+            assert [h.buying for h in a.holdings] == buying, "open buy quantity is wrong"
 
     # ------------------------------------------------------------ the rules
     def _emit(self, cmd, kind, **fields) -> None:
@@ -329,6 +463,7 @@ class ReferenceEngine:
         ev["cmd_seq"] = int(cmd["seq"])
         ev["ts"] = self.clock
         ev["kind"] = kind
+        ev["command"] = int(cmd["type"])
         self._events.append(ev)
 
     def _emit_order(self, cmd, kind, o: _Order, **fields) -> None:
@@ -384,6 +519,87 @@ class ReferenceEngine:
             return Reject.PRICE_OUTSIDE_BAND
         return 0
 
+    # ..................................................... risk: holds and settlement
+    def _hold_price(self, o: _Order) -> int:
+        """The price a buy holds cash at: its limit, or the band's top for a market buy."""
+        return o.price if o.order_type == OrderType.LIMIT else self.instruments[o.instrument].band[1]
+
+    def _buy_need(self, o: _Order, leaves: int) -> int:
+        return buy_hold(self._hold_price(o), leaves, self.fees[TradeType.CONTINUOUS][0])
+
+    @staticmethod
+    def _buy_room(a: _Account, h: _Holding, extra_qty: int, extra_cash: int) -> int:
+        if extra_qty > 0 and h.limit and h.held + h.buying + extra_qty > h.limit:
+            return Reject.POSITION_LIMIT
+        if extra_cash > a.cash_available:
+            return Reject.INSUFFICIENT_CASH
+        return 0
+
+    @staticmethod
+    def _sell_room(h: _Holding, extra_qty: int) -> int:
+        if extra_qty > h.available:
+            return Reject.INSUFFICIENT_HOLDINGS
+        if h.available + h.locked + h.non_tradable - extra_qty < h.floor:
+            return Reject.RETENTION_FLOOR
+        return 0
+
+    def _risk_reason(self, o: _Order) -> int:
+        """Why account checks refuse the new order ``o``, or 0."""
+        a = self._accounts[o.account]
+        if a.status == AccountStatus.SUSPENDED:
+            return Reject.ACCOUNT_SUSPENDED
+        h = a.holdings[o.instrument]
+        if o.side == Side.BUY:
+            if a.status == AccountStatus.SELL_ONLY:
+                return Reject.ACCOUNT_SELL_ONLY
+            return self._buy_room(a, h, o.qty, self._buy_need(o, o.qty))
+        return self._sell_room(h, o.qty)
+
+    def _hold(self, o: _Order, old_need: int, old_leaves: int) -> None:
+        """Move the order's hold from what ``old_leaves`` needed to what ``o.qty`` needs.
+
+        A negative move releases: on cancels, reduces, IOC remainders and improvements.
+        """
+        if not self.risk:
+            return
+        a = self._accounts[o.account]
+        h = a.holdings[o.instrument]
+        if o.side == Side.BUY:
+            delta = self._buy_need(o, o.qty) - old_need
+            a.cash_available -= delta
+            a.cash_frozen += delta
+            h.buying += o.qty - old_leaves
+        else:
+            delta = o.qty - old_leaves
+            h.available -= delta
+            h.frozen += delta
+
+    def _set_leaves(self, o: _Order, leaves: int) -> None:
+        old = o.qty
+        need = self._buy_need(o, old) if o.side == Side.BUY else 0
+        o.qty = leaves
+        self._hold(o, need, old)
+
+    def _settle(self, buy: _Order, sell: _Order, price: int, qty: int, buy_fee: int, sell_fee: int) -> None:
+        """Move cash and units for one trade; the orders' leaves have not been lowered yet."""
+        if not self.risk:
+            return
+        ins = self.instruments[buy.instrument]
+        b, s = self._accounts[buy.account], self._accounts[sell.account]
+        hb, hs = b.holdings[buy.instrument], s.holdings[sell.instrument]
+        release = self._buy_need(buy, buy.qty) - self._buy_need(buy, buy.qty - qty)
+        b.cash_frozen -= release
+        b.cash_available += release - (price * qty + buy_fee)
+        hb.buying -= qty
+        if ins.t_plus_one:
+            hb.locked += qty
+        else:
+            hb.available += qty
+        hs.frozen -= qty
+        s.cash_available += price * qty - sell_fee
+        self.fees_collected += buy_fee + sell_fee
+
+    # ..................................................... orders
     def _new_order(self, cmd) -> None:
         n_ins, account = int(cmd["instrument"]), int(cmd["account"])
         side, otype, tif, stp = int(cmd["side"]), int(cmd["order_type"]), int(cmd["tif"]), int(cmd["stp"])
@@ -391,7 +607,7 @@ class ReferenceEngine:
         if not 0 <= n_ins < len(self.instruments):
             return self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
         ins = self.instruments[n_ins]
-        if not 0 <= account < self.max_accounts:
+        if not 0 <= account < self.max_accounts or (self.risk and account not in self._accounts):
             return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
         if ins.status == InstrumentStatus.HALTED:
             return self._reject(cmd, Reject.INSTRUMENT_HALTED)
@@ -414,12 +630,16 @@ class ReferenceEngine:
             return self._reject(cmd, reason)
         if stp == StpMode.ACCOUNT_DEFAULT:
             stp = self._account_stp.get(account, self.default_stp)
-        if tif == TimeInForce.FOK and not self._fok_fillable(n_ins, account, side, limit, qty, stp):
-            return self._reject(cmd, Reject.FOK_NOT_FILLABLE)
-
         order = _Order(self.next_order_id, int(cmd["client_order_id"]), n_ins, account, side, otype,
                        tif, stp, price if otype == OrderType.LIMIT else 0, qty, self.clock)
+        if self.risk:
+            reason = self._risk_reason(order)
+            if reason:
+                return self._reject(cmd, reason)
+        if tif == TimeInForce.FOK and not self._fok_fillable(n_ins, account, side, limit, qty, stp):
+            return self._reject(cmd, Reject.FOK_NOT_FILLABLE)
         self.next_order_id += 1
+        self._hold(order, 0, 0)
         self._emit_order(cmd, EventKind.ACCEPTED, order, qty=qty, leaves=qty)
         self._match_and_rest(cmd, order, limit)
 
@@ -441,8 +661,7 @@ class ReferenceEngine:
     def _match_and_rest(self, cmd, order: _Order, limit: int) -> None:
         book = self._books[order.instrument]
         contra_side = _opposite(order.side)
-        stopped = False
-        while order.qty > 0 and not stopped:
+        while order.qty > 0:
             levels = book.sides[contra_side]
             if not levels:
                 break
@@ -450,37 +669,43 @@ class ReferenceEngine:
             if not _crosses(order.side, limit, level.price):
                 break
             resting = level.orders[0]
-            self._touch(order.instrument, contra_side, level.price)
             if order.stp != StpMode.OFF and resting.account == order.account:
                 if order.stp in (StpMode.CANCEL_OLDEST, StpMode.CANCEL_BOTH):
                     self._remove_cancelled(cmd, resting, CancelReason.SELF_TRADE)
                 if order.stp in (StpMode.CANCEL_NEWEST, StpMode.CANCEL_BOTH):
-                    self._emit_order(cmd, EventKind.CANCELLED, order, qty=order.qty, leaves=0,
-                                     reason=CancelReason.SELF_TRADE)
-                    order.qty = 0
-                    stopped = True
+                    self._drop_incoming(cmd, order, CancelReason.SELF_TRADE)
+                    return
                 continue
+            self._touch(order.instrument, contra_side, level.price)
             self._trade(cmd, order, resting)
-        if order.qty == 0 or stopped:
+        if order.qty == 0:
             return
         if order.order_type == OrderType.LIMIT and order.tif in (TimeInForce.GTC, TimeInForce.DAY):
             book.add(order)
             self._orders[order.order_id] = order
             self._touch(order.instrument, order.side, order.price)
         else:
-            self._emit_order(cmd, EventKind.CANCELLED, order, qty=order.qty, leaves=0,
-                             reason=CancelReason.IOC_REMAINDER)
+            self._drop_incoming(cmd, order, CancelReason.IOC_REMAINDER)
+
+    def _drop_incoming(self, cmd, order: _Order, reason: int) -> None:
+        """Cancel the rest of an order that is not in the book."""
+        self._emit_order(cmd, EventKind.CANCELLED, order, qty=order.qty, leaves=0, reason=reason)
+        self._set_leaves(order, 0)
 
     def _trade(self, cmd, aggressor: _Order, resting: _Order) -> None:
         qty = min(aggressor.qty, resting.qty)
+        price = resting.price
+        buy, sell = (aggressor, resting) if aggressor.side == Side.BUY else (resting, aggressor)
+        buy_bps, sell_bps = self.fees[TradeType.CONTINUOUS]
+        buy_fee, sell_fee = fee(price * qty, buy_bps), fee(price * qty, sell_bps)
+        self._settle(buy, sell, price, qty, buy_fee, sell_fee)
         aggressor.qty -= qty
         resting.qty -= qty
-        buy, sell = (aggressor, resting) if aggressor.side == Side.BUY else (resting, aggressor)
         self._emit(cmd, EventKind.TRADE, trade_id=self.next_trade_id, instrument=aggressor.instrument,
-                   price=resting.price, qty=qty, side=aggressor.side, trade_type=TradeType.CONTINUOUS,
+                   price=price, qty=qty, side=aggressor.side, trade_type=TradeType.CONTINUOUS,
                    buy_order_id=buy.order_id, sell_order_id=sell.order_id,
                    buy_account=buy.account, sell_account=sell.account,
-                   buy_leaves=buy.qty, sell_leaves=sell.qty)
+                   buy_leaves=buy.qty, sell_leaves=sell.qty, buy_fee=buy_fee, sell_fee=sell_fee)
         self.next_trade_id += 1
         if resting.qty == 0:
             self._books[resting.instrument].remove(resting)
@@ -490,7 +715,7 @@ class ReferenceEngine:
         self._books[o.instrument].remove(o)
         del self._orders[o.order_id]
         self._touch(o.instrument, o.side, o.price)
-        self._emit_order(cmd, EventKind.CANCELLED, o, qty=o.qty, leaves=0, reason=reason)
+        self._drop_incoming(cmd, o, reason)
 
     def _owned_order(self, cmd):
         o = self._orders.get(int(cmd["order_id"]))
@@ -520,7 +745,7 @@ class ReferenceEngine:
         if qty >= o.qty:
             return self._reject(cmd, Reject.REDUCE_NOT_SMALLER)
         reduced_by = o.qty - qty
-        o.qty = qty
+        self._set_leaves(o, qty)
         self._touch(o.instrument, o.side, o.price)
         self._emit_order(cmd, EventKind.REDUCED, o, qty=reduced_by, leaves=qty)
 
@@ -537,22 +762,48 @@ class ReferenceEngine:
             return self._reject(cmd, reason)
         if price == o.price and qty <= o.qty:
             if qty != o.qty:
-                o.qty = qty
+                self._set_leaves(o, qty)
                 self._touch(o.instrument, o.side, o.price)
             self._emit_order(cmd, EventKind.REPLACED, o, qty=qty, leaves=qty, value=1)
             return
-        book = self._books[o.instrument]
-        book.remove(o)
+        old_qty, old_need = o.qty, (self._buy_need(o, o.qty) if o.side == Side.BUY else 0)
+        if self.risk:
+            a = self._accounts[o.account]
+            h = a.holdings[o.instrument]
+            if o.side == Side.BUY:
+                new_need = buy_hold(price, qty, self.fees[TradeType.CONTINUOUS][0])
+                reason = self._buy_room(a, h, qty - old_qty, new_need - old_need)
+            elif qty > old_qty:
+                reason = self._sell_room(h, qty - old_qty)
+            if reason:
+                return self._reject(cmd, reason)
+        self._books[o.instrument].remove(o)
         del self._orders[o.order_id]
         self._touch(o.instrument, o.side, o.price)
         o.price, o.qty, o.ts = price, qty, self.clock
+        self._hold(o, old_need, old_qty)
         self._emit_order(cmd, EventKind.REPLACED, o, qty=qty, leaves=qty, value=0)
         self._match_and_rest(cmd, o, price)
 
+    # ..................................................... operator commands
+    def _instrument_arg(self, cmd, allow_all: bool = False):
+        n_ins = int(cmd["instrument"])
+        if 0 <= n_ins < len(self.instruments) or (allow_all and n_ins == build.ALL_INSTRUMENTS):
+            return n_ins
+        self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
+        return None
+
+    def _account_arg(self, cmd):
+        a = self._accounts.get(int(cmd["account"]))
+        if a is None:
+            self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        return a
+
     def _set_instrument_status(self, cmd) -> None:
-        n_ins, status = int(cmd["instrument"]), int(cmd["value"])
-        if not 0 <= n_ins < len(self.instruments):
-            return self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
+        n_ins = self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        status = int(cmd["status"])
         if status not in (InstrumentStatus.TRADING, InstrumentStatus.HALTED):
             return self._reject(cmd, Reject.BAD_STATUS)
         self.instruments[n_ins].status = InstrumentStatus(status)
@@ -567,12 +818,132 @@ class ReferenceEngine:
         self._account_stp[account] = mode
         self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=account, value=mode)
 
+    def _cancel_where(self, cmd, instruments, keep, reason: int) -> None:
+        """Cancel, in canonical book order, the resting orders of ``instruments`` that ``keep`` rejects."""
+        doomed = [o for n in instruments for side in _SIDES for level in self._books[n].levels(side)
+                  for o in level.orders if not keep(o)]
+        for o in doomed:
+            self._remove_cancelled(cmd, o, reason)
+
     def _expire_day_orders(self, cmd) -> None:
-        n_ins = int(cmd["instrument"])
-        if not 0 <= n_ins < len(self.instruments):
-            return self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
-        book = self._books[n_ins]
-        expiring = [o for side in _SIDES for level in book.levels(side) for o in level.orders
-                    if o.tif == TimeInForce.DAY]
-        for o in expiring:
-            self._remove_cancelled(cmd, o, CancelReason.EXPIRY)
+        n_ins = self._instrument_arg(cmd)
+        if n_ins is not None:
+            self._cancel_where(cmd, [n_ins], lambda o: o.tif != TimeInForce.DAY, CancelReason.EXPIRY)
+
+    def _create_account(self, cmd) -> None:
+        account = int(cmd["account"])
+        region, sector = int(cmd["region"]), int(cmd["sector"])
+        if not 0 <= account < self.max_accounts:
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        if account in self._accounts:
+            return self._reject(cmd, Reject.ACCOUNT_EXISTS)
+        if region not in set(Region):
+            return self._reject(cmd, Reject.BAD_REGION)
+        if sector not in set(Sector):
+            return self._reject(cmd, Reject.BAD_SECTOR)
+        self._accounts[account] = _Account(account, int(cmd["member"]), region, sector,
+                                           [_Holding() for _ in self.instruments])
+        self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=account, value=AccountStatus.ACTIVE)
+
+    def _set_account_status(self, cmd) -> None:
+        a = self._account_arg(cmd)
+        if a is None:
+            return
+        status = int(cmd["status"])
+        if status not in set(AccountStatus):
+            return self._reject(cmd, Reject.BAD_STATUS)
+        a.status = status
+        self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=a.account, value=status)
+        if status == AccountStatus.SUSPENDED:
+            self._cancel_where(cmd, range(len(self.instruments)), lambda o: o.account != a.account,
+                               CancelReason.SANCTION)
+        elif status == AccountStatus.SELL_ONLY:
+            self._cancel_where(cmd, range(len(self.instruments)),
+                               lambda o: o.account != a.account or o.side != Side.BUY, CancelReason.SANCTION)
+
+    def _deposit(self, cmd) -> None:
+        a = self._account_arg(cmd)
+        if a is None:
+            return
+        amount = int(cmd["value"])
+        if not 0 < amount <= MAX_CASH - a.cash_available - a.cash_frozen:
+            return self._reject(cmd, Reject.BAD_AMOUNT)
+        a.cash_available += amount
+        self.net_deposits += amount
+        self._emit(cmd, EventKind.BALANCE, account=a.account, instrument=-1, value=amount)
+
+    def _withdraw(self, cmd) -> None:
+        a = self._account_arg(cmd)
+        if a is None:
+            return
+        amount = int(cmd["value"])
+        if not 0 < amount <= MAX_CASH:
+            return self._reject(cmd, Reject.BAD_AMOUNT)
+        if amount > a.cash_available:
+            return self._reject(cmd, Reject.INSUFFICIENT_CASH)
+        a.cash_available -= amount
+        self.net_deposits -= amount
+        self._emit(cmd, EventKind.BALANCE, account=a.account, instrument=-1, value=-amount)
+
+    def _credit_holdings(self, cmd) -> None:
+        a = self._account_arg(cmd)
+        n_ins = None if a is None else self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        h, qty = a.holdings[n_ins], int(cmd["qty"])
+        if not 0 < qty <= MAX_HOLDING - h.held:
+            return self._reject(cmd, Reject.BAD_AMOUNT)
+        if int(cmd["flags"]) & 1:
+            h.non_tradable += qty
+        else:
+            h.available += qty
+        self.net_credits[n_ins] += qty
+        self._emit(cmd, EventKind.BALANCE, account=a.account, instrument=n_ins, qty=qty)
+
+    def _debit_holdings(self, cmd) -> None:
+        a = self._account_arg(cmd)
+        n_ins = None if a is None else self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        h, qty = a.holdings[n_ins], int(cmd["qty"])
+        if not 0 < qty <= MAX_HOLDING:
+            return self._reject(cmd, Reject.BAD_AMOUNT)
+        non_tradable = int(cmd["flags"]) & 1
+        if qty > (h.non_tradable if non_tradable else h.available):
+            return self._reject(cmd, Reject.INSUFFICIENT_HOLDINGS)
+        if non_tradable:
+            h.non_tradable -= qty
+        else:
+            h.available -= qty
+        self.net_credits[n_ins] -= qty
+        self._emit(cmd, EventKind.BALANCE, account=a.account, instrument=n_ins, qty=-qty)
+
+    def _set_position_bound(self, cmd) -> None:
+        """SET_RETENTION_FLOOR and SET_POSITION_LIMIT: a per-instrument quantity bound."""
+        a = self._account_arg(cmd)
+        n_ins = None if a is None else self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        qty = int(cmd["qty"])
+        if not 0 <= qty <= MAX_HOLDING:
+            return self._reject(cmd, Reject.BAD_AMOUNT)
+        h = a.holdings[n_ins]
+        if int(cmd["type"]) == CommandType.SET_RETENTION_FLOOR:
+            h.floor = qty
+        else:
+            h.limit = qty
+        self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=a.account, instrument=n_ins, qty=qty)
+
+    def _release_t1(self, cmd) -> None:
+        n_ins = self._instrument_arg(cmd, allow_all=True)
+        if n_ins is None:
+            return
+        which = range(len(self.instruments)) if n_ins == build.ALL_INSTRUMENTS else [n_ins]
+        for account in sorted(self._accounts):
+            a = self._accounts[account]
+            for n in which:
+                h = a.holdings[n]
+                if h.locked:
+                    self._emit(cmd, EventKind.BALANCE, account=account, instrument=n, qty=h.locked)
+                    h.available += h.locked
+                    h.locked = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from matching import COMMAND_DTYPE, CommandType, Instrument, InstrumentKind, Region
+from matching import COMMAND_DTYPE, CommandType, Instrument, InstrumentKind, Region, commands
 
 # Narrow on purpose: few accounts so self-trade prevention fires, prices packed around the
 # reference so orders cross, and a tick/lot that off-tick and off-lot inputs can miss.
@@ -16,6 +16,21 @@ INSTRUMENTS = [
 ]
 ACCOUNTS = 5
 COMMAND_FIELDS = COMMAND_DTYPE.names
+FEES = {1: (30, 50)}
+ACCOUNT_COMMANDS = [CommandType.CREATE_ACCOUNT, CommandType.SET_ACCOUNT_STATUS, CommandType.DEPOSIT,
+                    CommandType.WITHDRAW, CommandType.CREDIT_HOLDINGS, CommandType.DEBIT_HOLDINGS,
+                    CommandType.SET_RETENTION_FLOOR, CommandType.SET_POSITION_LIMIT, CommandType.RELEASE_T1]
+
+
+def funded_accounts(n_accounts: int = ACCOUNTS - 1, cash: int = 2_000_000, units: int = 300) -> np.ndarray:
+    """Create accounts 0..n-1 (leaving the rest unknown) with cash and units of each instrument."""
+    rows = []
+    for a in range(n_accounts):
+        rows.append(commands.create_account(a, 100 + a, Region.SC if a % 2 else Region.CQ, 1 + a % 10))
+        rows.append(commands.deposit(a, cash * (a + 1)))
+        for n, ins in enumerate(INSTRUMENTS):
+            rows.append(commands.credit_holdings(a, n, units // ins.lot * ins.lot * (a + 1)))
+    return np.concatenate(rows)
 
 
 def _price(draw, instrument: int) -> int:
@@ -72,9 +87,18 @@ def command(draw, max_order_id: int = 60) -> tuple:
     elif kind < 97:
         row["type"] = CommandType.SET_ACCOUNT_STP
         row["stp"] = draw(st.sampled_from([1, 2, 3, 4, 0, 5]))
-    elif kind < 99:
+    elif kind < 98:
         row["type"] = CommandType.EXPIRE_DAY_ORDERS
         row["instrument"] = instrument if draw(st.integers(0, 10)) else -3
+    elif kind < 99:
+        row["type"] = draw(st.sampled_from(ACCOUNT_COMMANDS))
+        row["instrument"] = draw(st.sampled_from([instrument, instrument, -1, 5]))
+        row["status"] = draw(st.sampled_from([1, 1, 2, 3, 0]))
+        row["value"] = draw(st.sampled_from([0, -5, 1, 10_000, 5_000_000, 10**17]))
+        row["qty"] = draw(st.sampled_from([0, -1, 10, 100, 1000, 10**12 + 1]))
+        row["flags"] = draw(st.sampled_from([0, 0, 1]))
+        row["region"] = draw(st.sampled_from([1, 2, 0]))
+        row["sector"] = draw(st.sampled_from([1, 9, 0, 11]))
     else:
         row["type"] = draw(st.sampled_from([0, 5, 9, 13, 255]))
     return tuple(row[name] for name in COMMAND_FIELDS)
@@ -97,9 +121,10 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int]]) 
     refs = np.array([i.reference_price for i in INSTRUMENTS])[instrument]
     kind = rng.integers(0, 1000, n)
     out["type"] = np.select(
-        [kind < 550, kind < 700, kind < 780, kind < 970, kind < 985, kind < 987, kind < 998],
+        [kind < 550, kind < 700, kind < 780, kind < 960, kind < 970, kind < 972, kind < 980, kind < 998],
         [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
-         CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS],
+         CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS,
+         rng.choice(ACCOUNT_COMMANDS, n)],
         rng.choice([0, 5, 99]))
 
     def rare(values, common, p=0.02):
@@ -116,7 +141,11 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int]]) 
     away = rng.integers(-8, 40, n) * np.where(side == 1, -1, 1)
     out["price"] = (refs // ticks + away) * ticks + (rng.random(n) < 0.01)
     out["qty"] = lots * rng.integers(1, 40, n) - (rng.random(n) < 0.01) * lots * 100
-    out["value"] = rng.choice([1] * 20 + [2, 0], n)
+    out["status"] = rng.choice([1] * 20 + [2, 3, 0], n)
+    out["value"] = rng.choice([100_000, 1_000_000, 20_000_000, 0, -1], n)
+    out["flags"] = rng.random(n) < 0.1
+    out["region"] = rng.integers(0, 3, n)
+    out["sector"] = rng.integers(0, 12, n)
     out["ts"] = np.cumsum(rng.integers(0, 1000, n)) - rng.integers(0, 50, n)
     out["seq"] = np.arange(n)
     out["client_order_id"] = rng.integers(0, 2**40, n)

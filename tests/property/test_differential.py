@@ -15,9 +15,18 @@ from hypothesis import strategies as st
 from matching import Engine, ReferenceEngine
 
 from ledger import Ledger
-from streams import INSTRUMENTS, command, numpy_stream, to_array
+from streams import FEES, INSTRUMENTS, command, funded_accounts, numpy_stream, to_array
 
 LONG = os.environ.get("CHUANYU_LONG", "") not in ("", "0")
+MODES = {"risk_off": dict(), "risk_on": dict(risk=True, fees=FEES)}
+
+
+def engines(mode: str):
+    """A Cython engine, a reference engine and a ledger, with funded accounts when risk is on."""
+    engine, reference, ledger = Engine(INSTRUMENTS, **MODES[mode]), ReferenceEngine(INSTRUMENTS, **MODES[mode]), Ledger()
+    if mode == "risk_on":
+        run_both(engine, reference, funded_accounts(), ledger)
+    return engine, reference, ledger
 
 
 def assert_same_events(got: np.ndarray, want: np.ndarray, context: str = "") -> None:
@@ -39,9 +48,10 @@ def run_both(engine, reference, commands: np.ndarray, ledger: Ledger, step: str 
 
 @settings(max_examples=300 if not LONG else 5000, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(rows=st.lists(command(), min_size=1, max_size=120), chunk=st.integers(1, 16))
-def test_random_streams_match_the_reference(rows, chunk):
-    engine, reference, ledger = Engine(INSTRUMENTS), ReferenceEngine(INSTRUMENTS), Ledger()
+@given(rows=st.lists(command(), min_size=1, max_size=120), chunk=st.integers(1, 16),
+       mode=st.sampled_from(sorted(MODES)))
+def test_random_streams_match_the_reference(rows, chunk, mode):
+    engine, reference, ledger = engines(mode)
     commands = to_array(rows)
     for start in range(0, len(commands), chunk):
         run_both(engine, reference, commands[start:start + chunk], ledger, f"chunk at {start}: ")
@@ -49,13 +59,14 @@ def test_random_streams_match_the_reference(rows, chunk):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(command(), min_size=2, max_size=80), cut=st.integers(0, 80))
-def test_restored_engine_continues_like_one_that_never_stopped(rows, cut):
+@given(rows=st.lists(command(), min_size=2, max_size=80), cut=st.integers(0, 80),
+       mode=st.sampled_from(sorted(MODES)))
+def test_restored_engine_continues_like_one_that_never_stopped(rows, cut, mode):
     commands = to_array(rows)
     cut = min(cut, len(commands))
-    straight = Engine(INSTRUMENTS)
+    straight, _, _ = engines(mode)
     expected = straight.process(commands)
-    first = Engine(INSTRUMENTS)
+    first, _, _ = engines(mode)
     head = first.process(commands[:cut])
     for restore_with in (Engine, ReferenceEngine):
         resumed = restore_with.restore(first.snapshot())
@@ -65,12 +76,13 @@ def test_restored_engine_continues_like_one_that_never_stopped(rows, cut):
         assert resumed.state_digest() == straight.state_digest()
 
 
-def test_long_seeded_stream_matches_the_reference():
-    """1,000,000 commands with CHUANYU_LONG=1; 40,000 otherwise."""
-    total = 1_000_000 if LONG else 40_000
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_long_seeded_stream_matches_the_reference(mode):
+    """1,000,000 commands with CHUANYU_LONG=1; 30,000 otherwise."""
+    total = 1_000_000 if LONG else 30_000
     batch = 100
     rng = np.random.default_rng(20261128)
-    engine, reference, ledger = Engine(INSTRUMENTS), ReferenceEngine(INSTRUMENTS), Ledger()
+    engine, reference, ledger = engines(mode)
     for n in range(total // batch):
         live = [(o, reference._orders[o].account) for o in ledger.leaves]
         commands = numpy_stream(rng, batch, live)

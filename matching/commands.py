@@ -1,0 +1,111 @@
+"""Builders for one-row command arrays: the single place that knows which command field
+carries which argument. Engines, the gateway, tests and tools build commands here.
+
+>>> from matching import commands, CommandType
+>>> row = commands.deposit(account=7, amount=1_000_000)
+>>> int(row["type"][0]) == CommandType.DEPOSIT, int(row["value"][0])
+(True, 1000000)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .codes import CommandType, OrderType, StpMode, TimeInForce
+from .dtypes import COMMAND_DTYPE
+
+__all__ = [
+    "command", "new_order", "cancel", "reduce", "replace", "set_instrument_status",
+    "set_account_stp", "expire_day_orders", "create_account", "set_account_status", "deposit",
+    "withdraw", "credit_holdings", "debit_holdings", "set_retention_floor", "set_position_limit",
+    "release_t1", "ALL_INSTRUMENTS",
+]
+
+ALL_INSTRUMENTS = -1      # release_t1: every instrument
+
+
+def command(type: int, **fields) -> np.ndarray:
+    """One command of ``type`` with the given fields; the others are zero."""
+    row = np.zeros(1, dtype=COMMAND_DTYPE)
+    row["type"] = type
+    for name, value in fields.items():
+        row[name] = value
+    return row
+
+
+def new_order(instrument: int, account: int, side: int, qty: int, price: int = 0,
+              order_type: int = OrderType.LIMIT, tif: int = TimeInForce.GTC,
+              stp: int = StpMode.ACCOUNT_DEFAULT, client_order_id: int = 0, ts: int = 0,
+              seq: int = 0) -> np.ndarray:
+    return command(CommandType.NEW_ORDER, instrument=instrument, account=account, side=side, qty=qty,
+                   price=price, order_type=order_type, tif=tif, stp=stp,
+                   client_order_id=client_order_id, ts=ts, seq=seq)
+
+
+def cancel(order_id: int, account: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.CANCEL, order_id=order_id, account=account, ts=ts, seq=seq)
+
+
+def reduce(order_id: int, account: int, qty: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.REDUCE, order_id=order_id, account=account, qty=qty, ts=ts, seq=seq)
+
+
+def replace(order_id: int, account: int, price: int, qty: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.REPLACE, order_id=order_id, account=account, price=price, qty=qty,
+                   ts=ts, seq=seq)
+
+
+def set_instrument_status(instrument: int, status: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.SET_INSTRUMENT_STATUS, instrument=instrument, status=status, ts=ts, seq=seq)
+
+
+def set_account_stp(account: int, mode: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.SET_ACCOUNT_STP, account=account, stp=mode, ts=ts, seq=seq)
+
+
+def expire_day_orders(instrument: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.EXPIRE_DAY_ORDERS, instrument=instrument, ts=ts, seq=seq)
+
+
+def create_account(account: int, member: int, region: int, sector: int, ts: int = 0,
+                   seq: int = 0) -> np.ndarray:
+    return command(CommandType.CREATE_ACCOUNT, account=account, member=member, region=region,
+                   sector=sector, ts=ts, seq=seq)
+
+
+def set_account_status(account: int, status: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.SET_ACCOUNT_STATUS, account=account, status=status, ts=ts, seq=seq)
+
+
+def deposit(account: int, amount: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.DEPOSIT, account=account, value=amount, ts=ts, seq=seq)
+
+
+def withdraw(account: int, amount: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.WITHDRAW, account=account, value=amount, ts=ts, seq=seq)
+
+
+def credit_holdings(account: int, instrument: int, qty: int, non_tradable: bool = False,
+                    ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.CREDIT_HOLDINGS, account=account, instrument=instrument, qty=qty,
+                   flags=int(non_tradable), ts=ts, seq=seq)
+
+
+def debit_holdings(account: int, instrument: int, qty: int, non_tradable: bool = False,
+                   ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.DEBIT_HOLDINGS, account=account, instrument=instrument, qty=qty,
+                   flags=int(non_tradable), ts=ts, seq=seq)
+
+
+def set_retention_floor(account: int, instrument: int, qty: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.SET_RETENTION_FLOOR, account=account, instrument=instrument, qty=qty,
+                   ts=ts, seq=seq)
+
+
+def set_position_limit(account: int, instrument: int, qty: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Cap what ``account`` may hold plus buy of ``instrument``; 0 removes the cap."""
+    return command(CommandType.SET_POSITION_LIMIT, account=account, instrument=instrument, qty=qty,
+                   ts=ts, seq=seq)
+
+
+def release_t1(instrument: int = ALL_INSTRUMENTS, ts: int = 0, seq: int = 0) -> np.ndarray:
+    return command(CommandType.RELEASE_T1, instrument=instrument, ts=ts, seq=seq)
