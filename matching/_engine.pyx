@@ -591,14 +591,19 @@ cdef class Engine:
     cdef uint16_t _risk_reason(self, int32_t account, int32_t instrument, uint8_t side,
                                int64_t hold_price, int64_t qty) noexcept nogil:
         """Why account checks refuse a new order, or 0."""
-        cdef Account* a = &self.accounts[account]
+        cdef Account* a
         cdef Holding* h
+        if not self._exists(account):      # risk off: an account that was never created
+            return 0
+        a = &self.accounts[account]
         if a.status == ACCT_SUSPENDED:
             return REJ_ACCOUNT_SUSPENDED
+        if side == SIDE_BUY and a.status == ACCT_SELL_ONLY:
+            return REJ_ACCOUNT_SELL_ONLY
+        if not self.risk:
+            return 0
         h = self._holding(account, instrument)
         if side == SIDE_BUY:
-            if a.status == ACCT_SELL_ONLY:
-                return REJ_ACCOUNT_SELL_ONLY
             return self._buy_room(a, h, qty, buy_hold(hold_price, qty, self.fee_bps[TT_CONTINUOUS][0]))
         return self._sell_room(h, qty)
 
@@ -677,8 +682,12 @@ cdef class Engine:
         else:
             buy = ro
             sell = ag
-        buy_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][0])
-        sell_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][1])
+        if self.risk:
+            buy_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][0])
+            sell_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][1])
+        else:
+            buy_fee = 0
+            sell_fee = 0
         self._settle(buy, sell, price, q, buy_fee, sell_fee)
         ag.qty -= q
         ro.qty -= q
@@ -802,11 +811,10 @@ cdef class Engine:
             stp = self._account_stp(c.account)
             if stp == STP_ACCOUNT_DEFAULT:
                 stp = self.default_stp
-        if self.risk:
-            reason = self._risk_reason(c.account, c.instrument, c.side, hold_price, c.qty)
-            if reason:
-                self._reject(reason)
-                return
+        reason = self._risk_reason(c.account, c.instrument, c.side, hold_price, c.qty)
+        if reason:
+            self._reject(reason)
+            return
         if c.tif == TIF_FOK and not self._fok_fillable(c.instrument, c.account, c.side, limit, c.qty, stp):
             self._reject(REJ_FOK_NOT_FILLABLE)
             return

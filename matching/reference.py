@@ -22,16 +22,19 @@ cancel-oldest cancels the resting order and goes on, cancel-both cancels both. A
 walk, a GTC or DAY limit remainder rests at the back of its level; an IOC or market
 remainder is cancelled.
 
-With risk on (``risk=True``, what the daemon runs), accounts must be created first and
-every order is fully pre-funded: after the matching checks above and before the FOK check,
-a suspended account is rejected, a sell-only account may not buy, a buy needs free cash for
-``buy_hold(limit, qty)`` (a market buy: at the band's upper edge) and room under any position
-limit, a sell needs that many available units and must leave the retention floor held. An
+After the matching checks and before the FOK check come the account checks: a suspended
+account is rejected and a sell-only account may not buy (the operator's sanctions apply to
+every created account). With risk on (``risk=True``, what the daemon runs), accounts must
+also be created first and every order is fully pre-funded: a buy needs room under any
+position limit (which counts everything held, open sells included, plus open buys), then
+free cash for ``buy_hold(limit, qty)`` (a market buy: at the band's upper edge); a sell
+needs that many available units and must leave the retention floor held. An
 accepted order freezes exactly that cash or those units; fills, cancels, reduces and
 replaces move or release exactly what the order no longer needs, so a buy filled below its
 limit gets the difference back at once. Each trade settles: the buyer pays price x qty plus
 its fee, the seller receives price x qty less its fee, the fees go to the exchange, and the
 units bought are locked until the end-of-day T+1 release (where the instrument has T+1).
+With risk off no cash or units move and trades carry no fees.
 
 Every event and every order's time stamp carry the engine clock: the latest command
 timestamp seen so far, so time priority never runs backwards. A rejected command changes no
@@ -545,13 +548,17 @@ class ReferenceEngine:
 
     def _risk_reason(self, o: _Order) -> int:
         """Why account checks refuse the new order ``o``, or 0."""
-        a = self._accounts[o.account]
+        a = self._accounts.get(o.account)
+        if a is None:               # risk off: an account that was never created
+            return 0
         if a.status == AccountStatus.SUSPENDED:
             return Reject.ACCOUNT_SUSPENDED
+        if o.side == Side.BUY and a.status == AccountStatus.SELL_ONLY:
+            return Reject.ACCOUNT_SELL_ONLY
+        if not self.risk:
+            return 0
         h = a.holdings[o.instrument]
         if o.side == Side.BUY:
-            if a.status == AccountStatus.SELL_ONLY:
-                return Reject.ACCOUNT_SELL_ONLY
             return self._buy_room(a, h, o.qty, self._buy_need(o, o.qty))
         return self._sell_room(h, o.qty)
 
@@ -632,10 +639,9 @@ class ReferenceEngine:
             stp = self._account_stp.get(account, self.default_stp)
         order = _Order(self.next_order_id, int(cmd["client_order_id"]), n_ins, account, side, otype,
                        tif, stp, price if otype == OrderType.LIMIT else 0, qty, self.clock)
-        if self.risk:
-            reason = self._risk_reason(order)
-            if reason:
-                return self._reject(cmd, reason)
+        reason = self._risk_reason(order)
+        if reason:
+            return self._reject(cmd, reason)
         if tif == TimeInForce.FOK and not self._fok_fillable(n_ins, account, side, limit, qty, stp):
             return self._reject(cmd, Reject.FOK_NOT_FILLABLE)
         self.next_order_id += 1
@@ -696,7 +702,7 @@ class ReferenceEngine:
         qty = min(aggressor.qty, resting.qty)
         price = resting.price
         buy, sell = (aggressor, resting) if aggressor.side == Side.BUY else (resting, aggressor)
-        buy_bps, sell_bps = self.fees[TradeType.CONTINUOUS]
+        buy_bps, sell_bps = self.fees[TradeType.CONTINUOUS] if self.risk else (0, 0)
         buy_fee, sell_fee = fee(price * qty, buy_bps), fee(price * qty, sell_bps)
         self._settle(buy, sell, price, qty, buy_fee, sell_fee)
         aggressor.qty -= qty

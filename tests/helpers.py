@@ -2,7 +2,8 @@
 import numpy as np
 
 from matching import (
-    COMMAND_DTYPE, EVENT_DTYPE, EventKind, Instrument, InstrumentKind, Region,
+    COMMAND_DTYPE, EVENT_DTYPE, EventKind, Instrument, InstrumentKind, Region, Sector, TradeType,
+    commands,
 )
 from matching._state import unpack_state
 
@@ -111,3 +112,44 @@ def state(engine) -> tuple[dict, list]:
     the resting orders (and any further snapshot sections) as Python values."""
     meta, sections = unpack_state(engine.snapshot())
     return meta, {name: rows.tolist() for name, rows in sections.items()}
+
+
+# ------------------------------------------------------------------ accounts and risk
+def open_account(engine, account, cash=0, units=None, *, member=None, region=Region.SC,
+                 sector=Sector.POWER, non_tradable=None):
+    """Create ``account`` and fund it: deposit ``cash`` fen and credit ``units`` and
+    ``non_tradable`` (each ``{symbol: qty}``). Every step must succeed with its one event.
+    ``member`` defaults to the account id."""
+    steps = [(commands.create_account(account, account if member is None else member, region, sector),
+              EventKind.ACCOUNT_UPDATED)]
+    if cash:
+        steps.append((commands.deposit(account, cash), EventKind.BALANCE))
+    for flag, table in ((False, units), (True, non_tradable)):
+        for symbol, qty in (table or {}).items():
+            steps.append((commands.credit_holdings(account, engine.instrument_index(symbol), qty, flag),
+                          EventKind.BALANCE))
+    for cmd, kind in steps:
+        assert kinds(engine.process(cmd)) == [kind], f"setting up account {account} failed"
+    return engine
+
+
+def funded_engine(make_engine, accounts=None, fees=(0, 0), **kwargs):
+    """A risk-on engine over the test market, continuous-trading fees ``(buyer_bps,
+    seller_bps)``, with ``accounts`` ``{id: (cash, {symbol: qty})}`` opened by
+    :func:`open_account`; other keyword arguments go to the engine."""
+    engine = make_engine(risk=True, fees={TradeType.CONTINUOUS: fees}, **kwargs)
+    for account, (cash, units) in (accounts or {}).items():
+        open_account(engine, account, cash, units)
+    return engine
+
+
+def cash(engine, account) -> tuple[int, int]:
+    """An account's cash as ``(available, frozen)``."""
+    view = engine.account(account)
+    return view["cash_available"], view["cash_frozen"]
+
+
+def units(engine, account, symbol) -> tuple[int, int, int, int]:
+    """An account's units of ``symbol`` as ``(available, frozen, locked, non_tradable)``."""
+    h = engine.account(account)["holdings"][symbol]
+    return h["available"], h["frozen"], h["locked"], h["non_tradable"]
