@@ -13,9 +13,9 @@ import numpy as np
 
 from ._types cimport *
 from ._state import BookView, OrderView, digest, pack_state, unpack_state
-from ._state import account_view
+from ._state import account_view, daily_view
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
-from . import money
+from . import instrument as instrument_limits, money
 from .money import fee_table
 
 cnp.import_array()
@@ -30,15 +30,24 @@ cdef cnp.dtype _BOOK_ORDER_DESCR = BOOK_ORDER_DTYPE
 cdef cnp.dtype _COMMAND_DESCR = COMMAND_DTYPE
 cdef int64_t MAX_CASH = money.MAX_CASH
 cdef int64_t MAX_HOLDING = money.MAX_HOLDING
+cdef int64_t MAX_QTY = instrument_limits.MAX_QTY
 
 cdef enum:
     INITIAL_ORDERS = 1024
-    INITIAL_LEVELS = 256
+    INITIAL_LEVELS = 64
     INITIAL_SIDE_LEVELS = 16
     INITIAL_EVENTS = 1024
     INITIAL_TOUCHED = 64
     EVENT_BLOCK = 2048
     INITIAL_ACCOUNTS = 1024
+
+    # which resting orders _cancel_where takes
+    DOOM_ALL = 0
+    DOOM_DAY = 1
+    DOOM_END_OF_DAY = 2         # DAY orders, listings and block quotes
+    DOOM_OUTSIDE_BAND = 3
+    DOOM_ACCOUNT = 4
+    DOOM_ACCOUNT_BUYS = 5
 
 
 cdef inline int64_t side_key(uint8_t side, int64_t price) noexcept nogil:
@@ -53,6 +62,23 @@ cdef inline bint crosses(uint8_t side, int64_t limit, int64_t price) noexcept no
 
 cdef inline uint8_t opposite(uint8_t side) noexcept nogil:
     return SIDE_SELL if side == SIDE_BUY else SIDE_BUY
+
+
+cdef inline uint8_t book_of(uint8_t order_type) noexcept nogil:
+    """The book an order type rests in (or, for takes and accepts, trades against)."""
+    if order_type <= OT_MARKET:
+        return CONTINUOUS_BOOK
+    return FIXED_BOOK if order_type <= OT_FIXED_TAKE else BLOCK_BOOK
+
+
+cdef inline void price_band(int64_t reference, int64_t bps, int64_t tick, int64_t* low,
+                            int64_t* high) noexcept nogil:
+    """matching.instrument.price_band in C: the band rounded inwards to the tick."""
+    cdef int64_t delta = reference * bps // 10000
+    high[0] = (reference + delta) // tick * tick
+    low[0] = (reference - delta + tick - 1) // tick * tick
+    if low[0] < tick:
+        low[0] = tick
 
 
 cdef inline uint64_t hash_id(int64_t order_id, int32_t bits) noexcept nogil:
@@ -98,6 +124,7 @@ cdef class Engine:
     cdef int32_t levels_cap, free_level, live_levels
     cdef BookSide* sides
     cdef InstrumentParams* params
+    cdef Day* days
     cdef int32_t n_instruments
     cdef Account* accounts          # grown on demand up to max_accounts
     cdef int32_t accounts_cap
@@ -137,6 +164,8 @@ cdef class Engine:
         if len(self._symbols) != len(self._defs):
             raise ValueError("instrument symbols must be unique")
         self.n_instruments = len(self._defs)
+        if self.n_instruments > 32767:
+            raise ValueError("at most 32,767 instruments")
         self.max_accounts = max_accounts
         self.risk = risk
         for trade_type, (buy_bps, sell_bps) in enumerate(fee_table(fees)):
@@ -151,8 +180,9 @@ cdef class Engine:
         self.orders = <Order*>malloc(self.orders_cap * sizeof(Order))
         self.levels_cap = INITIAL_LEVELS
         self.levels = <Level*>malloc(self.levels_cap * sizeof(Level))
-        self.sides = <BookSide*>calloc(2 * self.n_instruments + 1, sizeof(BookSide))
-        self.params = <InstrumentParams*>malloc((self.n_instruments + 1) * sizeof(InstrumentParams))
+        self.sides = <BookSide*>calloc(2 * N_BOOKS * self.n_instruments + 1, sizeof(BookSide))
+        self.params = <InstrumentParams*>calloc(self.n_instruments + 1, sizeof(InstrumentParams))
+        self.days = <Day*>calloc(self.n_instruments + 1, sizeof(Day))
         self.accounts_cap = min(max_accounts, INITIAL_ACCOUNTS)
         self.accounts = <Account*>calloc(self.accounts_cap, sizeof(Account))
         self.holdings_cap = 16
@@ -166,6 +196,7 @@ cdef class Engine:
         self.touched_cap = INITIAL_TOUCHED
         self.touched = <Touch*>malloc(self.touched_cap * sizeof(Touch))
         if (self.orders == NULL or self.levels == NULL or self.sides == NULL or self.params == NULL
+                or self.days == NULL
                 or self.accounts == NULL or self.index == NULL or self.events == NULL
                 or self.touched == NULL or self.holdings == NULL or self.net_credits == NULL):
             raise MemoryError()
@@ -174,7 +205,7 @@ cdef class Engine:
         self._link_free_orders(0)
         self._link_free_levels(0)
         cdef int32_t i
-        for i in range(2 * self.n_instruments):
+        for i in range(2 * N_BOOKS * self.n_instruments):
             self.sides[i].cap = INITIAL_SIDE_LEVELS
             self.sides[i].levels = <slot_t*>malloc(INITIAL_SIDE_LEVELS * sizeof(slot_t))
             if self.sides[i].levels == NULL:
@@ -183,17 +214,22 @@ cdef class Engine:
             self.params[i].tick = d.tick
             self.params[i].lot = d.lot
             self.params[i].max_qty = d.max_order_qty
-            self.params[i].band_low = d.band[0]
-            self.params[i].band_high = d.band[1]
+            self.params[i].band_bps = d.band_bps
+            self.params[i].block_band_bps = d.block_band_bps
+            self.params[i].block_min = d.block_min_qty
+            self.params[i].min_close_volume = d.min_close_volume
             self.params[i].status = d.status
             self.params[i].t_plus_one = d.t_plus_one
+            self.params[i].must_take_best = d.must_take_best
+            self._recentre(i, d.reference_price)
 
     def __dealloc__(self):
         cdef int32_t i
         if self.sides != NULL:
-            for i in range(2 * self.n_instruments):
+            for i in range(2 * N_BOOKS * self.n_instruments):
                 free(self.sides[i].levels)
         free(self.sides)
+        free(self.days)
         free(self.orders)
         free(self.levels)
         free(self.params)
@@ -205,6 +241,13 @@ cdef class Engine:
         free(self.touched)
 
     # ------------------------------------------------------------ pools
+    cdef void _recentre(self, int32_t n, int64_t reference) noexcept nogil:
+        """Make ``reference`` the instrument's reference price and move both bands."""
+        cdef InstrumentParams* p = &self.params[n]
+        p.reference = reference
+        price_band(reference, p.band_bps, p.tick, &p.band_low, &p.band_high)
+        price_band(reference, p.block_band_bps, p.tick, &p.block_low, &p.block_high)
+
     cdef void _link_free_orders(self, int32_t start) noexcept nogil:
         cdef int32_t i
         for i in range(start, self.orders_cap):
@@ -225,13 +268,18 @@ cdef class Engine:
         """Make room for one more order and level, so no pool moves inside a command."""
         cdef void* p
         cdef int32_t old
+        cdef int64_t cap
         if self.free_order == -1:
+            # Grow by an eighth: the pool is most of the engine's memory and never shrinks,
+            # so a small factor keeps the slack per resting order low; realloc of large
+            # blocks remaps pages rather than copying them.
             old = self.orders_cap
-            p = grow(self.orders, <int64_t>old * 2, sizeof(Order))
+            cap = old + max(old // 8, 64)
+            p = grow(self.orders, cap, sizeof(Order))
             if p == NULL:
                 return -1
             self.orders = <Order*>p
-            self.orders_cap = old * 2
+            self.orders_cap = <int32_t>cap
             self._link_free_orders(old)
         if self.free_level == -1:
             old = self.levels_cap
@@ -312,8 +360,8 @@ cdef class Engine:
         self.index_used -= 1
 
     # ------------------------------------------------------------- books
-    cdef inline BookSide* _side(self, int32_t instrument, uint8_t side) noexcept nogil:
-        return &self.sides[2 * instrument + side - 1]
+    cdef inline BookSide* _side(self, int32_t instrument, uint8_t book, uint8_t side) noexcept nogil:
+        return &self.sides[2 * (N_BOOKS * instrument + book) + side - 1]
 
     cdef inline int32_t _level_pos(self, BookSide* bs, uint8_t side, int64_t price,
                                    bint* found) noexcept nogil:
@@ -332,7 +380,8 @@ cdef class Engine:
     cdef int _rest(self, slot_t s) noexcept nogil:
         """Put an order at the back of its price level, creating the level if needed."""
         cdef Order* o = &self.orders[s]
-        cdef BookSide* bs = self._side(o.instrument, o.side)
+        cdef uint8_t book = book_of(o.order_type)
+        cdef BookSide* bs = self._side(o.instrument, book, o.side)
         cdef bint found
         cdef int32_t pos = self._level_pos(bs, o.side, o.price, &found)
         cdef slot_t lv
@@ -340,7 +389,7 @@ cdef class Engine:
         cdef void* p
         if found:
             lv = bs.levels[pos]
-            self._touch_level(lv, o.instrument, o.side)
+            self._touch_level(lv, o.instrument, book, o.side)
         else:
             if bs.n == bs.cap:
                 p = grow(bs.levels, <int64_t>bs.cap * 2, sizeof(slot_t))
@@ -360,7 +409,7 @@ cdef class Engine:
             memmove(&bs.levels[pos + 1], &bs.levels[pos], (bs.n - pos) * sizeof(slot_t))
             bs.levels[pos] = lv
             bs.n += 1
-            self._touch_new_level(lv, o.instrument, o.side)
+            self._touch_new_level(lv, o.instrument, book, o.side)
         L = &self.levels[lv]
         o.level = lv
         o.prev = L.tail
@@ -383,7 +432,8 @@ cdef class Engine:
         cdef BookSide* bs
         cdef bint found
         cdef int32_t pos
-        self._touch_level(lv, o.instrument, o.side)
+        cdef uint8_t book = book_of(o.order_type)
+        self._touch_level(lv, o.instrument, book, o.side)
         if o.prev != -1:
             self.orders[o.prev].next = o.next
         else:
@@ -395,7 +445,7 @@ cdef class Engine:
         L.qty -= o.qty
         L.count -= 1
         if L.count == 0:
-            bs = self._side(o.instrument, o.side)
+            bs = self._side(o.instrument, book, o.side)
             pos = self._level_pos(bs, o.side, L.price, &found)
             memmove(&bs.levels[pos], &bs.levels[pos + 1], (bs.n - pos - 1) * sizeof(slot_t))
             bs.n -= 1
@@ -406,7 +456,8 @@ cdef class Engine:
         self._index_remove(o.order_id)
 
     # ------------------------------------------------------ depth tracking
-    cdef inline void _push_touch(self, int32_t instrument, uint8_t side, int64_t price) noexcept nogil:
+    cdef inline void _push_touch(self, int32_t instrument, uint8_t book, uint8_t side,
+                                 int64_t price) noexcept nogil:
         cdef void* p
         if self.n_touched == self.touched_cap:
             p = grow(self.touched, <int64_t>self.touched_cap * 2, sizeof(Touch))
@@ -416,25 +467,31 @@ cdef class Engine:
             self.touched = <Touch*>p
             self.touched_cap *= 2
         self.touched[self.n_touched].instrument = instrument
+        self.touched[self.n_touched].book = book
         self.touched[self.n_touched].side = side
         self.touched[self.n_touched].price = price
         self.n_touched += 1
 
-    cdef inline void _touch_level(self, slot_t lv, int32_t instrument, uint8_t side) noexcept nogil:
-        if self.levels[lv].stamp != self.stamp:
+    cdef inline void _touch_level(self, slot_t lv, int32_t instrument, uint8_t book,
+                                  uint8_t side) noexcept nogil:
+        # Block quotes are private to their parties: their book is never in the depth feed.
+        if self.levels[lv].stamp != self.stamp and book != BLOCK_BOOK:
             self.levels[lv].stamp = self.stamp
-            self._push_touch(instrument, side, self.levels[lv].price)
+            self._push_touch(instrument, book, side, self.levels[lv].price)
 
-    cdef void _touch_new_level(self, slot_t lv, int32_t instrument, uint8_t side) noexcept nogil:
+    cdef void _touch_new_level(self, slot_t lv, int32_t instrument, uint8_t book,
+                               uint8_t side) noexcept nogil:
         # A level created in this command may stand where one was removed earlier in it.
         cdef int32_t i
         cdef int64_t price = self.levels[lv].price
         self.levels[lv].stamp = self.stamp
+        if book == BLOCK_BOOK:
+            return
         for i in range(self.n_touched):
             if (self.touched[i].price == price and self.touched[i].side == side
-                    and self.touched[i].instrument == instrument):
+                    and self.touched[i].book == book and self.touched[i].instrument == instrument):
                 return
-        self._push_touch(instrument, side, price)
+        self._push_touch(instrument, book, side, price)
 
     cdef void _flush_depth(self) noexcept nogil:
         cdef int32_t i, pos
@@ -445,12 +502,13 @@ cdef class Engine:
         cdef Level* L
         for i in range(self.n_touched):
             t = &self.touched[i]
-            bs = self._side(t.instrument, t.side)
+            bs = self._side(t.instrument, t.book, t.side)
             pos = self._level_pos(bs, t.side, t.price, &found)
             e = self._emit(EV_DEPTH)
             if e == NULL:
                 return
             e.instrument = t.instrument
+            e.trade_type = t.book + 1
             e.side = t.side
             e.price = t.price
             if found:
@@ -517,23 +575,39 @@ cdef class Engine:
         e.value = c.value
 
     # ------------------------------------------------------------ the rules
-    cdef inline uint16_t _check_qty(self, InstrumentParams* p, int64_t qty) noexcept nogil:
+    cdef inline uint16_t _check_qty(self, InstrumentParams* p, int64_t qty, int64_t max_qty) noexcept nogil:
         if qty <= 0:
             return REJ_BAD_QUANTITY
         if qty % p.lot:
             return REJ_OFF_LOT_QUANTITY
-        if qty > p.max_qty:
+        if qty > max_qty:
             return REJ_ORDER_TOO_LARGE
         return 0
 
-    cdef inline uint16_t _check_price(self, InstrumentParams* p, int64_t price) noexcept nogil:
+    cdef inline uint16_t _check_price(self, InstrumentParams* p, int64_t price, int64_t low,
+                                      int64_t high) noexcept nogil:
         if price <= 0:
             return REJ_BAD_PRICE
         if price % p.tick:
             return REJ_OFF_TICK_PRICE
-        if price < p.band_low or price > p.band_high:
+        if price < low or price > high:
             return REJ_PRICE_OUTSIDE_BAND
         return 0
+
+    cdef inline uint16_t _phase_reason(self, InstrumentParams* p, bint pre_open_ok) noexcept nogil:
+        """Why the instrument's phase refuses an order entry, or 0."""
+        if p.status == STATUS_HALTED:
+            return REJ_INSTRUMENT_HALTED
+        if p.status == STATUS_CLOSED or (p.status == STATUS_PRE_OPEN and not pre_open_ok):
+            return REJ_MARKET_CLOSED
+        return 0
+
+    cdef inline bint _would_cross(self, int32_t instrument, uint8_t side, int64_t price) noexcept nogil:
+        cdef BookSide* bs = self._side(instrument, CONTINUOUS_BOOK, opposite(side))
+        return bs.n > 0 and crosses(side, price, self.levels[bs.levels[bs.n - 1]].price)
+
+    cdef inline bint _account_known(self, int32_t account) noexcept nogil:
+        return 0 <= account < self.max_accounts and (not self.risk or self._exists(account))
 
     # ............................................. accounts
     cdef inline bint _exists(self, int32_t account) noexcept nogil:
@@ -567,10 +641,10 @@ cdef class Engine:
 
     cdef inline int64_t _hold_price(self, Order* o) noexcept nogil:
         """The price a buy holds cash at: its limit, or the band's top for a market buy."""
-        return o.price if o.order_type == OT_LIMIT else self.params[o.instrument].band_high
+        return self.params[o.instrument].band_high if o.order_type == OT_MARKET else o.price
 
     cdef inline int64_t _buy_need(self, Order* o, int64_t leaves) noexcept nogil:
-        return buy_hold(self._hold_price(o), leaves, self.fee_bps[TT_CONTINUOUS][0])
+        return buy_hold(self._hold_price(o), leaves, self.fee_bps[book_of(o.order_type) + 1][0])
 
     cdef inline uint16_t _buy_room(self, Account* a, Holding* h, int64_t extra_qty,
                                    int64_t extra_cash) noexcept nogil:
@@ -588,24 +662,23 @@ cdef class Engine:
             return REJ_RETENTION_FLOOR
         return 0
 
-    cdef uint16_t _risk_reason(self, int32_t account, int32_t instrument, uint8_t side,
-                               int64_t hold_price, int64_t qty) noexcept nogil:
-        """Why account checks refuse a new order, or 0."""
+    cdef uint16_t _risk_reason(self, Order* o) noexcept nogil:
+        """Why account checks refuse the new order ``o`` (not yet allocated or held), or 0."""
         cdef Account* a
         cdef Holding* h
-        if not self._exists(account):      # risk off: an account that was never created
+        if not self._exists(o.account):      # risk off: an account that was never created
             return 0
-        a = &self.accounts[account]
+        a = &self.accounts[o.account]
         if a.status == ACCT_SUSPENDED:
             return REJ_ACCOUNT_SUSPENDED
-        if side == SIDE_BUY and a.status == ACCT_SELL_ONLY:
+        if o.side == SIDE_BUY and a.status == ACCT_SELL_ONLY:
             return REJ_ACCOUNT_SELL_ONLY
         if not self.risk:
             return 0
-        h = self._holding(account, instrument)
-        if side == SIDE_BUY:
-            return self._buy_room(a, h, qty, buy_hold(hold_price, qty, self.fee_bps[TT_CONTINUOUS][0]))
-        return self._sell_room(h, qty)
+        h = self._holding(o.account, o.instrument)
+        if o.side == SIDE_BUY:
+            return self._buy_room(a, h, o.qty, self._buy_need(o, o.qty))
+        return self._sell_room(h, o.qty)
 
     cdef void _hold(self, Order* o, int64_t old_need, int64_t old_leaves) noexcept nogil:
         """Move the order's hold from what ``old_leaves`` needed to what ``o.qty`` needs."""
@@ -629,7 +702,7 @@ cdef class Engine:
     cdef void _set_leaves(self, Order* o, int64_t leaves) noexcept nogil:
         cdef int64_t old = o.qty
         cdef int64_t need = self._buy_need(o, old) if o.side == SIDE_BUY else 0
-        o.qty = leaves
+        o.qty = <int32_t>leaves
         self._hold(o, need, old)
 
     cdef void _settle(self, Order* buy, Order* sell, int64_t price, int64_t qty, int64_t buy_fee,
@@ -668,14 +741,17 @@ cdef class Engine:
         self._unlink(s)
         self._drop_incoming(s, reason)
 
-    cdef void _trade(self, slot_t a, slot_t r) noexcept nogil:
+    cdef void _trade(self, slot_t a, slot_t r, int64_t q) noexcept nogil:
+        """Trade ``q`` at the resting order's price; the trade type is the resting book's."""
         cdef Order* ag = &self.orders[a]
         cdef Order* ro = &self.orders[r]
-        cdef int64_t q = ag.qty if ag.qty < ro.qty else ro.qty
-        cdef int64_t price = ro.price, buy_fee, sell_fee
+        cdef int64_t price = ro.price, buy_fee = 0, sell_fee = 0
+        cdef uint8_t book = book_of(ro.order_type)
+        cdef uint8_t trade_type = book + 1
         cdef Order* buy
         cdef Order* sell
         cdef Event* e
+        cdef Day* day
         if ag.side == SIDE_BUY:
             buy = ag
             sell = ro
@@ -683,14 +759,12 @@ cdef class Engine:
             buy = ro
             sell = ag
         if self.risk:
-            buy_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][0])
-            sell_fee = fee(price * q, self.fee_bps[TT_CONTINUOUS][1])
-        else:
-            buy_fee = 0
-            sell_fee = 0
+            buy_fee = fee(price * q, self.fee_bps[trade_type][0])
+            sell_fee = fee(price * q, self.fee_bps[trade_type][1])
         self._settle(buy, sell, price, q, buy_fee, sell_fee)
-        ag.qty -= q
-        ro.qty -= q
+        self._touch_level(ro.level, ro.instrument, book, ro.side)
+        ag.qty -= <int32_t>q
+        ro.qty -= <int32_t>q
         self.levels[ro.level].qty -= q
         e = self._emit(EV_TRADE)
         if e != NULL:
@@ -699,7 +773,7 @@ cdef class Engine:
             e.price = price
             e.qty = q
             e.side = ag.side
-            e.trade_type = TT_CONTINUOUS
+            e.trade_type = trade_type
             e.buy_order_id = buy.order_id
             e.sell_order_id = sell.order_id
             e.buy_account = buy.account
@@ -709,13 +783,25 @@ cdef class Engine:
             e.buy_fee = buy_fee
             e.sell_fee = sell_fee
         self.next_trade_id += 1
+        day = &self.days[ag.instrument]
+        day.volume[trade_type] += q
+        day.amount[trade_type] += price * q
+        if trade_type == TT_CONTINUOUS or trade_type == TT_FIXED:
+            if day.open == 0:
+                day.open = price
+                day.high = price
+                day.low = price
+            if price > day.high:
+                day.high = price
+            if price < day.low:
+                day.low = price
         if ro.qty == 0:
             self._unlink(r)
             self._free_order(r)
 
     cdef bint _fok_fillable(self, int32_t instrument, int32_t account, uint8_t side,
                             int64_t limit, int64_t qty, uint8_t stp) noexcept nogil:
-        cdef BookSide* bs = self._side(instrument, opposite(side))
+        cdef BookSide* bs = self._side(instrument, CONTINUOUS_BOOK, opposite(side))
         cdef int32_t i
         cdef int64_t available = 0
         cdef slot_t r
@@ -740,7 +826,7 @@ cdef class Engine:
         """Trade an incoming order against the opposite side, then rest or cancel the rest."""
         cdef Order* o = &self.orders[s]
         cdef uint8_t contra = opposite(o.side)
-        cdef BookSide* bs = self._side(o.instrument, contra)
+        cdef BookSide* bs = self._side(o.instrument, CONTINUOUS_BOOK, contra)
         cdef slot_t lv, r
         while o.qty > 0 and bs.n > 0:
             lv = bs.levels[bs.n - 1]
@@ -754,8 +840,7 @@ cdef class Engine:
                     self._drop_incoming(s, CXL_SELF_TRADE)
                     return
                 continue
-            self._touch_level(lv, o.instrument, contra)
-            self._trade(s, r)
+            self._trade(s, r, o.qty if o.qty < self.orders[r].qty else self.orders[r].qty)
         if o.qty == 0:
             self._free_order(s)
         elif o.order_type == OT_LIMIT and (o.tif == TIF_GTC or o.tif == TIF_DAY):
@@ -764,23 +849,56 @@ cdef class Engine:
         else:
             self._drop_incoming(s, CXL_IOC_REMAINDER)
 
+    cdef slot_t _new_slot(self, const Command* c, uint8_t order_type, uint8_t side, int64_t price,
+                          int64_t qty, uint8_t tif, uint8_t stp, int32_t terms, uint8_t flags) noexcept nogil:
+        """Fill a fresh (not yet allocated) order in the free slot; _accept_slot takes it."""
+        cdef slot_t s = self.free_order
+        cdef Order* o = &self.orders[s]
+        o.qty = <int32_t>qty
+        o.order_id = self.next_order_id
+        o.client_order_id = c.client_order_id
+        o.ts = self.clock
+        o.price = price
+        o.account = c.account
+        o.instrument = <int16_t>c.instrument
+        o.prev = -1
+        o.level = -1
+        o.side = side
+        o.tif = tif
+        o.stp = stp
+        o.order_type = order_type
+        o.terms = terms
+        o.flags = flags
+        return s
+
+    cdef void _accept_slot(self, slot_t s) noexcept nogil:
+        """Allocate the order _new_slot filled, hold what it needs and report it accepted."""
+        cdef int32_t next_free = self.orders[s].next
+        cdef Order* o
+        self._alloc_order()
+        o = &self.orders[s]
+        o.next = -1
+        self.next_order_id += 1
+        self._hold(o, 0, 0)
+        self._emit_order(EV_ACCEPTED, s, o.qty, o.qty, 0, 0)
+
     cdef void _new_order(self) noexcept nogil:
         cdef const Command* c = self.cmd
         cdef InstrumentParams* p
         cdef uint16_t reason
-        cdef int64_t limit, hold_price
+        cdef int64_t limit
         cdef uint8_t stp
         cdef slot_t s
-        cdef Order* o
         if c.instrument < 0 or c.instrument >= self.n_instruments:
             self._reject(REJ_UNKNOWN_INSTRUMENT)
             return
         p = &self.params[c.instrument]
-        if c.account < 0 or c.account >= self.max_accounts or (self.risk and not self._exists(c.account)):
+        if not self._account_known(c.account):
             self._reject(REJ_UNKNOWN_ACCOUNT)
             return
-        if p.status == STATUS_HALTED:
-            self._reject(REJ_INSTRUMENT_HALTED)
+        reason = self._phase_reason(p, True)
+        if reason:
+            self._reject(reason)
             return
         if c.side != SIDE_BUY and c.side != SIDE_SELL:
             self._reject(REJ_BAD_SIDE)
@@ -794,49 +912,38 @@ cdef class Engine:
         if c.stp > STP_CANCEL_BOTH:
             self._reject(REJ_BAD_STP_MODE)
             return
-        reason = self._check_qty(p, c.qty)
+        reason = self._check_qty(p, c.qty, p.max_qty)
         if c.order_type == OT_LIMIT:
             if reason == 0:
-                reason = self._check_price(p, c.price)
+                reason = self._check_price(p, c.price, p.band_low, p.band_high)
             limit = c.price
-            hold_price = c.price
         else:
             limit = p.band_high if c.side == SIDE_BUY else p.band_low
-            hold_price = p.band_high
         if reason:
             self._reject(reason)
             return
+        if p.status == STATUS_PRE_OPEN:
+            if c.order_type == OT_MARKET or c.tif >= TIF_IOC:
+                self._reject(REJ_MARKET_CLOSED)
+                return
+            if self._would_cross(c.instrument, c.side, c.price):
+                self._reject(REJ_WOULD_CROSS)
+                return
         stp = c.stp
         if stp == STP_ACCOUNT_DEFAULT:
             stp = self._account_stp(c.account)
             if stp == STP_ACCOUNT_DEFAULT:
                 stp = self.default_stp
-        reason = self._risk_reason(c.account, c.instrument, c.side, hold_price, c.qty)
+        s = self._new_slot(c, c.order_type, c.side, c.price if c.order_type == OT_LIMIT else 0,
+                           c.qty, c.tif, stp, 0, 0)
+        reason = self._risk_reason(&self.orders[s])
         if reason:
             self._reject(reason)
             return
         if c.tif == TIF_FOK and not self._fok_fillable(c.instrument, c.account, c.side, limit, c.qty, stp):
             self._reject(REJ_FOK_NOT_FILLABLE)
             return
-        s = self._alloc_order()
-        o = &self.orders[s]
-        o.qty = c.qty
-        o.order_id = self.next_order_id
-        self.next_order_id += 1
-        o.client_order_id = c.client_order_id
-        o.ts = self.clock
-        o.price = c.price if c.order_type == OT_LIMIT else 0
-        o.account = c.account
-        o.instrument = c.instrument
-        o.prev = -1
-        o.next = -1
-        o.level = -1
-        o.side = c.side
-        o.tif = c.tif
-        o.stp = stp
-        o.order_type = c.order_type
-        self._hold(o, 0, 0)
-        self._emit_order(EV_ACCEPTED, s, c.qty, c.qty, 0, 0)
+        self._accept_slot(s)
         self._match_and_rest(s, limit)
 
     cdef slot_t _owned_order(self) noexcept nogil:
@@ -856,9 +963,9 @@ cdef class Engine:
     cdef void _lower_resting(self, slot_t s, int64_t qty) noexcept nogil:
         """Lower a resting order's remaining quantity in place, keeping its priority."""
         cdef Order* o = &self.orders[s]
+        self._touch_level(o.level, o.instrument, book_of(o.order_type), o.side)
         self.levels[o.level].qty -= o.qty - qty
         self._set_leaves(o, qty)
-        self._touch_level(o.level, o.instrument, o.side)
 
     cdef void _reduce(self) noexcept nogil:
         cdef slot_t s = self._owned_order()
@@ -889,13 +996,15 @@ cdef class Engine:
         if s == -1:
             return
         o = &self.orders[s]
-        p = &self.params[o.instrument]
-        if p.status == STATUS_HALTED:
-            self._reject(REJ_INSTRUMENT_HALTED)
+        if o.order_type != OT_LIMIT:
+            self._reject(REJ_WRONG_ORDER_KIND)
             return
-        reason = self._check_qty(p, qty)
+        p = &self.params[o.instrument]
+        reason = self._phase_reason(p, True)
         if reason == 0:
-            reason = self._check_price(p, price)
+            reason = self._check_qty(p, qty, p.max_qty)
+        if reason == 0:
+            reason = self._check_price(p, price, p.band_low, p.band_high)
         if reason:
             self._reject(reason)
             return
@@ -903,6 +1012,9 @@ cdef class Engine:
             if qty != o.qty:
                 self._lower_resting(s, qty)
             self._emit_order(EV_REPLACED, s, qty, qty, 0, 1)
+            return
+        if p.status == STATUS_PRE_OPEN and self._would_cross(o.instrument, o.side, price):
+            self._reject(REJ_WOULD_CROSS)
             return
         old_qty = o.qty
         if o.side == SIDE_BUY:
@@ -919,11 +1031,138 @@ cdef class Engine:
                 return
         self._unlink(s)
         o.price = price
-        o.qty = qty
+        o.qty = <int32_t>qty
         o.ts = self.clock
         self._hold(o, old_need, old_qty)
         self._emit_order(EV_REPLACED, s, qty, qty, 0, 0)
         self._match_and_rest(s, price)
+
+    # ............................... fixed-price listings and block quotes
+    cdef inline uint16_t _block_phase_reason(self, int32_t instrument) noexcept nogil:
+        if self.params[instrument].status == STATUS_HALTED:
+            return REJ_INSTRUMENT_HALTED
+        if not self.params[instrument].block_window:
+            return REJ_BLOCK_WINDOW_CLOSED
+        return 0
+
+    cdef void _post(self, uint8_t order_type) noexcept nogil:
+        """LIST_FIXED and BLOCK_QUOTE: a listing or quote that rests until taken or gone."""
+        cdef const Command* c = self.cmd
+        cdef InstrumentParams* p
+        cdef uint16_t reason
+        cdef int32_t terms = 0
+        cdef uint8_t flags = 0
+        cdef slot_t s
+        if c.instrument < 0 or c.instrument >= self.n_instruments:
+            self._reject(REJ_UNKNOWN_INSTRUMENT)
+            return
+        p = &self.params[c.instrument]
+        if not self._account_known(c.account):
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        if order_type == OT_FIXED_LISTING:
+            reason = self._phase_reason(p, True)
+        else:
+            reason = self._block_phase_reason(c.instrument)
+        if reason:
+            self._reject(reason)
+            return
+        if c.side != SIDE_BUY and c.side != SIDE_SELL:
+            self._reject(REJ_BAD_SIDE)
+            return
+        if order_type == OT_FIXED_LISTING:
+            terms = c.min_qty
+            reason = self._check_qty(p, c.qty, p.max_qty)
+            if reason == 0:
+                reason = self._check_price(p, c.price, p.band_low, p.band_high)
+            if reason == 0 and not (0 < terms <= c.qty and terms % p.lot == 0):
+                reason = REJ_BAD_QUANTITY
+        else:
+            terms = c.contra_account
+            flags = c.flags & FLAG_PARTIAL
+            reason = self._check_qty(p, c.qty, MAX_QTY)
+            if reason == 0:
+                reason = self._check_price(p, c.price, p.block_low, p.block_high)
+            if reason == 0 and c.qty < p.block_min:
+                reason = REJ_BELOW_MINIMUM
+            if reason == 0 and terms == c.account:
+                reason = REJ_SELF_TAKE
+            if reason == 0 and not (terms == PUBLIC or 0 <= terms < self.max_accounts):
+                reason = REJ_UNKNOWN_ACCOUNT
+        if reason:
+            self._reject(reason)
+            return
+        s = self._new_slot(c, order_type, c.side, c.price, c.qty, TIF_DAY, STP_OFF, terms, flags)
+        reason = self._risk_reason(&self.orders[s])
+        if reason:
+            self._reject(reason)
+            return
+        self._accept_slot(s)
+        if self._rest(s) != 0:
+            self.oom = True
+
+    cdef void _take(self) noexcept nogil:
+        """TAKE_FIXED and BLOCK_ACCEPT: trade part or all of one resting listing or quote."""
+        cdef const Command* c = self.cmd
+        cdef bint take_fixed = c.type == CMD_TAKE_FIXED
+        cdef slot_t posted = self._find_order(c.order_id), s
+        cdef Order* po
+        cdef InstrumentParams* p
+        cdef BookSide* bs
+        cdef uint16_t reason
+        if posted == -1:
+            self._reject(REJ_UNKNOWN_ORDER)
+            return
+        po = &self.orders[posted]
+        if po.order_type != (OT_FIXED_LISTING if take_fixed else OT_BLOCK_QUOTE):
+            self._reject(REJ_WRONG_ORDER_KIND)
+            return
+        p = &self.params[po.instrument]
+        if not self._account_known(c.account):
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        reason = self._phase_reason(p, False) if take_fixed else self._block_phase_reason(po.instrument)
+        if reason:
+            self._reject(reason)
+            return
+        if c.account == po.account:
+            self._reject(REJ_SELF_TAKE)
+            return
+        if not take_fixed and po.terms != PUBLIC and po.terms != c.account:
+            self._reject(REJ_NOT_COUNTERPARTY)
+            return
+        reason = self._check_qty(p, c.qty, MAX_QTY)
+        if reason:
+            self._reject(reason)
+            return
+        if c.qty > po.qty:
+            self._reject(REJ_EXCEEDS_REMAINING)
+            return
+        if take_fixed:
+            if c.qty < po.qty and c.qty < po.terms:
+                self._reject(REJ_BELOW_MINIMUM)
+                return
+            bs = self._side(po.instrument, FIXED_BOOK, po.side)
+            if p.must_take_best and bs.levels[bs.n - 1] != po.level:
+                self._reject(REJ_NOT_BEST_LISTING)
+                return
+        elif c.qty < po.qty:
+            if not po.flags & FLAG_PARTIAL:
+                self._reject(REJ_PARTIAL_NOT_ALLOWED)
+                return
+            if c.qty < p.block_min:
+                self._reject(REJ_BELOW_MINIMUM)
+                return
+        s = self._new_slot(c, OT_FIXED_TAKE if take_fixed else OT_BLOCK_ACCEPT, opposite(po.side),
+                           po.price, c.qty, TIF_IOC, STP_OFF, 0, 0)
+        self.orders[s].instrument = po.instrument
+        reason = self._risk_reason(&self.orders[s])
+        if reason:
+            self._reject(reason)
+            return
+        self._accept_slot(s)
+        self._trade(s, posted, c.qty)
+        self._free_order(s)
 
     # ................................................. operator commands
     cdef bint _instrument_ok(self, bint allow_all) noexcept nogil:
@@ -948,19 +1187,33 @@ cdef class Engine:
             e.value = value
             e.qty = qty
 
+    cdef void _instrument_event(self, uint8_t kind, int32_t instrument, int64_t value) noexcept nogil:
+        cdef Event* e = self._emit(kind)
+        if e != NULL:
+            e.instrument = instrument
+            e.value = value
+
     cdef void _set_instrument_status(self) noexcept nogil:
         cdef const Command* c = self.cmd
-        cdef Event* e
         if not self._instrument_ok(False):
             return
-        if c.status != STATUS_TRADING and c.status != STATUS_HALTED:
+        if c.status < STATUS_TRADING or c.status > STATUS_PRE_OPEN:
             self._reject(REJ_BAD_STATUS)
             return
         self.params[c.instrument].status = c.status
-        e = self._emit(EV_INSTRUMENT_STATUS)
-        if e != NULL:
-            e.instrument = c.instrument
-            e.value = c.status
+        self._instrument_event(EV_INSTRUMENT_STATUS, c.instrument, c.status)
+
+    cdef void _set_block_window(self) noexcept nogil:
+        cdef const Command* c = self.cmd
+        if not self._instrument_ok(False):
+            return
+        if c.status > 1:
+            self._reject(REJ_BAD_STATUS)
+            return
+        self.params[c.instrument].block_window = c.status
+        self._instrument_event(EV_BLOCK_WINDOW, c.instrument, c.status)
+        if not c.status:
+            self._cancel_where(c.instrument, BLOCK_BOOK, BLOCK_BOOK, DOOM_ALL, -1, CXL_EXPIRY)
 
     cdef void _set_account_stp(self) noexcept nogil:
         cdef const Command* c = self.cmd
@@ -975,39 +1228,98 @@ cdef class Engine:
         self.accounts[c.account].stp = c.stp
         self._account_event(EV_ACCOUNT_UPDATED, 0, c.stp, 0)
 
-    cdef void _cancel_where(self, int32_t first, int32_t last, int32_t account, bint buys_only,
-                            bint day_only, uint16_t reason) noexcept nogil:
-        """Cancel, in canonical book order, the resting orders of instruments first..last
-        that belong to ``account`` (any when -1), are buys (``buys_only``), are DAY orders
-        (``day_only``)."""
-        cdef int32_t instrument, i, n = 0
-        cdef uint8_t side
+    cdef inline bint _doomed(self, Order* o, uint8_t mode, int32_t account) noexcept nogil:
+        if mode == DOOM_ALL:
+            return True
+        if mode == DOOM_DAY:
+            return o.tif == TIF_DAY
+        if mode == DOOM_END_OF_DAY:
+            return o.order_type != OT_LIMIT or o.tif == TIF_DAY
+        if mode == DOOM_OUTSIDE_BAND:
+            return o.price < self.params[o.instrument].band_low or o.price > self.params[o.instrument].band_high
+        if mode == DOOM_ACCOUNT:
+            return o.account == account
+        return o.account == account and o.side == SIDE_BUY          # DOOM_ACCOUNT_BUYS
+
+    cdef void _cancel_where(self, int32_t instrument, uint8_t first_book, uint8_t last_book, uint8_t mode,
+                            int32_t account, uint16_t reason) noexcept nogil:
+        """Cancel, in canonical book order, the resting orders of one instrument (all for
+        ALL_INSTRUMENTS) in books first..last that ``mode`` dooms."""
+        cdef int32_t first = instrument, last = instrument, i, n = 0
+        cdef uint8_t side, book
         cdef BookSide* bs
         cdef slot_t r
-        cdef Order* o
-        cdef slot_t* doomed = <slot_t*>malloc((self.live_orders + 1) * sizeof(slot_t))
+        cdef slot_t* doomed
+        if instrument == ALL_INSTRUMENTS:
+            first = 0
+            last = self.n_instruments - 1
+        doomed = <slot_t*>malloc((self.live_orders + 1) * sizeof(slot_t))
         if doomed == NULL:
             self.oom = True
             return
         for instrument in range(first, last + 1):
-            for side in range(SIDE_BUY, SIDE_SELL + 1):
-                bs = self._side(instrument, side)
-                for i in range(bs.n - 1, -1, -1):
-                    r = self.levels[bs.levels[i]].head
-                    while r != -1:
-                        o = &self.orders[r]
-                        if ((account == -1 or o.account == account) and (not buys_only or o.side == SIDE_BUY)
-                                and (not day_only or o.tif == TIF_DAY)):
-                            doomed[n] = r
-                            n += 1
-                        r = o.next
+            for book in range(first_book, last_book + 1):
+                for side in range(SIDE_BUY, SIDE_SELL + 1):
+                    bs = self._side(instrument, book, side)
+                    for i in range(bs.n - 1, -1, -1):
+                        r = self.levels[bs.levels[i]].head
+                        while r != -1:
+                            if self._doomed(&self.orders[r], mode, account):
+                                doomed[n] = r
+                                n += 1
+                            r = self.orders[r].next
         for i in range(n):
             self._cancel_resting(doomed[i], reason)
         free(doomed)
 
     cdef void _expire_day_orders(self) noexcept nogil:
         if self._instrument_ok(False):
-            self._cancel_where(self.cmd.instrument, self.cmd.instrument, -1, False, True, CXL_EXPIRY)
+            self._cancel_where(self.cmd.instrument, CONTINUOUS_BOOK, CONTINUOUS_BOOK, DOOM_DAY, -1,
+                               CXL_EXPIRY)
+
+    cdef void _end_of_day(self) noexcept nogil:
+        """Close the day of one or all instruments, in the order reference._end_of_day states."""
+        cdef int32_t first = self.cmd.instrument, last = self.cmd.instrument, n, t
+        cdef InstrumentParams* p
+        cdef Day* day
+        cdef Event* e
+        cdef int64_t previous, volume, amount, close, opening
+        if not self._instrument_ok(True):
+            return
+        if first == ALL_INSTRUMENTS:
+            first = 0
+            last = self.n_instruments - 1
+        for n in range(first, last + 1):
+            p = &self.params[n]
+            day = &self.days[n]
+            self._cancel_where(n, CONTINUOUS_BOOK, BLOCK_BOOK, DOOM_END_OF_DAY, -1, CXL_EXPIRY)
+            previous = p.reference
+            volume = day.volume[TT_CONTINUOUS] + day.volume[TT_FIXED]
+            amount = day.amount[TT_CONTINUOUS] + day.amount[TT_FIXED]
+            close = previous
+            if volume and volume >= p.min_close_volume:
+                close = (2 * amount + volume) // (2 * volume)
+            opening = day.open if day.open else previous
+            e = self._emit(EV_DAILY_STATS)
+            if e != NULL:
+                e.instrument = n
+                e.price = close
+                e.value = previous
+                e.open = opening
+                e.high = day.high if day.high else opening
+                e.low = day.low if day.low else opening
+                e.qty = volume
+            for t in range(TT_CONTINUOUS, N_TRADE_TYPES):
+                e = self._emit(EV_DAILY_VOLUME)
+                if e != NULL:
+                    e.instrument = n
+                    e.trade_type = t
+                    e.qty = day.volume[t]
+                    e.value = day.amount[t]
+            self._recentre(n, close)
+            self._cancel_where(n, CONTINUOUS_BOOK, CONTINUOUS_BOOK, DOOM_OUTSIDE_BAND, -1, CXL_OUTSIDE_BAND)
+            self._release_units(n, n)
+            memset(day, 0, sizeof(Day))
 
     cdef void _create_account(self) noexcept nogil:
         cdef const Command* c = self.cmd
@@ -1063,8 +1375,9 @@ cdef class Engine:
         a.status = status
         self._account_event(EV_ACCOUNT_UPDATED, 0, status, 0)
         if status != ACCT_ACTIVE:
-            self._cancel_where(0, self.n_instruments - 1, self.cmd.account, status == ACCT_SELL_ONLY,
-                               False, CXL_SANCTION)
+            self._cancel_where(ALL_INSTRUMENTS, CONTINUOUS_BOOK, BLOCK_BOOK,
+                               DOOM_ACCOUNT_BUYS if status == ACCT_SELL_ONLY else DOOM_ACCOUNT,
+                               self.cmd.account, CXL_SANCTION)
 
     cdef void _move_cash(self) noexcept nogil:
         """DEPOSIT or WITHDRAW ``value`` fen."""
@@ -1132,14 +1445,19 @@ cdef class Engine:
         self._account_event(EV_ACCOUNT_UPDATED, self.cmd.instrument, 0, qty)
 
     cdef void _release_t1(self) noexcept nogil:
-        cdef int32_t first = self.cmd.instrument, last = self.cmd.instrument, account, n
-        cdef Holding* h
-        cdef Event* e
+        cdef int32_t first = self.cmd.instrument, last = self.cmd.instrument
         if not self._instrument_ok(True):
             return
         if first == ALL_INSTRUMENTS:
             first = 0
             last = self.n_instruments - 1
+        self._release_units(first, last)
+
+    cdef void _release_units(self, int32_t first, int32_t last) noexcept nogil:
+        """Make units bought today sellable, account by account."""
+        cdef int32_t account, n
+        cdef Holding* h
+        cdef Event* e
         for account in range(self.accounts_cap):
             if not self.accounts[account].exists:
                 continue
@@ -1190,6 +1508,16 @@ cdef class Engine:
                 self._set_position_bound()
             elif self.cmd.type == CMD_RELEASE_T1:
                 self._release_t1()
+            elif self.cmd.type == CMD_LIST_FIXED:
+                self._post(OT_FIXED_LISTING)
+            elif self.cmd.type == CMD_BLOCK_QUOTE:
+                self._post(OT_BLOCK_QUOTE)
+            elif self.cmd.type == CMD_TAKE_FIXED or self.cmd.type == CMD_BLOCK_ACCEPT:
+                self._take()
+            elif self.cmd.type == CMD_SET_BLOCK_WINDOW:
+                self._set_block_window()
+            elif self.cmd.type == CMD_END_OF_DAY:
+                self._end_of_day()
             else:
                 self._reject(REJ_UNKNOWN_COMMAND)
             self._flush_depth()
@@ -1372,6 +1700,7 @@ cdef class Engine:
         for n, d in enumerate(self._defs):
             fields = d.to_dict()
             fields["status"] = self.params[n].status
+            fields["reference_price"] = self.params[n].reference
             out.append(Instrument(**fields))
         return out
 
@@ -1380,10 +1709,28 @@ cdef class Engine:
         cdef int32_t n = self._instrument_arg(instrument)
         if n < 0 or n >= self.n_instruments:
             raise KeyError(f"unknown instrument {instrument!r}")
-        return BookView(self._levels(n, SIDE_BUY, depth), self._levels(n, SIDE_SELL, depth))
+        return BookView(self._levels(n, CONTINUOUS_BOOK, SIDE_BUY, depth),
+                        self._levels(n, CONTINUOUS_BOOK, SIDE_SELL, depth))
 
-    cdef list _levels(self, int32_t instrument, uint8_t side, int depth):
-        cdef BookSide* bs = self._side(instrument, side)
+    def listings(self, instrument, int depth=10):
+        """The fixed-price listings' best ``depth`` levels, as :meth:`book` shows orders."""
+        cdef int32_t n = self._instrument_arg(instrument)
+        if n < 0 or n >= self.n_instruments:
+            raise KeyError(f"unknown instrument {instrument!r}")
+        return BookView(self._levels(n, FIXED_BOOK, SIDE_BUY, depth), self._levels(n, FIXED_BOOK, SIDE_SELL, depth))
+
+    def daily(self, instrument):
+        """The instrument's day so far: open, high, low, and volume and amount by trade type."""
+        cdef int32_t n = self._instrument_arg(instrument)
+        cdef Day* d
+        if n < 0 or n >= self.n_instruments:
+            raise KeyError(f"unknown instrument {instrument!r}")
+        d = &self.days[n]
+        return daily_view(d.open, d.high, d.low, [d.volume[t] for t in range(N_TRADE_TYPES)],
+                          [d.amount[t] for t in range(N_TRADE_TYPES)])
+
+    cdef list _levels(self, int32_t instrument, uint8_t book, uint8_t side, int depth):
+        cdef BookSide* bs = self._side(instrument, book, side)
         cdef int32_t i
         cdef Level* L
         rows = []
@@ -1408,7 +1755,7 @@ cdef class Engine:
                               + <int64_t>self.levels_cap * sizeof(Level)
                               + self.index_cap * sizeof(slot_t))
         cdef int32_t i
-        for i in range(2 * self.n_instruments):
+        for i in range(2 * N_BOOKS * self.n_instruments):
             total += self.sides[i].cap * sizeof(slot_t) + sizeof(BookSide)
         return total
 
@@ -1418,30 +1765,34 @@ cdef class Engine:
         cdef cnp.ndarray out = np.zeros(self.live_orders, dtype=BOOK_ORDER_DTYPE)
         cdef BookOrder* row = <BookOrder*>cnp.PyArray_DATA(out)
         cdef int32_t instrument, i
-        cdef uint8_t side
+        cdef uint8_t side, book
         cdef BookSide* bs
         cdef slot_t r
         cdef Order* o
         cdef int64_t n = 0
         for instrument in range(self.n_instruments):
-            for side in range(SIDE_BUY, SIDE_SELL + 1):
-                bs = self._side(instrument, side)
-                for i in range(bs.n - 1, -1, -1):
-                    r = self.levels[bs.levels[i]].head
-                    while r != -1:
-                        o = &self.orders[r]
-                        row[n].order_id = o.order_id
-                        row[n].client_order_id = o.client_order_id
-                        row[n].price = o.price
-                        row[n].qty = o.qty
-                        row[n].ts = o.ts
-                        row[n].account = o.account
-                        row[n].instrument = o.instrument
-                        row[n].side = o.side
-                        row[n].tif = o.tif
-                        row[n].stp = o.stp
-                        n += 1
-                        r = o.next
+            for book in range(N_BOOKS):
+                for side in range(SIDE_BUY, SIDE_SELL + 1):
+                    bs = self._side(instrument, book, side)
+                    for i in range(bs.n - 1, -1, -1):
+                        r = self.levels[bs.levels[i]].head
+                        while r != -1:
+                            o = &self.orders[r]
+                            row[n].order_id = o.order_id
+                            row[n].client_order_id = o.client_order_id
+                            row[n].price = o.price
+                            row[n].qty = o.qty
+                            row[n].ts = o.ts
+                            row[n].account = o.account
+                            row[n].instrument = o.instrument
+                            row[n].terms = o.terms
+                            row[n].side = o.side
+                            row[n].tif = o.tif
+                            row[n].stp = o.stp
+                            row[n].order_type = o.order_type
+                            row[n].flags = o.flags
+                            n += 1
+                            r = o.next
         return out
 
     def _export_accounts(self):
@@ -1499,6 +1850,10 @@ cdef class Engine:
             "fees_collected": self.fees_collected,
             "net_deposits": self.net_deposits,
             "net_credits": [self.net_credits[n] for n in range(self.n_instruments)],
+            "days": [[self.days[n].open, self.days[n].high, self.days[n].low,
+                      [self.days[n].volume[t] for t in range(N_TRADE_TYPES)],
+                      [self.days[n].amount[t] for t in range(N_TRADE_TYPES)]] for n in range(self.n_instruments)],
+            "block_window": [self.params[n].block_window for n in range(self.n_instruments)],
             "account_stp": account_stp,
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
@@ -1566,6 +1921,16 @@ cdef class Engine:
             raise ValueError("snapshot holds the wrong number of instrument totals")
         for i, total in enumerate(meta["net_credits"]):
             self.net_credits[i] = total
+        if len(meta["days"]) != self.n_instruments or len(meta["block_window"]) != self.n_instruments:
+            raise ValueError("snapshot holds the wrong number of instrument days")
+        for i, (opening, high, low, volume, amount) in enumerate(meta["days"]):
+            self.days[i].open = opening
+            self.days[i].high = high
+            self.days[i].low = low
+            for t in range(N_TRADE_TYPES):
+                self.days[i].volume[t] = volume[t]
+                self.days[i].amount[t] = amount[t]
+            self.params[i].block_window = bool(meta["block_window"][i])
         self.fees_collected = meta["fees_collected"]
         self.net_deposits = meta["net_deposits"]
         self.next_order_id = meta["next_order_id"]
@@ -1575,7 +1940,9 @@ cdef class Engine:
         for i in range(n):
             if not (0 <= row[i].instrument < self.n_instruments
                     and (row[i].side == SIDE_BUY or row[i].side == SIDE_SELL)
-                    and row[i].qty > 0 and row[i].price > 0
+                    and 0 < row[i].qty <= MAX_QTY and row[i].price > 0
+                    and OT_LIMIT <= row[i].order_type <= OT_BLOCK_QUOTE
+                    and row[i].order_type != OT_MARKET and row[i].order_type != OT_FIXED_TAKE
                     and 0 <= row[i].account < self.max_accounts
                     and 0 < row[i].order_id < self.next_order_id
                     and self._find_order(row[i].order_id) == -1):
@@ -1589,14 +1956,16 @@ cdef class Engine:
             o.order_id = row[i].order_id
             o.client_order_id = row[i].client_order_id
             o.price = row[i].price
-            o.qty = row[i].qty
+            o.qty = <int32_t>row[i].qty
             o.ts = row[i].ts
             o.account = row[i].account
-            o.instrument = row[i].instrument
+            o.instrument = <int16_t>row[i].instrument
             o.side = row[i].side
             o.tif = row[i].tif
             o.stp = row[i].stp
-            o.order_type = OT_LIMIT
+            o.order_type = row[i].order_type
+            o.terms = row[i].terms
+            o.flags = row[i].flags
             if self._rest(s) != 0:
                 raise MemoryError()
         self.n_touched = 0
@@ -1630,9 +1999,11 @@ cdef class Engine:
         cdef int64_t qty, seen = 0, last_ts
         cdef BookSide* bid
         cdef BookSide* ask
+        cdef uint8_t book
         for instrument in range(self.n_instruments):
+          for book in range(N_BOOKS):
             for side in range(SIDE_BUY, SIDE_SELL + 1):
-                bs = self._side(instrument, side)
+                bs = self._side(instrument, book, side)
                 for i in range(bs.n):
                     L = &self.levels[bs.levels[i]]
                     if i > 0:
@@ -1647,7 +2018,8 @@ cdef class Engine:
                         o = &self.orders[r]
                         assert o.prev == prev, "broken FIFO links"
                         assert o.level == bs.levels[i] and o.price == L.price, "order on the wrong level"
-                        assert o.instrument == instrument and o.side == side, "order on the wrong book"
+                        assert (o.instrument == instrument and o.side == side
+                                and book_of(o.order_type) == book), "order on the wrong book"
                         assert o.qty > 0, "empty order resting"
                         assert o.ts >= last_ts, "time priority broken"
                         assert self._find_order(o.order_id) == r, "order-id index disagrees with the book"
@@ -1660,11 +2032,11 @@ cdef class Engine:
                     assert count == L.count and count > 0, "level order count wrong"
                     assert qty == L.qty, "level quantity is not the sum of its orders"
                     seen += count
-            bid = self._side(instrument, SIDE_BUY)
-            ask = self._side(instrument, SIDE_SELL)
-            if bid.n and ask.n:
-                assert (self.levels[bid.levels[bid.n - 1]].price
-                        < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
+          bid = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
+          ask = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
+          if bid.n and ask.n:
+              assert (self.levels[bid.levels[bid.n - 1]].price
+                      < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
         assert seen == self.live_orders == self.index_used, "order count, index and book disagree"
         self._check_accounts()
         free_count = 0
@@ -1707,9 +2079,11 @@ cdef class Engine:
         cdef cnp.int64_t[::1] need_cash = np.zeros(self.accounts_cap, dtype=np.int64)
         cdef cnp.int64_t[:, ::1] need_units = np.zeros((self.accounts_cap, self.n_instruments), dtype=np.int64)
         cdef cnp.int64_t[:, ::1] need_buying = np.zeros((self.accounts_cap, self.n_instruments), dtype=np.int64)
+        cdef uint8_t book
         for instrument in range(self.n_instruments):
+          for book in range(N_BOOKS):
             for side in range(SIDE_BUY, SIDE_SELL + 1):
-                bs = self._side(instrument, side)
+                bs = self._side(instrument, book, side)
                 for i in range(bs.n):
                     r = self.levels[bs.levels[i]].head
                     while r != -1:
@@ -1750,7 +2124,8 @@ def _layout():
             "member": off(&c.member, &c), "type": off(&c.type, &c), "side": off(&c.side, &c),
             "order_type": off(&c.order_type, &c), "tif": off(&c.tif, &c), "stp": off(&c.stp, &c),
             "region": off(&c.region, &c), "sector": off(&c.sector, &c), "status": off(&c.status, &c),
-            "flags": off(&c.flags, &c)}),
+            "flags": off(&c.flags, &c), "contra_account": off(&c.contra_account, &c),
+            "min_qty": off(&c.min_qty, &c)}),
         "Event": (sizeof(Event), {
             "seq": off(&e.seq, &e), "cmd_seq": off(&e.cmd_seq, &e), "ts": off(&e.ts, &e),
             "order_id": off(&e.order_id, &e), "client_order_id": off(&e.client_order_id, &e),
@@ -1759,6 +2134,7 @@ def _layout():
             "sell_order_id": off(&e.sell_order_id, &e), "buy_leaves": off(&e.buy_leaves, &e),
             "sell_leaves": off(&e.sell_leaves, &e), "value": off(&e.value, &e),
             "buy_fee": off(&e.buy_fee, &e), "sell_fee": off(&e.sell_fee, &e),
+            "open": off(&e.open, &e), "high": off(&e.high, &e), "low": off(&e.low, &e),
             "account": off(&e.account, &e), "buy_account": off(&e.buy_account, &e),
             "sell_account": off(&e.sell_account, &e), "instrument": off(&e.instrument, &e),
             "count": off(&e.count, &e), "reason": off(&e.reason, &e), "kind": off(&e.kind, &e),
@@ -1769,7 +2145,8 @@ def _layout():
             "order_id": off(&b.order_id, &b), "client_order_id": off(&b.client_order_id, &b),
             "price": off(&b.price, &b), "qty": off(&b.qty, &b), "ts": off(&b.ts, &b),
             "account": off(&b.account, &b), "instrument": off(&b.instrument, &b),
-            "side": off(&b.side, &b), "tif": off(&b.tif, &b), "stp": off(&b.stp, &b)}),
+            "side": off(&b.side, &b), "tif": off(&b.tif, &b), "stp": off(&b.stp, &b),
+            "terms": off(&b.terms, &b), "order_type": off(&b.order_type, &b), "flags": off(&b.flags, &b)}),
         "AccountRecord": (sizeof(AccountRecord), {
             "cash_available": off(&a.cash_available, &a), "cash_frozen": off(&a.cash_frozen, &a),
             "account": off(&a.account, &a), "member": off(&a.member, &a), "region": off(&a.region, &a),
@@ -1787,7 +2164,9 @@ def _constants():
     """The enum values compiled into the core, checked against matching.codes on import."""
     return {
         "Side": {"BUY": SIDE_BUY, "SELL": SIDE_SELL},
-        "OrderType": {"LIMIT": OT_LIMIT, "MARKET": OT_MARKET},
+        "OrderType": {"LIMIT": OT_LIMIT, "MARKET": OT_MARKET, "FIXED_LISTING": OT_FIXED_LISTING,
+                      "FIXED_TAKE": OT_FIXED_TAKE, "BLOCK_QUOTE": OT_BLOCK_QUOTE,
+                      "BLOCK_ACCEPT": OT_BLOCK_ACCEPT},
         "TimeInForce": {"GTC": TIF_GTC, "DAY": TIF_DAY, "IOC": TIF_IOC, "FOK": TIF_FOK},
         "StpMode": {"ACCOUNT_DEFAULT": STP_ACCOUNT_DEFAULT, "OFF": STP_OFF,
                     "CANCEL_NEWEST": STP_CANCEL_NEWEST, "CANCEL_OLDEST": STP_CANCEL_OLDEST,
@@ -1799,11 +2178,16 @@ def _constants():
             "CREATE_ACCOUNT": CMD_CREATE_ACCOUNT, "SET_ACCOUNT_STATUS": CMD_SET_ACCOUNT_STATUS,
             "DEPOSIT": CMD_DEPOSIT, "WITHDRAW": CMD_WITHDRAW, "CREDIT_HOLDINGS": CMD_CREDIT_HOLDINGS,
             "DEBIT_HOLDINGS": CMD_DEBIT_HOLDINGS, "SET_RETENTION_FLOOR": CMD_SET_RETENTION_FLOOR,
-            "SET_POSITION_LIMIT": CMD_SET_POSITION_LIMIT, "RELEASE_T1": CMD_RELEASE_T1},
+            "SET_POSITION_LIMIT": CMD_SET_POSITION_LIMIT, "RELEASE_T1": CMD_RELEASE_T1,
+            "LIST_FIXED": CMD_LIST_FIXED, "TAKE_FIXED": CMD_TAKE_FIXED, "BLOCK_QUOTE": CMD_BLOCK_QUOTE,
+            "BLOCK_ACCEPT": CMD_BLOCK_ACCEPT, "SET_BLOCK_WINDOW": CMD_SET_BLOCK_WINDOW,
+            "END_OF_DAY": CMD_END_OF_DAY},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
-                      "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED, "BALANCE": EV_BALANCE},
+                      "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED, "BALANCE": EV_BALANCE,
+                      "DAILY_STATS": EV_DAILY_STATS, "DAILY_VOLUME": EV_DAILY_VOLUME,
+                      "BLOCK_WINDOW": EV_BLOCK_WINDOW},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
             "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,
@@ -1818,11 +2202,19 @@ def _constants():
             "UNKNOWN_ORDER": REJ_UNKNOWN_ORDER, "NOT_OWNER": REJ_NOT_OWNER,
             "FOK_NOT_FILLABLE": REJ_FOK_NOT_FILLABLE, "REDUCE_NOT_SMALLER": REJ_REDUCE_NOT_SMALLER,
             "BAD_STATUS": REJ_BAD_STATUS, "ACCOUNT_EXISTS": REJ_ACCOUNT_EXISTS,
-            "BAD_REGION": REJ_BAD_REGION, "BAD_SECTOR": REJ_BAD_SECTOR, "BAD_AMOUNT": REJ_BAD_AMOUNT},
+            "BAD_REGION": REJ_BAD_REGION, "BAD_SECTOR": REJ_BAD_SECTOR, "BAD_AMOUNT": REJ_BAD_AMOUNT,
+            "MARKET_CLOSED": REJ_MARKET_CLOSED, "WOULD_CROSS": REJ_WOULD_CROSS,
+            "BLOCK_WINDOW_CLOSED": REJ_BLOCK_WINDOW_CLOSED, "SELF_TAKE": REJ_SELF_TAKE,
+            "BELOW_MINIMUM": REJ_BELOW_MINIMUM, "EXCEEDS_REMAINING": REJ_EXCEEDS_REMAINING,
+            "NOT_BEST_LISTING": REJ_NOT_BEST_LISTING, "WRONG_ORDER_KIND": REJ_WRONG_ORDER_KIND,
+            "NOT_COUNTERPARTY": REJ_NOT_COUNTERPARTY, "PARTIAL_NOT_ALLOWED": REJ_PARTIAL_NOT_ALLOWED},
         "CancelReason": {"USER": CXL_USER, "IOC_REMAINDER": CXL_IOC_REMAINDER,
-                         "SELF_TRADE": CXL_SELF_TRADE, "EXPIRY": CXL_EXPIRY, "SANCTION": CXL_SANCTION},
-        "TradeType": {"CONTINUOUS": TT_CONTINUOUS},
-        "InstrumentStatus": {"TRADING": STATUS_TRADING, "HALTED": STATUS_HALTED},
+                         "SELF_TRADE": CXL_SELF_TRADE, "EXPIRY": CXL_EXPIRY, "SANCTION": CXL_SANCTION,
+                         "OUTSIDE_BAND": CXL_OUTSIDE_BAND},
+        "TradeType": {"CONTINUOUS": TT_CONTINUOUS, "FIXED": TT_FIXED, "BLOCK": TT_BLOCK,
+                      "AUCTION": TT_AUCTION},
+        "InstrumentStatus": {"TRADING": STATUS_TRADING, "HALTED": STATUS_HALTED,
+                             "CLOSED": STATUS_CLOSED, "PRE_OPEN": STATUS_PRE_OPEN},
         "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
         "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
     }

@@ -22,7 +22,8 @@ import numpy as np
 
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, HOLDING_DTYPE
 
-__all__ = ["pack_state", "unpack_state", "digest", "BookView", "OrderView", "SECTIONS", "account_view"]
+__all__ = ["pack_state", "unpack_state", "digest", "BookView", "OrderView", "SECTIONS", "account_view",
+           "daily_view"]
 
 MAGIC = b"CHUANYU-ENGINE-STATE\x00\x02"
 CHECKSUM_BYTES = 16
@@ -47,6 +48,14 @@ class OrderView(NamedTuple):
     tif: int
     stp: int
     ts: int
+
+
+def daily_view(opening: int, high: int, low: int, volume, amount) -> dict:
+    """An instrument's day so far, the same from both engines: volume and amount by trade type."""
+    from .codes import TradeType
+    return {"open": int(opening), "high": int(high), "low": int(low),
+            "volume": {t.name: int(volume[t]) for t in TradeType},
+            "amount": {t.name: int(amount[t]) for t in TradeType}}
 
 
 def account_view(account_row: tuple, holding_rows: list, instruments) -> dict:

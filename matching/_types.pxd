@@ -1,7 +1,7 @@
 # The C-level contract of the matching core: integer types, enum values and the structs
 # that mirror matching/dtypes.py. The values equal matching/codes.py; _engine checks both
 # the enum values and the struct layouts against the Python definitions on import.
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 ctypedef int64_t price_t     # fen per tonne
 ctypedef int64_t qty_t       # tonnes
@@ -13,6 +13,15 @@ cdef enum:
 
     OT_LIMIT = 1
     OT_MARKET = 2
+    OT_FIXED_LISTING = 3
+    OT_FIXED_TAKE = 4
+    OT_BLOCK_QUOTE = 5
+    OT_BLOCK_ACCEPT = 6
+
+    CONTINUOUS_BOOK = 0
+    FIXED_BOOK = 1
+    BLOCK_BOOK = 2
+    N_BOOKS = 3
 
     TIF_GTC = 1
     TIF_DAY = 2
@@ -41,6 +50,12 @@ cdef enum:
     CMD_SET_RETENTION_FLOOR = 26
     CMD_SET_POSITION_LIMIT = 27
     CMD_RELEASE_T1 = 28
+    CMD_LIST_FIXED = 30
+    CMD_TAKE_FIXED = 31
+    CMD_BLOCK_QUOTE = 32
+    CMD_BLOCK_ACCEPT = 33
+    CMD_SET_BLOCK_WINDOW = 34
+    CMD_END_OF_DAY = 35
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -52,6 +67,9 @@ cdef enum:
     EV_INSTRUMENT_STATUS = 8
     EV_ACCOUNT_UPDATED = 9
     EV_BALANCE = 10
+    EV_DAILY_STATS = 11
+    EV_DAILY_VOLUME = 12
+    EV_BLOCK_WINDOW = 13
 
     REJ_UNKNOWN_COMMAND = 1001
     REJ_UNKNOWN_ACCOUNT = 2001
@@ -77,6 +95,16 @@ cdef enum:
     REJ_NOT_OWNER = 3014
     REJ_FOK_NOT_FILLABLE = 3015
     REJ_REDUCE_NOT_SMALLER = 3016
+    REJ_MARKET_CLOSED = 3017
+    REJ_WOULD_CROSS = 3018
+    REJ_BLOCK_WINDOW_CLOSED = 3019
+    REJ_SELF_TAKE = 3020
+    REJ_BELOW_MINIMUM = 3021
+    REJ_EXCEEDS_REMAINING = 3022
+    REJ_NOT_BEST_LISTING = 3023
+    REJ_WRONG_ORDER_KIND = 3024
+    REJ_NOT_COUNTERPARTY = 3025
+    REJ_PARTIAL_NOT_ALLOWED = 3026
     REJ_BAD_STATUS = 4001
     REJ_ACCOUNT_EXISTS = 4002
     REJ_BAD_REGION = 4003
@@ -88,11 +116,17 @@ cdef enum:
     CXL_SELF_TRADE = 3
     CXL_EXPIRY = 4
     CXL_SANCTION = 5
+    CXL_OUTSIDE_BAND = 6
 
     TT_CONTINUOUS = 1
+    TT_FIXED = 2
+    TT_BLOCK = 3
+    TT_AUCTION = 4
 
     STATUS_TRADING = 1
     STATUS_HALTED = 2
+    STATUS_CLOSED = 3
+    STATUS_PRE_OPEN = 4
 
     ACCT_ACTIVE = 1
     ACCT_SELL_ONLY = 2
@@ -105,7 +139,9 @@ cdef enum:
 
     N_TRADE_TYPES = 5
     ALL_INSTRUMENTS = -1
+    PUBLIC = -1
     FLAG_NON_TRADABLE = 1
+    FLAG_PARTIAL = 2
 
 
 # Mirrors COMMAND_DTYPE (aligned).
@@ -121,6 +157,8 @@ ctypedef struct Command:
     int32_t instrument
     int32_t session
     int32_t member
+    int32_t contra_account
+    int32_t min_qty
     uint8_t type
     uint8_t side
     uint8_t order_type
@@ -149,6 +187,9 @@ ctypedef struct Event:
     int64_t value
     int64_t buy_fee
     int64_t sell_fee
+    int64_t open
+    int64_t high
+    int64_t low
     int32_t account
     int32_t buy_account
     int32_t sell_account
@@ -171,27 +212,33 @@ ctypedef struct BookOrder:
     int64_t ts
     int32_t account
     int32_t instrument
+    int32_t terms
     uint8_t side
     uint8_t tif
     uint8_t stp
+    uint8_t order_type
+    uint8_t flags
 
 # A live order: 64 bytes. It is always in exactly one of: the free list (next = next free),
 # a price level's FIFO (prev/next), or in flight as the incoming order of a command.
+# Quantities fit 32 bits because an order is at most MAX_QTY (10**7) tonnes.
 ctypedef struct Order:
-    int64_t qty             # remaining
     int64_t order_id
     int64_t client_order_id
     int64_t ts              # time priority stamp (engine clock)
     int64_t price           # 0 for market orders
+    int32_t qty             # remaining
+    int32_t terms           # listing: minimum take; block quote: contra account or PUBLIC
     int32_t account
-    int32_t instrument
     slot_t prev
     slot_t next
     slot_t level            # -1 while not resting
+    int16_t instrument
     uint8_t side
     uint8_t tif
     uint8_t stp             # resolved mode, never ACCOUNT_DEFAULT
-    uint8_t order_type
+    uint8_t order_type      # OrderType; names the book the order rests in
+    uint8_t flags           # block quote: FLAG_PARTIAL
 
 # A price level: a FIFO of order slots with its aggregates.
 ctypedef struct Level:
@@ -213,15 +260,33 @@ ctypedef struct InstrumentParams:
     int64_t tick
     int64_t lot
     int64_t max_qty
+    int64_t reference
+    int64_t band_bps
     int64_t band_low
     int64_t band_high
+    int64_t block_band_bps
+    int64_t block_low
+    int64_t block_high
+    int64_t block_min
+    int64_t min_close_volume
     uint8_t status
     uint8_t t_plus_one
+    uint8_t must_take_best
+    uint8_t block_window
+
+# An instrument's trading day so far; volume and amount are indexed by trade type.
+ctypedef struct Day:
+    int64_t volume[N_TRADE_TYPES]
+    int64_t amount[N_TRADE_TYPES]
+    int64_t open
+    int64_t high
+    int64_t low
 
 # A level a command changed, reported in one DEPTH event when the command ends.
 ctypedef struct Touch:
     int64_t price
     int32_t instrument
+    uint8_t book
     uint8_t side
 
 # Mirrors ACCOUNT_DTYPE (aligned).

@@ -22,8 +22,14 @@ class Side(IntEnum):
 
 
 class OrderType(IntEnum):
-    LIMIT = 1
+    """What an order is; it also names the book it rests in."""
+
+    LIMIT = 1               # continuous book
     MARKET = 2
+    FIXED_LISTING = 3       # fixed-price book (point-select listing)
+    FIXED_TAKE = 4          # takes one listing, never rests
+    BLOCK_QUOTE = 5         # block book: public or directed to one account
+    BLOCK_ACCEPT = 6        # accepts one block quote, never rests
 
 
 class TimeInForce(IntEnum):
@@ -60,6 +66,13 @@ class CommandType(IntEnum):
     SET_RETENTION_FLOOR = 26
     SET_POSITION_LIMIT = 27
     RELEASE_T1 = 28              # end of day: units bought today become sellable
+    LIST_FIXED = 30              # post a fixed-price listing (min_qty: the minimum take)
+    TAKE_FIXED = 31              # take a listing by order_id
+    BLOCK_QUOTE = 32             # contra_account: the one account it is for, -1 = public;
+                                 # flags & 2: partial acceptance allowed
+    BLOCK_ACCEPT = 33            # accept a block quote by order_id
+    SET_BLOCK_WINDOW = 34        # status 1 opens the window, 0 closes it (quotes expire)
+    END_OF_DAY = 35              # instrument, or -1 for all
 
 
 class EventKind(IntEnum):
@@ -73,6 +86,9 @@ class EventKind(IntEnum):
     INSTRUMENT_STATUS = 8
     ACCOUNT_UPDATED = 9
     BALANCE = 10
+    DAILY_STATS = 11             # close in price, previous close in value, open/high/low
+    DAILY_VOLUME = 12            # one per trade type: volume in qty, amount in value
+    BLOCK_WINDOW = 13            # value 1 open, 0 closed
 
 
 class Reject(IntEnum):
@@ -103,6 +119,16 @@ class Reject(IntEnum):
     NOT_OWNER = 3014
     FOK_NOT_FILLABLE = 3015
     REDUCE_NOT_SMALLER = 3016
+    MARKET_CLOSED = 3017
+    WOULD_CROSS = 3018           # pre-open: orders rest, nothing trades
+    BLOCK_WINDOW_CLOSED = 3019
+    SELF_TAKE = 3020             # taking one's own listing or quote
+    BELOW_MINIMUM = 3021         # under the minimum take or the block minimum
+    EXCEEDS_REMAINING = 3022
+    NOT_BEST_LISTING = 3023
+    WRONG_ORDER_KIND = 3024      # e.g. replacing a listing, taking a limit order
+    NOT_COUNTERPARTY = 3025      # a directed block quote accepted by another account
+    PARTIAL_NOT_ALLOWED = 3026
     # 4xxx admin
     BAD_STATUS = 4001
     ACCOUNT_EXISTS = 4002
@@ -117,15 +143,23 @@ class CancelReason(IntEnum):
     SELF_TRADE = 3
     EXPIRY = 4
     SANCTION = 5
+    OUTSIDE_BAND = 6             # end of day: a GTC order outside the re-centred band
 
 
 class TradeType(IntEnum):
     CONTINUOUS = 1
+    FIXED = 2
+    BLOCK = 3
+    AUCTION = 4
 
 
 class InstrumentStatus(IntEnum):
-    TRADING = 1
+    """The trading phase of an instrument's continuous and fixed-price trading."""
+
+    TRADING = 1             # continuous trading open
     HALTED = 2
+    CLOSED = 3
+    PRE_OPEN = 4            # orders and listings rest; nothing trades
 
 
 class InstrumentKind(IntEnum):

@@ -17,10 +17,14 @@ __all__ = [
     "command", "new_order", "cancel", "reduce", "replace", "set_instrument_status",
     "set_account_stp", "expire_day_orders", "create_account", "set_account_status", "deposit",
     "withdraw", "credit_holdings", "debit_holdings", "set_retention_floor", "set_position_limit",
-    "release_t1", "ALL_INSTRUMENTS",
+    "release_t1", "list_fixed", "take_fixed", "block_quote", "block_accept", "set_block_window",
+    "end_of_day", "ALL_INSTRUMENTS", "PUBLIC", "FLAG_NON_TRADABLE", "FLAG_PARTIAL",
 ]
 
-ALL_INSTRUMENTS = -1      # release_t1: every instrument
+ALL_INSTRUMENTS = -1      # release_t1, end_of_day: every instrument
+PUBLIC = -1               # block_quote: open to every account
+FLAG_NON_TRADABLE = 1     # credit / debit holdings
+FLAG_PARTIAL = 2          # block quote: partial acceptance allowed
 
 
 def command(type: int, **fields) -> np.ndarray:
@@ -87,13 +91,13 @@ def withdraw(account: int, amount: int, ts: int = 0, seq: int = 0) -> np.ndarray
 def credit_holdings(account: int, instrument: int, qty: int, non_tradable: bool = False,
                     ts: int = 0, seq: int = 0) -> np.ndarray:
     return command(CommandType.CREDIT_HOLDINGS, account=account, instrument=instrument, qty=qty,
-                   flags=int(non_tradable), ts=ts, seq=seq)
+                   flags=FLAG_NON_TRADABLE if non_tradable else 0, ts=ts, seq=seq)
 
 
 def debit_holdings(account: int, instrument: int, qty: int, non_tradable: bool = False,
                    ts: int = 0, seq: int = 0) -> np.ndarray:
     return command(CommandType.DEBIT_HOLDINGS, account=account, instrument=instrument, qty=qty,
-                   flags=int(non_tradable), ts=ts, seq=seq)
+                   flags=FLAG_NON_TRADABLE if non_tradable else 0, ts=ts, seq=seq)
 
 
 def set_retention_floor(account: int, instrument: int, qty: int, ts: int = 0, seq: int = 0) -> np.ndarray:
@@ -109,3 +113,43 @@ def set_position_limit(account: int, instrument: int, qty: int, ts: int = 0, seq
 
 def release_t1(instrument: int = ALL_INSTRUMENTS, ts: int = 0, seq: int = 0) -> np.ndarray:
     return command(CommandType.RELEASE_T1, instrument=instrument, ts=ts, seq=seq)
+
+
+def list_fixed(instrument: int, account: int, side: int, qty: int, price: int, min_qty: int,
+               client_order_id: int = 0, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Post a fixed-price listing; counterparties take at least ``min_qty`` (or all that is left)."""
+    return command(CommandType.LIST_FIXED, instrument=instrument, account=account, side=side, qty=qty,
+                   price=price, min_qty=min_qty, client_order_id=client_order_id, ts=ts, seq=seq)
+
+
+def take_fixed(order_id: int, account: int, qty: int, client_order_id: int = 0, ts: int = 0,
+               seq: int = 0) -> np.ndarray:
+    """Take ``qty`` of the listing ``order_id`` at its price."""
+    return command(CommandType.TAKE_FIXED, order_id=order_id, account=account, qty=qty,
+                   client_order_id=client_order_id, ts=ts, seq=seq)
+
+
+def block_quote(instrument: int, account: int, side: int, qty: int, price: int,
+                contra_account: int = PUBLIC, partial: bool = False, client_order_id: int = 0,
+                ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Quote a block trade to one account (``contra_account``) or to all (``PUBLIC``)."""
+    return command(CommandType.BLOCK_QUOTE, instrument=instrument, account=account, side=side, qty=qty,
+                   price=price, contra_account=contra_account, flags=FLAG_PARTIAL if partial else 0,
+                   client_order_id=client_order_id, ts=ts, seq=seq)
+
+
+def block_accept(order_id: int, account: int, qty: int, client_order_id: int = 0, ts: int = 0,
+                 seq: int = 0) -> np.ndarray:
+    """Accept ``qty`` of the block quote ``order_id`` at its price."""
+    return command(CommandType.BLOCK_ACCEPT, order_id=order_id, account=account, qty=qty,
+                   client_order_id=client_order_id, ts=ts, seq=seq)
+
+
+def set_block_window(instrument: int, open: bool, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Open or close an instrument's block window; closing it expires its block quotes."""
+    return command(CommandType.SET_BLOCK_WINDOW, instrument=instrument, status=int(open), ts=ts, seq=seq)
+
+
+def end_of_day(instrument: int = ALL_INSTRUMENTS, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Close the day: statistics, the new reference price, expiries and the T+1 release."""
+    return command(CommandType.END_OF_DAY, instrument=instrument, ts=ts, seq=seq)

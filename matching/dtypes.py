@@ -21,6 +21,8 @@ COMMAND_DTYPE = np.dtype(
         ("instrument", "<i4"),
         ("session", "<i4"),          # originating gateway session, recorded not interpreted
         ("member", "<i4"),           # create account: the member firm
+        ("contra_account", "<i4"),   # block quote: the one account it is for, -1 = public
+        ("min_qty", "<i4"),          # fixed-price listing: the minimum take
         ("type", "u1"),              # CommandType
         ("side", "u1"),              # Side
         ("order_type", "u1"),        # OrderType
@@ -52,6 +54,9 @@ EVENT_DTYPE = np.dtype(
         ("value", "<i8"),            # kind-specific: new status, priority kept on replace, cash delta
         ("buy_fee", "<i8"),          # fen
         ("sell_fee", "<i8"),
+        ("open", "<i8"),             # daily statistics
+        ("high", "<i8"),
+        ("low", "<i8"),
         ("account", "<i4"),
         ("buy_account", "<i4"),
         ("sell_account", "<i4"),
@@ -78,9 +83,12 @@ BOOK_ORDER_DTYPE = np.dtype(
         ("ts", "<i8"),
         ("account", "<i4"),
         ("instrument", "<i4"),
+        ("terms", "<i4"),            # listing: minimum take; block quote: contra account
         ("side", "u1"),
         ("tif", "u1"),
         ("stp", "u1"),
+        ("order_type", "u1"),
+        ("flags", "u1"),
     ],
     align=True,
 )

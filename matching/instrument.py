@@ -9,7 +9,7 @@ __all__ = ["Instrument", "price_band", "MAX_PRICE", "MAX_QTY"]
 
 # Bounds that keep price x quantity x fee basis points inside int64.
 MAX_PRICE = 10**8           # fen per tonne: 1 million CNY per tonne
-MAX_QTY = 10**6             # tonnes in one order
+MAX_QTY = 10**7             # tonnes in one order
 
 
 def price_band(reference: int, band_bps: int, tick: int) -> tuple[int, int]:
@@ -47,7 +47,12 @@ class Instrument:
     max_order_qty: int = 99_999
     status: InstrumentStatus = InstrumentStatus.TRADING
     t_plus_one: bool = True               # units bought today are sellable from the next day
+    block_band_bps: int = 3000            # block trades: ±30% of the reference
+    block_min_qty: int = 100_000
+    min_close_volume: int = 0             # below this day volume the close stays the reference
+    must_take_best: bool = True           # only the best-priced listing may be taken
     band: tuple[int, int] = field(init=False, repr=False)
+    block_band: tuple[int, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.kind = InstrumentKind(self.kind)
@@ -60,19 +65,31 @@ class Instrument:
             ("reference_price", 0 < self.reference_price <= MAX_PRICE),
             ("band_bps", 0 <= self.band_bps <= 10000),
             ("max_order_qty", 0 < self.max_order_qty <= MAX_QTY),
+            ("block_band_bps", 0 <= self.block_band_bps <= 10000),
+            ("block_min_qty", 0 < self.block_min_qty <= MAX_QTY),
+            ("min_close_volume", 0 <= self.min_close_volume <= 10**15),
         ]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"instrument {self.symbol!r}: invalid {name}={getattr(self, name)!r}")
         self.band = price_band(self.reference_price, self.band_bps, self.tick)
+        self.block_band = price_band(self.reference_price, self.block_band_bps, self.tick)
         if self.band[0] > self.band[1]:
             raise ValueError(f"instrument {self.symbol!r}: the band around {self.reference_price} "
                              f"holds no price on the tick {self.tick}")
 
+    def recentre(self, reference_price: int) -> None:
+        """Make ``reference_price`` the reference (the previous close) and move both bands."""
+        self.reference_price = reference_price
+        self.band = price_band(reference_price, self.band_bps, self.tick)
+        self.block_band = price_band(reference_price, self.block_band_bps, self.tick)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("band")
+        d.pop("block_band")
         for key in ("kind", "region", "status"):
             d[key] = int(d[key])
-        d["t_plus_one"] = bool(d["t_plus_one"])
+        for key in ("t_plus_one", "must_take_best"):
+            d[key] = bool(d[key])
         return d

@@ -55,14 +55,14 @@ import numpy as np
 from sortedcontainers import SortedDict
 
 from . import commands as build
-from ._state import BookView, OrderView, account_view, digest, pack_state, unpack_state
+from ._state import BookView, OrderView, account_view, daily_view, digest, pack_state, unpack_state
 from .codes import (
     AccountStatus, CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, Region,
     Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
-from .instrument import Instrument
-from .money import MAX_CASH, MAX_HOLDING, buy_hold, fee, fee_table
+from .instrument import MAX_QTY, Instrument
+from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
 
 __all__ = ["ReferenceEngine"]
 
@@ -70,6 +70,15 @@ _EVENT_FIELDS = EVENT_DTYPE.names
 _COMMAND_FIELDS = COMMAND_DTYPE.names
 _ZERO_EVENT = dict.fromkeys(_EVENT_FIELDS, 0)
 _SIDES = (Side.BUY, Side.SELL)
+
+# Each instrument has three books: continuous orders, fixed-price listings, block quotes.
+CONTINUOUS_BOOK, FIXED_BOOK, BLOCK_BOOK = 0, 1, 2
+_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK, BLOCK_BOOK)
+_BOOK_OF = {OrderType.LIMIT: CONTINUOUS_BOOK, OrderType.MARKET: CONTINUOUS_BOOK,
+            OrderType.FIXED_LISTING: FIXED_BOOK, OrderType.FIXED_TAKE: FIXED_BOOK,
+            OrderType.BLOCK_QUOTE: BLOCK_BOOK, OrderType.BLOCK_ACCEPT: BLOCK_BOOK}
+_TRADE_TYPE_OF_BOOK = (TradeType.CONTINUOUS, TradeType.FIXED, TradeType.BLOCK)
+_PUBLISHED_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK)      # block quotes are never in the depth feed
 
 
 def _opposite(side: int) -> int:
@@ -94,6 +103,23 @@ class _Order:
     price: int
     qty: int
     ts: int
+    terms: int = 0          # listing: minimum take; block quote: contra account or PUBLIC
+    flags: int = 0          # block quote: FLAG_PARTIAL
+
+    @property
+    def book(self) -> int:
+        return _BOOK_OF[self.order_type]
+
+
+@dataclass(eq=False)
+class _Day:
+    """An instrument's trading day so far."""
+
+    volume: list = field(default_factory=lambda: [0] * N_TRADE_TYPES)     # by TradeType
+    amount: list = field(default_factory=lambda: [0] * N_TRADE_TYPES)
+    open: int = 0
+    high: int = 0
+    low: int = 0
 
 
 @dataclass(eq=False)
@@ -205,7 +231,9 @@ class ReferenceEngine:
         self.fees_collected = 0
         self.net_deposits = 0
         self.net_credits = [0] * len(self.instruments)
-        self._books = [_Book() for _ in self.instruments]
+        self._books = [tuple(_Book() for _ in _BOOKS) for _ in self.instruments]
+        self._days = [_Day() for _ in self.instruments]
+        self._block_window = [False] * len(self.instruments)
         self._orders: dict[int, _Order] = {}
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -228,6 +256,12 @@ class ReferenceEngine:
             CommandType.SET_RETENTION_FLOOR: self._set_position_bound,
             CommandType.SET_POSITION_LIMIT: self._set_position_bound,
             CommandType.RELEASE_T1: self._release_t1,
+            CommandType.LIST_FIXED: self._list_fixed,
+            CommandType.TAKE_FIXED: self._take,
+            CommandType.BLOCK_QUOTE: self._block_quote,
+            CommandType.BLOCK_ACCEPT: self._take,
+            CommandType.SET_BLOCK_WINDOW: self._set_block_window,
+            CommandType.END_OF_DAY: self._end_of_day,
         }
 
     # ----------------------------------------------------------------- batch API
@@ -280,7 +314,19 @@ class ReferenceEngine:
     # ------------------------------------------------------------------ queries
     def book(self, instrument, depth: int = 10) -> BookView:
         """The best ``depth`` levels of each side as (price, quantity, order count)."""
-        book = self._books[self.instrument_index(instrument)]
+        return self._view(self._books[self.instrument_index(instrument)][CONTINUOUS_BOOK], depth)
+
+    def listings(self, instrument, depth: int = 10) -> BookView:
+        """The fixed-price listings' best ``depth`` levels, as :meth:`book` shows orders."""
+        return self._view(self._books[self.instrument_index(instrument)][FIXED_BOOK], depth)
+
+    def daily(self, instrument) -> dict:
+        """The instrument's day so far: open, high, low, and volume and amount by trade type."""
+        day = self._days[self.instrument_index(instrument)]
+        return daily_view(day.open, day.high, day.low, day.volume, day.amount)
+
+    @staticmethod
+    def _view(book: "_Book", depth: int) -> BookView:
         view = []
         for side in _SIDES:
             rows = []
@@ -315,12 +361,13 @@ class ReferenceEngine:
     # ------------------------------------------------------------ state
     def _canonical_orders(self) -> np.ndarray:
         rows = []
-        for book in self._books:
-            for side in _SIDES:
-                for level in book.levels(side):
-                    for o in level.orders:
-                        rows.append((o.order_id, o.client_order_id, o.price, o.qty, o.ts,
-                                     o.account, o.instrument, o.side, o.tif, o.stp))
+        for books in self._books:
+            for book in books:
+                for side in _SIDES:
+                    for level in book.levels(side):
+                        for o in level.orders:
+                            rows.append((o.order_id, o.client_order_id, o.price, o.qty, o.ts, o.account,
+                                         o.instrument, o.terms, o.side, o.tif, o.stp, o.order_type, o.flags))
         out = np.zeros(len(rows), dtype=BOOK_ORDER_DTYPE)
         for i, row in enumerate(rows):
             out[i] = row
@@ -349,6 +396,8 @@ class ReferenceEngine:
             "fees_collected": self.fees_collected,
             "net_deposits": self.net_deposits,
             "net_credits": self.net_credits,
+            "days": [[d.open, d.high, d.low, d.volume, d.amount] for d in self._days],
+            "block_window": [int(w) for w in self._block_window],
             "account_stp": sorted([a, m] for a, m in self._account_stp.items() if m != self.default_stp),
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
@@ -382,6 +431,9 @@ class ReferenceEngine:
         engine = cls([Instrument(**d) for d in meta["instruments"]],
                      max_accounts=meta["max_accounts"], default_stp=meta["default_stp"],
                      risk=meta["risk"], fees=meta["fees"])
+        for day, (opening, high, low, volume, amount) in zip(engine._days, meta["days"]):
+            day.open, day.high, day.low, day.volume, day.amount = opening, high, low, list(volume), list(amount)
+        engine._block_window = [bool(w) for w in meta["block_window"]]
         engine.fees_collected = meta["fees_collected"]
         engine.net_deposits = meta["net_deposits"]
         engine.net_credits = list(meta["net_credits"])
@@ -402,28 +454,30 @@ class ReferenceEngine:
         engine.clock = meta["clock"]
         for row in orders:
             o = _Order(int(row["order_id"]), int(row["client_order_id"]), int(row["instrument"]),
-                       int(row["account"]), int(row["side"]), OrderType.LIMIT, int(row["tif"]),
-                       int(row["stp"]), int(row["price"]), int(row["qty"]), int(row["ts"]))
-            engine._books[o.instrument].add(o)
+                       int(row["account"]), int(row["side"]), OrderType(int(row["order_type"])),
+                       int(row["tif"]), int(row["stp"]), int(row["price"]), int(row["qty"]),
+                       int(row["ts"]), int(row["terms"]), int(row["flags"]))
+            engine._books[o.instrument][o.book].add(o)
             engine._orders[o.order_id] = o
         return engine
 
     def check_invariants(self) -> None:
         """Raise AssertionError if any structural invariant is broken. O(n)."""
         seen = 0
-        for n, book in enumerate(self._books):
-            for side in _SIDES:
-                for key, level in book.sides[side].items():
-                    assert level.orders, "empty level left in the book"
-                    assert key == book.key(side, level.price)
-                    last_ts = None
-                    for o in level.orders:
-                        assert last_ts is None or last_ts <= o.ts, "time priority broken"
-                        last_ts = o.ts
-                        assert o.qty > 0 and o.price == level.price and o.side == side
-                        assert o.instrument == n and self._orders.get(o.order_id) is o
-                        seen += 1
-            bids, asks = book.sides[Side.BUY], book.sides[Side.SELL]
+        for n, books in enumerate(self._books):
+            for kind, book in enumerate(books):
+                for side in _SIDES:
+                    for key, level in book.sides[side].items():
+                        assert level.orders, "empty level left in the book"
+                        assert key == book.key(side, level.price)
+                        last_ts = None
+                        for o in level.orders:
+                            assert last_ts is None or last_ts <= o.ts, "time priority broken"
+                            last_ts = o.ts
+                            assert o.qty > 0 and o.price == level.price and o.side == side
+                            assert o.instrument == n and o.book == kind and self._orders.get(o.order_id) is o
+                            seen += 1
+            bids, asks = books[CONTINUOUS_BOOK].sides[Side.BUY], books[CONTINUOUS_BOOK].sides[Side.SELL]
             if bids and asks:
                 assert bids.peekitem(0)[1].price < asks.peekitem(0)[1].price, "book crossed at rest"
         assert seen == len(self._orders), "order index and book disagree"
@@ -473,21 +527,24 @@ class ReferenceEngine:
         self._emit(cmd, kind, order_id=o.order_id, client_order_id=o.client_order_id,
                    account=o.account, instrument=o.instrument, side=o.side,
                    order_type=o.order_type, tif=o.tif,
-                   price=o.price if o.order_type == OrderType.LIMIT else 0, **fields)
+                   price=o.price, **fields)
 
     def _reject(self, cmd, reason: int) -> None:
         self._emit(cmd, EventKind.REJECTED, reason=reason,
                    **{k: int(cmd[k]) for k in ("order_id", "client_order_id", "account", "instrument",
                                                "side", "order_type", "tif", "price", "qty", "value")})
 
-    def _touch(self, instrument: int, side: int, price: int) -> None:
-        key = (instrument, side, price)
+    def _touch(self, o: _Order) -> None:
+        """Note that the level of ``o``'s price on its side of its book is changing."""
+        if o.book not in _PUBLISHED_BOOKS:
+            return
+        key = (o.instrument, o.book, o.side, o.price)
         if key not in self._touched_set:
             self._touched_set.add(key)
             self._touched.append(key)
 
     def _command(self, cmd) -> None:
-        self._touched: list[tuple[int, int, int]] = []
+        self._touched: list[tuple[int, int, int, int]] = []
         self._touched_set: set = set()
         self.clock = max(self.clock, int(cmd["ts"]))
         handler = self._handlers.get(int(cmd["type"]))
@@ -495,40 +552,53 @@ class ReferenceEngine:
             self._reject(cmd, Reject.UNKNOWN_COMMAND)
             return
         handler(cmd)
-        for instrument, side, price in self._touched:
-            level = self._books[instrument].level(side, price)
+        for instrument, kind, side, price in self._touched:
+            level = self._books[instrument][kind].level(side, price)
             self._emit(cmd, EventKind.DEPTH, instrument=instrument, side=side, price=price,
+                       trade_type=_TRADE_TYPE_OF_BOOK[kind],
                        qty=level.qty if level else 0, count=len(level.orders) if level else 0)
 
     @staticmethod
-    def _validate_qty(ins: Instrument, qty: int) -> int:
+    def _validate_qty(ins: Instrument, qty: int, max_qty: int | None = None) -> int:
         """Reject reason for an order quantity on ``ins``, or 0."""
         if qty <= 0:
             return Reject.BAD_QUANTITY
         if qty % ins.lot:
             return Reject.OFF_LOT_QUANTITY
-        if qty > ins.max_order_qty:
+        if qty > (ins.max_order_qty if max_qty is None else max_qty):
             return Reject.ORDER_TOO_LARGE
         return 0
 
     @staticmethod
-    def _validate_price(ins: Instrument, price: int) -> int:
+    def _validate_price(ins: Instrument, price: int, band: tuple[int, int] | None = None) -> int:
         if price <= 0:
             return Reject.BAD_PRICE
         if price % ins.tick:
             return Reject.OFF_TICK_PRICE
-        low, high = ins.band
+        low, high = band or ins.band
         if not low <= price <= high:
             return Reject.PRICE_OUTSIDE_BAND
         return 0
 
+    def _phase_reason(self, ins: Instrument, pre_open_ok: bool) -> int:
+        """Why the instrument's phase refuses an order entry, or 0."""
+        if ins.status == InstrumentStatus.HALTED:
+            return Reject.INSTRUMENT_HALTED
+        if ins.status == InstrumentStatus.CLOSED or (ins.status == InstrumentStatus.PRE_OPEN and not pre_open_ok):
+            return Reject.MARKET_CLOSED
+        return 0
+
+    def _would_cross(self, n_ins: int, side: int, price: int) -> bool:
+        levels = self._books[n_ins][CONTINUOUS_BOOK].sides[_opposite(side)]
+        return bool(levels) and _crosses(side, price, levels.peekitem(0)[1].price)
+
     # ..................................................... risk: holds and settlement
     def _hold_price(self, o: _Order) -> int:
         """The price a buy holds cash at: its limit, or the band's top for a market buy."""
-        return o.price if o.order_type == OrderType.LIMIT else self.instruments[o.instrument].band[1]
+        return self.instruments[o.instrument].band[1] if o.order_type == OrderType.MARKET else o.price
 
     def _buy_need(self, o: _Order, leaves: int) -> int:
-        return buy_hold(self._hold_price(o), leaves, self.fees[TradeType.CONTINUOUS][0])
+        return buy_hold(self._hold_price(o), leaves, self.fees[_TRADE_TYPE_OF_BOOK[o.book]][0])
 
     @staticmethod
     def _buy_room(a: _Account, h: _Holding, extra_qty: int, extra_cash: int) -> int:
@@ -616,8 +686,9 @@ class ReferenceEngine:
         ins = self.instruments[n_ins]
         if not 0 <= account < self.max_accounts or (self.risk and account not in self._accounts):
             return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
-        if ins.status == InstrumentStatus.HALTED:
-            return self._reject(cmd, Reject.INSTRUMENT_HALTED)
+        reason = self._phase_reason(ins, pre_open_ok=True)
+        if reason:
+            return self._reject(cmd, reason)
         if side not in (Side.BUY, Side.SELL):
             return self._reject(cmd, Reject.BAD_SIDE)
         if otype not in (OrderType.LIMIT, OrderType.MARKET):
@@ -635,6 +706,11 @@ class ReferenceEngine:
             limit = ins.band[1] if side == Side.BUY else ins.band[0]
         if reason:
             return self._reject(cmd, reason)
+        if ins.status == InstrumentStatus.PRE_OPEN and (
+                otype == OrderType.MARKET or tif in (TimeInForce.IOC, TimeInForce.FOK)):
+            return self._reject(cmd, Reject.MARKET_CLOSED)
+        if ins.status == InstrumentStatus.PRE_OPEN and self._would_cross(n_ins, side, price):
+            return self._reject(cmd, Reject.WOULD_CROSS)
         if stp == StpMode.ACCOUNT_DEFAULT:
             stp = self._account_stp.get(account, self.default_stp)
         order = _Order(self.next_order_id, int(cmd["client_order_id"]), n_ins, account, side, otype,
@@ -651,7 +727,7 @@ class ReferenceEngine:
 
     def _fok_fillable(self, n_ins, account, side, limit, qty, stp) -> bool:
         available = 0
-        for level in self._books[n_ins].levels(_opposite(side)):
+        for level in self._books[n_ins][CONTINUOUS_BOOK].levels(_opposite(side)):
             if not _crosses(side, limit, level.price):
                 break
             for resting in level.orders:
@@ -665,7 +741,7 @@ class ReferenceEngine:
         return False
 
     def _match_and_rest(self, cmd, order: _Order, limit: int) -> None:
-        book = self._books[order.instrument]
+        book = self._books[order.instrument][CONTINUOUS_BOOK]
         contra_side = _opposite(order.side)
         while order.qty > 0:
             levels = book.sides[contra_side]
@@ -682,45 +758,59 @@ class ReferenceEngine:
                     self._drop_incoming(cmd, order, CancelReason.SELF_TRADE)
                     return
                 continue
-            self._touch(order.instrument, contra_side, level.price)
-            self._trade(cmd, order, resting)
+            self._trade(cmd, order, resting, min(order.qty, resting.qty))
         if order.qty == 0:
             return
         if order.order_type == OrderType.LIMIT and order.tif in (TimeInForce.GTC, TimeInForce.DAY):
-            book.add(order)
-            self._orders[order.order_id] = order
-            self._touch(order.instrument, order.side, order.price)
+            self._rest(order)
         else:
             self._drop_incoming(cmd, order, CancelReason.IOC_REMAINDER)
+
+    def _rest(self, o: _Order) -> None:
+        self._books[o.instrument][o.book].add(o)
+        self._orders[o.order_id] = o
+        self._touch(o)
 
     def _drop_incoming(self, cmd, order: _Order, reason: int) -> None:
         """Cancel the rest of an order that is not in the book."""
         self._emit_order(cmd, EventKind.CANCELLED, order, qty=order.qty, leaves=0, reason=reason)
         self._set_leaves(order, 0)
 
-    def _trade(self, cmd, aggressor: _Order, resting: _Order) -> None:
-        qty = min(aggressor.qty, resting.qty)
+    def _trade(self, cmd, aggressor: _Order, resting: _Order, qty: int) -> None:
+        """Trade ``qty`` at the resting order's price; the trade type is the resting book's."""
         price = resting.price
+        trade_type = _TRADE_TYPE_OF_BOOK[resting.book]
         buy, sell = (aggressor, resting) if aggressor.side == Side.BUY else (resting, aggressor)
-        buy_bps, sell_bps = self.fees[TradeType.CONTINUOUS] if self.risk else (0, 0)
+        buy_bps, sell_bps = self.fees[trade_type] if self.risk else (0, 0)
         buy_fee, sell_fee = fee(price * qty, buy_bps), fee(price * qty, sell_bps)
         self._settle(buy, sell, price, qty, buy_fee, sell_fee)
+        self._touch(resting)
         aggressor.qty -= qty
         resting.qty -= qty
         self._emit(cmd, EventKind.TRADE, trade_id=self.next_trade_id, instrument=aggressor.instrument,
-                   price=price, qty=qty, side=aggressor.side, trade_type=TradeType.CONTINUOUS,
+                   price=price, qty=qty, side=aggressor.side, trade_type=trade_type,
                    buy_order_id=buy.order_id, sell_order_id=sell.order_id,
                    buy_account=buy.account, sell_account=sell.account,
                    buy_leaves=buy.qty, sell_leaves=sell.qty, buy_fee=buy_fee, sell_fee=sell_fee)
         self.next_trade_id += 1
+        self._record_trade(aggressor.instrument, trade_type, price, qty)
         if resting.qty == 0:
-            self._books[resting.instrument].remove(resting)
+            self._books[resting.instrument][resting.book].remove(resting)
             del self._orders[resting.order_id]
 
+    def _record_trade(self, n_ins: int, trade_type: int, price: int, qty: int) -> None:
+        day = self._days[n_ins]
+        day.volume[trade_type] += qty
+        day.amount[trade_type] += price * qty
+        if trade_type in (TradeType.CONTINUOUS, TradeType.FIXED):
+            if not day.open:
+                day.open = day.high = day.low = price
+            day.high, day.low = max(day.high, price), min(day.low, price)
+
     def _remove_cancelled(self, cmd, o: _Order, reason: int) -> None:
-        self._books[o.instrument].remove(o)
+        self._books[o.instrument][o.book].remove(o)
         del self._orders[o.order_id]
-        self._touch(o.instrument, o.side, o.price)
+        self._touch(o)
         self._drop_incoming(cmd, o, reason)
 
     def _owned_order(self, cmd):
@@ -751,27 +841,32 @@ class ReferenceEngine:
         if qty >= o.qty:
             return self._reject(cmd, Reject.REDUCE_NOT_SMALLER)
         reduced_by = o.qty - qty
+        self._touch(o)
         self._set_leaves(o, qty)
-        self._touch(o.instrument, o.side, o.price)
         self._emit_order(cmd, EventKind.REDUCED, o, qty=reduced_by, leaves=qty)
 
     def _replace(self, cmd) -> None:
         o = self._owned_order(cmd)
         if o is None:
             return
+        if o.order_type != OrderType.LIMIT:
+            return self._reject(cmd, Reject.WRONG_ORDER_KIND)
         ins = self.instruments[o.instrument]
         price, qty = int(cmd["price"]), int(cmd["qty"])
-        if ins.status == InstrumentStatus.HALTED:
-            return self._reject(cmd, Reject.INSTRUMENT_HALTED)
+        reason = self._phase_reason(ins, pre_open_ok=True)
+        if reason:
+            return self._reject(cmd, reason)
         reason = self._validate_qty(ins, qty) or self._validate_price(ins, price)
         if reason:
             return self._reject(cmd, reason)
         if price == o.price and qty <= o.qty:
             if qty != o.qty:
+                self._touch(o)
                 self._set_leaves(o, qty)
-                self._touch(o.instrument, o.side, o.price)
             self._emit_order(cmd, EventKind.REPLACED, o, qty=qty, leaves=qty, value=1)
             return
+        if ins.status == InstrumentStatus.PRE_OPEN and self._would_cross(o.instrument, o.side, price):
+            return self._reject(cmd, Reject.WOULD_CROSS)
         old_qty, old_need = o.qty, (self._buy_need(o, o.qty) if o.side == Side.BUY else 0)
         if self.risk:
             a = self._accounts[o.account]
@@ -783,13 +878,122 @@ class ReferenceEngine:
                 reason = self._sell_room(h, qty - old_qty)
             if reason:
                 return self._reject(cmd, reason)
-        self._books[o.instrument].remove(o)
+        self._books[o.instrument][CONTINUOUS_BOOK].remove(o)
         del self._orders[o.order_id]
-        self._touch(o.instrument, o.side, o.price)
+        self._touch(o)
         o.price, o.qty, o.ts = price, qty, self.clock
         self._hold(o, old_need, old_qty)
         self._emit_order(cmd, EventKind.REPLACED, o, qty=qty, leaves=qty, value=0)
         self._match_and_rest(cmd, o, price)
+
+    # ..................................................... fixed-price listings and block quotes
+    def _list_fixed(self, cmd) -> None:
+        """LIST_FIXED: a listing rests in the fixed-price book until taken, cancelled or expired."""
+        self._post(cmd, OrderType.FIXED_LISTING)
+
+    def _block_quote(self, cmd) -> None:
+        """BLOCK_QUOTE: a quote rests in the block book until accepted, withdrawn or expired."""
+        self._post(cmd, OrderType.BLOCK_QUOTE)
+
+    def _post(self, cmd, otype: int) -> None:
+        n_ins, account = int(cmd["instrument"]), int(cmd["account"])
+        side, price, qty = int(cmd["side"]), int(cmd["price"]), int(cmd["qty"])
+        if not 0 <= n_ins < len(self.instruments):
+            return self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
+        ins = self.instruments[n_ins]
+        if not 0 <= account < self.max_accounts or (self.risk and account not in self._accounts):
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        if otype == OrderType.FIXED_LISTING:
+            reason = self._phase_reason(ins, pre_open_ok=True)
+        else:
+            reason = self._block_phase_reason(n_ins)
+        if reason:
+            return self._reject(cmd, reason)
+        if side not in (Side.BUY, Side.SELL):
+            return self._reject(cmd, Reject.BAD_SIDE)
+        if otype == OrderType.FIXED_LISTING:
+            terms, flags = int(cmd["min_qty"]), 0
+            reason = self._validate_qty(ins, qty) or self._validate_price(ins, price)
+            if not reason and not (0 < terms <= qty and terms % ins.lot == 0):
+                reason = Reject.BAD_QUANTITY
+        else:
+            terms, flags = int(cmd["contra_account"]), int(cmd["flags"]) & build.FLAG_PARTIAL
+            reason = (self._validate_qty(ins, qty, max_qty=MAX_QTY)
+                      or self._validate_price(ins, price, ins.block_band))
+            if not reason and qty < ins.block_min_qty:
+                reason = Reject.BELOW_MINIMUM
+            if not reason and terms == account:
+                reason = Reject.SELF_TAKE
+            if not reason and not (terms == build.PUBLIC or 0 <= terms < self.max_accounts):
+                reason = Reject.UNKNOWN_ACCOUNT
+        if reason:
+            return self._reject(cmd, reason)
+        order = _Order(self.next_order_id, int(cmd["client_order_id"]), n_ins, account, side, otype,
+                       TimeInForce.DAY, StpMode.OFF, price, qty, self.clock, terms, flags)
+        reason = self._risk_reason(order)
+        if reason:
+            return self._reject(cmd, reason)
+        self.next_order_id += 1
+        self._hold(order, 0, 0)
+        self._emit_order(cmd, EventKind.ACCEPTED, order, qty=qty, leaves=qty)
+        self._rest(order)
+
+    def _block_phase_reason(self, n_ins: int) -> int:
+        if self.instruments[n_ins].status == InstrumentStatus.HALTED:
+            return Reject.INSTRUMENT_HALTED
+        if not self._block_window[n_ins]:
+            return Reject.BLOCK_WINDOW_CLOSED
+        return 0
+
+    def _take(self, cmd) -> None:
+        """TAKE_FIXED and BLOCK_ACCEPT: trade part or all of one resting listing or quote."""
+        take_fixed = int(cmd["type"]) == CommandType.TAKE_FIXED
+        posted_type = OrderType.FIXED_LISTING if take_fixed else OrderType.BLOCK_QUOTE
+        posted = self._orders.get(int(cmd["order_id"]))
+        account, qty = int(cmd["account"]), int(cmd["qty"])
+        if posted is None:
+            return self._reject(cmd, Reject.UNKNOWN_ORDER)
+        if posted.order_type != posted_type:
+            return self._reject(cmd, Reject.WRONG_ORDER_KIND)
+        ins = self.instruments[posted.instrument]
+        if not 0 <= account < self.max_accounts or (self.risk and account not in self._accounts):
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        if take_fixed:
+            reason = self._phase_reason(ins, pre_open_ok=False)
+        else:
+            reason = self._block_phase_reason(posted.instrument)
+        if reason:
+            return self._reject(cmd, reason)
+        if account == posted.account:
+            return self._reject(cmd, Reject.SELF_TAKE)
+        if not take_fixed and posted.terms != build.PUBLIC and posted.terms != account:
+            return self._reject(cmd, Reject.NOT_COUNTERPARTY)
+        reason = self._validate_qty(ins, qty, max_qty=MAX_QTY)
+        if reason:
+            return self._reject(cmd, reason)
+        if qty > posted.qty:
+            return self._reject(cmd, Reject.EXCEEDS_REMAINING)
+        if take_fixed:
+            if qty < posted.qty and qty < posted.terms:
+                return self._reject(cmd, Reject.BELOW_MINIMUM)
+            best = self._books[posted.instrument][FIXED_BOOK].sides[posted.side].peekitem(0)[1]
+            if ins.must_take_best and best.price != posted.price:
+                return self._reject(cmd, Reject.NOT_BEST_LISTING)
+        elif qty < posted.qty:
+            if not posted.flags & build.FLAG_PARTIAL:
+                return self._reject(cmd, Reject.PARTIAL_NOT_ALLOWED)
+            if qty < ins.block_min_qty:
+                return self._reject(cmd, Reject.BELOW_MINIMUM)
+        taker = _Order(self.next_order_id, int(cmd["client_order_id"]), posted.instrument, account,
+                       _opposite(posted.side), OrderType.FIXED_TAKE if take_fixed else OrderType.BLOCK_ACCEPT,
+                       TimeInForce.IOC, StpMode.OFF, posted.price, qty, self.clock)
+        reason = self._risk_reason(taker)
+        if reason:
+            return self._reject(cmd, reason)
+        self.next_order_id += 1
+        self._hold(taker, 0, 0)
+        self._emit_order(cmd, EventKind.ACCEPTED, taker, qty=qty, leaves=qty)
+        self._trade(cmd, taker, posted, qty)
 
     # ..................................................... operator commands
     def _instrument_arg(self, cmd, allow_all: bool = False):
@@ -798,6 +1002,13 @@ class ReferenceEngine:
             return n_ins
         self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
         return None
+
+    def _instruments_arg(self, cmd):
+        """The instruments a command names: one, or all for ALL_INSTRUMENTS; None if unknown."""
+        n_ins = self._instrument_arg(cmd, allow_all=True)
+        if n_ins is None:
+            return None
+        return range(len(self.instruments)) if n_ins == build.ALL_INSTRUMENTS else [n_ins]
 
     def _account_arg(self, cmd):
         a = self._accounts.get(int(cmd["account"]))
@@ -810,10 +1021,22 @@ class ReferenceEngine:
         if n_ins is None:
             return
         status = int(cmd["status"])
-        if status not in (InstrumentStatus.TRADING, InstrumentStatus.HALTED):
+        if status not in set(InstrumentStatus):
             return self._reject(cmd, Reject.BAD_STATUS)
         self.instruments[n_ins].status = InstrumentStatus(status)
         self._emit(cmd, EventKind.INSTRUMENT_STATUS, instrument=n_ins, value=status)
+
+    def _set_block_window(self, cmd) -> None:
+        n_ins = self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        status = int(cmd["status"])
+        if status not in (0, 1):
+            return self._reject(cmd, Reject.BAD_STATUS)
+        self._block_window[n_ins] = bool(status)
+        self._emit(cmd, EventKind.BLOCK_WINDOW, instrument=n_ins, value=status)
+        if not status:
+            self._cancel_where(cmd, [n_ins], (BLOCK_BOOK,), lambda o: True, CancelReason.EXPIRY)
 
     def _set_account_stp(self, cmd) -> None:
         account, mode = int(cmd["account"]), int(cmd["stp"])
@@ -824,17 +1047,53 @@ class ReferenceEngine:
         self._account_stp[account] = mode
         self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=account, value=mode)
 
-    def _cancel_where(self, cmd, instruments, keep, reason: int) -> None:
-        """Cancel, in canonical book order, the resting orders of ``instruments`` that ``keep`` rejects."""
-        doomed = [o for n in instruments for side in _SIDES for level in self._books[n].levels(side)
-                  for o in level.orders if not keep(o)]
-        for o in doomed:
+    def _cancel_where(self, cmd, instruments, books, doomed, reason: int) -> None:
+        """Cancel, in canonical book order, the resting orders in ``books`` of ``instruments``
+        for which ``doomed`` is true."""
+        orders = [o for n in instruments for kind in books for side in _SIDES
+                  for level in self._books[n][kind].levels(side) for o in level.orders if doomed(o)]
+        for o in orders:
             self._remove_cancelled(cmd, o, reason)
 
     def _expire_day_orders(self, cmd) -> None:
         n_ins = self._instrument_arg(cmd)
         if n_ins is not None:
-            self._cancel_where(cmd, [n_ins], lambda o: o.tif != TimeInForce.DAY, CancelReason.EXPIRY)
+            self._cancel_where(cmd, [n_ins], (CONTINUOUS_BOOK,), lambda o: o.tif == TimeInForce.DAY,
+                               CancelReason.EXPIRY)
+
+    def _end_of_day(self, cmd) -> None:
+        """Close the day of one or all instruments.
+
+        For each instrument in turn: DAY orders, listings and block quotes expire; the day's
+        statistics go out (DAILY_STATS, then DAILY_VOLUME per trade type); the close becomes
+        the reference price and re-centres the bands; GTC orders now outside the band are
+        cancelled; units bought today are released (T+1); the day starts again.
+        """
+        which = self._instruments_arg(cmd)
+        if which is None:
+            return
+        for n in which:
+            ins, day = self.instruments[n], self._days[n]
+            self._cancel_where(cmd, [n], _BOOKS, lambda o: o.book != CONTINUOUS_BOOK or o.tif == TimeInForce.DAY,
+                               CancelReason.EXPIRY)
+            previous = ins.reference_price
+            volume = day.volume[TradeType.CONTINUOUS] + day.volume[TradeType.FIXED]
+            amount = day.amount[TradeType.CONTINUOUS] + day.amount[TradeType.FIXED]
+            close = previous
+            if volume and volume >= ins.min_close_volume:
+                close = (2 * amount + volume) // (2 * volume)         # VWAP, half up, in fen
+            opening = day.open or previous
+            self._emit(cmd, EventKind.DAILY_STATS, instrument=n, price=close, value=previous,
+                       open=opening, high=day.high or opening, low=day.low or opening, qty=volume)
+            for trade_type in TradeType:
+                self._emit(cmd, EventKind.DAILY_VOLUME, instrument=n, trade_type=trade_type,
+                           qty=day.volume[trade_type], value=day.amount[trade_type])
+            ins.recentre(close)
+            low, high = ins.band
+            self._cancel_where(cmd, [n], (CONTINUOUS_BOOK,), lambda o: not low <= o.price <= high,
+                               CancelReason.OUTSIDE_BAND)
+            self._release_units(cmd, [n])
+            self._days[n] = _Day()
 
     def _create_account(self, cmd) -> None:
         account = int(cmd["account"])
@@ -861,11 +1120,11 @@ class ReferenceEngine:
         a.status = status
         self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=a.account, value=status)
         if status == AccountStatus.SUSPENDED:
-            self._cancel_where(cmd, range(len(self.instruments)), lambda o: o.account != a.account,
+            self._cancel_where(cmd, range(len(self.instruments)), _BOOKS, lambda o: o.account == a.account,
                                CancelReason.SANCTION)
         elif status == AccountStatus.SELL_ONLY:
-            self._cancel_where(cmd, range(len(self.instruments)),
-                               lambda o: o.account != a.account or o.side != Side.BUY, CancelReason.SANCTION)
+            self._cancel_where(cmd, range(len(self.instruments)), _BOOKS,
+                               lambda o: o.account == a.account and o.side == Side.BUY, CancelReason.SANCTION)
 
     def _deposit(self, cmd) -> None:
         a = self._account_arg(cmd)
@@ -899,7 +1158,7 @@ class ReferenceEngine:
         h, qty = a.holdings[n_ins], int(cmd["qty"])
         if not 0 < qty <= MAX_HOLDING - h.held:
             return self._reject(cmd, Reject.BAD_AMOUNT)
-        if int(cmd["flags"]) & 1:
+        if int(cmd["flags"]) & build.FLAG_NON_TRADABLE:
             h.non_tradable += qty
         else:
             h.available += qty
@@ -914,7 +1173,7 @@ class ReferenceEngine:
         h, qty = a.holdings[n_ins], int(cmd["qty"])
         if not 0 < qty <= MAX_HOLDING:
             return self._reject(cmd, Reject.BAD_AMOUNT)
-        non_tradable = int(cmd["flags"]) & 1
+        non_tradable = int(cmd["flags"]) & build.FLAG_NON_TRADABLE
         if qty > (h.non_tradable if non_tradable else h.available):
             return self._reject(cmd, Reject.INSUFFICIENT_HOLDINGS)
         if non_tradable:
@@ -941,10 +1200,12 @@ class ReferenceEngine:
         self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=a.account, instrument=n_ins, qty=qty)
 
     def _release_t1(self, cmd) -> None:
-        n_ins = self._instrument_arg(cmd, allow_all=True)
-        if n_ins is None:
-            return
-        which = range(len(self.instruments)) if n_ins == build.ALL_INSTRUMENTS else [n_ins]
+        which = self._instruments_arg(cmd)
+        if which is not None:
+            self._release_units(cmd, which)
+
+    def _release_units(self, cmd, which) -> None:
+        """Make units bought today sellable, account by account."""
         for account in sorted(self._accounts):
             a = self._accounts[account]
             for n in which:

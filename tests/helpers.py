@@ -97,12 +97,15 @@ def as_dicts(events) -> list[dict]:
 def event(kind, **fields) -> dict:
     """An expected event for :func:`as_dicts`: ``kind`` and ``fields``, every other field 0.
 
-    A field name the dtype lacks is an error.
+    A DEPTH event is of the continuous book unless ``trade_type`` says otherwise. A field
+    name the dtype lacks is an error.
     """
     expected = dict.fromkeys(EVENT_DTYPE.names, 0)
     unknown = set(fields) - set(expected)
     if unknown:
         raise KeyError(f"EVENT_DTYPE has no field {sorted(unknown)}")
+    if kind == EventKind.DEPTH:
+        expected["trade_type"] = TradeType.CONTINUOUS      # the continuous book's depth, unless given
     expected.update(fields, kind=int(kind))
     return expected
 

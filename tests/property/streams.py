@@ -10,13 +10,16 @@ from matching import COMMAND_DTYPE, CommandType, Instrument, InstrumentKind, Reg
 # Narrow on purpose: few accounts so self-trade prevention fires, prices packed around the
 # reference so orders cross, and a tick/lot that off-tick and off-lot inputs can miss.
 INSTRUMENTS = [
-    Instrument("SCEA2026", region=Region.SC, reference_price=5000, tick=1, lot=1, max_order_qty=500),
+    Instrument("SCEA2026", region=Region.SC, reference_price=5000, tick=1, lot=1, max_order_qty=500,
+               block_min_qty=50),
     Instrument("CCER2025", kind=InstrumentKind.CER, region=Region.CQ, year=2025,
-               reference_price=3000, tick=5, lot=10, band_bps=500, max_order_qty=2000),
+               reference_price=3000, tick=5, lot=10, band_bps=500, max_order_qty=2000,
+               block_min_qty=200, t_plus_one=False, min_close_volume=100, must_take_best=False),
 ]
 ACCOUNTS = 5
+LONG_ACCOUNTS = 8           # the long stream's accounts; all but the last are funded there
 COMMAND_FIELDS = COMMAND_DTYPE.names
-FEES = {1: (30, 50)}
+FEES = {1: (30, 50), 2: (0, 400), 3: (10, 10)}
 ACCOUNT_COMMANDS = [CommandType.CREATE_ACCOUNT, CommandType.SET_ACCOUNT_STATUS, CommandType.DEPOSIT,
                     CommandType.WITHDRAW, CommandType.CREDIT_HOLDINGS, CommandType.DEBIT_HOLDINGS,
                     CommandType.SET_RETENTION_FLOOR, CommandType.SET_POSITION_LIMIT, CommandType.RELEASE_T1]
@@ -87,9 +90,22 @@ def command(draw, max_order_id: int = 60) -> tuple:
     elif kind < 97:
         row["type"] = CommandType.SET_ACCOUNT_STP
         row["stp"] = draw(st.sampled_from([1, 2, 3, 4, 0, 5]))
+    elif kind < 97:
+        row["type"] = draw(st.sampled_from([CommandType.EXPIRE_DAY_ORDERS, CommandType.END_OF_DAY,
+                                            CommandType.SET_BLOCK_WINDOW, CommandType.SET_INSTRUMENT_STATUS]))
+        row["instrument"] = instrument if draw(st.integers(0, 10)) else draw(st.sampled_from([-1, -3, 7]))
+        row["status"] = draw(st.sampled_from([1, 1, 0, 2, 3, 4, 9]))
     elif kind < 98:
-        row["type"] = CommandType.EXPIRE_DAY_ORDERS
-        row["instrument"] = instrument if draw(st.integers(0, 10)) else -3
+        row["type"] = draw(st.sampled_from([CommandType.LIST_FIXED, CommandType.BLOCK_QUOTE,
+                                            CommandType.TAKE_FIXED, CommandType.BLOCK_ACCEPT]))
+        row["instrument"] = instrument
+        row["side"] = draw(st.sampled_from([1, 2, 0]))
+        row["price"] = _price(draw, instrument)
+        row["qty"] = _qty(draw, instrument) * draw(st.sampled_from([1, 1, 10]))
+        row["min_qty"] = draw(st.sampled_from([INSTRUMENTS[instrument].lot, row["qty"], 0, row["qty"] + 1]))
+        row["contra_account"] = draw(st.sampled_from([-1, -1, 0, 1, 2, 99, -7]))
+        row["flags"] = draw(st.sampled_from([0, 2]))
+        row["order_id"] = draw(st.integers(0, max_order_id))
     elif kind < 99:
         row["type"] = draw(st.sampled_from(ACCOUNT_COMMANDS))
         row["instrument"] = draw(st.sampled_from([instrument, instrument, -1, 5]))
@@ -111,27 +127,30 @@ def to_array(rows) -> np.ndarray:
     return out
 
 
-def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int]]) -> np.ndarray:
-    """A seeded batch of ``n`` mixed commands; cancels, reduces and replaces mostly aim at
-    ``live`` (order id, account) pairs, with the owner's account."""
+def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, int]]) -> np.ndarray:
+    """A seeded batch of ``n`` mixed commands of every kind. Cancels, reduces and replaces
+    mostly aim at ``live`` (order id, account, order type) triples with the owner's account;
+    takes and accepts at live listings and quotes, mostly from other accounts."""
     out = np.zeros(n, dtype=COMMAND_DTYPE)
     instrument = rng.integers(0, len(INSTRUMENTS), n)
     ticks = np.array([i.tick for i in INSTRUMENTS])[instrument]
     lots = np.array([i.lot for i in INSTRUMENTS])[instrument]
     refs = np.array([i.reference_price for i in INSTRUMENTS])[instrument]
+    block_min = np.array([i.block_min_qty for i in INSTRUMENTS])[instrument]
     kind = rng.integers(0, 1000, n)
-    out["type"] = np.select(
-        [kind < 550, kind < 700, kind < 780, kind < 960, kind < 970, kind < 972, kind < 980, kind < 998],
-        [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
-         CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS,
-         rng.choice(ACCOUNT_COMMANDS, n)],
-        rng.choice([0, 5, 99]))
+    bounds = [450, 580, 640, 800, 850, 900, 920, 940, 948, 950, 958, 966, 968, 990]
+    kinds = [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
+             CommandType.LIST_FIXED, CommandType.TAKE_FIXED, CommandType.BLOCK_QUOTE, CommandType.BLOCK_ACCEPT,
+             CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS,
+             CommandType.SET_BLOCK_WINDOW, CommandType.END_OF_DAY,
+             rng.choice(ACCOUNT_COMMANDS, n, p=[0.05, 0.05, 0.3, 0.05, 0.3, 0.05, 0.05, 0.05, 0.1])]
+    out["type"] = np.select([kind < b for b in bounds], kinds, rng.choice([0, 5, 99]))
 
     def rare(values, common, p=0.02):
         return np.where(rng.random(n) < p, rng.choice(values, n), common)
 
     out["instrument"] = rare([-1, 2, 1000], instrument, 0.005)
-    out["account"] = rng.integers(0, 12, n)
+    out["account"] = rng.integers(0, LONG_ACCOUNTS, n)
     side = rng.integers(1, 3, n)
     out["side"] = rare([0, 3], side)
     out["order_type"] = rare([0, 9], np.where(rng.random(n) < 0.1, 2, 1))
@@ -141,9 +160,18 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int]]) 
     away = rng.integers(-8, 40, n) * np.where(side == 1, -1, 1)
     out["price"] = (refs // ticks + away) * ticks + (rng.random(n) < 0.01)
     out["qty"] = lots * rng.integers(1, 40, n) - (rng.random(n) < 0.01) * lots * 100
-    out["status"] = rng.choice([1] * 20 + [2, 3, 0], n)
+    is_block = (out["type"] == CommandType.BLOCK_QUOTE) | (out["type"] == CommandType.BLOCK_ACCEPT)
+    out["qty"] = np.where(is_block, block_min * rng.integers(1, 4, n) - lots * (rng.random(n) < 0.1),
+                          out["qty"])
+    bounds_set = (out["type"] == CommandType.SET_POSITION_LIMIT) | (out["type"] == CommandType.SET_RETENTION_FLOOR)
+    out["qty"] = np.where(bounds_set, rng.choice([0, 0, 200, 10**6], n), out["qty"])
+    out["min_qty"] = lots * rng.integers(1, 6, n)
+    out["contra_account"] = np.where(rng.random(n) < 0.6, -1, rng.integers(0, LONG_ACCOUNTS, n))
+    out["status"] = np.where(out["type"] == CommandType.SET_BLOCK_WINDOW, rng.random(n) < 0.8,
+                             rng.choice([1] * 16 + [2, 3, 4, 0], n))
+    out["qty"] = np.where(out["type"] == CommandType.BLOCK_ACCEPT, block_min * rng.integers(1, 3, n), out["qty"])
     out["value"] = rng.choice([100_000, 1_000_000, 20_000_000, 0, -1], n)
-    out["flags"] = rng.random(n) < 0.1
+    out["flags"] = np.where(is_block, 2 * (rng.random(n) < 0.5), rng.random(n) < 0.1)
     out["region"] = rng.integers(0, 3, n)
     out["sector"] = rng.integers(0, 12, n)
     out["ts"] = np.cumsum(rng.integers(0, 1000, n)) - rng.integers(0, 50, n)
@@ -154,4 +182,9 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int]]) 
         aimed = rng.random(n) < 0.9
         out["order_id"] = np.where(aimed, pick[:, 0], rng.integers(0, 10**6, n))
         out["account"] = np.where(aimed & (rng.random(n) < 0.95), pick[:, 1], out["account"])
+        posted = np.array([(o, a, t) for o, a, t in live if t in (3, 5)] or [(0, 0, 0)])
+        takes = (out["type"] == CommandType.TAKE_FIXED) | (out["type"] == CommandType.BLOCK_ACCEPT)
+        target = posted[rng.integers(0, len(posted), n)]
+        out["order_id"] = np.where(takes, target[:, 0], out["order_id"])
+        out["account"] = np.where(takes, (target[:, 1] + rng.integers(0, 4, n)) % LONG_ACCOUNTS, out["account"])
     return out

@@ -15,17 +15,17 @@ from hypothesis import strategies as st
 from matching import Engine, ReferenceEngine
 
 from ledger import Ledger
-from streams import FEES, INSTRUMENTS, command, funded_accounts, numpy_stream, to_array
+from streams import ACCOUNTS, FEES, INSTRUMENTS, LONG_ACCOUNTS, command, funded_accounts, numpy_stream, to_array
 
 LONG = os.environ.get("CHUANYU_LONG", "") not in ("", "0")
 MODES = {"risk_off": dict(), "risk_on": dict(risk=True, fees=FEES)}
 
 
-def engines(mode: str):
+def engines(mode: str, n_accounts: int = ACCOUNTS - 1):
     """A Cython engine, a reference engine and a ledger, with funded accounts when risk is on."""
     engine, reference, ledger = Engine(INSTRUMENTS, **MODES[mode]), ReferenceEngine(INSTRUMENTS, **MODES[mode]), Ledger()
     if mode == "risk_on":
-        run_both(engine, reference, funded_accounts(), ledger)
+        run_both(engine, reference, funded_accounts(n_accounts), ledger)
     return engine, reference, ledger
 
 
@@ -82,9 +82,9 @@ def test_long_seeded_stream_matches_the_reference(mode):
     total = 1_000_000 if LONG else 30_000
     batch = 100
     rng = np.random.default_rng(20261128)
-    engine, reference, ledger = engines(mode)
+    engine, reference, ledger = engines(mode, LONG_ACCOUNTS - 1)
     for n in range(total // batch):
-        live = [(o, reference._orders[o].account) for o in ledger.leaves]
+        live = [(o, reference._orders[o].account, reference._orders[o].order_type) for o in ledger.leaves]
         commands = numpy_stream(rng, batch, live)
         run_both(engine, reference, commands, ledger, f"batch {n}: ")
         if n % 100 == 0:

@@ -78,7 +78,7 @@ ADMIN_REJECTS = [
      Reject.UNKNOWN_INSTRUMENT),
     ("status-instrument-negative", "set_instrument_status", (-1, 7), Reject.UNKNOWN_INSTRUMENT),
     ("status-zero", "set_instrument_status", (SC_IX, 0), Reject.BAD_STATUS),
-    ("status-three", "set_instrument_status", (SC_IX, 3), Reject.BAD_STATUS),
+    ("status-nine", "set_instrument_status", (SC_IX, 9), Reject.BAD_STATUS),
     ("stp-account-past-end", "set_account_stp", (MAX_ACCOUNTS, 9), Reject.UNKNOWN_ACCOUNT),
     ("stp-account-negative", "set_account_stp", (-1, StpMode.OFF), Reject.UNKNOWN_ACCOUNT),
     ("stp-account-default", "set_account_stp", (1, StpMode.ACCOUNT_DEFAULT), Reject.BAD_STP_MODE),

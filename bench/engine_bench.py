@@ -1,0 +1,502 @@
+"""Engine throughput and latency on the seeded workloads, with the reference model as yardstick.
+
+For each workload (see :mod:`bench.workloads`) the runner generates the commands first,
+then makes these runs, each from a fresh engine holding the same starting book (the setup
+commands processed untimed; the pure-Python reference model restores a large book from a
+snapshot of that state instead):
+
+1. the whole timed stream through ``process()`` in batches of :data:`BATCH_SIZE`,
+   :data:`ROUNDS` times;
+2. the same stream through the per-call API (``submit``/``cancel``/``replace``), one call
+   per command, :data:`ROUNDS` times, each timed as a whole;
+3. the per-call run once more with ``time.perf_counter_ns()`` read around every call, for
+   the latency percentiles;
+4. the reference model through ``process()`` in the same batches, once, on the whole
+   stream or on its first ``reference_commands`` commands (see :data:`SIZES`).
+
+Throughputs use the median round. The garbage collector is off while a run is timed.
+Results are plain dicts, one per workload, ready for ``json.dump``: :data:`RESULT_KEYS`
+are always there, and the rest describes the run (reject fraction, book sizes, every
+round's seconds, the machine, ...). :func:`check_targets` holds the exchange_core_mix
+result to the issue's performance targets, ratios to the reference model of the same run.
+
+>>> from matching import ReferenceEngine
+>>> res = run_engine_bench(engine=ReferenceEngine, workloads=["exchange_core_mix"], rounds=1,
+...                        sizes={"exchange_core_mix": {"n_commands": 300, "n_resting": 50}})
+>>> sorted(set(RESULT_KEYS) - set(res[0]))
+[]
+>>> res[0]["commands"], res[0]["reject_fraction"], res[0]["consistent"]
+(300, 0.0, True)
+"""
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import time
+from typing import Callable
+
+import numpy as np
+
+from matching.codes import CommandType
+from matching.reference import ReferenceEngine
+
+from .workloads import WORKLOADS, Workload, generate
+
+__all__ = [
+    "BATCH_SIZE", "SIZES", "RESULT_KEYS", "TARGETS", "ENGINES", "EngineUnavailable",
+    "engine_class", "sizes_for", "fresh_engine", "split_batches", "process_batches",
+    "call_plan", "bind_calls", "run_calls", "run_calls_timed", "latency_summary",
+    "bench_workload", "run_engine_bench", "check_targets", "machine_info",
+]
+
+BATCH_SIZE = 1024
+ROUNDS = 3                      # batch and per-call runs per workload; the median counts
+
+# Commands per workload. ``reference_commands`` bounds the reference model's slice.
+SIZES = {
+    "full": {
+        "exchange_core_mix": {"n_commands": 1_000_000, "n_resting": 1_000},
+        "carbon_mix": {"n_commands": 1_000_000, "n_resting": 20_000, "reference_commands": 200_000},
+        "deep_book": {"n_commands": 1_000_000, "n_resting": 1_000_000, "reference_commands": 100_000},
+    },
+    "quick": {
+        "exchange_core_mix": {"n_commands": 100_000, "n_resting": 1_000},
+        "carbon_mix": {"n_commands": 100_000, "n_resting": 20_000, "reference_commands": 20_000},
+        "deep_book": {"n_commands": 100_000, "n_resting": 1_000_000, "reference_commands": 10_000},
+    },
+}
+# Smallest sizes ``scale`` may shrink to: the carbon books need an order per level and side.
+_MINIMUM = {"n_commands": 100, "n_resting": 400, "reference_commands": 100}
+
+# Past this many setup commands the reference model is restored from a snapshot of the
+# engine under test taken after its setup (the same state), not built command by command.
+RESTORE_ABOVE = 50_000
+
+RESULT_KEYS = (
+    "workload", "commands", "batch_commands_per_s", "call_commands_per_s", "latency_ns",
+    "reference_commands_per_s", "bytes_per_resting_order",
+)
+
+# The issue's targets, checked on exchange_core_mix: label -> (result key, goal, kind, unit);
+# kind "min": the value must reach the goal, "max": stay at or under it.
+TARGETS = {
+    "process() vs reference": ("batch_vs_reference", 15.0, "min", "×"),
+    "per-call vs reference": ("call_vs_reference", 2.5, "min", "×"),
+    "per-call p99 latency": ("latency_p99_ns", 5_000, "max", "ns"),
+    "bytes per resting order": ("bytes_per_resting_order", 96, "max", "B"),
+}
+TARGET_WORKLOAD = "exchange_core_mix"
+
+ENGINES = ("cython", "reference")
+
+
+class EngineUnavailable(RuntimeError):
+    """The requested engine implementation cannot be imported."""
+
+
+def engine_class(name_or_class):
+    """The engine class for ``"cython"`` (``matching.Engine``) or ``"reference"``.
+
+    A class is returned unchanged, so callers may pass their own implementation.
+
+    >>> engine_class("reference").__name__
+    'ReferenceEngine'
+    """
+    if isinstance(name_or_class, type):
+        return name_or_class
+    if name_or_class == "reference":
+        return ReferenceEngine
+    if name_or_class == "cython":
+        try:
+            from matching import Engine
+        except ImportError as exc:
+            raise EngineUnavailable(
+                f"the Cython engine (matching.Engine) cannot be imported: {exc}. Build it with "
+                "`pip install -e .` (or `python setup.py build_ext --inplace`), or benchmark the "
+                "reference model with --engine reference") from None
+        return Engine
+    raise ValueError(f"unknown engine {name_or_class!r}; choose from {', '.join(ENGINES)}")
+
+
+def _name(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def sizes_for(quick: bool = False, scale: float = 1.0) -> dict:
+    """The per-workload size arguments for a full or ``quick`` run, times ``scale``.
+
+    >>> sizes_for(quick=True, scale=0.01)["exchange_core_mix"]
+    {'n_commands': 1000, 'n_resting': 400}
+    """
+    if not scale > 0:
+        raise ValueError("scale must be positive")
+    base = SIZES["quick" if quick else "full"]
+    return {name: {key: max(int(value * scale), _MINIMUM[key]) if scale != 1.0 else value
+                   for key, value in args.items()}
+            for name, args in base.items()}
+
+
+# --------------------------------------------------------------------------- building state
+def fresh_engine(engine_cls, workload: Workload, snapshot: bytes | None = None):
+    """A new ``engine_cls`` engine in the workload's starting state, built untimed.
+
+    With ``snapshot`` (the ``snapshot()`` of an engine that processed ``workload.setup``)
+    the engine is restored from it; otherwise the setup commands are processed.
+    """
+    if snapshot is not None:
+        return engine_cls.restore(snapshot)
+    engine = workload.make_engine(engine_cls)
+    setup = workload.setup
+    for start in range(0, len(setup), 65_536):
+        engine.process(setup[start:start + 65_536])
+    return engine
+
+
+def split_batches(commands: np.ndarray, batch_size: int = BATCH_SIZE) -> list:
+    """``commands`` as a list of consecutive views of at most ``batch_size`` rows."""
+    return [commands[i:i + batch_size] for i in range(0, len(commands), batch_size)]
+
+
+def process_batches(engine, batches: list) -> None:
+    """Feed every batch to ``engine.process()``, discarding the events. The timed loop."""
+    process = engine.process
+    for batch in batches:
+        process(batch)
+
+
+_CALL_FIELDS = {
+    CommandType.NEW_ORDER: ("submit", ("instrument", "account", "side", "qty", "price", "order_type",
+                                       "tif", "stp", "client_order_id", "ts", "seq")),
+    CommandType.CANCEL: ("cancel", ("order_id", "account", "ts", "seq")),
+    CommandType.REDUCE: ("reduce", ("order_id", "account", "qty", "ts", "seq")),
+    CommandType.REPLACE: ("replace", ("order_id", "account", "price", "qty", "ts", "seq")),
+}
+
+
+def call_plan(commands: np.ndarray) -> list:
+    """The per-call equivalent of ``commands``: a list of ``(method name, args)``.
+
+    Arguments are positional, in the order of the engine API's signatures.
+
+    >>> from bench.workloads import exchange_core_mix
+    >>> call_plan(exchange_core_mix(n_commands=300, n_resting=50).timed)[0][0] in ("submit", "cancel", "replace")
+    True
+    """
+    at = {name: k for k, name in enumerate(commands.dtype.names)}
+    layouts = {int(t): (method, tuple(at[f] for f in fields)) for t, (method, fields) in _CALL_FIELDS.items()}
+    type_at = at["type"]
+    plan = []
+    for row in commands.tolist():
+        try:
+            method, idx = layouts[row[type_at]]
+        except KeyError:
+            raise ValueError(f"command type {row[type_at]} has no per-call method") from None
+        plan.append((method, tuple(row[k] for k in idx)))
+    return plan
+
+
+def bind_calls(engine, plan: list) -> list:
+    """``plan`` with each method name bound to ``engine``: a list of ``(callable, args)``."""
+    methods = {name: getattr(engine, name) for name in {m for m, _ in _CALL_FIELDS.values()}}
+    return [(methods[name], args) for name, args in plan]
+
+
+def run_calls(bound: list) -> None:
+    """Make every call of ``bound``. The timed loop of the per-call throughput run."""
+    for fn, args in bound:
+        fn(*args)
+
+
+def run_calls_timed(bound: list) -> np.ndarray:
+    """Make every call of ``bound``, reading ``perf_counter_ns`` around each; ns per call."""
+    clock = time.perf_counter_ns
+    out = [0] * len(bound)
+    for i, (fn, args) in enumerate(bound):
+        t0 = clock()
+        fn(*args)
+        out[i] = clock() - t0
+    return np.array(out, dtype=np.int64)
+
+
+def latency_summary(ns: np.ndarray) -> dict:
+    """p50, p99 and p99.9 of per-command latencies in ns, by nearest rank (observed values).
+
+    >>> latency_summary(np.arange(1, 1001))
+    {'p50': 500, 'p99': 990, 'p999': 999}
+    """
+    n = len(ns)
+    if n == 0:
+        return {"p50": None, "p99": None, "p999": None}
+    ranks = {"p50": (50, 100), "p99": (99, 100), "p999": (999, 1000)}
+    index = {key: -(-n * num // den) - 1 for key, (num, den) in ranks.items()}
+    values = np.partition(np.asarray(ns), sorted(set(index.values())))
+    return {key: int(values[k]) for key, k in index.items()}
+
+
+def _timed(fn: Callable, *args) -> tuple[float, object]:
+    """Run ``fn(*args)`` with the garbage collector off; (seconds, result)."""
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        result = fn(*args)
+        return time.perf_counter() - t0, result
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# --------------------------------------------------------------------------- one workload
+def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEngine,
+                   reference_commands: int | None = None, batch_size: int = BATCH_SIZE,
+                   rounds: int = ROUNDS, progress: Callable[[str], None] | None = None) -> dict:
+    """Time ``engine_cls`` and the reference model on ``workload``; one result dict.
+
+    Parameters
+    ----------
+    workload : Workload
+        Generated commands (generation is not timed).
+    engine_cls : type
+        The implementation under test.
+    reference_cls : type
+        The yardstick, normally :class:`matching.ReferenceEngine`. When it is
+        ``engine_cls`` itself, the batch run is reused as the reference run.
+    reference_commands : int, optional
+        Time the reference model on only the first this many commands.
+    batch_size : int
+        Rows per ``process()`` call.
+    rounds : int
+        The batch and per-call runs are each made this many times, every time from a
+        fresh starting state; their median time counts. Latency and reference: once.
+        One round when ``engine_cls`` is ``reference_cls``.
+    progress : callable, optional
+        Called with the name of each phase as it starts.
+
+    Returns
+    -------
+    dict
+        The :data:`RESULT_KEYS` and more; see the module docstring.
+    """
+    say = progress or (lambda phase: None)
+    timed = workload.timed
+    n = len(timed)
+    # The reference model timing itself: its runs are long and steady, one round does.
+    rounds = 1 if reference_cls is engine_cls else max(1, int(rounds))
+    seconds: dict[str, list] = {"batch": [], "call": []}
+    resting = []                                # resting orders at the end of every run
+
+    say("process()")
+    first = fresh_engine(engine_cls, workload)
+    snapshot = first.snapshot() if len(workload.setup) > RESTORE_ABOVE else None
+
+    def build(cls):
+        # The pure-Python model restores a large starting book from the snapshot (minutes
+        # saved on a million orders); compiled engines always process their setup, since a
+        # restored book is laid out in canonical order and could flatter their memory access.
+        if snapshot is not None and issubclass(cls, ReferenceEngine):
+            return fresh_engine(cls, workload, snapshot)
+        return fresh_engine(cls, workload)
+
+    batches = split_batches(timed, batch_size)
+    memory = None
+    for r in range(rounds):
+        engine = first if r == 0 else build(engine_cls)
+        elapsed, _ = _timed(process_batches, engine, batches)
+        seconds["batch"].append(elapsed)
+        resting.append(engine.resting_orders)
+        if r == 0 and hasattr(engine, "memory_bytes"):
+            memory = engine.memory_bytes()
+        first = engine = None
+
+    say("per-call")
+    plan = call_plan(timed)
+    for _ in range(rounds):
+        engine = build(engine_cls)
+        bound = bind_calls(engine, plan)
+        elapsed, _ = _timed(run_calls, bound)
+        seconds["call"].append(elapsed)
+        resting.append(engine.resting_orders)
+        engine = bound = None
+
+    say("latency")
+    engine = build(engine_cls)
+    bound = bind_calls(engine, plan)
+    elapsed, latencies = _timed(run_calls_timed, bound)
+    seconds["latency"] = [elapsed]
+    resting.append(engine.resting_orders)
+    engine = bound = plan = None
+
+    say("reference")
+    m = n if reference_commands is None else min(n, reference_commands)
+    if reference_cls is engine_cls:
+        m = n
+        seconds["reference"] = seconds["batch"]
+    else:
+        reference = build(reference_cls)
+        elapsed, _ = _timed(process_batches, reference, split_batches(timed[:m], batch_size))
+        seconds["reference"] = [elapsed]
+        if m == n:
+            resting.append(reference.resting_orders)
+        reference = None
+    gc.collect()
+
+    stats = workload.stats
+    median = {k: float(np.median(v)) for k, v in seconds.items()}
+    batch_rate = n / median["batch"]
+    call_rate = n / median["call"]
+    ref_rate = m / median["reference"]
+    lat = latency_summary(latencies)
+    end = stats.get("resting_end", resting[0])
+    return {
+        "workload": workload.name,
+        "commands": n,
+        "batch_commands_per_s": batch_rate,
+        "call_commands_per_s": call_rate,
+        "latency_ns": lat,
+        "reference_commands_per_s": ref_rate,
+        "bytes_per_resting_order": memory / resting[0] if memory is not None and resting[0] else None,
+        "reference_commands": m,
+        "batch_vs_reference": batch_rate / ref_rate,
+        "call_vs_reference": call_rate / ref_rate,
+        "latency_p99_ns": lat["p99"],
+        "latency_mean_ns": float(latencies.mean()) if n else None,
+        "latency_max_ns": int(latencies.max()) if n else None,
+        "reject_fraction": stats.get("reject_fraction"),
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "setup_commands": len(workload.setup),
+        "resting_orders_start": stats.get("resting_start"),
+        "resting_orders_end": resting[0],
+        "memory_bytes": memory,
+        # Every run from the same state must end with the same book, the one the generator's
+        # shadow engine saw: a cheap check that the runs really did the same work.
+        "consistent": all(x == end for x in resting),
+        "engine": _name(engine_cls),
+        "reference": _name(reference_cls),
+        "seed": workload.seed,
+        "seconds": {k: [round(x, 4) for x in v] for k, v in seconds.items()},
+        "workload_stats": stats,
+    }
+
+
+# --------------------------------------------------------------------------- the whole bench
+def run_engine_bench(*, engine="cython", quick: bool = False, workloads=None, scale: float = 1.0,
+                     sizes: dict | None = None, seed: int | None = None, rounds: int = ROUNDS,
+                     reference_cls=ReferenceEngine,
+                     progress: Callable[[str, str], None] | None = None) -> list:
+    """Generate and time every workload; a list of result dicts, one per workload.
+
+    Parameters
+    ----------
+    engine : str or type
+        ``"cython"``, ``"reference"`` or an engine class (see :func:`engine_class`).
+    quick : bool
+        Use the quick sizes (well under a minute with the Cython engine on two cores).
+    workloads : sequence of str, optional
+        Names from :data:`bench.workloads.WORKLOADS`; all of them by default.
+    scale : float
+        Multiply every size by this (tests use a small value).
+    sizes : dict, optional
+        Explicit generator arguments per workload, overriding ``quick`` and ``scale``;
+        ``reference_commands`` in them bounds the reference slice.
+    seed : int, optional
+        Overrides each generator's default seed.
+    rounds : int
+        Batch and per-call runs per workload (see :func:`bench_workload`).
+    reference_cls : type
+        The yardstick implementation.
+    progress : callable, optional
+        Called as ``progress(workload, phase)`` when a phase starts (``"generate"``,
+        ``"process()"``, ``"per-call"``, ``"latency"``, ``"reference"``) and with phase
+        ``"done"`` at the end of each workload.
+    """
+    engine_cls = engine_class(engine)
+    names = list(workloads) if workloads else list(WORKLOADS)
+    for name in names:
+        if name not in WORKLOADS:
+            raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    all_sizes = sizes if sizes is not None else sizes_for(quick, scale)
+    machine = machine_info()
+    results = []
+    for name in names:
+        say = (lambda phase, _n=name: progress(_n, phase)) if progress else None
+        args = dict(all_sizes[name])
+        reference_commands = args.pop("reference_commands", None)
+        if seed is not None:
+            args["seed"] = seed
+        if say:
+            say("generate")
+        t0 = time.perf_counter()
+        workload = generate(name, shadow=engine_cls, **args)
+        generated = time.perf_counter() - t0
+        result = bench_workload(workload, engine_cls, reference_cls=reference_cls,
+                                reference_commands=reference_commands, rounds=rounds, progress=say)
+        result["seconds"]["generate"] = [round(generated, 4)]
+        result["machine"] = machine
+        if name == TARGET_WORKLOAD:
+            result["targets"] = {t.pop("label"): t for t in check_targets([result])}
+        results.append(result)
+        del workload
+        if say:
+            say("done")
+    return results
+
+
+def check_targets(results: list) -> list:
+    """The issue's :data:`TARGETS` against the exchange_core_mix result, if there is one.
+
+    Returns a list of dicts with ``label``, ``value``, ``goal``, ``kind`` (``"min"``:
+    the value must be at least the goal; ``"max"``: at most), ``unit`` and ``met`` (None
+    when the value is not available, e.g. memory for the reference model).
+
+    >>> [t["met"] for t in check_targets([{"workload": "exchange_core_mix", "batch_vs_reference": 20.0,
+    ...     "call_vs_reference": 2.0, "latency_p99_ns": 900, "bytes_per_resting_order": None}])]
+    [True, False, True, None]
+    """
+    out = []
+    for result in results:
+        if result.get("workload") != TARGET_WORKLOAD:
+            continue
+        for label, (key, goal, kind, unit) in TARGETS.items():
+            value = result.get(key)
+            met = None if value is None else (value >= goal if kind == "min" else value <= goal)
+            out.append({"label": label, "value": value, "goal": goal, "kind": kind, "unit": unit, "met": met})
+    return out
+
+
+def machine_info() -> dict:
+    """CPU model, core counts, memory and software versions of this machine."""
+    cpu = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    memory = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_bytes": memory,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }

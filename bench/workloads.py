@@ -1,0 +1,606 @@
+"""Seeded command streams for the engine benchmarks, generated before anything is timed.
+
+Every workload is a :class:`Workload`: the instruments, ``setup`` commands that build the
+starting book (processed untimed) and ``timed`` commands (the measured stream), both
+``COMMAND_DTYPE`` arrays. The same seed always gives the same arrays.
+
+Order ids are assigned by the engine, so a generator cannot know which orders are alive
+from its own random draws. It runs a *shadow engine* while it writes the timed stream,
+stepping one command at a time and following the ACCEPTED, TRADE, CANCELLED, REPLACED
+and REDUCED events, and draws cancel and replace targets only from orders resting at that
+point. Both engine implementations give the same events for the same commands, so the
+stream does not depend on which one shadows (pass the fastest available). Replayed from
+the state ``setup`` leaves, every cancel and replace of the stream hits a live order;
+``Workload.stats`` records what the shadow saw (rejects, trades, the book size over
+time), so a reader can check that the workload is meaningful.
+
+Workloads
+---------
+``exchange_core_mix``
+    One book of about 1,000 resting orders; 9% GTC orders, 3% IOC orders, 6% cancels and
+    82% moves (a replace to a new price), after exchange-core's single-pair benchmark.
+``carbon_mix``
+    20 instruments; 60% passive adds, 30% cancels, 10% IOC sweeps (limit and market
+    orders) across several price levels.
+``deep_book``
+    1,000,000 resting orders over 20 instruments, then the ``carbon_mix`` stream.
+
+Prices stay inside the ±10% band of the reference price (5,000 fen, tick 1, lot 1) and
+orders come from 100,000 accounts, so self-trade prevention rarely fires.
+
+>>> w = exchange_core_mix(n_commands=300, n_resting=100, seed=7)
+>>> len(w.setup), len(w.timed), w.stats["rejected"]
+(100, 300, 0)
+>>> bool((w.timed == exchange_core_mix(n_commands=300, n_resting=100, seed=7).timed).all())
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matching.codes import CommandType, EventKind, InstrumentKind, OrderType, Region, Side, TimeInForce
+from matching.dtypes import COMMAND_DTYPE, EVENT_DTYPE
+from matching.instrument import Instrument
+from matching.reference import ReferenceEngine
+
+__all__ = [
+    "Workload", "WORKLOADS", "generate", "exchange_core_mix", "carbon_mix", "deep_book",
+    "instruments", "REFERENCE_PRICE", "MAX_ACCOUNTS", "N_INSTRUMENTS",
+]
+
+REFERENCE_PRICE = 5000          # fen per tonne; with the default ±10% band, [4500, 5500]
+BAND = (4500, 5500)
+MAX_ACCOUNTS = 100_000
+MAX_ORDER_QTY = 99_999
+TS_STEP = 1_000                 # ns between consecutive commands' time stamps
+SETUP_CHUNK = 65_536            # setup commands per process() call while building a book
+N_INSTRUMENTS = 20              # carbon_mix and deep_book
+
+
+@dataclass
+class Workload:
+    """One benchmark workload: a starting book and the command stream to time.
+
+    Attributes
+    ----------
+    name : str
+        The workload's name, a key of :data:`WORKLOADS`.
+    instruments : list of Instrument
+        The engine's instruments, in index order.
+    setup : ndarray of COMMAND_DTYPE
+        Commands that build the starting book; processed untimed.
+    timed : ndarray of COMMAND_DTYPE
+        The measured stream, valid from the state ``setup`` leaves.
+    seed : int
+        The seed the arrays were drawn from.
+    max_accounts : int
+        The ``max_accounts`` engines must be built with.
+    stats : dict
+        What the shadow engine saw over ``timed``: ``commands``, ``mix`` (share of each
+        kind of command), ``rejected``, ``reject_fraction``, ``rejected_by_kind``,
+        ``events``, ``trades``, ``resting_start``, ``resting_end``, ``resting_trace`` (the
+        book size at every tenth of the stream) and, with sweeps, ``levels_per_sweep``.
+    """
+
+    name: str
+    instruments: list
+    setup: np.ndarray
+    timed: np.ndarray
+    seed: int
+    max_accounts: int = MAX_ACCOUNTS
+    stats: dict = field(default_factory=dict)
+
+    def make_engine(self, engine_cls):
+        """A new, empty ``engine_cls`` engine over this workload's instruments and accounts."""
+        return engine_cls(self.instruments, max_accounts=self.max_accounts)
+
+
+def instruments(n: int) -> list:
+    """``n`` distinct instruments, all priced as the benchmark expects.
+
+    Allowances of both regions over several compliance years, the last four of twenty
+    CERs; each with reference price 5,000 fen, tick 1, lot 1, maximum order 99,999 t.
+
+    >>> [i.symbol for i in instruments(3)]
+    ['SCEA2024', 'CQEA2024', 'SCEA2025']
+    >>> instruments(20)[-1].symbol
+    'CQCER2033'
+    """
+    out = []
+    for k in range(n):
+        region = Region.SC if k % 2 == 0 else Region.CQ
+        kind = InstrumentKind.CER if k >= 16 else InstrumentKind.ALLOWANCE
+        year = 2024 + k // 2
+        prefix = "CER" if kind == InstrumentKind.CER else "EA"
+        out.append(Instrument(f"{region.name}{prefix}{year}", kind=kind, region=region, year=year,
+                              reference_price=REFERENCE_PRICE, tick=1, lot=1,
+                              max_order_qty=MAX_ORDER_QTY))
+    return out
+
+
+# --------------------------------------------------------------------------- writing commands
+class _Writer:
+    """Fills a preallocated command array row by row, numbering seq, ts and client ids."""
+
+    _AT = {name: k for k, name in enumerate(COMMAND_DTYPE.names)}
+
+    def __init__(self, n: int, first_seq: int) -> None:
+        self.out = np.zeros(n, dtype=COMMAND_DTYPE)
+        self.n = 0
+        self.seq = first_seq
+        self._zero = [0] * len(COMMAND_DTYPE.names)
+
+    def _put(self, ctype: int, **fields) -> None:
+        at, s = self._AT, self.seq
+        row = self._zero.copy()
+        row[at["seq"]], row[at["ts"]], row[at["type"]] = s, s * TS_STEP, ctype
+        for name, value in fields.items():
+            row[at[name]] = value
+        self.out[self.n] = tuple(row)
+        self.n += 1
+        self.seq = s + 1
+
+    def new(self, ins, account, side, qty, price, order_type=OrderType.LIMIT, tif=TimeInForce.GTC) -> None:
+        self._put(CommandType.NEW_ORDER, client_order_id=self.seq, instrument=ins, account=account,
+                  side=side, qty=qty, price=price, order_type=order_type, tif=tif)
+
+    def cancel(self, order_id, account) -> None:
+        self._put(CommandType.CANCEL, order_id=order_id, account=account)
+
+    def replace(self, order_id, account, price, qty) -> None:
+        self._put(CommandType.REPLACE, order_id=order_id, account=account, price=price, qty=qty)
+
+
+def _passive_setup(rng, n_instruments: int, distances: np.ndarray) -> np.ndarray:
+    """Non-crossing GTC limit orders, one per entry of ``distances``.
+
+    Orders alternate bid and ask and cycle over the instruments; each rests
+    ``distances[k]`` ticks (>= 1) below (bids) or above (asks) the reference price, so
+    none trades and the engine gives them order ids 1..n in array order.
+    """
+    n = len(distances)
+    k = np.arange(n)
+    seq = k.astype(np.int64) + 1
+    side = np.where(k % 2 == 0, Side.BUY, Side.SELL).astype(np.uint8)
+    cmds = np.zeros(n, dtype=COMMAND_DTYPE)
+    cmds["seq"] = seq
+    cmds["ts"] = seq * TS_STEP
+    cmds["client_order_id"] = seq
+    cmds["instrument"] = (k // 2) % n_instruments
+    cmds["side"] = side
+    cmds["price"] = np.where(side == Side.BUY, REFERENCE_PRICE - distances, REFERENCE_PRICE + distances)
+    cmds["qty"] = rng.integers(1, 1001, n)
+    cmds["account"] = rng.integers(0, MAX_ACCOUNTS, n)
+    cmds["type"] = CommandType.NEW_ORDER
+    cmds["order_type"] = OrderType.LIMIT
+    cmds["tif"] = TimeInForce.GTC
+    return cmds
+
+
+# --------------------------------------------------------------------------- the shadow engine
+_EV = {name: k for k, name in enumerate(EVENT_DTYPE.names)}
+_K, _OID, _PRICE, _LEAVES = _EV["kind"], _EV["order_id"], _EV["price"], _EV["leaves"]
+_BUY, _SELL, _BL, _SL = _EV["buy_order_id"], _EV["sell_order_id"], _EV["buy_leaves"], _EV["sell_leaves"]
+_INS, _SIDE, _ACC = _EV["instrument"], _EV["side"], _EV["account"]
+
+
+class _Shadow:
+    """An engine stepped one command at a time, with the set of live orders kept beside it.
+
+    Order ids are dense, so the facts about each order live in lists indexed by order
+    id; ``live`` holds the resting ids (swap-remove through ``pos``), so that drawing a
+    live order uniformly is O(1).
+    """
+
+    def __init__(self, engine_cls, workload_instruments, setup: np.ndarray, n_timed: int) -> None:
+        self.engine = engine_cls(workload_instruments, max_accounts=MAX_ACCOUNTS)
+        accepted = []
+        for start in range(0, len(setup), SETUP_CHUNK):
+            events = self.engine.process(setup[start:start + SETUP_CHUNK])
+            kinds = events["kind"]
+            if not np.all((kinds == EventKind.ACCEPTED) | (kinds == EventKind.DEPTH)):
+                raise RuntimeError("setup commands must all be accepted and rest without trading")
+            accepted.append(events[kinds == EventKind.ACCEPTED])
+        rested = np.concatenate(accepted) if accepted else np.zeros(0, dtype=EVENT_DTYPE)
+        ids = rested["order_id"]
+        cap = len(setup) + n_timed + 1          # at most one new order id per command
+
+        def column(values, fill=0):
+            col = np.full(cap, fill, dtype=np.int64)
+            col[ids] = values
+            return col.tolist()
+
+        self.price, self.qty, self.side = column(rested["price"]), column(rested["leaves"]), column(rested["side"])
+        self.ins, self.account = column(rested["instrument"]), column(rested["account"])
+        self.pos = column(np.arange(len(ids)), fill=-1)
+        self.live: list[int] = ids.tolist()
+        self.samples: list[int] = []            # book size every tenth of the timed stream
+        self._every = max(n_timed // 10, 1)
+        self.rejected: dict[str, int] = {}
+        self.resting_start = len(self.live)
+        self.trades = 0
+        self.events = 0
+        self.mix: dict[str, int] = {}
+        self.sweep_levels = 0
+
+    def _add(self, oid, ins, side, price, qty, acc) -> None:
+        self.price[oid], self.qty[oid], self.side[oid] = price, qty, side
+        self.ins[oid], self.account[oid] = ins, acc
+        self.pos[oid] = len(self.live)
+        self.live.append(oid)
+
+    def _remove(self, oid) -> None:
+        p = self.pos[oid]
+        if p < 0:
+            return
+        last = self.live.pop()
+        if last != oid:
+            self.live[p] = last
+            self.pos[last] = p
+        self.pos[oid] = -1
+
+    def _apply(self, events: list, label: str) -> set:
+        """Follow ``events`` (rows as tuples); return the prices that traded."""
+        prices = set()
+        for e in events:
+            kind = e[_K]
+            if kind == EventKind.TRADE:
+                self.trades += 1
+                prices.add(e[_PRICE])
+                for oid, leaves in ((e[_BUY], e[_BL]), (e[_SELL], e[_SL])):
+                    if leaves == 0:
+                        self._remove(oid)
+                    else:
+                        self.qty[oid] = leaves
+            elif kind == EventKind.ACCEPTED:
+                self._add(e[_OID], e[_INS], e[_SIDE], e[_PRICE], e[_LEAVES], e[_ACC])
+            elif kind == EventKind.CANCELLED:
+                self._remove(e[_OID])
+            elif kind == EventKind.REPLACED or kind == EventKind.REDUCED:
+                self.price[e[_OID]] = e[_PRICE]
+                self.qty[e[_OID]] = e[_LEAVES]
+            elif kind == EventKind.REJECTED:
+                self.rejected[label] = self.rejected.get(label, 0) + 1
+        return prices
+
+    def step(self, commands: np.ndarray, i: int, label: str) -> None:
+        """Process command ``i`` of ``commands``; ``label`` names its kind for the stats."""
+        events = self.engine.process(commands[i:i + 1]).tolist()
+        self.events += len(events)
+        self.mix[label] = self.mix.get(label, 0) + 1
+        prices = self._apply(events, label)
+        if label == "sweep":
+            self.sweep_levels += len(prices)
+        if i % self._every == 0:
+            self.samples.append(len(self.live))
+
+    def random_live(self, u: float) -> int:
+        """The live order at fraction ``u`` (0 <= u < 1) of the live list."""
+        live = self.live
+        return live[int(u * len(live))]
+
+    def book(self, ins: int, depth: int):
+        """``(bids, asks, best bid, best ask)`` of ``ins``; a missing best is None."""
+        view = self.engine.book(ins, depth)
+        return (view.bids, view.asks, view.bids[0][0] if view.bids else None,
+                view.asks[0][0] if view.asks else None)
+
+    def stats(self) -> dict:
+        n = sum(self.mix.values())
+        rejected = sum(self.rejected.values())
+        out = {
+            "commands": n,
+            "mix": {label: round(count / n, 4) for label, count in sorted(self.mix.items())} if n else {},
+            "rejected": rejected,
+            "reject_fraction": rejected / n if n else 0.0,
+            "rejected_by_kind": dict(self.rejected),
+            "events": self.events,
+            "trades": self.trades,
+            "resting_start": self.resting_start,
+            "resting_end": len(self.live),
+            "resting_trace": self.samples + [len(self.live)],
+        }
+        if self.mix.get("sweep"):
+            out["levels_per_sweep"] = round(self.sweep_levels / self.mix["sweep"], 3)
+        return out
+
+
+def _clamp(price: int) -> int:
+    low, high = BAND
+    return low if price < low else high if price > high else price
+
+
+def _passive_price(side: int, bid, ask, behind: int) -> int:
+    """A limit price ``behind`` ticks behind the best of ``side`` that does not cross.
+
+    ``behind`` 0 improves the best by a tick and 1 joins it. An empty side counts from
+    the reference price or from the other side's best.
+
+    >>> _passive_price(Side.BUY, 4990, 5000, 0), _passive_price(Side.BUY, 4999, 5000, 0)
+    (4991, 4999)
+    >>> _passive_price(Side.SELL, None, None, 3)
+    5003
+    """
+    if side == Side.BUY:
+        top = bid if bid is not None else (ask - 1 if ask is not None else REFERENCE_PRICE - 1)
+        price = top + 1 - behind
+        if ask is not None and price >= ask:
+            price = ask - 1
+    else:
+        top = ask if ask is not None else (bid + 1 if bid is not None else REFERENCE_PRICE + 1)
+        price = top - 1 + behind
+        if bid is not None and price <= bid:
+            price = bid + 1
+    return _clamp(price)
+
+
+def _clip(x: float, low: float, high: float) -> float:
+    return low if x < low else high if x > high else x
+
+
+# --------------------------------------------------------------------------- (a) exchange_core_mix
+def exchange_core_mix(n_commands: int = 1_000_000, n_resting: int = 1_000, *, seed: int = 1,
+                      shadow=ReferenceEngine) -> Workload:
+    """One book with exchange-core's command mix: 9% GTC, 3% IOC, 6% cancel, 82% move.
+
+    The setup rests ``n_resting`` orders, bids below and asks above the reference price,
+    thinning out geometrically (mean 12 ticks) away from it. In the timed stream a *move*
+    replaces a live order, keeping its remaining quantity, to a price 1-3 ticks away:
+    towards the other side or away with equal odds, towards it when the order is more
+    than 30 ticks behind its best. A GTC order rests behind or improves its side's best,
+    or crosses the spread, trading and then resting what is left; an IOC order crosses
+    the spread. How often GTC orders and moves cross, and how far IOC orders reach,
+    grows with the book size, so the book stays near ``n_resting`` orders.
+
+    Parameters
+    ----------
+    n_commands : int
+        Length of the timed stream.
+    n_resting : int
+        Orders resting after setup; also the book size the stream steers towards.
+    seed : int
+        Seed of the random draws.
+    shadow : type
+        Engine class that simulates the stream while it is written (see module docstring).
+
+    Returns
+    -------
+    Workload
+    """
+    n = n_commands
+    rng = np.random.default_rng([seed, 0xA])
+    ins_list = instruments(1)
+    setup = _passive_setup(rng, 1, np.minimum(rng.geometric(1 / 12, n_resting), 400))
+    sim = _Shadow(shadow, ins_list, setup, n)
+    w = _Writer(n, len(setup) + 1)
+    kind = rng.choice(4, size=n, p=[0.09, 0.03, 0.06, 0.82]).tolist()
+    side = rng.integers(1, 3, n).tolist()
+    qty = rng.integers(1, 1001, n).tolist()
+    acct = rng.integers(0, MAX_ACCOUNTS, n).tolist()
+    behind = (rng.geometric(1 / 8, n) - 1).tolist()
+    step = rng.integers(1, 4, n).tolist()
+    u1, u2, u3 = rng.random((3, n)).tolist()
+    target = max(n_resting, 1)
+    for i in range(n):
+        k = kind[i]
+        if k >= 2 and not sim.live:
+            k = 0
+        over = len(sim.live) / target - 1.0                      # > 0: the book is too big
+        _, _, bid, ask = sim.book(0, 1)
+        if k <= 1:                                               # GTC or IOC new order
+            s = side[i]
+            other = ask if s == Side.BUY else bid
+            if other is not None and (k == 1 or u1[i] < _clip(0.05 + 2.0 * over, 0.0, 0.6)):
+                beyond = step[i] - 1 if over > 0 else 0
+                price = _clamp(other + beyond if s == Side.BUY else other - beyond)
+            else:
+                price = _passive_price(s, bid, ask, behind[i])
+            q = qty[i] if k == 0 or over > 0 else qty[i] // 2 + 1
+            w.new(0, acct[i], s, q, price, tif=TimeInForce.GTC if k == 0 else TimeInForce.IOC)
+            label = "gtc" if k == 0 else "ioc"
+        elif k == 2:                                             # cancel a live order
+            oid = sim.random_live(u1[i])
+            w.cancel(oid, sim.account[oid])
+            label = "cancel"
+        else:                                                    # move a live order
+            oid = sim.random_live(u1[i])
+            s, old = sim.side[oid], sim.price[oid]
+            toward = 1 if s == Side.BUY else -1                  # price direction to the other side
+            own_best = bid if s == Side.BUY else ask
+            far = own_best is not None and abs(own_best - old) > 30
+            sign = toward if u2[i] < (0.9 if far else 0.5) else -toward
+            new = _clamp(old + sign * step[i])
+            crosses = (ask is not None and new >= ask) if s == Side.BUY else (bid is not None and new <= bid)
+            if (crosses and u3[i] >= _clip(0.005 + 0.2 * over, 0.0, 0.05)) or new == old:
+                new = _clamp(old - toward * step[i])             # most moves stay passive
+            w.replace(oid, sim.account[oid], new, sim.qty[oid])
+            label = "move"
+        sim.step(w.out, i, label)
+    return Workload("exchange_core_mix", ins_list, setup, w.out, seed, stats=sim.stats())
+
+
+# --------------------------------------------------------------------------- (b) carbon_mix, (c) deep_book
+CARBON_FAR = (30, 200)          # ticks from the reference price of carbon_mix's far adds
+DEEP_FAR = (60, 500)            # ... and of deep_book's (the whole rest of the band)
+NEAR_LEVELS = 10                # setup: one order on each of the first 10 levels of a side
+GAP_SEARCH = 20                 # a near add looks this many levels deep for a free price
+
+
+def _carbon_setup(rng, n_resting: int, far: tuple[int, int]) -> np.ndarray:
+    """One order on each of the ``NEAR_LEVELS`` levels next to the reference price on
+    every side of every instrument, the rest uniformly ``far`` ticks away."""
+    n_near = min(n_resting, 2 * N_INSTRUMENTS * NEAR_LEVELS)
+    near = 1 + (np.arange(n_near) // (2 * N_INSTRUMENTS)) % NEAR_LEVELS
+    rest = rng.integers(far[0], far[1] + 1, n_resting - n_near)
+    return _passive_setup(rng, N_INSTRUMENTS, np.concatenate([near, rest]))
+
+
+def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int,
+                   far: tuple[int, int], shadow) -> Workload:
+    """The carbon_mix stream over ``setup``'s book: 60% adds, 30% cancels, 10% sweeps.
+
+    The mix fixes the long-run balance: adds bring 0.6 orders per command and cancels
+    take 0.3 whatever the book holds, so a steady book needs sweeps that fill about
+    three orders each. A sweep therefore takes the other side's best 2-5 levels but at
+    most a drawn number of orders (2-5, scaled by the book size against its start), and
+    the top of the book is kept thin: a *near* add rests on the first free price level
+    at or behind its side's best, without crossing. A *far* add rests ``far`` ticks from
+    the reference price, beyond the sweeps. The share of far adds rises when the book is
+    below its starting size and falls above it; far orders mostly leave by cancels.
+    """
+    n = n_commands
+    ins_list = instruments(N_INSTRUMENTS)
+    sim = _Shadow(shadow, ins_list, setup, n)
+    w = _Writer(n, len(setup) + 1)
+    target = max(len(setup), 1)
+    kind = rng.choice(3, size=n, p=[0.6, 0.3, 0.1]).tolist()
+    ins = rng.integers(0, N_INSTRUMENTS, n).tolist()
+    side = rng.integers(1, 3, n).tolist()
+    qty = rng.integers(1, 1001, n).tolist()
+    acct = rng.integers(0, MAX_ACCOUNTS, n).tolist()
+    behind = rng.integers(0, 2, n).tolist()
+    distance = rng.integers(far[0], far[1] + 1, n).tolist()
+    levels = rng.integers(2, 6, n).tolist()
+    room = rng.integers(2, 6, n).tolist()
+    u1, u2, u3 = rng.random((3, n)).tolist()
+    for i in range(n):
+        k = kind[i]
+        if k == 1 and not sim.live:
+            k = 0
+        fill = len(sim.live) / target                            # book size against its start
+        n_ins = ins[i]
+        if k == 0:                                               # passive add
+            s = side[i]
+            bids, asks, bid, ask = sim.book(n_ins, GAP_SEARCH)
+            price = None
+            if u1[i] < _clip(0.5 + 4.0 * (1.0 - fill), 0.05, 0.95):
+                d = distance[i]
+                price = REFERENCE_PRICE - d if s == Side.BUY else REFERENCE_PRICE + d
+                if (s == Side.BUY and ask is not None and price >= ask) or (
+                        s == Side.SELL and bid is not None and price <= bid):
+                    price = None                                 # the market has moved there
+            if price is None:                                    # the first free level near the top
+                taken = {level[0] for level in (bids if s == Side.BUY else asks)}
+                price = _passive_price(s, bid, ask, behind[i])
+                away = -1 if s == Side.BUY else 1
+                for _ in range(GAP_SEARCH):
+                    if price not in taken:
+                        break
+                    price = _clamp(price + away)
+            w.new(n_ins, acct[i], s, qty[i], price)
+            label = "add"
+        elif k == 1:                                             # cancel a live order
+            oid = sim.random_live(u1[i])
+            w.cancel(oid, sim.account[oid])
+            label = "cancel"
+        else:                                                    # sweep several levels
+            bids, asks, bid, ask = sim.book(n_ins, levels[i])
+            if bid is not None and ask is not None:              # lean back to the reference
+                p_buy = _clip(0.5 - ((bid + ask) / 2 - REFERENCE_PRICE) / 40, 0.1, 0.9)
+            else:
+                p_buy = 1.0 if ask is not None else 0.0 if bid is not None else 0.5
+            s = Side.BUY if u2[i] < p_buy else Side.SELL
+            contra = asks if s == Side.BUY else bids
+            total, price = qty[i], (BAND[1] if s == Side.BUY else BAND[0])
+            if contra:
+                total, left = 0, max(1, round(room[i] * _clip(1.0 + 10.0 * (fill - 1.0), 0.2, 2.0)))
+                for level_price, level_qty, level_count in contra:
+                    price = level_price
+                    if level_count >= left:                      # the front of this level, then stop
+                        total += -(-level_qty * left // level_count)
+                        break
+                    total += level_qty
+                    left -= level_count
+                total = min(total, MAX_ORDER_QTY)
+            if u3[i] < 0.2:
+                w.new(n_ins, acct[i], s, total, 0, order_type=OrderType.MARKET, tif=TimeInForce.IOC)
+            else:
+                w.new(n_ins, acct[i], s, total, price, tif=TimeInForce.IOC)
+            label = "sweep"
+        sim.step(w.out, i, label)
+    return Workload(name, ins_list, setup, w.out, seed, stats=sim.stats())
+
+
+def carbon_mix(n_commands: int = 1_000_000, n_resting: int = 20_000, *, seed: int = 2,
+               shadow=ReferenceEngine) -> Workload:
+    """Twenty instruments: 60% passive adds, 30% cancels, 10% IOC sweeps across levels.
+
+    The setup rests one order on each of the ten levels next to the reference price on
+    both sides of every instrument and the rest of ``n_resting`` 30-200 ticks away. A
+    cancel takes a live order uniformly at random; a sweep is an IOC order (a fifth of
+    them market orders) for the other side's best 2-5 levels, capped at a few orders,
+    priced at the last level it reaches, on the side that pulls the mid back towards the
+    reference price. How adds are placed to keep the book steady is described in
+    ``_carbon_stream``; ``stats["levels_per_sweep"]`` reports how many levels the sweeps
+    actually traded at.
+
+    Parameters
+    ----------
+    n_commands : int
+        Length of the timed stream.
+    n_resting : int
+        Orders resting after setup.
+    seed : int
+        Seed of the random draws.
+    shadow : type
+        Engine class that simulates the stream while it is written.
+
+    Returns
+    -------
+    Workload
+    """
+    rng = np.random.default_rng([seed, 0xB])
+    setup = _carbon_setup(rng, n_resting, CARBON_FAR)
+    return _carbon_stream("carbon_mix", rng, seed, setup, n_commands, CARBON_FAR, shadow)
+
+
+def deep_book(n_commands: int = 1_000_000, n_resting: int = 1_000_000, *, seed: int = 3,
+              shadow=ReferenceEngine) -> Workload:
+    """A 1,000,000-order book over twenty instruments, then the :func:`carbon_mix` stream.
+
+    The setup is ``carbon_mix``'s, with the far orders 60-500 ticks from the reference
+    price: about 57 orders on every level there. The sweeps work the thin top of the
+    book; the cancels, uniform over live orders, mostly land inside those long queues,
+    and the far adds (to the same region) keep the book near ``n_resting`` orders.
+
+    Parameters
+    ----------
+    n_commands : int
+        Length of the timed stream.
+    n_resting : int
+        Orders resting after setup.
+    seed : int
+        Seed of the random draws.
+    shadow : type
+        Engine class that simulates the stream while it is written; building a
+        million-order book, the Cython engine is far faster than the reference model.
+
+    Returns
+    -------
+    Workload
+    """
+    rng = np.random.default_rng([seed, 0xC])
+    setup = _carbon_setup(rng, n_resting, DEEP_FAR)
+    return _carbon_stream("deep_book", rng, seed, setup, n_commands, DEEP_FAR, shadow)
+
+
+WORKLOADS = {
+    "exchange_core_mix": exchange_core_mix,
+    "carbon_mix": carbon_mix,
+    "deep_book": deep_book,
+}
+
+
+def generate(name: str, **kwargs) -> Workload:
+    """Generate the workload called ``name``, passing the generator's keyword arguments.
+
+    >>> generate("carbon_mix", n_commands=100, n_resting=400).name
+    'carbon_mix'
+    """
+    try:
+        generator = WORKLOADS[name]
+    except KeyError:
+        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}") from None
+    return generator(**kwargs)

@@ -1,0 +1,265 @@
+"""The ``chuanyu`` command line.
+
+Usage::
+
+    chuanyu bench engine [--quick] [--json FILE] [--workload NAME ...] [--engine {cython,reference}]
+                         [--seed N]
+
+Each subcommand is added by one ``_add_<name>(subparsers)`` function that builds its parser
+and sets ``handler`` (a function taking the parsed arguments and returning an exit status)
+with ``set_defaults``; :func:`main` only parses and dispatches. Handlers import what they
+need when they run, so one broken subsystem does not take the whole command line down and
+``chuanyu --help`` stays fast.
+
+Exit statuses: 0 success, 1 a failure reported as ``chuanyu: error: ...``, 2 bad
+arguments (usage message), 130 interrupted. A user never sees a traceback for bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+__all__ = ["main", "build_parser", "CliError"]
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr, with the given exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- chuanyu bench ...
+_WORKLOAD_NAMES = ("exchange_core_mix", "carbon_mix", "deep_book")   # bench.workloads.WORKLOADS
+
+
+def _add_bench(commands) -> None:
+    bench = commands.add_parser(
+        "bench", help="run the benchmarks",
+        description="Run a benchmark on this machine and print a summary table.")
+    targets = bench.add_subparsers(dest="target", metavar="TARGET", required=True)
+    engine = targets.add_parser(
+        "engine", help="matching engine throughput and latency",
+        description=(
+            "Time the matching engine on seeded workloads (exchange_core_mix: one book, "
+            "9% GTC / 3% IOC / 6% cancel / 82% move; carbon_mix: 20 instruments, 60% adds / "
+            "30% cancels / 10% sweeps; deep_book: 1,000,000 resting orders, then carbon_mix). "
+            "Reports commands/s through process() in batches of 1,024 and through the per-call "
+            "API, per-call latency percentiles, the pure-Python reference model's commands/s "
+            "in the same run, and bytes per resting order. Workloads are generated before "
+            "timing. The full run takes a few minutes; --quick well under one."))
+    engine.add_argument("--json", metavar="FILE",
+                        help="also write the results as JSON to FILE ('-' for stdout)")
+    engine.add_argument("--quick", action="store_true",
+                        help="smaller workloads (deep_book keeps its million-order book)")
+    engine.add_argument("--workload", metavar="NAME", nargs="+", action="extend", choices=_WORKLOAD_NAMES,
+                        help=f"run only these workloads (choices: {', '.join(_WORKLOAD_NAMES)})")
+    engine.add_argument("--engine", dest="engine", choices=("cython", "reference"), default="cython",
+                        help="implementation under test: the compiled matching.Engine (default) or "
+                             "the pure-Python reference model (ratios are then 1; slow: deep_book "
+                             "takes minutes, even with --quick)")
+    engine.add_argument("--seed", type=int, default=None,
+                        help="seed for every workload instead of each one's default")
+    # Shrinks every workload; for tests and quick trials, not a supported measurement.
+    engine.add_argument("--scale", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
+    engine.set_defaults(handler=_bench_engine)
+
+
+def _rate(x) -> str:
+    if x is None:
+        return "-"
+    for unit, div in (("M", 1e6), ("k", 1e3)):
+        if x >= div:
+            return f"{x / div:.2f} {unit}"
+    return f"{x:.0f}"
+
+
+def _us(ns) -> str:
+    return "-" if ns is None else f"{ns / 1000:.2f}"
+
+
+def _ratio(x) -> str:
+    return "-" if x is None else f"{x:.1f}×"
+
+
+def _quantity(value, unit: str) -> str:
+    if unit == "×":
+        return f"{value:.1f}×"
+    if unit == "ns":
+        return f"{value:,.0f} ns"
+    return f"{value:.1f} {unit}"
+
+
+def _check_json_target(path: str | None) -> None:
+    """Fail before a long run if ``path`` cannot be written."""
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise CliError(f"--json {path}: is a directory")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CliError(f"--json {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise CliError(f"--json {path}: not writable")
+
+
+def _results_table(results: list, Table):
+    """One column per workload, one row per measurement (latency: the per-call path)."""
+    table = Table(title="chuanyu engine benchmark", title_justify="left")
+    table.add_column("")
+    for r in results:
+        table.add_column(r["workload"], justify="right")
+
+    def row(label, fn):
+        table.add_row(label, *(fn(r) for r in results))
+
+    row("timed commands", lambda r: f"{r['commands']:,}")
+    row("process() cmd/s", lambda r: _rate(r["batch_commands_per_s"]))
+    row("per-call cmd/s", lambda r: _rate(r["call_commands_per_s"]))
+    row("reference cmd/s", lambda r: _rate(r["reference_commands_per_s"])
+        + ("*" if r["reference_commands"] != r["commands"] else ""))
+    row("process() ÷ ref", lambda r: _ratio(r["batch_vs_reference"]))
+    row("per-call ÷ ref", lambda r: _ratio(r["call_vs_reference"]))
+    row("latency p50 µs", lambda r: _us(r["latency_ns"]["p50"]))
+    row("latency p99 µs", lambda r: _us(r["latency_ns"]["p99"]))
+    row("latency p99.9 µs", lambda r: _us(r["latency_ns"]["p999"]))
+    row("bytes per order", lambda r: "-" if r["bytes_per_resting_order"] is None
+        else f"{r['bytes_per_resting_order']:.1f}")
+    row("resting at start", lambda r: f"{r['resting_orders_start']:,}")
+    row("resting at end", lambda r: f"{r['resting_orders_end']:,}")
+    row("rejected", lambda r: f"{r['reject_fraction']:.2%}")
+    return table
+
+
+def _bench_engine(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    try:
+        from bench import engine_bench
+    except ImportError as exc:          # e.g. a stale or missing build of the compiled engine
+        raise CliError(f"cannot load the engine benchmark: {exc}") from None
+
+    _check_json_target(args.json)
+    out = Console(stderr=args.json == "-")
+    err = Console(stderr=True)
+    try:
+        engine_bench.engine_class(args.engine)
+    except engine_bench.EngineUnavailable as exc:
+        raise CliError(str(exc)) from None
+
+    names = list(dict.fromkeys(args.workload)) if args.workload else list(_WORKLOAD_NAMES)
+    phases = ("generate", "process()", "per-call", "latency", "reference")
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=err, transient=False) as bar:
+        tasks = {name: bar.add_task(name, total=len(phases), start=False) for name in names}
+
+        def progress(workload: str, phase: str) -> None:
+            task = tasks[workload]
+            if phase == "generate":
+                bar.start_task(task)
+            elif phase == "done":
+                bar.update(task, completed=len(phases), description=f"{workload}: done")
+                bar.stop_task(task)
+                return
+            bar.update(task, completed=phases.index(phase), description=f"{workload}: {phase}")
+
+        results = engine_bench.run_engine_bench(
+            engine=args.engine, quick=args.quick, workloads=names, scale=args.scale,
+            seed=args.seed, progress=progress)
+
+    machine = results[0]["machine"] if results else engine_bench.machine_info()
+    out.print(_results_table(results, Table))
+    for r in results:
+        if r["reference_commands"] != r["commands"]:
+            out.print(f"* {r['workload']}: reference model timed on the first "
+                      f"{r['reference_commands']:,} of the {r['commands']:,} commands")
+        if not r["consistent"]:
+            out.print(f"[red]! {r['workload']}: runs from the same state ended with different books[/]")
+    out.print(f"engine {results[0]['engine'] if results else args.engine}, batches of "
+              f"{engine_bench.BATCH_SIZE}; {machine['cpu']}, {machine['usable_cores']} of "
+              f"{machine['cores']} cores; Python {machine['python']}, numpy {machine['numpy']}",
+              highlight=False)
+
+    checks = engine_bench.check_targets(results)
+    if checks:
+        targets = Table(title=f"targets on {engine_bench.TARGET_WORKLOAD} (ratios from this run)",
+                        title_justify="left")
+        for header in ("target", "measured", "goal", ""):
+            targets.add_column(header, justify="left" if header == "target" else "right")
+        for c in checks:
+            shown = "n/a" if c["value"] is None else _quantity(c["value"], c["unit"])
+            goal = ("≥ " if c["kind"] == "min" else "≤ ") + _quantity(c["goal"], c["unit"])
+            mark = {True: "[green]met[/]", False: "[red]missed[/]", None: "[dim]n/a[/]"}[c["met"]]
+            targets.add_row(c["label"], shown, goal, mark)
+        out.print(targets)
+
+    if args.json:
+        text = json.dumps(results, indent=2)
+        if args.json == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            try:
+                with open(args.json, "w", encoding="utf-8") as f:
+                    f.write(text + "\n")
+            except OSError as exc:
+                raise CliError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+            err.print(f"results written to {args.json}")
+    return 0
+
+
+# --------------------------------------------------------------------------- the parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``chuanyu`` parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="chuanyu",
+        description="chuanyu: the Sichuan-Chongqing carbon market matching engine.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_bench(commands)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        return version("chuanyu")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def main(argv=None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:          # --help / --version (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.handler(args)
+    except CliError as exc:
+        print(f"chuanyu: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("chuanyu: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
