@@ -11,7 +11,7 @@
 """
 from . import commands
 from .codes import (
-    AccountStatus, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentStatus,
+    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentStatus,
     OrderType, Region, Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
@@ -22,7 +22,7 @@ from .reference import ReferenceEngine
 __all__ = [
     "Engine", "ReferenceEngine", "Instrument", "price_band", "commands",
     "COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE", "ACCOUNT_DTYPE", "HOLDING_DTYPE",
-    "AccountStatus", "CancelReason", "CommandType", "EventKind", "InstrumentKind",
+    "AccountStatus", "AuctionOutcome", "CancelReason", "CommandType", "EventKind", "InstrumentKind",
     "InstrumentStatus", "OrderType", "Region", "Reject", "Sector", "Side", "StpMode",
     "TimeInForce", "TradeType",
 ]

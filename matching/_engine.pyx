@@ -6,7 +6,7 @@ cimport numpy as cnp
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
@@ -31,6 +31,7 @@ cdef cnp.dtype _COMMAND_DESCR = COMMAND_DTYPE
 cdef int64_t MAX_CASH = money.MAX_CASH
 cdef int64_t MAX_HOLDING = money.MAX_HOLDING
 cdef int64_t MAX_QTY = instrument_limits.MAX_QTY
+cdef int64_t MAX_PRICE = instrument_limits.MAX_PRICE
 
 cdef enum:
     INITIAL_ORDERS = 1024
@@ -68,7 +69,31 @@ cdef inline uint8_t book_of(uint8_t order_type) noexcept nogil:
     """The book an order type rests in (or, for takes and accepts, trades against)."""
     if order_type <= OT_MARKET:
         return CONTINUOUS_BOOK
-    return FIXED_BOOK if order_type <= OT_FIXED_TAKE else BLOCK_BOOK
+    if order_type <= OT_FIXED_TAKE:
+        return FIXED_BOOK
+    return BLOCK_BOOK if order_type <= OT_BLOCK_ACCEPT else AUCTION_BOOK
+
+
+cdef inline uint64_t splitmix64(uint64_t x) noexcept nogil:
+    """matching.reference.splitmix64: the seeded tie-break draw."""
+    cdef uint64_t z = x + <uint64_t>0x9E3779B97F4A7C15ULL
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+ctypedef struct RankedBid:
+    uint64_t key
+    int64_t position
+    slot_t slot
+
+
+cdef int compare_ranked(const void* a, const void* b) noexcept nogil:
+    cdef const RankedBid* x = <const RankedBid*>a
+    cdef const RankedBid* y = <const RankedBid*>b
+    if x.key != y.key:
+        return -1 if x.key < y.key else 1
+    return -1 if x.position < y.position else (1 if x.position > y.position else 0)
 
 
 cdef inline void price_band(int64_t reference, int64_t bps, int64_t tick, int64_t* low,
@@ -125,6 +150,7 @@ cdef class Engine:
     cdef BookSide* sides
     cdef InstrumentParams* params
     cdef Day* days
+    cdef Auction* auctions
     cdef int32_t n_instruments
     cdef Account* accounts          # grown on demand up to max_accounts
     cdef int32_t accounts_cap
@@ -183,6 +209,7 @@ cdef class Engine:
         self.sides = <BookSide*>calloc(2 * N_BOOKS * self.n_instruments + 1, sizeof(BookSide))
         self.params = <InstrumentParams*>calloc(self.n_instruments + 1, sizeof(InstrumentParams))
         self.days = <Day*>calloc(self.n_instruments + 1, sizeof(Day))
+        self.auctions = <Auction*>calloc(self.n_instruments + 1, sizeof(Auction))
         self.accounts_cap = min(max_accounts, INITIAL_ACCOUNTS)
         self.accounts = <Account*>calloc(self.accounts_cap, sizeof(Account))
         self.holdings_cap = 16
@@ -196,7 +223,7 @@ cdef class Engine:
         self.touched_cap = INITIAL_TOUCHED
         self.touched = <Touch*>malloc(self.touched_cap * sizeof(Touch))
         if (self.orders == NULL or self.levels == NULL or self.sides == NULL or self.params == NULL
-                or self.days == NULL
+                or self.days == NULL or self.auctions == NULL
                 or self.accounts == NULL or self.index == NULL or self.events == NULL
                 or self.touched == NULL or self.holdings == NULL or self.net_credits == NULL):
             raise MemoryError()
@@ -230,6 +257,10 @@ cdef class Engine:
                 free(self.sides[i].levels)
         free(self.sides)
         free(self.days)
+        if self.auctions != NULL:
+            for i in range(self.n_instruments):
+                free(self.auctions[i].eligible)
+        free(self.auctions)
         free(self.orders)
         free(self.levels)
         free(self.params)
@@ -474,8 +505,9 @@ cdef class Engine:
 
     cdef inline void _touch_level(self, slot_t lv, int32_t instrument, uint8_t book,
                                   uint8_t side) noexcept nogil:
-        # Block quotes are private to their parties: their book is never in the depth feed.
-        if self.levels[lv].stamp != self.stamp and book != BLOCK_BOOK:
+        # Block quotes are private to their parties and auction bids are sealed: neither
+        # book is in the depth feed.
+        if self.levels[lv].stamp != self.stamp and book < BLOCK_BOOK:
             self.levels[lv].stamp = self.stamp
             self._push_touch(instrument, book, side, self.levels[lv].price)
 
@@ -485,7 +517,7 @@ cdef class Engine:
         cdef int32_t i
         cdef int64_t price = self.levels[lv].price
         self.levels[lv].stamp = self.stamp
-        if book == BLOCK_BOOK:
+        if book >= BLOCK_BOOK:
             return
         for i in range(self.n_touched):
             if (self.touched[i].price == price and self.touched[i].side == side
@@ -721,7 +753,9 @@ cdef class Engine:
         b.cash_frozen -= release
         b.cash_available += release - (price * qty + buy_fee)
         hb.buying -= qty
-        if self.params[buy.instrument].t_plus_one:
+        if buy.flags & FLAG_COMPLIANCE_ONLY:
+            hb.non_tradable += qty
+        elif self.params[buy.instrument].t_plus_one:
             hb.locked += qty
         else:
             hb.available += qty
@@ -741,11 +775,11 @@ cdef class Engine:
         self._unlink(s)
         self._drop_incoming(s, reason)
 
-    cdef void _trade(self, slot_t a, slot_t r, int64_t q) noexcept nogil:
-        """Trade ``q`` at the resting order's price; the trade type is the resting book's."""
+    cdef void _trade(self, slot_t a, slot_t r, int64_t q, int64_t price) noexcept nogil:
+        """Trade ``q`` at ``price``; the trade type is the resting order's book's."""
         cdef Order* ag = &self.orders[a]
         cdef Order* ro = &self.orders[r]
-        cdef int64_t price = ro.price, buy_fee = 0, sell_fee = 0
+        cdef int64_t buy_fee = 0, sell_fee = 0
         cdef uint8_t book = book_of(ro.order_type)
         cdef uint8_t trade_type = book + 1
         cdef Order* buy
@@ -840,7 +874,8 @@ cdef class Engine:
                     self._drop_incoming(s, CXL_SELF_TRADE)
                     return
                 continue
-            self._trade(s, r, o.qty if o.qty < self.orders[r].qty else self.orders[r].qty)
+            self._trade(s, r, o.qty if o.qty < self.orders[r].qty else self.orders[r].qty,
+                        self.orders[r].price)
         if o.qty == 0:
             self._free_order(s)
         elif o.order_type == OT_LIMIT and (o.tif == TIF_GTC or o.tif == TIF_DAY):
@@ -955,8 +990,16 @@ cdef class Engine:
             s = -1
         return s
 
-    cdef void _cancel(self) noexcept nogil:
+    cdef slot_t _owned_revocable_order(self) noexcept nogil:
+        """The resting order a CANCEL or REDUCE names; auction bids are irrevocable."""
         cdef slot_t s = self._owned_order()
+        if s != -1 and self.orders[s].order_type == OT_AUCTION_BID:
+            self._reject(REJ_WRONG_ORDER_KIND)
+            return -1
+        return s
+
+    cdef void _cancel(self) noexcept nogil:
+        cdef slot_t s = self._owned_revocable_order()
         if s != -1:
             self._cancel_resting(s, CXL_USER)
 
@@ -968,7 +1011,7 @@ cdef class Engine:
         self._set_leaves(o, qty)
 
     cdef void _reduce(self) noexcept nogil:
-        cdef slot_t s = self._owned_order()
+        cdef slot_t s = self._owned_revocable_order()
         cdef Order* o
         cdef int64_t qty = self.cmd.qty, reduced_by
         if s == -1:
@@ -1161,7 +1204,7 @@ cdef class Engine:
             self._reject(reason)
             return
         self._accept_slot(s)
-        self._trade(s, posted, c.qty)
+        self._trade(s, posted, c.qty, self.orders[posted].price)
         self._free_order(s)
 
     # ................................................. operator commands
@@ -1234,7 +1277,8 @@ cdef class Engine:
         if mode == DOOM_DAY:
             return o.tif == TIF_DAY
         if mode == DOOM_END_OF_DAY:
-            return o.order_type != OT_LIMIT or o.tif == TIF_DAY
+            return (o.order_type == OT_FIXED_LISTING or o.order_type == OT_BLOCK_QUOTE
+                    or (o.order_type == OT_LIMIT and o.tif == TIF_DAY))
         if mode == DOOM_OUTSIDE_BAND:
             return o.price < self.params[o.instrument].band_low or o.price > self.params[o.instrument].band_high
         if mode == DOOM_ACCOUNT:
@@ -1375,7 +1419,7 @@ cdef class Engine:
         a.status = status
         self._account_event(EV_ACCOUNT_UPDATED, 0, status, 0)
         if status != ACCT_ACTIVE:
-            self._cancel_where(ALL_INSTRUMENTS, CONTINUOUS_BOOK, BLOCK_BOOK,
+            self._cancel_where(ALL_INSTRUMENTS, CONTINUOUS_BOOK, AUCTION_BOOK,
                                DOOM_ACCOUNT_BUYS if status == ACCT_SELL_ONLY else DOOM_ACCOUNT,
                                self.cmd.account, CXL_SANCTION)
 
@@ -1472,6 +1516,286 @@ cdef class Engine:
                     h.available += h.locked
                     h.locked = 0
 
+    # ........................................................... auctions
+    cdef void _auction_open(self) noexcept nogil:
+        """AUCTION_OPEN: one open auction per instrument; the initiator's lot is held."""
+        cdef const Command* c = self.cmd
+        cdef InstrumentParams* p
+        cdef Auction* auc
+        cdef uint16_t reason
+        cdef bint primary = c.flags & FLAG_PRIMARY
+        cdef slot_t s
+        cdef int32_t i
+        cdef Event* e
+        if c.instrument < 0 or c.instrument >= self.n_instruments:
+            self._reject(REJ_UNKNOWN_INSTRUMENT)
+            return
+        p = &self.params[c.instrument]
+        auc = &self.auctions[c.instrument]
+        if not self._account_known(c.account):
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        if p.status == STATUS_HALTED:
+            self._reject(REJ_INSTRUMENT_HALTED)
+            return
+        if auc.active:
+            self._reject(REJ_AUCTION_IN_PROGRESS)
+            return
+        if (c.side != SIDE_BUY and c.side != SIDE_SELL) or (primary and c.side != SIDE_SELL):
+            self._reject(REJ_BAD_SIDE)
+            return
+        reason = self._check_qty(p, c.qty, MAX_QTY)
+        if reason == 0 and not (0 < c.min_qty <= c.qty and c.min_qty % p.lot == 0
+                                and (c.value == 0 or c.min_qty <= c.value <= MAX_QTY)):
+            reason = REJ_BAD_QUANTITY
+        if reason == 0:
+            reason = self._check_price(p, c.price, p.tick, 2 * MAX_PRICE)
+        if reason == 0 and not 0 <= c.contra_account <= 10000:
+            reason = REJ_BAD_PRICE
+        if reason:
+            self._reject(reason)
+            return
+        s = self._new_slot(c, OT_AUCTION_LOT, c.side, c.price, c.qty, TIF_GTC, STP_OFF, 0, 0)
+        self.orders[s].client_order_id = 0
+        if not primary:
+            reason = self._risk_reason(&self.orders[s])
+            if reason:
+                self._reject(reason)
+                return
+        self._alloc_order()
+        self.orders[s].next = -1
+        self.next_order_id += 1
+        if primary:
+            self.orders[s].qty += <int32_t>auc.rollover[0]
+            for i in range(ROLLOVER_AUCTIONS - 1):
+                auc.rollover[i] = auc.rollover[i + 1]
+            auc.rollover[ROLLOVER_AUCTIONS - 1] = 0
+        else:
+            self._hold(&self.orders[s], 0, 0)
+        auc.active = True
+        auc.lot = s
+        auc.volume = self.orders[s].qty
+        auc.min_bid = c.min_qty
+        auc.cap = c.value
+        auc.cancel_bps = c.contra_account
+        auc.seed = c.client_order_id
+        auc.flags = c.flags
+        auc.n_eligible = 0
+        self._emit_order(EV_ACCEPTED, s, auc.volume, auc.volume, 0, auc.seed)
+
+    cdef Auction* _find_auction(self) noexcept nogil:
+        cdef int32_t n
+        for n in range(self.n_instruments):
+            if self.auctions[n].active and self.orders[self.auctions[n].lot].order_id == self.cmd.order_id:
+                return &self.auctions[n]
+        self._reject(REJ_NO_AUCTION)
+        return NULL
+
+    cdef bint _eligible(self, Auction* auc, int32_t account) noexcept nogil:
+        cdef int32_t i
+        for i in range(auc.n_eligible):
+            if auc.eligible[i] == account:
+                return True
+        return False
+
+    cdef int _add_eligible(self, Auction* auc, int32_t account) noexcept nogil:
+        cdef void* p
+        if auc.n_eligible == auc.eligible_cap:
+            p = grow(auc.eligible, 2 * auc.eligible_cap + 8, sizeof(int32_t))
+            if p == NULL:
+                return -1
+            auc.eligible = <int32_t*>p
+            auc.eligible_cap = 2 * auc.eligible_cap + 8
+        auc.eligible[auc.n_eligible] = account
+        auc.n_eligible += 1
+        return 0
+
+    cdef void _auction_eligible(self) noexcept nogil:
+        cdef Auction* auc = self._find_auction()
+        cdef void* p
+        cdef Event* e
+        if auc == NULL:
+            return
+        if self.cmd.account < 0 or self.cmd.account >= self.max_accounts:
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        if not self._eligible(auc, self.cmd.account) and self._add_eligible(auc, self.cmd.account) != 0:
+            self.oom = True
+            return
+        e = self._emit(EV_ACCOUNT_UPDATED)
+        if e != NULL:
+            e.account = self.cmd.account
+            e.order_id = self.orders[auc.lot].order_id
+            e.value = 1
+
+    cdef int64_t _bids_of(self, int32_t instrument, int32_t account) noexcept nogil:
+        """The quantity ``account`` has bid in the instrument's open auction."""
+        cdef int64_t total = 0
+        cdef uint8_t side
+        cdef int32_t i
+        cdef BookSide* bs
+        cdef slot_t r
+        for side in range(SIDE_BUY, SIDE_SELL + 1):
+            bs = self._side(instrument, AUCTION_BOOK, side)
+            for i in range(bs.n):
+                r = self.levels[bs.levels[i]].head
+                while r != -1:
+                    if self.orders[r].account == account:
+                        total += self.orders[r].qty
+                    r = self.orders[r].next
+        return total
+
+    cdef void _auction_bid(self) noexcept nogil:
+        """AUCTION_BID: sealed (no depth), irrevocable, at the reserve or better."""
+        cdef const Command* c = self.cmd
+        cdef Auction* auc = self._find_auction()
+        cdef Order* lot
+        cdef InstrumentParams* p
+        cdef uint16_t reason
+        cdef slot_t s
+        if auc == NULL:
+            return
+        lot = &self.orders[auc.lot]
+        p = &self.params[lot.instrument]
+        if not self._account_known(c.account):
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        if p.status == STATUS_HALTED:
+            self._reject(REJ_INSTRUMENT_HALTED)
+            return
+        if c.account == lot.account:
+            self._reject(REJ_SELF_TAKE)
+            return
+        if auc.n_eligible and not self._eligible(auc, c.account):
+            self._reject(REJ_NOT_ELIGIBLE)
+            return
+        reason = self._check_qty(p, c.qty, MAX_QTY)
+        if reason == 0 and c.qty < auc.min_bid:
+            reason = REJ_BELOW_MINIMUM
+        if reason == 0:
+            reason = self._check_price(p, c.price, p.tick, 2 * MAX_PRICE)
+        if reason:
+            self._reject(reason)
+            return
+        if not crosses(opposite(lot.side), c.price, lot.price):
+            self._reject(REJ_BELOW_RESERVE)
+            return
+        if auc.cap and c.qty + self._bids_of(lot.instrument, c.account) > auc.cap:
+            self._reject(REJ_BIDDER_CAP)
+            return
+        s = self._new_slot(c, OT_AUCTION_BID, opposite(lot.side), c.price, c.qty, TIF_GTC, STP_OFF, 0,
+                           auc.flags & FLAG_COMPLIANCE_ONLY)
+        self.orders[s].instrument = lot.instrument
+        reason = self._risk_reason(&self.orders[s])
+        if reason:
+            self._reject(reason)
+            return
+        self._accept_slot(s)
+        if self._rest(s) != 0:
+            self.oom = True
+
+    cdef void _auction_close(self) noexcept nogil:
+        """AUCTION_CLOSE: clear the open auction as reference._auction_close states."""
+        cdef int32_t n = self.cmd.instrument, i, j, first
+        cdef Auction* auc
+        cdef Order* lot
+        cdef InstrumentParams* p
+        cdef BookSide* bs
+        cdef RankedBid* ranked
+        cdef slot_t r
+        cdef int64_t count = 0, bid_volume = 0, remaining, q, clearing = 0, sold = 0, lots, extra, n_fills = 0
+        cdef uint8_t outcome
+        cdef bint primary
+        cdef Event* e
+        if not self._instrument_ok(False):
+            return
+        auc = &self.auctions[n]
+        if not auc.active:
+            self._reject(REJ_NO_AUCTION)
+            return
+        lot = &self.orders[auc.lot]
+        p = &self.params[n]
+        primary = auc.flags & FLAG_PRIMARY
+        bs = self._side(n, AUCTION_BOOK, opposite(lot.side))
+        ranked = <RankedBid*>malloc((self.live_orders + 1) * sizeof(RankedBid))
+        if ranked == NULL:
+            self.oom = True
+            return
+        for i in range(bs.n - 1, -1, -1):
+            first = count
+            r = self.levels[bs.levels[i]].head
+            while r != -1:
+                ranked[count].slot = r
+                ranked[count].position = count
+                ranked[count].key = splitmix64(<uint64_t>(auc.seed ^ self.orders[r].order_id))
+                bid_volume += self.orders[r].qty
+                count += 1
+                r = self.orders[r].next
+            if auc.flags & FLAG_RANDOM_TIES:
+                qsort(&ranked[first], count - first, sizeof(RankedBid), compare_ranked)
+        remaining = auc.volume
+        for i in range(count):
+            if remaining == 0:
+                break
+            q = self.orders[ranked[i].slot].qty
+            remaining -= q if q < remaining else remaining
+            clearing = self.orders[ranked[i].slot].price
+            n_fills += 1
+        if bid_volume >= auc.volume:
+            outcome = OUT_CLEARED
+            if primary and auc.cancel_bps and clearing * 10000 < p.reference * (10000 - auc.cancel_bps):
+                outcome = OUT_CANCELLED_PRICE
+        elif primary:
+            outcome = OUT_CANCELLED_VOLUME
+        elif auc.flags & FLAG_FAIL_UNDERSUBSCRIBED:
+            outcome = OUT_FAILED
+        else:
+            outcome = OUT_UNDERSUBSCRIBED
+        if outcome == OUT_CLEARED or outcome == OUT_UNDERSUBSCRIBED:
+            sold = auc.volume - remaining
+        if sold and primary:
+            lot.qty = <int32_t>sold            # the issuer creates what it sells
+            if self.risk:
+                self._holding(lot.account, n).frozen += sold
+                self.net_credits[n] += sold
+        if sold:
+            remaining = sold
+            for i in range(n_fills):
+                r = ranked[i].slot
+                q = self.orders[r].qty if self.orders[r].qty < remaining else remaining
+                remaining -= q
+                self._trade(auc.lot, r, q, self.orders[r].price if auc.flags & FLAG_PAY_AS_BID else clearing)
+        for i in range(count):
+            r = ranked[i].slot
+            # a filled bid's slot is free (level -1) and may not be reused within this loop
+            if self.orders[r].level != -1 and self.orders[r].order_type == OT_AUCTION_BID:
+                self._cancel_resting(r, CXL_AUCTION)
+        free(ranked)
+        if outcome == OUT_CANCELLED_PRICE or outcome == OUT_CANCELLED_VOLUME:
+            lots = auc.volume // p.lot // ROLLOVER_AUCTIONS
+            extra = auc.volume // p.lot % ROLLOVER_AUCTIONS
+            for j in range(ROLLOVER_AUCTIONS):
+                auc.rollover[j] += (lots + (1 if j < extra else 0)) * p.lot
+        e = self._emit(EV_AUCTION_RESULT)
+        if e != NULL:
+            e.instrument = n
+            e.order_id = lot.order_id
+            e.account = lot.account
+            e.side = lot.side
+            e.reason = outcome
+            e.price = clearing if sold else 0
+            e.qty = sold
+            e.leaves = auc.volume - sold
+            e.value = bid_volume
+            e.count = <int32_t>count
+        if primary:
+            lot.qty = 0                        # nothing was held for it
+        else:
+            self._set_leaves(lot, 0)
+        self._free_order(auc.lot)
+        auc.active = False
+        auc.n_eligible = 0
+
     cdef int _run(self, const Command* cmds, int64_t n) noexcept nogil:
         cdef int64_t i
         for i in range(n):
@@ -1518,6 +1842,14 @@ cdef class Engine:
                 self._set_block_window()
             elif self.cmd.type == CMD_END_OF_DAY:
                 self._end_of_day()
+            elif self.cmd.type == CMD_AUCTION_OPEN:
+                self._auction_open()
+            elif self.cmd.type == CMD_AUCTION_BID:
+                self._auction_bid()
+            elif self.cmd.type == CMD_AUCTION_ELIGIBLE:
+                self._auction_eligible()
+            elif self.cmd.type == CMD_AUCTION_CLOSE:
+                self._auction_close()
             else:
                 self._reject(REJ_UNKNOWN_COMMAND)
             self._flush_depth()
@@ -1690,7 +2022,8 @@ cdef class Engine:
 
     @property
     def resting_orders(self):
-        return self.live_orders
+        """Orders resting in the books (an open auction's own side is not one)."""
+        return self.index_used
 
     @property
     def instruments(self):
@@ -1762,7 +2095,7 @@ cdef class Engine:
     # ------------------------------------------------------------- state
     def _export_orders(self):
         """Resting orders in canonical order as a BOOK_ORDER_DTYPE array."""
-        cdef cnp.ndarray out = np.zeros(self.live_orders, dtype=BOOK_ORDER_DTYPE)
+        cdef cnp.ndarray out = np.zeros(self.index_used, dtype=BOOK_ORDER_DTYPE)
         cdef BookOrder* row = <BookOrder*>cnp.PyArray_DATA(out)
         cdef int32_t instrument, i
         cdef uint8_t side, book
@@ -1854,12 +2187,73 @@ cdef class Engine:
                       [self.days[n].volume[t] for t in range(N_TRADE_TYPES)],
                       [self.days[n].amount[t] for t in range(N_TRADE_TYPES)]] for n in range(self.n_instruments)],
             "block_window": [self.params[n].block_window for n in range(self.n_instruments)],
+            "rollover": [[self.auctions[n].rollover[i] for i in range(ROLLOVER_AUCTIONS)]
+                         for n in range(self.n_instruments)],
+            "auctions": [self._auction_meta(n) for n in range(self.n_instruments)],
             "account_stp": account_stp,
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
             "next_event_seq": self.next_event_seq,
             "clock": self.clock,
         }
+
+    def _auction_meta(self, int32_t n):
+        cdef Auction* auc = &self.auctions[n]
+        cdef Order* lot
+        if not auc.active:
+            return None
+        lot = &self.orders[auc.lot]
+        return {"id": lot.order_id, "account": lot.account, "side": lot.side, "reserve": lot.price,
+                "unsold": lot.qty, "ts": lot.ts, "volume": auc.volume, "min_bid": auc.min_bid, "cap": auc.cap,
+                "flags": auc.flags, "cancel_bps": auc.cancel_bps, "seed": auc.seed,
+                "eligible": [auc.eligible[i] for i in range(auc.n_eligible)]}
+
+    def _import_auctions(self, list rollover, list auctions):
+        cdef int32_t n, i
+        cdef Auction* auc
+        cdef slot_t s
+        cdef Order* o
+        if len(rollover) != self.n_instruments or len(auctions) != self.n_instruments:
+            raise ValueError("snapshot holds the wrong number of instrument auctions")
+        for n in range(self.n_instruments):
+            auc = &self.auctions[n]
+            for i in range(ROLLOVER_AUCTIONS):
+                auc.rollover[i] = rollover[n][i]
+            a = auctions[n]
+            if a is None:
+                continue
+            if not (0 < a["unsold"] <= MAX_QTY and a["side"] in (SIDE_BUY, SIDE_SELL)
+                    and 0 <= a["account"] < self.max_accounts):
+                raise ValueError(f"snapshot auction of instrument {n} is invalid")
+            if self._reserve() != 0:
+                raise MemoryError()
+            s = self._alloc_order()
+            o = &self.orders[s]
+            memset(o, 0, sizeof(Order))
+            o.order_id = a["id"]
+            o.account = a["account"]
+            o.side = a["side"]
+            o.price = a["reserve"]
+            o.qty = a["unsold"]
+            o.ts = a["ts"]
+            o.instrument = n
+            o.order_type = OT_AUCTION_LOT
+            o.tif = TIF_GTC
+            o.stp = STP_OFF
+            o.prev = -1
+            o.next = -1
+            o.level = -1
+            auc.active = True
+            auc.lot = s
+            auc.volume = a["volume"]
+            auc.min_bid = a["min_bid"]
+            auc.cap = a["cap"]
+            auc.flags = a["flags"]
+            auc.cancel_bps = a["cancel_bps"]
+            auc.seed = a["seed"]
+            for account in a["eligible"]:
+                if self._add_eligible(auc, account) != 0:
+                    raise MemoryError()
 
     def snapshot(self):
         """The full state as bytes; :meth:`restore` rebuilds an identical engine.
@@ -1933,6 +2327,7 @@ cdef class Engine:
             self.params[i].block_window = bool(meta["block_window"][i])
         self.fees_collected = meta["fees_collected"]
         self.net_deposits = meta["net_deposits"]
+        self._import_auctions(meta["rollover"], meta["auctions"])
         self.next_order_id = meta["next_order_id"]
         self.next_trade_id = meta["next_trade_id"]
         self.next_event_seq = meta["next_event_seq"]
@@ -2037,7 +2432,9 @@ cdef class Engine:
           if bid.n and ask.n:
               assert (self.levels[bid.levels[bid.n - 1]].price
                       < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
-        assert seen == self.live_orders == self.index_used, "order count, index and book disagree"
+        lots = sum(1 for n in range(self.n_instruments) if self.auctions[n].active)
+        assert seen + lots == self.live_orders and seen == self.index_used, \
+            "order count, index and book disagree"
         self._check_accounts()
         free_count = 0
         r = self.free_order
@@ -2094,6 +2491,14 @@ cdef class Engine:
                         else:
                             need_units[o.account, instrument] += o.qty
                         r = o.next
+        for instrument in range(self.n_instruments):
+            if self.auctions[instrument].active and not self.auctions[instrument].flags & FLAG_PRIMARY:
+                o = &self.orders[self.auctions[instrument].lot]
+                if o.side == SIDE_BUY:
+                    need_cash[o.account] += self._buy_need(o, o.qty)
+                    need_buying[o.account, instrument] += o.qty
+                else:
+                    need_units[o.account, instrument] += o.qty
         for a in range(self.accounts_cap):
             if not self.accounts[a].exists:
                 continue
@@ -2166,7 +2571,8 @@ def _constants():
         "Side": {"BUY": SIDE_BUY, "SELL": SIDE_SELL},
         "OrderType": {"LIMIT": OT_LIMIT, "MARKET": OT_MARKET, "FIXED_LISTING": OT_FIXED_LISTING,
                       "FIXED_TAKE": OT_FIXED_TAKE, "BLOCK_QUOTE": OT_BLOCK_QUOTE,
-                      "BLOCK_ACCEPT": OT_BLOCK_ACCEPT},
+                      "BLOCK_ACCEPT": OT_BLOCK_ACCEPT, "AUCTION_BID": OT_AUCTION_BID,
+                      "AUCTION_LOT": OT_AUCTION_LOT},
         "TimeInForce": {"GTC": TIF_GTC, "DAY": TIF_DAY, "IOC": TIF_IOC, "FOK": TIF_FOK},
         "StpMode": {"ACCOUNT_DEFAULT": STP_ACCOUNT_DEFAULT, "OFF": STP_OFF,
                     "CANCEL_NEWEST": STP_CANCEL_NEWEST, "CANCEL_OLDEST": STP_CANCEL_OLDEST,
@@ -2181,13 +2587,14 @@ def _constants():
             "SET_POSITION_LIMIT": CMD_SET_POSITION_LIMIT, "RELEASE_T1": CMD_RELEASE_T1,
             "LIST_FIXED": CMD_LIST_FIXED, "TAKE_FIXED": CMD_TAKE_FIXED, "BLOCK_QUOTE": CMD_BLOCK_QUOTE,
             "BLOCK_ACCEPT": CMD_BLOCK_ACCEPT, "SET_BLOCK_WINDOW": CMD_SET_BLOCK_WINDOW,
-            "END_OF_DAY": CMD_END_OF_DAY},
+            "END_OF_DAY": CMD_END_OF_DAY, "AUCTION_OPEN": CMD_AUCTION_OPEN, "AUCTION_BID": CMD_AUCTION_BID,
+            "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
                       "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED, "BALANCE": EV_BALANCE,
                       "DAILY_STATS": EV_DAILY_STATS, "DAILY_VOLUME": EV_DAILY_VOLUME,
-                      "BLOCK_WINDOW": EV_BLOCK_WINDOW},
+                      "BLOCK_WINDOW": EV_BLOCK_WINDOW, "AUCTION_RESULT": EV_AUCTION_RESULT},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
             "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,
@@ -2207,14 +2614,19 @@ def _constants():
             "BLOCK_WINDOW_CLOSED": REJ_BLOCK_WINDOW_CLOSED, "SELF_TAKE": REJ_SELF_TAKE,
             "BELOW_MINIMUM": REJ_BELOW_MINIMUM, "EXCEEDS_REMAINING": REJ_EXCEEDS_REMAINING,
             "NOT_BEST_LISTING": REJ_NOT_BEST_LISTING, "WRONG_ORDER_KIND": REJ_WRONG_ORDER_KIND,
-            "NOT_COUNTERPARTY": REJ_NOT_COUNTERPARTY, "PARTIAL_NOT_ALLOWED": REJ_PARTIAL_NOT_ALLOWED},
+            "NOT_COUNTERPARTY": REJ_NOT_COUNTERPARTY, "PARTIAL_NOT_ALLOWED": REJ_PARTIAL_NOT_ALLOWED,
+            "BELOW_RESERVE": REJ_BELOW_RESERVE, "BIDDER_CAP": REJ_BIDDER_CAP, "NOT_ELIGIBLE": REJ_NOT_ELIGIBLE,
+            "AUCTION_IN_PROGRESS": REJ_AUCTION_IN_PROGRESS, "NO_AUCTION": REJ_NO_AUCTION},
         "CancelReason": {"USER": CXL_USER, "IOC_REMAINDER": CXL_IOC_REMAINDER,
                          "SELF_TRADE": CXL_SELF_TRADE, "EXPIRY": CXL_EXPIRY, "SANCTION": CXL_SANCTION,
-                         "OUTSIDE_BAND": CXL_OUTSIDE_BAND},
+                         "OUTSIDE_BAND": CXL_OUTSIDE_BAND, "AUCTION": CXL_AUCTION},
         "TradeType": {"CONTINUOUS": TT_CONTINUOUS, "FIXED": TT_FIXED, "BLOCK": TT_BLOCK,
                       "AUCTION": TT_AUCTION},
         "InstrumentStatus": {"TRADING": STATUS_TRADING, "HALTED": STATUS_HALTED,
                              "CLOSED": STATUS_CLOSED, "PRE_OPEN": STATUS_PRE_OPEN},
         "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
         "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
+        "AuctionOutcome": {"CLEARED": OUT_CLEARED, "UNDERSUBSCRIBED": OUT_UNDERSUBSCRIBED,
+                           "FAILED": OUT_FAILED, "CANCELLED_VOLUME": OUT_CANCELLED_VOLUME,
+                           "CANCELLED_PRICE": OUT_CANCELLED_PRICE},
     }

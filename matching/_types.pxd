@@ -17,11 +17,14 @@ cdef enum:
     OT_FIXED_TAKE = 4
     OT_BLOCK_QUOTE = 5
     OT_BLOCK_ACCEPT = 6
+    OT_AUCTION_BID = 7
+    OT_AUCTION_LOT = 8
 
     CONTINUOUS_BOOK = 0
     FIXED_BOOK = 1
     BLOCK_BOOK = 2
-    N_BOOKS = 3
+    AUCTION_BOOK = 3
+    N_BOOKS = 4
 
     TIF_GTC = 1
     TIF_DAY = 2
@@ -56,6 +59,10 @@ cdef enum:
     CMD_BLOCK_ACCEPT = 33
     CMD_SET_BLOCK_WINDOW = 34
     CMD_END_OF_DAY = 35
+    CMD_AUCTION_OPEN = 36
+    CMD_AUCTION_BID = 37
+    CMD_AUCTION_ELIGIBLE = 38
+    CMD_AUCTION_CLOSE = 39
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -70,6 +77,7 @@ cdef enum:
     EV_DAILY_STATS = 11
     EV_DAILY_VOLUME = 12
     EV_BLOCK_WINDOW = 13
+    EV_AUCTION_RESULT = 14
 
     REJ_UNKNOWN_COMMAND = 1001
     REJ_UNKNOWN_ACCOUNT = 2001
@@ -105,6 +113,11 @@ cdef enum:
     REJ_WRONG_ORDER_KIND = 3024
     REJ_NOT_COUNTERPARTY = 3025
     REJ_PARTIAL_NOT_ALLOWED = 3026
+    REJ_BELOW_RESERVE = 3027
+    REJ_BIDDER_CAP = 3028
+    REJ_NOT_ELIGIBLE = 3029
+    REJ_AUCTION_IN_PROGRESS = 3030
+    REJ_NO_AUCTION = 3031
     REJ_BAD_STATUS = 4001
     REJ_ACCOUNT_EXISTS = 4002
     REJ_BAD_REGION = 4003
@@ -117,6 +130,13 @@ cdef enum:
     CXL_EXPIRY = 4
     CXL_SANCTION = 5
     CXL_OUTSIDE_BAND = 6
+    CXL_AUCTION = 7
+
+    OUT_CLEARED = 1
+    OUT_UNDERSUBSCRIBED = 2
+    OUT_FAILED = 3
+    OUT_CANCELLED_VOLUME = 4
+    OUT_CANCELLED_PRICE = 5
 
     TT_CONTINUOUS = 1
     TT_FIXED = 2
@@ -142,6 +162,12 @@ cdef enum:
     PUBLIC = -1
     FLAG_NON_TRADABLE = 1
     FLAG_PARTIAL = 2
+    FLAG_PAY_AS_BID = 4
+    FLAG_FAIL_UNDERSUBSCRIBED = 8
+    FLAG_PRIMARY = 16
+    FLAG_COMPLIANCE_ONLY = 32
+    FLAG_RANDOM_TIES = 64
+    ROLLOVER_AUCTIONS = 4
 
 
 # Mirrors COMMAND_DTYPE (aligned).
@@ -322,3 +348,18 @@ ctypedef struct Account:
     uint8_t sector
     uint8_t status
     uint8_t stp             # its default STP mode, 0 = the engine default
+
+# An instrument's auction: the open one (when active) and the primary volume still to roll over.
+ctypedef struct Auction:
+    int64_t volume
+    int64_t min_bid
+    int64_t cap             # per bidder, 0 = none
+    int64_t cancel_bps
+    int64_t seed
+    int64_t rollover[ROLLOVER_AUCTIONS]
+    int32_t* eligible       # accounts admitted; none = everyone
+    int32_t n_eligible
+    int32_t eligible_cap
+    slot_t lot              # the initiator's side, allocated but in no book
+    uint8_t flags
+    uint8_t active

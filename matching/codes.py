@@ -12,7 +12,7 @@ from enum import IntEnum
 __all__ = [
     "Side", "OrderType", "TimeInForce", "StpMode", "CommandType", "EventKind",
     "Reject", "CancelReason", "TradeType", "InstrumentStatus", "InstrumentKind", "Region",
-    "Sector", "AccountStatus",
+    "Sector", "AccountStatus", "AuctionOutcome",
 ]
 
 
@@ -30,6 +30,8 @@ class OrderType(IntEnum):
     FIXED_TAKE = 4          # takes one listing, never rests
     BLOCK_QUOTE = 5         # block book: public or directed to one account
     BLOCK_ACCEPT = 6        # accepts one block quote, never rests
+    AUCTION_BID = 7         # auction book: a sealed, irrevocable bid (or offer) in an auction
+    AUCTION_LOT = 8         # the initiator's side of an auction; the auction id is its id
 
 
 class TimeInForce(IntEnum):
@@ -73,6 +75,10 @@ class CommandType(IntEnum):
     BLOCK_ACCEPT = 33            # accept a block quote by order_id
     SET_BLOCK_WINDOW = 34        # status 1 opens the window, 0 closes it (quotes expire)
     END_OF_DAY = 35              # instrument, or -1 for all
+    AUCTION_OPEN = 36            # see matching.commands.auction_open for the fields
+    AUCTION_BID = 37             # order_id: the auction id
+    AUCTION_ELIGIBLE = 38        # order_id: the auction id; account may bid
+    AUCTION_CLOSE = 39           # instrument: clear its open auction
 
 
 class EventKind(IntEnum):
@@ -89,6 +95,8 @@ class EventKind(IntEnum):
     DAILY_STATS = 11             # close in price, previous close in value, open/high/low
     DAILY_VOLUME = 12            # one per trade type: volume in qty, amount in value
     BLOCK_WINDOW = 13            # value 1 open, 0 closed
+    AUCTION_RESULT = 14          # reason: AuctionOutcome; price: clearing price; qty: volume
+                                 # sold; leaves: volume unsold; value: volume bid; count: bids
 
 
 class Reject(IntEnum):
@@ -129,6 +137,11 @@ class Reject(IntEnum):
     WRONG_ORDER_KIND = 3024      # e.g. replacing a listing, taking a limit order
     NOT_COUNTERPARTY = 3025      # a directed block quote accepted by another account
     PARTIAL_NOT_ALLOWED = 3026
+    BELOW_RESERVE = 3027
+    BIDDER_CAP = 3028
+    NOT_ELIGIBLE = 3029
+    AUCTION_IN_PROGRESS = 3030
+    NO_AUCTION = 3031
     # 4xxx admin
     BAD_STATUS = 4001
     ACCOUNT_EXISTS = 4002
@@ -144,6 +157,7 @@ class CancelReason(IntEnum):
     EXPIRY = 4
     SANCTION = 5
     OUTSIDE_BAND = 6             # end of day: a GTC order outside the re-centred band
+    AUCTION = 7                  # an auction bid not filled, or its auction failed
 
 
 class TradeType(IntEnum):
@@ -151,6 +165,14 @@ class TradeType(IntEnum):
     FIXED = 2
     BLOCK = 3
     AUCTION = 4
+
+
+class AuctionOutcome(IntEnum):
+    CLEARED = 1                  # the volume was sold
+    UNDERSUBSCRIBED = 2          # bids fell short of the volume; what was bid was filled
+    FAILED = 3                   # bids fell short and the auction's policy is to fail
+    CANCELLED_VOLUME = 4         # primary auction: bids below the volume (EU 1031/2010 7(5))
+    CANCELLED_PRICE = 5          # primary auction: clearing price too far below the reference (7(6))
 
 
 class InstrumentStatus(IntEnum):

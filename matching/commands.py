@@ -18,13 +18,20 @@ __all__ = [
     "set_account_stp", "expire_day_orders", "create_account", "set_account_status", "deposit",
     "withdraw", "credit_holdings", "debit_holdings", "set_retention_floor", "set_position_limit",
     "release_t1", "list_fixed", "take_fixed", "block_quote", "block_accept", "set_block_window",
-    "end_of_day", "ALL_INSTRUMENTS", "PUBLIC", "FLAG_NON_TRADABLE", "FLAG_PARTIAL",
+    "end_of_day", "auction_open", "auction_bid", "auction_eligible", "auction_close",
+    "ALL_INSTRUMENTS", "PUBLIC", "FLAG_NON_TRADABLE", "FLAG_PARTIAL", "FLAG_PAY_AS_BID",
+    "FLAG_FAIL_UNDERSUBSCRIBED", "FLAG_PRIMARY", "FLAG_COMPLIANCE_ONLY", "FLAG_RANDOM_TIES",
 ]
 
 ALL_INSTRUMENTS = -1      # release_t1, end_of_day: every instrument
 PUBLIC = -1               # block_quote: open to every account
 FLAG_NON_TRADABLE = 1     # credit / debit holdings
 FLAG_PARTIAL = 2          # block quote: partial acceptance allowed
+FLAG_PAY_AS_BID = 4       # auction: each winner pays its own price (default: uniform)
+FLAG_FAIL_UNDERSUBSCRIBED = 8    # auction: fail when bids fall short (default: fill them)
+FLAG_PRIMARY = 16         # auction: the issuer sells allowances it creates
+FLAG_COMPLIANCE_ONLY = 32  # auction: units won are non-tradable (for compliance only)
+FLAG_RANDOM_TIES = 64     # auction: equal prices ranked by a seeded draw, not by time
 
 
 def command(type: int, **fields) -> np.ndarray:
@@ -153,3 +160,39 @@ def set_block_window(instrument: int, open: bool, ts: int = 0, seq: int = 0) -> 
 def end_of_day(instrument: int = ALL_INSTRUMENTS, ts: int = 0, seq: int = 0) -> np.ndarray:
     """Close the day: statistics, the new reference price, expiries and the T+1 release."""
     return command(CommandType.END_OF_DAY, instrument=instrument, ts=ts, seq=seq)
+
+
+def auction_open(instrument: int, account: int, side: int, volume: int, reserve: int, min_bid: int,
+                 bidder_cap: int = 0, flags: int = 0, cancel_below_bps: int = 0, seed: int = 0,
+                 ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Open a sealed-bid auction of ``volume`` on ``instrument`` by ``account``.
+
+    ``side`` is the initiator's: SELL offers the lot to bidders (bids at or above
+    ``reserve``), BUY asks for it (offers at or below ``reserve``). Each bid is at least
+    ``min_bid``; one account's bids add up to at most ``bidder_cap`` (0: no cap). ``flags``
+    combine FLAG_PAY_AS_BID, FLAG_FAIL_UNDERSUBSCRIBED, FLAG_PRIMARY, FLAG_COMPLIANCE_ONLY
+    and FLAG_RANDOM_TIES (ranked by ``seed``). A primary auction is cancelled when its
+    clearing price is more than ``cancel_below_bps`` below the reference (0: never).
+    Fields: qty = volume, price = reserve, min_qty = min_bid, value = bidder_cap,
+    contra_account = cancel_below_bps, client_order_id = seed.
+    """
+    return command(CommandType.AUCTION_OPEN, instrument=instrument, account=account, side=side,
+                   qty=volume, price=reserve, min_qty=min_bid, value=bidder_cap, flags=flags,
+                   contra_account=cancel_below_bps, client_order_id=seed, ts=ts, seq=seq)
+
+
+def auction_bid(auction_id: int, account: int, qty: int, price: int, client_order_id: int = 0,
+                ts: int = 0, seq: int = 0) -> np.ndarray:
+    """A sealed, irrevocable bid (or offer, in a buying auction) in auction ``auction_id``."""
+    return command(CommandType.AUCTION_BID, order_id=auction_id, account=account, qty=qty, price=price,
+                   client_order_id=client_order_id, ts=ts, seq=seq)
+
+
+def auction_eligible(auction_id: int, account: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Admit ``account`` to bid; once any account is admitted, only admitted ones may bid."""
+    return command(CommandType.AUCTION_ELIGIBLE, order_id=auction_id, account=account, ts=ts, seq=seq)
+
+
+def auction_close(instrument: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Clear the instrument's open auction."""
+    return command(CommandType.AUCTION_CLOSE, instrument=instrument, ts=ts, seq=seq)

@@ -57,11 +57,11 @@ from sortedcontainers import SortedDict
 from . import commands as build
 from ._state import BookView, OrderView, account_view, daily_view, digest, pack_state, unpack_state
 from .codes import (
-    AccountStatus, CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, Region,
+    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, Region,
     Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
-from .instrument import MAX_QTY, Instrument
+from .instrument import MAX_PRICE, MAX_QTY, Instrument
 from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
 
 __all__ = ["ReferenceEngine"]
@@ -71,14 +71,32 @@ _COMMAND_FIELDS = COMMAND_DTYPE.names
 _ZERO_EVENT = dict.fromkeys(_EVENT_FIELDS, 0)
 _SIDES = (Side.BUY, Side.SELL)
 
-# Each instrument has three books: continuous orders, fixed-price listings, block quotes.
-CONTINUOUS_BOOK, FIXED_BOOK, BLOCK_BOOK = 0, 1, 2
-_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK, BLOCK_BOOK)
+# Each instrument has four books: continuous orders, fixed-price listings, block quotes and
+# the bids of its open auction.
+CONTINUOUS_BOOK, FIXED_BOOK, BLOCK_BOOK, AUCTION_BOOK = 0, 1, 2, 3
+_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK, BLOCK_BOOK, AUCTION_BOOK)
 _BOOK_OF = {OrderType.LIMIT: CONTINUOUS_BOOK, OrderType.MARKET: CONTINUOUS_BOOK,
             OrderType.FIXED_LISTING: FIXED_BOOK, OrderType.FIXED_TAKE: FIXED_BOOK,
-            OrderType.BLOCK_QUOTE: BLOCK_BOOK, OrderType.BLOCK_ACCEPT: BLOCK_BOOK}
-_TRADE_TYPE_OF_BOOK = (TradeType.CONTINUOUS, TradeType.FIXED, TradeType.BLOCK)
-_PUBLISHED_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK)      # block quotes are never in the depth feed
+            OrderType.BLOCK_QUOTE: BLOCK_BOOK, OrderType.BLOCK_ACCEPT: BLOCK_BOOK,
+            OrderType.AUCTION_BID: AUCTION_BOOK, OrderType.AUCTION_LOT: AUCTION_BOOK}
+_TRADE_TYPE_OF_BOOK = (TradeType.CONTINUOUS, TradeType.FIXED, TradeType.BLOCK, TradeType.AUCTION)
+# Block quotes are private to their parties and auction bids are sealed: neither is in the
+# depth feed.
+_PUBLISHED_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK)
+_ROLLOVER_AUCTIONS = 4      # a cancelled primary auction's volume spreads over the next four
+_MASK64 = 2**64 - 1
+
+
+def splitmix64(x: int) -> int:
+    """The seeded tie-break draw: SplitMix64 of ``x`` (both engines compute it alike).
+
+    >>> splitmix64(0)
+    16294208416658607535
+    """
+    z = (x + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
 
 
 def _opposite(side: int) -> int:
@@ -120,6 +138,20 @@ class _Day:
     open: int = 0
     high: int = 0
     low: int = 0
+
+
+@dataclass(eq=False)
+class _Auction:
+    """An instrument's open auction; ``lot`` is the initiator's side, its id the auction's."""
+
+    lot: _Order
+    volume: int
+    min_bid: int
+    cap: int
+    flags: int
+    cancel_bps: int
+    seed: int
+    eligible: list = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -234,6 +266,8 @@ class ReferenceEngine:
         self._books = [tuple(_Book() for _ in _BOOKS) for _ in self.instruments]
         self._days = [_Day() for _ in self.instruments]
         self._block_window = [False] * len(self.instruments)
+        self._auctions: list[_Auction | None] = [None] * len(self.instruments)
+        self._rollover = [[0] * _ROLLOVER_AUCTIONS for _ in self.instruments]
         self._orders: dict[int, _Order] = {}
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -262,6 +296,10 @@ class ReferenceEngine:
             CommandType.BLOCK_ACCEPT: self._take,
             CommandType.SET_BLOCK_WINDOW: self._set_block_window,
             CommandType.END_OF_DAY: self._end_of_day,
+            CommandType.AUCTION_OPEN: self._auction_open,
+            CommandType.AUCTION_BID: self._auction_bid,
+            CommandType.AUCTION_ELIGIBLE: self._auction_eligible,
+            CommandType.AUCTION_CLOSE: self._auction_close,
         }
 
     # ----------------------------------------------------------------- batch API
@@ -398,6 +436,12 @@ class ReferenceEngine:
             "net_credits": self.net_credits,
             "days": [[d.open, d.high, d.low, d.volume, d.amount] for d in self._days],
             "block_window": [int(w) for w in self._block_window],
+            "rollover": self._rollover,
+            "auctions": [None if a is None else {
+                "id": a.lot.order_id, "account": a.lot.account, "side": a.lot.side, "reserve": a.lot.price,
+                "unsold": a.lot.qty, "ts": a.lot.ts, "volume": a.volume, "min_bid": a.min_bid, "cap": a.cap,
+                "flags": a.flags, "cancel_bps": a.cancel_bps, "seed": a.seed, "eligible": a.eligible}
+                for a in self._auctions],
             "account_stp": sorted([a, m] for a, m in self._account_stp.items() if m != self.default_stp),
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
@@ -434,6 +478,13 @@ class ReferenceEngine:
         for day, (opening, high, low, volume, amount) in zip(engine._days, meta["days"]):
             day.open, day.high, day.low, day.volume, day.amount = opening, high, low, list(volume), list(amount)
         engine._block_window = [bool(w) for w in meta["block_window"]]
+        engine._rollover = [list(r) for r in meta["rollover"]]
+        for n, a in enumerate(meta["auctions"]):
+            if a is not None:
+                lot = _Order(a["id"], 0, n, a["account"], a["side"], OrderType.AUCTION_LOT, TimeInForce.GTC,
+                             StpMode.OFF, a["reserve"], a["unsold"], a["ts"])
+                engine._auctions[n] = _Auction(lot, a["volume"], a["min_bid"], a["cap"], a["flags"],
+                                               a["cancel_bps"], a["seed"], list(a["eligible"]))
         engine.fees_collected = meta["fees_collected"]
         engine.net_deposits = meta["net_deposits"]
         engine.net_credits = list(meta["net_credits"])
@@ -497,7 +548,8 @@ class ReferenceEngine:
         if not self.risk:
             return
         need = {a: [0, [0] * len(self.instruments), [0] * len(self.instruments)] for a in self._accounts}
-        for o in self._orders.values():
+        held_lots = [a.lot for a in self._auctions if a is not None and not a.flags & build.FLAG_PRIMARY]
+        for o in [*self._orders.values(), *held_lots]:
             frozen_cash, frozen_units, buying = need[o.account]
             if o.side == Side.BUY:
                 frozen_cash += self._buy_need(o, o.qty)
@@ -668,7 +720,9 @@ class ReferenceEngine:
         b.cash_frozen -= release
         b.cash_available += release - (price * qty + buy_fee)
         hb.buying -= qty
-        if ins.t_plus_one:
+        if buy.flags & build.FLAG_COMPLIANCE_ONLY:
+            hb.non_tradable += qty
+        elif ins.t_plus_one:
             hb.locked += qty
         else:
             hb.available += qty
@@ -776,9 +830,10 @@ class ReferenceEngine:
         self._emit_order(cmd, EventKind.CANCELLED, order, qty=order.qty, leaves=0, reason=reason)
         self._set_leaves(order, 0)
 
-    def _trade(self, cmd, aggressor: _Order, resting: _Order, qty: int) -> None:
-        """Trade ``qty`` at the resting order's price; the trade type is the resting book's."""
-        price = resting.price
+    def _trade(self, cmd, aggressor: _Order, resting: _Order, qty: int, price: int | None = None) -> None:
+        """Trade ``qty`` at ``price`` (the resting order's, unless given); the trade type is
+        the resting book's."""
+        price = resting.price if price is None else price
         trade_type = _TRADE_TYPE_OF_BOOK[resting.book]
         buy, sell = (aggressor, resting) if aggressor.side == Side.BUY else (resting, aggressor)
         buy_bps, sell_bps = self.fees[trade_type] if self.risk else (0, 0)
@@ -823,13 +878,21 @@ class ReferenceEngine:
             return None
         return o
 
-    def _cancel(self, cmd) -> None:
+    def _owned_revocable_order(self, cmd):
+        """The resting order a CANCEL or REDUCE names; auction bids are irrevocable."""
         o = self._owned_order(cmd)
+        if o is not None and o.order_type == OrderType.AUCTION_BID:
+            self._reject(cmd, Reject.WRONG_ORDER_KIND)
+            return None
+        return o
+
+    def _cancel(self, cmd) -> None:
+        o = self._owned_revocable_order(cmd)
         if o is not None:
             self._remove_cancelled(cmd, o, CancelReason.USER)
 
     def _reduce(self, cmd) -> None:
-        o = self._owned_order(cmd)
+        o = self._owned_revocable_order(cmd)
         if o is None:
             return
         qty = int(cmd["qty"])
@@ -1074,7 +1137,8 @@ class ReferenceEngine:
             return
         for n in which:
             ins, day = self.instruments[n], self._days[n]
-            self._cancel_where(cmd, [n], _BOOKS, lambda o: o.book != CONTINUOUS_BOOK or o.tif == TimeInForce.DAY,
+            self._cancel_where(cmd, [n], _BOOKS, lambda o: o.order_type in (OrderType.FIXED_LISTING, OrderType.BLOCK_QUOTE)
+                               or (o.order_type == OrderType.LIMIT and o.tif == TimeInForce.DAY),
                                CancelReason.EXPIRY)
             previous = ins.reference_price
             volume = day.volume[TradeType.CONTINUOUS] + day.volume[TradeType.FIXED]
@@ -1214,3 +1278,182 @@ class ReferenceEngine:
                     self._emit(cmd, EventKind.BALANCE, account=account, instrument=n, qty=h.locked)
                     h.available += h.locked
                     h.locked = 0
+
+    # ..................................................... auctions
+    def _auction_open(self, cmd) -> None:
+        """AUCTION_OPEN: one open auction per instrument; the initiator's lot is held."""
+        n_ins, account = int(cmd["instrument"]), int(cmd["account"])
+        side, volume, reserve = int(cmd["side"]), int(cmd["qty"]), int(cmd["price"])
+        min_bid, cap, flags = int(cmd["min_qty"]), int(cmd["value"]), int(cmd["flags"])
+        cancel_bps = int(cmd["contra_account"])
+        if not 0 <= n_ins < len(self.instruments):
+            return self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
+        ins = self.instruments[n_ins]
+        if not 0 <= account < self.max_accounts or (self.risk and account not in self._accounts):
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        if ins.status == InstrumentStatus.HALTED:
+            return self._reject(cmd, Reject.INSTRUMENT_HALTED)
+        if self._auctions[n_ins] is not None:
+            return self._reject(cmd, Reject.AUCTION_IN_PROGRESS)
+        primary = flags & build.FLAG_PRIMARY
+        if side not in (Side.BUY, Side.SELL) or (primary and side != Side.SELL):
+            return self._reject(cmd, Reject.BAD_SIDE)
+        reason = self._validate_qty(ins, volume, max_qty=MAX_QTY)
+        if not reason and not (0 < min_bid <= volume and min_bid % ins.lot == 0
+                               and (cap == 0 or min_bid <= cap <= MAX_QTY)):
+            reason = Reject.BAD_QUANTITY
+        if not reason:
+            reason = self._validate_price(ins, reserve, (ins.tick, 2 * MAX_PRICE))
+        if not reason and not 0 <= cancel_bps <= 10000:
+            reason = Reject.BAD_PRICE
+        if reason:
+            return self._reject(cmd, reason)
+        lot = _Order(self.next_order_id, 0, n_ins, account, side, OrderType.AUCTION_LOT, TimeInForce.GTC,
+                     StpMode.OFF, reserve, volume, self.clock)
+        if not primary:
+            reason = self._risk_reason(lot)
+            if reason:
+                return self._reject(cmd, reason)
+        self.next_order_id += 1
+        if primary:
+            rollover = self._rollover[n_ins]
+            lot.qty += rollover.pop(0)
+            rollover.append(0)
+        else:
+            self._hold(lot, 0, 0)
+        seed = int(cmd["client_order_id"])
+        self._auctions[n_ins] = _Auction(lot, lot.qty, min_bid, cap, flags, cancel_bps, seed)
+        self._emit_order(cmd, EventKind.ACCEPTED, lot, qty=lot.qty, leaves=lot.qty, value=seed)
+
+    def _find_auction(self, cmd):
+        auction_id = int(cmd["order_id"])
+        for auction in self._auctions:
+            if auction is not None and auction.lot.order_id == auction_id:
+                return auction
+        self._reject(cmd, Reject.NO_AUCTION)
+        return None
+
+    def _auction_eligible(self, cmd) -> None:
+        auction = self._find_auction(cmd)
+        if auction is None:
+            return
+        account = int(cmd["account"])
+        if not 0 <= account < self.max_accounts:
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        if account not in auction.eligible:
+            auction.eligible.append(account)
+        self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=account, order_id=auction.lot.order_id, value=1)
+
+    def _auction_bid(self, cmd) -> None:
+        """AUCTION_BID: sealed (no depth), irrevocable, at the reserve or better."""
+        auction = self._find_auction(cmd)
+        if auction is None:
+            return
+        lot, account = auction.lot, int(cmd["account"])
+        ins = self.instruments[lot.instrument]
+        price, qty = int(cmd["price"]), int(cmd["qty"])
+        if not 0 <= account < self.max_accounts or (self.risk and account not in self._accounts):
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        if ins.status == InstrumentStatus.HALTED:
+            return self._reject(cmd, Reject.INSTRUMENT_HALTED)
+        if account == lot.account:
+            return self._reject(cmd, Reject.SELF_TAKE)
+        if auction.eligible and account not in auction.eligible:
+            return self._reject(cmd, Reject.NOT_ELIGIBLE)
+        reason = self._validate_qty(ins, qty, max_qty=MAX_QTY)
+        if not reason and qty < auction.min_bid:
+            reason = Reject.BELOW_MINIMUM
+        if not reason:
+            reason = self._validate_price(ins, price, (ins.tick, 2 * MAX_PRICE))
+        if reason:
+            return self._reject(cmd, reason)
+        if not _crosses(_opposite(lot.side), price, lot.price):
+            return self._reject(cmd, Reject.BELOW_RESERVE)
+        bids = self._books[lot.instrument][AUCTION_BOOK]
+        if auction.cap and qty + sum(o.qty for side in _SIDES for level in bids.levels(side)
+                                     for o in level.orders if o.account == account) > auction.cap:
+            return self._reject(cmd, Reject.BIDDER_CAP)
+        bid = _Order(self.next_order_id, int(cmd["client_order_id"]), lot.instrument, account,
+                     _opposite(lot.side), OrderType.AUCTION_BID, TimeInForce.GTC, StpMode.OFF, price, qty,
+                     self.clock, 0, auction.flags & build.FLAG_COMPLIANCE_ONLY)
+        reason = self._risk_reason(bid)
+        if reason:
+            return self._reject(cmd, reason)
+        self.next_order_id += 1
+        self._hold(bid, 0, 0)
+        self._emit_order(cmd, EventKind.ACCEPTED, bid, qty=qty, leaves=qty)
+        self._rest(bid)
+
+    def _auction_close(self, cmd) -> None:
+        """AUCTION_CLOSE: clear the instrument's open auction.
+
+        Bids rank by price (best for the initiator first), then by time or, with
+        FLAG_RANDOM_TIES, by ``splitmix64(seed ^ order_id)``. Quantities add up from the top;
+        the bid at which the running total first reaches the volume is the marginal bid:
+        bids above it fill in full, it fills with what is left, and its price is the uniform
+        clearing price (each winner's own price with FLAG_PAY_AS_BID). Bids short of the
+        volume fill in full at the lowest bid price, unless FLAG_FAIL_UNDERSUBSCRIBED fails
+        the auction. A primary auction is cancelled when bids fall short, or when the
+        clearing price is more than ``cancel_below_bps`` below the reference; its volume then
+        spreads evenly (in lots) over the next four primary auctions. Trades come first, in
+        rank order, then the cancellations of what did not fill, then AUCTION_RESULT.
+        """
+        n_ins = self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        auction = self._auctions[n_ins]
+        if auction is None:
+            return self._reject(cmd, Reject.NO_AUCTION)
+        lot, ins = auction.lot, self.instruments[n_ins]
+        primary = auction.flags & build.FLAG_PRIMARY
+        book = self._books[n_ins][AUCTION_BOOK]
+        bids = []
+        for level in book.levels(_opposite(lot.side)):
+            orders = list(level.orders)
+            if auction.flags & build.FLAG_RANDOM_TIES:
+                orders.sort(key=lambda o: splitmix64(auction.seed ^ o.order_id))
+            bids.extend(orders)
+        bid_volume = sum(o.qty for o in bids)
+        fills, remaining = [], auction.volume
+        for o in bids:
+            if remaining == 0:
+                break
+            fills.append((o, min(o.qty, remaining)))
+            remaining -= fills[-1][1]
+        clearing = fills[-1][0].price if fills else 0
+        if bid_volume >= auction.volume:
+            outcome = AuctionOutcome.CLEARED
+            if primary and auction.cancel_bps and (
+                    clearing * 10000 < ins.reference_price * (10000 - auction.cancel_bps)):
+                outcome = AuctionOutcome.CANCELLED_PRICE
+        elif primary:
+            outcome = AuctionOutcome.CANCELLED_VOLUME
+        elif auction.flags & build.FLAG_FAIL_UNDERSUBSCRIBED:
+            outcome = AuctionOutcome.FAILED
+        else:
+            outcome = AuctionOutcome.UNDERSUBSCRIBED
+        sold = sum(q for _, q in fills) if outcome in (AuctionOutcome.CLEARED, AuctionOutcome.UNDERSUBSCRIBED) else 0
+        if sold and primary:
+            lot.qty = sold                       # the issuer creates what it sells
+            if self.risk:
+                self._accounts[lot.account].holdings[n_ins].frozen += sold
+                self.net_credits[n_ins] += sold
+        if sold:
+            pay_as_bid = auction.flags & build.FLAG_PAY_AS_BID
+            for o, q in fills:
+                self._trade(cmd, lot, o, q, o.price if pay_as_bid else clearing)
+        for o in bids:
+            if o.qty:
+                self._remove_cancelled(cmd, o, CancelReason.AUCTION)
+        if outcome in (AuctionOutcome.CANCELLED_PRICE, AuctionOutcome.CANCELLED_VOLUME):
+            lots, extra = divmod(auction.volume // ins.lot, _ROLLOVER_AUCTIONS)
+            for i in range(_ROLLOVER_AUCTIONS):
+                self._rollover[n_ins][i] += (lots + (i < extra)) * ins.lot
+        self._emit(cmd, EventKind.AUCTION_RESULT, instrument=n_ins, order_id=lot.order_id,
+                   account=lot.account, side=lot.side, reason=outcome, price=clearing if sold else 0,
+                   qty=sold, leaves=auction.volume - sold, value=bid_volume, count=len(bids))
+        if primary:
+            lot.qty = 0                          # nothing was held for it
+        else:
+            self._set_leaves(lot, 0)
+        self._auctions[n_ins] = None

@@ -6,7 +6,7 @@ orders still open must be exactly the engine's resting orders, quantity for quan
 """
 from __future__ import annotations
 
-from matching import EventKind, Instrument, TradeType
+from matching import EventKind, Instrument, OrderType, TradeType
 
 from streams import INSTRUMENTS
 
@@ -15,13 +15,18 @@ class Ledger:
     def __init__(self) -> None:
         self.instruments = [Instrument(**ins.to_dict()) for ins in INSTRUMENTS]
         self.leaves: dict[int, int] = {}
+        self.lots: set[int] = set()
         self.traded = 0
         self.last_trade_id = 0
 
     def apply(self, events) -> None:
         for ev in events:
             kind = int(ev["kind"])
-            if kind == EventKind.ACCEPTED:
+            if kind == EventKind.ACCEPTED and ev["order_type"] == OrderType.AUCTION_LOT:
+                self.lots.add(int(ev["order_id"]))      # an auction's own side: it never rests
+            elif kind == EventKind.AUCTION_RESULT:
+                self.lots.remove(int(ev["order_id"]))
+            elif kind == EventKind.ACCEPTED:
                 assert int(ev["order_id"]) not in self.leaves, "order id reused"
                 assert ev["leaves"] == ev["qty"] > 0
                 self.leaves[int(ev["order_id"])] = int(ev["qty"])
@@ -31,9 +36,12 @@ class Ledger:
                 self.last_trade_id += 1
                 ins = self.instruments[int(ev["instrument"])]
                 low, high = ins.block_band if ev["trade_type"] == TradeType.BLOCK else ins.band
-                assert low <= ev["price"] <= high, "trade outside the band"
+                if ev["trade_type"] != TradeType.AUCTION:         # auctions have a reserve, no band
+                    assert low <= ev["price"] <= high, "trade outside the band"
                 for side in ("buy", "sell"):
                     oid = int(ev[f"{side}_order_id"])
+                    if oid in self.lots:
+                        continue
                     self.leaves[oid] -= qty
                     assert self.leaves[oid] == ev[f"{side}_leaves"] >= 0
                     if self.leaves[oid] == 0:

@@ -97,14 +97,19 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["status"] = draw(st.sampled_from([1, 1, 0, 2, 3, 4, 9]))
     elif kind < 98:
         row["type"] = draw(st.sampled_from([CommandType.LIST_FIXED, CommandType.BLOCK_QUOTE,
-                                            CommandType.TAKE_FIXED, CommandType.BLOCK_ACCEPT]))
+                                            CommandType.TAKE_FIXED, CommandType.BLOCK_ACCEPT,
+                                            CommandType.AUCTION_OPEN, CommandType.AUCTION_BID,
+                                            CommandType.AUCTION_BID, CommandType.AUCTION_ELIGIBLE,
+                                            CommandType.AUCTION_CLOSE]))
+        row["value"] = draw(st.sampled_from([0, 0, INSTRUMENTS[instrument].lot * 20]))
+        row["client_order_id"] = draw(st.integers(-5, 5))
         row["instrument"] = instrument
         row["side"] = draw(st.sampled_from([1, 2, 0]))
         row["price"] = _price(draw, instrument)
         row["qty"] = _qty(draw, instrument) * draw(st.sampled_from([1, 1, 10]))
         row["min_qty"] = draw(st.sampled_from([INSTRUMENTS[instrument].lot, row["qty"], 0, row["qty"] + 1]))
         row["contra_account"] = draw(st.sampled_from([-1, -1, 0, 1, 2, 99, -7]))
-        row["flags"] = draw(st.sampled_from([0, 2]))
+        row["flags"] = draw(st.sampled_from([0, 2, 4, 8, 16, 16 | 32, 64, 64 | 4]))
         row["order_id"] = draw(st.integers(0, max_order_id))
     elif kind < 99:
         row["type"] = draw(st.sampled_from(ACCOUNT_COMMANDS))
@@ -138,11 +143,12 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     refs = np.array([i.reference_price for i in INSTRUMENTS])[instrument]
     block_min = np.array([i.block_min_qty for i in INSTRUMENTS])[instrument]
     kind = rng.integers(0, 1000, n)
-    bounds = [450, 580, 640, 800, 850, 900, 920, 940, 948, 950, 958, 966, 968, 990]
+    bounds = [430, 560, 620, 780, 830, 880, 900, 920, 924, 950, 953, 958, 960, 968, 972, 974, 978, 992]
     kinds = [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
              CommandType.LIST_FIXED, CommandType.TAKE_FIXED, CommandType.BLOCK_QUOTE, CommandType.BLOCK_ACCEPT,
+             CommandType.AUCTION_OPEN, CommandType.AUCTION_BID, CommandType.AUCTION_ELIGIBLE,
              CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS,
-             CommandType.SET_BLOCK_WINDOW, CommandType.END_OF_DAY,
+             CommandType.SET_BLOCK_WINDOW, CommandType.END_OF_DAY, CommandType.AUCTION_CLOSE,
              rng.choice(ACCOUNT_COMMANDS, n, p=[0.05, 0.05, 0.3, 0.05, 0.3, 0.05, 0.05, 0.05, 0.1])]
     out["type"] = np.select([kind < b for b in bounds], kinds, rng.choice([0, 5, 99]))
 
@@ -177,6 +183,11 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     out["ts"] = np.cumsum(rng.integers(0, 1000, n)) - rng.integers(0, 50, n)
     out["seq"] = np.arange(n)
     out["client_order_id"] = rng.integers(0, 2**40, n)
+    opening = out["type"] == CommandType.AUCTION_OPEN
+    out["qty"] = np.where(opening, lots * rng.integers(20, 120, n), out["qty"])
+    out["value"] = np.where(opening, rng.choice([0, 0, 400], n) * lots, out["value"])
+    out["contra_account"] = np.where(opening, rng.choice([0, 0, 200, 1000], n), out["contra_account"])
+    out["flags"] = np.where(opening, rng.choice([0, 4, 8, 16, 16 | 32, 64, 68], n), out["flags"])
     if live:
         pick = np.array(live)[rng.integers(0, len(live), n)]
         aimed = rng.random(n) < 0.9
@@ -187,4 +198,7 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
         target = posted[rng.integers(0, len(posted), n)]
         out["order_id"] = np.where(takes, target[:, 0], out["order_id"])
         out["account"] = np.where(takes, (target[:, 1] + rng.integers(0, 4, n)) % LONG_ACCOUNTS, out["account"])
+        lots_open = np.array([(o, a, t) for o, a, t in live if t == 8] or [(0, 0, 0)])
+        bidding = (out["type"] == CommandType.AUCTION_BID) | (out["type"] == CommandType.AUCTION_ELIGIBLE)
+        out["order_id"] = np.where(bidding, lots_open[rng.integers(0, len(lots_open), n)][:, 0], out["order_id"])
     return out

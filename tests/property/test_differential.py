@@ -85,6 +85,7 @@ def test_long_seeded_stream_matches_the_reference(mode):
     engine, reference, ledger = engines(mode, LONG_ACCOUNTS - 1)
     for n in range(total // batch):
         live = [(o, reference._orders[o].account, reference._orders[o].order_type) for o in ledger.leaves]
+        live += [(a.lot.order_id, a.lot.account, a.lot.order_type) for a in reference._auctions if a]
         commands = numpy_stream(rng, batch, live)
         run_both(engine, reference, commands, ledger, f"batch {n}: ")
         if n % 100 == 0:
