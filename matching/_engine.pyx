@@ -15,7 +15,7 @@ from ._types cimport *
 from ._state import BookView, OrderView, digest, pack_state, unpack_state
 from ._state import account_view, daily_view
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
-from . import instrument as instrument_limits, money
+from . import commands, instrument as instrument_limits, money
 from .money import fee_table
 
 cnp.import_array()
@@ -120,6 +120,13 @@ cdef inline int64_t buy_hold(int64_t limit, int64_t qty, int64_t bps) noexcept n
     return limit * qty + fee(limit * qty, bps)
 
 
+cdef inline void start_command(Command* c, uint8_t type, int64_t ts, int64_t seq) noexcept nogil:
+    memset(c, 0, sizeof(Command))
+    c.type = type
+    c.ts = ts
+    c.seq = seq
+
+
 cdef void* grow(void* ptr, int64_t count, size_t size) noexcept nogil:
     return realloc(ptr, <size_t>count * size)
 
@@ -180,18 +187,8 @@ cdef class Engine:
 
     def __cinit__(self, instruments, *, max_accounts=100_000, default_stp=STP_CANCEL_NEWEST,
                   bint risk=False, fees=None):
-        from .instrument import Instrument
-        if not 0 < max_accounts <= 2**31 - 1:
-            raise ValueError("max_accounts must be between 1 and 2**31 - 1")
-        if default_stp not in (STP_OFF, STP_CANCEL_NEWEST, STP_CANCEL_OLDEST, STP_CANCEL_BOTH):
-            raise ValueError("default_stp must be a concrete StpMode, not ACCOUNT_DEFAULT")
-        self._defs = [Instrument(**ins.to_dict()) for ins in instruments]
-        self._symbols = {d.symbol: n for n, d in enumerate(self._defs)}
-        if len(self._symbols) != len(self._defs):
-            raise ValueError("instrument symbols must be unique")
+        self._defs, self._symbols = instrument_limits.engine_market(instruments, max_accounts, default_stp)
         self.n_instruments = len(self._defs)
-        if self.n_instruments > 32767:
-            raise ValueError("at most 32,767 instruments")
         self.max_accounts = max_accounts
         self.risk = risk
         for trade_type, (buy_bps, sell_bps) in enumerate(fee_table(fees)):
@@ -1927,8 +1924,7 @@ cdef class Engine:
                int64_t client_order_id=0, int64_t ts=0, int64_t seq=0):
         """Enter a new order; return the events it caused."""
         cdef Command c
-        memset(&c, 0, sizeof(Command))
-        c.type = CMD_NEW_ORDER
+        start_command(&c, CMD_NEW_ORDER, ts, seq)
         c.instrument = self._instrument_arg(instrument)
         c.account = account
         c.side = side
@@ -1938,31 +1934,23 @@ cdef class Engine:
         c.tif = tif
         c.stp = stp
         c.client_order_id = client_order_id
-        c.ts = ts
-        c.seq = seq
         return self._execute(&c, 1, False)
 
     def cancel(self, int64_t order_id, int32_t account, int64_t ts=0, int64_t seq=0):
         """Cancel a resting order."""
         cdef Command c
-        memset(&c, 0, sizeof(Command))
-        c.type = CMD_CANCEL
+        start_command(&c, CMD_CANCEL, ts, seq)
         c.order_id = order_id
         c.account = account
-        c.ts = ts
-        c.seq = seq
         return self._execute(&c, 1, False)
 
     def reduce(self, int64_t order_id, int32_t account, int64_t qty, int64_t ts=0, int64_t seq=0):
         """Reduce a resting order's remaining quantity to ``qty``, keeping its priority."""
         cdef Command c
-        memset(&c, 0, sizeof(Command))
-        c.type = CMD_REDUCE
+        start_command(&c, CMD_REDUCE, ts, seq)
         c.order_id = order_id
         c.account = account
         c.qty = qty
-        c.ts = ts
-        c.seq = seq
         return self._execute(&c, 1, False)
 
     def replace(self, int64_t order_id, int32_t account, int64_t price, int64_t qty,
@@ -1973,47 +1961,25 @@ cdef class Engine:
         same price keeps it.
         """
         cdef Command c
-        memset(&c, 0, sizeof(Command))
-        c.type = CMD_REPLACE
+        start_command(&c, CMD_REPLACE, ts, seq)
         c.order_id = order_id
         c.account = account
         c.price = price
         c.qty = qty
-        c.ts = ts
-        c.seq = seq
         return self._execute(&c, 1, False)
 
-    def set_instrument_status(self, instrument, uint8_t status, int64_t ts=0, int64_t seq=0):
-        """Halt (``InstrumentStatus.HALTED``) or resume (``TRADING``) an instrument."""
-        cdef Command c
-        memset(&c, 0, sizeof(Command))
-        c.type = CMD_SET_INSTRUMENT_STATUS
-        c.instrument = self._instrument_arg(instrument)
-        c.status = <uint8_t>status
-        c.ts = ts
-        c.seq = seq
-        return self._execute(&c, 1, False)
+    # Operator commands are rare: they go through the command builders and process().
+    def set_instrument_status(self, instrument, int status, int64_t ts=0, int64_t seq=0):
+        """Change an instrument's phase (``InstrumentStatus``): halt, resume, close, pre-open."""
+        return self.process(commands.set_instrument_status(self._instrument_arg(instrument), status, ts, seq))
 
-    def set_account_stp(self, int32_t account, uint8_t mode, int64_t ts=0, int64_t seq=0):
+    def set_account_stp(self, int32_t account, int mode, int64_t ts=0, int64_t seq=0):
         """Set an account's default self-trade prevention mode."""
-        cdef Command c
-        memset(&c, 0, sizeof(Command))
-        c.type = CMD_SET_ACCOUNT_STP
-        c.account = account
-        c.stp = mode
-        c.ts = ts
-        c.seq = seq
-        return self._execute(&c, 1, False)
+        return self.process(commands.set_account_stp(account, mode, ts, seq))
 
     def expire_day_orders(self, instrument, int64_t ts=0, int64_t seq=0):
         """Cancel every resting DAY order of an instrument with reason EXPIRY."""
-        cdef Command c
-        memset(&c, 0, sizeof(Command))
-        c.type = CMD_EXPIRE_DAY_ORDERS
-        c.instrument = self._instrument_arg(instrument)
-        c.ts = ts
-        c.seq = seq
-        return self._execute(&c, 1, False)
+        return self.process(commands.expire_day_orders(self._instrument_arg(instrument), ts, seq))
 
     # ----------------------------------------------------------- queries
     def instrument_index(self, instrument):

@@ -5,11 +5,12 @@ from dataclasses import asdict, dataclass, field
 
 from .codes import InstrumentKind, InstrumentStatus, Region
 
-__all__ = ["Instrument", "price_band", "MAX_PRICE", "MAX_QTY"]
+__all__ = ["Instrument", "price_band", "engine_market", "MAX_PRICE", "MAX_QTY", "MAX_INSTRUMENTS"]
 
 # Bounds that keep price x quantity x fee basis points inside int64.
 MAX_PRICE = 10**8           # fen per tonne: 1 million CNY per tonne
 MAX_QTY = 10**7             # tonnes in one order
+MAX_INSTRUMENTS = 32767     # the engine stores an order's instrument in 16 bits
 
 
 def price_band(reference: int, band_bps: int, tick: int) -> tuple[int, int]:
@@ -93,3 +94,20 @@ class Instrument:
         for key in ("t_plus_one", "must_take_best"):
             d[key] = bool(d[key])
         return d
+
+
+def engine_market(instruments, max_accounts: int, default_stp: int) -> tuple[list, dict]:
+    """Check an engine's construction arguments; return its own copies of the instruments
+    and the symbol index. Both engines build themselves through this."""
+    from .codes import StpMode
+    if not 0 < max_accounts <= 2**31 - 1:
+        raise ValueError("max_accounts must be between 1 and 2**31 - 1")
+    if default_stp not in (StpMode.OFF, StpMode.CANCEL_NEWEST, StpMode.CANCEL_OLDEST, StpMode.CANCEL_BOTH):
+        raise ValueError("default_stp must be a concrete StpMode, not ACCOUNT_DEFAULT")
+    copies = [Instrument(**ins.to_dict()) for ins in instruments]
+    index = {ins.symbol: n for n, ins in enumerate(copies)}
+    if len(index) != len(copies):
+        raise ValueError("instrument symbols must be unique")
+    if len(copies) > MAX_INSTRUMENTS:
+        raise ValueError(f"at most {MAX_INSTRUMENTS:,} instruments")
+    return copies, index

@@ -61,7 +61,7 @@ from .codes import (
     Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
-from .instrument import MAX_PRICE, MAX_QTY, Instrument
+from .instrument import MAX_PRICE, MAX_QTY, Instrument, engine_market
 from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
 
 __all__ = ["ReferenceEngine"]
@@ -246,14 +246,7 @@ class ReferenceEngine:
     def __init__(self, instruments, *, max_accounts: int = 100_000,
                  default_stp: int = StpMode.CANCEL_NEWEST, risk: bool = False,
                  fees: dict | None = None) -> None:
-        if not 0 < max_accounts <= 2**31 - 1:
-            raise ValueError("max_accounts must be between 1 and 2**31 - 1")
-        if default_stp not in (StpMode.OFF, StpMode.CANCEL_NEWEST, StpMode.CANCEL_OLDEST, StpMode.CANCEL_BOTH):
-            raise ValueError("default_stp must be a concrete StpMode, not ACCOUNT_DEFAULT")
-        self.instruments = [Instrument(**i.to_dict()) for i in instruments]
-        self._index = {ins.symbol: n for n, ins in enumerate(self.instruments)}
-        if len(self._index) != len(self.instruments):
-            raise ValueError("instrument symbols must be unique")
+        self.instruments, self._index = engine_market(instruments, max_accounts, default_stp)
         self.max_accounts = max_accounts
         self.default_stp = int(default_stp)
         self.risk = bool(risk)
