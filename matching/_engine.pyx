@@ -2362,42 +2362,42 @@ cdef class Engine:
         cdef BookSide* ask
         cdef uint8_t book
         for instrument in range(self.n_instruments):
-          for book in range(N_BOOKS):
-            for side in range(SIDE_BUY, SIDE_SELL + 1):
-                bs = self._side(instrument, book, side)
-                for i in range(bs.n):
-                    L = &self.levels[bs.levels[i]]
-                    if i > 0:
-                        assert side_key(side, self.levels[bs.levels[i - 1]].price) < side_key(side, L.price), \
-                            "levels out of price order"
-                    count = 0
-                    qty = 0
-                    prev = -1
-                    r = L.head
-                    last_ts = INT64_MIN
-                    while r != -1:
-                        o = &self.orders[r]
-                        assert o.prev == prev, "broken FIFO links"
-                        assert o.level == bs.levels[i] and o.price == L.price, "order on the wrong level"
-                        assert (o.instrument == instrument and o.side == side
-                                and book_of(o.order_type) == book), "order on the wrong book"
-                        assert o.qty > 0, "empty order resting"
-                        assert o.ts >= last_ts, "time priority broken"
-                        assert self._find_order(o.order_id) == r, "order-id index disagrees with the book"
-                        last_ts = o.ts
-                        count += 1
-                        qty += o.qty
-                        prev = r
-                        r = o.next
-                    assert L.tail == prev, "level tail wrong"
-                    assert count == L.count and count > 0, "level order count wrong"
-                    assert qty == L.qty, "level quantity is not the sum of its orders"
-                    seen += count
-          bid = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
-          ask = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
-          if bid.n and ask.n:
-              assert (self.levels[bid.levels[bid.n - 1]].price
-                      < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
+            for book in range(N_BOOKS):
+                for side in range(SIDE_BUY, SIDE_SELL + 1):
+                    bs = self._side(instrument, book, side)
+                    for i in range(bs.n):
+                        L = &self.levels[bs.levels[i]]
+                        if i > 0:
+                            assert side_key(side, self.levels[bs.levels[i - 1]].price) < side_key(side, L.price), \
+                                "levels out of price order"
+                        count = 0
+                        qty = 0
+                        prev = -1
+                        r = L.head
+                        last_ts = INT64_MIN
+                        while r != -1:
+                            o = &self.orders[r]
+                            assert o.prev == prev, "broken FIFO links"
+                            assert o.level == bs.levels[i] and o.price == L.price, "order on the wrong level"
+                            assert (o.instrument == instrument and o.side == side
+                                    and book_of(o.order_type) == book), "order on the wrong book"
+                            assert o.qty > 0, "empty order resting"
+                            assert o.ts >= last_ts, "time priority broken"
+                            assert self._find_order(o.order_id) == r, "order-id index disagrees with the book"
+                            last_ts = o.ts
+                            count += 1
+                            qty += o.qty
+                            prev = r
+                            r = o.next
+                        assert L.tail == prev, "level tail wrong"
+                        assert count == L.count and count > 0, "level order count wrong"
+                        assert qty == L.qty, "level quantity is not the sum of its orders"
+                        seen += count
+            bid = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
+            ask = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
+            if bid.n and ask.n:
+                assert (self.levels[bid.levels[bid.n - 1]].price
+                        < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
         lots = sum(1 for n in range(self.n_instruments) if self.auctions[n].active)
         assert seen + lots == self.live_orders and seen == self.index_used, \
             "order count, index and book disagree"
@@ -2444,19 +2444,19 @@ cdef class Engine:
         cdef cnp.int64_t[:, ::1] need_buying = np.zeros((self.accounts_cap, self.n_instruments), dtype=np.int64)
         cdef uint8_t book
         for instrument in range(self.n_instruments):
-          for book in range(N_BOOKS):
-            for side in range(SIDE_BUY, SIDE_SELL + 1):
-                bs = self._side(instrument, book, side)
-                for i in range(bs.n):
-                    r = self.levels[bs.levels[i]].head
-                    while r != -1:
-                        o = &self.orders[r]
-                        if side == SIDE_BUY:
-                            need_cash[o.account] += self._buy_need(o, o.qty)
-                            need_buying[o.account, instrument] += o.qty
-                        else:
-                            need_units[o.account, instrument] += o.qty
-                        r = o.next
+            for book in range(N_BOOKS):
+                for side in range(SIDE_BUY, SIDE_SELL + 1):
+                    bs = self._side(instrument, book, side)
+                    for i in range(bs.n):
+                        r = self.levels[bs.levels[i]].head
+                        while r != -1:
+                            o = &self.orders[r]
+                            if side == SIDE_BUY:
+                                need_cash[o.account] += self._buy_need(o, o.qty)
+                                need_buying[o.account, instrument] += o.qty
+                            else:
+                                need_units[o.account, instrument] += o.qty
+                            r = o.next
         for instrument in range(self.n_instruments):
             if self.auctions[instrument].active and not self.auctions[instrument].flags & FLAG_PRIMARY:
                 o = &self.orders[self.auctions[instrument].lot]
