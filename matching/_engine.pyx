@@ -245,6 +245,7 @@ cdef class Engine:
             self.params[i].status = d.status
             self.params[i].t_plus_one = d.t_plus_one
             self.params[i].must_take_best = d.must_take_best
+            self.params[i].listings_expire = d.listings_expire
             self._recentre(i, d.reference_price)
 
     def __dealloc__(self):
@@ -1023,6 +1024,9 @@ cdef class Engine:
         if qty >= o.qty:
             self._reject(REJ_REDUCE_NOT_SMALLER)
             return
+        if o.order_type == OT_BLOCK_QUOTE and qty < self.params[o.instrument].block_min:
+            self._reject(REJ_BELOW_MINIMUM)
+            return
         reduced_by = o.qty - qty
         self._lower_resting(s, qty)
         self._emit_order(EV_REDUCED, s, reduced_by, qty, 0, 0)
@@ -1190,7 +1194,7 @@ cdef class Engine:
             if not po.flags & FLAG_PARTIAL:
                 self._reject(REJ_PARTIAL_NOT_ALLOWED)
                 return
-            if c.qty < p.block_min:
+            if c.qty < p.block_min or po.qty - c.qty < p.block_min:
                 self._reject(REJ_BELOW_MINIMUM)
                 return
         s = self._new_slot(c, OT_FIXED_TAKE if take_fixed else OT_BLOCK_ACCEPT, opposite(po.side),
@@ -1274,8 +1278,8 @@ cdef class Engine:
         if mode == DOOM_DAY:
             return o.tif == TIF_DAY
         if mode == DOOM_END_OF_DAY:
-            return (o.order_type == OT_FIXED_LISTING or o.order_type == OT_BLOCK_QUOTE
-                    or (o.order_type == OT_LIMIT and o.tif == TIF_DAY))
+            return ((o.order_type == OT_FIXED_LISTING and self.params[o.instrument].listings_expire)
+                    or o.order_type == OT_BLOCK_QUOTE or (o.order_type == OT_LIMIT and o.tif == TIF_DAY))
         if mode == DOOM_OUTSIDE_BAND:
             return o.price < self.params[o.instrument].band_low or o.price > self.params[o.instrument].band_high
         if mode == DOOM_ACCOUNT:
@@ -1780,7 +1784,7 @@ cdef class Engine:
             e.account = lot.account
             e.side = lot.side
             e.reason = outcome
-            e.price = clearing if sold else 0
+            e.price = clearing
             e.qty = sold
             e.leaves = auc.volume - sold
             e.value = bid_volume
@@ -2302,8 +2306,8 @@ cdef class Engine:
             if not (0 <= row[i].instrument < self.n_instruments
                     and (row[i].side == SIDE_BUY or row[i].side == SIDE_SELL)
                     and 0 < row[i].qty <= MAX_QTY and row[i].price > 0
-                    and OT_LIMIT <= row[i].order_type <= OT_BLOCK_QUOTE
-                    and row[i].order_type != OT_MARKET and row[i].order_type != OT_FIXED_TAKE
+                    and (row[i].order_type == OT_LIMIT or row[i].order_type == OT_FIXED_LISTING
+                         or row[i].order_type == OT_BLOCK_QUOTE or row[i].order_type == OT_AUCTION_BID)
                     and 0 <= row[i].account < self.max_accounts
                     and 0 < row[i].order_id < self.next_order_id
                     and self._find_order(row[i].order_id) == -1):

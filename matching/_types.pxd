@@ -298,6 +298,7 @@ ctypedef struct InstrumentParams:
     uint8_t status
     uint8_t t_plus_one
     uint8_t must_take_best
+    uint8_t listings_expire
     uint8_t block_window
 
 # An instrument's trading day so far; volume and amount are indexed by trade type.

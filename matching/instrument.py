@@ -50,8 +50,9 @@ class Instrument:
     t_plus_one: bool = True               # units bought today are sellable from the next day
     block_band_bps: int = 3000            # block trades: ±30% of the reference
     block_min_qty: int = 100_000
-    min_close_volume: int = 0             # below this day volume the close stays the reference
+    min_close_volume: int = 0             # the close is the day's VWAP only from this volume on
     must_take_best: bool = True           # only the best-priced listing may be taken
+    listings_expire: bool = True          # fixed-price listings expire at the end of the day
     band: tuple[int, int] = field(init=False, repr=False)
     block_band: tuple[int, int] = field(init=False, repr=False)
 
@@ -91,7 +92,7 @@ class Instrument:
         d.pop("block_band")
         for key in ("kind", "region", "status"):
             d[key] = int(d[key])
-        for key in ("t_plus_one", "must_take_best"):
+        for key in ("t_plus_one", "must_take_best", "listings_expire"):
             d[key] = bool(d[key])
         return d
 

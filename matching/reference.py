@@ -36,6 +36,11 @@ its fee, the seller receives price x qty less its fee, the fees go to the exchan
 units bought are locked until the end-of-day T+1 release (where the instrument has T+1).
 With risk off no cash or units move and trades carry no fees.
 
+Fixed-price listings, block quotes and auctions follow the docstrings of ``_post``,
+``_take`` and ``_auction_close``. A partial block acceptance must leave nothing or at least
+the block minimum, and a block quote cannot be reduced below it, so every block trade is a
+block.
+
 Every event and every order's time stamp carry the engine clock: the latest command
 timestamp seen so far, so time priority never runs backwards. A rejected command changes no
 order, book or account; like every command it still advances the clock and the event
@@ -896,6 +901,8 @@ class ReferenceEngine:
             return self._reject(cmd, Reject.OFF_LOT_QUANTITY)
         if qty >= o.qty:
             return self._reject(cmd, Reject.REDUCE_NOT_SMALLER)
+        if o.order_type == OrderType.BLOCK_QUOTE and qty < self.instruments[o.instrument].block_min_qty:
+            return self._reject(cmd, Reject.BELOW_MINIMUM)
         reduced_by = o.qty - qty
         self._touch(o)
         self._set_leaves(o, qty)
@@ -1038,8 +1045,8 @@ class ReferenceEngine:
         elif qty < posted.qty:
             if not posted.flags & build.FLAG_PARTIAL:
                 return self._reject(cmd, Reject.PARTIAL_NOT_ALLOWED)
-            if qty < ins.block_min_qty:
-                return self._reject(cmd, Reject.BELOW_MINIMUM)
+            if qty < ins.block_min_qty or posted.qty - qty < ins.block_min_qty:
+                return self._reject(cmd, Reject.BELOW_MINIMUM)        # every block trade is a block
         taker = _Order(self.next_order_id, int(cmd["client_order_id"]), posted.instrument, account,
                        _opposite(posted.side), OrderType.FIXED_TAKE if take_fixed else OrderType.BLOCK_ACCEPT,
                        TimeInForce.IOC, StpMode.OFF, posted.price, qty, self.clock)
@@ -1130,7 +1137,8 @@ class ReferenceEngine:
             return
         for n in which:
             ins, day = self.instruments[n], self._days[n]
-            self._cancel_where(cmd, [n], _BOOKS, lambda o: o.order_type in (OrderType.FIXED_LISTING, OrderType.BLOCK_QUOTE)
+            self._cancel_where(cmd, [n], _BOOKS, lambda o: (o.order_type == OrderType.FIXED_LISTING and ins.listings_expire)
+                               or o.order_type == OrderType.BLOCK_QUOTE
                                or (o.order_type == OrderType.LIMIT and o.tif == TimeInForce.DAY),
                                CancelReason.EXPIRY)
             previous = ins.reference_price
@@ -1389,7 +1397,9 @@ class ReferenceEngine:
         the auction. A primary auction is cancelled when bids fall short, or when the
         clearing price is more than ``cancel_below_bps`` below the reference; its volume then
         spreads evenly (in lots) over the next four primary auctions. Trades come first, in
-        rank order, then the cancellations of what did not fill, then AUCTION_RESULT.
+        rank order, then the cancellations of what did not fill, then AUCTION_RESULT, whose
+        price is the clearing price even when the auction fails or is cancelled (the price it
+        would have cleared at; 0 with no bids).
         """
         n_ins = self._instrument_arg(cmd)
         if n_ins is None:
@@ -1443,7 +1453,7 @@ class ReferenceEngine:
             for i in range(_ROLLOVER_AUCTIONS):
                 self._rollover[n_ins][i] += (lots + (i < extra)) * ins.lot
         self._emit(cmd, EventKind.AUCTION_RESULT, instrument=n_ins, order_id=lot.order_id,
-                   account=lot.account, side=lot.side, reason=outcome, price=clearing if sold else 0,
+                   account=lot.account, side=lot.side, reason=outcome, price=clearing,
                    qty=sold, leaves=auction.volume - sold, value=bid_volume, count=len(bids))
         if primary:
             lot.qty = 0                          # nothing was held for it

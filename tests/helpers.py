@@ -42,7 +42,15 @@ def ladder(engine, symbol, depth=10) -> list[tuple]:
 
     A side shorter than the other is padded with ``None``; an empty book is ``[]``.
     """
-    view = engine.book(symbol, depth)
+    return _table(engine.book(symbol, depth))
+
+
+def listing_ladder(engine, symbol, depth=10) -> list[tuple]:
+    """The fixed-price listings as :func:`ladder` rows ``(bid_qty, bid_price, ask_price, ask_qty)``."""
+    return _table(engine.listings(symbol, depth))
+
+
+def _table(view) -> list[tuple]:
     table = []
     for n in range(max(len(view.bids), len(view.asks))):
         bid_qty = bid_price = ask_price = ask_qty = None
@@ -156,3 +164,18 @@ def units(engine, account, symbol) -> tuple[int, int, int, int]:
     """An account's units of ``symbol`` as ``(available, frozen, locked, non_tradable)``."""
     h = engine.account(account)["holdings"][symbol]
     return h["available"], h["frozen"], h["locked"], h["non_tradable"]
+
+
+def assert_rejected(engine, cmd, reason) -> np.ndarray:
+    """Process ``cmd``, which must be refused with ``reason`` alone and change nothing but the
+    clock and the event sequence: no order, account, holding, day, auction or rollover."""
+    def frozen_state():
+        meta, sections = state(engine)
+        meta = {k: v for k, v in meta.items() if k not in ("next_event_seq", "clock")}
+        return meta, sections
+    before = frozen_state()
+    events = engine.process(cmd)
+    assert kinds(events) == [EventKind.REJECTED]
+    assert reasons(events) == [reason]
+    assert frozen_state() == before
+    return events

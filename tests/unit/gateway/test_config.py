@@ -1,0 +1,56 @@
+"""The market configuration: the embedded default, and errors that name their key."""
+import subprocess
+import sys
+
+import pytest
+
+from gateway.config import ConfigError, default_config, example_toml, parse_config
+from matching import Region
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[3]
+
+
+def test_the_default_market_has_both_regions_a_ccer_and_funded_accounts():
+    cfg = default_config()
+    assert {i.region for i in cfg.instruments[:2]} == {Region.SC, Region.CQ}
+    assert cfg.instruments[2].symbol.startswith("CCER")
+    assert {a.region for a in cfg.accounts} == {Region.SC, Region.CQ}
+    assert all(a.cash > 0 for a in cfg.accounts)
+    assert example_toml(2030).count("SCEA2030") >= 2
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("tick = 5", "tick = 0"), "instruments[2].tick"),
+    (("reference_price = 4480", "reference_price = -1"), "instruments[1].reference_price"),
+    (("members = [201, 202]", "members = [201, 999]"), "sessions[1].members[1]"),
+    (("sector = \"STEEL\"", "sector = \"STEAL\""), "accounts[2].sector"),
+    (("order_port = 7001", "order_port = 70001"), "network.order_port"),
+    (("rate_limit = 10000", "rate_limit = \"fast\""), "sessions[2].rate_limit"),
+    (("mode = \"none\"", "mode = \"fsync\""), "durability.mode"),
+    (("max_order_qty = 99999\n", "max_order_qty = 99999\ncolour = 1\n"), "instruments[0].colour"),
+    (("id = 3\nmember = 201", "id = 1\nmember = 201"), "accounts[2].id"),
+    (("holdings = { CQEA", "holdings = { XXEA2000 = 1, CQEA"), "accounts[2].holdings.XXEA2000"),
+])
+def test_a_bad_value_names_its_key(edit, key):
+    text = example_toml(2026)
+    assert edit[0] in text
+    with pytest.raises(ConfigError) as err:
+        parse_config(text.replace(edit[0], edit[1], 1))
+    assert err.value.key == key and str(err.value).startswith(key)
+
+
+def test_not_toml_is_a_config_error():
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        parse_config("[market\n")
+
+
+def test_cli_config_errors_exit_2_without_a_traceback(tmp_path):
+    bad = tmp_path / "m.toml"
+    bad.write_text(example_toml(2026).replace("tick = 5", "tick = 0"))
+    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "config", "check", str(bad)], capture_output=True,
+                         text=True, cwd=REPO, timeout=60)
+    assert run.returncode == 2 and "instruments[2].tick" in run.stderr and "Traceback" not in run.stderr
+    ok = subprocess.run([sys.executable, "-m", "chuanyu.cli", "config", "example"], capture_output=True, text=True,
+                        cwd=REPO, timeout=60)
+    assert ok.returncode == 0
+    parse_config(ok.stdout)
