@@ -1473,7 +1473,7 @@ cdef class Engine:
         self._account_event(EV_BALANCE, self.cmd.instrument, 0, qty)
 
     cdef void _set_position_bound(self) noexcept nogil:
-        """SET_RETENTION_FLOOR or SET_POSITION_LIMIT to ``qty``."""
+        """SET_RETENTION_FLOOR, SET_POSITION_LIMIT or SET_OBLIGATION to ``qty``."""
         cdef Account* a = self._created_account()
         cdef Holding* h
         cdef int64_t qty = self.cmd.qty
@@ -1485,8 +1485,10 @@ cdef class Engine:
         h = self._holding(self.cmd.account, self.cmd.instrument)
         if self.cmd.type == CMD_SET_RETENTION_FLOOR:
             h.floor = qty
-        else:
+        elif self.cmd.type == CMD_SET_POSITION_LIMIT:
             h.limit = qty
+        else:
+            h.obligation = qty
         self._account_event(EV_ACCOUNT_UPDATED, self.cmd.instrument, 0, qty)
 
     cdef void _release_t1(self) noexcept nogil:
@@ -1629,6 +1631,16 @@ cdef class Engine:
             e.order_id = self.orders[auc.lot].order_id
             e.value = 1
 
+    cdef int64_t _shortfall(self, int32_t account, int32_t instrument) noexcept nogil:
+        """What the account lacks of its compliance obligation (0 for an uncreated one)."""
+        cdef Holding* h
+        cdef int64_t lack
+        if not self._exists(account):
+            return 0
+        h = self._holding(account, instrument)
+        lack = h.obligation - (h.available + h.frozen + h.locked + h.non_tradable)
+        return lack if lack > 0 else 0
+
     cdef int64_t _bids_of(self, int32_t instrument, int32_t account) noexcept nogil:
         """The quantity ``account`` has bid in the instrument's open auction."""
         cdef int64_t total = 0
@@ -1654,6 +1666,7 @@ cdef class Engine:
         cdef InstrumentParams* p
         cdef uint16_t reason
         cdef slot_t s
+        cdef int64_t total
         if auc == NULL:
             return
         lot = &self.orders[auc.lot]
@@ -1681,9 +1694,12 @@ cdef class Engine:
         if not crosses(opposite(lot.side), c.price, lot.price):
             self._reject(REJ_BELOW_RESERVE)
             return
-        if auc.cap and c.qty + self._bids_of(lot.instrument, c.account) > auc.cap:
-            self._reject(REJ_BIDDER_CAP)
-            return
+        if auc.cap or auc.flags & FLAG_CAP_SHORTFALL:
+            total = c.qty + self._bids_of(lot.instrument, c.account)
+            if (auc.cap and total > auc.cap) or (auc.flags & FLAG_CAP_SHORTFALL
+                                                 and total > self._shortfall(c.account, lot.instrument)):
+                self._reject(REJ_BIDDER_CAP)
+                return
         s = self._new_slot(c, OT_AUCTION_BID, opposite(lot.side), c.price, c.qty, TIF_GTC, STP_OFF, 0,
                            auc.flags & FLAG_COMPLIANCE_ONLY)
         self.orders[s].instrument = lot.instrument
@@ -1829,7 +1845,8 @@ cdef class Engine:
                 self._move_cash()
             elif self.cmd.type == CMD_CREDIT_HOLDINGS or self.cmd.type == CMD_DEBIT_HOLDINGS:
                 self._move_units()
-            elif self.cmd.type == CMD_SET_RETENTION_FLOOR or self.cmd.type == CMD_SET_POSITION_LIMIT:
+            elif (self.cmd.type == CMD_SET_RETENTION_FLOOR or self.cmd.type == CMD_SET_POSITION_LIMIT
+                    or self.cmd.type == CMD_SET_OBLIGATION):
                 self._set_position_bound()
             elif self.cmd.type == CMD_RELEASE_T1:
                 self._release_t1()
@@ -2134,7 +2151,7 @@ cdef class Engine:
         for n in range(self.n_instruments):
             h = self._holding(account, n)
             rows.append((h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying,
-                         account, n))
+                         h.obligation, account, n))
         return account_view((a.cash_available, a.cash_frozen, account, a.member, a.region, a.sector,
                              a.status), rows, self._defs)
 
@@ -2529,7 +2546,8 @@ def _layout():
         "Holding": (sizeof(Holding), {
             "available": off(&h.available, &h), "frozen": off(&h.frozen, &h), "locked": off(&h.locked, &h),
             "non_tradable": off(&h.non_tradable, &h), "floor": off(&h.floor, &h),
-            "limit": off(&h.limit, &h), "buying": off(&h.buying, &h), "account": off(&h.account, &h),
+            "limit": off(&h.limit, &h), "buying": off(&h.buying, &h), "obligation": off(&h.obligation, &h),
+            "account": off(&h.account, &h),
             "instrument": off(&h.instrument, &h)}),
         "Order": (sizeof(Order), {}),
     }
@@ -2555,6 +2573,7 @@ def _constants():
             "DEPOSIT": CMD_DEPOSIT, "WITHDRAW": CMD_WITHDRAW, "CREDIT_HOLDINGS": CMD_CREDIT_HOLDINGS,
             "DEBIT_HOLDINGS": CMD_DEBIT_HOLDINGS, "SET_RETENTION_FLOOR": CMD_SET_RETENTION_FLOOR,
             "SET_POSITION_LIMIT": CMD_SET_POSITION_LIMIT, "RELEASE_T1": CMD_RELEASE_T1,
+            "SET_OBLIGATION": CMD_SET_OBLIGATION,
             "LIST_FIXED": CMD_LIST_FIXED, "TAKE_FIXED": CMD_TAKE_FIXED, "BLOCK_QUOTE": CMD_BLOCK_QUOTE,
             "BLOCK_ACCEPT": CMD_BLOCK_ACCEPT, "SET_BLOCK_WINDOW": CMD_SET_BLOCK_WINDOW,
             "END_OF_DAY": CMD_END_OF_DAY, "AUCTION_OPEN": CMD_AUCTION_OPEN, "AUCTION_BID": CMD_AUCTION_BID,

@@ -53,6 +53,7 @@ cdef enum:
     CMD_SET_RETENTION_FLOOR = 26
     CMD_SET_POSITION_LIMIT = 27
     CMD_RELEASE_T1 = 28
+    CMD_SET_OBLIGATION = 29
     CMD_LIST_FIXED = 30
     CMD_TAKE_FIXED = 31
     CMD_BLOCK_QUOTE = 32
@@ -167,6 +168,7 @@ cdef enum:
     FLAG_PRIMARY = 16
     FLAG_COMPLIANCE_ONLY = 32
     FLAG_RANDOM_TIES = 64
+    FLAG_CAP_SHORTFALL = 128
     ROLLOVER_AUCTIONS = 4
 
 
@@ -335,6 +337,7 @@ ctypedef struct Holding:
     int64_t floor           # retention floor
     int64_t limit           # position limit, 0 = none
     int64_t buying          # open buy quantity
+    int64_t obligation      # units to surrender for compliance
     int32_t account
     int32_t instrument
 

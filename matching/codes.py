@@ -68,6 +68,7 @@ class CommandType(IntEnum):
     SET_RETENTION_FLOOR = 26
     SET_POSITION_LIMIT = 27
     RELEASE_T1 = 28              # end of day: units bought today become sellable
+    SET_OBLIGATION = 29          # units the account must surrender for compliance
     LIST_FIXED = 30              # post a fixed-price listing (min_qty: the minimum take)
     TAKE_FIXED = 31              # take a listing by order_id
     BLOCK_QUOTE = 32             # contra_account: the one account it is for, -1 = public;

@@ -21,6 +21,7 @@ __all__ = [
     "end_of_day", "auction_open", "auction_bid", "auction_eligible", "auction_close",
     "ALL_INSTRUMENTS", "PUBLIC", "FLAG_NON_TRADABLE", "FLAG_PARTIAL", "FLAG_PAY_AS_BID",
     "FLAG_FAIL_UNDERSUBSCRIBED", "FLAG_PRIMARY", "FLAG_COMPLIANCE_ONLY", "FLAG_RANDOM_TIES",
+    "FLAG_CAP_SHORTFALL", "set_obligation",
 ]
 
 ALL_INSTRUMENTS = -1      # release_t1, end_of_day: every instrument
@@ -32,6 +33,7 @@ FLAG_FAIL_UNDERSUBSCRIBED = 8    # auction: fail when bids fall short (default: 
 FLAG_PRIMARY = 16         # auction: the issuer sells allowances it creates
 FLAG_COMPLIANCE_ONLY = 32  # auction: units won are non-tradable (for compliance only)
 FLAG_RANDOM_TIES = 64     # auction: equal prices ranked by a seeded draw, not by time
+FLAG_CAP_SHORTFALL = 128  # auction: a bidder's bids add up to at most its compliance shortfall
 
 
 def command(type: int, **fields) -> np.ndarray:
@@ -118,6 +120,12 @@ def set_position_limit(account: int, instrument: int, qty: int, ts: int = 0, seq
                    ts=ts, seq=seq)
 
 
+def set_obligation(account: int, instrument: int, qty: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Record the units ``account`` must surrender; what it lacks is its shortfall."""
+    return command(CommandType.SET_OBLIGATION, account=account, instrument=instrument, qty=qty,
+                   ts=ts, seq=seq)
+
+
 def release_t1(instrument: int = ALL_INSTRUMENTS, ts: int = 0, seq: int = 0) -> np.ndarray:
     return command(CommandType.RELEASE_T1, instrument=instrument, ts=ts, seq=seq)
 
@@ -169,9 +177,10 @@ def auction_open(instrument: int, account: int, side: int, volume: int, reserve:
 
     ``side`` is the initiator's: SELL offers the lot to bidders (bids at or above
     ``reserve``), BUY asks for it (offers at or below ``reserve``). Each bid is at least
-    ``min_bid``; one account's bids add up to at most ``bidder_cap`` (0: no cap). ``flags``
-    combine FLAG_PAY_AS_BID, FLAG_FAIL_UNDERSUBSCRIBED, FLAG_PRIMARY, FLAG_COMPLIANCE_ONLY
-    and FLAG_RANDOM_TIES (ranked by ``seed``). A primary auction is cancelled when its
+    ``min_bid``; one account's bids add up to at most ``bidder_cap`` (0: no cap) and, with
+    FLAG_CAP_SHORTFALL, to at most its compliance shortfall. ``flags`` combine
+    FLAG_PAY_AS_BID, FLAG_FAIL_UNDERSUBSCRIBED, FLAG_PRIMARY, FLAG_COMPLIANCE_ONLY,
+    FLAG_RANDOM_TIES (ranked by ``seed``) and FLAG_CAP_SHORTFALL. A primary auction is cancelled when its
     clearing price is more than ``cancel_below_bps`` below the reference (0: never).
     Fields: qty = volume, price = reserve, min_qty = min_bid, value = bidder_cap,
     contra_account = cancel_below_bps, client_order_id = seed.

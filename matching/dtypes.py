@@ -117,6 +117,7 @@ HOLDING_DTYPE = np.dtype(
         ("floor", "<i8"),            # retention floor: must stay held
         ("limit", "<i8"),            # position limit, 0 = none
         ("buying", "<i8"),           # open buy quantity
+        ("obligation", "<i8"),       # units to surrender for compliance; shortfall = obligation - held
         ("account", "<i4"),
         ("instrument", "<i4"),
     ],

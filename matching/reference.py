@@ -168,6 +168,7 @@ class _Holding:
     floor: int = 0
     limit: int = 0
     buying: int = 0
+    obligation: int = 0
 
     @property
     def held(self) -> int:
@@ -287,6 +288,7 @@ class ReferenceEngine:
             CommandType.DEBIT_HOLDINGS: self._debit_holdings,
             CommandType.SET_RETENTION_FLOOR: self._set_position_bound,
             CommandType.SET_POSITION_LIMIT: self._set_position_bound,
+            CommandType.SET_OBLIGATION: self._set_position_bound,
             CommandType.RELEASE_T1: self._release_t1,
             CommandType.LIST_FIXED: self._list_fixed,
             CommandType.TAKE_FIXED: self._take,
@@ -390,8 +392,8 @@ class ReferenceEngine:
         if a is None:
             return None
         acct_row = (a.cash_available, a.cash_frozen, a.account, a.member, a.region, a.sector, a.status)
-        rows = [(h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying, a.account, n)
-                for n, h in enumerate(a.holdings)]
+        rows = [(h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying, h.obligation,
+                 a.account, n) for n, h in enumerate(a.holdings)]
         return account_view(acct_row, rows, self.instruments)
 
     # ------------------------------------------------------------ state
@@ -418,7 +420,7 @@ class ReferenceEngine:
             acct[i] = (a.cash_available, a.cash_frozen, a.account, a.member, a.region, a.sector, a.status)
             for n, h in enumerate(a.holdings):
                 hold[k] = (h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying,
-                           a.account, n)
+                           h.obligation, a.account, n)
                 k += 1
         return acct, hold
 
@@ -493,7 +495,7 @@ class ReferenceEngine:
                                            int(row["cash_available"]), int(row["cash_frozen"]))
         for row in sections["holdings"]:
             h = engine._accounts[int(row["account"])].holdings[int(row["instrument"])]
-            for name in ("available", "frozen", "locked", "non_tradable", "floor", "limit", "buying"):
+            for name in ("available", "frozen", "locked", "non_tradable", "floor", "limit", "buying", "obligation"):
                 setattr(h, name, int(row[name]))
         orders = sections["orders"]
         engine._account_stp = {int(a): int(m) for a, m in meta["account_stp"]}
@@ -1249,7 +1251,7 @@ class ReferenceEngine:
         self._emit(cmd, EventKind.BALANCE, account=a.account, instrument=n_ins, qty=-qty)
 
     def _set_position_bound(self, cmd) -> None:
-        """SET_RETENTION_FLOOR and SET_POSITION_LIMIT: a per-instrument quantity bound."""
+        """SET_RETENTION_FLOOR, SET_POSITION_LIMIT and SET_OBLIGATION: a per-instrument quantity."""
         a = self._account_arg(cmd)
         n_ins = None if a is None else self._instrument_arg(cmd)
         if n_ins is None:
@@ -1260,8 +1262,10 @@ class ReferenceEngine:
         h = a.holdings[n_ins]
         if int(cmd["type"]) == CommandType.SET_RETENTION_FLOOR:
             h.floor = qty
-        else:
+        elif int(cmd["type"]) == CommandType.SET_POSITION_LIMIT:
             h.limit = qty
+        else:
+            h.obligation = qty
         self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=a.account, instrument=n_ins, qty=qty)
 
     def _release_t1(self, cmd) -> None:
@@ -1371,9 +1375,15 @@ class ReferenceEngine:
         if not _crosses(_opposite(lot.side), price, lot.price):
             return self._reject(cmd, Reject.BELOW_RESERVE)
         bids = self._books[lot.instrument][AUCTION_BOOK]
-        if auction.cap and qty + sum(o.qty for side in _SIDES for level in bids.levels(side)
-                                     for o in level.orders if o.account == account) > auction.cap:
+        total = qty + sum(o.qty for side in _SIDES for level in bids.levels(side)
+                          for o in level.orders if o.account == account)
+        if auction.cap and total > auction.cap:
             return self._reject(cmd, Reject.BIDDER_CAP)
+        if auction.flags & build.FLAG_CAP_SHORTFALL:
+            a = self._accounts.get(account)
+            h = a.holdings[lot.instrument] if a else _Holding()
+            if total > max(0, h.obligation - h.held):
+                return self._reject(cmd, Reject.BIDDER_CAP)
         bid = _Order(self.next_order_id, int(cmd["client_order_id"]), lot.instrument, account,
                      _opposite(lot.side), OrderType.AUCTION_BID, TimeInForce.GTC, StpMode.OFF, price, qty,
                      self.clock, 0, auction.flags & build.FLAG_COMPLIANCE_ONLY)

@@ -13,7 +13,7 @@ from matching.money import MAX_CASH, MAX_HOLDING
 BUY, SELL = Side.BUY, Side.SELL
 ACCOUNT_UPDATED, BALANCE, REJECTED = EventKind.ACCOUNT_UPDATED, EventKind.BALANCE, EventKind.REJECTED
 SC_I, CQ_I, CER_I = 0, 1, 2             # instrument indices in helpers.market()
-EMPTY = dict(available=0, frozen=0, locked=0, non_tradable=0, floor=0, limit=0, buying=0)
+EMPTY = dict(available=0, frozen=0, locked=0, non_tradable=0, floor=0, limit=0, buying=0, obligation=0)
 
 
 @pytest.fixture

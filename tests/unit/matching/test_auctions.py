@@ -586,3 +586,18 @@ def test_auction_trades_count_in_the_days_auction_volume_only(engine):
     day = engine.daily(SC)
     assert (day["open"], day["high"], day["low"]) == (0, 0, 0)
     assert day["volume"]["AUCTION"] == 1000 and day["amount"]["AUCTION"] == 4_200_000
+
+
+def test_a_bidder_may_bid_no_more_than_its_compliance_shortfall(funded):
+    # Chongqing 2024: only entities short of allowances bid, each capped at its shortfall.
+    # Account 11 holds 1000 SC and must surrender 1600: its shortfall is 600.
+    events = funded.process(commands.set_obligation(11, SC_I, 1600))
+    assert rows(events, "kind", "account", "instrument", "qty") == [(EventKind.ACCOUNT_UPDATED, 11, SC_I, 1600)]
+    assert funded.account(11)["holdings"][SC]["obligation"] == 1600
+    open_auction(funded, ISSUER, SELL, 1000, 4000, 100, flags=PRIMARY | commands.FLAG_CAP_SHORTFALL)
+    bid(funded, 1, 11, 400, 4100)
+    assert_rejected(funded, commands.auction_bid(1, 11, 300, 4100), Reject.BIDDER_CAP)    # 700 > 600
+    bid(funded, 1, 11, 200, 4050)                                                          # 600 in all
+    # account 12 has no obligation, so no shortfall: it may not bid at all
+    assert_rejected(funded, commands.auction_bid(1, 12, 100, 4100), Reject.BIDDER_CAP)
+    funded.check_invariants()
