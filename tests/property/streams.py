@@ -22,7 +22,8 @@ COMMAND_FIELDS = COMMAND_DTYPE.names
 FEES = {1: (30, 50), 2: (0, 400), 3: (10, 10)}
 ACCOUNT_COMMANDS = [CommandType.CREATE_ACCOUNT, CommandType.SET_ACCOUNT_STATUS, CommandType.DEPOSIT,
                     CommandType.WITHDRAW, CommandType.CREDIT_HOLDINGS, CommandType.DEBIT_HOLDINGS,
-                    CommandType.SET_RETENTION_FLOOR, CommandType.SET_POSITION_LIMIT, CommandType.RELEASE_T1]
+                    CommandType.SET_RETENTION_FLOOR, CommandType.SET_POSITION_LIMIT, CommandType.RELEASE_T1,
+                    CommandType.SET_OBLIGATION]
 
 
 def funded_accounts(n_accounts: int = ACCOUNTS - 1, cash: int = 2_000_000, units: int = 300) -> np.ndarray:
@@ -109,7 +110,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["qty"] = _qty(draw, instrument) * draw(st.sampled_from([1, 1, 10]))
         row["min_qty"] = draw(st.sampled_from([INSTRUMENTS[instrument].lot, row["qty"], 0, row["qty"] + 1]))
         row["contra_account"] = draw(st.sampled_from([-1, -1, 0, 1, 2, 99, -7]))
-        row["flags"] = draw(st.sampled_from([0, 2, 4, 8, 16, 16 | 32, 64, 64 | 4]))
+        row["flags"] = draw(st.sampled_from([0, 2, 4, 8, 16, 16 | 32, 64, 64 | 4, 128]))
         row["order_id"] = draw(st.integers(0, max_order_id))
     elif kind < 99:
         row["type"] = draw(st.sampled_from(ACCOUNT_COMMANDS))
@@ -149,7 +150,7 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
              CommandType.AUCTION_OPEN, CommandType.AUCTION_BID, CommandType.AUCTION_ELIGIBLE,
              CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS,
              CommandType.SET_BLOCK_WINDOW, CommandType.END_OF_DAY, CommandType.AUCTION_CLOSE,
-             rng.choice(ACCOUNT_COMMANDS, n, p=[0.05, 0.05, 0.3, 0.05, 0.3, 0.05, 0.05, 0.05, 0.1])]
+             rng.choice(ACCOUNT_COMMANDS, n, p=[0.05, 0.05, 0.3, 0.05, 0.25, 0.05, 0.05, 0.05, 0.1, 0.05])]
     out["type"] = np.select([kind < b for b in bounds], kinds, rng.choice([0, 5, 99]))
 
     def rare(values, common, p=0.02):
@@ -169,7 +170,8 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     is_block = (out["type"] == CommandType.BLOCK_QUOTE) | (out["type"] == CommandType.BLOCK_ACCEPT)
     out["qty"] = np.where(is_block, block_min * rng.integers(1, 4, n) - lots * (rng.random(n) < 0.1),
                           out["qty"])
-    bounds_set = (out["type"] == CommandType.SET_POSITION_LIMIT) | (out["type"] == CommandType.SET_RETENTION_FLOOR)
+    bounds_set = np.isin(out["type"], [CommandType.SET_POSITION_LIMIT, CommandType.SET_RETENTION_FLOOR,
+                                       CommandType.SET_OBLIGATION])
     out["qty"] = np.where(bounds_set, rng.choice([0, 0, 200, 10**6], n), out["qty"])
     out["min_qty"] = lots * rng.integers(1, 6, n)
     out["contra_account"] = np.where(rng.random(n) < 0.6, -1, rng.integers(0, LONG_ACCOUNTS, n))
@@ -187,7 +189,7 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     out["qty"] = np.where(opening, lots * rng.integers(20, 120, n), out["qty"])
     out["value"] = np.where(opening, rng.choice([0, 0, 400], n) * lots, out["value"])
     out["contra_account"] = np.where(opening, rng.choice([0, 0, 200, 1000], n), out["contra_account"])
-    out["flags"] = np.where(opening, rng.choice([0, 4, 8, 16, 16 | 32, 64, 68], n), out["flags"])
+    out["flags"] = np.where(opening, rng.choice([0, 4, 8, 16, 16 | 32, 64, 68, 128 | 16], n), out["flags"])
     if live:
         pick = np.array(live)[rng.integers(0, len(live), n)]
         aimed = rng.random(n) < 0.9
