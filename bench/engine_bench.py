@@ -14,11 +14,22 @@ snapshot of that state instead):
 4. the reference model through ``process()`` in the same batches, once, on the whole
    stream or on its first ``reference_commands`` commands (see :data:`SIZES`).
 
+Every workload has a risk-on variant, ``<name>_risk`` (funded accounts, fees; see
+:mod:`bench.workloads`), run right after it; its result also carries
+``batch_vs_risk_off``, its ``process()`` throughput over the risk-off workload's in the
+same run.
+
+``fixed_price_takes`` is measured by :func:`bench_takes`: 100,000 ``TAKE_FIXED``
+commands of resting fixed-price listings, through ``process()`` (there is no per-call
+method for takes) and through the reference model. Its result is a separate entry with
+:data:`TAKES_RESULT_KEYS` (``batch_ns_per_take`` and ``reference_ns_per_take`` among them).
+
 Throughputs use the median round. The garbage collector is off while a run is timed.
 Results are plain dicts, one per workload, ready for ``json.dump``: :data:`RESULT_KEYS`
 are always there, and the rest describes the run (reject fraction, book sizes, every
 round's seconds, the machine, ...). :func:`check_targets` holds the exchange_core_mix
-result to the issue's performance targets, ratios to the reference model of the same run.
+result to the issue's performance targets, ratios to the reference model of the same run,
+and exchange_core_mix_risk to the risk-on target, its ratio to exchange_core_mix.
 
 >>> from matching import ReferenceEngine
 >>> res = run_engine_bench(engine=ReferenceEngine, workloads=["exchange_core_mix"], rounds=1,
@@ -38,36 +49,57 @@ from typing import Callable
 
 import numpy as np
 
-from matching.codes import CommandType
+from matching.codes import CommandType, TradeType
 from matching.reference import ReferenceEngine
 
-from .workloads import WORKLOADS, Workload, generate
+from .workloads import FIXED_PRICE_TAKES, RISK_SUFFIX, WORKLOADS, Workload, generate, risk_name
 
 __all__ = [
-    "BATCH_SIZE", "SIZES", "RESULT_KEYS", "TARGETS", "ENGINES", "EngineUnavailable",
-    "engine_class", "sizes_for", "fresh_engine", "split_batches", "process_batches",
+    "BATCH_SIZE", "SIZES", "RESULT_KEYS", "TAKES_RESULT_KEYS", "TARGETS", "RISK_TARGETS", "ENGINES",
+    "EngineUnavailable", "engine_class", "sizes_for", "fresh_engine", "split_batches", "process_batches",
     "call_plan", "bind_calls", "run_calls", "run_calls_timed", "latency_summary",
-    "bench_workload", "run_engine_bench", "check_targets", "machine_info",
+    "bench_workload", "bench_takes", "run_engine_bench", "check_targets", "machine_info", "MEASUREMENTS",
 ]
 
 BATCH_SIZE = 1024
 ROUNDS = 3                      # batch and per-call runs per workload; the median counts
 
-# Commands per workload. ``reference_commands`` bounds the reference model's slice.
+# Commands per workload. ``reference_commands`` bounds the reference model's slice;
+# ``n_accounts`` is how many accounts a risk-on setup creates and funds. For
+# fixed_price_takes, ``n_commands`` takes of ``n_resting`` listings.
 SIZES = {
     "full": {
         "exchange_core_mix": {"n_commands": 1_000_000, "n_resting": 1_000},
+        "exchange_core_mix_risk": {"n_commands": 1_000_000, "n_resting": 1_000, "n_accounts": 10_000},
         "carbon_mix": {"n_commands": 1_000_000, "n_resting": 20_000, "reference_commands": 200_000},
+        "carbon_mix_risk": {"n_commands": 1_000_000, "n_resting": 20_000, "n_accounts": 10_000,
+                            "reference_commands": 200_000},
         "deep_book": {"n_commands": 1_000_000, "n_resting": 1_000_000, "reference_commands": 100_000},
+        "deep_book_risk": {"n_commands": 1_000_000, "n_resting": 1_000_000, "n_accounts": 10_000,
+                           "reference_commands": 100_000},
+        "fixed_price_takes": {"n_commands": 100_000, "n_resting": 100_000},
     },
+    # Quick risk-on runs of the 20-instrument workloads fund 2,000 accounts, and the deep
+    # book is a tenth of the million orders (restoring the reference model from a
+    # million-order snapshot alone takes ~10 s): it is then not compared with deep_book.
     "quick": {
         "exchange_core_mix": {"n_commands": 100_000, "n_resting": 1_000},
+        "exchange_core_mix_risk": {"n_commands": 100_000, "n_resting": 1_000, "n_accounts": 10_000,
+                                   "reference_commands": 20_000},
         "carbon_mix": {"n_commands": 100_000, "n_resting": 20_000, "reference_commands": 20_000},
+        "carbon_mix_risk": {"n_commands": 100_000, "n_resting": 20_000, "n_accounts": 2_000,
+                            "reference_commands": 20_000},
         "deep_book": {"n_commands": 100_000, "n_resting": 1_000_000, "reference_commands": 10_000},
+        "deep_book_risk": {"n_commands": 100_000, "n_resting": 100_000, "n_accounts": 2_000,
+                           "reference_commands": 10_000},
+        "fixed_price_takes": {"n_commands": 100_000, "n_resting": 100_000, "reference_commands": 10_000},
     },
 }
 # Smallest sizes ``scale`` may shrink to: the carbon books need an order per level and side.
-_MINIMUM = {"n_commands": 100, "n_resting": 400, "reference_commands": 100}
+_MINIMUM = {"n_commands": 100, "n_resting": 400, "reference_commands": 100, "n_accounts": 50}
+
+# What run_engine_bench can run: the workloads, then the fixed-price takes.
+MEASUREMENTS = (*WORKLOADS, FIXED_PRICE_TAKES)
 
 # Past this many setup commands the reference model is restored from a snapshot of the
 # engine under test taken after its setup (the same state), not built command by command.
@@ -76,6 +108,10 @@ RESTORE_ABOVE = 50_000
 RESULT_KEYS = (
     "workload", "commands", "batch_commands_per_s", "call_commands_per_s", "latency_ns",
     "reference_commands_per_s", "bytes_per_resting_order",
+)
+TAKES_RESULT_KEYS = (
+    "workload", "commands", "batch_commands_per_s", "batch_ns_per_take", "reference_commands_per_s",
+    "reference_ns_per_take",
 )
 
 # The issue's targets, checked on exchange_core_mix: label -> (result key, goal, kind, unit);
@@ -87,6 +123,12 @@ TARGETS = {
     "bytes per resting order": ("bytes_per_resting_order", 96, "max", "B"),
 }
 TARGET_WORKLOAD = "exchange_core_mix"
+# ... and the risk-on one, checked on exchange_core_mix_risk: process() throughput with
+# risk on over risk off, both from this run.
+RISK_TARGETS = {
+    "risk-on ÷ risk-off process()": ("batch_vs_risk_off", 0.70, "min", "×"),
+}
+RISK_TARGET_WORKLOAD = risk_name(TARGET_WORKLOAD)
 
 ENGINES = ("cython", "reference")
 
@@ -128,6 +170,8 @@ def sizes_for(quick: bool = False, scale: float = 1.0) -> dict:
 
     >>> sizes_for(quick=True, scale=0.01)["exchange_core_mix"]
     {'n_commands': 1000, 'n_resting': 400}
+    >>> sizes_for(quick=True, scale=0.01)["exchange_core_mix_risk"]["n_accounts"]
+    100
     """
     if not scale > 0:
         raise ValueError("scale must be positive")
@@ -151,6 +195,25 @@ def fresh_engine(engine_cls, workload: Workload, snapshot: bytes | None = None):
     for start in range(0, len(setup), 65_536):
         engine.process(setup[start:start + 65_536])
     return engine
+
+
+def _builder(engine_cls, workload: Workload):
+    """``(engine, build)``: a fresh ``engine_cls`` engine in the starting state, and
+    ``build(cls)``, which makes another one of ``cls``.
+
+    The pure-Python model restores a large starting book from a snapshot of the first
+    engine (minutes saved on a million orders); compiled engines always process their
+    setup, since a restored book is laid out in canonical order and could flatter their
+    memory access.
+    """
+    first = fresh_engine(engine_cls, workload)
+    snapshot = first.snapshot() if len(workload.setup) > RESTORE_ABOVE else None
+
+    def build(cls):
+        if snapshot is not None and issubclass(cls, ReferenceEngine):
+            return fresh_engine(cls, workload, snapshot)
+        return fresh_engine(cls, workload)
+    return first, build
 
 
 def split_batches(commands: np.ndarray, batch_size: int = BATCH_SIZE) -> list:
@@ -288,17 +351,7 @@ def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEng
     resting = []                                # resting orders at the end of every run
 
     say("process()")
-    first = fresh_engine(engine_cls, workload)
-    snapshot = first.snapshot() if len(workload.setup) > RESTORE_ABOVE else None
-
-    def build(cls):
-        # The pure-Python model restores a large starting book from the snapshot (minutes
-        # saved on a million orders); compiled engines always process their setup, since a
-        # restored book is laid out in canonical order and could flatter their memory access.
-        if snapshot is not None and issubclass(cls, ReferenceEngine):
-            return fresh_engine(cls, workload, snapshot)
-        return fresh_engine(cls, workload)
-
+    first, build = _builder(engine_cls, workload)
     batches = split_batches(timed, batch_size)
     memory = None
     for r in range(rounds):
@@ -370,8 +423,96 @@ def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEng
         "resting_orders_start": stats.get("resting_start"),
         "resting_orders_end": resting[0],
         "memory_bytes": memory,
+        **_risk_fields(workload),
         # Every run from the same state must end with the same book, the one the generator's
         # shadow engine saw: a cheap check that the runs really did the same work.
+        "consistent": all(x == end for x in resting),
+        "engine": _name(engine_cls),
+        "reference": _name(reference_cls),
+        "seed": workload.seed,
+        "seconds": {k: [round(x, 4) for x in v] for k, v in seconds.items()},
+        "workload_stats": stats,
+    }
+
+
+def _risk_fields(workload: Workload) -> dict:
+    """How the workload's engines are built: risk, funded accounts, fees in bps by trade type."""
+    fees = None
+    if workload.fees:
+        fees = {TradeType(int(t)).name: [int(b), int(s)] for t, (b, s) in sorted(workload.fees.items())}
+    return {"risk": workload.risk, "accounts": workload.accounts, "fees_bps": fees}
+
+
+# --------------------------------------------------------------------------- fixed-price takes
+def bench_takes(workload: Workload, engine_cls, *, reference_cls=ReferenceEngine,
+                reference_commands: int | None = None, batch_size: int = BATCH_SIZE,
+                rounds: int = ROUNDS, progress: Callable[[str], None] | None = None) -> dict:
+    """Time the fixed-price takes of ``workload`` (see :func:`bench.workloads.fixed_price_takes`).
+
+    Like :func:`bench_workload` without the per-call and latency runs (the engine API
+    has no per-call method for takes): ``process()`` in batches, ``rounds`` times from a
+    fresh book of listings, then the reference model once on its first
+    ``reference_commands`` takes.
+
+    Returns
+    -------
+    dict
+        The :data:`TAKES_RESULT_KEYS` and more: ``trades``, ``reject_fraction``, book sizes,
+        the ratio to the reference model, every round's seconds.
+    """
+    say = progress or (lambda phase: None)
+    timed = workload.timed
+    n = len(timed)
+    rounds = 1 if reference_cls is engine_cls else max(1, int(rounds))
+    seconds: dict[str, list] = {"batch": []}
+    resting = []
+
+    say("process()")
+    first, build = _builder(engine_cls, workload)
+    batches = split_batches(timed, batch_size)
+    for r in range(rounds):
+        engine = first if r == 0 else build(engine_cls)
+        elapsed, _ = _timed(process_batches, engine, batches)
+        seconds["batch"].append(elapsed)
+        resting.append(engine.resting_orders)
+        first = engine = None
+
+    say("reference")
+    m = n if reference_commands is None else min(n, reference_commands)
+    if reference_cls is engine_cls:
+        m = n
+        seconds["reference"] = seconds["batch"]
+    else:
+        reference = build(reference_cls)
+        elapsed, _ = _timed(process_batches, reference, split_batches(timed[:m], batch_size))
+        seconds["reference"] = [elapsed]
+        if m == n:
+            resting.append(reference.resting_orders)
+        reference = None
+    gc.collect()
+
+    stats = workload.stats
+    median = {k: float(np.median(v)) for k, v in seconds.items()}
+    batch_rate = n / median["batch"]
+    ref_rate = m / median["reference"]
+    end = stats.get("resting_end", resting[0])
+    return {
+        "workload": workload.name,
+        "commands": n,
+        "batch_commands_per_s": batch_rate,
+        "batch_ns_per_take": 1e9 / batch_rate,
+        "reference_commands_per_s": ref_rate,
+        "reference_ns_per_take": 1e9 / ref_rate,
+        "reference_commands": m,
+        "batch_vs_reference": batch_rate / ref_rate,
+        "trades": stats.get("trades"),
+        "reject_fraction": stats.get("reject_fraction"),
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "setup_commands": len(workload.setup),
+        "resting_orders_start": stats.get("resting_start"),
+        "resting_orders_end": resting[0],
+        **_risk_fields(workload),
         "consistent": all(x == end for x in resting),
         "engine": _name(engine_cls),
         "reference": _name(reference_cls),
@@ -395,7 +536,9 @@ def run_engine_bench(*, engine="cython", quick: bool = False, workloads=None, sc
     quick : bool
         Use the quick sizes (well under a minute with the Cython engine on two cores).
     workloads : sequence of str, optional
-        Names from :data:`bench.workloads.WORKLOADS`; all of them by default.
+        Names from :data:`MEASUREMENTS` (the workloads of :data:`bench.workloads.WORKLOADS`
+        and ``"fixed_price_takes"``); by default all of them, in that order, or with
+        ``sizes`` those it sizes.
     scale : float
         Multiply every size by this (tests use a small value).
     sizes : dict, optional
@@ -409,14 +552,17 @@ def run_engine_bench(*, engine="cython", quick: bool = False, workloads=None, sc
         The yardstick implementation.
     progress : callable, optional
         Called as ``progress(workload, phase)`` when a phase starts (``"generate"``,
-        ``"process()"``, ``"per-call"``, ``"latency"``, ``"reference"``) and with phase
-        ``"done"`` at the end of each workload.
+        ``"process()"``, ``"per-call"``, ``"latency"``, ``"reference"``; fixed_price_takes
+        has no per-call or latency phase) and with phase ``"done"`` at the end of each workload.
     """
     engine_cls = engine_class(engine)
-    names = list(workloads) if workloads else list(WORKLOADS)
+    if workloads:
+        names = list(workloads)
+    else:
+        names = [name for name in MEASUREMENTS if sizes is None or name in sizes]
     for name in names:
-        if name not in WORKLOADS:
-            raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+        if name not in MEASUREMENTS:
+            raise ValueError(f"unknown workload {name!r}; choose from {', '.join(MEASUREMENTS)}")
     all_sizes = sizes if sizes is not None else sizes_for(quick, scale)
     machine = machine_info()
     results = []
@@ -431,21 +577,40 @@ def run_engine_bench(*, engine="cython", quick: bool = False, workloads=None, sc
         t0 = time.perf_counter()
         workload = generate(name, shadow=engine_cls, **args)
         generated = time.perf_counter() - t0
-        result = bench_workload(workload, engine_cls, reference_cls=reference_cls,
-                                reference_commands=reference_commands, rounds=rounds, progress=say)
+        bench = bench_takes if name == FIXED_PRICE_TAKES else bench_workload
+        result = bench(workload, engine_cls, reference_cls=reference_cls,
+                       reference_commands=reference_commands, rounds=rounds, progress=say)
         result["seconds"]["generate"] = [round(generated, 4)]
         result["machine"] = machine
-        if name == TARGET_WORKLOAD:
-            result["targets"] = {t.pop("label"): t for t in check_targets([result])}
         results.append(result)
         del workload
         if say:
             say("done")
+    _compare_risk(results)
+    for result in results:
+        if result["workload"] == TARGET_WORKLOAD:
+            result["targets"] = {t.pop("label"): t for t in check_targets(results)}
     return results
 
 
+def _compare_risk(results: list) -> None:
+    """Give each risk-on result ``batch_vs_risk_off``: its process() throughput over that
+    of its risk-off workload in ``results``. None when that one was not run, or ran on
+    another number of commands or resting orders (``risk_off_comparable`` is then False)."""
+    by_name = {r["workload"]: r for r in results}
+    for r in results:
+        if not r["workload"].endswith(RISK_SUFFIX):
+            continue
+        off = by_name.get(r["workload"][:-len(RISK_SUFFIX)])
+        same = off is not None and all(off[k] == r[k] for k in ("commands", "resting_orders_start"))
+        r["risk_off_comparable"] = same
+        r["risk_off_batch_commands_per_s"] = off["batch_commands_per_s"] if off else None
+        r["batch_vs_risk_off"] = r["batch_commands_per_s"] / off["batch_commands_per_s"] if same else None
+
+
 def check_targets(results: list) -> list:
-    """The issue's :data:`TARGETS` against the exchange_core_mix result, if there is one.
+    """The issue's :data:`TARGETS` against the exchange_core_mix result, if there is one,
+    and :data:`RISK_TARGETS` against the exchange_core_mix_risk result, if there is one.
 
     Returns a list of dicts with ``label``, ``value``, ``goal``, ``kind`` (``"min"``:
     the value must be at least the goal; ``"max"``: at most), ``unit`` and ``met`` (None
@@ -454,12 +619,20 @@ def check_targets(results: list) -> list:
     >>> [t["met"] for t in check_targets([{"workload": "exchange_core_mix", "batch_vs_reference": 20.0,
     ...     "call_vs_reference": 2.0, "latency_p99_ns": 900, "bytes_per_resting_order": None}])]
     [True, False, True, None]
+    >>> [(t["label"], t["met"]) for t in check_targets([{"workload": "exchange_core_mix_risk",
+    ...     "batch_vs_risk_off": 0.8}])]
+    [('risk-on ÷ risk-off process()', True)]
     """
     out = []
     for result in results:
-        if result.get("workload") != TARGET_WORKLOAD:
+        workload = result.get("workload")
+        if workload == TARGET_WORKLOAD:
+            targets = TARGETS
+        elif workload == RISK_TARGET_WORKLOAD:
+            targets = RISK_TARGETS
+        else:
             continue
-        for label, (key, goal, kind, unit) in TARGETS.items():
+        for label, (key, goal, kind, unit) in targets.items():
             value = result.get(key)
             met = None if value is None else (value >= goal if kind == "min" else value <= goal)
             out.append({"label": label, "value": value, "goal": goal, "kind": kind, "unit": unit, "met": met})

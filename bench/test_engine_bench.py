@@ -6,22 +6,27 @@ Not collected by the default ``pytest`` run (pyproject's ``testpaths`` is ``test
     pytest bench/ --benchmark-only --benchmark-disable-gc --benchmark-json=engine-bench.json
 
 Parametrised over implementation (``engine``: ``matching.Engine``, skipped when it is not
-built; ``reference``: ``matching.ReferenceEngine``), workload and path (``process()`` in
-batches of 1,024, or one per-call API call per command). Benchmarks of one workload and
-path share a group, so pytest-benchmark's table shows the engine's speed-up over the
-reference model from this one run.
+built; ``reference``: ``matching.ReferenceEngine``), workload, risk (``risk_off``: the
+workload; ``risk_on``: its ``<name>_risk`` variant, funded accounts and fees) and path
+(``process()`` in batches of 1,024, or one per-call API call per command). Benchmarks of
+one workload and path share a group, risk on and off, so pytest-benchmark's table shows
+the engine's speed-up over the reference model and the cost of risk from this one run.
+``test_fixed_price_takes`` times the fixed-price takes through ``process()`` (takes have
+no per-call method).
 
 Each workload is generated once per session with ``bench.engine_bench.SIZES["quick"]``
-(seeded, untimed, shadowed by the fastest engine available). Both implementations
-process the same commands: the whole stream, or its first ``reference_commands`` where
-that size is set (the reference model is slow). Every round starts from a fresh engine in
+(seeded, untimed, shadowed by the fastest engine available); a risk-on variant takes its
+risk-off workload's sizes, funding the full run's number of accounts, so that one group
+compares like with like. Both implementations process the same commands: the whole
+stream, or its first ``reference_commands`` where that size is set (the reference model
+is slow). Every round starts from a fresh engine in
 the workload's starting state, built in pedantic's untimed setup (the reference model
 restores a large book from a snapshot of the engine's).
 """
 import pytest
 
 from bench import engine_bench
-from bench.workloads import WORKLOADS, generate
+from bench.workloads import BASE_WORKLOADS, FIXED_PRICE_TAKES, RISK_SUFFIX, generate, risk_name
 from matching import ReferenceEngine
 
 ROUNDS = {"engine": 5, "reference": 2}
@@ -38,13 +43,17 @@ class _Prepared:
     """One generated workload, the slice both implementations time, and their starting states."""
 
     def __init__(self, name: str) -> None:
-        args = dict(engine_bench.SIZES["quick"][name])
+        if name.endswith(RISK_SUFFIX):
+            args = dict(engine_bench.SIZES["quick"][name[:-len(RISK_SUFFIX)]],
+                        n_accounts=engine_bench.SIZES["full"][name]["n_accounts"])
+        else:
+            args = dict(engine_bench.SIZES["quick"][name])
         limit = args.pop("reference_commands", None)
         shadow = _compiled() or ReferenceEngine
         self.workload = generate(name, shadow=shadow, **args)
         self.commands = self.workload.timed[:limit] if limit else self.workload.timed
         self.batches = engine_bench.split_batches(self.commands, engine_bench.BATCH_SIZE)
-        self.plan = engine_bench.call_plan(self.commands)
+        self.plan = None if name == FIXED_PRICE_TAKES else engine_bench.call_plan(self.commands)
         self.snapshot = None
         if len(self.workload.setup) > engine_bench.RESTORE_ABOVE:
             self.snapshot = engine_bench.fresh_engine(shadow, self.workload).snapshot()
@@ -76,6 +85,11 @@ def impl(request):
     return "engine", cls
 
 
+@pytest.fixture(params=[False, True], ids=["risk_off", "risk_on"])
+def risk(request):
+    return request.param
+
+
 def _record(benchmark, n: int) -> None:
     benchmark.extra_info["commands"] = n
     stats = getattr(benchmark, "stats", None)
@@ -83,10 +97,10 @@ def _record(benchmark, n: int) -> None:
         benchmark.extra_info["commands_per_s"] = n / stats.stats.median
 
 
-@pytest.mark.parametrize("name", list(WORKLOADS))
-def test_process_batches(benchmark, prepared, impl, name):
+@pytest.mark.parametrize("name", list(BASE_WORKLOADS))
+def test_process_batches(benchmark, prepared, impl, name, risk):
     label, cls = impl
-    p = prepared(name)
+    p = prepared(risk_name(name) if risk else name)
     benchmark.group = f"{name}: process() in batches of {engine_bench.BATCH_SIZE}"
 
     def setup():
@@ -96,14 +110,26 @@ def test_process_batches(benchmark, prepared, impl, name):
     _record(benchmark, len(p.commands))
 
 
-@pytest.mark.parametrize("name", list(WORKLOADS))
-def test_per_call(benchmark, prepared, impl, name):
+@pytest.mark.parametrize("name", list(BASE_WORKLOADS))
+def test_per_call(benchmark, prepared, impl, name, risk):
     label, cls = impl
-    p = prepared(name)
+    p = prepared(risk_name(name) if risk else name)
     benchmark.group = f"{name}: per-call API"
 
     def setup():
         return (engine_bench.bind_calls(p.fresh(cls), p.plan),), {}
 
     benchmark.pedantic(engine_bench.run_calls, setup=setup, rounds=ROUNDS[label], iterations=1)
+    _record(benchmark, len(p.commands))
+
+
+def test_fixed_price_takes(benchmark, prepared, impl):
+    label, cls = impl
+    p = prepared(FIXED_PRICE_TAKES)
+    benchmark.group = f"{FIXED_PRICE_TAKES}: process() in batches of {engine_bench.BATCH_SIZE}"
+
+    def setup():
+        return (p.fresh(cls), p.batches), {}
+
+    benchmark.pedantic(engine_bench.process_batches, setup=setup, rounds=ROUNDS[label], iterations=1)
     _record(benchmark, len(p.commands))

@@ -24,30 +24,49 @@ Workloads
     orders) across several price levels.
 ``deep_book``
     1,000,000 resting orders over 20 instruments, then the ``carbon_mix`` stream.
+``<name>_risk`` (``exchange_core_mix_risk``, ``carbon_mix_risk``, ``deep_book_risk``)
+    The same workload with risk on (``risk=True``, fees of :data:`RISK_FEES`), as the
+    daemon runs: the setup first creates :data:`RISK_ACCOUNTS` accounts and funds each
+    with :data:`RISK_CASH` fen and :data:`RISK_UNITS` t of every instrument, far more than
+    any order needs, so no order is refused for money; then the same book and the same
+    kind of stream, from those accounts only. The random draws are the risk-off
+    workload's (accounts are taken modulo the number of accounts), so with the same seed
+    the two streams differ only in their accounts and in what the risk-on shadow saw.
+``fixed_price_takes`` (not in :data:`WORKLOADS`: it has no per-call path)
+    Fixed-price sell listings on one instrument, then takes of them: every command of the
+    timed stream is a ``TAKE_FIXED`` of a different listing.
 
 Prices stay inside the ±10% band of the reference price (5,000 fen, tick 1, lot 1) and
-orders come from 100,000 accounts, so self-trade prevention rarely fires.
+orders come from 100,000 accounts (risk off) or 10,000 (risk on), so self-trade
+prevention rarely fires.
 
 >>> w = exchange_core_mix(n_commands=300, n_resting=100, seed=7)
 >>> len(w.setup), len(w.timed), w.stats["rejected"]
 (100, 300, 0)
 >>> bool((w.timed == exchange_core_mix(n_commands=300, n_resting=100, seed=7).timed).all())
 True
+>>> r = generate("exchange_core_mix_risk", n_commands=300, n_resting=100, seed=7, n_accounts=50)
+>>> r.name, r.risk, len(r.setup), r.stats["rejected"]
+('exchange_core_mix_risk', True, 250, 0)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
-from matching.codes import CommandType, EventKind, InstrumentKind, OrderType, Region, Side, TimeInForce
+from matching.codes import (
+    CommandType, EventKind, InstrumentKind, OrderType, Region, Reject, Sector, Side, TimeInForce, TradeType,
+)
 from matching.dtypes import COMMAND_DTYPE, EVENT_DTYPE
 from matching.instrument import Instrument
 from matching.reference import ReferenceEngine
 
 __all__ = [
-    "Workload", "WORKLOADS", "generate", "exchange_core_mix", "carbon_mix", "deep_book",
-    "instruments", "REFERENCE_PRICE", "MAX_ACCOUNTS", "N_INSTRUMENTS",
+    "Workload", "WORKLOADS", "BASE_WORKLOADS", "generate", "exchange_core_mix", "carbon_mix", "deep_book",
+    "fixed_price_takes", "risk_name", "instruments", "REFERENCE_PRICE", "MAX_ACCOUNTS", "N_INSTRUMENTS",
+    "RISK_SUFFIX", "RISK_ACCOUNTS", "RISK_FEES", "RISK_CASH", "RISK_UNITS", "FIXED_PRICE_TAKES",
 ]
 
 REFERENCE_PRICE = 5000          # fen per tonne; with the default ±10% band, [4500, 5500]
@@ -57,6 +76,15 @@ MAX_ORDER_QTY = 99_999
 TS_STEP = 1_000                 # ns between consecutive commands' time stamps
 SETUP_CHUNK = 65_536            # setup commands per process() call while building a book
 N_INSTRUMENTS = 20              # carbon_mix and deep_book
+
+# Risk-on variants: funded accounts, fees on continuous and fixed-price trades.
+RISK_SUFFIX = "_risk"
+RISK_ACCOUNTS = 10_000          # accounts created and funded by a risk-on setup
+RISK_FEES = {TradeType.CONTINUOUS: (5, 5), TradeType.FIXED: (5, 5)}    # bps, buyer and seller
+# Cash and units per account: far more than a million-command stream moves through one
+# account (a buy holds at most 5,500 x 99,999 fen), and 10,000 deposits stay well inside int64.
+RISK_CASH = 10**13              # fen (100 billion CNY)
+RISK_UNITS = 10**8              # tonnes of every instrument
 
 
 @dataclass
@@ -77,10 +105,16 @@ class Workload:
         The seed the arrays were drawn from.
     max_accounts : int
         The ``max_accounts`` engines must be built with.
+    risk : bool
+        Whether engines are built with risk on (the setup then creates and funds accounts).
+    fees : dict or None
+        The engines' ``fees`` (``{TradeType: (buyer bps, seller bps)}``).
+    accounts : int or None
+        Accounts the setup creates (risk on); None with risk off.
     stats : dict
         What the shadow engine saw over ``timed``: ``commands``, ``mix`` (share of each
         kind of command), ``rejected``, ``reject_fraction``, ``rejected_by_kind``,
-        ``events``, ``trades``, ``resting_start``, ``resting_end``, ``resting_trace`` (the
+        ``rejected_by_reason`` (names of :class:`matching.Reject`), ``events``, ``trades``, ``resting_start``, ``resting_end``, ``resting_trace`` (the
         book size at every tenth of the stream) and, with sweeps, ``levels_per_sweep``.
     """
 
@@ -90,11 +124,29 @@ class Workload:
     timed: np.ndarray
     seed: int
     max_accounts: int = MAX_ACCOUNTS
+    risk: bool = False
+    fees: dict | None = None
+    accounts: int | None = None
     stats: dict = field(default_factory=dict)
 
     def make_engine(self, engine_cls):
         """A new, empty ``engine_cls`` engine over this workload's instruments and accounts."""
-        return engine_cls(self.instruments, max_accounts=self.max_accounts)
+        return _new_engine(engine_cls, self.instruments, self.risk, self.fees, self.max_accounts)
+
+
+def _new_engine(engine_cls, workload_instruments, risk: bool, fees, max_accounts: int = MAX_ACCOUNTS):
+    if not risk:
+        return engine_cls(workload_instruments, max_accounts=max_accounts)
+    return engine_cls(workload_instruments, max_accounts=max_accounts, risk=True, fees=fees)
+
+
+def risk_name(name: str) -> str:
+    """The name of the risk-on variant of workload ``name``.
+
+    >>> risk_name("carbon_mix")
+    'carbon_mix_risk'
+    """
+    return name + RISK_SUFFIX
 
 
 def instruments(n: int) -> list:
@@ -153,8 +205,8 @@ class _Writer:
         self._put(CommandType.REPLACE, order_id=order_id, account=account, price=price, qty=qty)
 
 
-def _passive_setup(rng, n_instruments: int, distances: np.ndarray) -> np.ndarray:
-    """Non-crossing GTC limit orders, one per entry of ``distances``.
+def _passive_setup(rng, n_instruments: int, distances: np.ndarray, n_accounts: int = MAX_ACCOUNTS) -> np.ndarray:
+    """Non-crossing GTC limit orders, one per entry of ``distances``, from ``n_accounts`` accounts.
 
     Orders alternate bid and ask and cycle over the instruments; each rests
     ``distances[k]`` ticks (>= 1) below (bids) or above (asks) the reference price, so
@@ -172,18 +224,77 @@ def _passive_setup(rng, n_instruments: int, distances: np.ndarray) -> np.ndarray
     cmds["side"] = side
     cmds["price"] = np.where(side == Side.BUY, REFERENCE_PRICE - distances, REFERENCE_PRICE + distances)
     cmds["qty"] = rng.integers(1, 1001, n)
-    cmds["account"] = rng.integers(0, MAX_ACCOUNTS, n)
+    cmds["account"] = rng.integers(0, MAX_ACCOUNTS, n) % n_accounts
     cmds["type"] = CommandType.NEW_ORDER
     cmds["order_type"] = OrderType.LIMIT
     cmds["tif"] = TimeInForce.GTC
     return cmds
 
 
+def _funding(n_accounts: int, n_instruments: int) -> np.ndarray:
+    """Create accounts ``0..n_accounts-1``; deposit :data:`RISK_CASH` and credit
+    :data:`RISK_UNITS` of every instrument to each (``2 + n_instruments`` commands per
+    account, account by account). Regions alternate; sectors cycle over the ten.
+
+    >>> f = _funding(3, 2)
+    >>> [CommandType(t).name for t in f["type"][:4]]
+    ['CREATE_ACCOUNT', 'DEPOSIT', 'CREDIT_HOLDINGS', 'CREDIT_HOLDINGS']
+    >>> f["account"].tolist()[-4:], f["region"].tolist()[-4:]
+    ([2, 2, 2, 2], [1, 0, 0, 0])
+    """
+    per = 2 + n_instruments
+    cmds = np.zeros((n_accounts, per), dtype=COMMAND_DTYPE)
+    account = np.arange(n_accounts)
+    cmds["account"] = account[:, None]
+    create, cash, units = cmds[:, 0], cmds[:, 1], cmds[:, 2:]
+    create["type"] = CommandType.CREATE_ACCOUNT
+    create["member"] = account // 10 + 1
+    create["region"] = np.where(account % 2 == 0, Region.SC, Region.CQ)
+    create["sector"] = Sector.POWER + account % len(Sector)
+    cash["type"] = CommandType.DEPOSIT
+    cash["value"] = RISK_CASH
+    units["type"] = CommandType.CREDIT_HOLDINGS
+    units["instrument"] = np.arange(n_instruments)[None, :]
+    units["qty"] = RISK_UNITS
+    return cmds.reshape(-1)
+
+
+def _risk_setup(orders: np.ndarray, n_accounts: int, n_instruments: int) -> np.ndarray:
+    """The funding of ``n_accounts`` accounts, then ``orders``; seq and ts renumbered from 1.
+
+    Account commands take no order ids, so the orders still get ids 1..n in array order.
+    """
+    setup = np.concatenate([_funding(n_accounts, n_instruments), orders])
+    seq = np.arange(1, len(setup) + 1, dtype=np.int64)
+    setup["seq"] = seq
+    setup["ts"] = seq * TS_STEP
+    is_order = setup["type"] == CommandType.NEW_ORDER
+    setup["client_order_id"][is_order] = seq[is_order]
+    return setup
+
+
+def _accounts_for(risk: bool, n_accounts: int | None) -> int:
+    """How many accounts a workload's orders come from."""
+    if not risk:
+        return MAX_ACCOUNTS
+    n = RISK_ACCOUNTS if n_accounts is None else int(n_accounts)
+    if not 1 <= n <= MAX_ACCOUNTS:
+        raise ValueError(f"n_accounts must be between 1 and {MAX_ACCOUNTS}")
+    return n
+
+
 # --------------------------------------------------------------------------- the shadow engine
 _EV = {name: k for k, name in enumerate(EVENT_DTYPE.names)}
 _K, _OID, _PRICE, _LEAVES = _EV["kind"], _EV["order_id"], _EV["price"], _EV["leaves"]
 _BUY, _SELL, _BL, _SL = _EV["buy_order_id"], _EV["sell_order_id"], _EV["buy_leaves"], _EV["sell_leaves"]
-_INS, _SIDE, _ACC = _EV["instrument"], _EV["side"], _EV["account"]
+_INS, _SIDE, _ACC, _REASON = _EV["instrument"], _EV["side"], _EV["account"], _EV["reason"]
+
+
+def _reason_name(code: int) -> str:
+    try:
+        return Reject(code).name
+    except ValueError:
+        return str(code)
 
 
 class _Shadow:
@@ -194,13 +305,16 @@ class _Shadow:
     live order uniformly is O(1).
     """
 
-    def __init__(self, engine_cls, workload_instruments, setup: np.ndarray, n_timed: int) -> None:
-        self.engine = engine_cls(workload_instruments, max_accounts=MAX_ACCOUNTS)
+    def __init__(self, engine_cls, workload_instruments, setup: np.ndarray, n_timed: int, *,
+                 risk: bool = False, fees=None) -> None:
+        self.engine = _new_engine(engine_cls, workload_instruments, risk, fees)
         accepted = []
         for start in range(0, len(setup), SETUP_CHUNK):
             events = self.engine.process(setup[start:start + SETUP_CHUNK])
             kinds = events["kind"]
-            if not np.all((kinds == EventKind.ACCEPTED) | (kinds == EventKind.DEPTH)):
+            # Orders are accepted and rest without trading; account commands just report.
+            if not np.all((kinds == EventKind.ACCEPTED) | (kinds == EventKind.DEPTH)
+                          | (kinds == EventKind.ACCOUNT_UPDATED) | (kinds == EventKind.BALANCE)):
                 raise RuntimeError("setup commands must all be accepted and rest without trading")
             accepted.append(events[kinds == EventKind.ACCEPTED])
         rested = np.concatenate(accepted) if accepted else np.zeros(0, dtype=EVENT_DTYPE)
@@ -219,6 +333,7 @@ class _Shadow:
         self.samples: list[int] = []            # book size every tenth of the timed stream
         self._every = max(n_timed // 10, 1)
         self.rejected: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
         self.resting_start = len(self.live)
         self.trades = 0
         self.events = 0
@@ -263,6 +378,8 @@ class _Shadow:
                 self.qty[e[_OID]] = e[_LEAVES]
             elif kind == EventKind.REJECTED:
                 self.rejected[label] = self.rejected.get(label, 0) + 1
+                reason = _reason_name(e[_REASON])
+                self.reasons[reason] = self.reasons.get(reason, 0) + 1
         return prices
 
     def step(self, commands: np.ndarray, i: int, label: str) -> None:
@@ -296,6 +413,7 @@ class _Shadow:
             "rejected": rejected,
             "reject_fraction": rejected / n if n else 0.0,
             "rejected_by_kind": dict(self.rejected),
+            "rejected_by_reason": dict(self.reasons),
             "events": self.events,
             "trades": self.trades,
             "resting_start": self.resting_start,
@@ -342,7 +460,7 @@ def _clip(x: float, low: float, high: float) -> float:
 
 # --------------------------------------------------------------------------- (a) exchange_core_mix
 def exchange_core_mix(n_commands: int = 1_000_000, n_resting: int = 1_000, *, seed: int = 1,
-                      shadow=ReferenceEngine) -> Workload:
+                      shadow=ReferenceEngine, risk: bool = False, n_accounts: int | None = None) -> Workload:
     """One book with exchange-core's command mix: 9% GTC, 3% IOC, 6% cancel, 82% move.
 
     The setup rests ``n_resting`` orders, bids below and asks above the reference price,
@@ -364,6 +482,10 @@ def exchange_core_mix(n_commands: int = 1_000_000, n_resting: int = 1_000, *, se
         Seed of the random draws.
     shadow : type
         Engine class that simulates the stream while it is written (see module docstring).
+    risk : bool
+        Build the risk-on variant, ``exchange_core_mix_risk`` (see module docstring).
+    n_accounts : int, optional
+        Risk on: accounts to create and fund (default :data:`RISK_ACCOUNTS`).
 
     Returns
     -------
@@ -372,13 +494,17 @@ def exchange_core_mix(n_commands: int = 1_000_000, n_resting: int = 1_000, *, se
     n = n_commands
     rng = np.random.default_rng([seed, 0xA])
     ins_list = instruments(1)
-    setup = _passive_setup(rng, 1, np.minimum(rng.geometric(1 / 12, n_resting), 400))
-    sim = _Shadow(shadow, ins_list, setup, n)
+    accounts = _accounts_for(risk, n_accounts)
+    setup = _passive_setup(rng, 1, np.minimum(rng.geometric(1 / 12, n_resting), 400), accounts)
+    if risk:
+        setup = _risk_setup(setup, accounts, len(ins_list))
+    fees = RISK_FEES if risk else None
+    sim = _Shadow(shadow, ins_list, setup, n, risk=risk, fees=fees)
     w = _Writer(n, len(setup) + 1)
     kind = rng.choice(4, size=n, p=[0.09, 0.03, 0.06, 0.82]).tolist()
     side = rng.integers(1, 3, n).tolist()
     qty = rng.integers(1, 1001, n).tolist()
-    acct = rng.integers(0, MAX_ACCOUNTS, n).tolist()
+    acct = (rng.integers(0, MAX_ACCOUNTS, n) % accounts).tolist()
     behind = (rng.geometric(1 / 8, n) - 1).tolist()
     step = rng.integers(1, 4, n).tolist()
     u1, u2, u3 = rng.random((3, n)).tolist()
@@ -418,7 +544,9 @@ def exchange_core_mix(n_commands: int = 1_000_000, n_resting: int = 1_000, *, se
             w.replace(oid, sim.account[oid], new, sim.qty[oid])
             label = "move"
         sim.step(w.out, i, label)
-    return Workload("exchange_core_mix", ins_list, setup, w.out, seed, stats=sim.stats())
+    name = risk_name("exchange_core_mix") if risk else "exchange_core_mix"
+    return Workload(name, ins_list, setup, w.out, seed, risk=risk, fees=fees,
+                    accounts=accounts if risk else None, stats=sim.stats())
 
 
 # --------------------------------------------------------------------------- (b) carbon_mix, (c) deep_book
@@ -428,17 +556,18 @@ NEAR_LEVELS = 10                # setup: one order on each of the first 10 level
 GAP_SEARCH = 20                 # a near add looks this many levels deep for a free price
 
 
-def _carbon_setup(rng, n_resting: int, far: tuple[int, int]) -> np.ndarray:
+def _carbon_setup(rng, n_resting: int, far: tuple[int, int], n_accounts: int = MAX_ACCOUNTS) -> np.ndarray:
     """One order on each of the ``NEAR_LEVELS`` levels next to the reference price on
     every side of every instrument, the rest uniformly ``far`` ticks away."""
     n_near = min(n_resting, 2 * N_INSTRUMENTS * NEAR_LEVELS)
     near = 1 + (np.arange(n_near) // (2 * N_INSTRUMENTS)) % NEAR_LEVELS
     rest = rng.integers(far[0], far[1] + 1, n_resting - n_near)
-    return _passive_setup(rng, N_INSTRUMENTS, np.concatenate([near, rest]))
+    return _passive_setup(rng, N_INSTRUMENTS, np.concatenate([near, rest]), n_accounts)
 
 
 def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int,
-                   far: tuple[int, int], shadow) -> Workload:
+                   far: tuple[int, int], shadow, accounts: int = MAX_ACCOUNTS,
+                   risk: bool = False) -> Workload:
     """The carbon_mix stream over ``setup``'s book: 60% adds, 30% cancels, 10% sweeps.
 
     The mix fixes the long-run balance: adds bring 0.6 orders per command and cancels
@@ -449,17 +578,24 @@ def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int
     at or behind its side's best, without crossing. A *far* add rests ``far`` ticks from
     the reference price, beyond the sweeps. The share of far adds rises when the book is
     below its starting size and falls above it; far orders mostly leave by cancels.
+
+    With ``risk`` the setup's orders come from ``accounts`` accounts, and the workload
+    (named ``name`` plus :data:`RISK_SUFFIX`) first creates and funds them.
     """
     n = n_commands
     ins_list = instruments(N_INSTRUMENTS)
-    sim = _Shadow(shadow, ins_list, setup, n)
+    target = max(len(setup), 1)                                  # orders resting after setup
+    if risk:
+        setup = _risk_setup(setup, accounts, len(ins_list))
+        name = risk_name(name)
+    fees = RISK_FEES if risk else None
+    sim = _Shadow(shadow, ins_list, setup, n, risk=risk, fees=fees)
     w = _Writer(n, len(setup) + 1)
-    target = max(len(setup), 1)
     kind = rng.choice(3, size=n, p=[0.6, 0.3, 0.1]).tolist()
     ins = rng.integers(0, N_INSTRUMENTS, n).tolist()
     side = rng.integers(1, 3, n).tolist()
     qty = rng.integers(1, 1001, n).tolist()
-    acct = rng.integers(0, MAX_ACCOUNTS, n).tolist()
+    acct = (rng.integers(0, MAX_ACCOUNTS, n) % accounts).tolist()
     behind = rng.integers(0, 2, n).tolist()
     distance = rng.integers(far[0], far[1] + 1, n).tolist()
     levels = rng.integers(2, 6, n).tolist()
@@ -520,11 +656,12 @@ def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int
                 w.new(n_ins, acct[i], s, total, price, tif=TimeInForce.IOC)
             label = "sweep"
         sim.step(w.out, i, label)
-    return Workload(name, ins_list, setup, w.out, seed, stats=sim.stats())
+    return Workload(name, ins_list, setup, w.out, seed, risk=risk, fees=fees,
+                    accounts=accounts if risk else None, stats=sim.stats())
 
 
 def carbon_mix(n_commands: int = 1_000_000, n_resting: int = 20_000, *, seed: int = 2,
-               shadow=ReferenceEngine) -> Workload:
+               shadow=ReferenceEngine, risk: bool = False, n_accounts: int | None = None) -> Workload:
     """Twenty instruments: 60% passive adds, 30% cancels, 10% IOC sweeps across levels.
 
     The setup rests one order on each of the ten levels next to the reference price on
@@ -546,18 +683,23 @@ def carbon_mix(n_commands: int = 1_000_000, n_resting: int = 20_000, *, seed: in
         Seed of the random draws.
     shadow : type
         Engine class that simulates the stream while it is written.
+    risk : bool
+        Build the risk-on variant, ``carbon_mix_risk`` (see module docstring).
+    n_accounts : int, optional
+        Risk on: accounts to create and fund (default :data:`RISK_ACCOUNTS`).
 
     Returns
     -------
     Workload
     """
     rng = np.random.default_rng([seed, 0xB])
-    setup = _carbon_setup(rng, n_resting, CARBON_FAR)
-    return _carbon_stream("carbon_mix", rng, seed, setup, n_commands, CARBON_FAR, shadow)
+    accounts = _accounts_for(risk, n_accounts)
+    setup = _carbon_setup(rng, n_resting, CARBON_FAR, accounts)
+    return _carbon_stream("carbon_mix", rng, seed, setup, n_commands, CARBON_FAR, shadow, accounts, risk)
 
 
 def deep_book(n_commands: int = 1_000_000, n_resting: int = 1_000_000, *, seed: int = 3,
-              shadow=ReferenceEngine) -> Workload:
+              shadow=ReferenceEngine, risk: bool = False, n_accounts: int | None = None) -> Workload:
     """A 1,000,000-order book over twenty instruments, then the :func:`carbon_mix` stream.
 
     The setup is ``carbon_mix``'s, with the far orders 60-500 ticks from the reference
@@ -576,31 +718,117 @@ def deep_book(n_commands: int = 1_000_000, n_resting: int = 1_000_000, *, seed: 
     shadow : type
         Engine class that simulates the stream while it is written; building a
         million-order book, the Cython engine is far faster than the reference model.
+    risk : bool
+        Build the risk-on variant, ``deep_book_risk``.
+    n_accounts : int, optional
+        Risk on: accounts to create and fund (default :data:`RISK_ACCOUNTS`).
 
     Returns
     -------
     Workload
     """
     rng = np.random.default_rng([seed, 0xC])
-    setup = _carbon_setup(rng, n_resting, DEEP_FAR)
-    return _carbon_stream("deep_book", rng, seed, setup, n_commands, DEEP_FAR, shadow)
+    accounts = _accounts_for(risk, n_accounts)
+    setup = _carbon_setup(rng, n_resting, DEEP_FAR, accounts)
+    return _carbon_stream("deep_book", rng, seed, setup, n_commands, DEEP_FAR, shadow, accounts, risk)
 
 
-WORKLOADS = {
+# --------------------------------------------------------------------------- (d) fixed_price_takes
+FIXED_PRICE_TAKES = "fixed_price_takes"
+LISTING_QTY = (200, 1000)       # t per listing, drawn uniformly
+LISTING_MIN_QTY = 100           # a take is at least this, or all that is left
+LISTING_PRICES = BAND           # listings are priced uniformly over the whole band
+
+
+def fixed_price_takes(n_commands: int = 100_000, n_resting: int = 100_000, *, seed: int = 4,
+                      shadow=ReferenceEngine) -> Workload:
+    """``n_resting`` fixed-price sell listings, then ``n_commands`` takes of them.
+
+    The setup lists 200-1,000 t (minimum take 100 t) on one instrument at prices drawn
+    uniformly from the band (1,001 levels, about 100 listings a level at full size), from
+    accounts drawn as in the other workloads; the engine gives the listings order ids
+    1..``n_resting``. Each take is a ``TAKE_FIXED`` of a different listing, drawn without
+    replacement, by another account: half of them take the whole listing, the others 100 t
+    up to all but one tonne. The instrument has ``must_take_best`` off, so any listing may
+    be taken. Risk is off. The stream does not depend on the engine; the shadow only
+    records ``stats``.
+
+    Why not one price level, where the default ``must_take_best`` keeps every take legal:
+    the reference model sums a level's orders for every depth event and removes an order
+    from its level by a linear search, so on one 100,000-listing level each of its takes
+    costs milliseconds (quadratic in the book), which would measure only that.
+
+    >>> w = fixed_price_takes(n_commands=50, n_resting=80)
+    >>> len(w.setup), len(w.timed), w.stats["rejected"], w.stats["trades"]
+    (80, 50, 0, 50)
+    """
+    if not 0 <= n_commands <= n_resting:
+        raise ValueError("fixed_price_takes takes each listing at most once: n_commands <= n_resting")
+    rng = np.random.default_rng([seed, 0xD])
+    ins_list = [Instrument(**{**ins.to_dict(), "must_take_best": False}) for ins in instruments(1)]
+    seq = np.arange(1, n_resting + 1, dtype=np.int64)
+    setup = np.zeros(n_resting, dtype=COMMAND_DTYPE)
+    setup["seq"] = seq
+    setup["ts"] = seq * TS_STEP
+    setup["client_order_id"] = seq
+    setup["type"] = CommandType.LIST_FIXED
+    setup["instrument"] = 0
+    setup["side"] = Side.SELL
+    setup["price"] = rng.integers(LISTING_PRICES[0], LISTING_PRICES[1] + 1, n_resting)
+    setup["qty"] = listed = rng.integers(LISTING_QTY[0], LISTING_QTY[1] + 1, n_resting)
+    setup["min_qty"] = LISTING_MIN_QTY
+    setup["account"] = lister = rng.integers(0, MAX_ACCOUNTS, n_resting)
+
+    target = rng.permutation(n_resting)[:n_commands]                     # listing index = order id - 1
+    partial = rng.integers(LISTING_MIN_QTY, listed[target])               # [100, listed - 1]
+    whole = rng.random(n_commands) < 0.5
+    taker = rng.integers(0, MAX_ACCOUNTS - 1, n_commands)
+    taker += taker >= lister[target]                                      # never the lister
+    seq = np.arange(n_resting + 1, n_resting + n_commands + 1, dtype=np.int64)
+    timed = np.zeros(n_commands, dtype=COMMAND_DTYPE)
+    timed["seq"] = seq
+    timed["ts"] = seq * TS_STEP
+    timed["client_order_id"] = seq
+    timed["type"] = CommandType.TAKE_FIXED
+    timed["order_id"] = target + 1
+    timed["account"] = taker
+    timed["qty"] = np.where(whole, listed[target], partial)
+
+    sim = _Shadow(shadow, ins_list, setup, n_commands)
+    for i in range(n_commands):
+        sim.step(timed, i, "take")
+    return Workload(FIXED_PRICE_TAKES, ins_list, setup, timed, seed, stats=sim.stats())
+
+
+# --------------------------------------------------------------------------- the registry
+BASE_WORKLOADS = {
     "exchange_core_mix": exchange_core_mix,
     "carbon_mix": carbon_mix,
     "deep_book": deep_book,
 }
+# Every workload, each followed by its risk-on variant (run next to each other, so that
+# their ratio compares runs made close in time).
+WORKLOADS = {}
+for _name, _generator in BASE_WORKLOADS.items():
+    WORKLOADS[_name] = _generator
+    WORKLOADS[risk_name(_name)] = partial(_generator, risk=True)
+del _name, _generator
 
 
 def generate(name: str, **kwargs) -> Workload:
-    """Generate the workload called ``name``, passing the generator's keyword arguments.
+    """Generate the workload called ``name`` (a key of :data:`WORKLOADS`, or
+    ``"fixed_price_takes"``), passing the generator's keyword arguments.
 
     >>> generate("carbon_mix", n_commands=100, n_resting=400).name
     'carbon_mix'
+    >>> generate("carbon_mix_risk", n_commands=100, n_resting=400, n_accounts=20).accounts
+    20
     """
+    if name == FIXED_PRICE_TAKES:
+        return fixed_price_takes(**kwargs)
     try:
         generator = WORKLOADS[name]
     except KeyError:
-        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}") from None
+        raise ValueError(f"unknown workload {name!r}; choose from "
+                         f"{', '.join([*WORKLOADS, FIXED_PRICE_TAKES])}") from None
     return generator(**kwargs)

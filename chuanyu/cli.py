@@ -44,7 +44,10 @@ def _positive_float(text: str) -> float:
 
 
 # --------------------------------------------------------------------------- chuanyu bench ...
-_WORKLOAD_NAMES = ("exchange_core_mix", "carbon_mix", "deep_book")   # bench.workloads.WORKLOADS
+_WORKLOAD_NAMES = (                 # bench.engine_bench.MEASUREMENTS
+    "exchange_core_mix", "exchange_core_mix_risk", "carbon_mix", "carbon_mix_risk",
+    "deep_book", "deep_book_risk", "fixed_price_takes",
+)
 
 
 def _add_bench(commands) -> None:
@@ -52,20 +55,27 @@ def _add_bench(commands) -> None:
         "bench", help="run the benchmarks",
         description="Run a benchmark on this machine and print a summary table.")
     targets = bench.add_subparsers(dest="target", metavar="TARGET", required=True)
+    from . import cli_gateway
+    cli_gateway.add_bench_gateway(targets)
     engine = targets.add_parser(
         "engine", help="matching engine throughput and latency",
         description=(
             "Time the matching engine on seeded workloads (exchange_core_mix: one book, "
             "9% GTC / 3% IOC / 6% cancel / 82% move; carbon_mix: 20 instruments, 60% adds / "
-            "30% cancels / 10% sweeps; deep_book: 1,000,000 resting orders, then carbon_mix). "
+            "30% cancels / 10% sweeps; deep_book: 1,000,000 resting orders, then carbon_mix), "
+            "each also with risk on (NAME_risk: funded accounts, fees), and on 100,000 "
+            "fixed-price takes (fixed_price_takes). "
             "Reports commands/s through process() in batches of 1,024 and through the per-call "
             "API, per-call latency percentiles, the pure-Python reference model's commands/s "
-            "in the same run, and bytes per resting order. Workloads are generated before "
-            "timing. The full run takes a few minutes; --quick well under one."))
+            "in the same run, bytes per resting order, and risk-on throughput over risk-off. "
+            "Workloads are generated before timing. The full run takes a few minutes; --quick "
+            "well under one."))
     engine.add_argument("--json", metavar="FILE",
                         help="also write the results as JSON to FILE ('-' for stdout)")
     engine.add_argument("--quick", action="store_true",
-                        help="smaller workloads (deep_book keeps its million-order book)")
+                        help="smaller workloads (deep_book keeps its million-order book; "
+                             "deep_book_risk has 100,000 orders, and it and carbon_mix_risk "
+                             "fund 2,000 accounts)")
     engine.add_argument("--workload", metavar="NAME", nargs="+", action="extend", choices=_WORKLOAD_NAMES,
                         help=f"run only these workloads (choices: {', '.join(_WORKLOAD_NAMES)})")
     engine.add_argument("--engine", dest="engine", choices=("cython", "reference"), default="cython",
@@ -93,12 +103,16 @@ def _us(ns) -> str:
 
 
 def _ratio(x) -> str:
-    return "-" if x is None else f"{x:.1f}×"
+    return "-" if x is None else f"{x:.1f}×" if x >= 10 else f"{x:.2f}×"
+
+
+def _ns(ns) -> str:
+    return "-" if ns is None else f"{ns:,.0f}"
 
 
 def _quantity(value, unit: str) -> str:
     if unit == "×":
-        return f"{value:.1f}×"
+        return _ratio(value)
     if unit == "ns":
         return f"{value:,.0f} ns"
     return f"{value:.1f} {unit}"
@@ -117,9 +131,11 @@ def _check_json_target(path: str | None) -> None:
         raise CliError(f"--json {path}: not writable")
 
 
-def _results_table(results: list, Table):
-    """One column per workload, one row per measurement (latency: the per-call path)."""
-    table = Table(title="chuanyu engine benchmark", title_justify="left")
+def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"):
+    """One column per workload, one row per measurement (latency: the per-call path).
+
+    Risk-on workloads add their process() throughput over their risk-off workload's."""
+    table = Table(title=title, title_justify="left")
     table.add_column("")
     for r in results:
         table.add_column(r["workload"], justify="right")
@@ -134,6 +150,8 @@ def _results_table(results: list, Table):
         + ("*" if r["reference_commands"] != r["commands"] else ""))
     row("process() ÷ ref", lambda r: _ratio(r["batch_vs_reference"]))
     row("per-call ÷ ref", lambda r: _ratio(r["call_vs_reference"]))
+    if any(r.get("risk") for r in results):
+        row("process() on÷off", lambda r: _ratio(r.get("batch_vs_risk_off")))
     row("latency p50 µs", lambda r: _us(r["latency_ns"]["p50"]))
     row("latency p99 µs", lambda r: _us(r["latency_ns"]["p99"]))
     row("latency p99.9 µs", lambda r: _us(r["latency_ns"]["p999"]))
@@ -141,6 +159,39 @@ def _results_table(results: list, Table):
         else f"{r['bytes_per_resting_order']:.1f}")
     row("resting at start", lambda r: f"{r['resting_orders_start']:,}")
     row("resting at end", lambda r: f"{r['resting_orders_end']:,}")
+    row("rejected", lambda r: f"{r['reject_fraction']:.2%}")
+    if any(r.get("risk") for r in results):
+        row("funded accounts", lambda r: "-" if r.get("accounts") is None else f"{r['accounts']:,}")
+    return table
+
+
+def _risk_title(results: list) -> str:
+    """The title of the risk-on table, with the fees of its workloads."""
+    fees = sorted({tuple(pair) for r in results for pair in (r.get("fees_bps") or {}).values()})
+    shown = ", ".join(f"{b}/{s}" for b, s in fees)
+    return "chuanyu engine benchmark, risk on" + (f" (fees {shown} bps)" if fees else "")
+
+
+def _takes_table(results: list, Table):
+    """The fixed-price takes: one column per result, takes through process() and the reference."""
+    table = Table(title="fixed-price takes", title_justify="left")
+    table.add_column("")
+    for r in results:
+        table.add_column(r["workload"], justify="right")
+
+    def row(label, fn):
+        table.add_row(label, *(fn(r) for r in results))
+
+    row("timed takes", lambda r: f"{r['commands']:,}")
+    row("process() takes/s", lambda r: _rate(r["batch_commands_per_s"]))
+    row("process() ns/take", lambda r: _ns(r["batch_ns_per_take"]))
+    row("reference takes/s", lambda r: _rate(r["reference_commands_per_s"])
+        + ("*" if r["reference_commands"] != r["commands"] else ""))
+    row("reference ns/take", lambda r: _ns(r["reference_ns_per_take"]))
+    row("process() ÷ ref", lambda r: _ratio(r["batch_vs_reference"]))
+    row("listings at start", lambda r: f"{r['resting_orders_start']:,}")
+    row("listings at end", lambda r: f"{r['resting_orders_end']:,}")
+    row("trades", lambda r: "-" if r.get("trades") is None else f"{r['trades']:,}")
     row("rejected", lambda r: f"{r['reject_fraction']:.2%}")
     return table
 
@@ -164,7 +215,7 @@ def _bench_engine(args) -> int:
         raise CliError(str(exc)) from None
 
     names = list(dict.fromkeys(args.workload)) if args.workload else list(_WORKLOAD_NAMES)
-    phases = ("generate", "process()", "per-call", "latency", "reference")
+    phases = ("generate", "process()", "per-call", "latency", "reference")   # takes: no per-call, latency
     with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
@@ -185,13 +236,25 @@ def _bench_engine(args) -> int:
             seed=args.seed, progress=progress)
 
     machine = results[0]["machine"] if results else engine_bench.machine_info()
-    out.print(_results_table(results, Table))
+    is_takes = [r["workload"] == engine_bench.FIXED_PRICE_TAKES for r in results]
+    takes = [r for r, t in zip(results, is_takes) if t]
+    risk_off = [r for r, t in zip(results, is_takes) if not t and not r.get("risk")]
+    risk_on = [r for r, t in zip(results, is_takes) if not t and r.get("risk")]
+    if risk_off:
+        out.print(_results_table(risk_off, Table))
+    if risk_on:
+        out.print(_results_table(risk_on, Table, title=_risk_title(risk_on)))
+    if takes:
+        out.print(_takes_table(takes, Table))
     for r in results:
         if r["reference_commands"] != r["commands"]:
             out.print(f"* {r['workload']}: reference model timed on the first "
                       f"{r['reference_commands']:,} of the {r['commands']:,} commands")
         if not r["consistent"]:
             out.print(f"[red]! {r['workload']}: runs from the same state ended with different books[/]")
+        if r.get("risk_off_comparable") is False and r.get("risk_off_batch_commands_per_s"):
+            out.print(f"- {r['workload']}: not compared with risk off (another number of commands "
+                      "or resting orders)")
     out.print(f"engine {results[0]['engine'] if results else args.engine}, batches of "
               f"{engine_bench.BATCH_SIZE}; {machine['cpu']}, {machine['usable_cores']} of "
               f"{machine['cores']} cores; Python {machine['python']}, numpy {machine['numpy']}",
@@ -233,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_bench(commands)
+    from . import cli_gateway
+    cli_gateway.register(commands)
     return parser
 
 

@@ -5,7 +5,7 @@ cimport cython
 cimport numpy as cnp
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
-from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memcpy, memmove, memset
 
@@ -173,7 +173,7 @@ cdef class Engine:
     cdef int64_t index_cap, index_used
     cdef int32_t index_bits
     cdef readonly int64_t next_order_id, next_trade_id, next_event_seq, clock
-    cdef int64_t stamp
+    cdef uint32_t stamp
     cdef Event* events
     cdef int64_t n_events, events_cap
     cdef Touch* touched
@@ -290,6 +290,7 @@ cdef class Engine:
         for i in range(start, self.levels_cap):
             self.levels[i].head = i + 1
             self.levels[i].count = 0
+            self.levels[i].stamp = 0
         self.levels[self.levels_cap - 1].head = -1
         self.free_level = start
 
@@ -312,15 +313,27 @@ cdef class Engine:
             self._link_free_orders(old)
         if self.free_level == -1:
             old = self.levels_cap
-            p = grow(self.levels, <int64_t>old * 2, sizeof(Level))
+            cap = old + max(old // 4, 64)
+            p = grow(self.levels, cap, sizeof(Level))
             if p == NULL:
                 return -1
             self.levels = <Level*>p
-            self.levels_cap = old * 2
+            self.levels_cap = <int32_t>cap
             self._link_free_levels(old)
         if (self.index_used + 1) * 2 > self.index_cap:
             return self._grow_index()
         return 0
+
+    cdef inline void _next_stamp(self) noexcept nogil:
+        """Start a command's depth list. A level's 32-bit stamp is compared for equality
+        only, so when the counter wraps every level is cleared once and no stale stamp can
+        ever equal a new one."""
+        cdef int32_t i
+        self.stamp += 1
+        if self.stamp == 0:
+            for i in range(self.levels_cap):
+                self.levels[i].stamp = 0
+            self.stamp = 1
 
     cdef inline slot_t _alloc_order(self) noexcept nogil:
         cdef slot_t s = self.free_order
@@ -1821,7 +1834,7 @@ cdef class Engine:
             self.cmd = &cmds[i]
             if self.cmd.ts > self.clock:
                 self.clock = self.cmd.ts
-            self.stamp += 1
+            self._next_stamp()
             self.n_touched = 0
             if self.cmd.type == CMD_NEW_ORDER:
                 self._new_order()
@@ -2331,7 +2344,7 @@ cdef class Engine:
                 raise ValueError(f"snapshot order row {i} is invalid")
             if self._reserve() != 0:
                 raise MemoryError()
-            self.stamp += 1
+            self._next_stamp()
             self.n_touched = 0
             s = self._alloc_order()
             o = &self.orders[s]

@@ -1,7 +1,7 @@
 # The C-level contract of the matching core: integer types, enum values and the structs
 # that mirror matching/dtypes.py. The values equal matching/codes.py; _engine checks both
 # the enum values and the struct layouts against the Python definitions on import.
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 ctypedef int64_t price_t     # fen per tonne
 ctypedef int64_t qty_t       # tonnes
@@ -269,10 +269,10 @@ ctypedef struct Order:
     uint8_t flags           # block quote: FLAG_PARTIAL
 
 # A price level: a FIFO of order slots with its aggregates.
-ctypedef struct Level:
+ctypedef struct Level:      # 32 bytes
     int64_t price
     int64_t qty
-    int64_t stamp           # the command that last reported it in the depth list
+    uint32_t stamp          # the command that last reported it in the depth list (wraps)
     int32_t count
     slot_t head             # free list link when the level is free
     slot_t tail

@@ -2,7 +2,8 @@
 
 They check the shape of the results and of the JSON the CLI writes, and that the
 generated workloads are meaningful (seeded, the intended mix, cancels and replaces that
-hit live orders). Speed itself is measured by ``chuanyu bench engine``, never asserted here.
+hit live orders; with risk on, funded accounts and no reject; takes of distinct
+listings). Speed itself is measured by ``chuanyu bench engine``, never asserted here.
 """
 import json
 import sys
@@ -17,18 +18,29 @@ from matching import CancelReason, CommandType, EventKind, ReferenceEngine
 
 TINY = {
     "exchange_core_mix": {"n_commands": 1_500, "n_resting": 200},
+    "exchange_core_mix_risk": {"n_commands": 1_500, "n_resting": 200, "n_accounts": 100},
     "carbon_mix": {"n_commands": 1_500, "n_resting": 1_000},
+    "carbon_mix_risk": {"n_commands": 1_500, "n_resting": 1_000, "n_accounts": 50},
     "deep_book": {"n_commands": 1_000, "n_resting": 5_000, "reference_commands": 300},
+    "deep_book_risk": {"n_commands": 1_000, "n_resting": 2_000, "n_accounts": 50, "reference_commands": 300},
 }
+TINY_TAKES = {"n_commands": 600, "n_resting": 1_000, "reference_commands": 200}
 MIX = {
     "exchange_core_mix": {"gtc": 0.09, "ioc": 0.03, "cancel": 0.06, "move": 0.82},
     "carbon_mix": {"add": 0.60, "cancel": 0.30, "sweep": 0.10},
     "deep_book": {"add": 0.60, "cancel": 0.30, "sweep": 0.10},
 }
+MIX.update({workloads.risk_name(name): mix for name, mix in MIX.items()})
+RISK = [name for name in TINY if name.endswith(workloads.RISK_SUFFIX)]
 
 
 def _generator_args(name):
-    return {k: v for k, v in TINY[name].items() if k != "reference_commands"}
+    sizes = TINY_TAKES if name == workloads.FIXED_PRICE_TAKES else TINY[name]
+    return {k: v for k, v in sizes.items() if k != "reference_commands"}
+
+
+def _orders(setup):
+    return setup[setup["type"] == CommandType.NEW_ORDER]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +61,7 @@ def test_workload_generators_are_seeded():
 def test_workload_has_the_intended_mix_and_prices(tiny, name):
     w = tiny[name]
     assert len(w.timed) == TINY[name]["n_commands"]
-    assert len(w.setup) == TINY[name]["n_resting"] == w.stats["resting_start"]
+    assert len(_orders(w.setup)) == TINY[name]["n_resting"] == w.stats["resting_start"]
     for kind, share in MIX[name].items():
         assert abs(w.stats["mix"].get(kind, 0.0) - share) < 0.04, (kind, w.stats["mix"])
     priced = w.timed[(w.timed["price"] != 0)]
@@ -63,7 +75,7 @@ def test_workload_has_the_intended_mix_and_prices(tiny, name):
 @pytest.mark.parametrize("name", list(TINY))
 def test_cancels_and_replaces_hit_live_orders(tiny, name):
     w = tiny[name]
-    engine = ReferenceEngine(w.instruments, max_accounts=w.max_accounts)
+    engine = w.make_engine(ReferenceEngine)
     engine.process(w.setup)
     events = engine.process(w.timed)
     type_of = dict(zip(w.timed["seq"].tolist(), w.timed["type"].tolist(), strict=True))
@@ -80,6 +92,60 @@ def test_cancels_and_replaces_hit_live_orders(tiny, name):
     assert engine.resting_orders == w.stats["resting_end"]
 
 
+@pytest.mark.parametrize("name", RISK)
+def test_risk_variants_fund_every_account_and_refuse_nothing(tiny, name):
+    w, off = tiny[name], tiny[name[:-len(workloads.RISK_SUFFIX)]]
+    n_accounts = TINY[name]["n_accounts"]
+    assert w.risk and w.accounts == n_accounts and w.fees and not off.risk and off.accounts is None
+    # The setup creates and funds every account (cash, and units of every instrument), then
+    # rests the orders; the timed stream uses only those accounts.
+    created = w.setup[w.setup["type"] == CommandType.CREATE_ACCOUNT]
+    assert sorted(created["account"].tolist()) == list(range(n_accounts))
+    assert set(created["region"].tolist()) == {1, 2} and set(created["sector"].tolist()) <= set(range(1, 11))
+    assert np.count_nonzero(w.setup["type"] == CommandType.DEPOSIT) == n_accounts
+    assert np.count_nonzero(w.setup["type"] == CommandType.CREDIT_HOLDINGS) == n_accounts * len(w.instruments)
+    assert len(w.setup) == n_accounts * (2 + len(w.instruments)) + len(_orders(w.setup))
+    assert (np.diff(w.setup["seq"]) == 1).all() and w.setup["seq"][0] == 1
+    assert w.timed["account"].max() < n_accounts and _orders(w.setup)["account"].max() < n_accounts
+    # Replayed with risk on, no command is refused, for money or anything else; trades pay fees.
+    assert w.stats["reject_fraction"] == 0 and w.stats["rejected_by_reason"] == {}
+    engine = w.make_engine(ReferenceEngine)
+    setup_events = engine.process(w.setup)
+    events = engine.process(w.timed)
+    assert not (setup_events["kind"] == EventKind.REJECTED).any()
+    assert not (events["kind"] == EventKind.REJECTED).any()
+    assert engine.risk and engine.fees_collected > 0 and w.stats["trades"] > 0
+    engine.check_invariants()
+    # Of the same size, the same draws as the risk-off workload: new orders differ only in
+    # their accounts (cancels and replaces follow the book, which self-trade prevention may change).
+    if len(_orders(w.setup)) == len(_orders(off.setup)):
+        assert np.array_equal(w.timed["type"], off.timed["type"])
+        new = w.timed["type"] == CommandType.NEW_ORDER
+        assert np.array_equal(w.timed["account"][new], off.timed["account"][new] % n_accounts)
+
+
+def test_fixed_price_takes_take_distinct_listings():
+    args = _generator_args(workloads.FIXED_PRICE_TAKES)
+    w = workloads.generate(workloads.FIXED_PRICE_TAKES, **args)
+    assert np.array_equal(w.timed, workloads.generate(workloads.FIXED_PRICE_TAKES, **args).timed)
+    assert w.name == "fixed_price_takes" and not w.risk
+    assert (w.setup["type"] == CommandType.LIST_FIXED).all() and len(w.setup) == args["n_resting"]
+    assert (w.timed["type"] == CommandType.TAKE_FIXED).all() and len(w.timed) == args["n_commands"]
+    listing = w.timed["order_id"] - 1                      # listings get order ids 1..n in setup order
+    assert len(np.unique(listing)) == len(listing)
+    assert (w.timed["account"] != w.setup["account"][listing]).all()
+    listed, minimum = w.setup["qty"][listing], w.setup["min_qty"][listing]
+    taken = w.timed["qty"]
+    assert ((taken == listed) | ((taken >= minimum) & (taken < listed))).all()
+    assert w.stats["rejected"] == 0 and w.stats["trades"] == len(w.timed)
+    engine = w.make_engine(ReferenceEngine)
+    engine.process(w.setup)
+    events = engine.process(w.timed)
+    assert np.count_nonzero(events["kind"] == EventKind.TRADE) == len(w.timed)
+    assert not (events["kind"] == EventKind.REJECTED).any()
+    assert engine.resting_orders == w.stats["resting_end"] == len(w.setup) - np.count_nonzero(taken == listed)
+
+
 def test_runner_results_have_the_documented_shape():
     results = engine_bench.run_engine_bench(engine="reference", sizes=TINY, rounds=1)
     assert [r["workload"] for r in results] == list(TINY)
@@ -94,10 +160,39 @@ def test_runner_results_have_the_documented_shape():
         assert r["reject_fraction"] < 0.05
         assert r["consistent"]
         assert r["machine"]["cores"] >= 1 and r["machine"]["numpy"]
+        assert r["risk"] == r["workload"].endswith("_risk")
+        if r["risk"]:
+            assert r["reject_fraction"] == 0 and r["accounts"] == TINY[r["workload"]]["n_accounts"]
+            assert r["fees_bps"] == {"CONTINUOUS": [5, 5], "FIXED": [5, 5]}
+            assert r["risk_off_batch_commands_per_s"] > 0
+            # deep_book_risk's tiny book is smaller than deep_book's: no ratio between them.
+            assert r["risk_off_comparable"] == (r["workload"] != "deep_book_risk")
+            assert (r["batch_vs_risk_off"] > 0) if r["risk_off_comparable"] else r["batch_vs_risk_off"] is None
+        else:
+            assert r["accounts"] is None and "batch_vs_risk_off" not in r
     # The implementation under test is the reference model itself: its batch run is reused.
-    assert [r["reference_commands"] for r in results] == [1_500, 1_500, 1_000]
+    assert [r["reference_commands"] for r in results] == [1_500, 1_500, 1_500, 1_500, 1_000, 1_000]
     assert "targets" in results[0] and all("targets" not in r for r in results[1:])
+    targets = results[0]["targets"]
+    assert list(targets)[-1] == "risk-on ÷ risk-off process()"
+    assert targets["risk-on ÷ risk-off process()"]["value"] == results[1]["batch_vs_risk_off"]
     assert json.loads(json.dumps(results)) == results
+
+
+def test_runner_times_fixed_price_takes():
+    class Twin(ReferenceEngine):
+        """Stands in for the compiled engine, so that the reference is timed on its slice."""
+
+    sizes = {workloads.FIXED_PRICE_TAKES: TINY_TAKES}
+    (r,) = engine_bench.run_engine_bench(engine=Twin, workloads=["fixed_price_takes"], sizes=sizes, rounds=2)
+    assert set(engine_bench.TAKES_RESULT_KEYS) <= set(r)
+    assert r["workload"] == "fixed_price_takes" and r["commands"] == 600 and r["reference_commands"] == 200
+    assert r["batch_commands_per_s"] > 0 and r["reference_commands_per_s"] > 0
+    assert r["batch_ns_per_take"] == pytest.approx(1e9 / r["batch_commands_per_s"])
+    assert r["reject_fraction"] == 0 and r["trades"] == 600 and r["consistent"]
+    assert r["resting_orders_start"] == 1_000 > r["resting_orders_end"]
+    assert len(r["seconds"]["batch"]) == 2 and "call" not in r["seconds"]
+    assert "targets" not in r and json.loads(json.dumps(r)) == r
 
 
 def test_a_separate_reference_is_timed_on_its_bounded_slice():
@@ -120,18 +215,22 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     argv = ["bench", "engine", "--quick", "--engine", "reference", "--scale", "0.002", "--json", str(path)]
     assert cli.main(argv) == 0
     data = json.loads(path.read_text())
-    assert [r["workload"] for r in data] == list(workloads.WORKLOADS)
-    assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data)
+    assert [r["workload"] for r in data] == [*workloads.WORKLOADS, "fixed_price_takes"]
+    assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data[:-1])
+    assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-1])
+    assert all(r["reject_fraction"] == 0 for r in data if r["risk"])
     out = capsys.readouterr().out
     assert "process() ÷ ref" in out and "targets on exchange_core_mix" in out
+    assert "risk on" in out and "risk-on ÷ risk-off" in out and "fixed-price takes" in out
 
 
-def test_cli_runs_selected_workloads(capsys):
-    argv = ["bench", "engine", "--engine", "reference", "--scale", "0.001", "--workload", "carbon_mix",
+@pytest.mark.parametrize("names", [["carbon_mix"], ["fixed_price_takes", "exchange_core_mix_risk"]])
+def test_cli_runs_selected_workloads(capsys, names):
+    argv = ["bench", "engine", "--engine", "reference", "--scale", "0.001", "--workload", *names,
             "--json", "-"]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
-    assert [r["workload"] for r in json.loads(captured.out)] == ["carbon_mix"]
+    assert [r["workload"] for r in json.loads(captured.out)] == names
 
 
 @pytest.mark.parametrize("argv", [
@@ -179,4 +278,4 @@ def test_cli_refuses_an_unwritable_json_path_before_running(tmp_path, capsys):
 
 
 def test_cli_workload_names_match_the_generators():
-    assert cli._WORKLOAD_NAMES == tuple(workloads.WORKLOADS)
+    assert cli._WORKLOAD_NAMES == engine_bench.MEASUREMENTS == (*workloads.WORKLOADS, "fixed_price_takes")
