@@ -320,7 +320,7 @@ cdef class Engine:
             self.levels = <Level*>p
             self.levels_cap = <int32_t>cap
             self._link_free_levels(old)
-        if (self.index_used + 1) * 2 > self.index_cap:
+        if (self.index_used + 1) * 4 > self.index_cap * 3:          # load factor at most 3/4
             return self._grow_index()
         return 0
 
