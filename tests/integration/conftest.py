@@ -162,6 +162,8 @@ class Daemon:
         endpoints = self.state_dir / "endpoints.json"
         if endpoints.exists():
             endpoints.unlink()
+        if getattr(self, "out", None) is not None:
+            self.out.close()
         self.out = open(self.out_path, "a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(self.config_path),

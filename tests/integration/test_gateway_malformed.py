@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import drain
@@ -99,7 +99,9 @@ def test_malformed_frames_get_rejects_and_harm_no_one(daemon, connect):
     sentinel_coids = itertools.count(1)
     rss_before = _rss_kb(daemon.proc.pid)
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    # no shrinking: a failing example would be re-sent many times against 3-second waits
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.reuse, Phase.generate])
     @given(bad_frames())
     def one(frame):
         parts, n_rejects, n_acks = frame
@@ -107,7 +109,7 @@ def test_malformed_frames_get_rejects_and_harm_no_one(daemon, connect):
         attacker.sock.send_multipart(parts)
         tag = -next(sentinel_coids)            # a CANCEL of order 0: the engine answers UNKNOWN_ORDER
         attacker.cancel(0, ACCOUNT, client_order_id=tag)
-        got = drain(attacker, lambda got: any(r.client_order_id == tag for r in got))
+        got = drain(attacker, lambda got: any(r.client_order_id == tag for r in got), timeout=3)
         before = got[:[r.client_order_id for r in got].index(tag)]
         reports = [r for r in before if r.msg_type != MsgType.SERVER_HEARTBEAT]
         assert len([r for r in reports if r.msg_type == MsgType.REJECT]) == n_rejects, reports

@@ -1,0 +1,413 @@
+"""The daemon's subcommands of ``chuanyu``: engine, config, keys, admin, order, bench gateway.
+
+:func:`register` adds the top-level commands to the ``chuanyu`` parser and
+:func:`add_bench_gateway` adds ``bench gateway`` under ``bench``; ``chuanyu.cli`` calls both.
+Handlers import what they need when they run and raise ``chuanyu.cli.CliError`` for a
+one-line failure (a configuration error: exit status 2, naming the key).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["register", "add_bench_gateway", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
+
+DEFAULT_STATE_DIR = "chuanyu-state"
+DEFAULT_KEY_NAMES = ("server", "admin", "sc-platform", "cq-platform", "broker", "regulator")
+
+
+class _Fail(Exception):
+    """A failure to print as one line (``chuanyu: error: ...``) with an exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _cli_error(message: str, status: int = 1) -> _Fail:
+    return _Fail(message, status)
+
+
+def _handler(fn):
+    """Wrap a handler so its failures print as one line whichever module runs ``main``."""
+    def run(args) -> int:
+        from chuanyu.cli import CliError
+        try:
+            return fn(args)
+        except (_Fail, CliError) as exc:
+            print(f"chuanyu: error: {exc}", file=sys.stderr)
+            return exc.status
+    run.__name__ = fn.__name__
+    return run
+
+
+def _load_config(path):
+    from gateway.config import ConfigError, default_config, load_config
+    try:
+        return load_config(path) if path else default_config()
+    except ConfigError as exc:
+        raise _cli_error(f"config: {exc}", 2) from None
+
+
+def register(commands) -> None:
+    """Add engine, config, keys, admin and order to the ``chuanyu`` subcommands."""
+    _add_engine(commands)
+    _add_config(commands)
+    _add_keys(commands)
+    _add_admin(commands)
+    _add_order(commands)
+
+
+# ------------------------------------------------------------------ engine
+def _add_engine(commands) -> None:
+    p = commands.add_parser(
+        "engine", help="run the engine daemon",
+        description="Run the matching engine daemon: order entry over ZeroMQ (CURVE), an admin "
+                    "socket, sessions and snapshots. Without --config it runs the embedded demo "
+                    "market (see `chuanyu config example`). SIGTERM or `chuanyu admin shutdown` "
+                    "stop it gracefully: intake stops, a snapshot is written, exit status 0.")
+    p.add_argument("--config", metavar="FILE", help="market configuration (TOML)")
+    p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+                   help=f"keys, snapshots and endpoints.json (default: ./{DEFAULT_STATE_DIR})")
+    p.add_argument("--order-port", type=int, metavar="N", help="override network.order_port (0: any free)")
+    p.add_argument("--admin-port", type=int, metavar="N", help="override network.admin_port (0: any free)")
+    p.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.set_defaults(handler=_handler(_engine))
+
+
+def _engine(args) -> int:
+    import dataclasses
+    import logging
+
+    from gateway.server import GatewayError, serve
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = _load_config(args.config)
+    net = cfg.network
+    for name in ("order_port", "admin_port"):
+        value = getattr(args, name)
+        if value is not None:
+            if not 0 <= value <= 65535:
+                raise _cli_error(f"--{name.replace('_', '-')} must be 0..65535", 2)
+            net = dataclasses.replace(net, **{name: value})
+    cfg.network = net
+    try:
+        return serve(cfg, args.state_dir)
+    except GatewayError as exc:
+        raise _cli_error(str(exc)) from None
+
+
+# ------------------------------------------------------------------ config, keys
+def _add_config(commands) -> None:
+    p = commands.add_parser("config", help="the market configuration",
+                            description="Print the embedded demo market as a commented TOML file, "
+                                        "or check a configuration file.")
+    sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    ex = sub.add_parser("example", help="print the default market as commented TOML")
+    ex.set_defaults(handler=lambda args: _print(__import__("gateway.config", fromlist=["x"]).example_toml()))
+    check = sub.add_parser("check", help="check a configuration file")
+    check.add_argument("file")
+    check.set_defaults(handler=_handler(_config_check))
+
+
+def _print(text: str) -> int:
+    sys.stdout.write(text)
+    return 0
+
+
+def _config_check(args) -> int:
+    cfg = _load_config(args.file)
+    print(f"{args.file}: ok: {len(cfg.instruments)} instruments, {len(cfg.members)} members, "
+          f"{len(cfg.accounts)} accounts, {len(cfg.sessions)} sessions")
+    return 0
+
+
+def _add_keys(commands) -> None:
+    p = commands.add_parser("keys", help="generate CURVE key pairs",
+                            description="Generate CURVE key pairs (NAME.key public, NAME.key_secret "
+                                        "secret) with zmq.auth.create_certificates. Existing pairs "
+                                        "are kept.")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("names", metavar="NAME", nargs="*",
+                   help=f"key pair names (default: {' '.join(DEFAULT_KEY_NAMES)})")
+    p.set_defaults(handler=_handler(_keys))
+
+
+def _keys(args) -> int:
+    import zmq.auth
+    folder = Path(args.dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cli_error(f"cannot create {folder}: {exc.strerror or exc}") from None
+    for name in args.names or DEFAULT_KEY_NAMES:
+        if not name or "/" in name or name.startswith("."):
+            raise _cli_error(f"bad key name {name!r}", 2)
+        if (folder / f"{name}.key_secret").exists():
+            print(f"{name}: kept {folder / name}.key_secret")
+            continue
+        public, secret = zmq.auth.create_certificates(str(folder), name)
+        os.chmod(secret, 0o600)
+        print(f"{name}: {public}  {secret}")
+    return 0
+
+
+# ------------------------------------------------------------------ connecting to a daemon
+def _add_connection_args(p, default_key: str) -> None:
+    p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+                   help="the daemon's state dir: endpoints.json and keys are read from it")
+    p.add_argument("--endpoint", metavar="URL", help="override the endpoint from endpoints.json")
+    p.add_argument("--server-key", metavar="Z85", help="override the server public key")
+    p.add_argument("--keys", metavar="DIR", help="folder of key pairs (default: the daemon's keys dir)")
+    p.add_argument("--key", metavar="NAME", default=default_key, help=f"key pair to use (default: {default_key})")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to wait for answers")
+
+
+def _connection(args, which: str):
+    info = {}
+    path = Path(args.state_dir) / "endpoints.json"
+    if path.exists():
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise _cli_error(f"cannot read {path}: {exc}") from None
+    endpoint = args.endpoint or info.get(which)
+    server_key = args.server_key or info.get("server_public_key")
+    keys = args.keys or info.get("keys_dir")
+    if not (endpoint and server_key and keys):
+        raise _cli_error(f"no daemon found: {path} is missing (give --state-dir, or --endpoint, "
+                         "--server-key and --keys)")
+    from gateway.client import load_keys
+    try:
+        public, secret = load_keys(keys, args.key)
+    except (OSError, ValueError) as exc:
+        raise _cli_error(f"key pair {args.key!r} in {keys}: {exc}") from None
+    return endpoint, server_key, public, secret, info
+
+
+# ------------------------------------------------------------------ admin
+_ADMIN_ARGS = {
+    "status": [], "snapshot": [], "shutdown": [],
+    "halt": ["instrument"], "resume": ["instrument"], "phase": ["instrument", "status"],
+    "end-of-day": ["instrument?"],
+    "suspend": ["account"], "restore": ["account"], "sell-only": ["account"],
+    "deposit": ["account", "amount"], "withdraw": ["account", "amount"],
+    "credit": ["account", "instrument", "qty"], "debit": ["account", "instrument", "qty"],
+}
+_ADMIN_HELP = {
+    "status": "sessions, counters, instruments", "snapshot": "write the engine state to the state dir",
+    "shutdown": "graceful shutdown: stop intake, drain, snapshot, exit 0",
+    "halt": "halt an instrument", "resume": "resume trading an instrument",
+    "phase": "set an instrument's phase (an InstrumentStatus name)", "end-of-day": "run the end of day",
+    "suspend": "suspend an account (cancels its orders)", "restore": "make an account active again",
+    "sell-only": "let an account only sell", "deposit": "add cash (fen)", "withdraw": "remove cash (fen)",
+    "credit": "credit units (tonnes)", "debit": "debit units (tonnes)",
+}
+
+
+def _add_admin(commands) -> None:
+    p = commands.add_parser("admin", help="operator commands to a running daemon",
+                            description="Send one operator request to a running daemon over its "
+                                        "admin socket (CURVE, admin keys only).")
+    _add_connection_args(p, "admin")
+    sub = p.add_subparsers(dest="op", metavar="OP", required=True)
+    for op, params in _ADMIN_ARGS.items():
+        sp = sub.add_parser(op, help=_ADMIN_HELP[op])
+        for param in params:
+            name = param.rstrip("?")
+            sp.add_argument(name, nargs="?" if param.endswith("?") else None,
+                            type=int if name in ("account", "amount", "qty") else str)
+        sp.add_argument("--non-tradable", action="store_true", help=argparse.SUPPRESS) if op in ("credit", "debit") \
+            else None
+    p.set_defaults(handler=_handler(_admin))
+
+
+def _admin(args) -> int:
+    from gateway.admin import AdminClient, AdminError
+    endpoint, server_key, public, secret, _ = _connection(args, "admin")
+    request = {}
+    for param in _ADMIN_ARGS[args.op]:
+        name = param.rstrip("?")
+        value = getattr(args, name)
+        if value is not None:
+            request[name] = value
+    if getattr(args, "non_tradable", False):
+        request["non_tradable"] = True
+    try:
+        with AdminClient(endpoint, server_key, public, secret, timeout_ms=int(args.timeout * 1000)) as admin:
+            reply = admin.request(args.op.replace("-", "_"), **request)
+    except AdminError as exc:
+        raise _cli_error(str(exc)) from None
+    if args.op == "status":
+        _print_status(reply["status"])
+    elif args.op in ("snapshot", "shutdown"):
+        print(f"{args.op}: ok" + (f"; snapshot {reply['snapshot']}" if reply.get("snapshot") else ""))
+    else:
+        rejected = [e for e in reply.get("events", []) if e["kind"] == "REJECTED"]
+        for e in reply.get("events", []):
+            print(" ".join(f"{k}={v}" for k, v in e.items()))
+        if rejected:
+            raise _cli_error(f"{args.op}: rejected: {rejected[0]['reason']}")
+    return 0
+
+
+def _print_status(st: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    out = Console()
+    out.print(f"pid {st['pid']}, up {st['uptime_s']:.0f} s, next seq {st['next_seq']:,}, "
+              f"{st['resting_orders']:,} resting orders, durability {st['durability']}", highlight=False)
+    t = Table(title="sessions", title_justify="left")
+    for col in ("id", "name", "logged in", "report seq", "queued", "delivered", "dropped"):
+        t.add_column(col)
+    for s in st["sessions"]:
+        t.add_row(str(s["id"]), s["name"], "yes" if s["logged_in"] else "no", f"{s['report_seq']:,}",
+                  str(s["queued_frames"]), f"{s['delivered']:,}", f"{s['dropped']:,}")
+    out.print(t)
+    out.print("instruments: " + ", ".join(f"{i['symbol']} {i['status']}" for i in st["instruments"]),
+              highlight=False)
+    out.print("counters: " + ", ".join(f"{k} {v:,}" for k, v in st["counters"].items()), highlight=False)
+
+
+# ------------------------------------------------------------------ order
+def _add_order(commands) -> None:
+    p = commands.add_parser(
+        "order", help="enter an order by hand",
+        description="Log in as a session, send one order message, print the reports that come back "
+                    "within --wait seconds, log out. Prices in fen per tonne, quantities in tonnes.")
+    _add_connection_args(p, "sc-platform")
+    p.add_argument("--session", type=int, required=True, help="the configured session id")
+    p.add_argument("--wait", type=float, default=1.0, metavar="S", help="seconds to collect reports (default 1)")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for side in ("buy", "sell"):
+        sp = sub.add_parser(side, help=f"a new {side} order")
+        sp.add_argument("instrument", help="symbol or index")
+        sp.add_argument("qty", type=int)
+        sp.add_argument("price", type=int, nargs="?", default=0, help="limit price in fen (omit with --market)")
+        sp.add_argument("--account", type=int, required=True)
+        sp.add_argument("--tif", default="GTC", choices=("GTC", "DAY", "IOC", "FOK"))
+        sp.add_argument("--market", action="store_true", help="a market order (IOC unless --tif FOK)")
+        sp.add_argument("--client-order-id", type=int, help="default: the session's next")
+    sp = sub.add_parser("cancel", help="cancel an order")
+    sp.add_argument("order_id", type=int)
+    sp.add_argument("--account", type=int, required=True)
+    sp = sub.add_parser("reduce", help="reduce an order's remaining quantity")
+    sp.add_argument("order_id", type=int)
+    sp.add_argument("qty", type=int)
+    sp.add_argument("--account", type=int, required=True)
+    sp = sub.add_parser("replace", help="change an order's price and quantity")
+    sp.add_argument("order_id", type=int)
+    sp.add_argument("price", type=int)
+    sp.add_argument("qty", type=int)
+    sp.add_argument("--account", type=int, required=True)
+    p.set_defaults(handler=_handler(_order))
+
+
+def _order(args) -> int:
+    from gateway.client import Client, SessionError
+    from matching import OrderType, Side, TimeInForce
+    endpoint, server_key, public, secret, info = _connection(args, "orders")
+    client = Client(endpoint, server_key, public, secret, session=args.session)
+    try:
+        try:
+            client.login(int(args.timeout * 1000))
+        except SessionError as exc:
+            raise _cli_error(str(exc)) from None
+        if args.action in ("buy", "sell"):
+            symbols = info.get("instruments", [])
+            ins = symbols.index(args.instrument) if args.instrument in symbols else None
+            if ins is None:
+                if not args.instrument.isdigit():
+                    raise _cli_error(f"unknown instrument {args.instrument!r}"
+                                     + (f" (known: {', '.join(symbols)})" if symbols else ""), 2)
+                ins = int(args.instrument)
+            tif = TimeInForce[args.tif]
+            if args.market and tif not in (TimeInForce.IOC, TimeInForce.FOK):
+                tif = TimeInForce.IOC
+            client.submit(ins, args.account, Side.BUY if args.action == "buy" else Side.SELL, args.qty,
+                          0 if args.market else args.price, OrderType.MARKET if args.market else OrderType.LIMIT,
+                          tif, client_order_id=args.client_order_id)
+        elif args.action == "cancel":
+            client.cancel(args.order_id, args.account)
+        elif args.action == "reduce":
+            client.reduce(args.order_id, args.account, args.qty)
+        else:
+            client.replace(args.order_id, args.account, args.price, args.qty)
+        import time
+        deadline = time.monotonic() + args.wait
+        shown = 0
+        while time.monotonic() < deadline:
+            for r in client.reports(int(max(1, (deadline - time.monotonic()) * 1000))):
+                if r.msg_type in (33, 34, 35, 36, 37, 38):
+                    print(_describe(r))
+                    shown += 1
+        client.logout()
+        if not shown:
+            print("no reports")
+    finally:
+        client.close()
+    return 0
+
+
+def _describe(r) -> str:
+    parts = [f"{r.type_name:<9}", f"order {r.order_id}", f"coid {r.client_order_id}", f"account {r.account}",
+             f"instrument {r.instrument}"]
+    if r.msg_type == 34:
+        parts.append(f"reason {r.reason_name} ({r.reason})")
+    if r.price:
+        parts.append(f"price {r.price}")
+    if r.qty:
+        parts.append(f"qty {r.qty}")
+    parts.append(f"leaves {r.leaves}")
+    if r.msg_type == 35:
+        parts += [f"trade {r.trade_id}", f"fee {r.fee}"]
+    return "  ".join(parts)
+
+
+# ------------------------------------------------------------------ bench gateway
+def add_bench_gateway(targets) -> None:
+    """Add ``bench gateway`` under ``chuanyu bench``."""
+    p = targets.add_parser(
+        "gateway", help="end-to-end gateway load: orders/s and round-trip latency",
+        description="Start a real daemon on loopback, drive it from N client processes and measure "
+                    "orders/s and submit->ack latency, next to a bare pyzmq DEALER->ROUTER loop and "
+                    "a bare echo measured in the same run. Without --batch/--rate it runs the three "
+                    "target scenarios: one order per frame flat out, batched frames flat out, and "
+                    "one order per frame at 20,000 orders/s.")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
+    p.add_argument("--clients", type=int, default=2, metavar="N", help="client processes (default 2)")
+    p.add_argument("--batch", type=int, metavar="B", help="orders per frame (one scenario only)")
+    p.add_argument("--rate", type=float, metavar="R", help="open-loop target orders/s over all clients "
+                                                          "(default flat out; one scenario only)")
+    p.add_argument("--duration", type=float, default=3.0, metavar="S", help="seconds per measurement (default 3)")
+    p.add_argument("--quick", action="store_true", help="1-second measurements")
+    p.set_defaults(handler=_handler(_bench_gateway))
+
+
+def _bench_gateway(args) -> int:
+    from bench import gateway_bench
+    from chuanyu.cli import _check_json_target
+    _check_json_target(args.json)
+    if args.clients < 1 or args.clients > 64:
+        raise _cli_error("--clients must be 1..64", 2)
+    if args.batch is not None and not 1 <= args.batch <= 4096:
+        raise _cli_error("--batch must be 1..4096", 2)
+    duration = 1.0 if args.quick else args.duration
+    results = gateway_bench.run(clients=args.clients, batch=args.batch, rate=args.rate, duration=duration,
+                                log=lambda m: print(m, file=sys.stderr))
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print(gateway_bench.table(results), file=out)
+    if args.json:
+        text = json.dumps(results, indent=2)
+        if args.json == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            try:
+                Path(args.json).write_text(text + "\n")
+            except OSError as exc:
+                raise _cli_error(f"cannot write {args.json}: {exc.strerror or exc}") from None
+            print(f"results written to {args.json}", file=sys.stderr)
+    return 0

@@ -1,0 +1,188 @@
+"""Operator requests on the daemon's admin socket, and the client that sends them.
+
+The admin socket is a ROUTER with CURVE that admits only the configured admin keys. A
+request is one JSON object ``{"op": NAME, "id": ANY, ...arguments}``; the reply is one JSON
+object with ``"ok"`` and either the result or ``"error"``. Requests that change the
+market become operator commands (session 0) in the daemon's next batch: sequenced and
+journaled like orders. Their reply lists the events they caused (``"events"``); an engine
+reject is ``{"kind": "REJECTED", "reason": "UNKNOWN_ACCOUNT", ...}``.
+
+========================  =============================================================
+op                        arguments
+========================  =============================================================
+status                    -
+halt / resume             instrument (symbol or index)
+phase                     instrument, status (an InstrumentStatus name)
+end_of_day                instrument (optional; default all)
+suspend / restore         account            (restore: back to ACTIVE)
+sell_only                 account
+deposit / withdraw        account, amount (fen)
+credit / debit            account, instrument, qty (tonnes), non_tradable (optional)
+snapshot                  -                  (writes the engine state to the state dir)
+shutdown                  -                  (stop intake, drain, snapshot, exit 0)
+========================  =============================================================
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import zmq
+
+from matching import AccountStatus, CommandType, EventKind, InstrumentStatus, commands
+
+from .protocol import reject_name
+
+__all__ = ["handle", "describe_events", "AdminClient", "AdminError", "OPS"]
+
+OPS = ("status", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
+       "withdraw", "credit", "debit", "snapshot", "shutdown")
+
+
+class AdminError(RuntimeError):
+    """The daemon refused an admin request, or did not answer in time."""
+
+
+def describe_events(events) -> list[dict]:
+    """Events as JSON-ready dicts with names for their enums."""
+    out = []
+    for e in events:
+        kind = int(e["kind"])
+        d = {"kind": EventKind(kind).name if kind in set(map(int, EventKind)) else kind,
+             "seq": int(e["seq"]), "account": int(e["account"]), "instrument": int(e["instrument"])}
+        if kind == EventKind.REJECTED:
+            d["reason"] = reject_name(int(e["reason"]))
+        for name in ("order_id", "qty", "value"):
+            if int(e[name]):
+                d[name] = int(e[name])
+        out.append(d)
+    return out
+
+
+def _instrument(gw, value) -> int:
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        try:
+            return gw.engine.instrument_index(value)
+        except KeyError:
+            raise ValueError(f"unknown instrument {value!r}") from None
+    return int(value)
+
+
+def _int(request, name):
+    try:
+        value = request[name]
+    except KeyError:
+        raise ValueError(f"missing {name!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{name} must be an integer")
+    try:
+        value = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, not {value!r}") from None
+    if not -2**63 <= value < 2**63:
+        raise ValueError(f"{name} out of range")
+    return value
+
+
+def _commands(gw, op: str, request: dict) -> np.ndarray:
+    if op in ("halt", "resume"):
+        status = InstrumentStatus.HALTED if op == "halt" else InstrumentStatus.TRADING
+        return commands.set_instrument_status(_instrument(gw, request.get("instrument")), status)
+    if op == "phase":
+        name = str(request.get("status", "")).upper()
+        if name not in InstrumentStatus.__members__:
+            raise ValueError(f"status must be one of {', '.join(InstrumentStatus.__members__)}")
+        return commands.set_instrument_status(_instrument(gw, request.get("instrument")), InstrumentStatus[name])
+    if op == "end_of_day":
+        which = request.get("instrument")
+        ins = -1 if which is None else _instrument(gw, which)
+        if hasattr(CommandType, "END_OF_DAY"):
+            return commands.command(CommandType.END_OF_DAY, instrument=ins)
+        targets = range(len(gw.engine.instruments)) if ins == -1 else [ins]
+        return np.concatenate([commands.expire_day_orders(n) for n in targets] + [commands.release_t1(ins)])
+    if op in ("suspend", "restore", "sell_only"):
+        status = {"suspend": AccountStatus.SUSPENDED, "restore": AccountStatus.ACTIVE,
+                  "sell_only": AccountStatus.SELL_ONLY}[op]
+        return commands.set_account_status(_int(request, "account"), status)
+    if op in ("deposit", "withdraw"):
+        build = commands.deposit if op == "deposit" else commands.withdraw
+        return build(_int(request, "account"), _int(request, "amount"))
+    if op in ("credit", "debit"):
+        build = commands.credit_holdings if op == "credit" else commands.debit_holdings
+        return build(_int(request, "account"), _instrument(gw, request.get("instrument")), _int(request, "qty"),
+                     bool(request.get("non_tradable", False)))
+    raise ValueError(f"unknown op {op!r}; one of {', '.join(OPS)}")
+
+
+def handle(gw, identity: bytes, request: dict):
+    """Serve one admin request; None when the reply comes later (after the engine ran)."""
+    op, request_id = request.get("op"), request.get("id")
+    try:
+        if op == "status":
+            return {"ok": True, "id": request_id, "status": gw.status()}
+        if op == "snapshot":
+            return {"ok": True, "id": request_id, "snapshot": str(gw.write_snapshot())}
+        if op == "shutdown":
+            gw.shutdown_reply = (identity, request_id)
+            gw.request_shutdown()
+            return None
+        rows = _commands(gw, str(op), request)
+        rows = rows if rows.ndim else rows.reshape(1)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return {"ok": False, "id": request_id, "error": str(exc)}
+    gw.submit_operator(identity, request_id, rows)
+    return None
+
+
+class AdminClient:
+    """A connection to the daemon's admin socket.
+
+    Parameters
+    ----------
+    endpoint : str
+        The admin endpoint, e.g. ``tcp://127.0.0.1:7002``.
+    server_key : str or bytes
+        The daemon's z85 public key.
+    public_key, secret_key : bytes
+        An admin key pair (``zmq.auth.load_certificate`` of a ``.key_secret`` file).
+    """
+
+    def __init__(self, endpoint: str, server_key, public_key: bytes, secret_key: bytes,
+                 timeout_ms: int = 5000, context: zmq.Context | None = None) -> None:
+        self._own_ctx = context is None
+        self.ctx = context or zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        self.sock.curve_serverkey = server_key.encode() if isinstance(server_key, str) else server_key
+        self.sock.curve_publickey = public_key
+        self.sock.curve_secretkey = secret_key
+        self.sock.connect(endpoint)
+        self.timeout_ms = timeout_ms
+        self._next_id = 0
+
+    def request(self, op: str, **args) -> dict:
+        """Send one request and wait for its reply; AdminError if refused or late."""
+        self._next_id += 1
+        self.sock.send(json.dumps({"op": op, "id": self._next_id, **args}).encode())
+        while True:
+            if not self.sock.poll(self.timeout_ms):
+                raise AdminError(f"no reply to {op!r} within {self.timeout_ms} ms "
+                                 "(is the daemon running, and is this an admin key?)")
+            reply = json.loads(self.sock.recv())
+            if reply.get("id") == self._next_id:
+                break
+        if not reply.get("ok"):
+            raise AdminError(reply.get("error", "refused"))
+        return reply
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        if self._own_ctx:
+            self.ctx.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+

@@ -1,0 +1,437 @@
+"""Client library for platforms and brokers: :class:`Client` (blocking) and :class:`AsyncClient`.
+
+Both speak :mod:`gateway.protocol` over a CURVE-encrypted DEALER socket. Reports arrive as
+``REPORT_DTYPE`` rows (the fast path: whole frames as numpy arrays) or as :class:`Report`
+named tuples (:func:`as_reports`).
+
+::
+
+    from gateway.client import Client, load_keys
+    pub, sec = load_keys("state/keys", "sc-platform")
+    with Client("tcp://127.0.0.1:7001", server_key, pub, sec, session=1) as c:
+        c.login()
+        coid = c.submit(instrument=0, account=1, side=Side.SELL, qty=100, price=5010)
+        ack = c.wait_for(lambda r: r.client_order_id == coid)
+
+Heartbeats: the blocking client sends one whenever it has been idle for the heartbeat
+interval *while the caller is inside* :meth:`Client.poll` / :meth:`Client.recv`; a program
+that stops calling them for ``heartbeat_misses`` intervals is logged out. ``AsyncClient``
+runs a heartbeat task.
+
+Client order ids: every NEW_ORDER must carry an id greater than every earlier one of the
+session (the server refuses others as DUPLICATE_CLIENT_ORDER_ID). Left out, :meth:`submit`
+numbers them itself, continuing from the LOGIN_ACK's ``last_client_order_id``.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+import zmq
+import zmq.asyncio
+import zmq.auth
+
+from matching import OrderType, StpMode, TimeInForce
+
+from .protocol import (
+    LOGIN_ACK_DTYPE, ORDER_DTYPE, OUTBOUND_SIZE, PROTOCOL_VERSION, REPORT_DTYPE, MsgType, encode, message,
+    reject_name,
+)
+
+__all__ = ["Client", "AsyncClient", "Report", "LoginAck", "SessionError", "as_reports", "load_keys",
+           "orders", "decode_reports"]
+
+
+class SessionError(RuntimeError):
+    """Login refused, logged out by the server, or no answer in time."""
+
+    def __init__(self, message: str, reason: int = 0) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Report(NamedTuple):
+    """One server message, every field of ``REPORT_DTYPE`` as a Python int."""
+
+    msg_type: int
+    side: int
+    reason: int
+    ref_type: int
+    flags: int
+    order_type: int
+    tif: int
+    instrument: int
+    account: int
+    session: int
+    trade_type: int
+    report_seq: int
+    seq: int
+    cmd_seq: int
+    ts: int
+    order_id: int
+    client_order_id: int
+    price: int
+    qty: int
+    leaves: int
+    trade_id: int
+    fee: int
+
+    @property
+    def type_name(self) -> str:
+        return MsgType(self.msg_type).name if self.msg_type in _MSG_TYPES else str(self.msg_type)
+
+    @property
+    def reason_name(self) -> str:
+        return reject_name(self.reason) if self.msg_type in (MsgType.REJECT, MsgType.SERVER_LOGOUT) else ""
+
+
+_MSG_TYPES = set(map(int, MsgType))
+_REPORT_FIELDS = [f for f in Report._fields]
+assert all(f in REPORT_DTYPE.names for f in _REPORT_FIELDS)
+
+
+class LoginAck(NamedTuple):
+    session: int
+    heartbeat_ms: int
+    flags: int
+    server_time: int
+    report_seq: int
+    next_cmd_seq: int
+    rate_limit: int
+    last_client_order_id: int
+
+
+def decode_reports(frame: bytes) -> np.ndarray:
+    """A server frame as a ``REPORT_DTYPE`` array (a read-only view, no copy)."""
+    if len(frame) % OUTBOUND_SIZE:
+        raise ValueError(f"a server frame of {len(frame)} bytes is not a multiple of {OUTBOUND_SIZE}")
+    return np.frombuffer(frame, dtype=REPORT_DTYPE)
+
+
+def as_reports(rows: np.ndarray) -> list[Report]:
+    """``REPORT_DTYPE`` rows as :class:`Report` tuples."""
+    cols = [rows[name].tolist() for name in _REPORT_FIELDS]
+    return [Report(*values) for values in zip(*cols)]
+
+
+def load_keys(keys_dir, name: str) -> tuple[bytes, bytes]:
+    """The (public, secret) key pair ``name`` from ``keys_dir`` (files from ``chuanyu keys``)."""
+    public, secret = zmq.auth.load_certificate(str(Path(keys_dir) / f"{name}.key_secret"))
+    if secret is None:
+        raise ValueError(f"{name}.key_secret has no secret key")
+    return public, secret
+
+
+def orders(n: int, msg_type: int = MsgType.NEW_ORDER, **fields) -> np.ndarray:
+    """``n`` order messages (``ORDER_DTYPE``) with ``fields`` set (scalars or arrays): the
+    batched path, sent with :meth:`Client.send_orders`."""
+    return message(msg_type, n, **fields)
+
+
+def _login_frame(session: int, heartbeat_ms: int) -> bytes:
+    return encode(MsgType.LOGIN, version=PROTOCOL_VERSION, session=session, heartbeat_ms=heartbeat_ms)
+
+
+def _parse_login(frame: bytes, session: int) -> LoginAck:
+    rows = decode_reports(frame)
+    first = int(rows["msg_type"][0])
+    if first == MsgType.LOGIN_ACK:
+        a = rows[:1].view(LOGIN_ACK_DTYPE)[0]
+        return LoginAck(*(int(a[f]) for f in LoginAck._fields))
+    if first in (MsgType.REJECT, MsgType.SERVER_LOGOUT):
+        reason = int(rows["reason"][0])
+        raise SessionError(f"login to session {session} refused: {reject_name(reason)}", reason)
+    raise SessionError(f"unexpected reply to LOGIN: message type {first}")
+
+
+class _Base:
+    def _setup(self, ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms) -> None:
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        self.sock.curve_serverkey = server_key.encode() if isinstance(server_key, str) else server_key
+        self.sock.curve_publickey = public_key
+        self.sock.curve_secretkey = secret_key
+        self.sock.rcvhwm = 0
+        self.sock.sndhwm = 100_000
+        self.sock.connect(endpoint)
+        self.session = session
+        self.heartbeat_ms = heartbeat_ms
+        self.login_ack: LoginAck | None = None
+        self._coid = 0
+        self._last_send = 0.0
+        self.logged_out: Report | None = None
+
+    def _next_coid(self, coid) -> int:
+        if coid is None:
+            self._coid += 1
+            return self._coid
+        self._coid = max(self._coid, int(coid))
+        return int(coid)
+
+    def _accepted_login(self, ack: LoginAck) -> LoginAck:
+        self.login_ack = ack
+        self.heartbeat_ms = ack.heartbeat_ms
+        self._coid = max(self._coid, ack.last_client_order_id)
+        return ack
+
+    def _order_bytes(self, msg_type, instrument=0, account=0, side=0, qty=0, price=0, order_type=0, tif=0,
+                     stp=0, client_order_id=0, order_id=0) -> bytes:
+        return encode(msg_type, instrument=instrument, account=account, side=side, qty=qty, price=price,
+                      order_type=order_type, tif=tif, stp=stp, client_order_id=client_order_id,
+                      order_id=order_id)
+
+    def _note(self, rows: np.ndarray) -> None:
+        logout = rows["msg_type"] == MsgType.SERVER_LOGOUT
+        if logout.any():
+            self.logged_out = as_reports(rows[logout][:1])[0]
+
+
+class Client(_Base):
+    """A blocking order-entry session.
+
+    Parameters
+    ----------
+    endpoint : str
+        The daemon's order-entry endpoint.
+    server_key : str or bytes
+        The daemon's z85 public key (``endpoints.json``, or the printed banner).
+    public_key, secret_key : bytes
+        This client's CURVE key pair (:func:`load_keys`).
+    session : int
+        The configured session id to log in as.
+    heartbeat_ms : int
+        Requested heartbeat interval; 0 takes the server's.
+    """
+
+    def __init__(self, endpoint: str, server_key, public_key: bytes, secret_key: bytes, session: int,
+                 heartbeat_ms: int = 0, context: zmq.Context | None = None) -> None:
+        self._own_ctx = context is None
+        self.ctx = context or zmq.Context()
+        self._setup(self.ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms)
+
+    # .............................................................. session
+    def login(self, timeout_ms: int = 5000) -> LoginAck:
+        """Log in; :class:`SessionError` if refused or unanswered (e.g. an unknown key)."""
+        self._send(_login_frame(self.session, self.heartbeat_ms))
+        if not self.sock.poll(timeout_ms):
+            raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
+        return self._accepted_login(_parse_login(self.sock.recv(), self.session))
+
+    def logout(self, timeout_ms: int = 2000) -> Report | None:
+        """Log out and wait for the server's SERVER_LOGOUT."""
+        self._send(encode(MsgType.LOGOUT))
+        deadline = time.monotonic() + timeout_ms / 1000
+        while self.logged_out is None and time.monotonic() < deadline:
+            self.recv(int(max(1, (deadline - time.monotonic()) * 1000)))
+        return self.logged_out
+
+    def heartbeat(self) -> None:
+        self._send(encode(MsgType.HEARTBEAT, ts=time.time_ns()))
+
+    # .............................................................. order entry
+    def submit(self, instrument: int, account: int, side: int, qty: int, price: int = 0,
+               order_type: int = OrderType.LIMIT, tif: int = TimeInForce.GTC,
+               stp: int = StpMode.ACCOUNT_DEFAULT, client_order_id: int | None = None) -> int:
+        """Send one NEW_ORDER; return its client order id."""
+        coid = self._next_coid(client_order_id)
+        self._send(self._order_bytes(MsgType.NEW_ORDER, instrument, account, side, qty, price, order_type, tif,
+                                     stp, coid))
+        return coid
+
+    def cancel(self, order_id: int, account: int, client_order_id: int = 0) -> None:
+        self._send(self._order_bytes(MsgType.CANCEL, account=account, order_id=order_id,
+                                     client_order_id=client_order_id))
+
+    def reduce(self, order_id: int, account: int, qty: int, client_order_id: int = 0) -> None:
+        self._send(self._order_bytes(MsgType.REDUCE, account=account, order_id=order_id, qty=qty,
+                                     client_order_id=client_order_id))
+
+    def replace(self, order_id: int, account: int, price: int, qty: int, client_order_id: int = 0) -> None:
+        self._send(self._order_bytes(MsgType.REPLACE, account=account, order_id=order_id, price=price, qty=qty,
+                                     client_order_id=client_order_id))
+
+    def send_orders(self, msgs: np.ndarray) -> None:
+        """Send many order messages (``ORDER_DTYPE``) in one frame: the batched fast path.
+
+        NEW_ORDER rows whose client order id is 0 are numbered here.
+        """
+        if msgs.dtype != ORDER_DTYPE:
+            raise TypeError("send_orders takes an ORDER_DTYPE array (see gateway.client.orders)")
+        new = (msgs["msg_type"] == MsgType.NEW_ORDER) & (msgs["client_order_id"] == 0)
+        if new.any():
+            k = int(new.sum())
+            msgs = msgs.copy()
+            msgs["client_order_id"][new] = np.arange(self._coid + 1, self._coid + k + 1)
+            self._coid += k
+        if len(msgs):
+            self._coid = max(self._coid, int(msgs["client_order_id"].max()))
+        self._send(msgs.tobytes())
+
+    def send_raw(self, frame: bytes) -> None:
+        """Send bytes as they are (for tests and tools)."""
+        self._send(frame)
+
+    def _send(self, frame: bytes) -> None:
+        self.sock.send(frame)
+        self._last_send = time.monotonic()
+
+    # .............................................................. receiving
+    def poll(self, timeout_ms: int) -> bool:
+        """True when a frame is waiting; sends a heartbeat when one is due."""
+        self._maybe_heartbeat()
+        return bool(self.sock.poll(timeout_ms))
+
+    def recv(self, timeout_ms: int = 1000) -> np.ndarray | None:
+        """The next frame of reports as a ``REPORT_DTYPE`` array, or None after ``timeout_ms``."""
+        self._maybe_heartbeat()
+        if not self.sock.poll(timeout_ms):
+            return None
+        rows = decode_reports(self.sock.recv())
+        self._note(rows)
+        return rows
+
+    def reports(self, timeout_ms: int = 1000) -> list[Report]:
+        """Every report in the next frame as :class:`Report` tuples ([] after ``timeout_ms``)."""
+        rows = self.recv(timeout_ms)
+        return [] if rows is None else as_reports(rows)
+
+    def wait_for(self, predicate: Callable[[Report], bool], timeout_ms: int = 5000,
+                 into: list | None = None) -> Report:
+        """Receive until a report satisfies ``predicate``; earlier ones go to ``into``.
+
+        :class:`SessionError` after ``timeout_ms``.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SessionError(f"no matching report within {timeout_ms} ms")
+            for r in self.reports(int(max(1, left * 1000))):
+                if predicate(r):
+                    return r
+                if into is not None:
+                    into.append(r)
+
+    def _maybe_heartbeat(self) -> None:
+        hb = (self.login_ack.heartbeat_ms if self.login_ack else 0) / 1000
+        if hb and time.monotonic() - self._last_send >= hb:
+            self.heartbeat()
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        if self._own_ctx:
+            self.ctx.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AsyncClient(_Base):
+    """The asyncio twin of :class:`Client` (``zmq.asyncio``), with a heartbeat task."""
+
+    def __init__(self, endpoint: str, server_key, public_key: bytes, secret_key: bytes, session: int,
+                 heartbeat_ms: int = 0, context: zmq.asyncio.Context | None = None) -> None:
+        self._own_ctx = context is None
+        self.ctx = context or zmq.asyncio.Context()
+        self._setup(self.ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms)
+        self._hb_task: asyncio.Task | None = None
+
+    async def login(self, timeout_ms: int = 5000) -> LoginAck:
+        await self._send(_login_frame(self.session, self.heartbeat_ms))
+        if not await self.sock.poll(timeout_ms):
+            raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
+        ack = self._accepted_login(_parse_login(await self.sock.recv(), self.session))
+        self._hb_task = asyncio.get_running_loop().create_task(self._heartbeats())
+        return ack
+
+    async def _heartbeats(self) -> None:
+        interval = self.heartbeat_ms / 1000
+        while True:
+            await asyncio.sleep(max(interval - (time.monotonic() - self._last_send), interval / 4))
+            if time.monotonic() - self._last_send >= interval:
+                await self._send(encode(MsgType.HEARTBEAT, ts=time.time_ns()))
+
+    async def logout(self, timeout_ms: int = 2000) -> Report | None:
+        await self._send(encode(MsgType.LOGOUT))
+        deadline = time.monotonic() + timeout_ms / 1000
+        while self.logged_out is None and time.monotonic() < deadline:
+            await self.recv(int(max(1, (deadline - time.monotonic()) * 1000)))
+        return self.logged_out
+
+    async def submit(self, instrument: int, account: int, side: int, qty: int, price: int = 0,
+                     order_type: int = OrderType.LIMIT, tif: int = TimeInForce.GTC,
+                     stp: int = StpMode.ACCOUNT_DEFAULT, client_order_id: int | None = None) -> int:
+        coid = self._next_coid(client_order_id)
+        await self._send(self._order_bytes(MsgType.NEW_ORDER, instrument, account, side, qty, price, order_type,
+                                           tif, stp, coid))
+        return coid
+
+    async def cancel(self, order_id: int, account: int, client_order_id: int = 0) -> None:
+        await self._send(self._order_bytes(MsgType.CANCEL, account=account, order_id=order_id,
+                                           client_order_id=client_order_id))
+
+    async def reduce(self, order_id: int, account: int, qty: int, client_order_id: int = 0) -> None:
+        await self._send(self._order_bytes(MsgType.REDUCE, account=account, order_id=order_id, qty=qty,
+                                           client_order_id=client_order_id))
+
+    async def replace(self, order_id: int, account: int, price: int, qty: int, client_order_id: int = 0) -> None:
+        await self._send(self._order_bytes(MsgType.REPLACE, account=account, order_id=order_id, price=price,
+                                           qty=qty, client_order_id=client_order_id))
+
+    async def send_orders(self, msgs: np.ndarray) -> None:
+        if msgs.dtype != ORDER_DTYPE:
+            raise TypeError("send_orders takes an ORDER_DTYPE array (see gateway.client.orders)")
+        new = (msgs["msg_type"] == MsgType.NEW_ORDER) & (msgs["client_order_id"] == 0)
+        if new.any():
+            k = int(new.sum())
+            msgs = msgs.copy()
+            msgs["client_order_id"][new] = np.arange(self._coid + 1, self._coid + k + 1)
+            self._coid += k
+        await self._send(msgs.tobytes())
+
+    async def _send(self, frame: bytes) -> None:
+        await self.sock.send(frame)
+        self._last_send = time.monotonic()
+
+    async def recv(self, timeout_ms: int = 1000) -> np.ndarray | None:
+        if not await self.sock.poll(timeout_ms):
+            return None
+        rows = decode_reports(await self.sock.recv())
+        self._note(rows)
+        return rows
+
+    async def reports(self, timeout_ms: int = 1000) -> list[Report]:
+        rows = await self.recv(timeout_ms)
+        return [] if rows is None else as_reports(rows)
+
+    async def wait_for(self, predicate: Callable[[Report], bool], timeout_ms: int = 5000,
+                       into: list | None = None) -> Report:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SessionError(f"no matching report within {timeout_ms} ms")
+            for r in await self.reports(int(max(1, left * 1000))):
+                if predicate(r):
+                    return r
+                if into is not None:
+                    into.append(r)
+
+    def close(self) -> None:
+        if self._hb_task is not None:
+            self._hb_task.cancel()
+        self.sock.close(linger=0)
+        if self._own_ctx:
+            self.ctx.term()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()

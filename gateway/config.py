@@ -1,0 +1,522 @@
+"""The market configuration: a TOML file read with :mod:`tomllib`, checked key by key.
+
+A mistake names its key as a dotted path (``instruments[1].tick``) in a :class:`ConfigError`,
+which the command line prints as one line (exit status 2).
+
+With no file the daemon runs :func:`default_config`: the embedded demo market (this
+compliance year's SC and CQ allowances, a CCER vintage, demo member firms of both platforms
+and funded accounts). ``chuanyu config example`` prints that market as a commented TOML
+file (:func:`example_toml`) to start from.
+
+>>> cfg = default_config()
+>>> [i.symbol[:4] for i in cfg.instruments]
+['SCEA', 'CQEA', 'CCER']
+>>> sorted(s.name for s in cfg.sessions)
+['broker', 'cq-platform', 'regulator', 'sc-platform']
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from matching import Instrument, InstrumentKind, Region, Sector, StpMode, TradeType
+from matching.instrument import MAX_PRICE
+from matching.money import MAX_CASH, MAX_FEE_BPS, MAX_HOLDING
+
+__all__ = [
+    "ConfigError", "MarketConfig", "Member", "Account", "Session", "Security", "Network",
+    "Durability", "Daemon", "load_config", "parse_config", "default_config", "example_toml",
+]
+
+INT32_MAX = 2**31 - 1
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; ``key`` is the dotted path of the offending key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    name: str
+    region: Region
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    member: int
+    region: Region
+    sector: Sector
+    cash: int                         # fen deposited at start
+    holdings: dict                    # instrument symbol -> tonnes credited at start
+
+
+@dataclass(frozen=True)
+class Session:
+    """One order-entry session: who may log in with it and what it may do."""
+
+    id: int
+    name: str
+    members: tuple                    # member ids it acts for
+    key: str | None                   # key pair name in the keys folder ...
+    public_key: str | None            # ... or the client's z85 public key itself
+    cancel_on_disconnect: bool
+    rate_limit: int                   # messages per second, 0 = unlimited
+    burst: int                        # token bucket depth, messages
+    drop_copy: bool                   # also receives a copy of every execution report
+
+
+@dataclass(frozen=True)
+class Security:
+    keys_dir: str                     # relative paths are relative to the state dir
+    server_key: str
+    admin_keys: tuple
+    generate_missing_keys: bool
+
+
+@dataclass(frozen=True)
+class Network:
+    host: str
+    order_port: int                   # 0: a free port, printed at start
+    admin_port: int
+
+
+@dataclass(frozen=True)
+class Durability:
+    mode: str                         # "none" until the journal issue adds the others
+
+
+@dataclass(frozen=True)
+class Daemon:
+    heartbeat_ms: int
+    heartbeat_misses: int             # a session silent for this many intervals is disconnected
+    batch_max: int                    # messages per engine batch
+    queue_frames: int                 # undelivered frames kept per session before SLOW_CONSUMER
+    snapshot_on_shutdown: bool
+
+
+@dataclass
+class MarketConfig:
+    instruments: list
+    members: dict
+    accounts: list
+    sessions: list
+    security: Security
+    network: Network
+    durability: Durability
+    daemon: Daemon
+    max_accounts: int = 100_000
+    default_stp: int = StpMode.CANCEL_NEWEST
+    risk: bool = True
+    fees: dict = field(default_factory=dict)
+    source: str = "<default>"
+
+    def instrument_index(self, symbol: str) -> int:
+        for n, ins in enumerate(self.instruments):
+            if ins.symbol == symbol:
+                return n
+        raise KeyError(symbol)
+
+    def session(self, session_id: int) -> Session:
+        for s in self.sessions:
+            if s.id == session_id:
+                return s
+        raise KeyError(session_id)
+
+
+# ------------------------------------------------------------------ reading
+class _Reader:
+    """Typed access to one table with the dotted path of every key for errors."""
+
+    def __init__(self, table: Any, path: str) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(path, f"must be a table, not {type(table).__name__}")
+        self.table, self.path, self.used = table, path, set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str, kind, default: Any = ..., check=None, why: str = "") -> Any:
+        self.used.add(name)
+        if name not in self.table:
+            if default is ...:
+                raise ConfigError(self.key(name), "missing")
+            return default
+        value = self.table[name]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(self.key(name), f"must be an integer, not {value!r}")
+        if kind is not int and not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise ConfigError(self.key(name), f"must be {_article(names)}, not {value!r}")
+        if check is not None and not check(value):
+            raise ConfigError(self.key(name), f"{why or 'invalid value'} (got {value!r})")
+        return value
+
+    def enum(self, name: str, enum, default: Any = ...) -> Any:
+        value = self.get(name, (str, int), default)
+        if value is default and default is not ...:
+            return default
+        try:
+            return enum[value.upper()] if isinstance(value, str) else enum(value)
+        except (KeyError, ValueError):
+            raise ConfigError(self.key(name), f"must be one of {', '.join(m.name for m in enum)} "
+                                              f"(got {value!r})") from None
+
+    def sub(self, name: str, required: bool = False) -> "_Reader":
+        self.used.add(name)
+        if name not in self.table and not required:
+            return _Reader({}, self.key(name))
+        if name not in self.table:
+            raise ConfigError(self.key(name), "missing")
+        return _Reader(self.table[name], self.key(name))
+
+    def items(self, name: str) -> list["_Reader"]:
+        self.used.add(name)
+        rows = self.table.get(name, [])
+        if not isinstance(rows, list):
+            raise ConfigError(self.key(name), "must be an array of tables ([[...]])")
+        return [_Reader(row, f"{self.key(name)}[{n}]") for n, row in enumerate(rows)]
+
+    def done(self) -> None:
+        extra = sorted(set(self.table) - self.used)
+        if extra:
+            raise ConfigError(self.key(extra[0]), "unknown key")
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+def load_config(path: str | os.PathLike) -> MarketConfig:
+    """Read and check a TOML market configuration file."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("", f"{path} is not UTF-8 text") from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str = "<string>") -> MarketConfig:
+    """Check a TOML market configuration given as text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"{source}: not valid TOML: {exc}") from None
+    root = _Reader(data, "")
+    market = root.sub("market")
+    max_accounts = market.get("max_accounts", int, 100_000, lambda v: 0 < v <= INT32_MAX,
+                              "must be between 1 and 2**31 - 1")
+    default_stp = market.enum("default_stp", StpMode, StpMode.CANCEL_NEWEST)
+    if default_stp == StpMode.ACCOUNT_DEFAULT:
+        raise ConfigError(market.key("default_stp"), "must be a concrete mode, not ACCOUNT_DEFAULT")
+    risk = market.get("risk", bool, True)
+    fees_table = market.sub("fees")
+    fees = {}
+    for tt in TradeType:
+        pair = fees_table.get(tt.name.lower(), list, None,
+                              lambda v: len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                            and 0 <= x <= MAX_FEE_BPS for x in v),
+                              f"must be [buyer_bps, seller_bps], each 0..{MAX_FEE_BPS}")
+        if pair is not None:
+            fees[int(tt)] = tuple(pair)
+    fees_table.done()
+    market.done()
+
+    instruments = [_instrument(r) for r in root.items("instruments")]
+    if not instruments:
+        raise ConfigError("instruments", "at least one [[instruments]] is needed")
+    symbols = {}
+    for n, ins in enumerate(instruments):
+        if ins.symbol in symbols:
+            raise ConfigError(f"instruments[{n}].symbol", f"duplicate symbol {ins.symbol!r}")
+        symbols[ins.symbol] = n
+
+    members = {}
+    for r in root.items("members"):
+        m = Member(r.get("id", int, check=lambda v: 0 <= v <= INT32_MAX, why="must be 0..2**31-1"),
+                   r.get("name", str), r.enum("region", Region))
+        r.done()
+        if m.id in members:
+            raise ConfigError(r.key("id"), f"duplicate member id {m.id}")
+        members[m.id] = m
+
+    accounts, account_ids = [], set()
+    for r in root.items("accounts"):
+        a_id = r.get("id", int, check=lambda v: 0 <= v < max_accounts,
+                     why=f"must be 0..market.max_accounts-1 ({max_accounts - 1})")
+        if a_id in account_ids:
+            raise ConfigError(r.key("id"), f"duplicate account id {a_id}")
+        account_ids.add(a_id)
+        member = r.get("member", int, check=lambda v: v in members, why="no such [[members]] id")
+        region = r.enum("region", Region, members[member].region)
+        sector = r.enum("sector", Sector)
+        cash = r.get("cash", int, 0, lambda v: 0 <= v <= MAX_CASH, f"must be 0..{MAX_CASH} fen")
+        h = r.sub("holdings")
+        holdings = {}
+        for symbol in list(h.table):
+            if symbol not in symbols:
+                raise ConfigError(h.key(symbol), "no such instrument symbol")
+            holdings[symbol] = h.get(symbol, int, check=lambda v: 0 <= v <= MAX_HOLDING,
+                                     why=f"must be 0..{MAX_HOLDING} tonnes")
+        r.done()
+        accounts.append(Account(a_id, member, region, sector, cash, holdings))
+
+    sessions, session_ids, session_names = [], set(), set()
+    for r in root.items("sessions"):
+        s_id = r.get("id", int, check=lambda v: 0 < v <= INT32_MAX,
+                     why="must be 1..2**31-1 (0 is the operator)")
+        if s_id in session_ids:
+            raise ConfigError(r.key("id"), f"duplicate session id {s_id}")
+        name = r.get("name", str, f"session-{s_id}", lambda v: bool(v), "must not be empty")
+        if name in session_names:
+            raise ConfigError(r.key("name"), f"duplicate session name {name!r}")
+        mlist = r.get("members", list, [])
+        for n, m in enumerate(mlist):
+            if not isinstance(m, int) or m not in members:
+                raise ConfigError(f"{r.key('members')}[{n}]", f"no such [[members]] id {m!r}")
+        key = r.get("key", str, None, lambda v: bool(v) and os.sep not in v, "must be a key pair name")
+        public_key = r.get("public_key", str, None, lambda v: len(v) == 40,
+                           "must be a 40-character z85 CURVE public key")
+        if (key is None) == (public_key is None):
+            raise ConfigError(r.key("key"), "give exactly one of key (a key pair name) or public_key")
+        rate = r.get("rate_limit", int, 0, lambda v: 0 <= v <= 10**9, "must be 0..10**9 messages/s")
+        burst = r.get("burst", int, max(rate // 10, 1) if rate else 0, lambda v: 0 <= v <= 10**9,
+                      "must be 0..10**9 messages")
+        if rate and not burst:
+            raise ConfigError(r.key("burst"), "must be > 0 when rate_limit is set")
+        s = Session(s_id, name, tuple(mlist), key, public_key,
+                    r.get("cancel_on_disconnect", bool, False), rate, burst, r.get("drop_copy", bool, False))
+        r.done()
+        session_ids.add(s_id)
+        session_names.add(name)
+        sessions.append(s)
+
+    sec = root.sub("security")
+    security = Security(sec.get("keys_dir", str, "keys"), sec.get("server_key", str, "server"),
+                        tuple(sec.get("admin_keys", list, ["admin"],
+                                      lambda v: all(isinstance(x, str) and x for x in v),
+                                      "must be a list of key pair names")),
+                        sec.get("generate_missing_keys", bool, False))
+    sec.done()
+    net = root.sub("network")
+    port_ok = (lambda v: 0 <= v <= 65535, "must be 0..65535 (0: any free port)")
+    network = Network(net.get("host", str, "127.0.0.1"), net.get("order_port", int, 7001, *port_ok),
+                      net.get("admin_port", int, 7002, *port_ok))
+    net.done()
+    dur = root.sub("durability")
+    durability = Durability(dur.get("mode", str, "none", lambda v: v == "none",
+                                    'must be "none" (the journal issue adds the other modes)'))
+    dur.done()
+    dm = root.sub("daemon")
+    daemon = Daemon(dm.get("heartbeat_ms", int, 1000, lambda v: 10 <= v <= 600_000, "must be 10..600000 ms"),
+                    dm.get("heartbeat_misses", int, 3, lambda v: 1 <= v <= 100, "must be 1..100"),
+                    dm.get("batch_max", int, 16_384, lambda v: 1 <= v <= 1_000_000, "must be 1..1000000"),
+                    dm.get("queue_frames", int, 4096, lambda v: 1 <= v <= 1_000_000, "must be 1..1000000"),
+                    dm.get("snapshot_on_shutdown", bool, True))
+    dm.done()
+    root.done()
+    return MarketConfig(instruments, members, accounts, sessions, security, network, durability, daemon,
+                        max_accounts, int(default_stp), risk, fees, source)
+
+
+def _instrument(r: _Reader) -> Instrument:
+    kwargs = dict(
+        symbol=r.get("symbol", str),
+        kind=r.enum("kind", InstrumentKind, InstrumentKind.ALLOWANCE),
+        region=r.enum("region", Region, Region.SC),
+        year=r.get("year", int, datetime.date.today().year, lambda v: 2000 <= v <= 2100, "must be 2000..2100"),
+        reference_price=r.get("reference_price", int, check=lambda v: 0 < v <= MAX_PRICE,
+                              why=f"must be 1..{MAX_PRICE} fen"),
+        tick=r.get("tick", int, 1),
+        lot=r.get("lot", int, 1),
+        band_bps=r.get("band_bps", int, 1000),
+        max_order_qty=r.get("max_order_qty", int, 99_999),
+        t_plus_one=r.get("t_plus_one", bool, True),
+    )
+    r.done()
+    try:
+        return Instrument(**kwargs)
+    except ValueError as exc:
+        text = str(exc)
+        for name in ("symbol", "tick", "lot", "reference_price", "band_bps", "max_order_qty"):
+            if f"invalid {name}=" in text:
+                raise ConfigError(r.key(name), text) from None
+        raise ConfigError(r.key("reference_price"), text) from None
+
+
+# ------------------------------------------------------------------ the embedded market
+_EXAMPLE = '''\
+# chuanyu market configuration (TOML). `chuanyu config example` prints this file: the demo
+# market `chuanyu engine` runs when it is given no --config. Prices and cash are integers in
+# fen (0.01 CNY), quantities integers in tonnes. Enum values are names (case-insensitive).
+
+[market]
+max_accounts = 100000            # account ids run 0 .. max_accounts-1
+default_stp = "CANCEL_NEWEST"    # self-trade prevention: OFF, CANCEL_NEWEST, CANCEL_OLDEST, CANCEL_BOTH
+risk = true                      # full pre-funding and settlement
+
+[market.fees]
+continuous = [50, 50]            # buyer and seller fee in basis points (0.5% each)
+
+# Instruments in index order: the wire protocol names an instrument by its position here.
+[[instruments]]
+symbol = "SCEA{year}"            # Sichuan allowance, compliance year {year}
+kind = "ALLOWANCE"               # ALLOWANCE or CER
+region = "SC"                    # issuing region (CER: project origin)
+year = {year}
+reference_price = 5000           # previous close: 50.00 CNY/t
+tick = 1                         # fen
+lot = 1                          # tonnes
+band_bps = 1000                  # +-10% around the reference price
+max_order_qty = 99999
+t_plus_one = true                # units bought today are sellable tomorrow
+
+[[instruments]]
+symbol = "CQEA{year}"            # Chongqing allowance
+kind = "ALLOWANCE"
+region = "CQ"
+year = {year}
+reference_price = 4480
+tick = 1
+lot = 1
+band_bps = 1000
+max_order_qty = 99999
+
+[[instruments]]
+symbol = "CCER{vintage}"            # China certified emission reductions, vintage {vintage}
+kind = "CER"
+region = "SC"
+year = {vintage}
+reference_price = 6000
+tick = 5
+lot = 1
+band_bps = 2000
+
+# Member firms of the two regional platforms.
+[[members]]
+id = 101
+name = "Chengdu Power Generation"
+region = "SC"
+
+[[members]]
+id = 102
+name = "Sichuan Cement Group"
+region = "SC"
+
+[[members]]
+id = 201
+name = "Chongqing Steel Works"
+region = "CQ"
+
+[[members]]
+id = 202
+name = "Chongqing Green Investment"
+region = "CQ"
+
+# Accounts: region defaults to the member's; cash in fen, holdings in tonnes per symbol.
+[[accounts]]
+id = 1
+member = 101
+sector = "POWER"
+cash = 500_000_000               # 5,000,000.00 CNY
+holdings = {{ SCEA{year} = 200_000, CCER{vintage} = 20_000 }}
+
+[[accounts]]
+id = 2
+member = 102
+sector = "BUILDING_MATERIALS"
+cash = 300_000_000
+holdings = {{ SCEA{year} = 100_000 }}
+
+[[accounts]]
+id = 3
+member = 201
+sector = "STEEL"
+cash = 500_000_000
+holdings = {{ CQEA{year} = 200_000 }}
+
+[[accounts]]
+id = 4
+member = 202
+sector = "INVESTOR"
+cash = 800_000_000
+holdings = {{ CQEA{year} = 50_000, SCEA{year} = 50_000, CCER{vintage} = 50_000 }}
+
+# Order-entry sessions. A session logs in with its id from a connection authenticated by
+# its CURVE key and acts only for the accounts of its members. `key` names a key pair in
+# security.keys_dir (NAME.key / NAME.key_secret, see `chuanyu keys`); or give the client's
+# z85 public key as `public_key = "..."`.
+[[sessions]]
+id = 1
+name = "sc-platform"             # the Sichuan exchange's front end
+members = [101, 102]
+key = "sc-platform"
+cancel_on_disconnect = true      # cancel the session's open orders when it goes away
+rate_limit = 0                   # messages per second, 0 = unlimited
+# burst = 1000                   # token-bucket depth (default: a tenth of a second's worth)
+
+[[sessions]]
+id = 2
+name = "cq-platform"             # the Chongqing exchange's front end
+members = [201, 202]
+key = "cq-platform"
+cancel_on_disconnect = true
+rate_limit = 0
+
+[[sessions]]
+id = 3
+name = "broker"                  # a broker connecting directly, for one member
+members = [202]
+key = "broker"
+rate_limit = 10000
+
+[[sessions]]
+id = 9
+name = "regulator"               # acts for no account; receives a copy of every report
+members = []
+key = "regulator"
+drop_copy = true
+
+[security]
+keys_dir = "keys"                # relative to the state dir
+server_key = "server"            # the daemon's key pair
+admin_keys = ["admin"]           # key pairs allowed on the admin socket
+generate_missing_keys = true     # demo only: create missing key pairs in keys_dir at start
+
+[network]
+host = "127.0.0.1"
+order_port = 7001                # ROUTER for order entry (CURVE); 0 = any free port
+admin_port = 7002                # admin requests (CURVE, admin keys only)
+
+[durability]
+mode = "none"                    # placeholder: the journal issue adds write-ahead modes
+
+[daemon]
+heartbeat_ms = 1000              # both sides send a heartbeat after this long idle
+heartbeat_misses = 3             # silent for 3 intervals = disconnected
+batch_max = 16384                # messages per engine batch
+queue_frames = 4096              # undelivered report frames per session before SLOW_CONSUMER
+snapshot_on_shutdown = true
+'''
+
+
+def example_toml(year: int | None = None) -> str:
+    """The embedded demo market as a commented TOML file."""
+    year = datetime.date.today().year if year is None else year
+    return _EXAMPLE.format(year=year, vintage=year - 1)
+
+
+def default_config() -> MarketConfig:
+    """The embedded demo market, for the current compliance year."""
+    return parse_config(example_toml(), source="<embedded default>")

@@ -1,0 +1,1068 @@
+"""The engine daemon: a ZeroMQ order-entry gateway around one :class:`matching.Engine`.
+
+One thread runs the hot path (``Gateway.run``)::
+
+    poll -> drain frames (bounded) -> decode into ONE command array -> gateway checks
+         -> stamp seq + receive time -> journal.append / journal.sync -> engine.process
+         -> route execution reports to sessions (+ drop copies)
+
+Every step past the drain works on whole columns with numpy: no Python code runs per
+message, only per frame (receiving it) and per session (sending its reports).
+
+Sockets
+-------
+- order entry: a ROUTER with CURVE (server key pair; client public keys allowed through
+  ``zmq.auth.ThreadAuthenticator``, ZAP domain ``orders``). ``ROUTER_MANDATORY`` is on and
+  every send is non-blocking: a full pipe (the peer's high-water mark) parks the frame in the
+  session's bounded queue, and a session whose queue overflows is logged out
+  (``SLOW_CONSUMER``). A dead or slow client never blocks the loop.
+- admin: a second ROUTER with CURVE, admin keys only (ZAP domain ``admin``), JSON requests
+  and replies (see :mod:`gateway.admin`).
+
+The journal hook
+----------------
+``Gateway.journal`` is an object with ``append(commands)`` and ``sync()``. The loop calls
+both after sequencing and before the engine sees the batch, so no report leaves before its
+command is journaled. Today it is :class:`NullJournal`; the journal issue replaces it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from matching import (
+    COMMAND_DTYPE, EVENT_DTYPE, CommandType, Engine, EventKind, InstrumentStatus, Side, commands,
+)
+
+from .admin import describe_events
+from .config import MarketConfig
+from .protocol import (
+    HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_ACK_DTYPE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE, PROTOCOL_VERSION,
+    REPORT_DTYPE, REPORT_TYPE_OFFSET, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, MsgType,
+    ReportFlag, decode_orders, reserved_mask,
+)
+
+__all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
+
+log = logging.getLogger("chuanyu.gateway")
+
+OPERATOR = 0                       # session index and id of operator commands
+SNAPSHOT_GLOB = "snapshot-*.bin"
+_ORDER_WORDS = INBOUND_SIZE // 8
+_ORDER_RESERVED = reserved_mask(ORDER_DTYPE).view("<u8")
+_SESSION_RESERVED = {int(MsgType.LOGIN): reserved_mask(LOGIN_DTYPE), int(MsgType.LOGOUT): reserved_mask(LOGOUT_DTYPE),
+                     int(MsgType.HEARTBEAT): reserved_mask(HEARTBEAT_DTYPE)}
+_ROUTED = np.zeros(256, dtype=bool)
+_ROUTED[[EventKind.ACCEPTED, EventKind.REJECTED, EventKind.CANCELLED, EventKind.REDUCED,
+         EventKind.REPLACED, EventKind.TRADE]] = True
+
+
+def _byte_map(pairs) -> tuple[np.ndarray, np.ndarray, list]:
+    """(report byte offsets, event byte offsets, pairs) copying event fields into report fields.
+
+    ``pairs`` are (report field, event field) of identical types.
+    """
+    dst, src = [], []
+    for to, frm in pairs:
+        (dt_to, off_to), (dt_from, off_from) = REPORT_DTYPE.fields[to][:2], EVENT_DTYPE.fields[frm][:2]
+        if dt_to != dt_from:
+            raise TypeError(f"report {to} ({dt_to}) and event {frm} ({dt_from}) differ")
+        dst += range(off_to, off_to + dt_to.itemsize)
+        src += range(off_from, off_from + dt_from.itemsize)
+    return np.array(dst, dtype=np.intp), np.array(src, dtype=np.intp), list(pairs)
+
+
+# Below this many rows one byte gather beats a copy per field (fixed cost ~1 µs per numpy
+# call); above it the per-field column copies are ten times faster per row.
+GATHER_MAX = 64
+
+
+def _copy_fields(out, out_bytes, at, events, ev_bytes, rows, byte_map) -> None:
+    """out[at][report field] = events[rows][event field] for every pair of ``byte_map``."""
+    if len(rows) <= GATHER_MAX:
+        out_bytes[at[:, None], byte_map[0]] = ev_bytes[rows[:, None], byte_map[1]]
+    else:
+        for to, frm in byte_map[2]:
+            out[to][at] = events[frm][rows]
+
+
+_COMMON = [(f, f) for f in ("instrument", "seq", "cmd_seq", "ts", "price", "qty")] + [("ref_type", "command")]
+_SINGLE_MAP = _byte_map(_COMMON + [(f, f) for f in ("side", "reason", "order_type", "tif", "account", "order_id",
+                                                    "client_order_id", "leaves")])
+_BUY_MAP, _SELL_MAP = (_byte_map(_COMMON + [("trade_id", "trade_id"), ("trade_type", "trade_type"),
+                                            ("order_id", f"{p}_order_id"), ("account", f"{p}_account"),
+                                            ("leaves", f"{p}_leaves"), ("fee", f"{p}_fee")])
+                       for p in ("buy", "sell"))
+_CMD_SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order_id",
+                    "client_order_id", "price", "qty")
+
+# Plain ints for the hot path: IntEnum attribute access costs microseconds per batch.
+_NEW_ORDER, _REPLACE = int(MsgType.NEW_ORDER), int(MsgType.REPLACE)
+_LOGIN, _HEARTBEAT = int(MsgType.LOGIN), int(MsgType.HEARTBEAT)
+_FILL = int(MsgType.FILL)
+_ACCEPTED, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.REJECTED)
+_CANCELLED, _REPLACED, _TRADE = int(EventKind.CANCELLED), int(EventKind.REPLACED), int(EventKind.TRADE)
+_BUY, _SELL = int(Side.BUY), int(Side.SELL)
+_AGGRESSOR, _PRIORITY_KEPT = int(ReportFlag.AGGRESSOR), int(ReportFlag.PRIORITY_KEPT)
+_R_UNKNOWN_TYPE = int(GatewayReject.UNKNOWN_MESSAGE_TYPE)
+_R_RESERVED = int(GatewayReject.RESERVED_NOT_ZERO)
+_R_NOT_AUTHORISED = int(GatewayReject.NOT_AUTHORISED)
+_R_SHUTTING_DOWN = int(GatewayReject.SHUTTING_DOWN)
+_R_RATE = int(GatewayReject.RATE_LIMITED)
+_R_DUP = int(GatewayReject.DUPLICATE_CLIENT_ORDER_ID)
+_R_BAD_COID = int(GatewayReject.BAD_CLIENT_ORDER_ID)
+
+
+class GatewayError(RuntimeError):
+    """The daemon cannot start (bad keys, a busy port, an unusable state dir)."""
+
+
+class NullJournal:
+    """The journal hook: a no-op until the journal issue replaces it.
+
+    ``append(commands)`` receives each sequenced ``COMMAND_DTYPE`` batch before the engine
+    does; ``sync()`` returns once the batch is durable under the configured policy. The
+    loop sends no report for a batch before ``sync()`` has returned.
+    """
+
+    mode = "none"
+
+    def append(self, batch: np.ndarray) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Session:
+    """The gateway's state for one configured session."""
+
+    __slots__ = ("idx", "cfg", "identity", "user_id", "public_key", "logged_in", "heartbeat_ns",
+                 "last_heard", "last_sent", "report_seq", "queue", "coid_last", "tokens",
+                 "refilled", "delivered", "dropped", "logins")
+
+    def __init__(self, idx: int, cfg, public_key: str) -> None:
+        self.idx, self.cfg, self.public_key = idx, cfg, public_key
+        self.identity = None
+        self.user_id = None
+        self.logged_in = False
+        self.heartbeat_ns = 0
+        self.last_heard = self.last_sent = 0
+        self.report_seq = 0           # reports addressed to the session, delivered or not
+        self.queue: deque = deque()   # frames the pipe would not take yet
+        self.coid_last = 0            # highest NEW_ORDER client order id seen
+        self.tokens = float(cfg.burst)
+        self.refilled = 0
+        self.delivered = 0
+        self.dropped = 0
+        self.logins = 0
+
+
+class _KeyAllowlist:
+    """The ZAP credentials provider of one domain: a set of z85 public keys."""
+
+    def __init__(self, keys) -> None:
+        self.keys = {k.encode() if isinstance(k, str) else k for k in keys}
+
+    def callback(self, domain, key) -> bool:
+        return key in self.keys
+
+
+def load_or_create_keys(keys_dir: Path, name: str, create: bool, what: str) -> tuple[bytes, bytes | None]:
+    """The (public, secret) key pair ``name`` in ``keys_dir``; secret is None if absent.
+
+    ``create``: make the pair when neither file exists.
+    """
+    public = keys_dir / f"{name}.key"
+    secret = keys_dir / f"{name}.key_secret"
+    if not public.exists() and not secret.exists() and create:
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        zmq.auth.create_certificates(str(keys_dir), name)
+    if secret.exists():
+        return zmq.auth.load_certificate(str(secret))
+    if public.exists():
+        return zmq.auth.load_certificate(str(public))
+    raise GatewayError(f"{what}: no key pair {name!r} in {keys_dir} (make one with `chuanyu keys {keys_dir} {name}`)")
+
+
+class Gateway:
+    """The engine daemon. Build it, :meth:`bind`, then :meth:`run` until shut down.
+
+    Parameters
+    ----------
+    config : MarketConfig
+        The market, the sessions and the daemon settings.
+    state_dir : path
+        Keys (unless configured elsewhere), snapshots and ``endpoints.json``.
+    journal : object, optional
+        The journal hook (``append`` / ``sync``); :class:`NullJournal` by default.
+    """
+
+    def __init__(self, config: MarketConfig, state_dir, journal=None) -> None:
+        self.config = config
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = journal if journal is not None else NullJournal()
+        self.daemon = config.daemon
+        self.ctx = zmq.Context()
+        self.auth = None
+        self.orders = self.admin = None
+        self._stopping = False
+        self.shutdown_reply = None
+        self.started = time.time()
+        self.counters = dict(frames=0, messages=0, batches=0, commands=0, events=0, gateway_rejects=0,
+                             reports=0, reports_dropped=0, bad_frames=0)
+        self._load_keys()
+        self._build_sessions()
+        self._order_session = np.zeros(0, dtype=np.int32)    # by engine order id: entering session index
+        self._order_account = np.zeros(0, dtype=np.int32)
+        self._order_coid = np.zeros(0, dtype=np.int64)
+        self._order_open = np.zeros(0, dtype=bool)
+        self._pending: list = []                   # (operator command rows, admin request or None)
+        self._cancel_after: list = []              # sessions gone with cancel-on-disconnect
+        self.next_seq = 1
+        self.engine = self._restore_or_bootstrap()
+        self._grow_orders(int(self.engine.next_order_id))
+
+    # ------------------------------------------------------------------ setup
+    def _keys_dir(self) -> Path:
+        d = Path(self.config.security.keys_dir)
+        return d if d.is_absolute() else self.state_dir / d
+
+    def _load_keys(self) -> None:
+        sec, keys = self.config.security, self._keys_dir()
+        create = sec.generate_missing_keys
+        self.server_public, self.server_secret = load_or_create_keys(keys, sec.server_key, create, "security.server_key")
+        if self.server_secret is None:
+            raise GatewayError(f"security.server_key: {keys / sec.server_key}.key_secret is missing")
+        self.admin_public = [load_or_create_keys(keys, name, create, f"security.admin_keys[{n}]")[0].decode()
+                             for n, name in enumerate(sec.admin_keys)]
+        self.session_keys = {}
+        for n, s in enumerate(self.config.sessions):
+            if s.public_key is not None:
+                self.session_keys[s.id] = s.public_key
+            else:
+                self.session_keys[s.id] = load_or_create_keys(keys, s.key, create, f"sessions[{n}].key")[0].decode()
+
+    def _build_sessions(self) -> None:
+        cfg = self.config
+        self.sessions: list[_Session | None] = [None]          # index 0: the operator
+        self.session_by_id: dict[int, _Session] = {}
+        for s in cfg.sessions:
+            sess = _Session(len(self.sessions), s, self.session_keys[s.id])
+            self.sessions.append(sess)
+            self.session_by_id[s.id] = sess
+        n = len(self.sessions)
+        self._session_ids = np.array([0] + [s.id for s in cfg.sessions], dtype=np.int32)
+        self._by_identity: dict[bytes, int] = {}
+        # authorisation: may session index i act for account a?
+        self._account_member = {a.id: a.member for a in cfg.accounts}
+        self._auth = np.zeros((n, cfg.max_accounts), dtype=bool)
+        for sess in self.sessions[1:]:
+            members = set(sess.cfg.members)
+            ids = [a for a, m in self._account_member.items() if m in members]
+            self._auth[sess.idx, ids] = True
+        self._drop_copy = [s for s in self.sessions[1:] if s.cfg.drop_copy]
+        self._limited = np.zeros(n, dtype=bool)
+        self._limited[[s.idx for s in self.sessions[1:] if s.cfg.rate_limit]] = True
+
+    def _new_engine(self) -> Engine:
+        cfg = self.config
+        return Engine(cfg.instruments, max_accounts=cfg.max_accounts, default_stp=cfg.default_stp,
+                      risk=cfg.risk, fees=cfg.fees)
+
+    def _restore_or_bootstrap(self) -> Engine:
+        snaps = sorted(self.state_dir.glob(SNAPSHOT_GLOB))
+        if snaps:
+            return self._restore(snaps[-1])
+        self.engine = self._new_engine()
+        rows = []
+        for a in self.config.accounts:
+            rows.append(commands.create_account(a.id, a.member, a.region, a.sector))
+            if a.cash:
+                rows.append(commands.deposit(a.id, a.cash))
+            for symbol, qty in a.holdings.items():
+                if qty:
+                    rows.append(commands.credit_holdings(a.id, self.config.instrument_index(symbol), qty))
+        if rows:
+            batch = self._sequence(np.concatenate(rows), time.time_ns())
+            events = self._commit(batch)
+            bad = events[events["kind"] == EventKind.REJECTED]
+            if len(bad):
+                raise GatewayError(f"the configured accounts were refused by the engine: reason {int(bad['reason'][0])} "
+                                   f"for account {int(bad['account'][0])}")
+        return self.engine
+
+    def _restore(self, path: Path) -> Engine:
+        try:
+            engine = Engine.restore(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise GatewayError(f"cannot restore {path}: {exc}") from None
+        want = [i.symbol for i in self.config.instruments]
+        have = [i.symbol for i in engine.instruments]
+        if want != have:
+            raise GatewayError(f"{path}: its instruments {have} are not the configured {want}")
+        side = path.with_name(path.name.replace("snapshot-", "gateway-").replace(".bin", ".npz"))
+        if side.exists():
+            with np.load(side) as z:
+                self._order_session = z["order_session"].copy()
+                self._order_account = z["order_account"].copy()
+                self._order_coid = z["order_coid"].copy()
+                self._order_open = z["order_open"].copy()
+                meta = json.loads(bytes(z["meta"]).decode())
+            self.next_seq = meta["next_seq"]
+            for sid, (report_seq, coid_last) in meta["sessions"].items():
+                sess = self.session_by_id.get(int(sid))
+                if sess is not None:
+                    sess.report_seq, sess.coid_last = report_seq, coid_last
+        log.info("restored %s", path)
+        return engine
+
+    # ------------------------------------------------------------------ sockets
+    def bind(self) -> dict:
+        """Start authentication, bind both sockets; return the endpoints."""
+        net = self.config.network
+        self.auth = ThreadAuthenticator(self.ctx, log=logging.getLogger("chuanyu.zap"))
+        self.auth.start()
+        self.auth.configure_curve_callback("orders", _KeyAllowlist(self.session_keys.values()))
+        self.auth.configure_curve_callback("admin", _KeyAllowlist(self.admin_public))
+        self.orders = self._server_socket(b"orders", net.order_port)
+        self.admin = self._server_socket(b"admin", net.admin_port)
+        self.endpoints = {
+            "orders": self.orders.last_endpoint.decode(),
+            "admin": self.admin.last_endpoint.decode(),
+            "server_public_key": self.server_public.decode(),
+            "keys_dir": str(self._keys_dir().resolve()),
+            "pid": os.getpid(),
+            "instruments": [i.symbol for i in self.config.instruments],
+        }
+        tmp = self.state_dir / "endpoints.json.tmp"
+        tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n")
+        tmp.replace(self.state_dir / "endpoints.json")
+        return self.endpoints
+
+    def _server_socket(self, domain: bytes, port: int):
+        sock = self.ctx.socket(zmq.ROUTER)
+        sock.linger = 0
+        sock.curve_server = True
+        sock.curve_secretkey = self.server_secret
+        sock.curve_publickey = self.server_public
+        sock.zap_domain = domain
+        sock.router_mandatory = True
+        sock.sndhwm = 10_000
+        sock.rcvhwm = 100_000
+        sock.maxmsgsize = 2 * MAX_FRAME_BYTES if domain == b"orders" else 1 << 20
+        host = self.config.network.host
+        try:
+            if port:
+                sock.bind(f"tcp://{host}:{port}")
+            else:
+                sock.bind_to_random_port(f"tcp://{host}")
+        except zmq.ZMQError as exc:
+            sock.close()
+            raise GatewayError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from None
+        return sock
+
+    def close(self) -> None:
+        for sock in (self.orders, self.admin):
+            if sock is not None:
+                sock.close(linger=200)
+        if self.auth is not None:
+            self.auth.stop()
+        self.journal.close()
+        self.ctx.term()
+
+    # ------------------------------------------------------------------ the loop
+    def request_shutdown(self, *_) -> None:
+        """Ask the loop to shut down gracefully (also the SIGTERM handler)."""
+        self._stopping = True
+
+    def run(self) -> None:
+        """Serve until shut down: then stop intake, drain, snapshot, log everyone out."""
+        poller = zmq.Poller()
+        poller.register(self.orders, zmq.POLLIN)
+        poller.register(self.admin, zmq.POLLIN)
+        tick = min(self.daemon.heartbeat_ms, 100)
+        next_timer = 0
+        while not self._stopping:
+            ready = dict(poller.poll(tick))
+            if self.admin in ready:
+                self._serve_admin()
+            if self.orders in ready or self._pending:
+                self.cycle()
+            now = time.monotonic_ns()
+            if now >= next_timer:
+                self._timers(now)
+                next_timer = now + tick * 1_000_000
+        self._shutdown()
+
+    def cycle(self) -> int:
+        """Drain waiting frames (bounded), run them as one batch, send the reports.
+
+        Returns the number of inbound messages handled.
+        """
+        sock = self.orders
+        recv = sock.recv
+        by_identity = self._by_identity
+        payloads, frame_sess, frame_ts = [], [], []
+        budget = self.daemon.batch_max * INBOUND_SIZE
+        size = 0
+        now_ns = time.time_ns
+        while size < budget:
+            try:
+                identity = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            frame = recv(0, copy=False)
+            if frame.more:
+                self._discard_rest(identity)
+                continue
+            idx = by_identity.get(identity)
+            if idx is None:
+                self._unbound_frame(identity, frame)
+                continue
+            payload = frame.bytes
+            payloads.append(payload)
+            frame_sess.append(idx)
+            frame_ts.append(now_ns())
+            size += len(payload)
+        self.counters["frames"] += len(payloads)
+        return self._run_batch(payloads, frame_sess, frame_ts)
+
+    def _run_batch(self, payloads: list, frame_sess: list, frame_ts: list) -> int:
+        rejects: list[tuple] = []          # (reports, destination session index, message position)
+        n_msgs = 0
+        if payloads:
+            lens = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
+            sess_f = np.array(frame_sess, dtype=np.int32)
+            ts_f = np.array(frame_ts, dtype=np.int64)
+            good = (lens > 0) & (lens % INBOUND_SIZE == 0) & (lens <= MAX_FRAME_BYTES)
+            if not good.all():
+                for i in np.flatnonzero(~good).tolist():
+                    reason = (GatewayReject.TOO_MANY_MESSAGES if lens[i] > MAX_FRAME_BYTES
+                              and lens[i] % INBOUND_SIZE == 0 else GatewayReject.MALFORMED_FRAME)
+                    r = self._frame_reject(int(sess_f[i]), int(ts_f[i]), reason, int(lens[i]))
+                    rejects.append((r, sess_f[i:i + 1], np.full(1, -1)))
+                keep = np.flatnonzero(good)
+                payloads = [payloads[i] for i in keep.tolist()]
+                lens, sess_f, ts_f = lens[keep], sess_f[keep], ts_f[keep]
+            heard = time.monotonic_ns()
+            for idx in set(frame_sess):
+                self.sessions[idx].last_heard = heard
+        if payloads:
+            raw = np.frombuffer(b"".join(payloads), dtype=ORDER_DTYPE)
+            n_msgs = len(raw)
+            if n_msgs == len(payloads):             # one message per frame
+                sess, ts = sess_f, ts_f
+            else:
+                counts = lens // INBOUND_SIZE
+                sess = np.repeat(sess_f, counts)
+                ts = np.repeat(ts_f, counts)
+            mt = raw["msg_type"]
+            is_order = (mt >= _NEW_ORDER) & (mt <= _REPLACE)
+            reason = np.zeros(n_msgs, dtype=np.uint16)
+            words = raw.view("<u8").reshape(n_msgs, _ORDER_WORDS)
+            reason[(words & _ORDER_RESERVED).any(axis=1) & is_order] = _R_RESERVED
+            if not is_order.all():
+                is_session = (mt >= _LOGIN) & (mt <= _HEARTBEAT)
+                reason[~(is_order | is_session)] = _R_UNKNOWN_TYPE
+                if is_session.any():
+                    self._session_messages(raw, sess, np.flatnonzero(is_session), reason)
+            ok = is_order & (reason == 0)
+            self._session_checks(raw, sess, ok, reason)
+            acct = raw["account"]
+            in_range = (acct >= 0) & (acct < self.config.max_accounts)
+            allowed = self._auth[sess, np.where(in_range, acct, 0)] & in_range
+            reason[ok & ~allowed] = _R_NOT_AUTHORISED
+            ok &= allowed
+            if self._stopping:
+                reason[ok] = _R_SHUTTING_DOWN
+                ok[:] = False
+            refused = reason != 0
+            pos = np.arange(n_msgs)
+            if refused.any():
+                rejects.append((self._message_rejects(raw[refused], sess[refused], ts[refused], reason[refused]),
+                                sess[refused], pos[refused]))
+            if not ok.all():                    # refused messages and heartbeats
+                raw, sess, ts, pos = raw[ok], sess[ok], ts[ok], pos[ok]
+            cmds = decode_orders(raw)
+            cmds["session"] = self._session_ids[sess]
+            cmds["ts"] = ts
+            cmd_sess, cmd_pos = sess, pos
+        else:
+            cmds = np.zeros(0, dtype=COMMAND_DTYPE)
+            cmd_sess = np.zeros(0, dtype=np.int32)
+            cmd_pos = np.zeros(0, dtype=np.int64)
+        waiting = []
+        if self._pending:                       # operator commands go after the orders
+            n_orders = len(cmds)
+            offset = n_orders
+            for rows, admin in self._pending:
+                if admin is not None:
+                    waiting.append((admin, offset, len(rows)))
+                offset += len(rows)
+            ops = np.concatenate([rows for rows, _ in self._pending])
+            ops["ts"] = time.time_ns()
+            cmds = np.concatenate([cmds, ops])
+            cmd_sess = np.concatenate([cmd_sess, np.zeros(len(ops), dtype=np.int32)])
+            cmd_pos = np.concatenate([cmd_pos, np.arange(n_msgs, n_msgs + len(ops))])
+            self._pending = []
+        base = self.next_seq
+        if len(cmds):
+            self._sequence(cmds)
+            events = self._commit(cmds)
+            reports, dest, rpos = self._reports(events, cmd_sess, cmds["session"], cmd_pos, base)
+        else:
+            events = np.zeros(0, dtype=EVENT_DTYPE)
+            reports, dest, rpos = np.zeros(0, dtype=REPORT_DTYPE), np.zeros(0, dtype=np.int32), np.zeros(0, np.int64)
+        if rejects:
+            self.counters["gateway_rejects"] += sum(len(r[0]) for r in rejects)
+            reports = np.concatenate([r[0] for r in rejects] + [reports])
+            dest = np.concatenate([r[1] for r in rejects] + [dest])
+            rpos = np.concatenate([r[2] for r in rejects] + [rpos])
+        if len(reports):
+            self._route(reports, dest, rpos, merged=bool(rejects))
+        for (identity, request_id), start, n in waiting:
+            mine = events[(events["cmd_seq"] >= base + start) & (events["cmd_seq"] < base + start + n)]
+            self._admin_reply(identity, {"ok": True, "id": request_id, "events": describe_events(mine)})
+        self._queue_cancels()
+        self.counters["messages"] += n_msgs
+        return n_msgs
+
+    # ------------------------------------------------------------------ sequencing and the engine
+    def _sequence(self, cmds: np.ndarray, ts: int | None = None) -> np.ndarray:
+        """Stamp the global command sequence (and, if given, one receive time)."""
+        n = len(cmds)
+        cmds["seq"] = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
+        if ts is not None:
+            cmds["ts"] = ts
+        self.next_seq += n
+        return cmds
+
+    def _commit(self, cmds: np.ndarray) -> np.ndarray:
+        # ---- journal hook: the batch is durable before the engine sees it, and no report
+        # ---- for it leaves before sync() returns (the journal issue plugs in here).
+        self.journal.append(cmds)
+        self.journal.sync()
+        events = self.engine.process(cmds)
+        self.counters["batches"] += 1
+        self.counters["commands"] += len(cmds)
+        self.counters["events"] += len(events)
+        return events
+
+    # ------------------------------------------------------------------ checks per session
+    def _session_checks(self, raw, sess, ok, reason) -> None:
+        """Rate limits and client order id order, one numpy pass per session in the batch."""
+        is_new = ok & (raw["msg_type"] == _NEW_ORDER)
+        check_rate = self._limited[sess].any()
+        if not is_new.any() and not check_rate:
+            return
+        first = int(sess[0])
+        if (sess == first).all():               # one session in the batch: no grouping needed
+            groups = [(first, np.arange(len(sess)))]
+        else:
+            order = np.argsort(sess, kind="stable")
+            s_sorted = sess[order]
+            cuts = (np.flatnonzero(np.diff(s_sorted)) + 1).tolist()
+            groups = [(int(s_sorted[a]), order[a:b]) for a, b in zip([0] + cuts, cuts + [len(order)])]
+        now = time.monotonic_ns()
+        coids = raw["client_order_id"]
+        for idx, rows in groups:
+            s = self.sessions[idx]
+            if s.cfg.rate_limit:
+                elapsed = now - s.refilled if s.refilled else 0
+                s.refilled = now
+                s.tokens = min(float(s.cfg.burst), s.tokens + elapsed * s.cfg.rate_limit / 1e9)
+                live = rows[ok[rows]]
+                allowed = int(s.tokens)
+                if len(live) > allowed:
+                    over = live[allowed:]
+                    reason[over] = _R_RATE
+                    ok[over] = False
+                    is_new[over] = False
+                    live = live[:allowed]
+                s.tokens -= len(live)
+            new_rows = rows[is_new[rows]]
+            if len(new_rows):
+                c = coids[new_rows]
+                if c[0] > s.coid_last and (len(c) == 1 or (c[1:] > c[:-1]).all()):
+                    s.coid_last = int(c[-1])          # the usual case: strictly increasing
+                    continue
+                bad = c <= 0
+                prior = np.maximum.accumulate(np.concatenate(([s.coid_last], c)))[:-1]
+                dup = (c <= prior) & ~bad
+                if bad.any() or dup.any():
+                    reason[new_rows[bad]] = _R_BAD_COID
+                    reason[new_rows[dup]] = _R_DUP
+                    ok[new_rows[bad | dup]] = False
+                s.coid_last = max(s.coid_last, int(c.max()))
+
+    def _session_messages(self, raw, sess, rows, reason) -> None:
+        """LOGIN / LOGOUT / HEARTBEAT inside a logged-in session's frames (per message: rare)."""
+        as_bytes = raw.view(np.uint8).reshape(len(raw), INBOUND_SIZE)
+        for i in rows.tolist():
+            s = self.sessions[int(sess[i])]
+            mt = int(raw["msg_type"][i])
+            if (as_bytes[i] & _SESSION_RESERVED[mt]).any():
+                reason[i] = _R_RESERVED
+            elif mt == MsgType.LOGIN:
+                reason[i] = GatewayReject.ALREADY_LOGGED_IN
+            elif mt == MsgType.LOGOUT and s.logged_in:
+                later = np.flatnonzero(sess[i + 1:] == s.idx) + i + 1
+                reason[later[reason[later] == 0]] = GatewayReject.NOT_LOGGED_IN
+                self._logout(s, 0, reply=True)
+
+    # ------------------------------------------------------------------ rejects and reports
+    def _frame_reject(self, idx: int, ts: int, reason: int, length: int) -> np.ndarray:
+        r = np.zeros(1, dtype=REPORT_DTYPE)
+        r["msg_type"] = MsgType.REJECT
+        r["reason"] = reason
+        r["session"] = self._session_ids[idx]
+        r["ts"] = ts
+        r["qty"] = length
+        self.counters["bad_frames"] += 1
+        return r
+
+    def _message_rejects(self, raw, sess, ts, reason) -> np.ndarray:
+        r = np.zeros(len(raw), dtype=REPORT_DTYPE)
+        r["msg_type"] = MsgType.REJECT
+        r["reason"] = reason
+        r["ref_type"] = raw["msg_type"]
+        r["session"] = self._session_ids[sess]
+        r["ts"] = ts
+        for name in _CMD_SIDE_FIELDS:
+            r[name] = raw[name]
+        return r
+
+    def _grow_orders(self, max_id: int) -> None:
+        cap = len(self._order_session)
+        if max_id < cap:
+            return
+        new = max(1024, cap * 2, max_id + 1)
+        for name in ("_order_session", "_order_account", "_order_coid", "_order_open"):
+            old = getattr(self, name)
+            arr = np.zeros(new, dtype=old.dtype)
+            arr[:cap] = old
+            setattr(self, name, arr)
+
+    def _reports(self, events, cmd_sess, cmd_session_ids, cmd_pos, base):
+        """Execution reports for ``events``, in event order, with their destinations.
+
+        Returns ``(reports, dest, pos)``: the REPORT_DTYPE rows (a TRADE gives two FILLs, buy
+        side first), the session index each goes to, and the inbound position of the
+        message that caused it. The fields an event shares with its report are copied as
+        bytes through precomputed byte maps (:func:`_byte_map`): one gather per kind of
+        report, however many fields, and the wide event rows are never copied whole.
+        """
+        kind_all = events["kind"]
+        sel = np.flatnonzero(_ROUTED[kind_all])
+        kind = kind_all[sel]
+        cmd_i = events["cmd_seq"][sel] - base
+        src = cmd_sess[cmd_i]
+        order_id = events["order_id"][sel]
+        accepted = kind == _ACCEPTED
+        if accepted.any():
+            ids = order_id[accepted]
+            self._grow_orders(int(ids.max()))
+            self._order_session[ids] = src[accepted]
+            self._order_account[ids] = events["account"][sel[accepted]]
+            self._order_coid[ids] = events["client_order_id"][sel[accepted]]
+            self._order_open[ids] = True
+        cancelled = kind == _CANCELLED
+        if cancelled.any():
+            self._order_open[order_id[cancelled]] = False
+        trade = kind == _TRADE
+        by_command = accepted | (kind == _REJECTED)
+        ev_bytes = events.view(np.uint8).reshape(len(events), EVENT_DTYPE.itemsize)
+        if not trade.any():
+            out = np.zeros(len(sel), dtype=REPORT_DTYPE)
+            out_bytes = out.view(np.uint8).reshape(len(out), REPORT_DTYPE.itemsize)
+            _copy_fields(out, out_bytes, np.arange(len(sel)), events, ev_bytes, sel, _SINGLE_MAP)
+            out["msg_type"] = kind + REPORT_TYPE_OFFSET
+            out["session"] = cmd_session_ids[cmd_i]
+            replaced = kind == _REPLACED
+            if replaced.any():
+                out["flags"] = np.where(replaced & (events["value"][sel] == 1), _PRIORITY_KEPT, 0)
+            dest = np.where(by_command, src, self._order_session[np.where(by_command, 0, order_id)])
+            return out, dest, cmd_pos[cmd_i]
+        width = 1 + trade                               # reports per event
+        at = np.cumsum(width) - width                   # each event's first report row
+        out = np.zeros(len(sel) + int(np.count_nonzero(trade)), dtype=REPORT_DTYPE)
+        out_bytes = out.view(np.uint8).reshape(len(out), REPORT_DTYPE.itemsize)
+        single = ~trade
+        rows, at_s = sel[single], at[single]
+        _copy_fields(out, out_bytes, at_s, events, ev_bytes, rows, _SINGLE_MAP)
+        k_s = kind[single]
+        out["msg_type"][at_s] = k_s + REPORT_TYPE_OFFSET
+        out["session"][at_s] = cmd_session_ids[cmd_i[single]]
+        out["flags"][at_s] = np.where((k_s == _REPLACED) & (events["value"][rows] == 1), _PRIORITY_KEPT, 0)
+        dest = np.empty(len(out), dtype=np.int32)
+        bc = by_command[single]
+        dest[at_s] = np.where(bc, src[single], self._order_session[np.where(bc, 0, order_id[single])])
+        t_rows, at_buy = sel[trade], at[trade]
+        t_session = cmd_session_ids[cmd_i[trade]]
+        aggressor = events["side"][t_rows]
+        for where, side, byte_map, id_field, leaves_field in (
+                (at_buy, _BUY, _BUY_MAP, "buy_order_id", "buy_leaves"),
+                (at_buy + 1, _SELL, _SELL_MAP, "sell_order_id", "sell_leaves")):
+            _copy_fields(out, out_bytes, where, events, ev_bytes, t_rows, byte_map)
+            ids = events[id_field][t_rows]
+            out["msg_type"][where] = _FILL
+            out["side"][where] = side
+            out["session"][where] = t_session
+            out["client_order_id"][where] = self._order_coid[ids]
+            out["flags"][where] = np.where(aggressor == side, _AGGRESSOR, 0)
+            dest[where] = self._order_session[ids]
+            self._order_open[ids[events[leaves_field][t_rows] == 0]] = False
+        return out, dest, np.repeat(cmd_pos[cmd_i], width)
+
+    def _route(self, reports: np.ndarray, dest: np.ndarray, pos: np.ndarray, merged: bool) -> None:
+        """Send each session its reports as one frame, plus drop copies.
+
+        A session's reports follow its messages' order (``pos``), then event order. Engine
+        reports already come in that order; ``merged`` says gateway rejects were mixed in.
+        """
+        if merged:
+            order = np.lexsort((reports["seq"], pos))
+            reports, dest = reports[order], dest[order]
+        self.counters["reports"] += len(reports)
+        if self._drop_copy:
+            copy = reports.copy()
+            copy["flags"] |= np.uint8(ReportFlag.DROP_COPY)
+            for s in self._drop_copy:
+                self._deliver(s, copy.copy())
+        first = int(dest[0])
+        if (dest == first).all():
+            if first != OPERATOR:
+                self._deliver(self.sessions[first], reports)
+            return
+        order = np.argsort(dest, kind="stable")
+        reports, dest = reports[order], dest[order]
+        cuts = np.flatnonzero(np.diff(dest)) + 1
+        starts = [0] + cuts.tolist()
+        ends = cuts.tolist() + [len(dest)]
+        for a, b in zip(starts, ends):
+            idx = int(dest[a])
+            if idx != OPERATOR:
+                self._deliver(self.sessions[idx], reports[a:b])
+
+    def _deliver(self, s: _Session, reports: np.ndarray) -> None:
+        n = len(reports)
+        reports["report_seq"] = np.arange(s.report_seq + 1, s.report_seq + n + 1)
+        s.report_seq += n
+        if not s.logged_in:
+            s.dropped += n
+            self.counters["reports_dropped"] += n
+            return
+        self._send(s, reports.tobytes(), n)
+
+    def _send(self, s: _Session, frame: bytes, n: int = 0) -> None:
+        """Send or queue one frame; never blocks."""
+        if s.queue:
+            s.queue.append((frame, n))
+            self._flush(s)
+        elif not self._try_send(s, frame):
+            s.queue.append((frame, n))
+        else:
+            s.delivered += n
+        if len(s.queue) > self.daemon.queue_frames:
+            self._disconnect(s, GatewayReject.SLOW_CONSUMER)
+
+    def _try_send(self, s: _Session, frame: bytes) -> bool:
+        try:
+            self.orders.send(s.identity, zmq.SNDMORE | zmq.NOBLOCK)
+            self.orders.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:            # EHOSTUNREACH: the peer is gone
+            if exc.errno == zmq.EHOSTUNREACH:
+                self._disconnect(s, GatewayReject.HEARTBEAT_TIMEOUT, tell=False)
+                return True
+            raise
+        s.last_sent = time.monotonic_ns()
+        return True
+
+    def _flush(self, s: _Session) -> None:
+        while s.queue and s.logged_in:
+            frame, n = s.queue[0]
+            if not self._try_send(s, frame):
+                return
+            s.queue.popleft()
+            s.delivered += n
+
+    # ------------------------------------------------------------------ sessions
+    def _session_frame(self, msg_type: int, dtype, s: _Session, **fields) -> bytes:
+        m = np.zeros(1, dtype=dtype)
+        m["msg_type"] = msg_type
+        m["session"] = s.cfg.id
+        m["server_time"] = time.time_ns()
+        for k, v in fields.items():
+            m[k] = v
+        return m.tobytes()
+
+    def _unbound_frame(self, identity: bytes, frame) -> None:
+        """A frame from a connection with no session: it must be a LOGIN alone."""
+        payload = frame.bytes
+        reason = 0
+        msg = None
+        if len(payload) != INBOUND_SIZE:
+            reason = GatewayReject.MALFORMED_FRAME if len(payload) % INBOUND_SIZE or not payload \
+                else GatewayReject.NOT_LOGGED_IN
+        else:
+            msg = np.frombuffer(payload, dtype=LOGIN_DTYPE)[0]
+            if int(msg["msg_type"]) != MsgType.LOGIN:
+                reason = (GatewayReject.NOT_LOGGED_IN if int(msg["msg_type"]) in set(map(int, MsgType))
+                          else GatewayReject.UNKNOWN_MESSAGE_TYPE)
+            elif reserved_mask(LOGIN_DTYPE)[np.frombuffer(payload, np.uint8) != 0].any():
+                reason = GatewayReject.RESERVED_NOT_ZERO
+            elif int(msg["version"]) != PROTOCOL_VERSION:
+                reason = GatewayReject.UNSUPPORTED_VERSION
+            elif int(msg["session"]) not in self.session_by_id:
+                reason = GatewayReject.UNKNOWN_SESSION
+            elif self._stopping:
+                reason = GatewayReject.SHUTTING_DOWN
+            else:
+                s = self.session_by_id[int(msg["session"])]
+                try:
+                    user = frame.get("User-Id")
+                except zmq.ZMQError:
+                    user = None
+                if user != s.public_key:
+                    reason = GatewayReject.KEY_NOT_ALLOWED
+                elif s.logged_in:
+                    reason = GatewayReject.ALREADY_LOGGED_IN
+                else:
+                    self._login(s, identity, int(msg["heartbeat_ms"]))
+                    return
+        r = np.zeros(1, dtype=REPORT_DTYPE)
+        r["msg_type"] = MsgType.REJECT
+        r["reason"] = reason
+        r["ts"] = time.time_ns()
+        if msg is not None:
+            r["ref_type"] = msg["msg_type"]
+            r["session"] = msg["session"] if int(msg["msg_type"]) == MsgType.LOGIN else 0
+        else:
+            r["qty"] = len(payload)
+        self.counters["gateway_rejects"] += 1
+        try:
+            self.orders.send(identity, zmq.SNDMORE | zmq.NOBLOCK)
+            self.orders.send(r.tobytes(), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _login(self, s: _Session, identity: bytes, heartbeat_ms: int) -> None:
+        hb = heartbeat_ms if 0 < heartbeat_ms <= self.daemon.heartbeat_ms * 10 else self.daemon.heartbeat_ms
+        hb = max(hb, 10)
+        s.identity = identity
+        s.logged_in = True
+        s.logins += 1
+        s.heartbeat_ns = hb * 1_000_000
+        s.last_heard = time.monotonic_ns()
+        s.queue.clear()
+        s.tokens, s.refilled = float(s.cfg.burst), 0
+        self._by_identity[identity] = s.idx
+        flags = (1 if s.cfg.cancel_on_disconnect else 0) | (2 if s.cfg.drop_copy else 0)
+        ack = self._session_frame(MsgType.LOGIN_ACK, LOGIN_ACK_DTYPE, s, version=PROTOCOL_VERSION,
+                                  heartbeat_ms=hb, flags=flags, report_seq=s.report_seq,
+                                  next_cmd_seq=self.next_seq, rate_limit=s.cfg.rate_limit,
+                                  last_client_order_id=s.coid_last)
+        self._try_send(s, ack)
+        log.info("session %s (%d) logged in", s.cfg.name, s.cfg.id)
+
+    def _logout(self, s: _Session, reason: int, reply: bool) -> None:
+        if reply and s.logged_in:
+            self._flush(s)
+            self._try_send(s, self._session_frame(MsgType.SERVER_LOGOUT, SERVER_LOGOUT_DTYPE, s, reason=reason,
+                                                  report_seq=s.report_seq))
+        self._disconnect(s, reason, tell=False)
+
+    def _disconnect(self, s: _Session, reason: int, tell: bool = True) -> None:
+        """End a session's login; cancel its open orders if it asked for that."""
+        if not s.logged_in:
+            return
+        if tell:
+            s.queue.clear()
+            try:
+                self.orders.send(s.identity, zmq.SNDMORE | zmq.NOBLOCK)
+                self.orders.send(self._session_frame(MsgType.SERVER_LOGOUT, SERVER_LOGOUT_DTYPE, s,
+                                                     reason=reason, report_seq=s.report_seq), zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+        self._by_identity.pop(s.identity, None)
+        s.logged_in = False
+        s.identity = None
+        s.dropped += sum(n for _, n in s.queue)
+        s.queue.clear()
+        log.info("session %s (%d) logged out (reason %d)", s.cfg.name, s.cfg.id, reason)
+        if s.cfg.cancel_on_disconnect and not self._stopping:
+            self._cancel_after.append(s)
+
+    def _queue_cancels(self) -> None:
+        """CANCEL every open order of the sessions gone since the last batch (next batch)."""
+        while self._cancel_after:
+            s = self._cancel_after.pop()
+            ids = np.flatnonzero(self._order_open & (self._order_session == s.idx))
+            if len(ids):
+                rows = np.zeros(len(ids), dtype=COMMAND_DTYPE)
+                rows["type"] = CommandType.CANCEL
+                rows["order_id"] = ids
+                rows["account"] = self._order_account[ids]
+                rows["session"] = s.cfg.id
+                self._pending.append((rows, None))
+
+    def _timers(self, now: int) -> None:
+        backlog = bool(self.orders.poll(0))      # unread frames: judge nobody silent until they are read
+        for s in self.sessions[1:]:
+            if not s.logged_in:
+                continue
+            if s.queue:
+                self._flush(s)
+            if not backlog and now - s.last_heard > s.heartbeat_ns * self.daemon.heartbeat_misses:
+                self._disconnect(s, GatewayReject.HEARTBEAT_TIMEOUT)
+            elif now - s.last_sent >= s.heartbeat_ns and not s.queue:
+                self._try_send(s, self._session_frame(MsgType.SERVER_HEARTBEAT, SERVER_HEARTBEAT_DTYPE, s,
+                                                      report_seq=s.report_seq))
+        self._queue_cancels()
+
+    def _discard_rest(self, identity: bytes) -> None:
+        """A multipart message: read the rest and refuse it as malformed."""
+        while self.orders.rcvmore:
+            self.orders.recv()
+        idx = self._by_identity.get(identity)
+        r = self._frame_reject(idx or 0, time.time_ns(), GatewayReject.MALFORMED_FRAME, 0)
+        if idx:
+            self._deliver(self.sessions[idx], r)
+        else:
+            try:
+                self.orders.send(identity, zmq.SNDMORE | zmq.NOBLOCK)
+                self.orders.send(r.tobytes(), zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+
+    # ------------------------------------------------------------------ admin
+    def _serve_admin(self) -> None:
+        from .admin import handle     # noqa: PLC0415  (admin imports this module's types)
+        while True:
+            try:
+                parts = self.admin.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            identity = parts[0]
+            try:
+                request = json.loads(parts[-1].decode("utf-8"))
+                if not isinstance(request, dict):
+                    raise ValueError("a request is a JSON object")
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._admin_reply(identity, {"ok": False, "error": f"bad request: {exc}"})
+                continue
+            reply = handle(self, identity, request)
+            if reply is not None:
+                self._admin_reply(identity, reply)
+
+    def _admin_reply(self, identity: bytes, reply: dict) -> None:
+        try:
+            self.admin.send_multipart([identity, json.dumps(reply).encode()], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def submit_operator(self, identity: bytes, request_id, rows: np.ndarray) -> None:
+        """Queue operator commands for the next batch; the admin reply follows their events."""
+        rows = rows.copy()
+        rows["session"] = OPERATOR
+        self._pending.append((rows, (identity, request_id)))
+
+    def status(self) -> dict:
+        eng = self.engine
+        return {
+            "uptime_s": round(time.time() - self.started, 3),
+            "pid": os.getpid(),
+            "next_seq": self.next_seq,
+            "resting_orders": int(eng.resting_orders),
+            "durability": getattr(self.journal, "mode", "none"),
+            "counters": dict(self.counters),
+            "instruments": [{"index": n, "symbol": i.symbol, "status": InstrumentStatus(int(i.status)).name}
+                            for n, i in enumerate(eng.instruments)],
+            "sessions": [{"id": s.cfg.id, "name": s.cfg.name, "logged_in": s.logged_in,
+                          "report_seq": s.report_seq, "queued_frames": len(s.queue),
+                          "delivered": s.delivered, "dropped": s.dropped, "logins": s.logins}
+                         for s in self.sessions[1:]],
+            "endpoints": getattr(self, "endpoints", {}),
+        }
+
+    # ------------------------------------------------------------------ snapshots and shutdown
+    def write_snapshot(self) -> Path:
+        """Write the engine state and the gateway's order tables to the state dir."""
+        last = self.next_seq - 1
+        path = self.state_dir / f"snapshot-{last:012d}.bin"
+        blob = self.engine.snapshot()
+        _atomic_write(path, blob)
+        meta = {"next_seq": self.next_seq,
+                "sessions": {str(s.cfg.id): [s.report_seq, s.coid_last] for s in self.sessions[1:]}}
+        side = self.state_dir / f"gateway-{last:012d}.npz"
+        tmp = side.with_suffix(".tmp.npz")
+        np.savez(tmp, order_session=self._order_session, order_account=self._order_account,
+                 order_coid=self._order_coid, order_open=self._order_open,
+                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        os.replace(tmp, side)
+        log.info("snapshot %s", path)
+        return path
+
+    def _shutdown(self) -> None:
+        """Stop intake, drain what is waiting, snapshot, log every session out."""
+        for _ in range(1000):                 # drain: frames already waiting get SHUTTING_DOWN
+            if not self.orders.poll(0) and not self._pending:
+                break
+            self.cycle()
+        path = self.write_snapshot() if self.daemon.snapshot_on_shutdown else None
+        for s in self.sessions[1:]:
+            if s.logged_in:
+                self._flush(s)
+                self._disconnect(s, GatewayReject.SHUTTING_DOWN)
+        if self.shutdown_reply is not None:
+            self._admin_reply(self.shutdown_reply[0], {"ok": True, "id": self.shutdown_reply[1],
+                                                       "snapshot": str(path) if path else None})
+        self.snapshot_path = path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
+    """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status."""
+    gw = Gateway(config, state_dir)
+    gw.bind()
+    signal.signal(signal.SIGTERM, gw.request_shutdown)
+    signal.signal(signal.SIGINT, gw.request_shutdown)
+    e = gw.endpoints
+    print(f"chuanyu engine: orders {e['orders']} (CURVE; server public key {e['server_public_key']})", file=out)
+    print(f"chuanyu engine: admin  {e['admin']}", file=out)
+    print(f"chuanyu engine: state  {gw.state_dir.resolve()}  keys {e['keys_dir']}", file=out)
+    print(f"chuanyu engine: {len(config.instruments)} instruments, {len(config.accounts)} accounts, "
+          f"{len(config.sessions)} sessions, durability {gw.journal.mode}; ready", file=out, flush=True)
+    try:
+        gw.run()
+    finally:
+        gw.close()
+    snap = getattr(gw, "snapshot_path", None)
+    print(f"chuanyu engine: shut down{'; snapshot ' + str(snap) if snap else ''}", file=out, flush=True)
+    return 0
