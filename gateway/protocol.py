@@ -22,9 +22,9 @@ does not use is ignored (send zero). Their type numbers are the engine's
 Reject reasons
 --------------
 One table, banded by layer, shared by the engine, the gateway, the client and the protocol
-document: ``matching.Reject`` holds 1001 and the 2xxx-4xxx bands; :class:`GatewayReject`
-holds the gateway's part of the 1xxx band (protocol, session and authorisation). The two
-never share a number; :func:`reject_name` names any code.
+document: ``matching.Reject``. The gateway raises the 1xxx band above 1001 (protocol,
+session and authorisation: ``GATEWAY_REJECTS``; ``GatewayReject`` is the same enum); the
+engine raises the rest. :func:`reject_name` names any code.
 
 >>> msgs = np.zeros(2, dtype=ORDER_DTYPE)
 >>> msgs["msg_type"] = MsgType.NEW_ORDER
@@ -45,7 +45,7 @@ from matching import COMMAND_DTYPE, CommandType, EventKind, Reject
 
 __all__ = [
     "PROTOCOL_VERSION", "INBOUND_SIZE", "OUTBOUND_SIZE", "MAX_MESSAGES_PER_FRAME", "MAX_FRAME_BYTES",
-    "MsgType", "GatewayReject", "ReportFlag", "reject_name", "all_reject_codes",
+    "MsgType", "GatewayReject", "GATEWAY_REJECTS", "ReportFlag", "reject_name", "all_reject_codes",
     "ORDER_DTYPE", "LOGIN_DTYPE", "LOGOUT_DTYPE", "HEARTBEAT_DTYPE", "INBOUND_HEADER_DTYPE",
     "REPORT_DTYPE", "LOGIN_ACK_DTYPE", "SERVER_LOGOUT_DTYPE", "SERVER_HEARTBEAT_DTYPE",
     "INBOUND_LAYOUTS", "OUTBOUND_LAYOUTS", "ORDER_TYPES", "REPORT_TYPES",
@@ -94,31 +94,9 @@ assert all(REPORT_TYPE_OFFSET + int(EventKind[k]) == int(MsgType[t]) for k, t in
     ("REDUCED", "REDUCED"), ("REPLACED", "REPLACED")))
 
 
-class GatewayReject(IntEnum):
-    """The gateway's part of the 1xxx band of the reject table (``matching.Reject`` has 1001).
-
-    Protocol, session and authorisation failures: the message never reached the engine,
-    was given no command sequence number and changed nothing. Codes proposed for
-    ``matching.codes.Reject`` under the same names and numbers.
-    """
-
-    MALFORMED_FRAME = 1002             # empty, not a multiple of the message size, or multipart
-    TOO_MANY_MESSAGES = 1003           # more than MAX_MESSAGES_PER_FRAME messages in one frame
-    UNKNOWN_MESSAGE_TYPE = 1004        # byte 0 is no inbound message type
-    RESERVED_NOT_ZERO = 1005           # a reserved field is not zero
-    UNSUPPORTED_VERSION = 1006         # LOGIN with a protocol version this server does not speak
-    NOT_LOGGED_IN = 1007               # order entry or LOGOUT before a successful LOGIN
-    UNKNOWN_SESSION = 1008             # LOGIN for a session id the configuration lacks
-    KEY_NOT_ALLOWED = 1009             # LOGIN for a session not configured for this CURVE key
-    ALREADY_LOGGED_IN = 1010           # LOGIN for a session that is logged in
-    NOT_AUTHORISED = 1011              # the session may not act for this account
-    RATE_LIMITED = 1012                # over the session's message-rate limit; the session stays
-    DUPLICATE_CLIENT_ORDER_ID = 1013   # NEW_ORDER id not above every earlier one of the session
-    BAD_CLIENT_ORDER_ID = 1014         # NEW_ORDER client order id <= 0
-    SHUTTING_DOWN = 1015               # intake is closed: the daemon is shutting down
-    HEARTBEAT_TIMEOUT = 1016           # SERVER_LOGOUT reason: nothing heard for too long
-    SLOW_CONSUMER = 1017               # SERVER_LOGOUT reason: reports piled up undelivered
-    READ_ONLY_SESSION = 1018           # order entry on a drop-copy-only session
+# The gateway's reject codes are the 1xxx band of the one reject table, matching.Reject.
+GatewayReject = Reject
+GATEWAY_REJECTS = frozenset(r for r in Reject if 1001 < r < 2000)
 
 
 class ReportFlag(IntEnum):
@@ -129,14 +107,11 @@ class ReportFlag(IntEnum):
     DROP_COPY = 4          # a copy for a drop-copy session, not a report about its own order
 
 
-assert not set(map(int, GatewayReject)) & set(map(int, Reject)), "reject codes collide"
 
 
 def all_reject_codes() -> dict[int, str]:
     """Every reject code of the shared table, engine and gateway, by number."""
-    table = {int(r): r.name for r in Reject}
-    table.update({int(r): r.name for r in GatewayReject})
-    return dict(sorted(table.items()))
+    return {int(r): r.name for r in sorted(Reject)}
 
 
 def reject_name(code: int) -> str:

@@ -50,9 +50,8 @@ def _enum_table(enum: type[IntEnum], title: str) -> str:
 def _rejects() -> str:
     bands = {1: "protocol, session, authorisation", 2: "risk and accounts", 3: "matching", 4: "admin"}
     lines = ["| code | name | band | raised by |", "| ---: | --- | --- | --- |"]
-    gateway = {int(r) for r in p.GatewayReject}
     for code, name in p.all_reject_codes().items():
-        by = "gateway" if code in gateway else "engine"
+        by = "gateway" if code in p.GATEWAY_REJECTS else "engine"
         lines.append(f"| {code} | {name} | {code // 1000}xxx {bands.get(code // 1000, '')} | {by} |")
     return "\n".join(lines) + "\n"
 

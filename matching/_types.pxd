@@ -81,6 +81,7 @@ cdef enum:
     EV_AUCTION_RESULT = 14
 
     REJ_UNKNOWN_COMMAND = 1001
+    # 1002-1018: raised by the gateway, listed in matching.codes.Reject, never by the engine
     REJ_UNKNOWN_ACCOUNT = 2001
     REJ_INSUFFICIENT_CASH = 2002
     REJ_INSUFFICIENT_HOLDINGS = 2003

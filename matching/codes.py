@@ -101,8 +101,26 @@ class EventKind(IntEnum):
 
 
 class Reject(IntEnum):
-    # 1xxx protocol and authentication
+    # 1xxx protocol, session and authorisation (all but 1001 raised by the gateway: the
+    # message never reached the engine and changed nothing)
     UNKNOWN_COMMAND = 1001
+    MALFORMED_FRAME = 1002             # empty, not a multiple of the message size, or multipart
+    TOO_MANY_MESSAGES = 1003           # more messages in one frame than the gateway takes
+    UNKNOWN_MESSAGE_TYPE = 1004
+    RESERVED_NOT_ZERO = 1005
+    UNSUPPORTED_VERSION = 1006         # LOGIN with a protocol version this server does not speak
+    NOT_LOGGED_IN = 1007
+    UNKNOWN_SESSION = 1008
+    KEY_NOT_ALLOWED = 1009             # LOGIN for a session not configured for this CURVE key
+    ALREADY_LOGGED_IN = 1010
+    NOT_AUTHORISED = 1011              # the session may not act for this account
+    RATE_LIMITED = 1012                # over the session's message-rate limit; the session stays
+    DUPLICATE_CLIENT_ORDER_ID = 1013
+    BAD_CLIENT_ORDER_ID = 1014
+    SHUTTING_DOWN = 1015
+    HEARTBEAT_TIMEOUT = 1016           # SERVER_LOGOUT reason
+    SLOW_CONSUMER = 1017               # SERVER_LOGOUT reason: reports piled up undelivered
+    READ_ONLY_SESSION = 1018           # order entry on a drop-copy-only session
     # 2xxx risk and accounts
     UNKNOWN_ACCOUNT = 2001
     INSUFFICIENT_CASH = 2002
