@@ -22,7 +22,7 @@ cnp.import_array()
 
 cdef extern from "numpy/arrayobject.h":
     PyTypeObject PyArray_Type
-    object PyArray_NewFromDescr(PyTypeObject* subtype, PyObject* descr, int nd, cnp.npy_intp* dims,
+    object PyArray_NewFromDescr(PyTypeObject* subtype, cnp.PyArray_Descr* descr, int nd, cnp.npy_intp* dims,
                                 cnp.npy_intp* strides, void* data, int flags, PyObject* obj)
 
 cdef cnp.dtype _EVENT_DESCR = EVENT_DTYPE
@@ -1893,7 +1893,7 @@ cdef class Engine:
         cdef cnp.npy_intp dims[1]
         dims[0] = n
         Py_INCREF(_EVENT_DESCR)     # PyArray_NewFromDescr steals a reference
-        return PyArray_NewFromDescr(&PyArray_Type, <PyObject*>_EVENT_DESCR, 1, dims, NULL, NULL, 0, NULL)
+        return PyArray_NewFromDescr(&PyArray_Type, <cnp.PyArray_Descr*>_EVENT_DESCR, 1, dims, NULL, NULL, 0, NULL)
 
     cdef object _take_events(self, bint small):
         """The events of the last run as an array, and the C buffer emptied.
