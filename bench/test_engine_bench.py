@@ -12,7 +12,8 @@ workload; ``risk_on``: its ``<name>_risk`` variant, funded accounts and fees) an
 one workload and path share a group, risk on and off, so pytest-benchmark's table shows
 the engine's speed-up over the reference model and the cost of risk from this one run.
 ``test_fixed_price_takes`` times the fixed-price takes through ``process()`` (takes have
-no per-call method).
+no per-call method); ``test_auction_clearing`` times the ``AUCTION_CLOSE`` of a 10,000-bid
+auction, each round from a fresh engine holding the bids.
 
 Each workload is generated once per session with ``bench.engine_bench.SIZES["quick"]``
 (seeded, untimed, shadowed by the fastest engine available); a risk-on variant takes its
@@ -26,7 +27,7 @@ restores a large book from a snapshot of the engine's).
 import pytest
 
 from bench import engine_bench
-from bench.workloads import BASE_WORKLOADS, FIXED_PRICE_TAKES, RISK_SUFFIX, generate, risk_name
+from bench.workloads import AUCTION_CLEARING, BASE_WORKLOADS, FIXED_PRICE_TAKES, RISK_SUFFIX, generate, risk_name
 from matching import ReferenceEngine
 
 ROUNDS = {"engine": 5, "reference": 2}
@@ -53,7 +54,8 @@ class _Prepared:
         self.workload = generate(name, shadow=shadow, **args)
         self.commands = self.workload.timed[:limit] if limit else self.workload.timed
         self.batches = engine_bench.split_batches(self.commands, engine_bench.BATCH_SIZE)
-        self.plan = None if name == FIXED_PRICE_TAKES else engine_bench.call_plan(self.commands)
+        no_calls = name in (FIXED_PRICE_TAKES, AUCTION_CLEARING)
+        self.plan = None if no_calls else engine_bench.call_plan(self.commands)
         self.snapshot = None
         if len(self.workload.setup) > engine_bench.RESTORE_ABOVE:
             self.snapshot = engine_bench.fresh_engine(shadow, self.workload).snapshot()
@@ -133,3 +135,19 @@ def test_fixed_price_takes(benchmark, prepared, impl):
 
     benchmark.pedantic(engine_bench.process_batches, setup=setup, rounds=ROUNDS[label], iterations=1)
     _record(benchmark, len(p.commands))
+
+
+def test_auction_clearing(benchmark, prepared, impl):
+    label, cls = impl
+    p = prepared(AUCTION_CLEARING)
+    bids = len(p.workload.setup) - 1
+    benchmark.group = f"{AUCTION_CLEARING}: AUCTION_CLOSE of {bids:,} bids"
+
+    def setup():
+        return (p.fresh(cls), p.batches), {}
+
+    benchmark.pedantic(engine_bench.process_batches, setup=setup, rounds=ROUNDS[label], iterations=1)
+    benchmark.extra_info["bids"] = bids
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["clearing_ms"] = stats.stats.median * 1e3

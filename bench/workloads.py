@@ -35,6 +35,10 @@ Workloads
 ``fixed_price_takes`` (not in :data:`WORKLOADS`: it has no per-call path)
     Fixed-price sell listings on one instrument, then takes of them: every command of the
     timed stream is a ``TAKE_FIXED`` of a different listing.
+``auction_clearing`` (not in :data:`WORKLOADS` either)
+    A sealed-bid auction on one instrument: the setup opens it and places 10,000 bids from
+    distinct accounts; the timed stream is the single ``AUCTION_CLOSE`` that clears it,
+    about half the bids winning.
 
 Prices stay inside the ±10% band of the reference price (5,000 fen, tick 1, lot 1) and
 orders come from 100,000 accounts (risk off) or 10,000 (risk on), so self-trade
@@ -57,16 +61,18 @@ from functools import partial
 import numpy as np
 
 from matching.codes import (
-    CommandType, EventKind, InstrumentKind, OrderType, Region, Reject, Sector, Side, TimeInForce, TradeType,
+    AuctionOutcome, CommandType, EventKind, InstrumentKind, OrderType, Region, Reject, Sector, Side, TimeInForce,
+    TradeType,
 )
 from matching.dtypes import COMMAND_DTYPE, EVENT_DTYPE
-from matching.instrument import Instrument
+from matching.instrument import MAX_QTY, Instrument
 from matching.reference import ReferenceEngine
 
 __all__ = [
     "Workload", "WORKLOADS", "BASE_WORKLOADS", "generate", "exchange_core_mix", "carbon_mix", "deep_book",
     "fixed_price_takes", "risk_name", "instruments", "REFERENCE_PRICE", "MAX_ACCOUNTS", "N_INSTRUMENTS",
     "RISK_SUFFIX", "RISK_ACCOUNTS", "RISK_FEES", "RISK_CASH", "RISK_UNITS", "FIXED_PRICE_TAKES",
+    "auction_clearing", "auction_summary", "AUCTION_CLEARING",
 ]
 
 REFERENCE_PRICE = 5000          # fen per tonne; with the default ±10% band, [4500, 5500]
@@ -800,6 +806,124 @@ def fixed_price_takes(n_commands: int = 100_000, n_resting: int = 100_000, *, se
     return Workload(FIXED_PRICE_TAKES, ins_list, setup, timed, seed, stats=sim.stats())
 
 
+# --------------------------------------------------------------------------- (e) auction_clearing
+AUCTION_CLEARING = "auction_clearing"
+AUCTION_ACCOUNT = 0             # the initiator, selling the lot; bidders are other accounts
+AUCTION_RESERVE = 4_900         # fen per tonne, 2% below the reference price
+AUCTION_PRICES = (4_900, 5_100)  # bids uniformly over these 201 ticks, the reserve up
+AUCTION_MIN_BID = 100           # t
+AUCTION_BID_QTY = (100, 1_000)  # t per bid, drawn uniformly (the lot is 1 t)
+
+
+def auction_clearing(n_bids: int = 10_000, *, seed: int = 5, shadow=ReferenceEngine) -> Workload:
+    """A sealed-bid auction of ``n_bids`` bids; the timed stream is the ``AUCTION_CLOSE``.
+
+    ``setup[0]`` is an ``AUCTION_OPEN`` by account 0 selling, on one instrument (risk off),
+    half the total quantity of the bids (at least the minimum bid, at most the largest
+    order) at reserve :data:`AUCTION_RESERVE`, minimum bid :data:`AUCTION_MIN_BID` t,
+    uniform price, no bidder cap; in a fresh engine it gets order id 1, the auction id.
+    ``setup[1:]`` are the ``n_bids`` ``AUCTION_BID`` commands, from distinct accounts
+    (1..99,999, drawn without replacement), for 100-1,000 t at prices drawn uniformly from
+    :data:`AUCTION_PRICES` (on the tick, the reserve up, about 50 bids a price at full size).
+    ``timed`` is the single ``AUCTION_CLOSE``: about half the bids fill (one of them
+    partly, at the uniform clearing price near 5,000 fen), the rest are cancelled.
+
+    The commands do not depend on the engine; the ``shadow`` engine processes them to record
+    ``stats``: ``bids``, ``rejected`` (all commands), ``trades``, ``cancelled``, ``outcome``
+    (an :class:`matching.AuctionOutcome` name), ``clearing_price``, ``volume``, ``bid_volume``,
+    ``sold``, ``events`` (of the close), ``resting_start`` and ``resting_end`` (orders resting
+    before and after the close) and ``reject_fraction``.
+
+    >>> w = auction_clearing(n_bids=200)
+    >>> len(w.setup), len(w.timed), w.stats["rejected"], w.stats["outcome"]
+    (201, 1, 0, 'CLEARED')
+    >>> 0 < w.stats["trades"] < 200 and w.stats["trades"] + w.stats["cancelled"] in (200, 201)
+    True
+    """
+    if not 1 <= n_bids < MAX_ACCOUNTS:
+        raise ValueError(f"auction_clearing takes one bid per account: 1 <= n_bids < {MAX_ACCOUNTS}")
+    rng = np.random.default_rng([seed, 0xE])
+    ins_list = instruments(1)
+    account = rng.choice(MAX_ACCOUNTS - 1, n_bids, replace=False) + 1      # never the initiator
+    qty = rng.integers(AUCTION_BID_QTY[0], AUCTION_BID_QTY[1] + 1, n_bids)
+    price = rng.integers(AUCTION_PRICES[0], AUCTION_PRICES[1] + 1, n_bids)
+    volume = int(min(max(int(qty.sum()) // 2, AUCTION_MIN_BID), MAX_QTY))
+
+    seq = np.arange(1, n_bids + 3, dtype=np.int64)                        # open, bids, close
+    cmds = np.zeros(n_bids + 2, dtype=COMMAND_DTYPE)
+    cmds["seq"] = seq
+    cmds["ts"] = seq * TS_STEP
+    cmds["client_order_id"] = seq
+    opening, bids, close = cmds[:1], cmds[1:-1], cmds[-1:]
+    opening["type"] = CommandType.AUCTION_OPEN
+    opening["instrument"] = 0
+    opening["account"] = AUCTION_ACCOUNT
+    opening["side"] = Side.SELL
+    opening["qty"] = volume
+    opening["price"] = AUCTION_RESERVE
+    opening["min_qty"] = AUCTION_MIN_BID
+    opening["client_order_id"] = 0                                        # the tie-break seed: unused
+    bids["type"] = CommandType.AUCTION_BID
+    bids["order_id"] = 1                                                  # the auction id
+    bids["account"] = account
+    bids["qty"] = qty
+    bids["price"] = price
+    close["type"] = CommandType.AUCTION_CLOSE
+    close["instrument"] = 0
+    close["client_order_id"] = 0
+    setup, timed = cmds[:-1].copy(), cmds[-1:].copy()
+
+    engine = _new_engine(shadow, ins_list, False, None)
+    setup_events = np.concatenate([engine.process(setup[i:i + SETUP_CHUNK])
+                                   for i in range(0, len(setup), SETUP_CHUNK)])
+    resting_start = engine.resting_orders
+    events = engine.process(timed)
+    return Workload(AUCTION_CLEARING, ins_list, setup, timed, seed, stats=_auction_stats(
+        setup_events, events, n_bids, resting_start, engine.resting_orders))
+
+
+def auction_summary(events: np.ndarray) -> dict:
+    """What an ``AUCTION_CLOSE``'s ``events`` say: ``trades``, ``cancelled`` (bids or their
+    unfilled rest), ``events``, and from its AUCTION_RESULT ``outcome`` (an
+    :class:`matching.AuctionOutcome` name), ``clearing_price``, ``volume``, ``bid_volume``
+    and ``sold`` (None without one, e.g. when the close was rejected).
+    """
+    kinds = events["kind"]
+    out = {
+        "trades": int(np.count_nonzero(kinds == EventKind.TRADE)),
+        "cancelled": int(np.count_nonzero(kinds == EventKind.CANCELLED)),
+        "events": len(events),
+        "outcome": None, "clearing_price": None, "volume": None, "bid_volume": None, "sold": None,
+    }
+    result = events[kinds == EventKind.AUCTION_RESULT]
+    if len(result):
+        r = result[-1]
+        out.update(outcome=AuctionOutcome(int(r["reason"])).name, clearing_price=int(r["price"]),
+                   volume=int(r["qty"]) + int(r["leaves"]), bid_volume=int(r["value"]), sold=int(r["qty"]))
+    return out
+
+
+def _auction_stats(setup_events: np.ndarray, events: np.ndarray, n_bids: int, resting_start: int,
+                   resting_end: int) -> dict:
+    """What the shadow engine did with an auction_clearing workload (see :func:`auction_clearing`)."""
+    reasons: dict[str, int] = {}
+    for e in (setup_events, events):
+        for code in e["reason"][e["kind"] == EventKind.REJECTED].tolist():
+            name = _reason_name(code)
+            reasons[name] = reasons.get(name, 0) + 1
+    rejected = sum(reasons.values())
+    return {
+        "commands": 1,
+        "bids": n_bids,
+        "rejected": rejected,
+        "reject_fraction": rejected / (n_bids + 2),
+        "rejected_by_reason": reasons,
+        **auction_summary(events),
+        "resting_start": resting_start,
+        "resting_end": resting_end,
+    }
+
+
 # --------------------------------------------------------------------------- the registry
 BASE_WORKLOADS = {
     "exchange_core_mix": exchange_core_mix,
@@ -816,8 +940,8 @@ del _name, _generator
 
 
 def generate(name: str, **kwargs) -> Workload:
-    """Generate the workload called ``name`` (a key of :data:`WORKLOADS`, or
-    ``"fixed_price_takes"``), passing the generator's keyword arguments.
+    """Generate the workload called ``name`` (a key of :data:`WORKLOADS`,
+    ``"fixed_price_takes"`` or ``"auction_clearing"``), passing the generator's keyword arguments.
 
     >>> generate("carbon_mix", n_commands=100, n_resting=400).name
     'carbon_mix'
@@ -826,9 +950,11 @@ def generate(name: str, **kwargs) -> Workload:
     """
     if name == FIXED_PRICE_TAKES:
         return fixed_price_takes(**kwargs)
+    if name == AUCTION_CLEARING:
+        return auction_clearing(**kwargs)
     try:
         generator = WORKLOADS[name]
     except KeyError:
         raise ValueError(f"unknown workload {name!r}; choose from "
-                         f"{', '.join([*WORKLOADS, FIXED_PRICE_TAKES])}") from None
+                         f"{', '.join([*WORKLOADS, FIXED_PRICE_TAKES, AUCTION_CLEARING])}") from None
     return generator(**kwargs)

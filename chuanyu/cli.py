@@ -46,7 +46,7 @@ def _positive_float(text: str) -> float:
 # --------------------------------------------------------------------------- chuanyu bench ...
 _WORKLOAD_NAMES = (                 # bench.engine_bench.MEASUREMENTS
     "exchange_core_mix", "exchange_core_mix_risk", "carbon_mix", "carbon_mix_risk",
-    "deep_book", "deep_book_risk", "fixed_price_takes",
+    "deep_book", "deep_book_risk", "fixed_price_takes", "auction_clearing",
 )
 
 
@@ -63,8 +63,9 @@ def _add_bench(commands) -> None:
             "Time the matching engine on seeded workloads (exchange_core_mix: one book, "
             "9% GTC / 3% IOC / 6% cancel / 82% move; carbon_mix: 20 instruments, 60% adds / "
             "30% cancels / 10% sweeps; deep_book: 1,000,000 resting orders, then carbon_mix), "
-            "each also with risk on (NAME_risk: funded accounts, fees), and on 100,000 "
-            "fixed-price takes (fixed_price_takes). "
+            "each also with risk on (NAME_risk: funded accounts, fees), on 100,000 "
+            "fixed-price takes (fixed_price_takes) and on clearing a 10,000-bid auction "
+            "(auction_clearing: its bids through process(), then the AUCTION_CLOSE). "
             "Reports commands/s through process() in batches of 1,024 and through the per-call "
             "API, per-call latency percentiles, the pure-Python reference model's commands/s "
             "in the same run, bytes per resting order, and risk-on throughput over risk-off. "
@@ -75,7 +76,7 @@ def _add_bench(commands) -> None:
     engine.add_argument("--quick", action="store_true",
                         help="smaller workloads (deep_book keeps its million-order book; "
                              "deep_book_risk has 100,000 orders, and it and carbon_mix_risk "
-                             "fund 2,000 accounts)")
+                             "fund 2,000 accounts; auction_clearing keeps its 10,000 bids)")
     engine.add_argument("--workload", metavar="NAME", nargs="+", action="extend", choices=_WORKLOAD_NAMES,
                         help=f"run only these workloads (choices: {', '.join(_WORKLOAD_NAMES)})")
     engine.add_argument("--engine", dest="engine", choices=("cython", "reference"), default="cython",
@@ -115,6 +116,8 @@ def _quantity(value, unit: str) -> str:
         return _ratio(value)
     if unit == "ns":
         return f"{value:,.0f} ns"
+    if unit == "ms":
+        return f"{value:.2f} ms"
     return f"{value:.1f} {unit}"
 
 
@@ -196,6 +199,38 @@ def _takes_table(results: list, Table):
     return table
 
 
+def _ms(ms) -> str:
+    return "-" if ms is None else f"{ms:.3f}"
+
+
+def _auction_table(results: list, Table):
+    """The auction clearing: one column per result; the close's cost, the bids' rate, the outcome."""
+    table = Table(title="auction clearing", title_justify="left")
+    table.add_column("")
+    for r in results:
+        table.add_column(r["workload"], justify="right")
+
+    def row(label, fn):
+        table.add_row(label, *(fn(r) for r in results))
+
+    row("bids", lambda r: f"{r['commands']:,}")
+    row("clearing ms (median)", lambda r: _ms(r["clearing_ms"]))
+    row("clearing ms (max)", lambda r: _ms(r["clearing_ms_max"]))
+    row("clearing ns/bid", lambda r: _ns(r["clearing_ns_per_bid"]))
+    row("reference clearing ms", lambda r: _ms(r["reference_clearing_ms"]))
+    row("clearing: ref ÷ engine", lambda r: _ratio(r["clearing_vs_reference"]))
+    row("process() bids/s", lambda r: _rate(r["bids_per_s"]))
+    row("reference bids/s", lambda r: _rate(r["reference_bids_per_s"]))
+    row("outcome", lambda r: r["outcome"] or "-")
+    row("clearing price", lambda r: "-" if r["clearing_price"] is None else f"{r['clearing_price']:,}")
+    row("sold / bid for (t)", lambda r: "-" if r["sold"] is None else f"{r['sold']:,} / {r['bid_volume']:,}")
+    row("trades", lambda r: f"{r['trades']:,}")
+    row("bids cancelled", lambda r: f"{r['cancelled']:,}")
+    row("rejected", lambda r: f"{r['reject_fraction']:.2%}")
+    row("rounds", lambda r: f"{r['rounds']}")
+    return table
+
+
 def _bench_engine(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -215,7 +250,8 @@ def _bench_engine(args) -> int:
         raise CliError(str(exc)) from None
 
     names = list(dict.fromkeys(args.workload)) if args.workload else list(_WORKLOAD_NAMES)
-    phases = ("generate", "process()", "per-call", "latency", "reference")   # takes: no per-call, latency
+    # fixed_price_takes and auction_clearing have no per-call or latency phase
+    phases = ("generate", "process()", "per-call", "latency", "reference")
     with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
@@ -236,21 +272,26 @@ def _bench_engine(args) -> int:
             seed=args.seed, progress=progress)
 
     machine = results[0]["machine"] if results else engine_bench.machine_info()
-    is_takes = [r["workload"] == engine_bench.FIXED_PRICE_TAKES for r in results]
-    takes = [r for r, t in zip(results, is_takes) if t]
-    risk_off = [r for r, t in zip(results, is_takes) if not t and not r.get("risk")]
-    risk_on = [r for r, t in zip(results, is_takes) if not t and r.get("risk")]
+    special = (engine_bench.FIXED_PRICE_TAKES, engine_bench.AUCTION_CLEARING)
+    takes = [r for r in results if r["workload"] == engine_bench.FIXED_PRICE_TAKES]
+    auctions = [r for r in results if r["workload"] == engine_bench.AUCTION_CLEARING]
+    risk_off = [r for r in results if r["workload"] not in special and not r.get("risk")]
+    risk_on = [r for r in results if r["workload"] not in special and r.get("risk")]
     if risk_off:
         out.print(_results_table(risk_off, Table))
     if risk_on:
         out.print(_results_table(risk_on, Table, title=_risk_title(risk_on)))
     if takes:
         out.print(_takes_table(takes, Table))
+    if auctions:
+        out.print(_auction_table(auctions, Table))
     for r in results:
         if r["reference_commands"] != r["commands"]:
             out.print(f"* {r['workload']}: reference model timed on the first "
                       f"{r['reference_commands']:,} of the {r['commands']:,} commands")
-        if not r["consistent"]:
+        if not r["consistent"] and r["workload"] == engine_bench.AUCTION_CLEARING:
+            out.print(f"[red]! {r['workload']}: the clearings gave different events[/]")
+        elif not r["consistent"]:
             out.print(f"[red]! {r['workload']}: runs from the same state ended with different books[/]")
         if r.get("risk_off_comparable") is False and r.get("risk_off_batch_commands_per_s"):
             out.print(f"- {r['workload']}: not compared with risk off (another number of commands "
@@ -262,8 +303,8 @@ def _bench_engine(args) -> int:
 
     checks = engine_bench.check_targets(results)
     if checks:
-        targets = Table(title=f"targets on {engine_bench.TARGET_WORKLOAD} (ratios from this run)",
-                        title_justify="left")
+        checked = ", ".join(dict.fromkeys(c["workload"] for c in checks))
+        targets = Table(title=f"targets on {checked} (ratios from this run)", title_justify="left")
         for header in ("target", "measured", "goal", ""):
             targets.add_column(header, justify="left" if header == "target" else "right")
         for c in checks:

@@ -3,7 +3,8 @@
 They check the shape of the results and of the JSON the CLI writes, and that the
 generated workloads are meaningful (seeded, the intended mix, cancels and replaces that
 hit live orders; with risk on, funded accounts and no reject; takes of distinct
-listings). Speed itself is measured by ``chuanyu bench engine``, never asserted here.
+listings; an auction that clears with both winners and losers, identically in both
+engines). Speed itself is measured by ``chuanyu bench engine``, never asserted here.
 """
 import json
 import sys
@@ -14,7 +15,7 @@ import pytest
 import bench
 from bench import engine_bench, workloads
 from chuanyu import cli
-from matching import CancelReason, CommandType, EventKind, ReferenceEngine
+from matching import CancelReason, CommandType, EventKind, ReferenceEngine, Side
 
 TINY = {
     "exchange_core_mix": {"n_commands": 1_500, "n_resting": 200},
@@ -25,6 +26,8 @@ TINY = {
     "deep_book_risk": {"n_commands": 1_000, "n_resting": 2_000, "n_accounts": 50, "reference_commands": 300},
 }
 TINY_TAKES = {"n_commands": 600, "n_resting": 1_000, "reference_commands": 200}
+TINY_AUCTION = {"n_bids": 300}
+AUCTION_TARGET = "clearing a 10,000-bid auction < 10 ms"
 MIX = {
     "exchange_core_mix": {"gtc": 0.09, "ioc": 0.03, "cancel": 0.06, "move": 0.82},
     "carbon_mix": {"add": 0.60, "cancel": 0.30, "sweep": 0.10},
@@ -215,16 +218,20 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     argv = ["bench", "engine", "--quick", "--engine", "reference", "--scale", "0.002", "--json", str(path)]
     assert cli.main(argv) == 0
     data = json.loads(path.read_text())
-    assert [r["workload"] for r in data] == [*workloads.WORKLOADS, "fixed_price_takes"]
-    assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data[:-1])
-    assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-1])
+    assert [r["workload"] for r in data] == [*workloads.WORKLOADS, "fixed_price_takes", "auction_clearing"]
+    assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data[:-2])
+    assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-2])
+    assert set(engine_bench.AUCTION_RESULT_KEYS) <= set(data[-1])
     assert all(r["reject_fraction"] == 0 for r in data if r["risk"])
+    assert AUCTION_TARGET in data[0]["targets"] and list(data[-1]["targets"]) == [AUCTION_TARGET]
     out = capsys.readouterr().out
     assert "process() ÷ ref" in out and "targets on exchange_core_mix" in out
     assert "risk on" in out and "risk-on ÷ risk-off" in out and "fixed-price takes" in out
+    assert "auction clearing" in out and "clearing a 10,000-bid auction" in out
 
 
-@pytest.mark.parametrize("names", [["carbon_mix"], ["fixed_price_takes", "exchange_core_mix_risk"]])
+@pytest.mark.parametrize("names", [["carbon_mix"], ["fixed_price_takes", "exchange_core_mix_risk"],
+                                   ["auction_clearing"]])
 def test_cli_runs_selected_workloads(capsys, names):
     argv = ["bench", "engine", "--engine", "reference", "--scale", "0.001", "--workload", *names,
             "--json", "-"]
@@ -278,4 +285,84 @@ def test_cli_refuses_an_unwritable_json_path_before_running(tmp_path, capsys):
 
 
 def test_cli_workload_names_match_the_generators():
-    assert cli._WORKLOAD_NAMES == engine_bench.MEASUREMENTS == (*workloads.WORKLOADS, "fixed_price_takes")
+    assert cli._WORKLOAD_NAMES == engine_bench.MEASUREMENTS == (
+        *workloads.WORKLOADS, "fixed_price_takes", "auction_clearing")
+
+
+# --------------------------------------------------------------------------- auction_clearing
+def test_auction_clearing_workload_opens_bids_and_closes():
+    w = workloads.generate(workloads.AUCTION_CLEARING, **TINY_AUCTION)
+    assert np.array_equal(w.setup, workloads.generate(workloads.AUCTION_CLEARING, **TINY_AUCTION).setup)
+    assert not np.array_equal(w.setup, workloads.generate(workloads.AUCTION_CLEARING, seed=6, **TINY_AUCTION).setup)
+    assert w.name == "auction_clearing" and not w.risk and len(w.instruments) == 1
+    opening, bids = w.setup[0], w.setup[1:]
+    assert opening["type"] == CommandType.AUCTION_OPEN and opening["side"] == Side.SELL
+    assert len(bids) == TINY_AUCTION["n_bids"] and (bids["type"] == CommandType.AUCTION_BID).all()
+    assert len(w.timed) == 1 and w.timed["type"][0] == CommandType.AUCTION_CLOSE
+    assert (np.diff(np.concatenate([w.setup["seq"], w.timed["seq"]])) == 1).all()
+    # Bids: in auction 1, from distinct accounts other than the seller's, at or above the
+    # reserve, at least the minimum bid; the lot is about half of what they bid for.
+    assert (bids["order_id"] == 1).all()
+    assert len(np.unique(bids["account"])) == len(bids) and (bids["account"] != opening["account"]).all()
+    assert (bids["price"] >= opening["price"]).all() and len(np.unique(bids["price"])) > 50
+    assert (bids["qty"] >= opening["min_qty"]).all()
+    assert opening["qty"] == bids["qty"].sum() // 2
+    s = w.stats
+    assert s["rejected"] == 0 and s["outcome"] == "CLEARED" and s["sold"] == s["volume"] == opening["qty"]
+    assert 0.3 < s["trades"] / len(bids) < 0.7
+    assert s["trades"] + s["cancelled"] in (len(bids), len(bids) + 1)   # + the marginal bid's rest
+    assert s["resting_start"] == len(bids) and s["resting_end"] == 0
+
+
+def test_engine_and_reference_clear_the_auction_identically():
+    engine_cls = pytest.importorskip("matching").Engine
+    w = workloads.generate(workloads.AUCTION_CLEARING, n_bids=500, shadow=ReferenceEngine)
+    out = {}
+    for cls in (engine_cls, ReferenceEngine):
+        engine = w.make_engine(cls)
+        setup_events = engine.process(w.setup)
+        out[cls] = (setup_events, engine.process(w.timed), engine.state_digest())
+    (setup_a, close_a, digest_a), (setup_b, close_b, digest_b) = out.values()
+    assert np.array_equal(setup_a, setup_b) and np.array_equal(close_a, close_b) and digest_a == digest_b
+    assert workloads.auction_summary(close_a)["outcome"] == "CLEARED"
+    assert np.count_nonzero(close_a["kind"] == EventKind.TRADE) == w.stats["trades"]
+
+
+def test_runner_times_the_auction_clearing():
+    class Twin(ReferenceEngine):
+        """Stands in for the compiled engine, so that the reference model makes its own run."""
+
+    sizes = {workloads.AUCTION_CLEARING: TINY_AUCTION}
+    (r,) = engine_bench.run_engine_bench(engine=Twin, workloads=["auction_clearing"], sizes=sizes, rounds=2)
+    assert set(engine_bench.AUCTION_RESULT_KEYS) <= set(r)
+    assert r["workload"] == "auction_clearing" and r["commands"] == r["reference_commands"] == 300
+    assert r["outcome"] == "CLEARED" and r["consistent"] and r["reject_fraction"] == 0
+    assert r["trades"] > 0 and r["cancelled"] > 0 and r["sold"] == r["volume"]
+    assert r["resting_orders_start"] == 300 and r["resting_orders_end"] == 0
+    # At least AUCTION_ROUNDS rounds, each timing its bids and its clearing; the reference once.
+    assert r["rounds"] == engine_bench.AUCTION_ROUNDS
+    assert len(r["seconds"]["clearing"]) == len(r["seconds"]["bids"]) == engine_bench.AUCTION_ROUNDS
+    assert len(r["seconds"]["reference_clearing"]) == len(r["seconds"]["reference_bids"]) == 1
+    assert 0 < r["clearing_ms_min"] <= r["clearing_ms"] <= r["clearing_ms_max"]
+    assert r["clearing_ms_max"] == pytest.approx(max(r["seconds"]["clearing"]) * 1e3, rel=1e-3)
+    assert r["bids_per_s"] > 0 and r["reference_bids_per_s"] > 0 and r["reference_clearing_ms"] > 0
+    # Its target is stored with it; 300 bids are not the 10,000 it names, so it is not judged.
+    assert list(r["targets"]) == [AUCTION_TARGET]
+    target = r["targets"][AUCTION_TARGET]
+    assert target["value"] == r["clearing_ms_max"] and target["goal"] == 10.0 and target["met"] is None
+    assert json.loads(json.dumps(r)) == r
+
+
+@pytest.mark.parametrize("bids, slowest, met", [(10_000, 9.9, True), (10_000, 10.5, False), (9_999, 1.0, None)])
+def test_auction_target_is_judged_on_the_slowest_10000_bid_clearing(bids, slowest, met):
+    (check,) = engine_bench.check_targets([{"workload": "auction_clearing", "commands": bids,
+                                            "clearing_ms": 1.0, "clearing_ms_max": slowest}])
+    assert check["label"] == AUCTION_TARGET and check["met"] is met and check["unit"] == "ms"
+
+
+def test_cli_shows_the_auction_table_and_target(capsys):
+    argv = ["bench", "engine", "--engine", "reference", "--scale", "0.001", "--workload", "auction_clearing"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "auction clearing" in out and "clearing ms (median)" in out and "CLEARED" in out
+    assert "targets on auction_clearing" in out and AUCTION_TARGET in out
