@@ -131,6 +131,18 @@ cdef void* grow(void* ptr, int64_t count, size_t size) noexcept nogil:
     return realloc(ptr, <size_t>count * size)
 
 
+cdef int32_t grow_pool(void** pool, int32_t* cap, size_t size, int32_t divisor) noexcept nogil:
+    """Grow a pool by 1/divisor of its capacity (at least 64 slots); the old capacity, or -1."""
+    cdef int32_t old = cap[0]
+    cdef int64_t new_cap = old + max(old // divisor, 64)
+    cdef void* p = grow(pool[0], new_cap, size)
+    if p == NULL:
+        return -1
+    pool[0] = p
+    cap[0] = <int32_t>new_cap
+    return old
+
+
 @cython.final
 cdef class Engine:
     """The price-time-priority matching engine.
@@ -296,29 +308,19 @@ cdef class Engine:
 
     cdef int _reserve(self) noexcept nogil:
         """Make room for one more order and level, so no pool moves inside a command."""
-        cdef void* p
         cdef int32_t old
-        cdef int64_t cap
+        # The order pool grows by an eighth: it is most of the engine's memory and never
+        # shrinks, so a small factor keeps the slack per resting order low; realloc of large
+        # blocks remaps pages rather than copying them.
         if self.free_order == -1:
-            # Grow by an eighth: the pool is most of the engine's memory and never shrinks,
-            # so a small factor keeps the slack per resting order low; realloc of large
-            # blocks remaps pages rather than copying them.
-            old = self.orders_cap
-            cap = old + max(old // 8, 64)
-            p = grow(self.orders, cap, sizeof(Order))
-            if p == NULL:
+            old = grow_pool(<void**>&self.orders, &self.orders_cap, sizeof(Order), 8)
+            if old < 0:
                 return -1
-            self.orders = <Order*>p
-            self.orders_cap = <int32_t>cap
             self._link_free_orders(old)
         if self.free_level == -1:
-            old = self.levels_cap
-            cap = old + max(old // 4, 64)
-            p = grow(self.levels, cap, sizeof(Level))
-            if p == NULL:
+            old = grow_pool(<void**>&self.levels, &self.levels_cap, sizeof(Level), 4)
+            if old < 0:
                 return -1
-            self.levels = <Level*>p
-            self.levels_cap = <int32_t>cap
             self._link_free_levels(old)
         if (self.index_used + 1) * 4 > self.index_cap * 3:          # load factor at most 3/4
             return self._grow_index()
