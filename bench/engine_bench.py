@@ -340,6 +340,23 @@ def _timed(fn: Callable, *args) -> tuple[float, object]:
 
 
 # --------------------------------------------------------------------------- one workload
+def _time_reference(build, engine_cls, reference_cls, timed, reference_commands, batch_size,
+                    seconds: dict, resting: list) -> int:
+    """Time the reference model on the first ``reference_commands`` of ``timed`` (all when
+    None) into ``seconds["reference"]``; return how many commands it ran."""
+    n = len(timed)
+    if reference_cls is engine_cls:
+        seconds["reference"] = seconds["batch"]
+        return n
+    m = n if reference_commands is None else min(n, reference_commands)
+    reference = build(reference_cls)
+    elapsed, _ = _timed(process_batches, reference, split_batches(timed[:m], batch_size))
+    seconds["reference"] = [elapsed]
+    if m == n:
+        resting.append(reference.resting_orders)
+    return m
+
+
 def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEngine,
                    reference_commands: int | None = None, batch_size: int = BATCH_SIZE,
                    rounds: int = ROUNDS, progress: Callable[[str], None] | None = None) -> dict:
@@ -410,17 +427,8 @@ def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEng
     engine = bound = plan = None
 
     say("reference")
-    m = n if reference_commands is None else min(n, reference_commands)
-    if reference_cls is engine_cls:
-        m = n
-        seconds["reference"] = seconds["batch"]
-    else:
-        reference = build(reference_cls)
-        elapsed, _ = _timed(process_batches, reference, split_batches(timed[:m], batch_size))
-        seconds["reference"] = [elapsed]
-        if m == n:
-            resting.append(reference.resting_orders)
-        reference = None
+    m = _time_reference(build, engine_cls, reference_cls, timed, reference_commands, batch_size,
+                        seconds, resting)
     gc.collect()
 
     stats = workload.stats
@@ -506,17 +514,8 @@ def bench_takes(workload: Workload, engine_cls, *, reference_cls=ReferenceEngine
         first = engine = None
 
     say("reference")
-    m = n if reference_commands is None else min(n, reference_commands)
-    if reference_cls is engine_cls:
-        m = n
-        seconds["reference"] = seconds["batch"]
-    else:
-        reference = build(reference_cls)
-        elapsed, _ = _timed(process_batches, reference, split_batches(timed[:m], batch_size))
-        seconds["reference"] = [elapsed]
-        if m == n:
-            resting.append(reference.resting_orders)
-        reference = None
+    m = _time_reference(build, engine_cls, reference_cls, timed, reference_commands, batch_size,
+                        seconds, resting)
     gc.collect()
 
     stats = workload.stats
