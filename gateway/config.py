@@ -13,12 +13,17 @@ file (:func:`example_toml`) to start from.
 ['SCEA', 'CQEA', 'CCER']
 >>> sorted(s.name for s in cfg.sessions)
 ['broker', 'cq-platform', 'regulator', 'sc-platform']
+>>> cfg.schedule.enabled, cfg.schedule.timezone
+(True, 'Asia/Shanghai')
 """
 from __future__ import annotations
 
 import datetime
+import logging
 import os
+import re
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +33,11 @@ from matching.money import MAX_CASH, MAX_FEE_BPS, MAX_HOLDING
 
 __all__ = [
     "ConfigError", "MarketConfig", "Member", "Account", "Session", "Security", "Network",
-    "Durability", "Daemon", "load_config", "parse_config", "default_config", "example_toml",
+    "Durability", "Daemon", "Hours", "Schedule", "load_config", "parse_config", "default_config",
+    "example_toml",
 ]
+
+log = logging.getLogger("chuanyu.config")
 
 INT32_MAX = 2**31 - 1
 
@@ -103,6 +111,81 @@ class Daemon:
     snapshot_on_shutdown: bool
 
 
+@dataclass(frozen=True)
+class Hours:
+    """One trading day's timetable, in local wall-clock time of the schedule's zone."""
+
+    pre_open: datetime.time           # PRE_OPEN from here until the first continuous session
+    continuous: tuple                 # ((start, end), ...) TRADING, in time order, not overlapping
+    block: tuple                      # ((start, end), ...) the block window is open
+    end_of_day: datetime.time         # END_OF_DAY once per trading date, at or after this time
+
+    @property
+    def last_end(self) -> datetime.time:
+        """When the day's last session (continuous or block) ends."""
+        ends = [end for _, end in self.continuous + self.block]
+        return max(ends) if ends else self.pre_open
+
+
+_T = datetime.time
+DEFAULT_HOURS = Hours(_T(9, 15), ((_T(9, 30), _T(11, 30)), (_T(13, 0), _T(15, 0))),
+                      ((_T(13, 0), _T(15, 0)),), _T(15, 30))
+CHINA = datetime.timezone(datetime.timedelta(hours=8), "UTC+08:00")
+# Zones that are China Standard Time (UTC+8, no daylight saving since 1991): a machine without
+# the IANA database (no system zoneinfo, no tzdata package) still runs them at a fixed +8.
+_CHINA_ZONES = {"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The trading calendar and timetable the daemon drives (``[schedule]``).
+
+    ``enabled`` is False when the config has no ``[schedule]`` table: phases then change
+    only by admin commands (instruments start TRADING).
+    """
+
+    enabled: bool = False
+    timezone: str = "Asia/Shanghai"
+    tz: datetime.tzinfo = field(default=CHINA, compare=False, repr=False)
+    tz_fallback: bool = False         # the zone was not in the database: a fixed offset stands in
+    hours: Hours = DEFAULT_HOURS
+    weekdays: frozenset = frozenset(range(5))         # date.weekday(): Monday 0 .. Sunday 6
+    extra_trading_days: frozenset = frozenset()       # dates traded although not a weekday above
+    holidays: frozenset = frozenset()                 # dates not traded although a weekday above
+    instruments: tuple = ()           # ((symbol, Hours), ...): instruments with their own hours
+
+    def hours_for(self, symbol: str) -> Hours:
+        for sym, hours in self.instruments:
+            if sym == symbol:
+                return hours
+        return self.hours
+
+    def is_trading_day(self, day: datetime.date) -> bool:
+        if day in self.holidays:
+            return False
+        return day.weekday() in self.weekdays or day in self.extra_trading_days
+
+    def describe(self) -> str:
+        """One line for the daemon's start-up output."""
+        def spans(pairs):
+            return " ".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in pairs) or "none"
+        h = self.hours
+        days = ",".join(WEEKDAYS[d].capitalize() for d in sorted(self.weekdays)) or "none"
+        zone = self.timezone + (" (fixed UTC+08:00: no time zone database)" if self.tz_fallback else "")
+        text = (f"{zone}: pre-open {_hhmm(h.pre_open)}, continuous {spans(h.continuous)}, "
+                f"block {spans(h.block)}, end of day {_hhmm(h.end_of_day)}, {days}")
+        if self.holidays or self.extra_trading_days:
+            text += f", {len(self.holidays)} holidays, {len(self.extra_trading_days)} extra trading days"
+        if self.instruments:
+            text += f"; own hours: {', '.join(sym for sym, _ in self.instruments)}"
+        return text
+
+
+def _hhmm(t: datetime.time) -> str:
+    return t.strftime("%H:%M:%S" if t.second else "%H:%M")
+
+
 @dataclass
 class MarketConfig:
     instruments: list
@@ -118,6 +201,7 @@ class MarketConfig:
     risk: bool = True
     fees: dict = field(default_factory=dict)
     source: str = "<default>"
+    schedule: Schedule = field(default_factory=Schedule)
 
     def instrument_index(self, symbol: str) -> int:
         for n, ins in enumerate(self.instruments):
@@ -325,9 +409,10 @@ def parse_config(text: str, source: str = "<string>") -> MarketConfig:
                     dm.get("queue_frames", int, 4096, lambda v: 1 <= v <= 1_000_000, "must be 1..1000000"),
                     dm.get("snapshot_on_shutdown", bool, True))
     dm.done()
+    schedule = _schedule(root, [i.symbol for i in instruments])
     root.done()
     return MarketConfig(instruments, members, accounts, sessions, security, network, durability, daemon,
-                        max_accounts, int(default_stp), risk, fees, source)
+                        max_accounts, int(default_stp), risk, fees, source, schedule)
 
 
 def _instrument(r: _Reader) -> Instrument:
@@ -353,6 +438,147 @@ def _instrument(r: _Reader) -> Instrument:
             if f"invalid {name}=" in text:
                 raise ConfigError(r.key(name), text) from None
         raise ConfigError(r.key("reference_price"), text) from None
+
+
+# ------------------------------------------------------------------ the schedule
+_HHMM = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _time(value: Any, key: str, what: str = "") -> datetime.time:
+    """A wall-clock time: "HH:MM" (or "HH:MM:SS"), or a TOML local time."""
+    if isinstance(value, datetime.time) and value.tzinfo is None and not value.microsecond:
+        return value
+    m = _HHMM.match(value) if isinstance(value, str) else None
+    if m:
+        h, mi, sec = int(m[1]), int(m[2]), int(m[3] or 0)
+        if h <= 23 and mi <= 59 and sec <= 59:
+            return datetime.time(h, mi, sec)
+    raise ConfigError(key, f'{what}must be a time "HH:MM", 00:00 to 23:59 (got {value!r})')
+
+
+def _sessions(r: _Reader, name: str, default: tuple) -> tuple:
+    """A list of [start, end] pairs: each ends after it starts; in time order, no overlaps."""
+    rows = r.get(name, list, None)
+    if rows is None:
+        return default
+    out = []
+    for n, pair in enumerate(rows):
+        key = f"{r.key(name)}[{n}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ConfigError(key, f'must be a pair ["HH:MM", "HH:MM"] (got {pair!r})')
+        start, end = _time(pair[0], key, "start "), _time(pair[1], key, "end ")
+        if end <= start:
+            raise ConfigError(key, f"ends at {_hhmm(end)}, not after its start {_hhmm(start)}")
+        if out and start < out[-1][1]:
+            raise ConfigError(key, f"starts at {_hhmm(start)}, before {r.key(name)}[{n - 1}] ends "
+                                   f"({_hhmm(out[-1][1])}): sessions must not overlap and must be "
+                                   "listed in time order")
+        out.append((start, end))
+    return tuple(out)
+
+
+def _hours(r: _Reader, base: Hours) -> Hours:
+    given = set(r.table)
+    pre_open = _time(r.get("pre_open", (str, datetime.time), base.pre_open), r.key("pre_open"))
+    continuous = _sessions(r, "continuous", base.continuous)
+    block = _sessions(r, "block", base.block)
+    end_of_day = _time(r.get("end_of_day", (str, datetime.time), base.end_of_day), r.key("end_of_day"))
+    hours = Hours(pre_open, continuous, block, end_of_day)
+    if continuous and pre_open > continuous[0][0]:
+        key = "pre_open" if "pre_open" in given or "continuous" not in given else "continuous"
+        raise ConfigError(r.key(key), f"pre-open {_hhmm(pre_open)} is after the first continuous session "
+                                      f"starts ({_hhmm(continuous[0][0])})")
+    if end_of_day < hours.last_end:
+        key = "end_of_day" if "end_of_day" in given or not given & {"continuous", "block"} \
+            else next(k for k in ("continuous", "block") if k in given)
+        raise ConfigError(r.key(key), f"end of day {_hhmm(end_of_day)} is before the last session ends "
+                                      f"({_hhmm(hours.last_end)})")
+    return hours
+
+
+def _timezone(name: str, key: str) -> tuple[datetime.tzinfo, bool]:
+    """The zone and whether a fixed offset stands in for it (no time zone database)."""
+    m = re.match(r"^UTC([+-])(\d{2}):(\d{2})$", name)
+    if m:
+        minutes = (int(m[2]) * 60 + int(m[3])) * (1 if m[1] == "+" else -1)
+        if abs(minutes) >= 24 * 60:
+            raise ConfigError(key, f"offset out of range (got {name!r})")
+        return datetime.timezone(datetime.timedelta(minutes=minutes), name), False
+    try:
+        return zoneinfo.ZoneInfo(name), False
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    if name in _CHINA_ZONES:
+        log.warning("schedule.timezone: %r is not in the time zone database (install tzdata); "
+                    "using a fixed UTC+08:00 offset (China has no daylight saving time)", name)
+        return CHINA, True
+    if name == "UTC":
+        return datetime.timezone.utc, False
+    raise ConfigError(key, f"unknown time zone {name!r} (an IANA name such as \"Asia/Shanghai\", "
+                           "or \"UTC+08:00\")")
+
+
+def _dates(r: _Reader, name: str) -> frozenset:
+    """A list of ISO dates ("YYYY-MM-DD" strings or TOML local dates)."""
+    out = set()
+    for n, value in enumerate(r.get(name, list, [])):
+        day = None
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            day = value
+        elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            try:
+                day = datetime.date.fromisoformat(value)
+            except ValueError:
+                pass
+        if day is None:
+            raise ConfigError(f"{r.key(name)}[{n}]", f'must be a date "YYYY-MM-DD" (got {value!r})')
+        out.add(day)
+    return frozenset(out)
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(value: Any) -> int | None:
+    """0 (Monday) .. 6 for a day name of at least three letters ("Mon", "monday"), else None."""
+    if isinstance(value, str) and len(value) >= 3:
+        for n, full in enumerate(_DAY_NAMES):
+            if full.startswith(value.lower()):
+                return n
+    return None
+
+
+def _schedule(root: _Reader, symbols: list) -> Schedule:
+    if "schedule" not in root.table:
+        root.used.add("schedule")
+        return Schedule()
+    r = root.sub("schedule")
+    enabled = r.get("enabled", bool, True)
+    zone = r.get("timezone", str, "Asia/Shanghai", lambda v: bool(v), "must not be empty")
+    tz, fallback = _timezone(zone, r.key("timezone"))
+    weekdays = set()
+    for n, value in enumerate(r.get("weekdays", list, list(WEEKDAYS[:5]))):
+        day = _weekday(value)
+        if day is None:
+            raise ConfigError(f"{r.key('weekdays')}[{n}]", f"must be a day name, Mon to Sun (got {value!r})")
+        weekdays.add(day)
+    extra = _dates(r, "extra_trading_days")
+    holidays = _dates(r, "holidays")
+    both = sorted(extra & holidays)
+    if both:
+        raise ConfigError(r.key("holidays"), f"{both[0].isoformat()} is also in {r.key('extra_trading_days')}")
+    hours = _hours(r, DEFAULT_HOURS)
+    own = r.sub("instruments")
+    overrides = []
+    for symbol in list(own.table):
+        if symbol not in symbols:
+            raise ConfigError(own.key(symbol), "no such instrument symbol")
+        sub = own.sub(symbol)
+        overrides.append((symbol, _hours(sub, hours)))
+        sub.done()
+    own.done()
+    r.done()
+    return Schedule(enabled, zone, tz, fallback, hours, frozenset(weekdays), extra, holidays, tuple(overrides))
 
 
 # ------------------------------------------------------------------ the embedded market
@@ -508,6 +734,26 @@ heartbeat_misses = 3             # silent for 3 intervals = disconnected
 batch_max = 16384                # messages per engine batch
 queue_frames = 4096              # undelivered report frames per session before SLOW_CONSUMER
 snapshot_on_shutdown = true
+
+# The trading schedule the daemon drives: at each boundary it sends the engine the phase
+# commands (set_instrument_status, set_block_window) and, once per trading date, END_OF_DAY,
+# sequenced like every other command. Without a [schedule] table phases change only by
+# `chuanyu admin phase / halt / resume / end-of-day`. An operator's halt always stands
+# until the operator resumes the instrument; other manual phase changes last until the next
+# boundary. Times are local wall-clock times "HH:MM" in `timezone`.
+[schedule]
+enabled = true                   # false: no automatic phases (instruments start TRADING)
+timezone = "Asia/Shanghai"       # IANA name, or a fixed offset such as "UTC+08:00"
+pre_open = "09:15"               # PRE_OPEN (orders rest, nothing trades) until continuous trading
+continuous = [["09:30", "11:30"], ["13:00", "15:00"]]   # TRADING; CLOSED in between and after
+block = [["13:00", "15:00"]]     # block window open (closing it expires the block quotes)
+end_of_day = "15:30"             # statistics, close, new reference price, T+1 release
+weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri"]   # the days that trade (holidays aside)
+holidays = []                    # dates not traded, e.g. ["{year}-10-01", "{year}-10-02"]
+extra_trading_days = []          # dates traded although not a weekday above
+# An instrument may have its own hours; keys it leaves out come from [schedule]:
+# [schedule.instruments.CCER{vintage}]
+# block = []                     # no block window for this instrument
 '''
 
 

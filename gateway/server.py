@@ -19,6 +19,16 @@ Sockets
 - admin: a second ROUTER with CURVE, admin keys only (ZAP domain ``admin``), JSON requests
   and replies (see :mod:`gateway.admin`).
 
+The schedule
+------------
+With ``[schedule]`` enabled, ``Gateway.schedule`` is a :class:`gateway.schedule.ScheduleDriver`.
+Each loop iteration asks it (after the drain, so every order of the batch was received
+before the clock was read) for the phase, block-window and end-of-day commands the timetable
+wants now; they join the batch after the orders and the operator's commands, as operator
+commands (session 0), and are sequenced and journaled like everything else. Operator
+commands are shown to the driver when they are queued, so a halt is never overridden and a
+resume is followed in the same batch by the scheduled phase.
+
 The journal hook
 ----------------
 ``Gateway.journal`` is an object with ``append(commands)`` and ``sync()``. The loop calls
@@ -52,6 +62,7 @@ from .protocol import (
     REPORT_DTYPE, REPORT_TYPE_OFFSET, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, MsgType,
     ReportFlag, decode_orders, reserved_mask,
 )
+from .schedule import ScheduleDriver, clock_from_env, real_clock
 
 __all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
 
@@ -210,9 +221,12 @@ class Gateway:
         Keys (unless configured elsewhere), snapshots and ``endpoints.json``.
     journal : object, optional
         The journal hook (``append`` / ``sync``); :class:`NullJournal` by default.
+    clock : callable, optional
+        The schedule's clock (returns a ``datetime``); the wall clock by default. Only used
+        when the configuration's ``[schedule]`` is enabled.
     """
 
-    def __init__(self, config: MarketConfig, state_dir, journal=None) -> None:
+    def __init__(self, config: MarketConfig, state_dir, journal=None, clock=None) -> None:
         self.config = config
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -235,8 +249,15 @@ class Gateway:
         self._pending: list = []                   # (operator command rows, admin request or None)
         self._cancel_after: list = []              # sessions gone with cancel-on-disconnect
         self.next_seq = 1
+        self._schedule_state = None                # the driver's state from the restored snapshot
         self.engine = self._restore_or_bootstrap()
         self._grow_orders(int(self.engine.next_order_id))
+        self.schedule: ScheduleDriver | None = None
+        if config.schedule.enabled:
+            self.schedule = ScheduleDriver(config.schedule, [i.symbol for i in config.instruments],
+                                           clock or real_clock(config.schedule),
+                                           statuses=[int(i.status) for i in self.engine.instruments],
+                                           state=self._schedule_state)
 
     # ------------------------------------------------------------------ setup
     def _keys_dir(self) -> Path:
@@ -325,6 +346,7 @@ class Gateway:
                 self._order_open = z["order_open"].copy()
                 meta = json.loads(bytes(z["meta"]).decode())
             self.next_seq = meta["next_seq"]
+            self._schedule_state = meta.get("schedule")
             for sid, (report_seq, coid_last) in meta["sessions"].items():
                 sess = self.session_by_id.get(int(sid))
                 if sess is not None:
@@ -398,11 +420,12 @@ class Gateway:
         poller.register(self.admin, zmq.POLLIN)
         tick = min(self.daemon.heartbeat_ms, 100)
         next_timer = 0
+        schedule = self.schedule
         while not self._stopping:
             ready = dict(poller.poll(tick))
             if self.admin in ready:
                 self._serve_admin()
-            if self.orders in ready or self._pending:
+            if self.orders in ready or self._pending or (schedule is not None and schedule.due()):
                 self.cycle()
             now = time.monotonic_ns()
             if now >= next_timer:
@@ -508,6 +531,12 @@ class Gateway:
             cmd_sess = np.zeros(0, dtype=np.int32)
             cmd_pos = np.zeros(0, dtype=np.int64)
         waiting = []
+        if self.schedule is not None:           # the timetable's commands go after the operator's
+            scheduled = self.schedule.tick()
+            if scheduled is not None:
+                scheduled["session"] = OPERATOR
+                self._pending.append((scheduled, None))
+        operator = bool(self._pending)
         if self._pending:                       # operator commands go after the orders
             n_orders = len(cmds)
             offset = n_orders
@@ -525,6 +554,8 @@ class Gateway:
         if len(cmds):
             self._sequence(cmds)
             events = self._commit(cmds)
+            if operator and self.schedule is not None:
+                self.schedule.observe(events)
             reports, dest, rpos = self._reports(events, cmd_sess, cmds["session"], cmd_pos, base)
         else:
             events = np.zeros(0, dtype=EVENT_DTYPE)
@@ -983,6 +1014,8 @@ class Gateway:
         """Queue operator commands for the next batch; the admin reply follows their events."""
         rows = rows.copy()
         rows["session"] = OPERATOR
+        if self.schedule is not None:
+            self.schedule.note_operator(rows)
         self._pending.append((rows, (identity, request_id)))
 
     def status(self) -> dict:
@@ -1001,6 +1034,7 @@ class Gateway:
                           "delivered": s.delivered, "dropped": s.dropped, "logins": s.logins}
                          for s in self.sessions[1:]],
             "endpoints": getattr(self, "endpoints", {}),
+            "schedule": self.schedule.describe() if self.schedule is not None else {"enabled": False},
         }
 
     # ------------------------------------------------------------------ snapshots and shutdown
@@ -1012,6 +1046,8 @@ class Gateway:
         _atomic_write(path, blob)
         meta = {"next_seq": self.next_seq,
                 "sessions": {str(s.cfg.id): [s.report_seq, s.coid_last] for s in self.sessions[1:]}}
+        if self.schedule is not None:
+            meta["schedule"] = self.schedule.state()
         side = self.state_dir / f"gateway-{last:012d}.npz"
         tmp = side.with_suffix(".tmp.npz")
         np.savez(tmp, order_session=self._order_session, order_account=self._order_account,
@@ -1048,8 +1084,18 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
-    """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status."""
-    gw = Gateway(config, state_dir)
+    """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status.
+
+    With the schedule enabled, ``CHUANYU_FAKE_CLOCK_START`` (an ISO local date and time) and
+    ``CHUANYU_FAKE_CLOCK_SPEED`` (default 1) run it on a fake clock: a test and demo aid.
+    """
+    clock, clock_note = None, None
+    if config.schedule.enabled:
+        try:
+            clock, clock_note = clock_from_env(config.schedule)
+        except ValueError as exc:
+            raise GatewayError(str(exc)) from None
+    gw = Gateway(config, state_dir, clock=clock)
     gw.bind()
     signal.signal(signal.SIGTERM, gw.request_shutdown)
     signal.signal(signal.SIGINT, gw.request_shutdown)
@@ -1057,6 +1103,13 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
     print(f"chuanyu engine: orders {e['orders']} (CURVE; server public key {e['server_public_key']})", file=out)
     print(f"chuanyu engine: admin  {e['admin']}", file=out)
     print(f"chuanyu engine: state  {gw.state_dir.resolve()}  keys {e['keys_dir']}", file=out)
+    if config.schedule.enabled:
+        print(f"chuanyu engine: schedule {config.schedule.describe()}", file=out)
+        if clock_note:
+            print(f"chuanyu engine: schedule on a {clock_note}: a test/demo aid, not for production", file=out)
+    else:
+        print("chuanyu engine: schedule off (no [schedule] table or enabled = false): phases change "
+              "only by admin commands", file=out)
     print(f"chuanyu engine: {len(config.instruments)} instruments, {len(config.accounts)} accounts, "
           f"{len(config.sessions)} sessions, durability {gw.journal.mode}; ready", file=out, flush=True)
     try:

@@ -151,8 +151,9 @@ def _env() -> dict:
 class Daemon:
     """A ``chuanyu engine`` subprocess and what it wrote to its state dir."""
 
-    def __init__(self, state_dir: Path, config_text: str = MARKET) -> None:
+    def __init__(self, state_dir: Path, config_text: str = MARKET, env: dict | None = None) -> None:
         self.state_dir = state_dir
+        self.env = env or {}
         self.config_path = state_dir.parent / f"{state_dir.name}.toml"
         self.config_path.write_text(config_text)
         self.out_path = state_dir.parent / f"{state_dir.name}.out"
@@ -168,7 +169,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(self.config_path),
              "--state-dir", str(self.state_dir)],
-            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.state_dir.parent, env=_env())
+            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.state_dir.parent, env={**_env(), **self.env})
         eventually(lambda: endpoints.exists() or self.proc.poll() is not None, 20, what="the daemon to start")
         if self.proc.poll() is not None:
             raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.output()}")
