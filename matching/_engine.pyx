@@ -930,6 +930,16 @@ cdef class Engine:
         self._hold(o, 0, 0)
         self._emit_order(EV_ACCEPTED, s, o.qty, o.qty, 0, 0)
 
+    cdef void _admit_and_rest(self, slot_t s) noexcept nogil:
+        """Risk-check a new listing, block quote or auction bid; accept it and rest it."""
+        cdef uint16_t reason = self._risk_reason(&self.orders[s])
+        if reason:
+            self._reject(reason)
+            return
+        self._accept_slot(s)
+        if self._rest(s) != 0:
+            self.oom = True
+
     cdef void _new_order(self) noexcept nogil:
         cdef const Command* c = self.cmd
         cdef InstrumentParams* p
@@ -1151,14 +1161,8 @@ cdef class Engine:
         if reason:
             self._reject(reason)
             return
-        s = self._new_slot(c, order_type, c.side, c.price, c.qty, TIF_DAY, STP_OFF, terms, flags)
-        reason = self._risk_reason(&self.orders[s])
-        if reason:
-            self._reject(reason)
-            return
-        self._accept_slot(s)
-        if self._rest(s) != 0:
-            self.oom = True
+        self._admit_and_rest(self._new_slot(c, order_type, c.side, c.price, c.qty, TIF_DAY, STP_OFF,
+                                            terms, flags))
 
     cdef void _take(self) noexcept nogil:
         """TAKE_FIXED and BLOCK_ACCEPT: trade part or all of one resting listing or quote."""
@@ -1718,13 +1722,7 @@ cdef class Engine:
         s = self._new_slot(c, OT_AUCTION_BID, opposite(lot.side), c.price, c.qty, TIF_GTC, STP_OFF, 0,
                            auc.flags & FLAG_COMPLIANCE_ONLY)
         self.orders[s].instrument = lot.instrument
-        reason = self._risk_reason(&self.orders[s])
-        if reason:
-            self._reject(reason)
-            return
-        self._accept_slot(s)
-        if self._rest(s) != 0:
-            self.oom = True
+        self._admit_and_rest(s)
 
     cdef void _auction_close(self) noexcept nogil:
         """AUCTION_CLOSE: clear the open auction as reference._auction_close states."""
