@@ -921,7 +921,6 @@ cdef class Engine:
 
     cdef void _accept_slot(self, slot_t s) noexcept nogil:
         """Allocate the order _new_slot filled, hold what it needs and report it accepted."""
-        cdef int32_t next_free = self.orders[s].next
         cdef Order* o
         self._alloc_order()
         o = &self.orders[s]
@@ -1121,7 +1120,6 @@ cdef class Engine:
         cdef uint16_t reason
         cdef int32_t terms = 0
         cdef uint8_t flags = 0
-        cdef slot_t s
         if c.instrument < 0 or c.instrument >= self.n_instruments:
             self._reject(REJ_UNKNOWN_INSTRUMENT)
             return
@@ -1548,7 +1546,6 @@ cdef class Engine:
         cdef bint primary = c.flags & FLAG_PRIMARY
         cdef slot_t s
         cdef int32_t i
-        cdef Event* e
         if c.instrument < 0 or c.instrument >= self.n_instruments:
             self._reject(REJ_UNKNOWN_INSTRUMENT)
             return
@@ -1634,7 +1631,6 @@ cdef class Engine:
 
     cdef void _auction_eligible(self) noexcept nogil:
         cdef Auction* auc = self._find_auction()
-        cdef void* p
         cdef Event* e
         if auc == NULL:
             return
@@ -2169,7 +2165,7 @@ cdef class Engine:
                              a.status), rows, self._defs)
 
     def _export_meta(self):
-        cdef int32_t a, n
+        cdef int32_t a
         account_stp = []
         for a in range(self.accounts_cap):
             if self.accounts[a].stp != 0 and self.accounts[a].stp != self.default_stp:
