@@ -1414,9 +1414,6 @@ cdef class Engine:
         a.holdings = self.holdings_rows
         self.holdings_rows += 1
         memset(self._holding(c.account, 0), 0, self.n_instruments * sizeof(Holding))
-        for cap in range(self.n_instruments):
-            self._holding(c.account, cap).account = c.account
-            self._holding(c.account, cap).instrument = cap
         a.exists = True
         a.member = c.member
         a.region = c.region
@@ -2129,8 +2126,9 @@ cdef class Engine:
         cdef cnp.ndarray accounts = np.zeros(self.holdings_rows, dtype=ACCOUNT_DTYPE)
         cdef cnp.ndarray holdings = np.zeros(self.holdings_rows * self.n_instruments, dtype=HOLDING_DTYPE)
         cdef AccountRecord* row = <AccountRecord*>cnp.PyArray_DATA(accounts)
-        cdef Holding* hrow = <Holding*>cnp.PyArray_DATA(holdings)
-        cdef int32_t a, n = 0
+        cdef HoldingRecord* hrow = <HoldingRecord*>cnp.PyArray_DATA(holdings)
+        cdef int32_t a, n = 0, i
+        cdef int64_t k = 0
         cdef Account* acct
         for a in range(self.accounts_cap):
             acct = &self.accounts[a]
@@ -2143,8 +2141,11 @@ cdef class Engine:
             row[n].region = acct.region
             row[n].sector = acct.sector
             row[n].status = acct.status
-            memcpy(&hrow[<int64_t>n * self.n_instruments], self._holding(a, 0),
-                   self.n_instruments * sizeof(Holding))
+            for i in range(self.n_instruments):
+                hrow[k].holding = self._holding(a, i)[0]
+                hrow[k].account = a
+                hrow[k].instrument = i
+                k += 1
             n += 1
         return accounts, holdings
 
@@ -2284,10 +2285,11 @@ cdef class Engine:
         cdef BookOrder* row = <BookOrder*>cnp.PyArray_DATA(orders)
         cdef AccountRecord* arow = <AccountRecord*>cnp.PyArray_DATA(accounts)
         cdef int64_t i, n = orders.shape[0]
-        cdef int32_t a
+        cdef int32_t a, j
         cdef slot_t s
         cdef Order* o
         cdef Account* acct
+        cdef HoldingRecord* hrow
         if holdings.shape[0] != accounts.shape[0] * self.n_instruments:
             raise ValueError("snapshot holdings do not match its accounts")
         for i in range(accounts.shape[0]):
@@ -2299,8 +2301,11 @@ cdef class Engine:
             acct.status = arow[i].status
             acct.cash_available = arow[i].cash_available
             acct.cash_frozen = arow[i].cash_frozen
-            memcpy(self._holding(a, 0), <Holding*>cnp.PyArray_DATA(holdings) + i * self.n_instruments,
-                   self.n_instruments * sizeof(Holding))
+            hrow = <HoldingRecord*>cnp.PyArray_DATA(holdings) + i * self.n_instruments
+            for j in range(self.n_instruments):
+                if hrow[j].account != a or hrow[j].instrument != j:
+                    raise ValueError(f"snapshot holding rows of account {a} are out of order")
+                self._holding(a, j)[0] = hrow[j].holding
         for a, mode in meta["account_stp"]:
             if not (0 <= a < self.max_accounts and STP_OFF <= mode <= STP_CANCEL_BOTH):
                 raise ValueError("snapshot holds an invalid account mode")
@@ -2515,7 +2520,7 @@ def _layout():
     cdef Event e
     cdef BookOrder b
     cdef AccountRecord a
-    cdef Holding h
+    cdef HoldingRecord h
     return {
         "Command": (sizeof(Command), {
             "seq": off(&c.seq, &c), "ts": off(&c.ts, &c), "order_id": off(&c.order_id, &c),
@@ -2552,10 +2557,11 @@ def _layout():
             "cash_available": off(&a.cash_available, &a), "cash_frozen": off(&a.cash_frozen, &a),
             "account": off(&a.account, &a), "member": off(&a.member, &a), "region": off(&a.region, &a),
             "sector": off(&a.sector, &a), "status": off(&a.status, &a)}),
-        "Holding": (sizeof(Holding), {
-            "available": off(&h.available, &h), "frozen": off(&h.frozen, &h), "locked": off(&h.locked, &h),
-            "non_tradable": off(&h.non_tradable, &h), "floor": off(&h.floor, &h),
-            "limit": off(&h.limit, &h), "buying": off(&h.buying, &h), "obligation": off(&h.obligation, &h),
+        "Holding": (sizeof(HoldingRecord), {
+            "available": off(&h.holding.available, &h), "frozen": off(&h.holding.frozen, &h),
+            "locked": off(&h.holding.locked, &h), "non_tradable": off(&h.holding.non_tradable, &h),
+            "floor": off(&h.holding.floor, &h), "limit": off(&h.holding.limit, &h),
+            "buying": off(&h.holding.buying, &h), "obligation": off(&h.holding.obligation, &h),
             "account": off(&h.account, &h),
             "instrument": off(&h.instrument, &h)}),
         "Order": (sizeof(Order), {}),

@@ -329,7 +329,7 @@ ctypedef struct AccountRecord:
     uint8_t sector
     uint8_t status
 
-# Mirrors HOLDING_DTYPE (aligned); also the live per-account, per-instrument position.
+# An account's position in one instrument: 64 bytes, one cache line.
 ctypedef struct Holding:
     int64_t available       # sellable now
     int64_t frozen          # held by open sell orders
@@ -339,6 +339,10 @@ ctypedef struct Holding:
     int64_t limit           # position limit, 0 = none
     int64_t buying          # open buy quantity
     int64_t obligation      # units to surrender for compliance
+
+# Mirrors HOLDING_DTYPE (aligned): a Holding with its place, in snapshots.
+ctypedef struct HoldingRecord:
+    Holding holding
     int32_t account
     int32_t instrument
 
