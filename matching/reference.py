@@ -7,11 +7,13 @@ the differential tests in ``tests/property`` hold both to that.
 Rules, in the order the engine applies them
 -------------------------------------------
 NEW_ORDER is validated in this order, the first failure rejecting it with that reason:
-unknown instrument, unknown account, instrument halted, side, order type, time in force
-(a market order must be IOC or FOK), STP mode, quantity > 0, quantity on the lot, quantity
-within the instrument's maximum, and for limit orders price > 0, price on the tick, price
-within the band; last, a FOK order that could not fill completely is rejected. A rejected
-command changes nothing.
+unknown instrument, unknown account, the instrument's phase (HALTED: INSTRUMENT_HALTED;
+CLOSED: MARKET_CLOSED), side, order type, time in force (a market order must be IOC or
+FOK), STP mode, quantity > 0, quantity on the lot, quantity within the instrument's maximum,
+and for limit orders price > 0, price on the tick, price within the band; in PRE_OPEN a
+market, IOC or FOK order is MARKET_CLOSED and a limit order that would cross WOULD_CROSS
+(orders rest, nothing trades); then the account checks below; last, a FOK order that could
+not fill completely is rejected. A rejected command changes nothing.
 
 An accepted order is given the next order id and walks the opposite side from the best
 level while that level's price crosses its limit (a market order's limit is the band edge:
@@ -49,7 +51,9 @@ sequence, which record that it happened.
 Events of one command come in this order: ACCEPTED or REJECTED, then trades and
 cancellations as they happen, then one DEPTH event per price level the command changed, in
 the order they were first changed, carrying the level's new quantity and order count (zero
-when the level is gone).
+when the level is gone) and the book in ``trade_type`` (CONTINUOUS, or FIXED for listings).
+Block quotes are private to their parties and auction bids sealed: their books never
+publish depth.
 """
 from __future__ import annotations
 
