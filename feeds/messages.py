@@ -1,0 +1,71 @@
+"""Market-data messages: one fixed-width little-endian layout for every public message.
+
+A feed message carries the feed-wide sequence number (``seq``, gap-free over the whole
+feed) and the instrument's own sequence number (``instrument_seq``, gap-free per
+instrument), so a subscriber that filters by instrument still detects a loss. ``msg_type``
+says which of the other fields are meaningful; unused ones are zero. Public messages never
+carry an account id, and sealed auction bids and private block quotes are never published.
+
+Topics (ZeroMQ subscription prefixes) are ``<channel letter>.<symbol>``: a subscriber to
+``b"T."`` gets every trade, to ``b"D.SCEA2026"`` the depth of one instrument.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+__all__ = ["FeedType", "FEED_DTYPE", "CHANNEL", "topic"]
+
+
+class FeedType(IntEnum):
+    TRADE = 1            # a trade: continuous, fixed-price, block or auction (trade_type)
+    DEPTH = 2            # one price level's new quantity and order count (0 = gone)
+    BBO = 3              # best bid and offer of the continuous book after a batch
+    STATUS = 4           # the instrument's phase, and whether its block window is open
+    AUCTION_RESULT = 5   # an auction's outcome, clearing price and volumes
+    DAILY_STATS = 6      # the end of day: OHLC, previous close, volume and amount by type
+
+
+# The channel letter of each message type: the first byte of its topic.
+CHANNEL = {FeedType.TRADE: b"T", FeedType.DEPTH: b"D", FeedType.BBO: b"B", FeedType.STATUS: b"S",
+           FeedType.AUCTION_RESULT: b"A", FeedType.DAILY_STATS: b"E"}
+
+FEED_DTYPE = np.dtype(
+    [
+        ("seq", "<i8"),              # feed-wide, from 1, no gaps
+        ("instrument_seq", "<i8"),   # per instrument, from 1, no gaps
+        ("ts", "<i8"),               # engine time of the event, ns
+        ("engine_seq", "<i8"),       # the engine event it comes from (0 for BBO)
+        ("price", "<i8"),            # trade / level / clearing / close price, fen
+        ("qty", "<i8"),              # trade / level quantity, volume sold, day volume
+        ("trade_id", "<i8"),
+        ("bid_price", "<i8"),        # BBO (0: side empty)
+        ("bid_qty", "<i8"),
+        ("ask_price", "<i8"),
+        ("ask_qty", "<i8"),
+        ("open", "<i8"),             # DAILY_STATS
+        ("high", "<i8"),
+        ("low", "<i8"),
+        ("previous", "<i8"),         # DAILY_STATS: previous close; AUCTION_RESULT: volume bid
+        ("volume", "<i8", (4,)),     # DAILY_STATS: by trade type CONTINUOUS..AUCTION
+        ("amount", "<i8", (4,)),
+        ("instrument", "<i4"),
+        ("count", "<i4"),            # DEPTH: orders at the level; AUCTION_RESULT: bids
+        ("msg_type", "u1"),          # FeedType
+        ("side", "u1"),              # DEPTH: level side; TRADE: aggressor side
+        ("trade_type", "u1"),        # TRADE: its type; DEPTH: the book (CONTINUOUS or FIXED)
+        ("status", "u1"),            # STATUS: InstrumentStatus; AUCTION_RESULT: AuctionOutcome
+        ("block_window", "u1"),      # STATUS
+    ],
+    align=True,
+)
+
+
+def topic(msg_type: int, symbol: str) -> bytes:
+    """The subscription topic of a message type on an instrument.
+
+    >>> topic(FeedType.DEPTH, "SCEA2026")
+    b'D.SCEA2026'
+    """
+    return CHANNEL[FeedType(msg_type)] + b"." + symbol.encode()

@@ -1,0 +1,59 @@
+"""The trade tape and the end-of-day report against hand-computed figures."""
+import csv
+import json
+
+import numpy as np
+
+from feeds.disclosure import REPORT_FIELDS, TAPE_FIELDS, Disclosure
+from matching import Engine, Instrument, InstrumentKind, Region, Side, StpMode, commands
+
+TS = 1_764_300_000_000_000_000          # 2025-11-28 11:20 in China Standard Time
+SELL, BUY = Side.SELL, Side.BUY
+REGIONS = {1: Region.SC, 2: Region.CQ, 3: Region.SC, 4: Region.CQ}
+
+
+def day(tmp_path):
+    instruments = [Instrument("SCEA2026", region=Region.SC),
+                   Instrument("CCER2025", kind=InstrumentKind.CER, region=Region.CQ, block_min_qty=100)]
+    engine = Engine(instruments, default_stp=StpMode.OFF)
+    disclosure = Disclosure(tmp_path, instruments, REGIONS.get)
+    batches = [
+        np.concatenate([commands.new_order(0, 1, SELL, 100, 5010, ts=TS), commands.new_order(0, 2, BUY, 60, 5010),
+                        commands.new_order(0, 3, BUY, 40, 5010)]),          # 60 t SC -> CQ, 40 t SC -> SC
+        np.concatenate([commands.new_order(0, 4, SELL, 30, 5020), commands.new_order(0, 1, BUY, 30, 5020)]),  # 30 t CQ -> SC
+        np.concatenate([commands.set_block_window(0, True), commands.block_quote(0, 2, SELL, 100_000, 4600),
+                        commands.block_accept(6, 3, 100_000)]),             # quote 6: CQ -> SC, 100,000 t
+        np.concatenate([commands.new_order(1, 2, SELL, 10, 5040), commands.new_order(1, 1, BUY, 10, 5040)]),  # CER
+    ]
+    for batch in batches:
+        disclosure.record(engine.process(batch))
+    return disclosure.record(engine.process(commands.end_of_day(-1)))
+
+
+def test_the_tape_has_every_trade_with_its_type_and_regions_but_no_accounts(tmp_path):
+    day(tmp_path)
+    rows = list(csv.DictReader((tmp_path / "trades-20251128.csv").open()))
+    assert tuple(rows[0]) == TAPE_FIELDS
+    assert [(r["symbol"], r["trade_type"], r["price"], r["qty"], r["buyer_region"], r["seller_region"]) for r in rows] == [
+        ("SCEA2026", "CONTINUOUS", "5010", "60", "CQ", "SC"), ("SCEA2026", "CONTINUOUS", "5010", "40", "SC", "SC"),
+        ("SCEA2026", "CONTINUOUS", "5020", "30", "SC", "CQ"), ("SCEA2026", "BLOCK", "4600", "100000", "SC", "CQ"),
+        ("CCER2025", "CONTINUOUS", "5040", "10", "SC", "CQ")]
+
+
+def test_the_report_closes_at_the_vwap_with_block_volume_apart_and_the_regional_flows(tmp_path):
+    written = day(tmp_path)
+    assert sorted(p.name for p in written) == ["eod-20251128.csv", "eod-20251128.csv", "eod-20251128.json",
+                                               "eod-20251128.json"]
+    report = {r["symbol"]: r for r in json.loads((tmp_path / "eod-20251128.json").read_text())["instruments"]}
+    sc = report["SCEA2026"]
+    # continuous: 100 t at 5010 and 30 t at 5020: VWAP = (501,000 + 150,600) / 130 = 5012.3 -> 5012
+    assert (sc["open"], sc["high"], sc["low"], sc["close"], sc["previous_close"], sc["change"]) == (
+        5010, 5020, 5010, 5012, 5000, 12)
+    assert (sc["continuous_volume"], sc["continuous_amount"]) == (130, 651_600)
+    assert (sc["block_volume"], sc["block_amount"]) == (100_000, 460_000_000)      # not in the close
+    # cross-regional: 60 (SC->CQ) + 30 (CQ->SC) + 100,000 (CQ->SC); net SC->CQ = 60 - 30 - 100,000
+    assert (sc["cross_regional_volume"], sc["net_flow_sc_to_cq"]) == (100_090, -99_970)
+    cer = report["CCER2025"]
+    assert (cer["close"], cer["cross_regional_volume"], cer["net_flow_sc_to_cq"]) == (5040, 10, 0)   # CERs are no allowance flow
+    rows = list(csv.DictReader((tmp_path / "eod-20251128.csv").open()))
+    assert tuple(rows[0]) == REPORT_FIELDS and [r["symbol"] for r in rows] == ["SCEA2026", "CCER2025"]
