@@ -45,6 +45,8 @@ class FeedEncoder:
         self.status = [int(InstrumentStatus.TRADING)] * len(self.symbols)
         self.block_window = [0] * len(self.symbols)
         self._bbo = [(0, 0, 0, 0)] * len(self.symbols)
+        # the latest message of each kind per instrument, for snapshots
+        self.last: dict[tuple[int, int], np.ndarray] = {}
 
     # ------------------------------------------------------------------ batches
     def encode(self, events: np.ndarray) -> list[tuple[bytes, np.ndarray]]:
@@ -72,7 +74,31 @@ class FeedEncoder:
             frame["instrument_seq"] = np.arange(first + 1, first + len(index) + 1)
             self.topic_seq[name] = first + len(index)
             out.append((name, frame))
+            if frame["msg_type"][0] != FeedType.DEPTH:
+                self.last[(int(frame["msg_type"][0]), int(frame["instrument"][0]))] = frame[-1:].copy()
         return out
+
+    def snapshot(self, instruments=None) -> tuple[int, dict[bytes, int], np.ndarray]:
+        """What a late subscriber needs: ``(seq, topic sequence numbers, rows)``.
+
+        The rows are every published level (DEPTH) of the chosen instruments (all when
+        None) and their latest BBO, STATUS, TRADE, AUCTION_RESULT and DAILY_STATS messages;
+        ``seq`` is the feed sequence number they reflect: a subscriber applies only live
+        messages above it.
+        """
+        chosen = range(len(self.symbols)) if instruments is None else instruments
+        rows = []
+        for n in chosen:
+            for (book, side), levels in self.books[n].levels.items():
+                for price, (qty, count) in levels.items():
+                    row = np.zeros(1, FEED_DTYPE)
+                    row["msg_type"], row["instrument"], row["trade_type"], row["side"] = FeedType.DEPTH, n, book, side
+                    row["price"], row["qty"], row["count"] = price, qty, count
+                    rows.append(row)
+            rows += [row for (kind, i), row in self.last.items() if i == n]
+        names = {topic(t, self.symbols[n]) for n in chosen for t in FeedType}
+        seqs = {name: self.topic_seq.get(name, 0) for name in sorted(names)}
+        return self.seq, seqs, np.concatenate(rows) if rows else np.zeros(0, FEED_DTYPE)
 
     # ------------------------------------------------------------ by event kind
     @staticmethod

@@ -1,0 +1,89 @@
+"""The publishing side of the feed: a PUB socket for live messages and a ROUTER socket that
+answers snapshot requests (the "clone" pattern), both driven from the daemon's loop.
+
+Snapshot protocol: a DEALER sends ``[b"SNAPSHOT", symbols]`` (``symbols`` comma-separated,
+empty for all); the reply is ``[b"SNAPSHOT", header, rows]``, ``header`` a JSON object with
+``seq`` (the feed sequence number the snapshot reflects) and ``topics`` (each topic's last
+``instrument_seq``), ``rows`` ``FEED_DTYPE`` messages (see :meth:`FeedEncoder.snapshot`).
+A bad request gets ``[b"ERROR", reason]``.
+"""
+from __future__ import annotations
+
+import json
+
+import zmq
+
+from .encoder import FeedEncoder
+
+__all__ = ["FeedService", "SNAPSHOT", "ERROR"]
+
+SNAPSHOT = b"SNAPSHOT"
+ERROR = b"ERROR"
+
+
+class FeedService:
+    """Publish each engine batch's public messages and serve snapshots.
+
+    Parameters
+    ----------
+    encoder : FeedEncoder
+    publisher : zmq.Socket
+        A bound PUB socket.
+    snapshots : zmq.Socket
+        A bound ROUTER socket.
+    """
+
+    def __init__(self, encoder: FeedEncoder, publisher, snapshots) -> None:
+        self.encoder = encoder
+        self.publisher = publisher
+        self.snapshots = snapshots
+        self.published = 0
+
+    def publish(self, events) -> int:
+        """Encode one engine batch and publish it; return the number of messages."""
+        n = 0
+        for name, rows in self.encoder.encode(events):
+            # PUB never blocks: a slow subscriber loses messages and resynchronises.
+            self.publisher.send_multipart([name, rows.tobytes()], copy=False)
+            n += len(rows)
+        self.published += n
+        return n
+
+    def serve_snapshots(self) -> int:
+        """Answer every snapshot request waiting; return how many."""
+        served = 0
+        while self.snapshots.poll(0):
+            frames = self.snapshots.recv_multipart()
+            identity, request = frames[0], frames[1:]
+            self.snapshots.send_multipart([identity, *self._answer(request)])
+            served += 1
+        return served
+
+    def _answer(self, request: list) -> list:
+        if len(request) != 2 or request[0] != SNAPSHOT:
+            return [ERROR, b"expected [SNAPSHOT, symbols]"]
+        wanted = [s for s in request[1].decode(errors="replace").split(",") if s]
+        index = {s: n for n, s in enumerate(self.encoder.symbols)}
+        unknown = [s for s in wanted if s not in index]
+        if unknown:
+            return [ERROR, f"unknown instrument {unknown[0]}".encode()]
+        seq, topics, rows = self.encoder.snapshot([index[s] for s in wanted] if wanted else None)
+        header = {"seq": seq, "topics": {name.decode(): n for name, n in topics.items()}}
+        return [SNAPSHOT, json.dumps(header).encode(), rows.tobytes()]
+
+
+def bind_feed(ctx: zmq.Context, host: str, pub_port: int = 0, snapshot_port: int = 0, sndhwm: int = 100_000):
+    """Bind the two feed sockets; return them and their endpoints (port 0: any free port)."""
+    publisher = ctx.socket(zmq.PUB)
+    publisher.setsockopt(zmq.SNDHWM, sndhwm)
+    publisher.setsockopt(zmq.LINGER, 0)
+    snapshots = ctx.socket(zmq.ROUTER)
+    snapshots.setsockopt(zmq.LINGER, 0)
+    endpoints = []
+    for sock, port in ((publisher, pub_port), (snapshots, snapshot_port)):
+        if port:
+            sock.bind(f"tcp://{host}:{port}")
+            endpoints.append(f"tcp://{host}:{port}")
+        else:
+            endpoints.append(f"tcp://{host}:{sock.bind_to_random_port(f'tcp://{host}')}")
+    return publisher, snapshots, endpoints

@@ -1,0 +1,145 @@
+"""FeedClient over real loopback sockets against a FeedService: late joiners, lost messages
+and many subscribers all converge to the engine's books and trades."""
+import threading
+
+import numpy as np
+import pytest
+import zmq
+
+from feeds.client import FeedClient
+from feeds.encoder import FeedEncoder
+from feeds.messages import FeedType
+from feeds.service import FeedService, bind_feed
+from matching import Engine, Instrument, commands
+
+SYMBOLS = ["SCEA2026", "CQEA2026"]
+
+
+class Market:
+    """An engine publishing through a FeedService; snapshots served from a thread."""
+
+    def __init__(self, sndhwm=100_000):
+        self.ctx = zmq.Context()
+        self.engine = Engine([Instrument(s) for s in SYMBOLS])
+        self.encoder = FeedEncoder(SYMBOLS)
+        pub, snap, (self.pub_endpoint, self.snapshot_endpoint) = bind_feed(self.ctx, "127.0.0.1", sndhwm=sndhwm)
+        self.service = FeedService(self.encoder, pub, snap)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        self.rng = np.random.default_rng(11)
+        self.trades = []
+        self.clients = []
+
+    def _serve(self):
+        while not self.stop.is_set():
+            if self.service.snapshots.poll(20):
+                with self.lock:
+                    self.service.serve_snapshots()
+
+    def trade_some(self, n=300):
+        cmds = np.zeros(n, dtype=commands.command(1).dtype)
+        cmds["type"] = np.where(self.rng.random(n) < 0.85, 1, 2)
+        cmds["instrument"] = self.rng.integers(0, 2, n)
+        cmds["account"] = self.rng.integers(0, 40, n)
+        side = self.rng.integers(1, 3, n)
+        cmds["side"], cmds["order_type"], cmds["tif"] = side, 1, 1
+        cmds["price"] = 5000 + np.where(side == 1, -1, 1) * self.rng.integers(-5, 30, n)
+        cmds["qty"] = self.rng.integers(1, 50, n)
+        cmds["order_id"] = self.rng.integers(1, self.engine.next_order_id + 1, n)
+        with self.lock:
+            events = self.engine.process(cmds)
+            self.service.publish(events)
+        self.trades += events[events["kind"] == 3]["trade_id"].tolist()
+
+    def probe(self):
+        """Publish a status message (nothing changes): proof that a subscription is live."""
+        with self.lock:
+            self.service.publish(self.engine.process(commands.set_instrument_status(0, 1)))
+
+    def close(self):
+        for client in self.clients:
+            client.close()
+        self.stop.set()
+        self.thread.join()
+        self.service.publisher.close(0)
+        self.service.snapshots.close(0)
+        self.ctx.term()
+
+
+@pytest.fixture
+def market():
+    m = Market()
+    yield m
+    m.close()
+
+
+def converge(client, market, rounds=50):
+    """Poll until the client's books equal the engine's (bounded)."""
+    for _ in range(rounds):
+        client.poll(50)
+        if all(client.books[n].view(depth=None) == market.engine.book(n, depth=10**6) for n in range(2)):
+            return True
+    return False
+
+
+def subscriber(market, **kwargs):
+    """A started client whose subscription is known to be live (ZeroMQ's slow joiner)."""
+    client = FeedClient(market.pub_endpoint, market.snapshot_endpoint, SYMBOLS, ctx=market.ctx, **kwargs)
+    market.clients.append(client)
+    client.start()
+    for _ in range(100):
+        market.probe()
+        if any(m["msg_type"] == FeedType.STATUS for m in client.poll(20)):
+            return client
+    raise AssertionError("the subscription never became live")
+
+
+def test_a_subscriber_from_the_start_sees_every_trade_and_the_same_books(market):
+    client = subscriber(market)
+    for _ in range(10):
+        market.trade_some()
+    assert converge(client, market)
+    assert [int(t["trade_id"]) for t in client.trades] == market.trades
+
+
+def test_a_late_joiner_converges_from_a_snapshot(market):
+    for _ in range(10):
+        market.trade_some()
+    client = subscriber(market)
+    assert client.resyncs >= 1 and client.books[0].view(depth=None) == market.engine.book(0, depth=10**6)
+    for _ in range(5):
+        market.trade_some()
+    assert converge(client, market)
+    (_, last), = [(k, v) for k, v in client.latest.items() if k == (FeedType.TRADE, 0)] or [(None, None)]
+    assert last is not None
+
+
+def test_a_subscriber_that_loses_messages_detects_the_gap_and_resynchronises():
+    market = Market(sndhwm=1)
+    try:
+        client = subscriber(market, rcvhwm=1)
+        for _ in range(30):                                   # the consumer is paused meanwhile
+            market.trade_some(500)
+        assert converge(client, market, rounds=200)
+        assert client.resyncs >= 2
+    finally:
+        market.close()
+
+
+def test_sixteen_subscribers_all_converge(market):
+    clients = [subscriber(market) for _ in range(16)]
+    for _ in range(5):
+        market.trade_some()
+    assert all(converge(c, market) for c in clients)
+
+
+def test_an_unknown_instrument_snapshot_is_refused(market):
+    sock = market.ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(market.snapshot_endpoint)
+    sock.send_multipart([b"SNAPSHOT", b"NOPE"])
+    assert sock.poll(2000)
+    assert sock.recv_multipart() == [b"ERROR", b"unknown instrument NOPE"]
+    sock.close(0)
