@@ -71,7 +71,7 @@ def _config(clients: int) -> str:
                   f'key = "bench-{i}"']
     lines += ["[security]", "generate_missing_keys = true", "[network]", "order_port = 0", "admin_port = 0",
               "[daemon]", "heartbeat_ms = 5000", "batch_max = 16384", "queue_frames = 100000",
-              "snapshot_on_shutdown = false"]
+              "snapshot_on_shutdown = false", "[durability]", 'mode = "none"']
     return "\n".join(lines) + "\n"
 
 

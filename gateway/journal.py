@@ -343,6 +343,14 @@ class Journal:
         if self.mode == "fsync" or self._clock() - self._last_fsync >= self.interval_ns:
             self._fsync()
 
+    def sync_due_ms(self) -> int | None:
+        """Milliseconds until an idle :meth:`sync` would fsync, or None (nothing pending, or
+        not the ``"interval"`` policy): how long the daemon's loop may sleep when idle."""
+        if self.mode != "interval" or not self._dirty:
+            return None
+        left = self.interval_ns - (self._clock() - self._last_fsync)
+        return max(0, -(-left // 1_000_000))
+
     def close(self) -> None:
         """Flush, fsync (unless ``"none"``) and close the open segment."""
         if self._file is None:

@@ -31,9 +31,26 @@ resume is followed in the same batch by the scheduled phase.
 
 The journal hook
 ----------------
-``Gateway.journal`` is an object with ``append(commands)`` and ``sync()``. The loop calls
-both after sequencing and before the engine sees the batch, so no report leaves before its
-command is journaled. Today it is :class:`NullJournal`; the journal issue replaces it.
+``Gateway.journal`` is a :class:`gateway.journal.Journal` in the state dir (or any object
+with ``append(commands)``, ``sync()`` and ``close()``, e.g. :class:`NullJournal`). The loop
+calls ``append`` then ``sync`` after sequencing and before the engine sees the batch
+(``_commit``); reports are built from the engine's events and sent only after that, so no
+acknowledgement or execution report leaves before ``sync()`` returned: under ``fsync``
+never before the batch's fsync returned. Under ``interval`` the loop also calls ``sync()``
+when idle, so the last batch is fsynced within about ``interval_ms`` even if nothing else
+arrives.
+
+Recovery
+--------
+At start the journal is opened (every record verified; a torn tail truncated with a log
+line; damage anywhere else stops the start with the segment file and byte offset), the
+newest snapshot that restores (engine ``snapshot-<last seq>.bin`` + gateway tables
+``gateway-<last seq>.npz``) is loaded, damaged ones being skipped with a log line, and
+every later journal record is replayed (``_replay_record``) through the same table update
+as the live loop (``_reports``): order -> session routing, client order ids, open orders,
+per-session report counters and last client order id. With no usable snapshot the state is
+rebuilt from a fresh engine and the whole journal (the start-up account commands are
+journaled like any others).
 """
 from __future__ import annotations
 
@@ -57,6 +74,8 @@ from matching import (
 
 from .admin import describe_events
 from .config import MarketConfig
+from .journal import Journal, JournalError
+from .replay import snapshots
 from .protocol import (
     HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_ACK_DTYPE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE, PROTOCOL_VERSION,
     REPORT_DTYPE, REPORT_TYPE_OFFSET, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, MsgType,
@@ -136,11 +155,15 @@ _R_BAD_COID = int(GatewayReject.BAD_CLIENT_ORDER_ID)
 
 
 class GatewayError(RuntimeError):
-    """The daemon cannot start (bad keys, a busy port, an unusable state dir)."""
+    """The daemon cannot start (bad keys, a busy port, an unusable state dir or journal)."""
+
+
+class _BadSnapshot(Exception):
+    """A snapshot (or its gateway tables) that does not load: recovery falls back to an older one."""
 
 
 class NullJournal:
-    """The journal hook: a no-op until the journal issue replaces it.
+    """A journal hook that keeps nothing (tests and tools; the daemon uses :class:`Journal`).
 
     ``append(commands)`` receives each sequenced ``COMMAND_DTYPE`` batch before the engine
     does; ``sync()`` returns once the batch is durable under the configured policy. The
@@ -220,7 +243,8 @@ class Gateway:
     state_dir : path
         Keys (unless configured elsewhere), snapshots and ``endpoints.json``.
     journal : object, optional
-        The journal hook (``append`` / ``sync``); :class:`NullJournal` by default.
+        The journal hook (``append`` / ``sync`` / ``close``); by default a
+        :class:`gateway.journal.Journal` in ``state_dir`` with the ``[durability]`` settings.
     clock : callable, optional
         The schedule's clock (returns a ``datetime``); the wall clock by default. Only used
         when the configuration's ``[schedule]`` is enabled.
@@ -230,8 +254,18 @@ class Gateway:
         self.config = config
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.journal = journal if journal is not None else NullJournal()
         self.daemon = config.daemon
+        if journal is None:
+            dur = config.durability
+            try:
+                journal = Journal(self.state_dir, dur.mode, dur.interval_ms, dur.segment_bytes)
+            except JournalError as exc:
+                raise GatewayError(f"cannot recover the journal: {exc}") from None
+            except OSError as exc:
+                raise GatewayError(f"cannot open the journal in {self.state_dir}: {exc}") from None
+        self.journal = journal
+        self.recovery = {"snapshot": None, "skipped_snapshots": [], "replayed_records": 0,
+                         "replayed_commands": 0, "torn_tail": str(getattr(journal, "torn", None) or "") or None}
         self.ctx = zmq.Context()
         self.auth = None
         self.orders = self.admin = None
@@ -289,6 +323,8 @@ class Gateway:
             self.session_by_id[s.id] = sess
         n = len(self.sessions)
         self._session_ids = np.array([0] + [s.id for s in cfg.sessions], dtype=np.int32)
+        order = np.argsort(self._session_ids, kind="stable")
+        self._ids_sorted, self._idx_sorted = self._session_ids[order], order.astype(np.int32)
         self._by_identity: dict[bytes, int] = {}
         # authorisation: may session index i act for account a?
         self._account_member = {a.id: a.member for a in cfg.accounts}
@@ -307,9 +343,29 @@ class Gateway:
                       risk=cfg.risk, fees=cfg.fees)
 
     def _restore_or_bootstrap(self) -> Engine:
-        snaps = sorted(self.state_dir.glob(SNAPSHOT_GLOB))
-        if snaps:
-            return self._restore(snaps[-1])
+        """Newest usable snapshot + every later journal record; else the whole journal; else bootstrap."""
+        after = 0
+        self.engine = None
+        for last, path in snapshots(self.state_dir):
+            try:
+                self.engine = self._restore(path)
+            except _BadSnapshot as exc:
+                log.warning("recovery: skipping damaged snapshot %s: %s", path, exc)
+                self.recovery["skipped_snapshots"].append(path.name)
+                continue
+            after = last
+            self.recovery["snapshot"] = path.name
+            break
+        journal_last = getattr(self.journal, "last_seq", 0)
+        if self.engine is None and journal_last:
+            self.engine = self._new_engine()            # no usable snapshot: the whole journal
+            self.next_seq = 1
+        if self.engine is not None:
+            if journal_last and journal_last < after:
+                raise GatewayError(f"{self.state_dir}: the journal ends at seq {journal_last} but the snapshot "
+                                   f"{self.recovery['snapshot']} includes seq {after}: journal records missing")
+            self._replay_journal(after)
+            return self.engine
         self.engine = self._new_engine()
         rows = []
         for a in self.config.accounts:
@@ -329,30 +385,92 @@ class Gateway:
         return self.engine
 
     def _restore(self, path: Path) -> Engine:
+        """Engine + gateway tables of one snapshot; :class:`_BadSnapshot` if either is damaged."""
+        side = path.with_name(path.name.replace("snapshot-", "gateway-").replace(".bin", ".npz"))
         try:
             engine = Engine.restore(path.read_bytes())
         except (OSError, ValueError) as exc:
-            raise GatewayError(f"cannot restore {path}: {exc}") from None
+            raise _BadSnapshot(str(exc)) from None
         want = [i.symbol for i in self.config.instruments]
         have = [i.symbol for i in engine.instruments]
         if want != have:
             raise GatewayError(f"{path}: its instruments {have} are not the configured {want}")
-        side = path.with_name(path.name.replace("snapshot-", "gateway-").replace(".bin", ".npz"))
-        if side.exists():
+        try:
             with np.load(side) as z:
-                self._order_session = z["order_session"].copy()
-                self._order_account = z["order_account"].copy()
-                self._order_coid = z["order_coid"].copy()
-                self._order_open = z["order_open"].copy()
+                tables = {name: z[name].copy() for name in ("order_session", "order_account", "order_coid",
+                                                            "order_open")}
                 meta = json.loads(bytes(z["meta"]).decode())
-            self.next_seq = meta["next_seq"]
-            self._schedule_state = meta.get("schedule")
-            for sid, (report_seq, coid_last) in meta["sessions"].items():
-                sess = self.session_by_id.get(int(sid))
-                if sess is not None:
-                    sess.report_seq, sess.coid_last = report_seq, coid_last
+            next_seq = int(meta["next_seq"])
+            sessions = {int(k): (int(v[0]), int(v[1])) for k, v in meta["sessions"].items()}
+        except Exception as exc:     # noqa: BLE001  (a damaged sidecar: any numpy/zip/json failure)
+            raise _BadSnapshot(f"its gateway tables {side.name}: {exc}") from None
+        self._order_session, self._order_account = tables["order_session"], tables["order_account"]
+        self._order_coid, self._order_open = tables["order_coid"], tables["order_open"]
+        self.next_seq = next_seq
+        self._schedule_state = meta.get("schedule")
+        for sid, (report_seq, coid_last) in sessions.items():
+            sess = self.session_by_id.get(sid)
+            if sess is not None:
+                sess.report_seq, sess.coid_last = report_seq, coid_last
         log.info("restored %s", path)
         return engine
+
+    def _replay_journal(self, after: int) -> None:
+        """Apply every journal record after seq ``after`` to the engine and the gateway tables."""
+        from .journal import read_records          # noqa: PLC0415
+        expect = after + 1
+        records = commands_n = 0
+        self._grow_orders(max(0, int(self.engine.next_order_id)))
+        try:
+            for rec in read_records(self.state_dir, after_seq=after):
+                first = int(rec.rows["seq"][0])
+                if first != expect:
+                    raise GatewayError(f"{rec.path}: byte offset {rec.offset}: the journal continues at seq {first}, "
+                                       f"the restored state ends at seq {expect - 1}: records missing")
+                self._replay_record(rec.rows)
+                expect = first + len(rec.rows)
+                records += 1
+                commands_n += len(rec.rows)
+        except JournalError as exc:
+            raise GatewayError(f"cannot recover the journal: {exc}") from None
+        self.next_seq = max(self.next_seq, expect)
+        self.recovery["replayed_records"], self.recovery["replayed_commands"] = records, commands_n
+        if records:
+            log.info("recovery: replayed %d journal records (%d commands, seq %d..%d)", records, commands_n,
+                     after + 1, expect - 1)
+
+    def _session_index(self, ids: np.ndarray) -> np.ndarray:
+        """Session index of each session id (0, the operator, for an unknown id)."""
+        pos = np.minimum(np.searchsorted(self._ids_sorted, ids), len(self._ids_sorted) - 1)
+        return np.where(self._ids_sorted[pos] == ids, self._idx_sorted[pos], 0).astype(np.int32)
+
+    def _replay_record(self, rows: np.ndarray) -> np.ndarray:
+        """One journaled batch, replayed: the engine, then the gateway tables as the live loop.
+
+        The table update is the live loop's own (``_reports``: routing, client order ids, open
+        orders); the reports it builds are counted per destination (``report_seq``) but not
+        sent. Each session's last NEW_ORDER client order id follows the journaled commands.
+        """
+        rows = np.ascontiguousarray(rows)
+        base = int(rows["seq"][0])
+        cmd_sess = self._session_index(rows["session"])
+        events = self.engine.process(rows)
+        self.counters["batches"] += 1
+        self.counters["commands"] += len(rows)
+        self.counters["events"] += len(events)
+        reports, dest, _ = self._reports(events, cmd_sess, rows["session"], np.arange(len(rows)), base)
+        if len(reports):
+            counts = np.bincount(dest, minlength=len(self.sessions))
+            for s in self.sessions[1:]:
+                s.report_seq += int(counts[s.idx]) + (len(reports) if s.cfg.drop_copy else 0)
+        new = rows["type"] == CommandType.NEW_ORDER
+        if new.any():
+            for idx in np.unique(cmd_sess[new]).tolist():
+                if idx != OPERATOR:
+                    s = self.sessions[idx]
+                    s.coid_last = max(s.coid_last, int(rows["client_order_id"][new & (cmd_sess == idx)].max()))
+        self.next_seq = int(rows["seq"][-1]) + 1
+        return events
 
     # ------------------------------------------------------------------ sockets
     def bind(self) -> dict:
@@ -421,12 +539,21 @@ class Gateway:
         tick = min(self.daemon.heartbeat_ms, 100)
         next_timer = 0
         schedule = self.schedule
+        journal = self.journal
+        idle_sync = getattr(journal, "mode", "none") == "interval"
         while not self._stopping:
-            ready = dict(poller.poll(tick))
+            timeout = tick
+            if idle_sync:
+                due = journal.sync_due_ms()
+                if due is not None:
+                    timeout = min(tick, due)
+            ready = dict(poller.poll(timeout))
             if self.admin in ready:
                 self._serve_admin()
             if self.orders in ready or self._pending or (schedule is not None and schedule.due()):
                 self.cycle()
+            if idle_sync:                   # idle or not: fsync the last batch once the interval passed
+                journal.sync()
             now = time.monotonic_ns()
             if now >= next_timer:
                 self._timers(now)
@@ -1026,6 +1153,10 @@ class Gateway:
             "next_seq": self.next_seq,
             "resting_orders": int(eng.resting_orders),
             "durability": getattr(self.journal, "mode", "none"),
+            "journal": self.journal_status(),
+            "state_digest": eng.state_digest(),
+            "last_seq": self.next_seq - 1,
+            "recovery": dict(self.recovery),
             "counters": dict(self.counters),
             "instruments": [{"index": n, "symbol": i.symbol, "status": InstrumentStatus(int(i.status)).name}
                             for n, i in enumerate(eng.instruments)],
@@ -1037,23 +1168,41 @@ class Gateway:
             "schedule": self.schedule.describe() if self.schedule is not None else {"enabled": False},
         }
 
+    def journal_status(self) -> dict:
+        j = self.journal
+        c = dict(getattr(j, "counters", {}))
+        out = {"mode": getattr(j, "mode", "none"), "last_seq": getattr(j, "last_seq", 0)}
+        if c:
+            out.update(bytes=c["bytes_written"], records=c["records"], commands=c["commands"], fsyncs=c["fsyncs"],
+                       fsync_ms=round(c["fsync_ns"] / 1e6, 3),
+                       fsync_mean_us=round(c["fsync_ns"] / c["fsyncs"] / 1e3, 1) if c["fsyncs"] else 0.0,
+                       segments_opened=c["segments"])
+            if getattr(j, "mode", "none") == "interval":
+                out["interval_ms"] = j.interval_ns // 1_000_000
+        return out
+
     # ------------------------------------------------------------------ snapshots and shutdown
     def write_snapshot(self) -> Path:
         """Write the engine state and the gateway's order tables to the state dir."""
         last = self.next_seq - 1
         path = self.state_dir / f"snapshot-{last:012d}.bin"
         blob = self.engine.snapshot()
-        _atomic_write(path, blob)
         meta = {"next_seq": self.next_seq,
                 "sessions": {str(s.cfg.id): [s.report_seq, s.coid_last] for s in self.sessions[1:]}}
         if self.schedule is not None:
             meta["schedule"] = self.schedule.state()
+        # the gateway tables first, then the engine: a snapshot-*.bin is complete only with its
+        # gateway-*.npz, and recovery skips one without (falling back to an older snapshot)
         side = self.state_dir / f"gateway-{last:012d}.npz"
         tmp = side.with_suffix(".tmp.npz")
         np.savez(tmp, order_session=self._order_session, order_account=self._order_account,
                  order_coid=self._order_coid, order_open=self._order_open,
                  meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, side)
+        _atomic_write(path, blob)
+        _fsync_dir(self.state_dir)
         log.info("snapshot %s", path)
         return path
 
@@ -1072,6 +1221,14 @@ class Gateway:
             self._admin_reply(self.shutdown_reply[0], {"ok": True, "id": self.shutdown_reply[1],
                                                        "snapshot": str(path) if path else None})
         self.snapshot_path = path
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

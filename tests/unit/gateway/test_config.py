@@ -26,7 +26,10 @@ def test_the_default_market_has_both_regions_a_ccer_and_funded_accounts():
     (("sector = \"STEEL\"", "sector = \"STEAL\""), "accounts[2].sector"),
     (("order_port = 7001", "order_port = 70001"), "network.order_port"),
     (("rate_limit = 10000", "rate_limit = \"fast\""), "sessions[2].rate_limit"),
-    (("mode = \"none\"", "mode = \"fsync\""), "durability.mode"),
+    (("mode = \"fsync\"", "mode = \"sometimes\""), "durability.mode"),
+    (("interval_ms = 10", "interval_ms = 0"), "durability.interval_ms"),
+    (("segment_bytes = 67108864", "segment_bytes = 100"), "durability.segment_bytes"),
+    (("segment_bytes = 67108864", "segment_bytes = 67108864\nretain = 3"), "durability.retain"),
     (("max_order_qty = 99999\n", "max_order_qty = 99999\ncolour = 1\n"), "instruments[0].colour"),
     (("id = 3\nmember = 201", "id = 1\nmember = 201"), "accounts[2].id"),
     (("holdings = { CQEA", "holdings = { XXEA2000 = 1, CQEA"), "accounts[2].holdings.XXEA2000"),
@@ -37,6 +40,18 @@ def test_a_bad_value_names_its_key(edit, key):
     with pytest.raises(ConfigError) as err:
         parse_config(text.replace(edit[0], edit[1], 1))
     assert err.value.key == key and str(err.value).startswith(key)
+
+
+def test_durability_defaults_and_modes():
+    cfg = default_config()
+    assert (cfg.durability.mode, cfg.durability.interval_ms, cfg.durability.segment_bytes) == ("fsync", 10, 64 << 20)
+    text = example_toml(2026)
+    for mode in ("fsync", "interval", "none"):
+        d = parse_config(text.replace('mode = "fsync"', f'mode = "{mode}"', 1)
+                         .replace("interval_ms = 10", "interval_ms = 25", 1)).durability
+        assert (d.mode, d.interval_ms) == (mode, 25)
+    bare = text.split("[durability]")[0] + "[daemon]" + text.split("[daemon]", 1)[1]
+    assert parse_config(bare).durability.mode == "fsync"
 
 
 def test_not_toml_is_a_config_error():

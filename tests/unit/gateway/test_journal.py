@@ -120,6 +120,23 @@ def test_interval_policy_fsyncs_only_when_the_interval_has_passed(tmp_path, fsyn
     assert len(fsyncs) == 4
 
 
+def test_sync_due_ms_tells_an_idle_loop_when_to_fsync_the_last_batch(tmp_path, fsyncs):
+    now = [0]
+    j = Journal(tmp_path, durability="interval", interval_ms=10, clock=lambda: now[0])
+    assert j.sync_due_ms() is None                       # nothing pending
+    batch = _batches(1, np.random.default_rng(7))[0]
+    now[0] = 3_000_000
+    j.append(batch)
+    j.sync()                                             # too early: flushed, not fsynced
+    assert fsyncs == [] and j.sync_due_ms() == 7
+    now[0] = 10_000_000
+    assert j.sync_due_ms() == 0
+    j.sync()                                             # the idle tick's sync
+    assert len(fsyncs) == 1 and j.sync_due_ms() is None
+    assert Journal(tmp_path / "f", durability="fsync").sync_due_ms() is None
+    j.close()
+
+
 def test_none_policy_never_fsyncs_but_flushes(tmp_path, fsyncs):
     j = Journal(tmp_path, durability="none", segment_bytes=4_096)
     batches = _batches(30, np.random.default_rng(6))
