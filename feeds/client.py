@@ -56,6 +56,7 @@ class FeedClient:
         self.books = [LocalBook() for _ in self.symbols]
         self.trades: list = []
         self.latest: dict[tuple[int, int], np.ndarray] = {}
+        self.epoch = None
         self.seq = 0
         self.topic_seq: dict[bytes, int] = {}
         self.resyncs = 0
@@ -96,6 +97,7 @@ class FeedClient:
         for book in self.books:
             book.clear()
         self.latest.clear()
+        self.epoch = header["epoch"]
         self.seq = header["seq"]
         self.topic_seq = {name.encode(): n for name, n in header["topics"].items()}
         for row in rows:
@@ -124,6 +126,11 @@ class FeedClient:
         """Check each frame against its topic's sequence, then apply in feed order."""
         accepted = []
         for name, rows in frames:
+            if int(rows["epoch"][0]) != self.epoch:
+                if int(rows["epoch"][0]) < self.epoch:
+                    continue                                                   # from before a restart
+                self.resync()                                                  # the publisher restarted
+                return []
             rows = rows[rows["seq"] > self.seq] if self.seq else rows        # already in the snapshot
             expected = self.topic_seq.get(name, 0) + 1
             rows = rows[rows["instrument_seq"] >= expected]                   # already seen

@@ -37,8 +37,9 @@ class FeedEncoder:
         Instrument symbols by engine index.
     """
 
-    def __init__(self, symbols) -> None:
+    def __init__(self, symbols, epoch: int = 0) -> None:
         self.symbols = list(symbols)
+        self.epoch = epoch
         self.seq = 0
         self.topic_seq: dict[bytes, int] = {}
         self.books = [LocalBook() for _ in self.symbols]
@@ -62,6 +63,7 @@ class FeedEncoder:
 
     def _frames(self, rows: np.ndarray) -> list[tuple[bytes, np.ndarray]]:
         n = len(rows)
+        rows["epoch"] = self.epoch
         rows["seq"] = np.arange(self.seq + 1, self.seq + n + 1)
         self.seq += n
         frames: dict[bytes, list[int]] = {}
@@ -77,6 +79,20 @@ class FeedEncoder:
             if frame["msg_type"][0] != FeedType.DEPTH:
                 self.last[(int(frame["msg_type"][0]), int(frame["instrument"][0]))] = frame[-1:].copy()
         return out
+
+    def load(self, engine) -> None:
+        """Start from an engine's current books and phases (a daemon restarting from its
+        snapshot and journal publishes from there, in a new epoch)."""
+        for n in range(len(self.symbols)):
+            book = self.books[n]
+            book.clear()
+            for view, kind in ((engine.book(n, depth=2**31 - 1), TradeType.CONTINUOUS),
+                               (engine.listings(n, depth=2**31 - 1), TradeType.FIXED)):
+                for side, levels in ((1, view.bids), (2, view.asks)):
+                    for price, qty, count in levels:
+                        book.apply_level(kind, side, price, qty, count)
+            self._bbo[n] = book.bbo()
+            self.status[n] = int(engine.instruments[n].status)
 
     def snapshot(self, instruments=None) -> tuple[int, dict[bytes, int], np.ndarray]:
         """What a late subscriber needs: ``(seq, topic sequence numbers, rows)``.

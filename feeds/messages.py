@@ -33,7 +33,8 @@ CHANNEL = {FeedType.TRADE: b"T", FeedType.DEPTH: b"D", FeedType.BBO: b"B", FeedT
 
 FEED_DTYPE = np.dtype(
     [
-        ("seq", "<i8"),              # feed-wide, from 1, no gaps
+        ("epoch", "<i8"),            # the publisher's start: a new epoch means numbering restarted
+        ("seq", "<i8"),              # feed-wide, from 1 in each epoch, no gaps
         ("instrument_seq", "<i8"),   # per instrument, from 1, no gaps
         ("ts", "<i8"),               # engine time of the event, ns
         ("engine_seq", "<i8"),       # the engine event it comes from (0 for BBO)

@@ -3,8 +3,8 @@ answers snapshot requests (the "clone" pattern), both driven from the daemon's l
 
 Snapshot protocol: a DEALER sends ``[b"SNAPSHOT", symbols]`` (``symbols`` comma-separated,
 empty for all); the reply is ``[b"SNAPSHOT", header, rows]``, ``header`` a JSON object with
-``seq`` (the feed sequence number the snapshot reflects) and ``topics`` (each topic's last
-``instrument_seq``), ``rows`` ``FEED_DTYPE`` messages (see :meth:`FeedEncoder.snapshot`).
+``epoch`` (the publisher's start), ``seq`` (the feed sequence number the snapshot reflects)
+and ``topics`` (each topic's last ``instrument_seq``), ``rows`` ``FEED_DTYPE`` messages (see :meth:`FeedEncoder.snapshot`).
 A bad request gets ``[b"ERROR", reason]``.
 """
 from __future__ import annotations
@@ -68,7 +68,8 @@ class FeedService:
         if unknown:
             return [ERROR, f"unknown instrument {unknown[0]}".encode()]
         seq, topics, rows = self.encoder.snapshot([index[s] for s in wanted] if wanted else None)
-        header = {"seq": seq, "topics": {name.decode(): n for name, n in topics.items()}}
+        header = {"epoch": self.encoder.epoch, "seq": seq,
+                  "topics": {name.decode(): n for name, n in topics.items()}}
         return [SNAPSHOT, json.dumps(header).encode(), rows.tobytes()]
 
 

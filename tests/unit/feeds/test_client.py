@@ -143,3 +143,21 @@ def test_an_unknown_instrument_snapshot_is_refused(market):
     assert sock.poll(2000)
     assert sock.recv_multipart() == [b"ERROR", b"unknown instrument NOPE"]
     sock.close(0)
+
+
+def test_a_restarted_publisher_starts_a_new_epoch_from_the_engine_and_subscribers_follow(market):
+    client = subscriber(market)
+    for _ in range(5):
+        market.trade_some()
+    assert converge(client, market)
+    # the daemon restarts: its encoder starts again from the engine's state, numbering from 1
+    with market.lock:
+        restarted = FeedEncoder(SYMBOLS, epoch=market.encoder.epoch + 1)
+        restarted.load(market.engine)
+        market.encoder = market.service.encoder = restarted
+    assert all(restarted.books[n].view(depth=None) == market.engine.book(n, depth=10**6) for n in range(2))
+    resyncs = client.resyncs
+    for _ in range(5):
+        market.trade_some()
+    assert converge(client, market)
+    assert client.resyncs > resyncs and client.epoch == restarted.epoch
