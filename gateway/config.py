@@ -95,6 +95,8 @@ class Network:
     host: str
     order_port: int                   # 0: a free port, printed at start
     admin_port: int
+    feed_port: int = 7003             # market data PUB (public, no CURVE)
+    snapshot_port: int = 7004         # market data snapshots (ROUTER)
 
 
 @dataclass(frozen=True)
@@ -398,7 +400,8 @@ def parse_config(text: str, source: str = "<string>") -> MarketConfig:
     net = root.sub("network")
     port_ok = (lambda v: 0 <= v <= 65535, "must be 0..65535 (0: any free port)")
     network = Network(net.get("host", str, "127.0.0.1"), net.get("order_port", int, 7001, *port_ok),
-                      net.get("admin_port", int, 7002, *port_ok))
+                      net.get("admin_port", int, 7002, *port_ok), net.get("feed_port", int, 7003, *port_ok),
+                      net.get("snapshot_port", int, 7004, *port_ok))
     net.done()
     dur = root.sub("durability")
     durability = Durability(dur.get("mode", str, "fsync", lambda v: v in ("fsync", "interval", "none"),
@@ -729,6 +732,8 @@ generate_missing_keys = true     # demo only: create missing key pairs in keys_d
 host = "127.0.0.1"
 order_port = 7001                # ROUTER for order entry (CURVE); 0 = any free port
 admin_port = 7002                # admin requests (CURVE, admin keys only)
+feed_port = 7003                 # market data PUB: trades, depth, BBO, status, auctions, daily stats
+snapshot_port = 7004             # market data snapshots for late joiners and gap recovery
 
 # Every sequenced command batch is journaled (journal-*.seg in the state dir) before the
 # engine sees it; a restart restores the newest valid snapshot and replays the later records.

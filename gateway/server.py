@@ -72,6 +72,10 @@ from matching import (
     COMMAND_DTYPE, EVENT_DTYPE, CommandType, Engine, EventKind, InstrumentStatus, Side, commands,
 )
 
+from feeds.disclosure import Disclosure
+from feeds.encoder import FeedEncoder
+from feeds.service import FeedService, bind_feed
+
 from .admin import describe_events
 from .config import MarketConfig
 from .journal import Journal, JournalError
@@ -269,6 +273,7 @@ class Gateway:
         self.ctx = zmq.Context()
         self.auth = None
         self.orders = self.admin = None
+        self.feed = self.disclosure = None       # bound in bind()
         self._stopping = False
         self.shutdown_reply = None
         self.started = time.time()
@@ -482,9 +487,19 @@ class Gateway:
         self.auth.configure_curve_callback("admin", _KeyAllowlist(self.admin_public))
         self.orders = self._server_socket(b"orders", net.order_port)
         self.admin = self._server_socket(b"admin", net.admin_port)
+        # Market data starts from the engine as restored, in a new epoch (see feeds.client).
+        encoder = FeedEncoder([i.symbol for i in self.config.instruments], epoch=time.time_ns())
+        encoder.load(self.engine)
+        publisher, snapshots, (feed, feed_snapshots) = bind_feed(self.ctx, net.host, net.feed_port,
+                                                                 net.snapshot_port)
+        self.feed = FeedService(encoder, publisher, snapshots)
+        region_of = {a.id: a.region for a in self.config.accounts}
+        self.disclosure = Disclosure(self.state_dir, self.config.instruments, lambda a: region_of.get(a, 0))
         self.endpoints = {
             "orders": self.orders.last_endpoint.decode(),
             "admin": self.admin.last_endpoint.decode(),
+            "feed": feed,
+            "feed_snapshots": feed_snapshots,
             "server_public_key": self.server_public.decode(),
             "keys_dir": str(self._keys_dir().resolve()),
             "pid": os.getpid(),
@@ -521,6 +536,9 @@ class Gateway:
         for sock in (self.orders, self.admin):
             if sock is not None:
                 sock.close(linger=200)
+        if self.feed is not None:
+            self.feed.publisher.close(linger=0)
+            self.feed.snapshots.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
         self.journal.close()
@@ -536,6 +554,7 @@ class Gateway:
         poller = zmq.Poller()
         poller.register(self.orders, zmq.POLLIN)
         poller.register(self.admin, zmq.POLLIN)
+        poller.register(self.feed.snapshots, zmq.POLLIN)
         tick = min(self.daemon.heartbeat_ms, 100)
         next_timer = 0
         schedule = self.schedule
@@ -550,6 +569,8 @@ class Gateway:
             ready = dict(poller.poll(timeout))
             if self.admin in ready:
                 self._serve_admin()
+            if self.feed.snapshots in ready:
+                self.feed.serve_snapshots()
             if self.orders in ready or self._pending or (schedule is not None and schedule.due()):
                 self.cycle()
             if idle_sync:                   # idle or not: fsync the last batch once the interval passed
@@ -720,6 +741,9 @@ class Gateway:
         self.counters["batches"] += 1
         self.counters["commands"] += len(cmds)
         self.counters["events"] += len(events)
+        if self.feed is not None:                  # bound: public data and disclosure files
+            self.counters["feed_messages"] = self.counters.get("feed_messages", 0) + self.feed.publish(events)
+            self.disclosure.record(events)
         return events
 
     # ------------------------------------------------------------------ checks per session
@@ -1259,6 +1283,7 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
     e = gw.endpoints
     print(f"chuanyu engine: orders {e['orders']} (CURVE; server public key {e['server_public_key']})", file=out)
     print(f"chuanyu engine: admin  {e['admin']}", file=out)
+    print(f"chuanyu engine: feed   {e['feed']} (snapshots {e['feed_snapshots']})", file=out)
     print(f"chuanyu engine: state  {gw.state_dir.resolve()}  keys {e['keys_dir']}", file=out)
     if config.schedule.enabled:
         print(f"chuanyu engine: schedule {config.schedule.describe()}", file=out)

@@ -123,6 +123,8 @@ admin_keys = ["admin"]
 [network]
 order_port = 0
 admin_port = 0
+feed_port = 0
+snapshot_port = 0
 [daemon]
 heartbeat_ms = 200
 heartbeat_misses = 3
