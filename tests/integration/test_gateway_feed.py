@@ -54,7 +54,7 @@ def test_feed_books_and_trades_match_the_engine_and_a_late_joiner_converges(fres
         assert early.books[n].view(depth=None) == engine.book(n, depth=10**6)
         assert late.books[n].view(depth=None) == engine.book(n, depth=10**6)
     assert trades_seen and trades_seen == list(range(1, engine.next_trade_id))
-    tape = list(csv.DictReader(next(fresh_daemon.state_dir.glob("trades-*.csv")).open()))
+    tape = list(csv.DictReader(next(fresh_daemon.state_dir.glob("trades-*.csv")).read_text().splitlines()))
     assert [int(r["trade_id"]) for r in tape] == trades_seen
     assert {(r["buyer_region"], r["seller_region"]) for r in tape} <= {("CQ", "SC")}
     early.close()

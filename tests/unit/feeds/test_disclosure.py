@@ -32,7 +32,7 @@ def day(tmp_path):
 
 def test_the_tape_has_every_trade_with_its_type_and_regions_but_no_accounts(tmp_path):
     day(tmp_path)
-    rows = list(csv.DictReader((tmp_path / "trades-20251128.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "trades-20251128.csv").read_text().splitlines()))
     assert tuple(rows[0]) == TAPE_FIELDS
     assert [(r["symbol"], r["trade_type"], r["price"], r["qty"], r["buyer_region"], r["seller_region"]) for r in rows] == [
         ("SCEA2026", "CONTINUOUS", "5010", "60", "CQ", "SC"), ("SCEA2026", "CONTINUOUS", "5010", "40", "SC", "SC"),
@@ -55,5 +55,5 @@ def test_the_report_closes_at_the_vwap_with_block_volume_apart_and_the_regional_
     assert (sc["cross_regional_volume"], sc["net_flow_sc_to_cq"]) == (100_090, -99_970)
     cer = report["CCER2025"]
     assert (cer["close"], cer["cross_regional_volume"], cer["net_flow_sc_to_cq"]) == (5040, 10, 0)   # CERs are no allowance flow
-    rows = list(csv.DictReader((tmp_path / "eod-20251128.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "eod-20251128.csv").read_text().splitlines()))
     assert tuple(rows[0]) == REPORT_FIELDS and [r["symbol"] for r in rows] == ["SCEA2026", "CCER2025"]
