@@ -13,7 +13,7 @@ import zmq
 
 from .book import LocalBook
 from .messages import FEED_DTYPE, FeedType
-from .service import ERROR, SNAPSHOT
+from .service import ERROR, HEARTBEAT, SNAPSHOT
 
 __all__ = ["FeedClient", "FeedError"]
 
@@ -47,7 +47,8 @@ class FeedClient:
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.RCVHWM, rcvhwm)
         self.sub.setsockopt(zmq.LINGER, 0)
-        for t in topics:
+        self.topics = tuple(topics)
+        for t in (*self.topics, HEARTBEAT):
             self.sub.setsockopt(zmq.SUBSCRIBE, t)
         self.sub.connect(pub_endpoint)
         self.req = self.ctx.socket(zmq.DEALER)
@@ -112,8 +113,18 @@ class FeedClient:
         frames = []
         while self.sub.poll(0):
             name, payload = self.sub.recv_multipart()
-            frames.append((name, np.frombuffer(payload, dtype=FEED_DTYPE)))
+            if name == HEARTBEAT:
+                frames.append((name, json.loads(payload)))
+            else:
+                frames.append((name, np.frombuffer(payload, dtype=FEED_DTYPE)))
         return frames
+
+    def _behind(self, beat: dict) -> bool:
+        """Whether a heartbeat shows a subscribed topic past what we applied."""
+        if beat["epoch"] != self.epoch:
+            return beat["epoch"] > self.epoch
+        return any(n > self.topic_seq.get(name.encode(), 0) for name, n in beat["topics"].items()
+                   if any(name.encode().startswith(t) for t in self.topics))
 
     def poll(self, timeout_ms: int = 0) -> list:
         """Apply what arrived (waiting up to ``timeout_ms`` for the first frame); return the
@@ -126,6 +137,11 @@ class FeedClient:
         """Check each frame against its topic's sequence, then apply in feed order."""
         accepted = []
         for name, rows in frames:
+            if name == HEARTBEAT:
+                if self._behind(rows):
+                    self.resync()                                              # lost the tail
+                    return []
+                continue
             if int(rows["epoch"][0]) != self.epoch:
                 if int(rows["epoch"][0]) < self.epoch:
                     continue                                                   # from before a restart

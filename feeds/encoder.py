@@ -22,7 +22,6 @@ import numpy as np
 
 from matching import EVENT_DTYPE, EventKind, InstrumentStatus, TradeType
 
-from .book import LocalBook
 from .messages import FEED_DTYPE, FeedType, topic
 
 __all__ = ["FeedEncoder"]
@@ -35,14 +34,17 @@ class FeedEncoder:
     ----------
     symbols : sequence of str
         Instrument symbols by engine index.
+    engine : Engine
+        The engine whose batches it encodes: best bids and offers and snapshot depth are
+        read from its books (a C call) rather than kept again here per message.
     """
 
-    def __init__(self, symbols, epoch: int = 0) -> None:
+    def __init__(self, symbols, engine, epoch: int = 0) -> None:
         self.symbols = list(symbols)
+        self.engine = engine
         self.epoch = epoch
         self.seq = 0
         self.topic_seq: dict[bytes, int] = {}
-        self.books = [LocalBook() for _ in self.symbols]
         self.status = [int(InstrumentStatus.TRADING)] * len(self.symbols)
         self.block_window = [0] * len(self.symbols)
         self._bbo = [(0, 0, 0, 0)] * len(self.symbols)
@@ -66,11 +68,15 @@ class FeedEncoder:
         rows["epoch"] = self.epoch
         rows["seq"] = np.arange(self.seq + 1, self.seq + n + 1)
         self.seq += n
-        frames: dict[bytes, list[int]] = {}
-        for i, (msg_type, instrument) in enumerate(zip(rows["msg_type"].tolist(), rows["instrument"].tolist())):
-            frames.setdefault(topic(msg_type, self.symbols[instrument]), []).append(i)
+        # group by topic without a Python step per message: one key per (type, instrument)
+        key = rows["msg_type"].astype(np.int64) * len(self.symbols) + rows["instrument"]
+        order = np.argsort(key, kind="stable")
+        keys, starts = np.unique(key[order], return_index=True)
+        bounds = [*starts.tolist(), n]
         out = []
-        for name, index in frames.items():
+        for k, start, end in zip(keys.tolist(), bounds[:-1], bounds[1:]):
+            name = topic(k // len(self.symbols), self.symbols[k % len(self.symbols)])
+            index = order[start:end]
             first = self.topic_seq.get(name, 0)
             frame = rows[index]
             frame["instrument_seq"] = np.arange(first + 1, first + len(index) + 1)
@@ -80,19 +86,12 @@ class FeedEncoder:
                 self.last[(int(frame["msg_type"][0]), int(frame["instrument"][0]))] = frame[-1:].copy()
         return out
 
-    def load(self, engine) -> None:
-        """Start from an engine's current books and phases (a daemon restarting from its
-        snapshot and journal publishes from there, in a new epoch)."""
-        for n in range(len(self.symbols)):
-            book = self.books[n]
-            book.clear()
-            for view, kind in ((engine.book(n, depth=2**31 - 1), TradeType.CONTINUOUS),
-                               (engine.listings(n, depth=2**31 - 1), TradeType.FIXED)):
-                for side, levels in ((1, view.bids), (2, view.asks)):
-                    for price, qty, count in levels:
-                        book.apply_level(kind, side, price, qty, count)
-            self._bbo[n] = book.bbo()
-            self.status[n] = int(engine.instruments[n].status)
+    def load(self) -> None:
+        """Start from the engine's current state (a daemon restarting from its snapshot and
+        journal publishes from there, in a new epoch)."""
+        for n, ins in enumerate(self.engine.instruments):
+            self._bbo[n] = self._engine_bbo(n)
+            self.status[n] = int(ins.status)
 
     def snapshot(self, instruments=None) -> tuple[int, dict[bytes, int], np.ndarray]:
         """What a late subscriber needs: ``(seq, topic sequence numbers, rows)``.
@@ -105,12 +104,15 @@ class FeedEncoder:
         chosen = range(len(self.symbols)) if instruments is None else instruments
         rows = []
         for n in chosen:
-            for (book, side), levels in self.books[n].levels.items():
-                for price, (qty, count) in levels.items():
-                    row = np.zeros(1, FEED_DTYPE)
-                    row["msg_type"], row["instrument"], row["trade_type"], row["side"] = FeedType.DEPTH, n, book, side
-                    row["price"], row["qty"], row["count"] = price, qty, count
-                    rows.append(row)
+            for view, book in ((self.engine.book(n, 2**31 - 1), TradeType.CONTINUOUS),
+                               (self.engine.listings(n, 2**31 - 1), TradeType.FIXED)):
+                for side, levels in ((1, view.bids), (2, view.asks)):
+                    if levels:
+                        depth = np.zeros(len(levels), FEED_DTYPE)
+                        depth["msg_type"], depth["instrument"], depth["trade_type"], depth["side"] = (
+                            FeedType.DEPTH, n, book, side)
+                        depth["price"], depth["qty"], depth["count"] = np.array(levels, dtype=np.int64).T
+                        rows.append(depth)
             rows += [row for (kind, i), row in self.last.items() if i == n]
         names = {topic(t, self.symbols[n]) for n in chosen for t in FeedType}
         seqs = {name: self.topic_seq.get(name, 0) for name in sorted(names)}
@@ -144,10 +146,6 @@ class FeedEncoder:
         rows = self._rows(depth, FeedType.DEPTH)
         for name in ("price", "qty", "count", "side", "trade_type"):
             rows[name] = depth[name]
-        for instrument, book, side, price, qty, count in zip(
-                depth["instrument"].tolist(), depth["trade_type"].tolist(), depth["side"].tolist(),
-                depth["price"].tolist(), depth["qty"].tolist(), depth["count"].tolist()):
-            self.books[instrument].apply_level(book, side, price, qty, count)
         return rows
 
     def _bbos(self, rows: np.ndarray) -> np.ndarray:
@@ -156,7 +154,7 @@ class FeedEncoder:
                                                & (rows["trade_type"] == TradeType.CONTINUOUS)])
         out = []
         for instrument in changed.tolist():
-            bbo = self.books[instrument].bbo()
+            bbo = self._engine_bbo(instrument)
             if bbo != self._bbo[instrument]:
                 self._bbo[instrument] = bbo
                 row = np.zeros(1, FEED_DTYPE)
@@ -166,6 +164,12 @@ class FeedEncoder:
                 row["bid_price"], row["bid_qty"], row["ask_price"], row["ask_qty"] = bbo
                 out.append(row)
         return np.concatenate(out) if out else np.zeros(0, FEED_DTYPE)
+
+    def _engine_bbo(self, n: int) -> tuple[int, int, int, int]:
+        view = self.engine.book(n, 1)
+        bid = view.bids[0][:2] if view.bids else (0, 0)
+        ask = view.asks[0][:2] if view.asks else (0, 0)
+        return (*bid, *ask)
 
     def _statuses(self, events: np.ndarray) -> np.ndarray:
         changes = events[(events["kind"] == EventKind.INSTRUMENT_STATUS) | (events["kind"] == EventKind.BLOCK_WINDOW)]

@@ -5,7 +5,8 @@ Snapshot protocol: a DEALER sends ``[b"SNAPSHOT", symbols]`` (``symbols`` comma-
 empty for all); the reply is ``[b"SNAPSHOT", header, rows]``, ``header`` a JSON object with
 ``epoch`` (the publisher's start), ``seq`` (the feed sequence number the snapshot reflects)
 and ``topics`` (each topic's last ``instrument_seq``), ``rows`` ``FEED_DTYPE`` messages (see :meth:`FeedEncoder.snapshot`).
-A bad request gets ``[b"ERROR", reason]``.
+A bad request gets ``[b"ERROR", reason]``. A heartbeat on topic ``b"H"`` (JSON ``epoch``,
+``seq``, ``topics``) lets subscribers detect messages lost at the end of the stream.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ import zmq
 
 from .encoder import FeedEncoder
 
-__all__ = ["FeedService", "SNAPSHOT", "ERROR"]
+__all__ = ["FeedService", "SNAPSHOT", "ERROR", "HEARTBEAT"]
 
 SNAPSHOT = b"SNAPSHOT"
 ERROR = b"ERROR"
+HEARTBEAT = b"H"          # topic of the heartbeat: JSON {epoch, seq, topics}
 
 
 class FeedService:
@@ -48,6 +50,13 @@ class FeedService:
             n += len(rows)
         self.published += n
         return n
+
+    def heartbeat(self) -> None:
+        """Publish where every topic stands, so a subscriber notices messages lost at the
+        tail of the stream, when no later message would show the gap."""
+        header = {"epoch": self.encoder.epoch, "seq": self.encoder.seq,
+                  "topics": {name.decode(): n for name, n in self.encoder.topic_seq.items()}}
+        self.publisher.send_multipart([HEARTBEAT, json.dumps(header).encode()])
 
     def serve_snapshots(self) -> int:
         """Answer every snapshot request waiting; return how many."""

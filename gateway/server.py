@@ -89,6 +89,7 @@ from .schedule import ScheduleDriver, clock_from_env, real_clock
 
 __all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
 
+FEED_HEARTBEAT_NS = 500_000_000           # market data heartbeat every half second
 log = logging.getLogger("chuanyu.gateway")
 
 OPERATOR = 0                       # session index and id of operator commands
@@ -488,8 +489,8 @@ class Gateway:
         self.orders = self._server_socket(b"orders", net.order_port)
         self.admin = self._server_socket(b"admin", net.admin_port)
         # Market data starts from the engine as restored, in a new epoch (see feeds.client).
-        encoder = FeedEncoder([i.symbol for i in self.config.instruments], epoch=time.time_ns())
-        encoder.load(self.engine)
+        encoder = FeedEncoder([i.symbol for i in self.config.instruments], self.engine, epoch=time.time_ns())
+        encoder.load()
         publisher, snapshots, (feed, feed_snapshots) = bind_feed(self.ctx, net.host, net.feed_port,
                                                                  net.snapshot_port)
         self.feed = FeedService(encoder, publisher, snapshots)
@@ -557,6 +558,7 @@ class Gateway:
         poller.register(self.feed.snapshots, zmq.POLLIN)
         tick = min(self.daemon.heartbeat_ms, 100)
         next_timer = 0
+        next_feed_beat = 0
         schedule = self.schedule
         journal = self.journal
         idle_sync = getattr(journal, "mode", "none") == "interval"
@@ -571,6 +573,10 @@ class Gateway:
                 self._serve_admin()
             if self.feed.snapshots in ready:
                 self.feed.serve_snapshots()
+            now = time.monotonic_ns()
+            if now >= next_feed_beat:                  # lets subscribers see a lost tail
+                self.feed.heartbeat()
+                next_feed_beat = now + FEED_HEARTBEAT_NS
             if self.orders in ready or self._pending or (schedule is not None and schedule.due()):
                 self.cycle()
             if idle_sync:                   # idle or not: fsync the last batch once the interval passed
