@@ -70,6 +70,7 @@ def _config(clients: int) -> str:
         lines += ["[[sessions]]", f"id = {i + 1}", f'name = "bench-{i}"', f"members = [{100 + 2 * i}, {101 + 2 * i}]",
                   f'key = "bench-{i}"']
     lines += ["[security]", "generate_missing_keys = true", "[network]", "order_port = 0", "admin_port = 0", "feed_port = 0", "snapshot_port = 0",
+              "feeds = false",     # the order path alone; market data costs are measured on their own
               "[daemon]", "heartbeat_ms = 5000", "batch_max = 16384", "queue_frames = 100000",
               "snapshot_on_shutdown = false", "[durability]", 'mode = "none"']
     return "\n".join(lines) + "\n"

@@ -97,6 +97,7 @@ class Network:
     admin_port: int
     feed_port: int = 7003             # market data PUB (public, no CURVE)
     snapshot_port: int = 7004         # market data snapshots (ROUTER)
+    feeds: bool = True                # publish market data and write the disclosure files
 
 
 @dataclass(frozen=True)
@@ -401,7 +402,7 @@ def parse_config(text: str, source: str = "<string>") -> MarketConfig:
     port_ok = (lambda v: 0 <= v <= 65535, "must be 0..65535 (0: any free port)")
     network = Network(net.get("host", str, "127.0.0.1"), net.get("order_port", int, 7001, *port_ok),
                       net.get("admin_port", int, 7002, *port_ok), net.get("feed_port", int, 7003, *port_ok),
-                      net.get("snapshot_port", int, 7004, *port_ok))
+                      net.get("snapshot_port", int, 7004, *port_ok), net.get("feeds", bool, True))
     net.done()
     dur = root.sub("durability")
     durability = Durability(dur.get("mode", str, "fsync", lambda v: v in ("fsync", "interval", "none"),
@@ -734,6 +735,7 @@ order_port = 7001                # ROUTER for order entry (CURVE); 0 = any free 
 admin_port = 7002                # admin requests (CURVE, admin keys only)
 feed_port = 7003                 # market data PUB: trades, depth, BBO, status, auctions, daily stats
 snapshot_port = 7004             # market data snapshots for late joiners and gap recovery
+feeds = true                     # false: no market data and no disclosure files (order path only)
 
 # Every sequenced command batch is journaled (journal-*.seg in the state dir) before the
 # engine sees it; a restart restores the newest valid snapshot and replays the later records.

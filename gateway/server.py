@@ -488,14 +488,16 @@ class Gateway:
         self.auth.configure_curve_callback("admin", _KeyAllowlist(self.admin_public))
         self.orders = self._server_socket(b"orders", net.order_port)
         self.admin = self._server_socket(b"admin", net.admin_port)
-        # Market data starts from the engine as restored, in a new epoch (see feeds.client).
-        encoder = FeedEncoder([i.symbol for i in self.config.instruments], self.engine, epoch=time.time_ns())
-        encoder.load()
-        publisher, snapshots, (feed, feed_snapshots) = bind_feed(self.ctx, net.host, net.feed_port,
-                                                                 net.snapshot_port)
-        self.feed = FeedService(encoder, publisher, snapshots)
-        region_of = {a.id: a.region for a in self.config.accounts}
-        self.disclosure = Disclosure(self.state_dir, self.config.instruments, lambda a: region_of.get(a, 0))
+        feed = feed_snapshots = None
+        if net.feeds:
+            # Market data starts from the engine as restored, in a new epoch (see feeds.client).
+            encoder = FeedEncoder([i.symbol for i in self.config.instruments], self.engine, epoch=time.time_ns())
+            encoder.load()
+            publisher, snapshots, (feed, feed_snapshots) = bind_feed(self.ctx, net.host, net.feed_port,
+                                                                     net.snapshot_port)
+            self.feed = FeedService(encoder, publisher, snapshots)
+            region_of = {a.id: a.region for a in self.config.accounts}
+            self.disclosure = Disclosure(self.state_dir, self.config.instruments, lambda a: region_of.get(a, 0))
         self.endpoints = {
             "orders": self.orders.last_endpoint.decode(),
             "admin": self.admin.last_endpoint.decode(),
@@ -555,7 +557,8 @@ class Gateway:
         poller = zmq.Poller()
         poller.register(self.orders, zmq.POLLIN)
         poller.register(self.admin, zmq.POLLIN)
-        poller.register(self.feed.snapshots, zmq.POLLIN)
+        if self.feed is not None:
+            poller.register(self.feed.snapshots, zmq.POLLIN)
         tick = min(self.daemon.heartbeat_ms, 100)
         next_timer = 0
         next_feed_beat = 0
@@ -571,12 +574,13 @@ class Gateway:
             ready = dict(poller.poll(timeout))
             if self.admin in ready:
                 self._serve_admin()
-            if self.feed.snapshots in ready:
-                self.feed.serve_snapshots()
-            now = time.monotonic_ns()
-            if now >= next_feed_beat:                  # lets subscribers see a lost tail
-                self.feed.heartbeat()
-                next_feed_beat = now + FEED_HEARTBEAT_NS
+            if self.feed is not None:
+                if self.feed.snapshots in ready:
+                    self.feed.serve_snapshots()
+                now = time.monotonic_ns()
+                if now >= next_feed_beat:              # lets subscribers see a lost tail
+                    self.feed.heartbeat()
+                    next_feed_beat = now + FEED_HEARTBEAT_NS
             if self.orders in ready or self._pending or (schedule is not None and schedule.due()):
                 self.cycle()
             if idle_sync:                   # idle or not: fsync the last batch once the interval passed
@@ -1289,7 +1293,8 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
     e = gw.endpoints
     print(f"chuanyu engine: orders {e['orders']} (CURVE; server public key {e['server_public_key']})", file=out)
     print(f"chuanyu engine: admin  {e['admin']}", file=out)
-    print(f"chuanyu engine: feed   {e['feed']} (snapshots {e['feed_snapshots']})", file=out)
+    if e["feed"]:
+        print(f"chuanyu engine: feed   {e['feed']} (snapshots {e['feed_snapshots']})", file=out)
     print(f"chuanyu engine: state  {gw.state_dir.resolve()}  keys {e['keys_dir']}", file=out)
     if config.schedule.enabled:
         print(f"chuanyu engine: schedule {config.schedule.describe()}", file=out)
