@@ -76,22 +76,34 @@ class Disclosure:
             written += self._close(stats, volumes)
         return written
 
+    def _regions(self, accounts: np.ndarray) -> np.ndarray:
+        """Each account's region, asking ``region_of`` once per distinct account."""
+        distinct, index = np.unique(accounts, return_inverse=True)
+        return np.array([int(self.region_of(int(a))) for a in distinct])[index]
+
     def _tape(self, trades: np.ndarray) -> None:
+        """Append the trades to the day's tape and add up the regional flows, per batch."""
+        buyer, seller = self._regions(trades["buy_account"]), self._regions(trades["sell_account"])
+        qty, instrument = trades["qty"], trades["instrument"]
+        cross = buyer != seller
+        allowance = np.array([ins.kind == InstrumentKind.ALLOWANCE for ins in self.instruments])[instrument]
+        signed = np.where(seller == Region.SC, qty, -qty) * (cross & allowance)
+        for n in np.unique(instrument).tolist():
+            mine = instrument == n
+            self._flows[n]["cross_regional_volume"] += int(qty[mine & cross].sum())
+            self._flows[n]["net_flow_sc_to_cq"] += int(signed[mine].sum())
+        local = trades["ts"].astype("datetime64[ns]") + np.timedelta64(8, "h")
+        times = [t + "+08:00" for t in np.datetime_as_string(local, unit="s")]
+        dates = np.datetime_as_string(local, unit="D")
+        symbols = np.array([ins.symbol for ins in self.instruments])[instrument]
+        types = np.array(["", *(t.name for t in TradeType)])[trades["trade_type"]]
+        sides = np.array(["", Side.BUY.name, Side.SELL.name])[trades["side"]]
+        names = np.array(["", Region.SC.name, Region.CQ.name])
+        rows = zip(trades["trade_id"].tolist(), times, symbols.tolist(), types.tolist(), trades["price"].tolist(),
+                   qty.tolist(), sides.tolist(), names[buyer].tolist(), names[seller].tolist())
         by_date: dict[str, list] = {}
-        for t in trades:
-            n = int(t["instrument"])
-            buyer, seller = self.region_of(int(t["buy_account"])), self.region_of(int(t["sell_account"]))
-            qty = int(t["qty"])
-            flow = self._flows[n]
-            if buyer != seller:
-                flow["cross_regional_volume"] += qty
-                if self.instruments[n].kind == InstrumentKind.ALLOWANCE:
-                    flow["net_flow_sc_to_cq"] += qty if seller == Region.SC else -qty
-            date = _date(int(t["ts"]))
-            by_date.setdefault(date, []).append((
-                int(t["trade_id"]), datetime.fromtimestamp(int(t["ts"]) / 1e9, CST).isoformat(),
-                self.instruments[n].symbol, TradeType(int(t["trade_type"])).name, int(t["price"]), qty,
-                Side(int(t["side"])).name, Region(buyer).name, Region(seller).name))
+        for date, row in zip(dates.tolist(), rows):
+            by_date.setdefault(date.replace("-", ""), []).append(row)
         for date, rows in by_date.items():
             path = self.directory / f"trades-{date}.csv"
             new = not path.exists()
