@@ -32,14 +32,17 @@ if trace:
     directives["linetrace"] = True
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
+# the engine, the feed encoder and the daemon's batch step
+MODULES = ("matching._engine", "feeds._encode", "gateway._step")
 extensions = [
     Extension(
-        "matching._engine",
-        ["matching/_engine.pyx"],
+        name,
+        [name.replace(".", "/") + ".pyx"],
         include_dirs=[numpy.get_include()],
         define_macros=macros,
         extra_compile_args=["-O3"] if not debug else ["-O0", "-g"],
-    ),
+    )
+    for name in MODULES
 ]
 
 setup(

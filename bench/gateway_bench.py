@@ -1,8 +1,12 @@
 """End-to-end gateway load: a real daemon on loopback driven by N client processes.
 
-Every measurement starts from a fresh ``chuanyu engine`` subprocess (risk on, durability
-none) with one session and two funded accounts (one Sichuan, one Chongqing member) per
-client. Each client process logs in, then sends NEW_ORDER messages for ``duration``
+Every measurement starts from a fresh ``chuanyu engine`` subprocess (risk on, journal
+durability ``none`` unless the run names another mode; no periodic snapshots) with one
+session and two funded accounts (one Sichuan, one Chongqing member) per client. The
+batched flat-out scenario also runs under ``interval`` and ``fsync``: the journal's cost is
+the ratio of those runs to the ``none`` run (target: ``fsync`` keeps >= 50%).
+
+Each client process logs in, then sends NEW_ORDER messages for ``duration``
 seconds, either open-loop at a target rate (a frame is due every ``batch / rate`` seconds
 whatever the replies) or flat out (as fast as it can with at most :data:`WINDOW` orders
 unacknowledged), one order per frame or ``batch`` orders per frame, and reads its reports
@@ -41,9 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run", "table", "RESULT_KEYS", "WINDOW", "SCENARIOS"]
+__all__ = ["run", "table", "RESULT_KEYS", "WINDOW", "SCENARIOS", "DURABILITY_MODES"]
 
 RESULT_KEYS = ("orders_per_s", "latency_ns", "clients", "batch", "durability")
+DURABILITY_MODES = ("none", "interval", "fsync")      # the journal policies, as in [durability] mode
 WINDOW = 4096                       # orders in flight per client, flat out
 NICE = int(os.environ.get("CHUANYU_BENCH_CLIENT_NICE", "5"))   # clients run at this niceness
 SCENARIOS = (                       # (name, orders per frame, total target rate or None = flat out)
@@ -56,7 +61,7 @@ _LATENCY_SAMPLES = 200_000
 
 
 # ------------------------------------------------------------------ the market
-def _config(clients: int) -> str:
+def _config(clients: int, durability: str = "none") -> str:
     lines = ["[market]", "max_accounts = 10000", "[market.fees]", "continuous = [5, 5]",
              '[[instruments]]', 'symbol = "SCEA"', 'region = "SC"', "reference_price = 5000",
              "max_order_qty = 1000000",
@@ -72,16 +77,17 @@ def _config(clients: int) -> str:
     lines += ["[security]", "generate_missing_keys = true", "[network]", "order_port = 0", "admin_port = 0", "feed_port = 0", "snapshot_port = 0",
               "feeds = false",     # the order path alone; market data costs are measured on their own
               "[daemon]", "heartbeat_ms = 5000", "batch_max = 16384", "queue_frames = 100000",
-              "snapshot_on_shutdown = false", "[durability]", 'mode = "none"']
+              "snapshot_on_shutdown = false", "[durability]", f'mode = "{durability}"',
+              "snapshot_every_commands = 0", "snapshot_every_s = 0"]   # the journal's cost alone
     return "\n".join(lines) + "\n"
 
 
 class _Daemon:
-    def __init__(self, clients: int, workdir: Path) -> None:
+    def __init__(self, clients: int, workdir: Path, durability: str = "none") -> None:
         self.dir = workdir / f"daemon-{time.monotonic_ns()}"
         self.dir.mkdir()
         cfg = self.dir / "market.toml"
-        cfg.write_text(_config(clients))
+        cfg.write_text(_config(clients, durability))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(_REPO)) if p)
         self.log = open(self.dir / "daemon.out", "w")
@@ -332,11 +338,14 @@ def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, bat
     return out
 
 
-def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration: float, log) -> dict:
-    d = _Daemon(clients, workdir)
+def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration: float, log,
+                 durability: str = "none") -> dict:
+    d = _Daemon(clients, workdir, durability)
+    journal = None
     try:
         out = _drive(mp_ctx, d.info["orders"], d.info["server_public_key"], Path(d.info["keys_dir"]), clients,
                      batch, rate, duration, "gateway")
+        journal = _journal_status(d)
     finally:
         d.stop()
     window = duration * 0.9
@@ -346,14 +355,29 @@ def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration
         "latency_ns": _percentiles(lat),
         "clients": clients,
         "batch": batch,
-        "durability": "none",
+        "durability": durability,
         "target_rate": rate,
         "sent": sum(o["sent"] for o in out),
         "acked": sum(o["acked"] for o in out),
         "duration_s": duration,
+        "journal": journal,
     }
     log(f"  gateway: {res['orders_per_s']:,.0f} orders/s, p99 {_us(res['latency_ns']['p99'])}")
     return res
+
+
+def _journal_status(d: _Daemon) -> dict | None:
+    """The daemon's journal counters (records, fsyncs, fsync time), from the admin ``status``."""
+    from gateway.admin import AdminClient, AdminError
+    from gateway.client import load_keys
+    public, secret = load_keys(d.info["keys_dir"], "admin")
+    admin = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=10_000)
+    try:
+        return admin.request("status")["status"]["journal"]
+    except AdminError:
+        return None
+    finally:
+        admin.close()
 
 
 def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rate, curve: bool) -> dict:
@@ -399,23 +423,38 @@ def _us(ns) -> str:
 
 
 def run(clients: int = 2, batch: int | None = None, rate: float | None = None, duration: float = 3.0,
-        log=print) -> dict:
+        log=print, durability=DURABILITY_MODES, baselines: bool = True) -> dict:
     """Run the gateway benchmark; return the results as a JSON-ready dict.
 
     With ``batch`` or ``rate`` given, one gateway scenario; else the three of
-    :data:`SCENARIOS`. Baselines are always measured.
+    :data:`SCENARIOS`. The batched flat-out scenario (or the one given) runs once per
+    journal ``durability`` mode (``none`` first); the others under ``none``. Every result row
+    carries its ``durability``. ``baselines``: also measure the bare pyzmq loops (the
+    ratios of the first and third targets need them).
     """
     from bench.engine_bench import machine_info
+    durability = tuple(dict.fromkeys(durability))
+    bad = [m for m in durability if m not in DURABILITY_MODES]
+    if bad or not durability:
+        raise ValueError(f"durability modes are {', '.join(DURABILITY_MODES)}, not {bad or 'none at all'}")
     mp_ctx = mp.get_context("spawn")
     workdir = Path(tempfile.mkdtemp(prefix="chuanyu-gwbench-"))
     try:
-        scenarios = ([("custom", batch or 1, rate)] if batch is not None or rate is not None else list(SCENARIOS))
+        custom = batch is not None or rate is not None
+        scenarios = [("custom", batch or 1, rate)] if custom else list(SCENARIOS)
         runs = []
         for name, b, r in scenarios:
-            log(f"{name}: {clients} clients, {b} per frame, {'flat out' if not r else f'{r:,.0f} orders/s'}")
-            res = _gateway_run(mp_ctx, workdir, clients, b, r, duration, log)
-            res["scenario"] = name
-            runs.append(res)
+            modes = durability if custom or (b > 1 and not r) else ("none",)
+            for mode in sorted(modes, key=DURABILITY_MODES.index):
+                log(f"{name}: {clients} clients, {b} per frame, {'flat out' if not r else f'{r:,.0f} orders/s'}, "
+                    f"durability {mode}")
+                res = _gateway_run(mp_ctx, workdir, clients, b, r, duration, log, mode)
+                res["scenario"] = name if mode == "none" else f"{name}, durability {mode}"
+                runs.append(res)
+        if not baselines:
+            result = dict(runs[0])
+            result.update(runs=runs, baseline=None, targets=_targets(runs, None), machine=machine_info())
+            return result
         keys = Path(next(workdir.glob("daemon-*/state/keys")))
         log("bare pyzmq DEALER -> ROUTER (CURVE), flat out")
         bare_curve = _bare_run(mp_ctx, keys, clients, duration, echo=False, rate=None, curve=True)
@@ -433,22 +472,29 @@ def run(clients: int = 2, batch: int | None = None, rate: float | None = None, d
     return result
 
 
-def _targets(runs: list, baseline: dict) -> list:
+def _targets(runs: list, baseline: dict | None) -> list:
     out = []
-    single = next((r for r in runs if r["batch"] == 1 and not r["target_rate"]), None)
-    if single:
+    runs_none = [r for r in runs if r.get("durability", "none") == "none"]
+    single = next((r for r in runs_none if r["batch"] == 1 and not r["target_rate"]), None)
+    if single and baseline:
         ratio = single["orders_per_s"] / baseline["bare_msgs_per_s"]
         out.append({"target": "one order per frame >= 70% of bare DEALER->ROUTER msgs/s (CURVE)",
                     "value": ratio, "goal": 0.70, "met": ratio >= 0.70})
         ratio_plain = single["orders_per_s"] / baseline["bare_plain_msgs_per_s"]
         out.append({"target": "  same against bare plain-TCP msgs/s (for reference)", "value": ratio_plain,
                     "goal": 0.70, "met": ratio_plain >= 0.70})
-    batched = next((r for r in runs if r["batch"] > 1 and not r["target_rate"]), None)
+    batched = next((r for r in runs_none if r["batch"] > 1 and not r["target_rate"]), None)
     if batched:
         out.append({"target": "batched frames >= 1,000,000 orders/s", "value": batched["orders_per_s"],
                     "goal": 1_000_000, "met": batched["orders_per_s"] >= 1_000_000})
-    paced = next((r for r in runs if r["target_rate"]), None)
-    echo_p99 = baseline["bare_echo_latency_ns"]["p99"]
+        fsync = next((r for r in runs if r.get("durability") == "fsync" and r["batch"] == batched["batch"]
+                      and r["target_rate"] == batched["target_rate"]), None)
+        if fsync and batched["orders_per_s"]:
+            ratio = fsync["orders_per_s"] / batched["orders_per_s"]
+            out.append({"target": "durability fsync keeps >= 50% of none throughput (batched frames)",
+                        "value": ratio, "goal": 0.5, "met": ratio >= 0.5})
+    paced = next((r for r in runs_none if r["target_rate"]), None)
+    echo_p99 = baseline["bare_echo_latency_ns"]["p99"] if baseline else None
     if paced and echo_p99 and paced["latency_ns"]["p99"]:
         ratio = paced["latency_ns"]["p99"] / echo_p99
         out.append({"target": f"p99 at {paced['target_rate']:,.0f}/s <= 1.5x bare echo p99", "value": ratio,
@@ -458,19 +504,22 @@ def _targets(runs: list, baseline: dict) -> list:
 
 def table(results: dict) -> str:
     """The results as a plain-text table."""
-    rows = [("scenario", "clients", "per frame", "orders/s", "p50", "p99", "p99.9")]
+    rows = [("scenario", "clients", "per frame", "journal", "orders/s", "p50", "p99", "p99.9", "fsyncs")]
     for r in results["runs"]:
         lat = r["latency_ns"]
-        rows.append((r["scenario"], str(r["clients"]), str(r["batch"]), f"{r['orders_per_s']:,.0f}",
-                     _us(lat["p50"]), _us(lat["p99"]), _us(lat["p999"])))
+        j = r.get("journal") or {}
+        fsyncs = f"{j['fsyncs']:,} x {j['fsync_mean_us']:,.0f} µs" if j.get("fsyncs") else "-"
+        rows.append((r["scenario"], str(r["clients"]), str(r["batch"]), r.get("durability", "none"),
+                     f"{r['orders_per_s']:,.0f}", _us(lat["p50"]), _us(lat["p99"]), _us(lat["p999"]), fsyncs))
     b = results["baseline"]
-    e = b["bare_echo_latency_ns"]
-    rows.append(("bare DEALER->ROUTER, CURVE", str(results["clients"]), "1", f"{b['bare_msgs_per_s']:,.0f}",
-                 "-", "-", "-"))
-    rows.append(("bare DEALER->ROUTER, plain", str(results["clients"]), "1", f"{b['bare_plain_msgs_per_s']:,.0f}",
-                 "-", "-", "-"))
-    rows.append((f"bare echo at {b['bare_echo_rate']:,.0f}/s, CURVE", str(results["clients"]), "1", "-",
-                 _us(e["p50"]), _us(e["p99"]), _us(e["p999"])))
+    if b:
+        e = b["bare_echo_latency_ns"]
+        rows.append(("bare DEALER->ROUTER, CURVE", str(results["clients"]), "1", "-", f"{b['bare_msgs_per_s']:,.0f}",
+                     "-", "-", "-", "-"))
+        rows.append(("bare DEALER->ROUTER, plain", str(results["clients"]), "1", "-",
+                     f"{b['bare_plain_msgs_per_s']:,.0f}", "-", "-", "-", "-"))
+        rows.append((f"bare echo at {b['bare_echo_rate']:,.0f}/s, CURVE", str(results["clients"]), "1", "-", "-",
+                     _us(e["p50"]), _us(e["p99"]), _us(e["p999"]), "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in rows]
@@ -481,7 +530,7 @@ def table(results: dict) -> str:
         lines.append(f"{'met   ' if t['met'] else 'missed'}  {t['target']}: {value} (goal {t['goal']:,})")
     m = results["machine"]
     lines.append(f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores; Python {m['python']}; "
-                 f"durability none; loopback")
+                 f"journal durability per row (fsyncs: count x mean); loopback")
     return "\n".join(lines)
 
 

@@ -53,10 +53,16 @@ _WORKLOAD_NAMES = (                 # bench.engine_bench.MEASUREMENTS
 def _add_bench(commands) -> None:
     bench = commands.add_parser(
         "bench", help="run the benchmarks",
-        description="Run a benchmark on this machine and print a summary table.")
-    targets = bench.add_subparsers(dest="target", metavar="TARGET", required=True)
+        description="Run the benchmarks on this machine. With no TARGET, every one in turn (engine, gateway, "
+                    "recovery, feeds) and one summary table; with a TARGET, that one and its full table.")
+    from . import cli_bench
+    cli_bench.add_bench_all(bench)
+    targets = bench.add_subparsers(dest="target", metavar="TARGET")
     from . import cli_gateway
     cli_gateway.add_bench_gateway(targets)
+    cli_gateway.add_bench_recovery(targets)
+    from . import cli_feed
+    cli_feed.add_bench_feeds(targets)
     engine = targets.add_parser(
         "engine", help="matching engine throughput and latency",
         description=(
@@ -339,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(commands)
     from . import cli_gateway
     cli_gateway.register(commands)
+    from . import cli_feed
+    cli_feed.register(commands)
+    from . import demo
+    demo.register(commands)
     return parser
 
 

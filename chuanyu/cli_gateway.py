@@ -1,8 +1,9 @@
 """The daemon's subcommands of ``chuanyu``: engine, config, keys, admin, order, replay, journal,
-bench gateway.
+bench gateway, bench recovery.
 
-:func:`register` adds the top-level commands to the ``chuanyu`` parser and
-:func:`add_bench_gateway` adds ``bench gateway`` under ``bench``; ``chuanyu.cli`` calls both.
+:func:`register` adds the top-level commands to the ``chuanyu`` parser, and
+:func:`add_bench_gateway` / :func:`add_bench_recovery` add ``bench gateway`` and
+``bench recovery`` under ``bench``; ``chuanyu.cli`` calls them.
 Handlers import what they need when they run and raise ``chuanyu.cli.CliError`` for a
 one-line failure (a configuration error: exit status 2, naming the key).
 """
@@ -14,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["register", "add_bench_gateway", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
+__all__ = ["register", "add_bench_gateway", "add_bench_recovery", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
 
 DEFAULT_STATE_DIR = "chuanyu-state"
 DEFAULT_KEY_NAMES = ("server", "admin", "sc-platform", "cq-platform", "broker", "regulator")
@@ -77,7 +78,14 @@ def _add_engine(commands) -> None:
                    help=f"keys, snapshots and endpoints.json (default: ./{DEFAULT_STATE_DIR})")
     p.add_argument("--order-port", type=int, metavar="N", help="override network.order_port (0: any free)")
     p.add_argument("--admin-port", type=int, metavar="N", help="override network.admin_port (0: any free)")
-    p.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--metrics-port", type=int, metavar="N",
+                   help="serve Prometheus metrics at http://HOST:N/metrics; overrides daemon.metrics_port "
+                        "(0: off)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="INFO (default): one line per event of note (start, sessions, snapshots, phases, "
+                        "end of day, shutdown); WARNING: problems only")
+    p.add_argument("--log-json", action="store_true",
+                   help="write the log to stderr as JSON lines (ts, level, logger, event, message, fields)")
     p.set_defaults(handler=_handler(_engine))
 
 
@@ -85,10 +93,19 @@ def _engine(args) -> int:
     import dataclasses
     import logging
 
+    from gateway.logs import configure
     from gateway.server import GatewayError, serve
 
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = _load_config(args.config)
+    configure(args.log_level, json_lines=args.log_json)
+    try:
+        cfg = _load_config(args.config)
+    except _Fail as exc:
+        _log_error(args, exc)
+        raise
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            raise _cli_error("--metrics-port must be 0..65535 (0: off)", 2)
+        cfg.daemon = dataclasses.replace(cfg.daemon, metrics_port=args.metrics_port)
     net = cfg.network
     for name in ("order_port", "admin_port"):
         value = getattr(args, name)
@@ -100,7 +117,15 @@ def _engine(args) -> int:
     try:
         return serve(cfg, args.state_dir)
     except GatewayError as exc:
+        _log_error(args, exc)
         raise _cli_error(str(exc)) from None
+
+
+def _log_error(args, exc) -> None:
+    """A failure to start, also as a JSON log line (text mode has the one-line message alone)."""
+    if args.log_json:
+        import logging
+        logging.getLogger("chuanyu.gateway").error("cannot run: %s", exc, extra={"event": "error"})
 
 
 # ------------------------------------------------------------------ config, keys
@@ -199,6 +224,9 @@ _ADMIN_ARGS = {
     "suspend": ["account"], "restore": ["account"], "sell-only": ["account"],
     "deposit": ["account", "amount"], "withdraw": ["account", "amount"],
     "credit": ["account", "instrument", "qty"], "debit": ["account", "instrument", "qty"],
+    "block-window": ["instrument", "open"],
+    "auction-open": ["instrument", "account", "side", "volume", "reserve", "min_bid", "rules?"],
+    "auction-eligible": ["auction", "account"], "auction-close": ["instrument"],
 }
 _ADMIN_HELP = {
     "status": "sessions, counters, instruments", "snapshot": "write the engine state to the state dir",
@@ -208,6 +236,9 @@ _ADMIN_HELP = {
     "suspend": "suspend an account (cancels its orders)", "restore": "make an account active again",
     "sell-only": "let an account only sell", "deposit": "add cash (fen)", "withdraw": "remove cash (fen)",
     "credit": "credit units (tonnes)", "debit": "debit units (tonnes)",
+    "block-window": "open or close an instrument's block window (open / close)",
+    "auction-open": "open a sealed-bid auction; rules: comma-separated pay_as_bid, primary, ...",
+    "auction-eligible": "admit an account to bid in an auction", "auction-close": "clear an instrument's auction",
 }
 
 
@@ -222,7 +253,8 @@ def _add_admin(commands) -> None:
         for param in params:
             name = param.rstrip("?")
             sp.add_argument(name, nargs="?" if param.endswith("?") else None,
-                            type=int if name in ("account", "amount", "qty") else str)
+                            type=int if name in ("account", "amount", "qty", "volume", "reserve", "min_bid",
+                                                 "auction") else str)
         sp.add_argument("--non-tradable", action="store_true", help=argparse.SUPPRESS) if op in ("credit", "debit") \
             else None
     p.set_defaults(handler=_handler(_admin))
@@ -273,6 +305,10 @@ def _print_status(st: dict) -> None:
     out.print("instruments: " + ", ".join(f"{i['symbol']} {i['status']}" for i in st["instruments"]),
               highlight=False)
     out.print("counters: " + ", ".join(f"{k} {v:,}" for k, v in st["counters"].items()), highlight=False)
+    snaps = st.get("snapshots")
+    if snaps:
+        out.print(f"snapshots: newest at seq {snaps['last_seq']:,}; kept {', '.join(snaps['kept']) or 'none'}",
+                  highlight=False)
 
 
 # ------------------------------------------------------------------ order
@@ -477,6 +513,11 @@ def add_bench_gateway(targets) -> None:
                                                           "(default flat out; one scenario only)")
     p.add_argument("--duration", type=float, default=3.0, metavar="S", help="seconds per measurement (default 3)")
     p.add_argument("--quick", action="store_true", help="1-second measurements")
+    p.add_argument("--durability", action="append", choices=("none", "interval", "fsync"), metavar="MODE",
+                   help="journal durability of the batched run (repeat for several; default none, interval "
+                        "and fsync: the fsync/none throughput ratio is a target)")
+    p.add_argument("--no-baselines", dest="baselines", action="store_false",
+                   help="skip the bare pyzmq loops (no ratio against them)")
     p.set_defaults(handler=_handler(_bench_gateway))
 
 
@@ -490,17 +531,50 @@ def _bench_gateway(args) -> int:
         raise _cli_error("--batch must be 1..4096", 2)
     duration = 1.0 if args.quick else args.duration
     results = gateway_bench.run(clients=args.clients, batch=args.batch, rate=args.rate, duration=duration,
-                                log=lambda m: print(m, file=sys.stderr))
+                                log=lambda m: print(m, file=sys.stderr),
+                                durability=args.durability or gateway_bench.DURABILITY_MODES,
+                                baselines=args.baselines)
     out = sys.stderr if args.json == "-" else sys.stdout
     print(gateway_bench.table(results), file=out)
-    if args.json:
+    _write_json(args.json, results)
+    return 0
+
+
+# ------------------------------------------------------------------ bench recovery
+def add_bench_recovery(targets) -> None:
+    """Add ``bench recovery`` under ``chuanyu bench``."""
+    p = targets.add_parser(
+        "recovery", help="journal verify and replay speed (recovery time)",
+        description="Write a journal of an engine benchmark workload exactly as the daemon does, then "
+                    "time verifying it (CRC and sequence) and replaying it onto a fresh engine with the "
+                    "code of `chuanyu replay`; the replayed state digest must equal direct processing. "
+                    "Target: replay >= 2,000,000 commands/s.")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
+    p.add_argument("--quick", action="store_true", help="100,000 commands instead of 1,000,000")
+    p.add_argument("--batch", type=int, default=1024, metavar="B", help="commands per journal record (default 1024)")
+    p.set_defaults(handler=_handler(_bench_recovery))
+
+
+def _bench_recovery(args) -> int:
+    from bench import recovery_bench
+    from chuanyu.cli import _check_json_target
+    _check_json_target(args.json)
+    if not 1 <= args.batch <= 1_000_000:
+        raise _cli_error("--batch must be 1..1000000", 2)
+    results = recovery_bench.run(quick=args.quick, batch=args.batch, log=lambda m: print(m, file=sys.stderr))
+    print(recovery_bench.table(results), file=sys.stderr if args.json == "-" else sys.stdout)
+    _write_json(args.json, results)
+    return 0
+
+
+def _write_json(target: str | None, results: dict) -> None:
+    if target:
         text = json.dumps(results, indent=2)
-        if args.json == "-":
+        if target == "-":
             sys.stdout.write(text + "\n")
         else:
             try:
-                Path(args.json).write_text(text + "\n")
+                Path(target).write_text(text + "\n")
             except OSError as exc:
-                raise _cli_error(f"cannot write {args.json}: {exc.strerror or exc}") from None
-            print(f"results written to {args.json}", file=sys.stderr)
-    return 0
+                raise _cli_error(f"cannot write {target}: {exc.strerror or exc}") from None
+            print(f"results written to {target}", file=sys.stderr)

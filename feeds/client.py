@@ -1,66 +1,211 @@
-"""``FeedClient``: subscribe, catch up from a snapshot, detect gaps and resynchronise.
+"""``FeedClient``: subscribe, catch up from a snapshot, detect gaps and resynchronise;
+``AsyncFeedClient``: the same for asyncio applications.
 
->>> # client = FeedClient(pub_endpoint, snapshot_endpoint, ["SCEA2026", "CQEA2026"]); client.start()
+>>> # client = FeedClient(pub_endpoint, snapshot_endpoint); client.start()
 >>> # while True: for message in client.poll(100): ...   # client.books[0].view() is the live book
+>>> # async: client = AsyncFeedClient(pub_endpoint, snapshot_endpoint); await client.start()
+>>> #        async for message in client: ...
 """
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable
 
 import numpy as np
 import zmq
 
+from matching import Side, TradeType
+
+from ._encode import apply_depth
 from .book import LocalBook
 from .messages import FEED_DTYPE, FeedType
 from .service import ERROR, HEARTBEAT, SNAPSHOT
 
-__all__ = ["FeedClient", "FeedError"]
+__all__ = ["FeedClient", "AsyncFeedClient", "FeedError"]
 
 
 class FeedError(RuntimeError):
     """The feed refused a request or did not answer in time."""
 
 
-class FeedClient:
+class _FeedState:
+    """What a subscriber knows, and the rules to update it; the sockets are the subclasses'."""
+
+    def __init__(self, symbols, topics, on_message, timeout_ms: int) -> None:
+        self.symbols = list(symbols) if symbols is not None else []
+        self.topics = tuple(topics)
+        self.on_message = on_message
+        self.timeout_ms = timeout_ms
+        self.books = [LocalBook() for _ in self.symbols]
+        self._levels = self._level_dicts()
+        self.trades: list = []       # in feed order
+        self._trade_seqs: list[int] = []
+        self.latest: dict[tuple[int, int], np.ndarray] = {}
+        self.epoch = None
+        self.seq = 0
+        self.topic_seq: dict[bytes, int] = {}
+        self.resyncs = 0
+        self.heartbeats = 0          # heartbeats seen: one proves the subscription live
+
+    def _subscribe(self, sub, pub_endpoint: str, rcvhwm: int, rcvbuf: int) -> None:
+        sub.setsockopt(zmq.RCVHWM, rcvhwm)
+        if rcvbuf:
+            sub.setsockopt(zmq.RCVBUF, rcvbuf)
+        sub.setsockopt(zmq.LINGER, 0)
+        for t in (*self.topics, HEARTBEAT):
+            sub.setsockopt(zmq.SUBSCRIBE, t)
+        sub.connect(pub_endpoint)
+
+    @staticmethod
+    def _decode(name: bytes, payload: bytes):
+        if name == HEARTBEAT:
+            return name, json.loads(payload)
+        if len(payload) % FEED_DTYPE.itemsize:
+            raise FeedError(f"a {name!r} frame of {len(payload)} bytes is not whole messages")
+        return name, np.frombuffer(payload, dtype=FEED_DTYPE)
+
+    def _install(self, reply: list) -> None:
+        """Replace local state with a snapshot reply."""
+        if reply[0] == ERROR or len(reply) != 3:
+            raise FeedError(reply[-1].decode(errors="replace"))
+        header = json.loads(reply[1])
+        rows = np.frombuffer(reply[2], dtype=FEED_DTYPE)
+        symbols = header.get("symbols")
+        if symbols is not None and symbols != self.symbols:
+            if symbols[:len(self.symbols)] != self.symbols:
+                raise FeedError(f"the feed's instruments {symbols} are not the expected {self.symbols}")
+            self.symbols = list(symbols)                  # the feed's list; given ones may be its first few
+            self.books += [LocalBook() for _ in range(len(self.symbols) - len(self.books))]
+            self._levels = self._level_dicts()
+        for book in self.books:
+            book.clear()
+        self.latest.clear()
+        self.epoch = header["epoch"]
+        self.seq = header["seq"]
+        self.topic_seq = {name.encode(): n for name, n in header["topics"].items()}
+        self._apply_rows(rows[rows["msg_type"] != FeedType.TRADE])   # the last trade: latest, not a new trade
+        for row in rows[rows["msg_type"] == FeedType.TRADE]:
+            self.latest[(int(row["msg_type"]), int(row["instrument"]))] = row
+        self.resyncs += 1
+
+    def _behind(self, beat: dict) -> bool:
+        """Whether a heartbeat shows a subscribed topic past what we applied."""
+        if beat["epoch"] != self.epoch:
+            return beat["epoch"] > self.epoch
+        return any(n > self.topic_seq.get(name.encode(), 0) for name, n in beat["topics"].items()
+                   if any(name.encode().startswith(t) for t in self.topics))
+
+    def _accept(self, frames: list):
+        """Check each frame against its topic's sequence: ``(rows to apply in feed order, or
+        None; whether to resynchronise)``. On a gap nothing of ``frames`` is kept."""
+        accepted = []
+        for name, rows in frames:
+            if name == HEARTBEAT:
+                self.heartbeats += 1
+                if self._behind(rows):
+                    return None, True                                          # lost the tail
+                continue
+            if not len(rows):
+                continue
+            if int(rows["epoch"][0]) != self.epoch:
+                if int(rows["epoch"][0]) < self.epoch:
+                    continue                                                   # from before a restart
+                return None, True                                              # the publisher restarted
+            rows = rows[rows["seq"] > self.seq] if self.seq else rows        # already in the snapshot
+            expected = self.topic_seq.get(name, 0) + 1
+            rows = rows[rows["instrument_seq"] >= expected]                   # already seen
+            if not len(rows):
+                continue
+            if int(rows["instrument_seq"][0]) > expected:
+                return None, True                                              # lost messages
+            self.topic_seq[name] = int(rows["instrument_seq"][-1])
+            accepted.append(rows)
+        if not accepted:
+            return None, False
+        rows = np.concatenate(accepted) if len(accepted) > 1 else accepted[0]
+        return rows[np.argsort(rows["seq"], kind="stable")], False
+
+    def _apply_accepted(self, rows):
+        if rows is None:
+            return []
+        if self.on_message is not None:
+            for row in rows:
+                self._apply(row)
+        else:
+            self._apply_rows(rows)
+        return rows
+
+    def _level_dicts(self) -> list:
+        """Every book side's level dict, in the order :func:`feeds._encode.apply_depth` expects."""
+        return [book.levels[(kind, side)] for book in self.books
+                for kind in (TradeType.CONTINUOUS, TradeType.FIXED) for side in (Side.BUY, Side.SELL)]
+
+    def _apply_rows(self, rows: np.ndarray) -> None:
+        """:meth:`_apply` for a whole batch in feed order; the depth in one compiled pass."""
+        rows = np.ascontiguousarray(rows)
+        if apply_depth(rows, self._levels) == len(rows):
+            return
+        other = rows[rows["msg_type"] != FeedType.DEPTH]
+        for kind, n, row in zip(other["msg_type"].tolist(), other["instrument"].tolist(), other):
+            self.latest[(kind, n)] = row
+        for row in other[other["msg_type"] == FeedType.TRADE]:
+            self._add_trade(row)
+
+    def _add_trade(self, row) -> None:
+        """Keep the trades in feed order: one poll may bring a batch's frame for one topic and
+        the next poll that batch's frame for another, whose trades came earlier."""
+        seq = int(row["seq"])
+        if not self._trade_seqs or seq > self._trade_seqs[-1]:
+            self._trade_seqs.append(seq)
+            self.trades.append(row)
+        else:
+            at = bisect.bisect_left(self._trade_seqs, seq)
+            self._trade_seqs.insert(at, seq)
+            self.trades.insert(at, row)
+
+    def _apply(self, row) -> None:
+        kind, n = int(row["msg_type"]), int(row["instrument"])
+        if kind == FeedType.DEPTH:
+            self.books[n].apply_level(int(row["trade_type"]), int(row["side"]), int(row["price"]),
+                                      int(row["qty"]), int(row["count"]))
+        else:
+            self.latest[(kind, n)] = row
+            if kind == FeedType.TRADE:
+                self._add_trade(row)
+        if self.on_message:
+            self.on_message(row)
+
+
+class FeedClient(_FeedState):
     """A subscriber's view of the market: books, trades, statuses and statistics.
 
     Parameters
     ----------
     pub_endpoint, snapshot_endpoint : str
         The daemon's PUB and snapshot ROUTER endpoints.
-    symbols : sequence of str
-        Instrument symbols by engine index (as in the market configuration).
+    symbols : sequence of str, optional
+        Instrument symbols by engine index; by default learnt from the first snapshot
+        (given, they must be the feed's first ones).
     topics : sequence of bytes
         Subscription prefixes (``b""``: everything; ``b"D."``: all depth; ...).
     on_message : callable, optional
         Called with each live message (a ``FEED_DTYPE`` row) after it is applied.
+    rcvhwm, rcvbuf : int
+        The SUB socket's high-water mark (frames) and kernel receive buffer (bytes, 0: the
+        system's); messages beyond what they hold are lost and the client resynchronises.
     """
 
-    def __init__(self, pub_endpoint: str, snapshot_endpoint: str, symbols, topics=(b"",),
+    def __init__(self, pub_endpoint: str, snapshot_endpoint: str, symbols=None, topics=(b"",),
                  on_message: Callable | None = None, ctx: zmq.Context | None = None,
-                 timeout_ms: int = 2000, rcvhwm: int = 100_000) -> None:
-        self.symbols = list(symbols)
+                 timeout_ms: int = 2000, rcvhwm: int = 100_000, rcvbuf: int = 0) -> None:
+        super().__init__(symbols, topics, on_message, timeout_ms)
         self.ctx = ctx or zmq.Context.instance()
-        self.timeout_ms = timeout_ms
-        self.on_message = on_message
         self.sub = self.ctx.socket(zmq.SUB)
-        self.sub.setsockopt(zmq.RCVHWM, rcvhwm)
-        self.sub.setsockopt(zmq.LINGER, 0)
-        self.topics = tuple(topics)
-        for t in (*self.topics, HEARTBEAT):
-            self.sub.setsockopt(zmq.SUBSCRIBE, t)
-        self.sub.connect(pub_endpoint)
+        self._subscribe(self.sub, pub_endpoint, rcvhwm, rcvbuf)
         self.req = self.ctx.socket(zmq.DEALER)
         self.req.setsockopt(zmq.LINGER, 0)
         self.req.connect(snapshot_endpoint)
-        self.books = [LocalBook() for _ in self.symbols]
-        self.trades: list = []
-        self.latest: dict[tuple[int, int], np.ndarray] = {}
-        self.epoch = None
-        self.seq = 0
-        self.topic_seq: dict[bytes, int] = {}
-        self.resyncs = 0
 
     def close(self) -> None:
         self.sub.close(0)
@@ -73,111 +218,123 @@ class FeedClient:
 
     def resync(self) -> None:
         """Replace local state with a fresh snapshot; keep live messages that came meanwhile."""
-        self.req.send_multipart([SNAPSHOT, b""])
-        buffered = []
-        poller = zmq.Poller()
-        poller.register(self.req, zmq.POLLIN)
-        poller.register(self.sub, zmq.POLLIN)
         while True:
-            events = dict(poller.poll(self.timeout_ms))
-            if not events:
-                raise FeedError("the snapshot service did not answer")
-            if self.sub in events:
-                buffered += self._drain()
-            if self.req in events:
-                reply = self.req.recv_multipart()
-                break
-        if reply[0] == ERROR or len(reply) != 3:
-            raise FeedError(reply[-1].decode(errors="replace"))
-        header = json.loads(reply[1])
-        self._load(header, np.frombuffer(reply[2], dtype=FEED_DTYPE))
-        self.resyncs += 1
-        self._apply_live(buffered)
-
-    def _load(self, header: dict, rows: np.ndarray) -> None:
-        for book in self.books:
-            book.clear()
-        self.latest.clear()
-        self.epoch = header["epoch"]
-        self.seq = header["seq"]
-        self.topic_seq = {name.encode(): n for name, n in header["topics"].items()}
-        for row in rows:
-            if row["msg_type"] == FeedType.DEPTH:
-                self.books[int(row["instrument"])].apply_level(int(row["trade_type"]), int(row["side"]),
-                                                               int(row["price"]), int(row["qty"]), int(row["count"]))
-            else:
-                self.latest[(int(row["msg_type"]), int(row["instrument"]))] = row
+            self.req.send_multipart([SNAPSHOT, b""])
+            buffered = []
+            poller = zmq.Poller()
+            poller.register(self.req, zmq.POLLIN)
+            poller.register(self.sub, zmq.POLLIN)
+            while True:
+                events = dict(poller.poll(self.timeout_ms))
+                if not events:
+                    raise FeedError("the snapshot service did not answer")
+                if self.sub in events:
+                    buffered += self._drain()
+                if self.req in events:
+                    reply = self.req.recv_multipart()
+                    break
+            self._install(reply)
+            rows, again = self._accept(buffered)
+            if not again:
+                self._apply_accepted(rows)
+                return
 
     # ------------------------------------------------------------------ live
     def _drain(self) -> list:
         frames = []
         while self.sub.poll(0):
-            name, payload = self.sub.recv_multipart()
-            if name == HEARTBEAT:
-                frames.append((name, json.loads(payload)))
-            else:
-                frames.append((name, np.frombuffer(payload, dtype=FEED_DTYPE)))
+            frames.append(self._decode(*self.sub.recv_multipart()))
         return frames
 
-    def _behind(self, beat: dict) -> bool:
-        """Whether a heartbeat shows a subscribed topic past what we applied."""
-        if beat["epoch"] != self.epoch:
-            return beat["epoch"] > self.epoch
-        return any(n > self.topic_seq.get(name.encode(), 0) for name, n in beat["topics"].items()
-                   if any(name.encode().startswith(t) for t in self.topics))
-
-    def poll(self, timeout_ms: int = 0) -> list:
+    def poll(self, timeout_ms: int = 0):
         """Apply what arrived (waiting up to ``timeout_ms`` for the first frame); return the
-        messages applied. A gap in any topic's sequence triggers a resynchronisation."""
+        messages applied, in feed order. A gap in any topic's sequence triggers a
+        resynchronisation."""
         if not self.sub.poll(timeout_ms):
             return []
-        return self._apply_live(self._drain())
-
-    def _apply_live(self, frames: list) -> list:
-        """Check each frame against its topic's sequence, then apply in feed order."""
-        accepted = []
-        for name, rows in frames:
-            if name == HEARTBEAT:
-                if self._behind(rows):
-                    self.resync()                                              # lost the tail
-                    return []
-                continue
-            if int(rows["epoch"][0]) != self.epoch:
-                if int(rows["epoch"][0]) < self.epoch:
-                    continue                                                   # from before a restart
-                self.resync()                                                  # the publisher restarted
-                return []
-            rows = rows[rows["seq"] > self.seq] if self.seq else rows        # already in the snapshot
-            expected = self.topic_seq.get(name, 0) + 1
-            rows = rows[rows["instrument_seq"] >= expected]                   # already seen
-            if not len(rows):
-                continue
-            if int(rows["instrument_seq"][0]) > expected:
-                self.resync()                                                  # lost messages
-                return []
-            self.topic_seq[name] = int(rows["instrument_seq"][-1])
-            accepted.append(rows)
-        if not accepted:
+        rows, again = self._accept(self._drain())
+        if again:
+            self.resync()
             return []
-        rows = np.concatenate(accepted)
-        rows = rows[np.argsort(rows["seq"], kind="stable")]
-        for row in rows:
-            self._apply(row)
-        return list(rows)
-
-    def _apply(self, row) -> None:
-        kind, n = int(row["msg_type"]), int(row["instrument"])
-        if kind == FeedType.DEPTH:
-            self.books[n].apply_level(int(row["trade_type"]), int(row["side"]), int(row["price"]),
-                                      int(row["qty"]), int(row["count"]))
-        else:
-            self.latest[(kind, n)] = row
-            if kind == FeedType.TRADE:
-                self.trades.append(row)
-        if self.on_message:
-            self.on_message(row)
+        return self._apply_accepted(rows)
 
     def __iter__(self):
         """Live messages, one by one, as they are applied."""
         while True:
             yield from self.poll(self.timeout_ms)
+
+
+class AsyncFeedClient(_FeedState):
+    """:class:`FeedClient` for asyncio: ``await start()``, ``await poll()``, ``async for``.
+
+    Parameters are those of :class:`FeedClient`; ``ctx`` is a ``zmq.asyncio.Context``.
+    """
+
+    def __init__(self, pub_endpoint: str, snapshot_endpoint: str, symbols=None, topics=(b"",),
+                 on_message: Callable | None = None, ctx=None, timeout_ms: int = 2000,
+                 rcvhwm: int = 100_000, rcvbuf: int = 0) -> None:
+        import zmq.asyncio
+        super().__init__(symbols, topics, on_message, timeout_ms)
+        self.ctx = ctx or zmq.asyncio.Context.instance()
+        self.sub = self.ctx.socket(zmq.SUB)
+        self._subscribe(self.sub, pub_endpoint, rcvhwm, rcvbuf)
+        self.req = self.ctx.socket(zmq.DEALER)
+        self.req.setsockopt(zmq.LINGER, 0)
+        self.req.connect(snapshot_endpoint)
+
+    def close(self) -> None:
+        self.sub.close(0)
+        self.req.close(0)
+
+    async def start(self) -> None:
+        """Take a snapshot, then follow the live feed from where it left off."""
+        await self.resync()
+
+    async def resync(self) -> None:
+        """Replace local state with a fresh snapshot; keep live messages that came meanwhile."""
+        import zmq.asyncio
+        while True:
+            await self.req.send_multipart([SNAPSHOT, b""])
+            buffered = []
+            poller = zmq.asyncio.Poller()
+            poller.register(self.req, zmq.POLLIN)
+            poller.register(self.sub, zmq.POLLIN)
+            while True:
+                events = dict(await poller.poll(self.timeout_ms))
+                if not events:
+                    raise FeedError("the snapshot service did not answer")
+                if self.sub in events:
+                    buffered += await self._drain()
+                if self.req in events:
+                    reply = await self.req.recv_multipart()
+                    break
+            self._install(reply)
+            rows, again = self._accept(buffered)
+            if not again:
+                self._apply_accepted(rows)
+                return
+
+    async def _drain(self) -> list:
+        frames = []
+        while await self.sub.poll(0):
+            frames.append(self._decode(*(await self.sub.recv_multipart())))
+        return frames
+
+    async def poll(self, timeout_ms: int = 0):
+        """Apply what arrived (waiting up to ``timeout_ms`` for the first frame); return the
+        messages applied, in feed order; resynchronise on a gap."""
+        if not await self.sub.poll(timeout_ms):
+            return []
+        rows, again = self._accept(await self._drain())
+        if again:
+            await self.resync()
+            return []
+        return self._apply_accepted(rows)
+
+    def __aiter__(self):
+        return self._messages()
+
+    async def _messages(self):
+        while True:
+            for row in await self.poll(self.timeout_ms):
+                yield row

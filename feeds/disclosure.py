@@ -19,6 +19,8 @@ import numpy as np
 
 from matching import EVENT_DTYPE, EventKind, InstrumentKind, Region, Side, TradeType
 
+from ._encode import tape
+
 __all__ = ["Disclosure", "TAPE_FIELDS", "REPORT_FIELDS"]
 
 CST = timezone(timedelta(hours=8))
@@ -29,8 +31,23 @@ REPORT_FIELDS = ("symbol", "kind", "region", "open", "high", "low", "close", "pr
                  "cross_regional_volume", "net_flow_sc_to_cq")
 
 
+_UNASKED = -1
+_TYPE_NAMES = ["", *(t.name for t in TradeType)]
+_SIDE_NAMES = ["", Side.BUY.name, Side.SELL.name]
+_REGION_NAMES = ["", Region.SC.name, Region.CQ.name]
+
+
 def _date(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1e9, CST).strftime("%Y%m%d")
+
+
+def _day_name(day: int) -> str:
+    """``YYYYMMDD`` of a day number (days since 1970-01-01).
+
+    >>> _day_name(20420)
+    '20251128'
+    """
+    return (datetime(1970, 1, 1) + timedelta(days=day)).strftime("%Y%m%d")
 
 
 class Disclosure:
@@ -51,12 +68,14 @@ class Disclosure:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.instruments = list(instruments)
         self.region_of = region_of
-        self._flows = [self._no_flow() for _ in self.instruments]
+        self._symbols = [ins.symbol for ins in self.instruments]
+        self._allowance = np.array([ins.kind == InstrumentKind.ALLOWANCE for ins in self.instruments])
+        self._cross = np.zeros(len(self.instruments), dtype=np.int64)     # since each instrument's last close
+        self._net = np.zeros(len(self.instruments), dtype=np.int64)
+        self._region = np.zeros(0, dtype=np.int64)                         # by account id; _UNASKED until asked
+        self._tape_file = None
+        self._tape_date = None
         self._report: dict[str, list[dict]] = {}
-
-    @staticmethod
-    def _no_flow() -> dict:
-        return {"cross_regional_volume": 0, "net_flow_sc_to_cq": 0}
 
     def record(self, events: np.ndarray) -> list[Path]:
         """Append the batch's trades to the tape; write the report of any day it closed.
@@ -65,53 +84,64 @@ class Disclosure:
         """
         if events.dtype != EVENT_DTYPE:
             raise TypeError("events must be an EVENT_DTYPE array")
-        trades = events[events["kind"] == EventKind.TRADE]
-        if len(trades):
-            self._tape(trades)
+        while True:
+            blob, days, ends, unknown, closes = tape(events, self._symbols, _TYPE_NAMES, _SIDE_NAMES,
+                                                     _REGION_NAMES, self._region, self._allowance, self._cross,
+                                                     self._net)
+            if not unknown:
+                break
+            self._ask_regions(unknown)
+        if len(days):
+            cuts = np.flatnonzero(days[1:] != days[:-1]) + 1      # a batch spanning midnight
+            begin = 0
+            for first, last in zip([0, *cuts.tolist()], [*cuts.tolist(), len(days)]):
+                end = int(ends[last - 1])
+                self._append(_day_name(int(days[first])), blob[begin:end])
+                begin = end
         written = []
-        for stats in events[events["kind"] == EventKind.DAILY_STATS]:
-            volumes = events[(events["kind"] == EventKind.DAILY_VOLUME)
-                             & (events["instrument"] == stats["instrument"])
-                             & (events["seq"] > stats["seq"]) & (events["seq"] <= stats["seq"] + len(TradeType))]
+        for i in closes:
+            stats = events[i]
+            volumes = events[i + 1:i + 1 + len(TradeType)]
+            volumes = volumes[(volumes["kind"] == EventKind.DAILY_VOLUME)
+                              & (volumes["instrument"] == stats["instrument"])]
             written += self._close(stats, volumes)
         return written
 
-    def _regions(self, accounts: np.ndarray) -> np.ndarray:
-        """Each account's region, asking ``region_of`` once per distinct account."""
-        distinct, index = np.unique(accounts, return_inverse=True)
-        return np.array([int(self.region_of(int(a))) for a in distinct])[index]
+    def _ask_regions(self, accounts: list) -> None:
+        """Ask ``region_of`` once for each account not seen before."""
+        top = max(accounts) + 1
+        if top > len(self._region):
+            grown = np.full(max(top, 2 * len(self._region)), _UNASKED, dtype=np.int64)
+            grown[:len(self._region)] = self._region
+            self._region = grown
+        for a in accounts:
+            region = int(self.region_of(a) or 0)
+            self._region[a] = region if region in (Region.SC, Region.CQ) else 0
 
-    def _tape(self, trades: np.ndarray) -> None:
-        """Append the trades to the day's tape and add up the regional flows, per batch."""
-        buyer, seller = self._regions(trades["buy_account"]), self._regions(trades["sell_account"])
-        qty, instrument = trades["qty"], trades["instrument"]
-        cross = buyer != seller
-        allowance = np.array([ins.kind == InstrumentKind.ALLOWANCE for ins in self.instruments])[instrument]
-        signed = np.where(seller == Region.SC, qty, -qty) * (cross & allowance)
-        for n in np.unique(instrument).tolist():
-            mine = instrument == n
-            self._flows[n]["cross_regional_volume"] += int(qty[mine & cross].sum())
-            self._flows[n]["net_flow_sc_to_cq"] += int(signed[mine].sum())
-        local = trades["ts"].astype("datetime64[ns]") + np.timedelta64(8, "h")
-        times = [t + "+08:00" for t in np.datetime_as_string(local, unit="s")]
-        dates = np.datetime_as_string(local, unit="D")
-        symbols = np.array([ins.symbol for ins in self.instruments])[instrument]
-        types = np.array(["", *(t.name for t in TradeType)])[trades["trade_type"]]
-        sides = np.array(["", Side.BUY.name, Side.SELL.name])[trades["side"]]
-        names = np.array(["", Region.SC.name, Region.CQ.name])
-        rows = zip(trades["trade_id"].tolist(), times, symbols.tolist(), types.tolist(), trades["price"].tolist(),
-                   qty.tolist(), sides.tolist(), names[buyer].tolist(), names[seller].tolist())
-        by_date: dict[str, list] = {}
-        for date, row in zip(dates.tolist(), rows):
-            by_date.setdefault(date.replace("-", ""), []).append(row)
-        for date, rows in by_date.items():
+    def _append(self, date: str, lines: bytes) -> None:
+        if self._tape_file is None or self._tape_date != date:
+            if self._tape_file is not None:
+                self._tape_file.close()
             path = self.directory / f"trades-{date}.csv"
             new = not path.exists()
-            with path.open("a", newline="") as f:
-                writer = csv.writer(f)
-                if new:
-                    writer.writerow(TAPE_FIELDS)
-                writer.writerows(rows)
+            self._tape_file = path.open("ab")
+            self._tape_date = date
+            if new:
+                self._tape_file.write((",".join(TAPE_FIELDS) + "\r\n").encode())
+        self._tape_file.write(lines)
+        self._tape_file.flush()            # readers of the tape see whole batches
+
+    def close(self) -> None:
+        """Close the open tape file (it stays open between batches: one write per batch)."""
+        if self._tape_file is not None:
+            self._tape_file.close()
+            self._tape_file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _close(self, stats, volumes) -> list[Path]:
         n = int(stats["instrument"])
@@ -123,8 +153,8 @@ class Disclosure:
                "change": int(stats["price"]) - int(stats["value"])}
         for t in TradeType:
             row[f"{t.name.lower()}_volume"], row[f"{t.name.lower()}_amount"] = by_type.get(int(t), (0, 0))
-        row.update(self._flows[n])
-        self._flows[n] = self._no_flow()
+        row["cross_regional_volume"], row["net_flow_sc_to_cq"] = int(self._cross[n]), int(self._net[n])
+        self._cross[n] = self._net[n] = 0
         date = _date(int(stats["ts"]))
         report = [r for r in self._report.get(date, []) if r["symbol"] != ins.symbol] + [row]
         self._report[date] = report

@@ -15,7 +15,7 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["FeedType", "FEED_DTYPE", "CHANNEL", "topic"]
+__all__ = ["FeedType", "FEED_DTYPE", "FEED_FIELD_DOCS", "CHANNEL", "topic"]
 
 
 class FeedType(IntEnum):
@@ -61,6 +61,37 @@ FEED_DTYPE = np.dtype(
     ],
     align=True,
 )
+
+
+# What each field means, for docs/PROTOCOL.md (gateway/protocol_doc.py renders the layout table).
+FEED_FIELD_DOCS = {
+    "epoch": "the publisher's start (ns since 1970); a new epoch means the numbering restarted: resynchronise",
+    "seq": "feed-wide sequence number, from 1 in each epoch, no gaps over the whole feed",
+    "instrument_seq": "sequence number within the topic (channel and instrument), from 1, no gaps",
+    "ts": "engine time of the event, ns since 1970 (BBO: the latest event of its batch)",
+    "engine_seq": "the engine event it comes from (0 for BBO)",
+    "price": "TRADE: price; DEPTH: the level's price; AUCTION_RESULT: clearing price; DAILY_STATS: close (fen/t)",
+    "qty": "TRADE: quantity; DEPTH: the level's quantity, 0 = level gone; AUCTION_RESULT: volume sold; "
+           "DAILY_STATS: the day's volume (t)",
+    "trade_id": "TRADE: engine trade id; AUCTION_RESULT: the auction id",
+    "bid_price": "BBO: best bid price, 0 = no bid",
+    "bid_qty": "BBO: quantity at the best bid",
+    "ask_price": "BBO: best ask price, 0 = no ask",
+    "ask_qty": "BBO: quantity at the best ask",
+    "open": "DAILY_STATS: first continuous or fixed-price trade's price, 0 = none",
+    "high": "DAILY_STATS: highest such price",
+    "low": "DAILY_STATS: lowest such price",
+    "previous": "DAILY_STATS: previous close; AUCTION_RESULT: volume bid",
+    "volume": "DAILY_STATS: volume by trade type, 4 x i64: CONTINUOUS, FIXED, BLOCK, AUCTION",
+    "amount": "DAILY_STATS: amount (fen) by trade type, 4 x i64, same order",
+    "instrument": "instrument index (the snapshot header's `symbols`, the configuration's order)",
+    "count": "DEPTH: orders at the level; AUCTION_RESULT: bids",
+    "msg_type": "FeedType",
+    "side": "TRADE: aggressor side, 0 = none; DEPTH: the level's side",
+    "trade_type": "TRADE: TradeType; DEPTH: the book, CONTINUOUS (1) or FIXED (2, fixed-price listings)",
+    "status": "STATUS: InstrumentStatus; AUCTION_RESULT: AuctionOutcome",
+    "block_window": "STATUS: 1 = the block-trade window is open",
+}
 
 
 def topic(msg_type: int, symbol: str) -> bytes:

@@ -18,6 +18,14 @@ suspend / restore         account            (restore: back to ACTIVE)
 sell_only                 account
 deposit / withdraw        account, amount (fen)
 credit / debit            account, instrument, qty (tonnes), non_tradable (optional)
+block_window              instrument, open (true / false; closing expires the block quotes)
+auction_open              instrument, account (the initiator), side (SELL offers the lot, BUY asks
+                          for it), volume, reserve (fen), min_bid (tonnes), and optionally
+                          bidder_cap, cancel_below_bps, seed and rules: a list of pay_as_bid,
+                          fail_undersubscribed, primary, compliance_only, random_ties,
+                          cap_shortfall. The ACCEPTED event's order_id is the auction id.
+auction_eligible          auction, account   (once any is admitted, only admitted accounts bid)
+auction_close             instrument         (clears its open auction)
 snapshot                  -                  (writes the engine state to the state dir)
 shutdown                  -                  (stop intake, drain, snapshot, exit 0)
 ========================  =============================================================
@@ -29,14 +37,19 @@ import json
 import numpy as np
 import zmq
 
-from matching import AccountStatus, CommandType, EventKind, InstrumentStatus, commands
+from matching import AccountStatus, CommandType, EventKind, InstrumentStatus, Side, commands
 
 from .protocol import reject_name
 
 __all__ = ["handle", "describe_events", "AdminClient", "AdminError", "OPS"]
 
 OPS = ("status", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
-       "withdraw", "credit", "debit", "snapshot", "shutdown")
+       "withdraw", "credit", "debit", "block_window", "auction_open", "auction_eligible", "auction_close",
+       "snapshot", "shutdown")
+# auction_open "rules" names -> matching.commands flag bits
+AUCTION_RULES = {"pay_as_bid": commands.FLAG_PAY_AS_BID, "fail_undersubscribed": commands.FLAG_FAIL_UNDERSUBSCRIBED,
+                 "primary": commands.FLAG_PRIMARY, "compliance_only": commands.FLAG_COMPLIANCE_ONLY,
+                 "random_ties": commands.FLAG_RANDOM_TIES, "cap_shortfall": commands.FLAG_CAP_SHORTFALL}
 
 
 class AdminError(RuntimeError):
@@ -111,6 +124,34 @@ def _commands(gw, op: str, request: dict) -> np.ndarray:
         build = commands.credit_holdings if op == "credit" else commands.debit_holdings
         return build(_int(request, "account"), _instrument(gw, request.get("instrument")), _int(request, "qty"),
                      bool(request.get("non_tradable", False)))
+    if op == "block_window":
+        is_open = request.get("open")
+        if isinstance(is_open, str) and is_open.lower() in ("open", "true", "1", "close", "closed", "false", "0"):
+            is_open = is_open.lower() in ("open", "true", "1")
+        if not isinstance(is_open, bool):
+            raise ValueError("open must be true or false")
+        return commands.set_block_window(_instrument(gw, request.get("instrument")), is_open)
+    if op == "auction_open":
+        side = str(request.get("side", "")).upper()
+        if side not in ("BUY", "SELL"):
+            raise ValueError("side must be BUY or SELL")
+        rules = request.get("rules", [])
+        if isinstance(rules, str):
+            rules = [r for r in rules.split(",") if r]
+        unknown = [r for r in rules if r not in AUCTION_RULES]
+        if not isinstance(rules, list) or unknown:
+            raise ValueError(f"rules must be a list of {', '.join(AUCTION_RULES)}")
+        flags = 0
+        for r in rules:
+            flags |= AUCTION_RULES[r]
+        optional = {k: _int(request, k) for k in ("bidder_cap", "cancel_below_bps", "seed") if k in request}
+        return commands.auction_open(_instrument(gw, request.get("instrument")), _int(request, "account"),
+                                     Side[side], _int(request, "volume"), _int(request, "reserve"),
+                                     _int(request, "min_bid"), flags=flags, **optional)
+    if op == "auction_eligible":
+        return commands.auction_eligible(_int(request, "auction"), _int(request, "account"))
+    if op == "auction_close":
+        return commands.auction_close(_instrument(gw, request.get("instrument")))
     raise ValueError(f"unknown op {op!r}; one of {', '.join(OPS)}")
 
 
@@ -121,7 +162,10 @@ def handle(gw, identity: bytes, request: dict):
         if op == "status":
             return {"ok": True, "id": request_id, "status": gw.status()}
         if op == "snapshot":
-            return {"ok": True, "id": request_id, "snapshot": str(gw.write_snapshot())}
+            try:
+                return {"ok": True, "id": request_id, "snapshot": str(gw.write_snapshot())}
+            except OSError as exc:        # e.g. a full disk: the journal still holds every command
+                return {"ok": False, "id": request_id, "error": f"snapshot failed: {exc}"}
         if op == "shutdown":
             gw.shutdown_reply = (identity, request_id)
             gw.request_shutdown()

@@ -18,6 +18,12 @@ interval *while the caller is inside* :meth:`Client.poll` / :meth:`Client.recv`;
 that stops calling them for ``heartbeat_misses`` intervals is logged out. ``AsyncClient``
 runs a heartbeat task.
 
+Gap fill: each client tracks the highest ``report_seq`` it has received
+(``last_report_seq``; gateway rejects carry 0 and do not count). After a lost connection or a
+daemon restart, :meth:`Client.reconnect` opens a new connection and logs in with gap fill:
+the daemon first re-sends every report after ``last_report_seq``, in order, then new ones.
+``login(last_report_seq=N)`` does the same on a fresh client (N = 0: every report kept).
+
 Client order ids: every NEW_ORDER must carry an id greater than every earlier one of the
 session (the server refuses others as DUPLICATE_CLIENT_ORDER_ID). Left out, :meth:`submit`
 numbers them itself, continuing from the LOGIN_ACK's ``last_client_order_id``.
@@ -35,9 +41,11 @@ import zmq.asyncio
 import zmq.auth
 
 from matching import OrderType, StpMode, TimeInForce
+from matching.commands import FLAG_PARTIAL, PUBLIC
 
 from .protocol import (
-    LOGIN_ACK_DTYPE, ORDER_DTYPE, OUTBOUND_SIZE, PROTOCOL_VERSION, REPORT_DTYPE, MsgType, encode, message,
+    CREATING_TYPES, LOGIN_ACK_DTYPE, ORDER_DTYPE, OUTBOUND_SIZE, PROTOCOL_VERSION, REPORT_DTYPE, REPORT_TYPE_OFFSET,
+    GatewayReject, LoginFlag, MsgType, encode, message,
     reject_name,
 )
 
@@ -131,8 +139,11 @@ def orders(n: int, msg_type: int = MsgType.NEW_ORDER, **fields) -> np.ndarray:
     return message(msg_type, n, **fields)
 
 
-def _login_frame(session: int, heartbeat_ms: int) -> bytes:
-    return encode(MsgType.LOGIN, version=PROTOCOL_VERSION, session=session, heartbeat_ms=heartbeat_ms)
+def _login_frame(session: int, heartbeat_ms: int, last_report_seq: int | None = None) -> bytes:
+    if last_report_seq is None:
+        return encode(MsgType.LOGIN, version=PROTOCOL_VERSION, session=session, heartbeat_ms=heartbeat_ms)
+    return encode(MsgType.LOGIN, version=PROTOCOL_VERSION, session=session, heartbeat_ms=heartbeat_ms,
+                  flags=LoginFlag.GAP_FILL, last_report_seq=last_report_seq)
 
 
 def _parse_login(frame: bytes, session: int) -> LoginAck:
@@ -143,12 +154,36 @@ def _parse_login(frame: bytes, session: int) -> LoginAck:
         return LoginAck(*(int(a[f]) for f in LoginAck._fields))
     if first in (MsgType.REJECT, MsgType.SERVER_LOGOUT):
         reason = int(rows["reason"][0])
-        raise SessionError(f"login to session {session} refused: {reject_name(reason)}", reason)
+        detail = ""
+        if reason == GatewayReject.REPORTS_NOT_RETAINED:
+            detail = f" (the oldest report kept is report_seq {int(rows['qty'][0])})"
+        elif reason == GatewayReject.REPORT_SEQ_AHEAD:
+            detail = f" (the session's last report_seq is {int(rows['qty'][0])})"
+        err = SessionError(f"login to session {session} refused: {reject_name(reason)}{detail}", reason)
+        err.report_seq = int(rows["qty"][0]) if detail else 0
+        raise err
     raise SessionError(f"unexpected reply to LOGIN: message type {first}")
 
 
 class _Base:
     def _setup(self, ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms) -> None:
+        self._connect_args = (endpoint, server_key, public_key, secret_key)
+        self.last_report_seq = 0          # the highest report_seq received (gap fill resumes after it)
+        self._open(ctx, endpoint, server_key, public_key, secret_key)
+        self.session = session
+        self.heartbeat_ms = heartbeat_ms
+        self.login_ack: LoginAck | None = None
+        self._coid = 0
+        self._last_send = 0.0
+        self.logged_out: Report | None = None
+
+    def _reopen(self, endpoint: str | None) -> None:
+        if endpoint is not None:
+            self._connect_args = (endpoint,) + self._connect_args[1:]
+        self._open(self.ctx, *self._connect_args)
+
+    def _open(self, ctx, endpoint, server_key, public_key, secret_key) -> None:
+        """A new DEALER socket (a new ZeroMQ identity) connected to the daemon."""
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.linger = 0
         self.sock.curve_serverkey = server_key.encode() if isinstance(server_key, str) else server_key
@@ -157,12 +192,6 @@ class _Base:
         self.sock.rcvhwm = 0
         self.sock.sndhwm = 100_000
         self.sock.connect(endpoint)
-        self.session = session
-        self.heartbeat_ms = heartbeat_ms
-        self.login_ack: LoginAck | None = None
-        self._coid = 0
-        self._last_send = 0.0
-        self.logged_out: Report | None = None
 
     def _next_coid(self, coid) -> int:
         if coid is None:
@@ -183,8 +212,17 @@ class _Base:
                       order_type=order_type, tif=tif, stp=stp, client_order_id=client_order_id,
                       order_id=order_id)
 
+    def _creating(self, msg_type: int, client_order_id: int | None, **fields) -> tuple[bytes, int]:
+        """A message that creates an order, numbered with the session's next client order id."""
+        coid = self._next_coid(client_order_id)
+        return encode(msg_type, client_order_id=coid, **fields), coid
+
     def _note(self, rows: np.ndarray) -> None:
-        logout = rows["msg_type"] == MsgType.SERVER_LOGOUT
+        mt = rows["msg_type"]
+        reports = (mt > REPORT_TYPE_OFFSET) & (mt < MsgType.LOGIN_ACK)     # session messages number nothing
+        if reports.any():
+            self.last_report_seq = max(self.last_report_seq, int(rows["report_seq"][reports].max()))
+        logout = mt == MsgType.SERVER_LOGOUT
         if logout.any():
             self.logged_out = as_reports(rows[logout][:1])[0]
 
@@ -213,12 +251,38 @@ class Client(_Base):
         self._setup(self.ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms)
 
     # .............................................................. session
-    def login(self, timeout_ms: int = 5000) -> LoginAck:
-        """Log in; :class:`SessionError` if refused or unanswered (e.g. an unknown key)."""
-        self._send(_login_frame(self.session, self.heartbeat_ms))
+    def login(self, timeout_ms: int = 5000, last_report_seq: int | None = None) -> LoginAck:
+        """Log in; :class:`SessionError` if refused or unanswered (e.g. an unknown key).
+
+        With ``last_report_seq`` (gap fill) the server first re-sends every report of the
+        session after that one, in order, before any new one; they arrive through
+        :meth:`recv` like any others. Refused ``REPORTS_NOT_RETAINED`` when the server no
+        longer keeps them all, ``REPORT_SEQ_AHEAD`` when it never sent that many.
+        """
+        self._send(_login_frame(self.session, self.heartbeat_ms, last_report_seq))
         if not self.sock.poll(timeout_ms):
             raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
         return self._accepted_login(_parse_login(self.sock.recv(), self.session))
+
+    def reconnect(self, timeout_ms: int = 5000, endpoint: str | None = None) -> LoginAck:
+        """A new connection and a login with gap fill after :attr:`last_report_seq`.
+
+        For a lost connection or a restarted daemon (``endpoint``: where it listens now, if
+        it moved). While the server has not yet noticed the old connection is gone
+        (``ALREADY_LOGGED_IN``, until its heartbeat timeout) the login is retried until
+        ``timeout_ms``.
+        """
+        self.sock.close(linger=0)
+        self._reopen(endpoint)
+        self.login_ack, self.logged_out = None, None
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            try:
+                return self.login(int(max(1, (deadline - time.monotonic()) * 1000)), self.last_report_seq)
+            except SessionError as exc:
+                if exc.reason != GatewayReject.ALREADY_LOGGED_IN or time.monotonic() >= deadline:
+                    raise
+                self.sock.poll(min(50, int(max(1, (deadline - time.monotonic()) * 1000))))
 
     def logout(self, timeout_ms: int = 2000) -> Report | None:
         """Log out and wait for the server's SERVER_LOGOUT."""
@@ -253,6 +317,46 @@ class Client(_Base):
         self._send(self._order_bytes(MsgType.REPLACE, account=account, order_id=order_id, price=price, qty=qty,
                                      client_order_id=client_order_id))
 
+    # .............................................................. the other trade types
+    def list_fixed(self, instrument: int, account: int, side: int, qty: int, price: int, min_qty: int,
+                   client_order_id: int | None = None) -> int:
+        """Post a fixed-price listing (takes of at least ``min_qty``); return its client order id."""
+        frame, coid = self._creating(MsgType.LIST_FIXED, client_order_id, instrument=instrument, account=account,
+                                     side=side, qty=qty, price=price, min_qty=min_qty)
+        self._send(frame)
+        return coid
+
+    def take_fixed(self, listing_id: int, account: int, qty: int, client_order_id: int | None = None) -> int:
+        """Take ``qty`` of the listing ``listing_id`` at its price; return the client order id."""
+        frame, coid = self._creating(MsgType.TAKE_FIXED, client_order_id, order_id=listing_id, account=account,
+                                     qty=qty)
+        self._send(frame)
+        return coid
+
+    def block_quote(self, instrument: int, account: int, side: int, qty: int, price: int,
+                    contra_account: int = PUBLIC, partial: bool = False, client_order_id: int | None = None) -> int:
+        """Quote a block trade to ``contra_account`` (or to any account); return the client order id."""
+        frame, coid = self._creating(MsgType.BLOCK_QUOTE, client_order_id, instrument=instrument, account=account,
+                                     side=side, qty=qty, price=price, contra_account=contra_account,
+                                     flags=FLAG_PARTIAL if partial else 0)
+        self._send(frame)
+        return coid
+
+    def block_accept(self, quote_id: int, account: int, qty: int, client_order_id: int | None = None) -> int:
+        """Accept ``qty`` of the block quote ``quote_id``; return the client order id."""
+        frame, coid = self._creating(MsgType.BLOCK_ACCEPT, client_order_id, order_id=quote_id, account=account,
+                                     qty=qty)
+        self._send(frame)
+        return coid
+
+    def auction_bid(self, auction_id: int, account: int, qty: int, price: int,
+                    client_order_id: int | None = None) -> int:
+        """A sealed, irrevocable bid in auction ``auction_id``; return the client order id."""
+        frame, coid = self._creating(MsgType.AUCTION_BID, client_order_id, order_id=auction_id, account=account,
+                                     qty=qty, price=price)
+        self._send(frame)
+        return coid
+
     def send_orders(self, msgs: np.ndarray) -> None:
         """Send many order messages (``ORDER_DTYPE``) in one frame: the batched fast path.
 
@@ -260,7 +364,7 @@ class Client(_Base):
         """
         if msgs.dtype != ORDER_DTYPE:
             raise TypeError("send_orders takes an ORDER_DTYPE array (see gateway.client.orders)")
-        new = (msgs["msg_type"] == MsgType.NEW_ORDER) & (msgs["client_order_id"] == 0)
+        new = np.isin(msgs["msg_type"], CREATING_TYPES) & (msgs["client_order_id"] == 0)
         if new.any():
             k = int(new.sum())
             msgs = msgs.copy()
@@ -342,13 +446,32 @@ class AsyncClient(_Base):
         self._setup(self.ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms)
         self._hb_task: asyncio.Task | None = None
 
-    async def login(self, timeout_ms: int = 5000) -> LoginAck:
-        await self._send(_login_frame(self.session, self.heartbeat_ms))
+    async def login(self, timeout_ms: int = 5000, last_report_seq: int | None = None) -> LoginAck:
+        """Log in (with gap fill after ``last_report_seq`` if given: see :meth:`Client.login`)."""
+        await self._send(_login_frame(self.session, self.heartbeat_ms, last_report_seq))
         if not await self.sock.poll(timeout_ms):
             raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
         ack = self._accepted_login(_parse_login(await self.sock.recv(), self.session))
-        self._hb_task = asyncio.get_running_loop().create_task(self._heartbeats())
+        if self._hb_task is None or self._hb_task.done():
+            self._hb_task = asyncio.get_running_loop().create_task(self._heartbeats())
         return ack
+
+    async def reconnect(self, timeout_ms: int = 5000, endpoint: str | None = None) -> LoginAck:
+        """A new connection and a login with gap fill (see :meth:`Client.reconnect`)."""
+        if self._hb_task is not None:
+            self._hb_task.cancel()
+            self._hb_task = None
+        self.sock.close(linger=0)
+        self._reopen(endpoint)
+        self.login_ack, self.logged_out = None, None
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            try:
+                return await self.login(int(max(1, (deadline - time.monotonic()) * 1000)), self.last_report_seq)
+            except SessionError as exc:
+                if exc.reason != GatewayReject.ALREADY_LOGGED_IN or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.05)      # the server notices the old connection's end by heartbeat
 
     async def _heartbeats(self) -> None:
         interval = self.heartbeat_ms / 1000
@@ -384,10 +507,50 @@ class AsyncClient(_Base):
         await self._send(self._order_bytes(MsgType.REPLACE, account=account, order_id=order_id, price=price,
                                            qty=qty, client_order_id=client_order_id))
 
+    # .............................................................. the other trade types
+    async def list_fixed(self, instrument: int, account: int, side: int, qty: int, price: int, min_qty: int,
+                   client_order_id: int | None = None) -> int:
+        """Post a fixed-price listing (takes of at least ``min_qty``); return its client order id."""
+        frame, coid = self._creating(MsgType.LIST_FIXED, client_order_id, instrument=instrument, account=account,
+                                     side=side, qty=qty, price=price, min_qty=min_qty)
+        await self._send(frame)
+        return coid
+
+    async def take_fixed(self, listing_id: int, account: int, qty: int, client_order_id: int | None = None) -> int:
+        """Take ``qty`` of the listing ``listing_id`` at its price; return the client order id."""
+        frame, coid = self._creating(MsgType.TAKE_FIXED, client_order_id, order_id=listing_id, account=account,
+                                     qty=qty)
+        await self._send(frame)
+        return coid
+
+    async def block_quote(self, instrument: int, account: int, side: int, qty: int, price: int,
+                    contra_account: int = PUBLIC, partial: bool = False, client_order_id: int | None = None) -> int:
+        """Quote a block trade to ``contra_account`` (or to any account); return the client order id."""
+        frame, coid = self._creating(MsgType.BLOCK_QUOTE, client_order_id, instrument=instrument, account=account,
+                                     side=side, qty=qty, price=price, contra_account=contra_account,
+                                     flags=FLAG_PARTIAL if partial else 0)
+        await self._send(frame)
+        return coid
+
+    async def block_accept(self, quote_id: int, account: int, qty: int, client_order_id: int | None = None) -> int:
+        """Accept ``qty`` of the block quote ``quote_id``; return the client order id."""
+        frame, coid = self._creating(MsgType.BLOCK_ACCEPT, client_order_id, order_id=quote_id, account=account,
+                                     qty=qty)
+        await self._send(frame)
+        return coid
+
+    async def auction_bid(self, auction_id: int, account: int, qty: int, price: int,
+                    client_order_id: int | None = None) -> int:
+        """A sealed, irrevocable bid in auction ``auction_id``; return the client order id."""
+        frame, coid = self._creating(MsgType.AUCTION_BID, client_order_id, order_id=auction_id, account=account,
+                                     qty=qty, price=price)
+        await self._send(frame)
+        return coid
+
     async def send_orders(self, msgs: np.ndarray) -> None:
         if msgs.dtype != ORDER_DTYPE:
             raise TypeError("send_orders takes an ORDER_DTYPE array (see gateway.client.orders)")
-        new = (msgs["msg_type"] == MsgType.NEW_ORDER) & (msgs["client_order_id"] == 0)
+        new = np.isin(msgs["msg_type"], CREATING_TYPES) & (msgs["client_order_id"] == 0)
         if new.any():
             k = int(new.sum())
             msgs = msgs.copy()

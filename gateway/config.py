@@ -34,7 +34,7 @@ from matching.money import MAX_CASH, MAX_FEE_BPS, MAX_HOLDING
 __all__ = [
     "ConfigError", "MarketConfig", "Member", "Account", "Session", "Security", "Network",
     "Durability", "Daemon", "Hours", "Schedule", "load_config", "parse_config", "default_config",
-    "example_toml",
+    "example_toml", "schema_keys",
 ]
 
 log = logging.getLogger("chuanyu.config")
@@ -98,6 +98,9 @@ class Network:
     feed_port: int = 7003             # market data PUB (public, no CURVE)
     snapshot_port: int = 7004         # market data snapshots (ROUTER)
     feeds: bool = True                # publish market data and write the disclosure files
+    drop_copy_port: int = 7005        # regulator drop copy PUB (CURVE: drop_copy sessions' keys only)
+    feed_hwm: int = 10_000            # feed frames queued per subscriber before it loses them
+    feed_sndbuf: int = 0              # kernel send buffer per feed subscriber, bytes (0: the system's)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ class Durability:
     mode: str = "fsync"               # "fsync" (group commit per batch), "interval" or "none"
     interval_ms: int = 10             # the "interval" policy's fsync period
     segment_bytes: int = 64 << 20     # journal segment size limit
+    snapshot_every_commands: int = 1_000_000   # periodic snapshot after this many commands (0: off)
+    snapshot_every_s: int = 600       # ... or this many seconds with new commands (0: off)
+    keep_snapshots: int = 3           # newest snapshots kept (0: all)
+    prune_journal: bool = True        # delete journal segments no kept snapshot needs
+    retain_reports: int = 100_000     # reports kept per session for gap fill (0: no gap fill)
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ class Daemon:
     batch_max: int                    # messages per engine batch
     queue_frames: int                 # undelivered frames kept per session before SLOW_CONSUMER
     snapshot_on_shutdown: bool
+    metrics_port: int = 0             # Prometheus /metrics on network.host (0: off)
 
 
 @dataclass(frozen=True)
@@ -223,18 +232,37 @@ class MarketConfig:
 
 # ------------------------------------------------------------------ reading
 class _Reader:
-    """Typed access to one table with the dotted path of every key for errors."""
+    """Typed access to one table with the dotted path of every key for errors.
 
-    def __init__(self, table: Any, path: str) -> None:
+    With ``keys`` (a dict shared by the whole tree of readers) it also records every key it
+    is asked for, found or not, as a schema path: array-of-tables indices become ``[]``
+    (``instruments[].tick``) and the keys of a table keyed by name become ``<NAME>``
+    (``accounts[].holdings.<SYMBOL>``), mapped to ``(kind, default)``; ``...`` is "required".
+    docs/OPERATIONS.md is checked against it (:func:`schema_keys`).
+    """
+
+    def __init__(self, table: Any, path: str, schema: str | None = None, keys: dict | None = None,
+                 keyed_by: str | None = None) -> None:
         if not isinstance(table, dict):
             raise ConfigError(path, f"must be a table, not {type(table).__name__}")
         self.table, self.path, self.used = table, path, set()
+        self.schema = path if schema is None else schema
+        self.keys, self.keyed_by = keys, keyed_by
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
+    def _schema_key(self, name: str) -> str:
+        leaf = f"<{self.keyed_by}>" if self.keyed_by else name
+        return f"{self.schema}.{leaf}" if self.schema else leaf
+
+    def _record(self, name: str, kind, default: Any) -> None:
+        if self.keys is not None:
+            self.keys.setdefault(self._schema_key(name), (kind, default))
+
     def get(self, name: str, kind, default: Any = ..., check=None, why: str = "") -> Any:
         self.used.add(name)
+        self._record(name, kind, default)
         if name not in self.table:
             if default is ...:
                 raise ConfigError(self.key(name), "missing")
@@ -250,6 +278,7 @@ class _Reader:
         return value
 
     def enum(self, name: str, enum, default: Any = ...) -> Any:
+        self._record(name, enum, default)
         value = self.get(name, (str, int), default)
         if value is default and default is not ...:
             return default
@@ -259,20 +288,22 @@ class _Reader:
             raise ConfigError(self.key(name), f"must be one of {', '.join(m.name for m in enum)} "
                                               f"(got {value!r})") from None
 
-    def sub(self, name: str, required: bool = False) -> "_Reader":
+    def sub(self, name: str, required: bool = False, keyed_by: str | None = None) -> "_Reader":
+        """The table ``name``; ``keyed_by``: its keys are names (e.g. "SYMBOL"), not fixed keys."""
         self.used.add(name)
         if name not in self.table and not required:
-            return _Reader({}, self.key(name))
+            return _Reader({}, self.key(name), self._schema_key(name), self.keys, keyed_by)
         if name not in self.table:
             raise ConfigError(self.key(name), "missing")
-        return _Reader(self.table[name], self.key(name))
+        return _Reader(self.table[name], self.key(name), self._schema_key(name), self.keys, keyed_by)
 
     def items(self, name: str) -> list["_Reader"]:
         self.used.add(name)
         rows = self.table.get(name, [])
         if not isinstance(rows, list):
             raise ConfigError(self.key(name), "must be an array of tables ([[...]])")
-        return [_Reader(row, f"{self.key(name)}[{n}]") for n, row in enumerate(rows)]
+        schema = self._schema_key(name) + "[]"
+        return [_Reader(row, f"{self.key(name)}[{n}]", schema, self.keys) for n, row in enumerate(rows)]
 
     def done(self) -> None:
         extra = sorted(set(self.table) - self.used)
@@ -296,13 +327,16 @@ def load_config(path: str | os.PathLike) -> MarketConfig:
     return parse_config(text, source=str(path))
 
 
-def parse_config(text: str, source: str = "<string>") -> MarketConfig:
-    """Check a TOML market configuration given as text."""
+def parse_config(text: str, source: str = "<string>", keys: dict | None = None) -> MarketConfig:
+    """Check a TOML market configuration given as text.
+
+    ``keys``: a dict that receives every key the reader asked for (see :func:`schema_keys`).
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{source}: not valid TOML: {exc}") from None
-    root = _Reader(data, "")
+    root = _Reader(data, "", keys=keys)
     market = root.sub("market")
     max_accounts = market.get("max_accounts", int, 100_000, lambda v: 0 < v <= INT32_MAX,
                               "must be between 1 and 2**31 - 1")
@@ -351,7 +385,7 @@ def parse_config(text: str, source: str = "<string>") -> MarketConfig:
         region = r.enum("region", Region, members[member].region)
         sector = r.enum("sector", Sector)
         cash = r.get("cash", int, 0, lambda v: 0 <= v <= MAX_CASH, f"must be 0..{MAX_CASH} fen")
-        h = r.sub("holdings")
+        h = r.sub("holdings", keyed_by="SYMBOL")
         holdings = {}
         for symbol in list(h.table):
             if symbol not in symbols:
@@ -400,23 +434,37 @@ def parse_config(text: str, source: str = "<string>") -> MarketConfig:
     sec.done()
     net = root.sub("network")
     port_ok = (lambda v: 0 <= v <= 65535, "must be 0..65535 (0: any free port)")
+    feed_port = net.get("feed_port", int, 7003, *port_ok)
     network = Network(net.get("host", str, "127.0.0.1"), net.get("order_port", int, 7001, *port_ok),
-                      net.get("admin_port", int, 7002, *port_ok), net.get("feed_port", int, 7003, *port_ok),
-                      net.get("snapshot_port", int, 7004, *port_ok), net.get("feeds", bool, True))
+                      net.get("admin_port", int, 7002, *port_ok), feed_port,
+                      net.get("snapshot_port", int, 7004, *port_ok), net.get("feeds", bool, True),
+                      # a market on free ports gets a free drop-copy port too unless it names one
+                      net.get("drop_copy_port", int, 7005 if feed_port else 0, *port_ok),
+                      net.get("feed_hwm", int, 10_000, lambda v: 1 <= v <= 10_000_000, "must be 1..10,000,000 frames"),
+                      net.get("feed_sndbuf", int, 0, lambda v: 0 <= v <= 1 << 30, "must be 0..2**30 bytes"))
     net.done()
     dur = root.sub("durability")
     durability = Durability(dur.get("mode", str, "fsync", lambda v: v in ("fsync", "interval", "none"),
                                     'must be "fsync", "interval" or "none"'),
                             dur.get("interval_ms", int, 10, lambda v: 1 <= v <= 60_000, "must be 1..60000 ms"),
                             dur.get("segment_bytes", int, 64 << 20, lambda v: 4096 <= v <= 1 << 40,
-                                    "must be 4096..2**40 bytes"))
+                                    "must be 4096..2**40 bytes"),
+                            dur.get("snapshot_every_commands", int, 1_000_000, lambda v: 0 <= v <= 1 << 40,
+                                    "must be 0 (off) .. 2**40 commands"),
+                            dur.get("snapshot_every_s", int, 600, lambda v: 0 <= v <= 7 * 86_400,
+                                    "must be 0 (off) .. 604800 s"),
+                            dur.get("keep_snapshots", int, 3, lambda v: 0 <= v <= 10_000, "must be 0 (all) .. 10000"),
+                            dur.get("prune_journal", bool, True),
+                            dur.get("retain_reports", int, 100_000, lambda v: 0 <= v <= 100_000_000,
+                                    "must be 0 (no gap fill) .. 100000000 reports"))
     dur.done()
     dm = root.sub("daemon")
     daemon = Daemon(dm.get("heartbeat_ms", int, 1000, lambda v: 10 <= v <= 600_000, "must be 10..600000 ms"),
                     dm.get("heartbeat_misses", int, 3, lambda v: 1 <= v <= 100, "must be 1..100"),
                     dm.get("batch_max", int, 16_384, lambda v: 1 <= v <= 1_000_000, "must be 1..1000000"),
                     dm.get("queue_frames", int, 4096, lambda v: 1 <= v <= 1_000_000, "must be 1..1000000"),
-                    dm.get("snapshot_on_shutdown", bool, True))
+                    dm.get("snapshot_on_shutdown", bool, True),
+                    dm.get("metrics_port", int, 0, lambda v: 0 <= v <= 65535, "must be 0..65535 (0: off)"))
     dm.done()
     schedule = _schedule(root, [i.symbol for i in instruments])
     root.done()
@@ -437,13 +485,19 @@ def _instrument(r: _Reader) -> Instrument:
         band_bps=r.get("band_bps", int, 1000),
         max_order_qty=r.get("max_order_qty", int, 99_999),
         t_plus_one=r.get("t_plus_one", bool, True),
+        block_band_bps=r.get("block_band_bps", int, 3000),
+        block_min_qty=r.get("block_min_qty", int, 100_000),
+        min_close_volume=r.get("min_close_volume", int, 0),
+        must_take_best=r.get("must_take_best", bool, True),
+        listings_expire=r.get("listings_expire", bool, True),
     )
     r.done()
     try:
         return Instrument(**kwargs)
     except ValueError as exc:
         text = str(exc)
-        for name in ("symbol", "tick", "lot", "reference_price", "band_bps", "max_order_qty"):
+        for name in ("symbol", "tick", "lot", "reference_price", "band_bps", "max_order_qty", "block_band_bps",
+                     "block_min_qty", "min_close_volume"):
             if f"invalid {name}=" in text:
                 raise ConfigError(r.key(name), text) from None
         raise ConfigError(r.key("reference_price"), text) from None
@@ -577,7 +631,7 @@ def _schedule(root: _Reader, symbols: list) -> Schedule:
     if both:
         raise ConfigError(r.key("holidays"), f"{both[0].isoformat()} is also in {r.key('extra_trading_days')}")
     hours = _hours(r, DEFAULT_HOURS)
-    own = r.sub("instruments")
+    own = r.sub("instruments", keyed_by="SYMBOL")
     overrides = []
     for symbol in list(own.table):
         if symbol not in symbols:
@@ -616,6 +670,11 @@ lot = 1                          # tonnes
 band_bps = 1000                  # +-10% around the reference price
 max_order_qty = 99999
 t_plus_one = true                # units bought today are sellable tomorrow
+block_band_bps = 3000            # block trades: +-30% around the reference price
+block_min_qty = 100000           # a block trade is at least 100,000 t
+min_close_volume = 0             # the close is the day's VWAP once this volume traded
+must_take_best = true            # fixed-price takes: only the best-priced listing
+listings_expire = true           # fixed-price listings end with the day
 
 [[instruments]]
 symbol = "CQEA{year}"            # Chongqing allowance
@@ -736,6 +795,12 @@ admin_port = 7002                # admin requests (CURVE, admin keys only)
 feed_port = 7003                 # market data PUB: trades, depth, BBO, status, auctions, daily stats
 snapshot_port = 7004             # market data snapshots for late joiners and gap recovery
 feeds = true                     # false: no market data and no disclosure files (order path only)
+drop_copy_port = 7005            # regulator drop copy: every execution with both accounts (CURVE,
+                                 # the keys of sessions with drop_copy = true; bound only if one
+                                 # exists). Default 7005, or a free port when feed_port = 0
+feed_hwm = 10000                 # feed frames queued per subscriber; a slower one loses messages and
+                                 # resynchronises from a snapshot (memory stays bounded)
+feed_sndbuf = 0                  # kernel send buffer per feed subscriber in bytes; 0: the system's
 
 # Every sequenced command batch is journaled (journal-*.seg in the state dir) before the
 # engine sees it; a restart restores the newest valid snapshot and replays the later records.
@@ -747,6 +812,16 @@ mode = "fsync"                   # "fsync": one fsync per loop batch (group comm
                                  #   "none": never fsync (survives a killed process only)
 interval_ms = 10                 # the "interval" policy's fsync period
 segment_bytes = 67108864         # roll to a new journal segment file past this size (64 MiB)
+# Snapshots (snapshot-<seq>.bin + gateway-<seq>.npz) are also written on graceful shutdown
+# and by `chuanyu admin snapshot`; a restart replays only the journal after the newest one.
+snapshot_every_commands = 1000000    # snapshot after this many commands (0: off)
+snapshot_every_s = 600           # snapshot after this many seconds if commands arrived (0: off)
+keep_snapshots = 3               # keep the newest 3 snapshots (0: keep all)
+prune_journal = true             # delete journal segments older than the oldest kept snapshot
+                                 #   (false: keep the whole journal, e.g. for an audit archive)
+retain_reports = 100000          # reports kept per session for gap fill after a reconnect
+                                 #   (LOGIN with GAP_FILL), 112 bytes each in memory and in
+                                 #   every snapshot; 0: no gap fill
 
 [daemon]
 heartbeat_ms = 1000              # both sides send a heartbeat after this long idle
@@ -754,6 +829,7 @@ heartbeat_misses = 3             # silent for 3 intervals = disconnected
 batch_max = 16384                # messages per engine batch
 queue_frames = 4096              # undelivered report frames per session before SLOW_CONSUMER
 snapshot_on_shutdown = true
+metrics_port = 0                 # Prometheus metrics at http://HOST:PORT/metrics (network.host); 0 = off
 
 # The trading schedule the daemon drives: at each boundary it sends the engine the phase
 # commands (set_instrument_status, set_block_window) and, once per trading date, END_OF_DAY,
@@ -781,6 +857,23 @@ def example_toml(year: int | None = None) -> str:
     """The embedded demo market as a commented TOML file."""
     year = datetime.date.today().year if year is None else year
     return _EXAMPLE.format(year=year, vintage=year - 1)
+
+
+def schema_keys(text: str) -> dict:
+    """Every key the reader asks for while checking the config ``text``, as schema paths.
+
+    ``{"instruments[].tick": (int, 1), "accounts[].holdings.<SYMBOL>": (int, ...), ...}``:
+    the kind (a type, a tuple of types, or an enum class) and the default (``...``: required).
+    A table the text leaves out is asked for only if the reader reads it regardless (e.g.
+    ``[[members]]`` rows, ``[schedule.instruments.<SYMBOL>]``): give them in ``text``.
+
+    >>> keys = schema_keys(example_toml())
+    >>> keys["durability.mode"], keys["instruments[].symbol"]
+    ((<class 'str'>, 'fsync'), (<class 'str'>, Ellipsis))
+    """
+    keys: dict = {}
+    parse_config(text, "<schema>", keys=keys)
+    return keys
 
 
 def default_config() -> MarketConfig:

@@ -9,7 +9,9 @@ Segments
 --------
 Records are appended to segment files ``journal-<first seq, 20 digits>.seg`` in one directory
 (the daemon's state dir). A segment is closed, and a new one started, when the next record
-would take it past ``segment_bytes``; a record is never split across segments.
+would take it past ``segment_bytes``; a record is never split across segments. The daemon's
+retention (``[durability] keep_snapshots`` / ``prune_journal``) deletes the segments wholly
+before its oldest kept snapshot, so a journal may start at any seq: the first segment's.
 
 Record layout (little-endian, no padding)::
 
@@ -242,6 +244,7 @@ class Journal:
         self.segment_bytes = int(segment_bytes)
         self._clock = clock
         self.counters = dict(records=0, commands=0, bytes_written=0, fsyncs=0, fsync_ns=0, segments=0)
+        self.on_fsync = None          # called with each fsync's duration in ns (the metrics histogram)
         self._file = None
         self._size = 0
         self._dirty = False
@@ -328,8 +331,11 @@ class Journal:
         start = time.perf_counter_ns()
         os.fsync(self._file.fileno())
         now = self._clock()
+        took = time.perf_counter_ns() - start
         self.counters["fsyncs"] += 1
-        self.counters["fsync_ns"] += time.perf_counter_ns() - start
+        self.counters["fsync_ns"] += took
+        if self.on_fsync is not None:
+            self.on_fsync(took)
         self._last_fsync = now
         self._dirty = False
 

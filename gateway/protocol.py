@@ -14,10 +14,12 @@ length is not a positive multiple of the message size, or that holds more than
 :data:`MAX_MESSAGES_PER_FRAME` messages, is rejected whole (``MALFORMED_FRAME``,
 ``TOO_MANY_MESSAGES``); otherwise each message gets its own verdict.
 
-The four order-entry messages share one layout (:data:`ORDER_DTYPE`); a field a message type
-does not use is ignored (send zero). Their type numbers are the engine's
-``matching.CommandType`` numbers, so decoding is a straight field copy into
-``matching.COMMAND_DTYPE`` (:func:`decode_orders`): no Python code runs per message.
+The order-entry messages (continuous orders, fixed-price listings and takes, block quotes and
+acceptances, auction bids) share one layout (:data:`ORDER_DTYPE`); a field a message type does
+not use is ignored (send zero). Decoding into ``matching.COMMAND_DTYPE`` is a field copy plus
+one table lookup of the command type (:data:`COMMAND_OF`; the first four type numbers are
+the engine's ``matching.CommandType`` numbers) (:func:`decode_orders`): no Python code runs
+per message.
 
 Reject reasons
 --------------
@@ -42,14 +44,15 @@ from enum import IntEnum
 import numpy as np
 
 from matching import COMMAND_DTYPE, CommandType, EventKind, Reject
+from matching.commands import FLAG_PARTIAL as _FLAG_PARTIAL
 
 __all__ = [
     "PROTOCOL_VERSION", "INBOUND_SIZE", "OUTBOUND_SIZE", "MAX_MESSAGES_PER_FRAME", "MAX_FRAME_BYTES",
-    "MsgType", "GatewayReject", "GATEWAY_REJECTS", "ReportFlag", "reject_name", "all_reject_codes",
+    "MsgType", "GatewayReject", "GATEWAY_REJECTS", "LoginFlag", "ReportFlag", "reject_name", "all_reject_codes",
     "ORDER_DTYPE", "LOGIN_DTYPE", "LOGOUT_DTYPE", "HEARTBEAT_DTYPE", "INBOUND_HEADER_DTYPE",
     "REPORT_DTYPE", "LOGIN_ACK_DTYPE", "SERVER_LOGOUT_DTYPE", "SERVER_HEARTBEAT_DTYPE",
     "INBOUND_LAYOUTS", "OUTBOUND_LAYOUTS", "ORDER_TYPES", "REPORT_TYPES",
-    "decode_orders", "encode", "message", "reserved_mask", "REPORT_TYPE_OFFSET",
+    "CREATING_TYPES", "COMMAND_OF", "decode_orders", "encode", "message", "reserved_mask", "REPORT_TYPE_OFFSET",
 ]
 
 PROTOCOL_VERSION = 1
@@ -67,6 +70,12 @@ class MsgType(IntEnum):
     CANCEL = 2
     REDUCE = 3
     REPLACE = 4
+    # client -> server: the other trade types (their CommandType numbers collide with reports)
+    LIST_FIXED = 5         # CommandType.LIST_FIXED
+    TAKE_FIXED = 6         # CommandType.TAKE_FIXED
+    BLOCK_QUOTE = 7        # CommandType.BLOCK_QUOTE
+    BLOCK_ACCEPT = 8       # CommandType.BLOCK_ACCEPT
+    AUCTION_BID = 9        # CommandType.AUCTION_BID
     # client -> server: session
     LOGIN = 16
     LOGOUT = 17
@@ -84,7 +93,15 @@ class MsgType(IntEnum):
     SERVER_HEARTBEAT = 50
 
 
-ORDER_TYPES = (MsgType.NEW_ORDER, MsgType.CANCEL, MsgType.REDUCE, MsgType.REPLACE)
+ORDER_TYPES = (MsgType.NEW_ORDER, MsgType.CANCEL, MsgType.REDUCE, MsgType.REPLACE, MsgType.LIST_FIXED,
+               MsgType.TAKE_FIXED, MsgType.BLOCK_QUOTE, MsgType.BLOCK_ACCEPT, MsgType.AUCTION_BID)
+# The order-entry messages that create an order (each needs a new, increasing client order id).
+CREATING_TYPES = (MsgType.NEW_ORDER, MsgType.LIST_FIXED, MsgType.TAKE_FIXED, MsgType.BLOCK_QUOTE,
+                  MsgType.BLOCK_ACCEPT, MsgType.AUCTION_BID)
+# msg_type -> matching.CommandType for every order-entry message, 0 for anything else.
+COMMAND_OF = np.zeros(256, dtype=np.uint8)
+for _t in ORDER_TYPES:
+    COMMAND_OF[int(_t)] = int(CommandType[_t.name])
 REPORT_TYPES = (MsgType.ACK, MsgType.REJECT, MsgType.FILL, MsgType.CANCELLED, MsgType.REDUCED,
                 MsgType.REPLACED)
 REPORT_TYPE_OFFSET = 32        # report msg_type = REPORT_TYPE_OFFSET + EventKind
@@ -97,6 +114,12 @@ assert all(REPORT_TYPE_OFFSET + int(EventKind[k]) == int(MsgType[t]) for k, t in
 # The gateway's reject codes are the 1xxx band of the one reject table, matching.Reject.
 GatewayReject = Reject
 GATEWAY_REJECTS = frozenset(r for r in Reject if 1001 < r < 2000)
+
+
+class LoginFlag(IntEnum):
+    """Bits of a LOGIN's ``flags`` byte."""
+
+    GAP_FILL = 1           # re-send this session's reports after last_report_seq, before new ones
 
 
 class ReportFlag(IntEnum):
@@ -157,27 +180,31 @@ ORDER_DTYPE, _ORDER_DOC = _layout(INBOUND_SIZE, [
     ("order_type", "u1", "NEW_ORDER: OrderType (LIMIT 1, MARKET 2)"),
     ("tif", "u1", "NEW_ORDER: TimeInForce (GTC 1, DAY 2, IOC 3, FOK 4)"),
     ("stp", "u1", "NEW_ORDER: StpMode (0 = the account's default)"),
-    ("reserved1", "u1", "0 (kept for order flags)"),
+    ("flags", "u1", "BLOCK_QUOTE: 2 = partial acceptance allowed; others 0"),
     ("reserved2", "<u2", "0"),
-    ("instrument", "<i4", "NEW_ORDER: instrument index (see the configuration)"),
+    ("instrument", "<i4", "NEW_ORDER / LIST_FIXED / BLOCK_QUOTE: instrument index (see the configuration)"),
     ("account", "<i4", "the account acted for; CANCEL / REDUCE / REPLACE: the order's owner"),
-    ("client_order_id", "<i8", "NEW_ORDER: > every earlier one of the session; others: a free tag "
-                               "echoed in a REJECT"),
-    ("order_id", "<i8", "CANCEL / REDUCE / REPLACE: the engine order id from the ACK"),
-    ("price", "<i8", "NEW_ORDER (limit) / REPLACE: fen per tonne"),
-    ("qty", "<i8", "NEW_ORDER: tonnes; REDUCE / REPLACE: the new remaining quantity"),
-    ("reserved3", "<i4", "0 (kept for block quotes: the contra account)"),
-    ("reserved4", "<i4", "0 (kept for fixed-price listings: the minimum take)"),
+    ("client_order_id", "<i8", "messages that create an order (NEW_ORDER, LIST_FIXED, TAKE_FIXED, "
+                               "BLOCK_QUOTE, BLOCK_ACCEPT, AUCTION_BID): > every earlier one of the "
+                               "session; others: a free tag echoed in a REJECT"),
+    ("order_id", "<i8", "CANCEL / REDUCE / REPLACE: the engine order id from the ACK; TAKE_FIXED / "
+                        "BLOCK_ACCEPT: the listing's or quote's order id; AUCTION_BID: the auction id"),
+    ("price", "<i8", "NEW_ORDER (limit) / REPLACE / LIST_FIXED / BLOCK_QUOTE / AUCTION_BID: fen per tonne"),
+    ("qty", "<i8", "tonnes: ordered, listed, quoted, taken or bid; REDUCE / REPLACE: the new remaining "
+                   "quantity"),
+    ("contra_account", "<i4", "BLOCK_QUOTE: the one account the quote is for, -1 = any; others 0"),
+    ("min_qty", "<i4", "LIST_FIXED: the smallest take allowed; others 0"),
 ])
 
 LOGIN_DTYPE, _LOGIN_DOC = _layout(INBOUND_SIZE, [
     ("msg_type", "u1", "LOGIN 16"),
-    ("reserved1", "u1", "0"),
+    ("flags", "u1", "LoginFlag bits: 1 GAP_FILL (re-send the reports after last_report_seq); other bits 0"),
     ("version", "<u2", f"protocol version, {PROTOCOL_VERSION}"),
     ("session", "<i4", "the configured session id"),
     ("heartbeat_ms", "<i4", "requested heartbeat interval; 0 = the server's"),
     ("reserved2", "<i4", "0"),
-    ("last_report_seq", "<i8", "the last report_seq received; 0 (gap fill comes with the journal)"),
+    ("last_report_seq", "<i8", "GAP_FILL: the last report_seq the client received (0: none); "
+                               "without GAP_FILL ignored (send 0)"),
 ])
 
 LOGOUT_DTYPE, _LOGOUT_DOC = _layout(INBOUND_SIZE, [
@@ -214,7 +241,8 @@ REPORT_DTYPE, _REPORT_DOC = _layout(OUTBOUND_SIZE, [
     ("trade_type", "u1", "FILL: the TradeType (CONTINUOUS 1, FIXED 2, BLOCK 3, AUCTION 4); else 0"),
     ("reserved1", "u1", "0"),
     ("reserved2", "<u2", "0"),
-    ("report_seq", "<i8", "this session's report sequence number: 1, 2, 3, ... with no gaps"),
+    ("report_seq", "<i8", "this session's report sequence number: 1, 2, 3, ... with no gaps "
+                          "(0: a gateway reject, outside the sequence)"),
     ("seq", "<i8", "engine event sequence number (0: a gateway reject)"),
     ("cmd_seq", "<i8", "command sequence number of the causing message (0: a gateway reject)"),
     ("ts", "<i8", "engine time of the event: the causing message's receive time, ns"),
@@ -222,7 +250,9 @@ REPORT_DTYPE, _REPORT_DOC = _layout(OUTBOUND_SIZE, [
     ("client_order_id", "<i8", "the order's client order id (REJECT: the rejected message's)"),
     ("price", "<i8", "ACK / REPLACED: the limit price; FILL: the trade price"),
     ("qty", "<i8", "ACK: order qty; FILL: traded qty; CANCELLED / REDUCED: qty removed; "
-                   "REPLACED: new qty; REJECT: the rejected message's qty (a frame reject: its length)"),
+                   "REPLACED: new qty; REJECT: the rejected message's qty (a frame reject: its length; "
+                   "a LOGIN refused REPORTS_NOT_RETAINED: the oldest report_seq still retained, "
+                   "REPORT_SEQ_AHEAD: the session's last report_seq)"),
     ("leaves", "<i8", "the order's remaining quantity after this report"),
     ("trade_id", "<i8", "FILL: the engine trade id"),
     ("fee", "<i8", "FILL: this side's fee, fen"),
@@ -236,7 +266,7 @@ LOGIN_ACK_DTYPE, _LOGIN_ACK_DOC = _layout(OUTBOUND_SIZE, [
     ("heartbeat_ms", "<i4", "the heartbeat interval both sides use"),
     ("flags", "<u4", "1: cancel-on-disconnect is on; 2: drop copy session"),
     ("server_time", "<i8", "the server's clock, ns"),
-    ("report_seq", "<i8", "the last report_seq sent to this session before this login"),
+    ("report_seq", "<i8", "the session's last report_seq before this login (a gap fill ends there)"),
     ("next_cmd_seq", "<i8", "the command sequence number the next accepted message will get"),
     ("rate_limit", "<i8", "messages per second allowed (0: unlimited)"),
     ("last_client_order_id", "<i8", "the highest NEW_ORDER client order id the session has used"),
@@ -289,7 +319,7 @@ def reserved_mask(dtype: np.dtype) -> np.ndarray:
     ``(message_bytes & reserved_mask(dtype)).any()`` is true when a reserved byte is set.
 
     >>> int(reserved_mask(ORDER_DTYPE).sum() // 255)
-    19
+    10
     """
     mask = np.zeros(dtype.itemsize, dtype=np.uint8)
     for name in dtype.names:
@@ -306,9 +336,14 @@ def decode_orders(msgs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     caller has checked ``msg_type``; ``seq``, ``ts`` and ``session`` are left for it to stamp.
     """
     cmds = np.zeros(len(msgs), dtype=COMMAND_DTYPE) if out is None else out
-    cmds["type"] = msgs["msg_type"]
+    mt = msgs["msg_type"]
+    cmds["type"] = COMMAND_OF[mt]
     for name in _COPIED:
         cmds[name] = msgs[name]
+    if len(msgs) and (mt >= MsgType.LIST_FIXED).any():    # the fields only these types use
+        cmds["contra_account"] = np.where(mt == MsgType.BLOCK_QUOTE, msgs["contra_account"], 0)
+        cmds["min_qty"] = np.where(mt == MsgType.LIST_FIXED, msgs["min_qty"], 0)
+        cmds["flags"] = np.where(mt == MsgType.BLOCK_QUOTE, msgs["flags"] & _FLAG_PARTIAL, 0)
     return cmds
 
 

@@ -51,6 +51,21 @@ as the live loop (``_reports``): order -> session routing, client order ids, ope
 per-session report counters and last client order id. With no usable snapshot the state is
 rebuilt from a fresh engine and the whole journal (the start-up account commands are
 journaled like any others).
+
+Reports and gap fill
+--------------------
+Each session's reports of sequenced commands are numbered (``report_seq``) and kept in a
+bounded window (:mod:`gateway.gapfill`) in ``_deliver``, whether the session is logged in or
+not; gateway rejects are answered with ``report_seq`` 0 and not kept, so the numbering
+depends on the journal alone. Replay at start routes the replayed reports through the same
+``_route``/``_deliver`` with ``_replaying`` set (numbered and kept, not sent), on top of the
+counters and windows the snapshot carries, so a session logging in with ``GAP_FILL`` after a
+crash receives the reports it missed byte for byte.
+
+Snapshots are written at graceful shutdown, by the admin ``snapshot`` and periodically
+(``[durability] snapshot_every_commands`` / ``snapshot_every_s``, checked on the timer
+tick); after each one ``_prune`` keeps the newest ``keep_snapshots`` and deletes the journal
+segments no kept snapshot needs.
 """
 from __future__ import annotations
 
@@ -73,18 +88,22 @@ from matching import (
 )
 
 from feeds.disclosure import Disclosure
+from feeds.dropcopy import ZAP_DOMAIN as DROP_COPY_DOMAIN, DropCopy, bind_drop_copy
 from feeds.encoder import FeedEncoder
 from feeds.service import FeedService, bind_feed
 
 from .admin import describe_events
+from .gapfill import GAP_FILL_FRAME_REPORTS, ReportWindow
 from .config import MarketConfig
 from .journal import Journal, JournalError
+from .logs import log_operator_events
 from .replay import snapshots
 from .protocol import (
     HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_ACK_DTYPE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE, PROTOCOL_VERSION,
-    REPORT_DTYPE, REPORT_TYPE_OFFSET, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, MsgType,
-    ReportFlag, decode_orders, reserved_mask,
+    REPORT_DTYPE, REPORT_TYPE_OFFSET, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType,
+    COMMAND_OF, CREATING_TYPES, ORDER_TYPES, ReportFlag, decode_orders, reserved_mask,
 )
+from ._step import Screen, build_reports
 from .schedule import ScheduleDriver, clock_from_env, real_clock
 
 __all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
@@ -98,6 +117,13 @@ _ORDER_WORDS = INBOUND_SIZE // 8
 _ORDER_RESERVED = reserved_mask(ORDER_DTYPE).view("<u8")
 _SESSION_RESERVED = {int(MsgType.LOGIN): reserved_mask(LOGIN_DTYPE), int(MsgType.LOGOUT): reserved_mask(LOGOUT_DTYPE),
                      int(MsgType.HEARTBEAT): reserved_mask(HEARTBEAT_DTYPE)}
+_NO_COMMANDS = np.zeros(0, dtype=COMMAND_DTYPE)
+_CREATING_COMMAND = np.zeros(256, dtype=bool)  # by command type: an order-creating command
+_CREATING_COMMAND[COMMAND_OF[list(CREATING_TYPES)]] = True
+_IS_ORDER = np.zeros(256, dtype=bool)          # by msg_type: an order-entry message
+_IS_ORDER[list(ORDER_TYPES)] = True
+_CREATES = np.zeros(256, dtype=bool)           # by msg_type: creates an order, needs a new client order id
+_CREATES[list(CREATING_TYPES)] = True
 _ROUTED = np.zeros(256, dtype=bool)
 _ROUTED[[EventKind.ACCEPTED, EventKind.REJECTED, EventKind.CANCELLED, EventKind.REDUCED,
          EventKind.REPLACED, EventKind.TRADE]] = True
@@ -143,9 +169,9 @@ _CMD_SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order
                     "client_order_id", "price", "qty")
 
 # Plain ints for the hot path: IntEnum attribute access costs microseconds per batch.
-_NEW_ORDER, _REPLACE = int(MsgType.NEW_ORDER), int(MsgType.REPLACE)
 _LOGIN, _HEARTBEAT = int(MsgType.LOGIN), int(MsgType.HEARTBEAT)
 _FILL = int(MsgType.FILL)
+_NOBLOCK, _MORE_NOBLOCK = int(zmq.NOBLOCK), int(zmq.SNDMORE | zmq.NOBLOCK)
 _ACCEPTED, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.REJECTED)
 _CANCELLED, _REPLACED, _TRADE = int(EventKind.CANCELLED), int(EventKind.REPLACED), int(EventKind.TRADE)
 _BUY, _SELL = int(Side.BUY), int(Side.SELL)
@@ -157,6 +183,7 @@ _R_SHUTTING_DOWN = int(GatewayReject.SHUTTING_DOWN)
 _R_RATE = int(GatewayReject.RATE_LIMITED)
 _R_DUP = int(GatewayReject.DUPLICATE_CLIENT_ORDER_ID)
 _R_BAD_COID = int(GatewayReject.BAD_CLIENT_ORDER_ID)
+_REJECT_CODES = frozenset(int(r) for r in GatewayReject)
 
 
 class GatewayError(RuntimeError):
@@ -191,10 +218,10 @@ class _Session:
     """The gateway's state for one configured session."""
 
     __slots__ = ("idx", "cfg", "identity", "user_id", "public_key", "logged_in", "heartbeat_ns",
-                 "last_heard", "last_sent", "report_seq", "queue", "coid_last", "tokens",
-                 "refilled", "delivered", "dropped", "logins")
+                 "last_heard", "last_sent", "report_seq", "queue", "screen", "delivered", "dropped",
+                 "logins", "window")
 
-    def __init__(self, idx: int, cfg, public_key: str) -> None:
+    def __init__(self, idx: int, cfg, public_key: str, retain: int = 0) -> None:
         self.idx, self.cfg, self.public_key = idx, cfg, public_key
         self.identity = None
         self.user_id = None
@@ -202,13 +229,38 @@ class _Session:
         self.heartbeat_ns = 0
         self.last_heard = self.last_sent = 0
         self.report_seq = 0           # reports addressed to the session, delivered or not
+        self.window = ReportWindow(retain)   # the newest of them, for gap fill
         self.queue: deque = deque()   # frames the pipe would not take yet
-        self.coid_last = 0            # highest NEW_ORDER client order id seen
-        self.tokens = float(cfg.burst)
-        self.refilled = 0
+        self.screen = None            # the gateway's Screen: holds the state the checks change
         self.delivered = 0
         self.dropped = 0
         self.logins = 0
+
+    # The state the per-message checks change lives in the C batch step's arrays.
+    @property
+    def coid_last(self) -> int:
+        """Highest client order id of an order-creating message seen."""
+        return int(self.screen.coid_last[self.idx])
+
+    @coid_last.setter
+    def coid_last(self, value: int) -> None:
+        self.screen.coid_last[self.idx] = value
+
+    @property
+    def tokens(self) -> float:
+        return float(self.screen.tokens[self.idx])
+
+    @tokens.setter
+    def tokens(self, value: float) -> None:
+        self.screen.tokens[self.idx] = value
+
+    @property
+    def refilled(self) -> int:
+        return int(self.screen.refilled[self.idx])
+
+    @refilled.setter
+    def refilled(self, value: int) -> None:
+        self.screen.refilled[self.idx] = value
 
 
 class _KeyAllowlist:
@@ -275,11 +327,21 @@ class Gateway:
         self.auth = None
         self.orders = self.admin = None
         self.feed = self.disclosure = None       # bound in bind()
+        self.drop_copy = None                    # bound in bind() when a session has drop_copy = true
         self._stopping = False
         self.shutdown_reply = None
         self.started = time.time()
         self.counters = dict(frames=0, messages=0, batches=0, commands=0, events=0, gateway_rejects=0,
                              reports=0, reports_dropped=0, bad_frames=0)
+        # Prometheus metrics (gateway.metrics) only when a port is configured: with None each
+        # hook below is one attribute test per batch
+        self.metrics = None
+        if self.daemon.metrics_port:
+            from .metrics import Metrics       # noqa: PLC0415  (prometheus_client only when asked for)
+            self.metrics = Metrics()
+            self.metrics.watch(self)
+            if hasattr(self.journal, "on_fsync"):
+                self.journal.on_fsync = self.metrics.observe_fsync
         self._load_keys()
         self._build_sessions()
         self._order_session = np.zeros(0, dtype=np.int32)    # by engine order id: entering session index
@@ -287,11 +349,20 @@ class Gateway:
         self._order_coid = np.zeros(0, dtype=np.int64)
         self._order_open = np.zeros(0, dtype=bool)
         self._pending: list = []                   # (operator command rows, admin request or None)
+        self.fast_screen = True                    # False: every batch takes the numpy path (tests)
         self._cancel_after: list = []              # sessions gone with cancel-on-disconnect
+        self._replaying = False                    # recovery: reports are numbered and kept, not sent
+        self._snapshot_seq = 0                     # last seq in the newest snapshot (periodic snapshots)
+        self._snapshot_at = time.monotonic()
         self.next_seq = 1
         self._schedule_state = None                # the driver's state from the restored snapshot
         self.engine = self._restore_or_bootstrap()
         self._grow_orders(int(self.engine.next_order_id))
+        rec = self.recovery
+        log.info("recovery: snapshot %s (%d damaged skipped), %d journal records replayed (%d commands)%s; "
+                 "next seq %d", rec["snapshot"] or "none", len(rec["skipped_snapshots"]), rec["replayed_records"],
+                 rec["replayed_commands"], f", torn tail truncated: {rec['torn_tail']}" if rec["torn_tail"] else "",
+                 self.next_seq, extra={"event": "recovery", **rec, "next_seq": self.next_seq})
         self.schedule: ScheduleDriver | None = None
         if config.schedule.enabled:
             self.schedule = ScheduleDriver(config.schedule, [i.symbol for i in config.instruments],
@@ -324,7 +395,7 @@ class Gateway:
         self.sessions: list[_Session | None] = [None]          # index 0: the operator
         self.session_by_id: dict[int, _Session] = {}
         for s in cfg.sessions:
-            sess = _Session(len(self.sessions), s, self.session_keys[s.id])
+            sess = _Session(len(self.sessions), s, self.session_keys[s.id], cfg.durability.retain_reports)
             self.sessions.append(sess)
             self.session_by_id[s.id] = sess
         n = len(self.sessions)
@@ -339,7 +410,15 @@ class Gateway:
             members = set(sess.cfg.members)
             ids = [a for a, m in self._account_member.items() if m in members]
             self._auth[sess.idx, ids] = True
+        # an order the operator entered for an account (an auction lot) reports to the account's
+        # first configured session: its platform learns of the auction's fills
+        self._account_home = np.argmax(self._auth, axis=0).astype(np.int32)
         self._drop_copy = [s for s in self.sessions[1:] if s.cfg.drop_copy]
+        rates = [0] + [s.rate_limit for s in cfg.sessions]
+        bursts = [0] + [s.burst for s in cfg.sessions]
+        self._screen = Screen(self._session_ids, rates, bursts, self._auth, cfg.max_accounts)
+        for sess in self.sessions[1:]:
+            sess.screen = self._screen
         self._limited = np.zeros(n, dtype=bool)
         self._limited[[s.idx for s in self.sessions[1:] if s.cfg.rate_limit]] = True
 
@@ -356,11 +435,13 @@ class Gateway:
             try:
                 self.engine = self._restore(path)
             except _BadSnapshot as exc:
-                log.warning("recovery: skipping damaged snapshot %s: %s", path, exc)
+                log.warning("recovery: skipping damaged snapshot %s: %s", path, exc,
+                            extra={"event": "snapshot_skipped", "snapshot": path.name, "error": str(exc)})
                 self.recovery["skipped_snapshots"].append(path.name)
                 continue
             after = last
             self.recovery["snapshot"] = path.name
+            self._snapshot_seq = last
             break
         journal_last = getattr(self.journal, "last_seq", 0)
         if self.engine is None and journal_last:
@@ -406,8 +487,18 @@ class Gateway:
                 tables = {name: z[name].copy() for name in ("order_session", "order_account", "order_coid",
                                                             "order_open")}
                 meta = json.loads(bytes(z["meta"]).decode())
-            next_seq = int(meta["next_seq"])
-            sessions = {int(k): (int(v[0]), int(v[1])) for k, v in meta["sessions"].items()}
+                next_seq = int(meta["next_seq"])
+                sessions = {int(k): (int(v[0]), int(v[1])) for k, v in meta["sessions"].items()}
+                windows = {}                    # each session's kept reports (gap fill)
+                for name in z.files:
+                    if name.startswith("window_"):
+                        rows = z[name].view(REPORT_DTYPE)
+                        sid = int(name[len("window_"):])
+                        counter = sessions.get(sid, (0, 0))[0]
+                        if len(rows) and int(rows["report_seq"][-1]) != counter:
+                            raise ValueError(f"{name} ends at report_seq {int(rows['report_seq'][-1])}, "
+                                             f"the session's counter says {counter}")
+                        windows[sid] = rows
         except Exception as exc:     # noqa: BLE001  (a damaged sidecar: any numpy/zip/json failure)
             raise _BadSnapshot(f"its gateway tables {side.name}: {exc}") from None
         self._order_session, self._order_account = tables["order_session"], tables["order_account"]
@@ -418,6 +509,7 @@ class Gateway:
             sess = self.session_by_id.get(sid)
             if sess is not None:
                 sess.report_seq, sess.coid_last = report_seq, coid_last
+                sess.window.load(windows.get(sid, np.zeros(0, dtype=REPORT_DTYPE)), report_seq)
         log.info("restored %s", path)
         return engine
 
@@ -454,8 +546,9 @@ class Gateway:
         """One journaled batch, replayed: the engine, then the gateway tables as the live loop.
 
         The table update is the live loop's own (``_reports``: routing, client order ids, open
-        orders); the reports it builds are counted per destination (``report_seq``) but not
-        sent. Each session's last NEW_ORDER client order id follows the journaled commands.
+        orders), and so is the routing (``_route``): each session's reports get the same
+        ``report_seq`` and land in its gap-fill window byte for byte as they did live, but are
+        not sent. Each session's last NEW_ORDER client order id follows the journaled commands.
         """
         rows = np.ascontiguousarray(rows)
         base = int(rows["seq"][0])
@@ -464,12 +557,14 @@ class Gateway:
         self.counters["batches"] += 1
         self.counters["commands"] += len(rows)
         self.counters["events"] += len(events)
-        reports, dest, _ = self._reports(events, cmd_sess, rows["session"], np.arange(len(rows)), base)
+        reports, dest, pos = self._reports(events, cmd_sess, rows["session"], np.arange(len(rows)), base)
         if len(reports):
-            counts = np.bincount(dest, minlength=len(self.sessions))
-            for s in self.sessions[1:]:
-                s.report_seq += int(counts[s.idx]) + (len(reports) if s.cfg.drop_copy else 0)
-        new = rows["type"] == CommandType.NEW_ORDER
+            self._replaying = True              # the live routing, numbering and kept window; no send
+            try:
+                self._route(reports, dest, pos, merged=False)
+            finally:
+                self._replaying = False
+        new = _CREATING_COMMAND[rows["type"]]
         if new.any():
             for idx in np.unique(cmd_sess[new]).tolist():
                 if idx != OPERATOR:
@@ -494,20 +589,45 @@ class Gateway:
             encoder = FeedEncoder([i.symbol for i in self.config.instruments], self.engine, epoch=time.time_ns())
             encoder.load()
             publisher, snapshots, (feed, feed_snapshots) = bind_feed(self.ctx, net.host, net.feed_port,
-                                                                     net.snapshot_port)
+                                                                     net.snapshot_port, sndhwm=net.feed_hwm,
+                                                                     sndbuf=net.feed_sndbuf)
             self.feed = FeedService(encoder, publisher, snapshots)
             region_of = {a.id: a.region for a in self.config.accounts}
             self.disclosure = Disclosure(self.state_dir, self.config.instruments, lambda a: region_of.get(a, 0))
+        drop_copy = None
+        if self._drop_copy:
+            # executions with both accounts: CURVE, and only the drop-copy sessions' keys pass ZAP
+            self.auth.configure_curve_callback(DROP_COPY_DOMAIN.decode(),
+                                               _KeyAllowlist(s.public_key for s in self._drop_copy))
+            try:
+                sock, drop_copy = bind_drop_copy(self.ctx, net.host, net.drop_copy_port, self.server_public,
+                                                 self.server_secret)
+            except zmq.ZMQError as exc:
+                raise GatewayError(f"network.drop_copy_port: cannot bind {net.host}:{net.drop_copy_port}: "
+                                   f"{exc}") from None
+            self.drop_copy = DropCopy(sock, epoch=time.time_ns())
         self.endpoints = {
             "orders": self.orders.last_endpoint.decode(),
             "admin": self.admin.last_endpoint.decode(),
             "feed": feed,
             "feed_snapshots": feed_snapshots,
+            "drop_copy": drop_copy,
             "server_public_key": self.server_public.decode(),
             "keys_dir": str(self._keys_dir().resolve()),
             "pid": os.getpid(),
             "instruments": [i.symbol for i in self.config.instruments],
+            "metrics": None,
         }
+        if self.metrics is not None:
+            try:
+                self.endpoints["metrics"] = self.metrics.serve(net.host, self.daemon.metrics_port)
+            except OSError as exc:
+                raise GatewayError(f"cannot serve metrics on {net.host}:{self.daemon.metrics_port} "
+                                   f"(daemon.metrics_port / --metrics-port): {exc.strerror or exc}") from None
+        log.info("listening: orders %s, admin %s, feed %s, metrics %s", self.endpoints["orders"],
+                 self.endpoints["admin"], feed, self.endpoints["metrics"],
+                 extra={"event": "bind", **{k: self.endpoints.get(k) for k in (
+                     "orders", "admin", "feed", "feed_snapshots", "drop_copy", "metrics")}})
         tmp = self.state_dir / "endpoints.json.tmp"
         tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n")
         tmp.replace(self.state_dir / "endpoints.json")
@@ -542,8 +662,13 @@ class Gateway:
         if self.feed is not None:
             self.feed.publisher.close(linger=0)
             self.feed.snapshots.close(linger=0)
+            self.disclosure.close()
+        if self.drop_copy is not None:
+            self.drop_copy.publisher.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
+        if self.metrics is not None:
+            self.metrics.close()
         self.journal.close()
         self.ctx.term()
 
@@ -574,12 +699,15 @@ class Gateway:
             ready = dict(poller.poll(timeout))
             if self.admin in ready:
                 self._serve_admin()
-            if self.feed is not None:
-                if self.feed.snapshots in ready:
-                    self.feed.serve_snapshots()
+            if self.feed is not None and self.feed.snapshots in ready:
+                self.feed.serve_snapshots()
+            if self.feed is not None or self.drop_copy is not None:
                 now = time.monotonic_ns()
                 if now >= next_feed_beat:              # lets subscribers see a lost tail
-                    self.feed.heartbeat()
+                    if self.feed is not None:
+                        self.feed.heartbeat()
+                    if self.drop_copy is not None:
+                        self.drop_copy.heartbeat()
                     next_feed_beat = now + FEED_HEARTBEAT_NS
             if self.orders in ready or self._pending or (schedule is not None and schedule.due()):
                 self.cycle()
@@ -588,6 +716,8 @@ class Gateway:
             now = time.monotonic_ns()
             if now >= next_timer:
                 self._timers(now)
+                if self._snapshot_due():
+                    self._periodic_snapshot()
                 next_timer = now + tick * 1_000_000
         self._shutdown()
 
@@ -605,7 +735,7 @@ class Gateway:
         now_ns = time.time_ns
         while size < budget:
             try:
-                identity = recv(zmq.NOBLOCK)
+                identity = recv(_NOBLOCK)
             except zmq.Again:
                 break
             frame = recv(0, copy=False)
@@ -626,6 +756,87 @@ class Gateway:
 
     def _run_batch(self, payloads: list, frame_sess: list, frame_ts: list) -> int:
         rejects: list[tuple] = []          # (reports, destination session index, message position)
+        screened = (self._screen.screen(payloads, frame_sess, frame_ts, time.monotonic_ns(), self._stopping)
+                    if payloads and self.fast_screen else None)
+        if screened is not None:           # the usual batch: well-formed frames of order messages
+            cmds, cmd_sess, cmd_pos, refused_pos, refused_reason = screened
+            n_msgs = len(cmds) + len(refused_pos)
+            self._heard(frame_sess)
+            if len(refused_pos):
+                rejects.append(self._refused(payloads, frame_sess, frame_ts, refused_pos, refused_reason))
+        else:
+            cmds, cmd_sess, cmd_pos, n_msgs = self._screen_numpy(payloads, frame_sess, frame_ts, rejects)
+        waiting = []
+        if self.schedule is not None:           # the timetable's commands go after the operator's
+            scheduled = self.schedule.tick()
+            if scheduled is not None:
+                scheduled["session"] = OPERATOR
+                self._pending.append((scheduled, None))
+        operator = bool(self._pending)
+        if self._pending:                       # operator commands go after the orders
+            n_orders = len(cmds)
+            offset = n_orders
+            for rows, admin in self._pending:
+                if admin is not None:
+                    waiting.append((admin, offset, len(rows)))
+                offset += len(rows)
+            ops = np.concatenate([rows for rows, _ in self._pending])
+            ops["ts"] = time.time_ns()
+            cmds = np.concatenate([cmds, ops])
+            cmd_sess = np.concatenate([cmd_sess, np.zeros(len(ops), dtype=np.int32)])
+            cmd_pos = np.concatenate([cmd_pos, np.arange(n_msgs, n_msgs + len(ops))])
+            self._pending = []
+        base = self.next_seq
+        if len(cmds):
+            self._sequence(cmds)
+            events = self._commit(cmds)
+            if operator and self.schedule is not None:
+                self.schedule.observe(events)
+            if operator:                        # phase changes, end of day, sanctions: one log line each
+                log_operator_events(log, events, [i.symbol for i in self.config.instruments],
+                                    cmds["session"][events["cmd_seq"] - base] == OPERATOR)
+            reports, dest, rpos = self._reports(events, cmd_sess, cmds["session"], cmd_pos, base)
+        else:
+            events = np.zeros(0, dtype=EVENT_DTYPE)
+            reports, dest, rpos = np.zeros(0, dtype=REPORT_DTYPE), np.zeros(0, dtype=np.int32), np.zeros(0, np.int64)
+        if rejects:
+            self.counters["gateway_rejects"] += sum(len(r[0]) for r in rejects)
+            reports = np.concatenate([r[0] for r in rejects] + [reports])
+            dest = np.concatenate([r[1] for r in rejects] + [dest])
+            rpos = np.concatenate([r[2] for r in rejects] + [rpos])
+        if len(reports):
+            self._route(reports, dest, rpos, merged=bool(rejects))
+        if self.metrics is not None:
+            if rejects:
+                self.metrics.observe_rejects(np.concatenate([r[0]["reason"] for r in rejects]))
+            if frame_ts:
+                self.metrics.observe_round_trip(frame_ts[0], time.time_ns())
+        for (identity, request_id), start, n in waiting:
+            mine = events[(events["cmd_seq"] >= base + start) & (events["cmd_seq"] < base + start + n)]
+            self._admin_reply(identity, {"ok": True, "id": request_id, "events": describe_events(mine)})
+        self._queue_cancels()
+        self.counters["messages"] += n_msgs
+        return n_msgs
+
+    def _heard(self, frame_sess: list) -> None:
+        heard = time.monotonic_ns()
+        for idx in set(frame_sess):
+            self.sessions[idx].last_heard = heard
+
+    def _refused(self, payloads, frame_sess, frame_ts, refused_pos, refused_reason) -> tuple:
+        """REJECT reports for the messages the C screen refused: (reports, dest, pos)."""
+        raw = np.frombuffer(b"".join(payloads), dtype=ORDER_DTYPE)
+        counts = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads)) // INBOUND_SIZE
+        sess = np.repeat(np.array(frame_sess, dtype=np.int32), counts)[refused_pos]
+        ts = np.repeat(np.array(frame_ts, dtype=np.int64), counts)[refused_pos]
+        return self._message_rejects(raw[refused_pos], sess, ts, refused_reason), sess, refused_pos
+
+    def _screen_numpy(self, payloads: list, frame_sess: list, frame_ts: list, rejects: list) -> tuple:
+        """The general path, whole columns at a time: malformed frames and session messages too.
+
+        Appends reject reports to ``rejects``; returns ``(cmds, cmd_sess, cmd_pos, n_msgs)``.
+        It is the reference for :class:`gateway._step.Screen`, which handles the usual batch.
+        """
         n_msgs = 0
         if payloads:
             lens = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
@@ -641,9 +852,7 @@ class Gateway:
                 keep = np.flatnonzero(good)
                 payloads = [payloads[i] for i in keep.tolist()]
                 lens, sess_f, ts_f = lens[keep], sess_f[keep], ts_f[keep]
-            heard = time.monotonic_ns()
-            for idx in set(frame_sess):
-                self.sessions[idx].last_heard = heard
+            self._heard(frame_sess)
         if payloads:
             raw = np.frombuffer(b"".join(payloads), dtype=ORDER_DTYPE)
             n_msgs = len(raw)
@@ -654,7 +863,7 @@ class Gateway:
                 sess = np.repeat(sess_f, counts)
                 ts = np.repeat(ts_f, counts)
             mt = raw["msg_type"]
-            is_order = (mt >= _NEW_ORDER) & (mt <= _REPLACE)
+            is_order = _IS_ORDER[mt]
             reason = np.zeros(n_msgs, dtype=np.uint16)
             words = raw.view("<u8").reshape(n_msgs, _ORDER_WORDS)
             reason[(words & _ORDER_RESERVED).any(axis=1) & is_order] = _R_RESERVED
@@ -683,54 +892,8 @@ class Gateway:
             cmds = decode_orders(raw)
             cmds["session"] = self._session_ids[sess]
             cmds["ts"] = ts
-            cmd_sess, cmd_pos = sess, pos
-        else:
-            cmds = np.zeros(0, dtype=COMMAND_DTYPE)
-            cmd_sess = np.zeros(0, dtype=np.int32)
-            cmd_pos = np.zeros(0, dtype=np.int64)
-        waiting = []
-        if self.schedule is not None:           # the timetable's commands go after the operator's
-            scheduled = self.schedule.tick()
-            if scheduled is not None:
-                scheduled["session"] = OPERATOR
-                self._pending.append((scheduled, None))
-        operator = bool(self._pending)
-        if self._pending:                       # operator commands go after the orders
-            n_orders = len(cmds)
-            offset = n_orders
-            for rows, admin in self._pending:
-                if admin is not None:
-                    waiting.append((admin, offset, len(rows)))
-                offset += len(rows)
-            ops = np.concatenate([rows for rows, _ in self._pending])
-            ops["ts"] = time.time_ns()
-            cmds = np.concatenate([cmds, ops])
-            cmd_sess = np.concatenate([cmd_sess, np.zeros(len(ops), dtype=np.int32)])
-            cmd_pos = np.concatenate([cmd_pos, np.arange(n_msgs, n_msgs + len(ops))])
-            self._pending = []
-        base = self.next_seq
-        if len(cmds):
-            self._sequence(cmds)
-            events = self._commit(cmds)
-            if operator and self.schedule is not None:
-                self.schedule.observe(events)
-            reports, dest, rpos = self._reports(events, cmd_sess, cmds["session"], cmd_pos, base)
-        else:
-            events = np.zeros(0, dtype=EVENT_DTYPE)
-            reports, dest, rpos = np.zeros(0, dtype=REPORT_DTYPE), np.zeros(0, dtype=np.int32), np.zeros(0, np.int64)
-        if rejects:
-            self.counters["gateway_rejects"] += sum(len(r[0]) for r in rejects)
-            reports = np.concatenate([r[0] for r in rejects] + [reports])
-            dest = np.concatenate([r[1] for r in rejects] + [dest])
-            rpos = np.concatenate([r[2] for r in rejects] + [rpos])
-        if len(reports):
-            self._route(reports, dest, rpos, merged=bool(rejects))
-        for (identity, request_id), start, n in waiting:
-            mine = events[(events["cmd_seq"] >= base + start) & (events["cmd_seq"] < base + start + n)]
-            self._admin_reply(identity, {"ok": True, "id": request_id, "events": describe_events(mine)})
-        self._queue_cancels()
-        self.counters["messages"] += n_msgs
-        return n_msgs
+            return cmds, sess, pos, n_msgs
+        return _NO_COMMANDS.copy(), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), 0
 
     # ------------------------------------------------------------------ sequencing and the engine
     def _sequence(self, cmds: np.ndarray, ts: int | None = None) -> np.ndarray:
@@ -751,15 +914,19 @@ class Gateway:
         self.counters["batches"] += 1
         self.counters["commands"] += len(cmds)
         self.counters["events"] += len(events)
+        if self.metrics is not None:
+            self.metrics.observe_batch(cmds, events, self.engine.resting_orders)
         if self.feed is not None:                  # bound: public data and disclosure files
             self.counters["feed_messages"] = self.counters.get("feed_messages", 0) + self.feed.publish(events)
             self.disclosure.record(events)
+        if self.drop_copy is not None:
+            self.drop_copy.publish(events)
         return events
 
     # ------------------------------------------------------------------ checks per session
     def _session_checks(self, raw, sess, ok, reason) -> None:
         """Rate limits and client order id order, one numpy pass per session in the batch."""
-        is_new = ok & (raw["msg_type"] == _NEW_ORDER)
+        is_new = ok & _CREATES[raw["msg_type"]]
         check_rate = self._limited[sess].any()
         if not is_new.any() and not check_rate:
             return
@@ -854,6 +1021,17 @@ class Gateway:
     def _reports(self, events, cmd_sess, cmd_session_ids, cmd_pos, base):
         """Execution reports for ``events``, in event order, with their destinations.
 
+        The C loop :func:`gateway._step.build_reports`; :meth:`_reports_numpy` is its reference.
+        """
+        if self.engine.next_order_id > len(self._order_session):
+            self._grow_orders(self.engine.next_order_id - 1)
+        return build_reports(events, cmd_sess, cmd_session_ids, cmd_pos, base, self._order_session,
+                             self._order_account, self._order_coid, self._order_open.view(np.uint8),
+                             self._account_home)
+
+    def _reports_numpy(self, events, cmd_sess, cmd_session_ids, cmd_pos, base):
+        """Execution reports for ``events``, in event order, with their destinations.
+
         Returns ``(reports, dest, pos)``: the REPORT_DTYPE rows (a TRADE gives two FILLs, buy
         side first), the session index each goes to, and the inbound position of the
         message that caused it. The fields an event shares with its report are copied as
@@ -870,7 +1048,9 @@ class Gateway:
         if accepted.any():
             ids = order_id[accepted]
             self._grow_orders(int(ids.max()))
-            self._order_session[ids] = src[accepted]
+            owner = src[accepted]
+            self._order_session[ids] = np.where(owner == OPERATOR, self._account_home[
+                np.clip(events["account"][sel[accepted]], 0, len(self._account_home) - 1)], owner)
             self._order_account[ids] = events["account"][sel[accepted]]
             self._order_coid[ids] = events["client_order_id"][sel[accepted]]
             self._order_open[ids] = True
@@ -931,16 +1111,17 @@ class Gateway:
         if merged:
             order = np.lexsort((reports["seq"], pos))
             reports, dest = reports[order], dest[order]
-        self.counters["reports"] += len(reports)
+        if not self._replaying:
+            self.counters["reports"] += len(reports)
         if self._drop_copy:
             copy = reports.copy()
             copy["flags"] |= np.uint8(ReportFlag.DROP_COPY)
             for s in self._drop_copy:
-                self._deliver(s, copy.copy())
+                self._deliver(s, copy.copy(), merged)
         first = int(dest[0])
         if (dest == first).all():
             if first != OPERATOR:
-                self._deliver(self.sessions[first], reports)
+                self._deliver(self.sessions[first], reports, merged)
             return
         order = np.argsort(dest, kind="stable")
         reports, dest = reports[order], dest[order]
@@ -950,12 +1131,29 @@ class Gateway:
         for a, b in zip(starts, ends):
             idx = int(dest[a])
             if idx != OPERATOR:
-                self._deliver(self.sessions[idx], reports[a:b])
+                self._deliver(self.sessions[idx], reports[a:b], merged)
 
-    def _deliver(self, s: _Session, reports: np.ndarray) -> None:
+    def _deliver(self, s: _Session, reports: np.ndarray, merged: bool = False) -> None:
+        """Number a session's reports (``report_seq``), keep them for gap fill, send them.
+
+        ``merged``: gateway rejects may be among them; those stay outside the sequence
+        (``report_seq`` 0, never kept: see :mod:`gateway.gapfill`). While the journal is
+        replayed at start nothing is sent: the numbering and the kept window are rebuilt.
+        """
         n = len(reports)
-        reports["report_seq"] = np.arange(s.report_seq + 1, s.report_seq + n + 1)
-        s.report_seq += n
+        if merged:
+            numbered = np.flatnonzero(reports["cmd_seq"] != 0)
+            k = len(numbered)
+            if k:
+                reports["report_seq"][numbered] = np.arange(s.report_seq + 1, s.report_seq + k + 1)
+                s.window.add(reports[numbered])
+        else:
+            k = n
+            reports["report_seq"] = np.arange(s.report_seq + 1, s.report_seq + n + 1)
+            s.window.add(reports)
+        s.report_seq += k
+        if self._replaying:
+            return
         if not s.logged_in:
             s.dropped += n
             self.counters["reports_dropped"] += n
@@ -976,8 +1174,8 @@ class Gateway:
 
     def _try_send(self, s: _Session, frame: bytes) -> bool:
         try:
-            self.orders.send(s.identity, zmq.SNDMORE | zmq.NOBLOCK)
-            self.orders.send(frame, zmq.NOBLOCK)
+            self.orders.send(s.identity, _MORE_NOBLOCK)
+            self.orders.send(frame, _NOBLOCK)
         except zmq.Again:
             return False
         except zmq.ZMQError as exc:            # EHOSTUNREACH: the peer is gone
@@ -1033,12 +1231,20 @@ class Gateway:
                     user = frame.get("User-Id")
                 except zmq.ZMQError:
                     user = None
+                fill = bool(int(msg["flags"]) & LoginFlag.GAP_FILL)
+                after = int(msg["last_report_seq"])
                 if user != s.public_key:
                     reason = GatewayReject.KEY_NOT_ALLOWED
                 elif s.logged_in:
                     reason = GatewayReject.ALREADY_LOGGED_IN
+                elif int(msg["flags"]) & ~int(LoginFlag.GAP_FILL):
+                    reason = GatewayReject.RESERVED_NOT_ZERO
+                elif fill and after > s.report_seq:
+                    reason = GatewayReject.REPORT_SEQ_AHEAD
+                elif fill and not s.window.can_fill(after):
+                    reason = GatewayReject.REPORTS_NOT_RETAINED
                 else:
-                    self._login(s, identity, int(msg["heartbeat_ms"]))
+                    self._login(s, identity, int(msg["heartbeat_ms"]), after if fill else None)
                     return
         r = np.zeros(1, dtype=REPORT_DTYPE)
         r["msg_type"] = MsgType.REJECT
@@ -1047,16 +1253,23 @@ class Gateway:
         if msg is not None:
             r["ref_type"] = msg["msg_type"]
             r["session"] = msg["session"] if int(msg["msg_type"]) == MsgType.LOGIN else 0
+            if reason == GatewayReject.REPORTS_NOT_RETAINED:    # where a gap fill could start
+                r["qty"] = self.session_by_id[int(msg["session"])].window.first
+            elif reason == GatewayReject.REPORT_SEQ_AHEAD:
+                r["qty"] = self.session_by_id[int(msg["session"])].report_seq
         else:
             r["qty"] = len(payload)
         self.counters["gateway_rejects"] += 1
+        if self.metrics is not None:
+            self.metrics.observe_rejects(r["reason"])
         try:
             self.orders.send(identity, zmq.SNDMORE | zmq.NOBLOCK)
             self.orders.send(r.tobytes(), zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
 
-    def _login(self, s: _Session, identity: bytes, heartbeat_ms: int) -> None:
+    def _login(self, s: _Session, identity: bytes, heartbeat_ms: int, fill_after: int | None = None) -> None:
+        """Log ``s`` in; with ``fill_after``, re-send its reports after that report_seq first."""
         hb = heartbeat_ms if 0 < heartbeat_ms <= self.daemon.heartbeat_ms * 10 else self.daemon.heartbeat_ms
         hb = max(hb, 10)
         s.identity = identity
@@ -1073,7 +1286,18 @@ class Gateway:
                                   next_cmd_seq=self.next_seq, rate_limit=s.cfg.rate_limit,
                                   last_client_order_id=s.coid_last)
         self._try_send(s, ack)
-        log.info("session %s (%d) logged in", s.cfg.name, s.cfg.id)
+        log.info("session %s (%d) logged in", s.cfg.name, s.cfg.id,
+                 extra={"event": "session_login", "session": s.cfg.name, "session_id": s.cfg.id,
+                        "heartbeat_ms": hb, "report_seq": s.report_seq})
+        if fill_after is not None and fill_after < s.report_seq:
+            # queued behind the LOGIN_ACK on the same pipe, so they arrive before any new report
+            missed = s.window.after(fill_after)
+            for a in range(0, len(missed), GAP_FILL_FRAME_REPORTS):
+                chunk = missed[a:a + GAP_FILL_FRAME_REPORTS]
+                self._send(s, chunk.tobytes(), len(chunk))
+            log.info("session %s (%d): gap fill of report_seq %d..%d", s.cfg.name, s.cfg.id, fill_after + 1,
+                     s.report_seq, extra={"event": "session_gap_fill", "session": s.cfg.name, "session_id": s.cfg.id,
+                                          "first": fill_after + 1, "last": s.report_seq})
 
     def _logout(self, s: _Session, reason: int, reply: bool) -> None:
         if reply and s.logged_in:
@@ -1099,7 +1323,11 @@ class Gateway:
         s.identity = None
         s.dropped += sum(n for _, n in s.queue)
         s.queue.clear()
-        log.info("session %s (%d) logged out (reason %d)", s.cfg.name, s.cfg.id, reason)
+        why = GatewayReject(reason).name if reason in _REJECT_CODES else str(int(reason))
+        log.info("session %s (%d) %s (%s)", s.cfg.name, s.cfg.id, "disconnected" if reason else "logged out",
+                 why if reason else "by the client",
+                 extra={"event": "session_disconnect" if reason else "session_logout", "session": s.cfg.name,
+                        "session_id": s.cfg.id, "reason": why if reason else None})
         if s.cfg.cancel_on_disconnect and not self._stopping:
             self._cancel_after.append(s)
 
@@ -1136,8 +1364,10 @@ class Gateway:
             self.orders.recv()
         idx = self._by_identity.get(identity)
         r = self._frame_reject(idx or 0, time.time_ns(), GatewayReject.MALFORMED_FRAME, 0)
+        if self.metrics is not None:
+            self.metrics.observe_rejects(r["reason"])
         if idx:
-            self._deliver(self.sessions[idx], r)
+            self._deliver(self.sessions[idx], r, merged=True)
         else:
             try:
                 self.orders.send(identity, zmq.SNDMORE | zmq.NOBLOCK)
@@ -1191,6 +1421,7 @@ class Gateway:
             "state_digest": eng.state_digest(),
             "last_seq": self.next_seq - 1,
             "recovery": dict(self.recovery),
+            "snapshots": {"last_seq": self._snapshot_seq, "kept": [p.name for _, p in snapshots(self.state_dir)]},
             "counters": dict(self.counters),
             "instruments": [{"index": n, "symbol": i.symbol, "status": InstrumentStatus(int(i.status)).name}
                             for n, i in enumerate(eng.instruments)],
@@ -1229,19 +1460,75 @@ class Gateway:
         # gateway-*.npz, and recovery skips one without (falling back to an older snapshot)
         side = self.state_dir / f"gateway-{last:012d}.npz"
         tmp = side.with_suffix(".tmp.npz")
+        # raw bytes: the layout is REPORT_DTYPE's, whatever numpy's .npy header makes of it
+        windows = {f"window_{s.cfg.id}": s.window.after(s.window.first - 1).view(np.uint8)
+                   for s in self.sessions[1:]}
         np.savez(tmp, order_session=self._order_session, order_account=self._order_account,
                  order_coid=self._order_coid, order_open=self._order_open,
-                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **windows)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, side)
         _atomic_write(path, blob)
         _fsync_dir(self.state_dir)
-        log.info("snapshot %s", path)
+        log.info("snapshot %s", path, extra={"event": "snapshot", "path": str(path), "last_seq": last})
+        self._snapshot_seq, self._snapshot_at = last, time.monotonic()
+        self._prune()
         return path
+
+    def _periodic_snapshot(self) -> None:
+        try:
+            self.write_snapshot()
+        except OSError as exc:        # the journal still holds everything: keep serving, say so
+            log.error("periodic snapshot failed (the journal still has every command): %s", exc,
+                      extra={"event": "error", "error": str(exc)})
+            self._snapshot_at = time.monotonic()
+
+    def _snapshot_due(self) -> bool:
+        """A periodic snapshot is due: enough commands, or enough time with some commands."""
+        dur = self.config.durability
+        new = self.next_seq - 1 - self._snapshot_seq
+        if new <= 0:
+            return False
+        if dur.snapshot_every_commands and new >= dur.snapshot_every_commands:
+            return True
+        return bool(dur.snapshot_every_s) and time.monotonic() - self._snapshot_at >= dur.snapshot_every_s
+
+    def _prune(self) -> None:
+        """Keep the newest ``keep_snapshots`` snapshots and the journal they need.
+
+        A journal segment goes only when the next segment starts at or before the oldest
+        kept snapshot's first missing command: every record recovery could replay onto any
+        kept snapshot stays. The open (last) segment always stays.
+        """
+        from .journal import segments                   # noqa: PLC0415
+        dur = self.config.durability
+        snaps = snapshots(self.state_dir)                # newest first
+        if dur.keep_snapshots and len(snaps) > dur.keep_snapshots:
+            for _, old in snaps[dur.keep_snapshots:]:
+                # the engine file first: a snapshot-*.bin never outlives its gateway-*.npz
+                old.unlink(missing_ok=True)
+                old.with_name(old.name.replace("snapshot-", "gateway-").replace(".bin", ".npz")).unlink(
+                    missing_ok=True)
+                log.info("pruned snapshot %s", old.name, extra={"event": "pruned", "path": old.name})
+            snaps = snaps[:dur.keep_snapshots]
+        for stale in list(self.state_dir.glob("snapshot-*.bin.tmp")) + list(self.state_dir.glob("gateway-*.tmp.npz")):
+            stale.unlink(missing_ok=True)               # a snapshot write cut short by a crash
+        if not dur.prune_journal or not snaps:
+            return
+        oldest = snaps[-1][0]
+        segs = segments(self.state_dir)
+        for (_, path), (next_first, _) in zip(segs, segs[1:]):
+            if next_first > oldest + 1:
+                break
+            path.unlink()
+            log.info("pruned journal segment %s (every record is in snapshot seq %d)", path.name, oldest,
+                     extra={"event": "pruned", "path": path.name})
 
     def _shutdown(self) -> None:
         """Stop intake, drain what is waiting, snapshot, log every session out."""
+        log.info("shutting down: draining, then %s", "a snapshot" if self.daemon.snapshot_on_shutdown else
+                 "no snapshot (daemon.snapshot_on_shutdown = false)", extra={"event": "shutdown_requested"})
         for _ in range(1000):                 # drain: frames already waiting get SHUTTING_DOWN
             if not self.orders.poll(0) and not self._pending:
                 break
@@ -1286,8 +1573,21 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
             clock, clock_note = clock_from_env(config.schedule)
         except ValueError as exc:
             raise GatewayError(str(exc)) from None
+    log.info("engine starting: pid %d, config %s, state dir %s", os.getpid(), config.source, state_dir,
+             extra={"event": "start", "pid": os.getpid(), "config": config.source, "state_dir": str(state_dir)})
     gw = Gateway(config, state_dir, clock=clock)
-    gw.bind()
+    try:
+        gw.bind()
+    except BaseException:
+        # a half-bound daemon must not keep the auth thread, the metrics server or the journal
+        # open; destroy() also closes any socket a failed bind left unreferenced
+        if gw.auth is not None:
+            gw.auth.stop()
+        if gw.metrics is not None:
+            gw.metrics.close()
+        gw.journal.close()
+        gw.ctx.destroy(linger=0)
+        raise
     signal.signal(signal.SIGTERM, gw.request_shutdown)
     signal.signal(signal.SIGINT, gw.request_shutdown)
     e = gw.endpoints
@@ -1295,6 +1595,10 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
     print(f"chuanyu engine: admin  {e['admin']}", file=out)
     if e["feed"]:
         print(f"chuanyu engine: feed   {e['feed']} (snapshots {e['feed_snapshots']})", file=out)
+    if e.get("drop_copy"):
+        print(f"chuanyu engine: drop copy {e['drop_copy']} (CURVE, drop_copy sessions only)", file=out)
+    if e.get("metrics"):
+        print(f"chuanyu engine: metrics {e['metrics']}", file=out)
     print(f"chuanyu engine: state  {gw.state_dir.resolve()}  keys {e['keys_dir']}", file=out)
     if config.schedule.enabled:
         print(f"chuanyu engine: schedule {config.schedule.describe()}", file=out)
@@ -1307,8 +1611,13 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
           f"{len(config.sessions)} sessions, durability {gw.journal.mode}; ready", file=out, flush=True)
     try:
         gw.run()
+    except Exception:
+        log.exception("engine failed", extra={"event": "error"})
+        raise
     finally:
         gw.close()
     snap = getattr(gw, "snapshot_path", None)
+    log.info("shut down at seq %d%s", gw.next_seq - 1, f"; snapshot {snap}" if snap else "",
+             extra={"event": "shutdown", "last_seq": gw.next_seq - 1, "snapshot": str(snap) if snap else None})
     print(f"chuanyu engine: shut down{'; snapshot ' + str(snap) if snap else ''}", file=out, flush=True)
     return 0

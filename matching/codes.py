@@ -121,6 +121,8 @@ class Reject(IntEnum):
     HEARTBEAT_TIMEOUT = 1016           # SERVER_LOGOUT reason
     SLOW_CONSUMER = 1017               # SERVER_LOGOUT reason: reports piled up undelivered
     READ_ONLY_SESSION = 1018           # order entry on a drop-copy-only session
+    REPORTS_NOT_RETAINED = 1019        # LOGIN gap fill from a report_seq older than the retained window
+    REPORT_SEQ_AHEAD = 1020            # LOGIN gap fill from a report_seq this server never sent
     # 2xxx risk and accounts
     UNKNOWN_ACCOUNT = 2001
     INSUFFICIENT_CASH = 2002

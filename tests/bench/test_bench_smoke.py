@@ -243,7 +243,7 @@ def test_cli_runs_selected_workloads(capsys, names):
 @pytest.mark.parametrize("argv", [
     [],
     ["frobnicate"],
-    ["bench"],
+    ["bench", "--only"],
     ["bench", "engine", "--workload", "nope"],
     ["bench", "engine", "--engine", "java"],
     ["bench", "engine", "--scale", "0"],

@@ -12,7 +12,14 @@ drains what had already reached it; the daemon restarts on the same state dir. T
   id was ever accepted or journaled twice;
 - an order acknowledged before the kill and still resting is routed after the restart: a
   crossing order fills it and its owner receives the passive FILL with its client order id
-  (the gateway's routing tables were rebuilt from the journal).
+  (the gateway's routing tables were rebuilt from the journal);
+- the client reconnects with gap fill after the last report it read: over all rounds it
+  receives every report_seq 1..N exactly once, in order (the numbering and the kept reports
+  were rebuilt from the periodic snapshots and the journal).
+
+The daemon snapshots every few hundred commands (and keeps them all, with the whole journal,
+so the history can be checked from the first command); a second test prunes old snapshots
+and journal segments under kills and checks that recovery never lost what it needed.
 
 ``CHUANYU_LONG=1`` runs 20 kill rounds instead of 3. Loopback only; every wait polls with a
 deadline.
@@ -42,6 +49,13 @@ from matching import CommandType, EventKind, OrderType, Side, TimeInForce
 SCEA = 0
 KILL_ROUNDS = 20 if os.environ.get("CHUANYU_LONG") == "1" else 3
 CONFIG = parse_config(MARKET)
+PERIODIC = MARKET + """
+[durability]
+snapshot_every_commands = 300
+keep_snapshots = 0
+prune_journal = false
+segment_bytes = 65536
+"""
 
 
 # ------------------------------------------------------------------ helpers
@@ -87,14 +101,23 @@ def crossing_frame(n_pairs: int, flip: bool) -> np.ndarray:
 
 
 class Seen:
-    """What one client saw: ACKs (order id -> client order id) and FILLs (trade id -> count)."""
+    """What one client saw: ACKs (order id -> client order id), FILLs (trade id -> count) and
+    report sequence numbers, each of which must arrive once and in order."""
 
     def __init__(self) -> None:
         self.acks: dict[int, int] = {}
         self.fills: Counter = Counter()
+        self.report_seq = 0
+        self.gateway_rejects = 0
 
     def take(self, reports) -> None:
         for r in reports:
+            if r.msg_type == MsgType.REJECT and r.cmd_seq == 0:
+                assert r.report_seq == 0
+                self.gateway_rejects += 1
+            if r.report_seq and MsgType.ACK <= r.msg_type < MsgType.LOGIN_ACK:
+                assert r.report_seq == self.report_seq + 1, f"report_seq {r.report_seq} after {self.report_seq}"
+                self.report_seq = r.report_seq
             if r.msg_type == MsgType.ACK:
                 assert self.acks.setdefault(r.order_id, r.client_order_id) == r.client_order_id
             elif r.msg_type == MsgType.FILL:
@@ -119,18 +142,18 @@ def check_against_journal(state_dir, seen: Seen) -> None:
 # ------------------------------------------------------------------ (a) kill -9 under load
 def test_kill_9_under_load_loses_no_acknowledged_order_or_trade(tmp_path, connect, zctx):
     rng = random.Random(int(os.environ.get("CHUANYU_SEED", "6")))
-    d = Daemon(tmp_path / "state")
+    d = Daemon(tmp_path / "state", config_text=PERIODIC)
     seen = Seen()
-    coid = 0
+    c = connect(d, 1)
+    c.login()
     try:
         for round_no in range(KILL_ROUNDS):
-            c = connect(d, 1)
-            ack = c.login()
-            c._coid = max(coid, ack.last_client_order_id)
             # one resting order far from the market, to be filled after the restart
             rest_coid = c.submit(SCEA, 1, Side.SELL, qty=1, price=5400)
-            rest = c.wait_for(lambda r: r.client_order_id == rest_coid and r.msg_type == MsgType.ACK)
-            seen.take([rest])
+            got = []
+            rest = c.wait_for(lambda r: r.client_order_id == rest_coid and r.msg_type == MsgType.ACK, into=got)
+            seen.take(got + [rest])
+            c.submit(SCEA, 3, Side.SELL, qty=1, price=5000)      # refused NOT_AUTHORISED: report_seq 0
             timer = threading.Timer(rng.uniform(0.05, 0.4), d.proc.kill)
             timer.start()
             deadline = time.monotonic() + 10
@@ -138,6 +161,8 @@ def test_kill_9_under_load_loses_no_acknowledged_order_or_trade(tmp_path, connec
             while d.proc.poll() is None and time.monotonic() < deadline:
                 c.send_orders(crossing_frame(rng.randint(1, 8), flip))
                 flip = not flip
+                if rng.random() < 0.2:                # a gateway reject: outside the report numbering
+                    c.submit(SCEA, 3, Side.SELL, qty=1, price=5000)
                 seen.take(c.reports(5))
             timer.cancel()
             kill(d)
@@ -147,26 +172,33 @@ def test_kill_9_under_load_loses_no_acknowledged_order_or_trade(tmp_path, connec
                     break
                 seen.take(got)
             coid = c._coid
-            c.sock.close(linger=0)
 
             d.start()
             st = status(zctx, d)                      # before any new command
             assert st["state_digest"] == offline_digest(d.state_dir)
-            assert st["recovery"]["replayed_commands"] == st["last_seq"]
+            snap = st["recovery"]["snapshot"]
+            from_seq = int(snap.split("-")[1].split(".")[0]) if snap else 0
+            assert st["recovery"]["replayed_commands"] == st["last_seq"] - from_seq
             check_against_journal(d.state_dir, seen)
 
-            c = connect(d, 1)
-            ack = c.login()
-            assert ack.last_client_order_id <= coid
+            # back with gap fill: exactly the reports not read before the kill, then new ones
+            ack = c.reconnect(endpoint=d.info["orders"])
+            assert ack.last_client_order_id <= coid and c.last_report_seq == seen.report_seq <= ack.report_seq
+            while seen.report_seq < ack.report_seq:
+                got = c.reports(2000)
+                assert got, f"gap fill stopped at report_seq {seen.report_seq} of {ack.report_seq}"
+                seen.take(got)
             c._coid = max(coid, ack.last_client_order_id)
             c.submit(SCEA, 2, Side.BUY, qty=1, price=5400)
-            fill = c.wait_for(lambda r: r.msg_type == MsgType.FILL and r.order_id == rest.order_id)
+            got = []
+            fill = c.wait_for(lambda r: r.msg_type == MsgType.FILL and r.order_id == rest.order_id, into=got)
             assert fill.client_order_id == rest_coid and fill.side == Side.SELL
-            coid = c._coid
-            c.logout()
-            c.sock.close(linger=0)
+            seen.take(got + [fill])
         assert len(seen.fills) >= 2 * KILL_ROUNDS and len(seen.acks) > 2 * KILL_ROUNDS
+        assert seen.gateway_rejects >= 1
+        assert len(snapshots(d.state_dir)) >= 1            # the periodic ones
         final = status(zctx, d)
+        c.logout()
         assert d.stop() == 0
         run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "replay", str(d.state_dir), "--config",
                               str(d.config_path)], capture_output=True, text=True, cwd=REPO, env=_env(), timeout=60)
@@ -287,5 +319,68 @@ def test_other_durability_modes_journal_and_report_counters(tmp_path, connect, z
         kill(d)
         d.start()
         assert status(zctx, d)["state_digest"] == offline_digest(d.state_dir)
+    finally:
+        d.stop()
+
+
+# ------------------------------------------------------------------ (e) retention and pruning
+def test_pruned_snapshots_and_segments_never_take_what_recovery_needs(tmp_path, connect, zctx):
+    text = MARKET + """
+[durability]
+snapshot_every_commands = 100
+keep_snapshots = 2
+segment_bytes = 4096
+"""
+    d = Daemon(tmp_path / "state", config_text=text)
+    seen = Seen()
+    c = connect(d, 1)
+    c.login()
+    try:
+        for round_no in range(3):
+            first_snapshot = snapshots(d.state_dir)[0][0] if snapshots(d.state_dir) else 0
+            for k in range(15):                       # 8 commands a batch, ~5 records a segment
+                c.send_orders(crossing_frame(4, k % 2 == 1))
+                seen.take(drain(c, lambda g: sum(r.msg_type == MsgType.FILL for r in g) >= 8))
+            # a periodic snapshot, retention applied (a kill between the two may leave one more)
+            eventually(lambda: (snaps := snapshots(d.state_dir)) and snaps[0][0] > first_snapshot
+                       and len(snaps) <= 2, 5, what="a periodic snapshot")
+            kill(d)
+            d.start()
+            st = status(zctx, d)
+            assert st["recovery"]["snapshot"] is not None
+            assert st["state_digest"] == offline_digest(d.state_dir)
+            ack = c.reconnect(endpoint=d.info["orders"])
+            while seen.report_seq < ack.report_seq:
+                got = c.reports(2000)
+                assert got, f"gap fill stopped at report_seq {seen.report_seq} of {ack.report_seq}"
+                seen.take(got)
+        snaps = snapshots(d.state_dir)
+        segs = segments(d.state_dir)
+        assert len(snaps) == 2 and len(list(d.state_dir.glob("gateway-*.npz"))) == 2
+        oldest = snaps[-1][0]
+        assert segs[0][0] > 1, "no journal segment was pruned"
+        assert segs[0][0] <= oldest + 1, "a segment the oldest kept snapshot needs was pruned"
+        # the newest snapshot damaged: the older one and the journal kept for it still recover
+        kill(d)
+        blob = bytearray(snaps[0][1].read_bytes())
+        blob[len(blob) // 2] ^= 0xFF
+        snaps[0][1].write_bytes(bytes(blob))
+        d.start()
+        st = status(zctx, d)
+        assert st["recovery"]["snapshot"] == snaps[1][1].name
+        assert st["state_digest"] == offline_digest(d.state_dir)
+        ack = c.reconnect(endpoint=d.info["orders"])
+        assert ack.report_seq == seen.report_seq          # nothing new, nothing lost
+        c.send_orders(crossing_frame(1, False))
+        seen.take(drain(c, lambda g: sum(r.msg_type == MsgType.FILL for r in g) >= 2))
+        # an operator's snapshot on demand, through the CLI: the retention applies to it too
+        for op in ("snapshot", "status"):
+            run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "admin", "--state-dir", str(d.state_dir), op],
+                                 capture_output=True, text=True, cwd=REPO, env=_env(), timeout=60)
+            assert run.returncode == 0, run.stderr
+        newest = snapshots(d.state_dir)[0]
+        assert newest[0] == status(zctx, d)["last_seq"] and len(snapshots(d.state_dir)) == 2
+        assert f"snapshots: newest at seq {newest[0]:,}; kept {newest[1].name}" in run.stdout
+        c.logout()
     finally:
         d.stop()

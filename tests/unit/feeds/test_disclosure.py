@@ -16,7 +16,6 @@ def day(tmp_path):
     instruments = [Instrument("SCEA2026", region=Region.SC),
                    Instrument("CCER2025", kind=InstrumentKind.CER, region=Region.CQ, block_min_qty=100)]
     engine = Engine(instruments, default_stp=StpMode.OFF)
-    disclosure = Disclosure(tmp_path, instruments, REGIONS.get)
     batches = [
         np.concatenate([commands.new_order(0, 1, SELL, 100, 5010, ts=TS), commands.new_order(0, 2, BUY, 60, 5010),
                         commands.new_order(0, 3, BUY, 40, 5010)]),          # 60 t SC -> CQ, 40 t SC -> SC
@@ -25,9 +24,10 @@ def day(tmp_path):
                         commands.block_accept(6, 3, 100_000)]),             # quote 6: CQ -> SC, 100,000 t
         np.concatenate([commands.new_order(1, 2, SELL, 10, 5040), commands.new_order(1, 1, BUY, 10, 5040)]),  # CER
     ]
-    for batch in batches:
-        disclosure.record(engine.process(batch))
-    return disclosure.record(engine.process(commands.end_of_day(-1)))
+    with Disclosure(tmp_path, instruments, REGIONS.get) as disclosure:
+        for batch in batches:
+            disclosure.record(engine.process(batch))
+        return disclosure.record(engine.process(commands.end_of_day(-1)))
 
 
 def test_the_tape_has_every_trade_with_its_type_and_regions_but_no_accounts(tmp_path):
@@ -57,3 +57,26 @@ def test_the_report_closes_at_the_vwap_with_block_volume_apart_and_the_regional_
     assert (cer["close"], cer["cross_regional_volume"], cer["net_flow_sc_to_cq"]) == (5040, 10, 0)   # CERs are no allowance flow
     rows = list(csv.DictReader((tmp_path / "eod-20251128.csv").read_text().splitlines()))
     assert tuple(rows[0]) == REPORT_FIELDS and [r["symbol"] for r in rows] == ["SCEA2026", "CCER2025"]
+
+
+def test_a_batch_across_midnight_goes_to_two_tapes_and_fixed_price_volume_is_reported(tmp_path):
+    midnight = 1_764_345_600_000_000_000          # 2025-11-29 00:00 in China Standard Time
+    instruments = [Instrument("SCEA2026", region=Region.SC)]
+    engine = Engine(instruments, default_stp=StpMode.OFF)
+    batch = np.concatenate([
+        commands.new_order(0, 1, SELL, 10, 5010, ts=midnight - 1_000_000_000),
+        commands.new_order(0, 2, BUY, 10, 5010, ts=midnight - 1_000_000_000),        # 23:59:59, SC -> CQ
+        commands.list_fixed(0, 3, SELL, 20, 5030, 5, ts=midnight + 2_000_000_000),   # listing 3
+        commands.take_fixed(3, 4, 20, ts=midnight + 2_000_000_000),                  # 00:00:02, SC -> CQ
+    ])
+    with Disclosure(tmp_path, instruments, REGIONS.get) as disclosure:
+        disclosure.record(engine.process(batch))
+        disclosure.record(engine.process(commands.end_of_day(0, ts=midnight + 3_000_000_000)))
+    before = list(csv.DictReader((tmp_path / "trades-20251128.csv").read_text().splitlines()))
+    after = list(csv.DictReader((tmp_path / "trades-20251129.csv").read_text().splitlines()))
+    assert [(r["time"], r["trade_type"], r["qty"]) for r in before] == [("2025-11-28T23:59:59+08:00", "CONTINUOUS", "10")]
+    assert [(r["time"], r["trade_type"], r["qty"]) for r in after] == [("2025-11-29T00:00:02+08:00", "FIXED", "20")]
+    (sc,) = json.loads((tmp_path / "eod-20251129.json").read_text())["instruments"]
+    # close = VWAP of continuous and fixed-price trades: (50,100 + 100,600) / 30 = 5023.3 -> 5023
+    assert (sc["close"], sc["continuous_volume"], sc["fixed_volume"], sc["fixed_amount"]) == (5023, 10, 20, 100_600)
+    assert (sc["cross_regional_volume"], sc["net_flow_sc_to_cq"]) == (30, 30)

@@ -410,3 +410,92 @@ def test_a_gateway_batch_journaled_through_the_hook_replays_to_the_same_state(tm
     assert result.last_seq == gw.next_seq - 1 and result.trades > 0
     assert set(np.concatenate([r.rows for r in read_records(tmp_path)])["session"].tolist()) == {0, 1, 2}
     assert result.engine.state_digest() == gw.engine.state_digest()
+
+
+@pytest.mark.parametrize("keep", [1, 2, 3])
+def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path, keep):
+    import gateway.server as server
+    from bench.gateway_bench import _config, _orders_pool
+    from gateway.config import parse_config
+    from gateway.replay import engine_for_config, snapshots
+
+    text = _config(2).replace("snapshot_every_commands = 0",
+                              f"snapshot_every_commands = 0\nkeep_snapshots = {keep}\nsegment_bytes = 8192")
+    cfg = parse_config(text)
+    gw = server.Gateway(cfg, tmp_path)
+
+    class _Wire:
+        def send(self, data, flags=0, **kw):
+            pass
+    try:
+        gw.orders = _Wire()
+        s = gw.sessions[1]
+        s.logged_in, s.identity, s.heartbeat_ns = True, b"id1", 10**12
+        gw._by_identity[s.identity] = s.idx
+        for k in range(12):                     # 30 commands a record, ~2 records a segment
+            pool = _orders_pool(30, (1, 2), seed=k)
+            pool["client_order_id"] = np.arange(1 + 30 * k, 31 + 30 * k)
+            gw._run_batch([pool.tobytes()], [s.idx], [1_000])
+            if k % 3 == 2:
+                gw.write_snapshot()
+                kept = snapshots(tmp_path)
+                assert len(kept) == min(keep, k // 3 + 1)
+                assert len(list(tmp_path.glob("gateway-*.npz"))) == len(kept)
+                oldest = kept[-1][0]
+                segs = segments(tmp_path)
+                # the first kept segment starts at or before the oldest kept snapshot's next command...
+                assert segs[0][0] <= oldest + 1
+                # ...and no segment before it could be dropped: the next one starts after that command
+                assert len(segs) == 1 or segs[1][0] > oldest + 1
+                first = next(iter(read_records(tmp_path, after_seq=oldest)), None)
+                assert first is None or int(first.rows["seq"][0]) == oldest + 1
+        digest = gw.engine.state_digest()
+    finally:
+        gw.journal.close()
+        gw.ctx.term()
+    assert segments(tmp_path)[0][0] > 1                  # something was pruned
+    for last, path in snapshots(tmp_path)[:-1]:          # every kept snapshot but the oldest, damaged in turn
+        path.write_bytes(b"damaged")
+        result = replay(tmp_path, new_engine=lambda: engine_for_config(cfg))
+        assert result.engine.state_digest() == digest
+    with pytest.raises(JournalCorrupt, match="records missing"):   # without any snapshot: refused, not wrong
+        snapshots(tmp_path)[-1][1].write_bytes(b"damaged")
+        replay(tmp_path, new_engine=lambda: engine_for_config(cfg))
+
+
+def test_periodic_snapshots_fall_due_by_commands_or_by_time_with_new_commands(tmp_path):
+    import gateway.server as server
+    from bench.gateway_bench import _config
+    from gateway.config import parse_config
+
+    text = _config(1).replace("snapshot_every_commands = 0\nsnapshot_every_s = 0",
+                              "snapshot_every_commands = 50\nsnapshot_every_s = 30")
+    gw = server.Gateway(parse_config(text), tmp_path)
+    try:
+        start = gw.next_seq - 1                   # the start-up commands count too
+        assert gw._snapshot_due() == (start >= 50)
+        gw.write_snapshot()
+        assert not gw._snapshot_due()             # nothing new
+        gw._snapshot_at -= 31
+        assert not gw._snapshot_due()             # time passed, but no new command
+        gw.next_seq += 1
+        assert gw._snapshot_due()                 # time passed and a new command
+        gw._snapshot_at += 31
+        assert not gw._snapshot_due()
+        gw.next_seq += 49
+        assert gw._snapshot_due()                 # 50 commands since the snapshot
+    finally:
+        gw.journal.close()
+        gw.ctx.term()
+
+
+@pytest.mark.parametrize("key, value", [("keep_snapshots", -1), ("snapshot_every_commands", -5),
+                                        ("snapshot_every_s", 10**9), ("retain_reports", -1),
+                                        ("prune_journal", 1)])
+def test_bad_snapshot_and_retention_settings_name_their_key(key, value):
+    from bench.gateway_bench import _config
+    from gateway.config import ConfigError, parse_config
+
+    text = _config(1).replace("snapshot_every_commands = 0\nsnapshot_every_s = 0", f"{key} = {value}")
+    with pytest.raises(ConfigError, match=f"durability.{key}"):
+        parse_config(text)

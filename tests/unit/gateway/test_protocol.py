@@ -21,31 +21,39 @@ def test_every_layout_has_its_directions_size_and_type_byte_first(name, layout):
     assert (covered == 1).all()
 
 
-def test_message_types_are_unique_and_order_types_are_command_types():
+def test_message_types_are_unique_and_order_types_map_to_their_command_types():
     values = [int(t) for t in p.MsgType]
     assert len(values) == len(set(values))
     for t in p.ORDER_TYPES:
-        assert int(t) == int(CommandType[t.name])
+        assert p.COMMAND_OF[int(t)] == int(CommandType[t.name])
+    assert np.count_nonzero(p.COMMAND_OF) == len(p.ORDER_TYPES)        # nothing else decodes to a command
+    assert set(p.CREATING_TYPES) < set(p.ORDER_TYPES)
 
 
 def test_decode_orders_copies_every_field_into_commands():
     rng = np.random.default_rng(3)
     msgs = np.zeros(50, dtype=p.ORDER_DTYPE)
-    msgs["msg_type"] = rng.integers(1, 5, 50)
-    for name in ("side", "order_type", "tif", "stp"):
+    msgs["msg_type"] = rng.choice([int(t) for t in p.ORDER_TYPES], 50)
+    for name in ("side", "order_type", "tif", "stp", "flags"):
         msgs[name] = rng.integers(0, 256, 50)
-    for name in ("instrument", "account"):
+    for name in ("instrument", "account", "contra_account", "min_qty"):
         msgs[name] = rng.integers(-2**31, 2**31, 50)
     for name in ("client_order_id", "order_id", "price", "qty"):
         msgs[name] = rng.integers(-2**63, 2**63 - 1, 50, dtype=np.int64)
     wire = np.frombuffer(msgs.tobytes(), dtype=p.ORDER_DTYPE)
     cmds = p.decode_orders(wire)
     assert cmds.dtype == COMMAND_DTYPE
-    assert (cmds["type"] == msgs["msg_type"]).all()
+    assert (cmds["type"] == p.COMMAND_OF[msgs["msg_type"]]).all()
     for name in ("side", "order_type", "tif", "stp", "instrument", "account", "client_order_id", "order_id",
                  "price", "qty"):
         assert (cmds[name] == msgs[name]).all(), name
     assert not cmds["seq"].any() and not cmds["ts"].any() and not cmds["session"].any()
+    # the fields one trade type uses reach its command only
+    quote, listing = msgs["msg_type"] == p.MsgType.BLOCK_QUOTE, msgs["msg_type"] == p.MsgType.LIST_FIXED
+    assert quote.any() and listing.any()
+    assert (cmds["contra_account"] == np.where(quote, msgs["contra_account"], 0)).all()
+    assert (cmds["min_qty"] == np.where(listing, msgs["min_qty"], 0)).all()
+    assert (cmds["flags"] == np.where(quote, msgs["flags"] & 2, 0)).all()
 
 
 def test_reserved_mask_covers_exactly_the_reserved_fields():
@@ -54,7 +62,7 @@ def test_reserved_mask_covers_exactly_the_reserved_fields():
                     order_id=11, order_type=1, tif=1, stp=4)
     assert not (np.frombuffer(msg.tobytes(), np.uint8) & mask).any()
     raw = bytearray(msg.tobytes())
-    raw[50] = 1                                       # reserved3
+    raw[6] = 1                                        # reserved2
     assert (np.frombuffer(bytes(raw), np.uint8) & mask).any()
 
 

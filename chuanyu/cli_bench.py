@@ -1,0 +1,164 @@
+"""``chuanyu bench`` with no target: every benchmark in one run, one summary table.
+
+The engine, gateway, recovery and feed benchmarks each keep their own subcommand and full
+table (``chuanyu bench engine`` ...); this runs them one after another with a progress bar
+each and prints the figures and targets that matter for sizing a machine, in one table. The
+ratios come from measurements of the same run: on shared or small machines compare them,
+not the absolute rates, with another run.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+SUITES = ("engine", "gateway", "recovery", "feeds")
+# --quick: the engine workloads the engine targets are judged on
+_QUICK_WORKLOADS = ("exchange_core_mix", "exchange_core_mix_risk")
+
+
+def add_bench_all(bench) -> None:
+    """Options of ``chuanyu bench`` itself (used when no TARGET is given)."""
+    bench.add_argument("--quick", dest="all_quick", action="store_true",
+                       help="with no TARGET: short runs of every benchmark (about a minute and a half on 2 cores)")
+    bench.add_argument("--json", dest="all_json", metavar="FILE",
+                       help="with no TARGET: also write every result as JSON to FILE ('-' for stdout)")
+    bench.add_argument("--only", dest="all_only", metavar="SUITE", nargs="+", choices=SUITES,
+                       help=f"with no TARGET: run only these ({', '.join(SUITES)})")
+    bench.set_defaults(handler=_bench_all)
+
+
+def run_all(quick: bool, suites=SUITES, log=None) -> dict:
+    """Run the benchmarks of ``suites``; their results by suite name.
+
+    ``log(suite, message)`` hears each benchmark's progress lines.
+    """
+    from bench import engine_bench, feeds_bench, gateway_bench, recovery_bench
+
+    log = log or (lambda suite, message: None)
+    results: dict = {}
+    for suite in suites:
+        say = (lambda s: lambda message: log(s, message))(suite)
+        started = time.perf_counter()
+        if suite == "engine":
+            runs = engine_bench.run_engine_bench(
+                engine="cython", quick=quick, workloads=list(_QUICK_WORKLOADS) if quick else None,
+                progress=lambda workload, phase: say(f"{workload}: {phase}"))
+            results[suite] = {"workloads": runs, "targets": engine_bench.check_targets(runs)}
+        elif suite == "gateway":
+            results[suite] = gateway_bench.run(duration=1.0 if quick else 3.0, log=say)
+        elif suite == "recovery":
+            results[suite] = recovery_bench.run(quick=quick, repeat=1 if quick else 3, log=say)
+        elif suite == "feeds":
+            results[suite] = feeds_bench.run(quick=quick, log=say)
+        else:
+            raise ValueError(f"unknown benchmark {suite!r}")
+        results[suite]["seconds"] = round(time.perf_counter() - started, 1)
+        log(suite, "done")
+    return results
+
+
+def _fmt(value, goal=None, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if unit == "ns":
+        return f"{value / 1000:,.2f} µs"
+    if unit in ("B", "ms"):
+        return f"{value:,.2f} {unit}"
+    if unit == "×":
+        return f"{value:,.2f}×" if abs(value) < 10 else f"{value:,.1f}×"
+    if abs(value) >= 1000 or (goal is not None and goal >= 1000):
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def summary_rows(results: dict) -> list[dict]:
+    """One row per headline figure: suite, what, value, goal (or None) and met (or None)."""
+    rows = []
+    eng = results.get("engine")
+    if eng:
+        for w in eng["workloads"]:
+            if w.get("batch_commands_per_s"):
+                rows.append({"suite": "engine", "what": f"{w['workload']}: process() commands/s",
+                             "value": _fmt(w["batch_commands_per_s"]), "goal": None, "met": None})
+        for t in eng["targets"]:
+            goal = ("≥ " if t["kind"] == "min" else "≤ ") + _fmt(t["goal"], t["goal"], t["unit"])
+            rows.append({"suite": "engine", "what": t["label"], "value": _fmt(t["value"], t["goal"], t["unit"]),
+                         "goal": goal, "met": t["met"]})
+    gw = results.get("gateway")
+    if gw:
+        for r in gw["runs"]:
+            rows.append({"suite": "gateway", "what": f"{r['scenario']}: orders/s",
+                         "value": _fmt(r["orders_per_s"]), "goal": None, "met": None})
+    rec = results.get("recovery")
+    if rec:
+        rows.append({"suite": "recovery", "what": "daemon restart: commands/s",
+                     "value": _fmt(rec["daemon_recovery_commands_per_s"]), "goal": None, "met": None})
+    fd = results.get("feeds")
+    if fd:
+        for f in fd["fan_out"]:
+            rows.append({"suite": "feeds", "what": f"{f['subscribers']} subscriber(s): published / delivered msgs/s",
+                         "value": f"{f['published_per_s']:,.0f} / {f['delivered_per_s']:,.0f}", "goal": None,
+                         "met": None})
+    for suite in ("gateway", "recovery", "feeds"):
+        for t in (results.get(suite) or {}).get("targets", []):
+            rows.append({"suite": suite, "what": t["target"].strip(), "value": _fmt(t["value"], t["goal"]),
+                         "goal": _fmt(t["goal"], t["goal"]), "met": t["met"]})
+    return rows
+
+
+def _bench_all(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from bench.engine_bench import machine_info
+    from chuanyu.cli import CliError, _check_json_target
+
+    _check_json_target(args.all_json)
+    suites = tuple(dict.fromkeys(args.all_only)) if args.all_only else SUITES
+    out = Console(stderr=args.all_json == "-")
+    err = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.fields[suite]:<9}"), BarColumn(bar_width=24),
+                  TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
+        # each benchmark's progress lines, counted against what a run of it usually prints
+        expected = {"engine": 10 if args.all_quick else 40, "gateway": 16, "recovery": 6, "feeds": 14}
+        tasks = {s: bar.add_task("waiting", suite=s, total=expected[s], start=False) for s in suites}
+
+        def log(suite: str, message: str) -> None:
+            task = tasks[suite]
+            if message == "done":
+                bar.update(task, completed=expected[suite], description="done")
+                bar.stop_task(task)
+                return
+            bar.start_task(task)
+            bar.update(task, advance=1, description=message.strip()[:60])
+
+        try:
+            results = run_all(args.all_quick, suites, log)
+        except (RuntimeError, OSError) as exc:
+            raise CliError(f"benchmark failed: {exc}") from None
+
+    table = Table(title=f"chuanyu benchmarks{' (--quick)' if args.all_quick else ''}", title_justify="left")
+    for col in ("", "measure", "value", "goal", ""):
+        table.add_column(col, justify="right" if col in ("value", "goal") else "left")
+    for r in summary_rows(results):
+        mark = {True: "[green]met[/]", False: "[red]missed[/]", None: ""}[r["met"]]
+        table.add_row(r["suite"], r["what"], r["value"], r["goal"] or "", mark)
+    out.print(table)
+    m = machine_info()
+    out.print(f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; "
+              + ", ".join(f"{s} {results[s]['seconds']:.0f} s" for s in suites), highlight=False)
+    if args.all_json:
+        text = json.dumps({"results": results, "summary": summary_rows(results), "machine": m}, indent=2,
+                          default=float)
+        if args.all_json == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            try:
+                with open(args.all_json, "w", encoding="utf-8") as f:
+                    f.write(text + "\n")
+            except OSError as exc:
+                raise CliError(f"cannot write {args.all_json}: {exc.strerror or exc}") from None
+            err.print(f"results written to {args.all_json}")
+    return 0

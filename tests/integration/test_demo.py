@@ -1,0 +1,158 @@
+"""``chuanyu demo`` end to end: the real command line, the real daemon subprocess, the files it
+writes. One demo day per seed is run once per module and shared by the tests that read it."""
+import csv
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, _env
+from chuanyu.demo_plan import CAST, plan_day
+
+TYPES = ("CONTINUOUS", "FIXED", "BLOCK", "AUCTION")
+TRADE_LINE = re.compile(r"^\[\d\d:\d\d\] trade #(\d+) (CONTINUOUS|FIXED|BLOCK|AUCTION) ", re.M)
+
+
+def _demo(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "chuanyu.cli", "demo", *args], capture_output=True, text=True,
+                          cwd=REPO, env=_env(), timeout=timeout)
+
+
+def _day(state_dir, seed):
+    run = _demo("--headless", "--duration", "5", "--seed", str(seed), "--state-dir", str(state_dir))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    eod, = state_dir.glob("eod-*.json")
+    return run, json.loads(eod.read_text())
+
+
+@pytest.fixture(scope="module")
+def seed7(tmp_path_factory):
+    state = tmp_path_factory.mktemp("demo") / "seed7"
+    run, eod = _day(state, 7)
+    return state, run, eod
+
+
+def test_the_demo_trades_every_type_and_ends_with_the_report(seed7):
+    state, run, eod = seed7
+    out = run.stdout
+    printed = TRADE_LINE.findall(out)
+    assert {kind for _, kind in printed} == set(TYPES)
+    volume = {t: sum(r[f"{t.lower()}_volume"] for r in eod["instruments"]) for t in TYPES}
+    assert all(v > 0 for v in volume.values()), volume
+    assert "END OF DAY REPORT" in out and "MARKET VITALITY" in out
+    for label in ("turnover rate:", "trading activity:", "cross-regional share:", "net allowance flow:"):
+        assert label in out
+    for r in eod["instruments"]:                      # each instrument's row is printed
+        assert re.search(rf"^  {r['symbol']} .*{r['close'] // 100}\.{r['close'] % 100:02d}", out, re.M)
+
+    # the trades printed (from the regulator's drop copy) are the daemon's trade tape, one for one
+    tape, = state.glob("trades-*.csv")
+    with tape.open() as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(int(n) for n, _ in printed) == sorted(int(r["trade_id"]) for r in rows)
+    assert {r["trade_type"] for r in rows} == set(TYPES)
+
+    summary = json.loads((state / "demo-summary.json").read_text())
+    assert {t.upper(): v for t, v in summary["volume_by_type"].items()} == volume
+    assert summary["trades"] == len(rows) == sum(summary["trades_by_type"].values())
+    assert summary["active_accounts"] == summary["accounts"] == len(CAST)
+    assert summary["orders_refused"] == 0, summary["refusals"]
+    allowance = [r for r in eod["instruments"] if r["kind"] == "ALLOWANCE"]
+    traded = sum(r[f"{t}_volume"] for r in allowance for t in ("continuous", "fixed", "block"))
+    assert summary["secondary_allowance_volume"] == traded
+    assert summary["allowances_created_by_primary_auction"] == 60_000
+    assert summary["turnover_rate"] == round(traded / summary["allowances_in_circulation"], 6)
+    cross = sum(r["cross_regional_volume"] for r in eod["instruments"])
+    assert 0 < cross < summary["volume_total"] and summary["cross_regional_volume"] == cross
+    assert summary["net_allowance_flow_sc_to_cq"] == sum(r["net_flow_sc_to_cq"] for r in allowance)
+    # the daemon was shut down gracefully: its log ends with the shutdown and a snapshot
+    assert "shut down" in (state / "engine.log").read_text()
+    assert list(state.glob("snapshot-*.bin"))
+
+
+def test_the_same_seed_gives_the_same_report_and_another_seed_another(seed7, tmp_path):
+    _, _, first = seed7
+    _, again = _day(tmp_path / "again", 7)
+    assert again == first
+    _, other = _day(tmp_path / "other", 8)
+    assert other["instruments"] != first["instruments"]
+
+
+def test_the_cast_covers_the_eight_sectors_on_both_platforms():
+    from gateway.config import parse_config
+    from chuanyu.demo_plan import market_toml
+    from matching import Region, Sector
+    eight = {s for s in Sector if s not in (Sector.INVESTOR, Sector.OTHER)}
+    assert {f.sector for f in CAST} >= eight | {Sector.INVESTOR}
+    assert {f.region for f in CAST if f.role in ("buyer", "seller")} == {Region.SC, Region.CQ}
+    cfg = parse_config(market_toml(2026))
+    assert not cfg.schedule.enabled and cfg.network.order_port == 0
+    platforms = {s.name: set(s.members) for s in cfg.sessions}
+    for f in CAST:
+        if f.role != "issuer":
+            assert f.member in platforms["sc-platform" if f.region == Region.SC else "cq-platform"]
+
+
+def test_the_plan_is_a_function_of_the_seed():
+    assert plan_day(3) == plan_day(3)
+    assert plan_day(3) != plan_day(4)
+    kinds = {a.kind for step in plan_day(3) for a in step.actions}
+    assert {"order", "list", "take", "quote", "accept", "bid", "auction_open", "auction_close",
+            "block_window", "end_of_day"} <= kinds
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--duration", "0"), "--duration: must be more than 0"),
+    (("--duration", "soon"), "--duration: not a number"),
+    (("--seed", "-1"), "--seed: must be 0"),
+    (("--metrics-port", "70000"), "--metrics-port: must be 1..65535"),
+])
+def test_bad_arguments_exit_2_with_a_message(args, message):
+    run = _demo("--headless", *args, timeout=60)
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_used_state_dir_is_refused(tmp_path):
+    (tmp_path / "journal-00000000000000000001.seg").write_bytes(b"x")
+    run = _demo("--headless", "--state-dir", str(tmp_path), timeout=60)
+    assert run.returncode == 2 and "must be an empty folder" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_daemon_that_cannot_start_is_reported(tmp_path):
+    with socket.socket() as busy:                     # the metrics port is taken: the daemon refuses to start
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = _demo("--headless", "--metrics-port", str(port), "--state-dir", str(tmp_path / "s"), timeout=90)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "the daemon exited with status" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_ctrl_c_shuts_the_daemon_down_gracefully(tmp_path):
+    state = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "chuanyu.cli", "demo", "--headless", "--duration", "60",
+                             "--state-dir", str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, env=_env())
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while not any("trade #" in line for line in lines):     # readline blocks until the demo prints
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            lines.append(proc.stdout.readline())
+        pid = json.loads((state / "endpoints.json").read_text())["pid"]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    log = (state / "engine.log").read_text()
+    assert "shut down" in log and list(state.glob("snapshot-*.bin"))
+    with pytest.raises(ProcessLookupError):
+        __import__("os").kill(pid, 0)
