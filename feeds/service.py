@@ -142,10 +142,15 @@ def bind_feed(ctx: zmq.Context, host: str, pub_port: int = 0, snapshot_port: int
     snapshots = ctx.socket(zmq.ROUTER)
     snapshots.setsockopt(zmq.LINGER, 0)
     endpoints = []
-    for sock, port in ((publisher, pub_port), (snapshots, snapshot_port)):
-        if port:
-            sock.bind(f"tcp://{host}:{port}")
-            endpoints.append(f"tcp://{host}:{port}")
-        else:
-            endpoints.append(f"tcp://{host}:{sock.bind_to_random_port(f'tcp://{host}')}")
+    try:
+        for sock, port in ((publisher, pub_port), (snapshots, snapshot_port)):
+            if port:
+                sock.bind(f"tcp://{host}:{port}")
+                endpoints.append(f"tcp://{host}:{port}")
+            else:
+                endpoints.append(f"tcp://{host}:{sock.bind_to_random_port(f'tcp://{host}')}")
+    except zmq.ZMQError:
+        publisher.close()
+        snapshots.close()
+        raise
     return publisher, snapshots, endpoints

@@ -588,9 +588,13 @@ class Gateway:
             # Market data starts from the engine as restored, in a new epoch (see feeds.client).
             encoder = FeedEncoder([i.symbol for i in self.config.instruments], self.engine, epoch=time.time_ns())
             encoder.load()
-            publisher, snapshots, (feed, feed_snapshots) = bind_feed(self.ctx, net.host, net.feed_port,
-                                                                     net.snapshot_port, sndhwm=net.feed_hwm,
-                                                                     sndbuf=net.feed_sndbuf)
+            try:
+                publisher, snapshots, (feed, feed_snapshots) = bind_feed(self.ctx, net.host, net.feed_port,
+                                                                         net.snapshot_port, sndhwm=net.feed_hwm,
+                                                                         sndbuf=net.feed_sndbuf)
+            except zmq.ZMQError as exc:
+                raise GatewayError(f"network.feed_port / network.snapshot_port: cannot bind {net.host}:"
+                                   f"{net.feed_port or '*'} / {net.snapshot_port or '*'}: {exc}") from None
             self.feed = FeedService(encoder, publisher, snapshots)
             region_of = {a.id: a.region for a in self.config.accounts}
             self.disclosure = Disclosure(self.state_dir, self.config.instruments, lambda a: region_of.get(a, 0))
@@ -1514,6 +1518,10 @@ class Gateway:
             snaps = snaps[:dur.keep_snapshots]
         for stale in list(self.state_dir.glob("snapshot-*.bin.tmp")) + list(self.state_dir.glob("gateway-*.tmp.npz")):
             stale.unlink(missing_ok=True)               # a snapshot write cut short by a crash
+        kept = {p.name.replace("snapshot-", "gateway-").replace(".bin", ".npz") for _, p in snaps}
+        for side in self.state_dir.glob("gateway-*.npz"):
+            if side.name not in kept and not side.name.endswith(".tmp.npz"):
+                side.unlink(missing_ok=True)            # a crash came between it and its snapshot-*.bin
         if not dur.prune_journal or not snaps:
             return
         oldest = snaps[-1][0]

@@ -59,3 +59,22 @@ def test_the_tape_asks_for_unknown_accounts_before_writing_anything():
     regions[3] = 9
     with pytest.raises(ValueError, match="region code 9"):
         tape(events, *args, regions, np.ones(1, bool), cross, net)
+
+
+def test_a_busy_feed_port_stops_the_start_with_the_key_named(tmp_path):
+    import socket
+
+    import gateway.server as server
+    from bench.gateway_bench import _config
+    from gateway.config import parse_config
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        text = _config(1).replace("feed_port = 0", f"feed_port = {port}").replace("feeds = false", "feeds = true")
+        gw = server.Gateway(parse_config(text), tmp_path)
+        try:
+            with pytest.raises(server.GatewayError, match="network.feed_port"):
+                gw.bind()
+        finally:
+            gw.close()
