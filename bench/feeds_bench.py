@@ -31,19 +31,17 @@ so that on a small machine they yield to the daemon they measure.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import select
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.daemon import BenchDaemon
 
 __all__ = ["run", "table", "RESULT_KEYS", "SUBSCRIBERS", "TARGET_COST"]
 
@@ -55,7 +53,6 @@ BATCH = 1024
 N_INSTRUMENTS = 20
 N_ACCOUNTS = 16                     # half Sichuan, half Chongqing, all funded without limit
 NICE = int(os.environ.get("CHUANYU_BENCH_CLIENT_NICE", "5"))
-_REPO = Path(__file__).resolve().parents[1]
 _REFERENCE = 5000
 
 
@@ -82,50 +79,6 @@ def _config(feeds: bool) -> str:
               "[daemon]", "heartbeat_ms = 5000", "batch_max = 16384", "queue_frames = 100000",
               "snapshot_on_shutdown = false", "[durability]", 'mode = "none"']
     return "\n".join(lines) + "\n"
-
-
-class _Daemon:
-    def __init__(self, feeds: bool, workdir: Path) -> None:
-        self.dir = workdir / f"daemon-{time.monotonic_ns()}"
-        self.dir.mkdir()
-        cfg = self.dir / "market.toml"
-        cfg.write_text(_config(feeds))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(_REPO)) if p)
-        self.log = open(self.dir / "daemon.out", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(cfg),
-                                      "--state-dir", str(self.dir / "state")], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env, cwd=self.dir)
-        endpoints = self.dir / "state" / "endpoints.json"
-        deadline = time.monotonic() + 60
-        while not endpoints.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the daemon did not start: {(self.dir / 'daemon.out').read_text()}")
-            time.sleep(0.05)
-        self.info = json.loads(endpoints.read_text())
-        from gateway.admin import AdminClient
-        from gateway.client import load_keys
-        public, secret = load_keys(self.info["keys_dir"], "admin")
-        self.admin = AdminClient(self.info["admin"], self.info["server_public_key"], public, secret,
-                                 timeout_ms=10_000)
-
-    def counters(self) -> tuple[float, dict]:
-        status = self.admin.request("status")["status"]
-        return time.perf_counter(), status["counters"]
-
-    def stop(self) -> None:
-        if getattr(self, "admin", None) is not None:
-            self.admin.close()
-            self.admin = None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 # ------------------------------------------------------------------ the stream
@@ -259,7 +212,7 @@ def _applied_between(trace: list, start: float, end: float) -> int:
 
 def _measure(mp_ctx, workdir: Path, feeds: bool, subscribers: int, seconds: float, warm: float, log) -> dict:
     import zmq.auth
-    d = _Daemon(feeds, workdir)
+    d = BenchDaemon(_config(feeds), workdir)
     stop = mp_ctx.Event()
     procs = []
     try:

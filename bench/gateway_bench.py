@@ -31,19 +31,18 @@ included, so that on a small machine the load generators yield to what they meas
 """
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import select
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.daemon import BenchDaemon
 
 __all__ = ["run", "table", "RESULT_KEYS", "WINDOW", "SCENARIOS", "DURABILITY_MODES"]
 
@@ -56,7 +55,6 @@ SCENARIOS = (                       # (name, orders per frame, total target rate
     ("batched frames, flat out", 1024, None),
     ("one order per frame at 20,000/s", 1, 20_000),
 )
-_REPO = Path(__file__).resolve().parents[1]
 _LATENCY_SAMPLES = 200_000
 
 
@@ -80,37 +78,6 @@ def _config(clients: int, durability: str = "none") -> str:
               "snapshot_on_shutdown = false", "[durability]", f'mode = "{durability}"',
               "snapshot_every_commands = 0", "snapshot_every_s = 0"]   # the journal's cost alone
     return "\n".join(lines) + "\n"
-
-
-class _Daemon:
-    def __init__(self, clients: int, workdir: Path, durability: str = "none") -> None:
-        self.dir = workdir / f"daemon-{time.monotonic_ns()}"
-        self.dir.mkdir()
-        cfg = self.dir / "market.toml"
-        cfg.write_text(_config(clients, durability))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(_REPO)) if p)
-        self.log = open(self.dir / "daemon.out", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(cfg),
-                                      "--state-dir", str(self.dir / "state")], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env, cwd=self.dir)
-        endpoints = self.dir / "state" / "endpoints.json"
-        deadline = time.monotonic() + 60
-        while not endpoints.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the daemon did not start: {(self.dir / 'daemon.out').read_text()}")
-            time.sleep(0.05)
-        self.info = json.loads(endpoints.read_text())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 # ------------------------------------------------------------------ one client process
@@ -282,8 +249,8 @@ def _bare_server(conf: dict, ready, results) -> None:
     echo = conf["echo"]
     count = 0
     counted = 0
-    start_at, warm, end = conf["start_at"], conf["start_at"] + int(conf["duration"] * 0.1e9), \
-        conf["start_at"] + int(conf["duration"] * 1e9)
+    warm = conf["start_at"] + int(conf["duration"] * 0.1e9)
+    end = conf["start_at"] + int(conf["duration"] * 1e9)
     hard_stop = end + 3_000_000_000
     now = time.time_ns
     while now() < hard_stop:
@@ -340,7 +307,7 @@ def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, bat
 
 def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration: float, log,
                  durability: str = "none") -> dict:
-    d = _Daemon(clients, workdir, durability)
+    d = BenchDaemon(_config(clients, durability), workdir)
     journal = None
     try:
         out = _drive(mp_ctx, d.info["orders"], d.info["server_public_key"], Path(d.info["keys_dir"]), clients,
@@ -366,18 +333,13 @@ def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration
     return res
 
 
-def _journal_status(d: _Daemon) -> dict | None:
+def _journal_status(d: BenchDaemon) -> dict | None:
     """The daemon's journal counters (records, fsyncs, fsync time), from the admin ``status``."""
-    from gateway.admin import AdminClient, AdminError
-    from gateway.client import load_keys
-    public, secret = load_keys(d.info["keys_dir"], "admin")
-    admin = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=10_000)
+    from gateway.admin import AdminError
     try:
-        return admin.request("status")["status"]["journal"]
+        return d.status()["journal"]
     except AdminError:
         return None
-    finally:
-        admin.close()
 
 
 def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rate, curve: bool) -> dict:

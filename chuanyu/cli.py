@@ -140,6 +140,22 @@ def _check_json_target(path: str | None) -> None:
         raise CliError(f"--json {path}: not writable")
 
 
+def write_json(path: str | None, results) -> None:
+    """Write ``results`` as JSON to ``path`` ('-': standard output; None: nowhere)."""
+    if not path:
+        return
+    text = json.dumps(results, indent=2, default=float)
+    if path == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"results written to {path}", file=sys.stderr)
+
+
 def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"):
     """One column per workload, one row per measurement (latency: the per-call path).
 
@@ -320,17 +336,7 @@ def _bench_engine(args) -> int:
             targets.add_row(c["label"], shown, goal, mark)
         out.print(targets)
 
-    if args.json:
-        text = json.dumps(results, indent=2)
-        if args.json == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            try:
-                with open(args.json, "w", encoding="utf-8") as f:
-                    f.write(text + "\n")
-            except OSError as exc:
-                raise CliError(f"cannot write {args.json}: {exc.strerror or exc}") from None
-            err.print(f"results written to {args.json}")
+    write_json(args.json, results)
     return 0
 
 

@@ -8,8 +8,6 @@ not the absolute rates, with another run.
 """
 from __future__ import annotations
 
-import json
-import sys
 import time
 
 SUITES = ("engine", "gateway", "recovery", "feeds")
@@ -113,7 +111,7 @@ def _bench_all(args) -> int:
     from rich.table import Table
 
     from bench.engine_bench import machine_info
-    from chuanyu.cli import CliError, _check_json_target
+    from chuanyu.cli import CliError, _check_json_target, write_json
 
     _check_json_target(args.all_json)
     suites = tuple(dict.fromkeys(args.all_only)) if args.all_only else SUITES
@@ -149,16 +147,5 @@ def _bench_all(args) -> int:
     m = machine_info()
     out.print(f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; "
               + ", ".join(f"{s} {results[s]['seconds']:.0f} s" for s in suites), highlight=False)
-    if args.all_json:
-        text = json.dumps({"results": results, "summary": summary_rows(results), "machine": m}, indent=2,
-                          default=float)
-        if args.all_json == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            try:
-                with open(args.all_json, "w", encoding="utf-8") as f:
-                    f.write(text + "\n")
-            except OSError as exc:
-                raise CliError(f"cannot write {args.all_json}: {exc.strerror or exc}") from None
-            err.print(f"results written to {args.all_json}")
+    write_json(args.all_json, {"results": results, "summary": summary_rows(results), "machine": m})
     return 0

@@ -91,7 +91,6 @@ def _add_engine(commands) -> None:
 
 def _engine(args) -> int:
     import dataclasses
-    import logging
 
     from gateway.logs import configure
     from gateway.server import GatewayError, serve
@@ -568,13 +567,8 @@ def _bench_recovery(args) -> int:
 
 
 def _write_json(target: str | None, results: dict) -> None:
-    if target:
-        text = json.dumps(results, indent=2)
-        if target == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            try:
-                Path(target).write_text(text + "\n")
-            except OSError as exc:
-                raise _cli_error(f"cannot write {target}: {exc.strerror or exc}") from None
-            print(f"results written to {target}", file=sys.stderr)
+    from chuanyu.cli import CliError, write_json
+    try:
+        write_json(target, results)
+    except CliError as exc:
+        raise _cli_error(str(exc)) from None

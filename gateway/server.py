@@ -69,6 +69,7 @@ segments no kept snapshot needs.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -683,6 +684,10 @@ class Gateway:
 
     def run(self) -> None:
         """Serve until shut down: then stop intake, drain, snapshot, log everyone out."""
+        # Everything built so far (config, engine tables, sessions) lives as long as the
+        # daemon: freezing it keeps the collector's full passes from walking it mid-batch.
+        gc.collect()
+        gc.freeze()
         poller = zmq.Poller()
         poller.register(self.orders, zmq.POLLIN)
         poller.register(self.admin, zmq.POLLIN)

@@ -156,3 +156,15 @@ def test_ctrl_c_shuts_the_daemon_down_gracefully(tmp_path):
     assert "shut down" in log and list(state.glob("snapshot-*.bin"))
     with pytest.raises(ProcessLookupError):
         __import__("os").kill(pid, 0)
+
+
+def test_the_readme_first_command_runs_the_demo_with_every_trade_type(tmp_path):
+    """The set-up contract: README's first command installs and runs this demo."""
+    setup = (REPO / "README.md").read_text().split("## Set up", 1)[1]
+    first = next(line for line in setup.split("```bash", 1)[1].splitlines() if line and not line.startswith("#"))
+    install, main_job = (part.strip() for part in first.split("&&"))
+    assert install == "pip install -e ." and main_job.startswith("chuanyu demo ")
+    run = _demo(*main_job.split()[2:], "--state-dir", str(tmp_path / "state"), timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert {kind for _, kind in TRADE_LINE.findall(run.stdout)} == set(TYPES)
+    assert "END OF DAY REPORT" in run.stdout and "MARKET VITALITY" in run.stdout

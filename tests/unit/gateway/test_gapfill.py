@@ -7,6 +7,7 @@ import gateway.server as server
 from bench.gateway_bench import _config, _orders_pool
 from gateway.config import parse_config
 from gateway.gapfill import ReportWindow
+from wire import logged_in
 from gateway.protocol import REPORT_DTYPE, GatewayReject, MsgType
 
 
@@ -61,26 +62,8 @@ def test_load_restores_a_window_and_checks_it_ends_at_the_counter():
         w.load(_rows(1, 3), last=9)
 
 
-class _Wire:
-    def __init__(self):
-        self.sent = []
-        self._identity = None
-
-    def send(self, data, flags=0, **kw):
-        if self._identity is None:
-            self._identity = data
-        else:
-            self.sent.append((self._identity, np.frombuffer(data, dtype=REPORT_DTYPE).copy()))
-            self._identity = None
-
-
 def _gateway(state_dir, text=None):
-    gw = server.Gateway(parse_config(text or _config(2)), state_dir)
-    gw.orders = _Wire()
-    for s in gw.sessions[1:]:
-        s.logged_in, s.identity, s.heartbeat_ns = True, b"id%d" % s.idx, 10**12
-        gw._by_identity[s.identity] = s.idx
-    return gw
+    return logged_in(server.Gateway(parse_config(text or _config(2)), state_dir))
 
 
 def _batch(gw, seed, coid_from):

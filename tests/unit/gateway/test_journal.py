@@ -12,6 +12,7 @@ from gateway.journal import HEADER, Journal, JournalCorrupt, TornTail, read_reco
 from gateway.replay import replay
 from helpers import MAX_ACCOUNTS, market
 from matching import COMMAND_DTYPE, Engine, Region, Sector, Side, commands
+from wire import Wire
 
 
 def _batches(n_batches, rng, first_seq=1, ts=1_000):
@@ -389,11 +390,8 @@ def test_a_gateway_batch_journaled_through_the_hook_replays_to_the_same_state(tm
     journal = Journal(tmp_path, durability="fsync")
     gw = server.Gateway(cfg, tmp_path, journal=journal)      # its start-up commands are journaled
 
-    class _Wire:
-        def send(self, data, flags=0, **kw):
-            pass
     try:
-        gw.orders = _Wire()
+        gw.orders = Wire()
         frames, sess = [], []
         for s in gw.sessions[1:]:          # session k trades accounts 2k-1, 2k
             s.logged_in, s.identity, s.heartbeat_ns = True, b"id%d" % s.idx, 10**12
@@ -424,11 +422,8 @@ def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path
     cfg = parse_config(text)
     gw = server.Gateway(cfg, tmp_path)
 
-    class _Wire:
-        def send(self, data, flags=0, **kw):
-            pass
     try:
-        gw.orders = _Wire()
+        gw.orders = Wire()
         s = gw.sessions[1]
         s.logged_in, s.identity, s.heartbeat_ns = True, b"id1", 10**12
         gw._by_identity[s.identity] = s.idx

@@ -14,6 +14,7 @@ from gateway.config import parse_config
 from gateway.journal import Journal
 from gateway.metrics import Metrics, reject_label, trade_type_label
 from matching import COMMAND_DTYPE, EVENT_DTYPE, CommandType, EventKind, Reject, TradeType
+from wire import logged_in
 
 
 def _commands(*types):
@@ -120,20 +121,10 @@ def test_the_journal_reports_each_fsync_to_its_hook(tmp_path):
 
 
 # ------------------------------------------------------------------ wired into a gateway (no sockets)
-class _Wire:
-    def send(self, data, flags=0, **kw):
-        pass
-
-
 def _gateway(tmp_path, metrics_port):
     cfg = parse_config(_config(2))
     cfg.daemon = dataclasses.replace(cfg.daemon, metrics_port=metrics_port)
-    gw = server.Gateway(cfg, tmp_path)
-    gw.orders = _Wire()
-    for s in gw.sessions[1:]:
-        s.logged_in, s.identity, s.heartbeat_ns = True, b"id%d" % s.idx, 10**12
-        gw._by_identity[s.identity] = s.idx
-    return gw
+    return logged_in(server.Gateway(cfg, tmp_path))
 
 
 def test_a_gateway_without_a_metrics_port_has_no_metrics(tmp_path):

@@ -6,30 +6,12 @@ import pytest
 import gateway.server as server
 from bench.gateway_bench import _config, _orders_pool
 from gateway.config import parse_config
-from gateway.protocol import REPORT_DTYPE, MsgType
-
-
-class _Wire:
-    """Stands in for the ROUTER: records (identity, frame) pairs."""
-
-    def __init__(self):
-        self.sent, self._identity = [], None
-
-    def send(self, data, flags=0, **kw):
-        if self._identity is None:
-            self._identity = data
-        else:
-            self.sent.append((self._identity, np.frombuffer(data, dtype=REPORT_DTYPE).copy()))
-            self._identity = None
+from gateway.protocol import MsgType
+from wire import logged_in
 
 
 def _gateway(tmp_path):
-    gw = server.Gateway(parse_config(_config(2)), tmp_path)
-    gw.orders = _Wire()
-    for s in gw.sessions[1:]:
-        s.logged_in, s.identity, s.heartbeat_ns = True, b"id%d" % s.idx, 10**12
-        gw._by_identity[s.identity] = s.idx
-    return gw
+    return logged_in(server.Gateway(parse_config(_config(2)), tmp_path))
 
 
 def _run(tmp_path, monkeypatch, gather_max):

@@ -2,14 +2,14 @@
 commands join the batch after the orders and the operator's, are sequenced and journaled, a halt
 queued by the admin path is never overridden, and the end of day survives a restart."""
 import datetime as dt
-import json
 
 import numpy as np
 
 import gateway.server as server
 from gateway.client import orders
 from gateway.config import example_toml, parse_config
-from gateway.protocol import REPORT_DTYPE, MsgType
+from gateway.protocol import MsgType
+from wire import Wire, logged_in
 from matching import CommandType, InstrumentStatus, Side, TimeInForce, commands
 
 MON = dt.date(2026, 11, 30)
@@ -38,30 +38,10 @@ class Journal(server.NullJournal):
         self.batches.append(batch.copy())
 
 
-class _Socket:
-    """Stands in for both ROUTERs: records what is sent."""
-
-    def __init__(self):
-        self.sent, self.replies = [], []
-        self._identity = None
-
-    def send(self, data, flags=0, **kw):
-        if self._identity is None:
-            self._identity = data
-        else:
-            self.sent.append((self._identity, np.frombuffer(data, dtype=REPORT_DTYPE).copy()))
-            self._identity = None
-
-    def send_multipart(self, parts, flags=0):
-        self.replies.append(json.loads(parts[-1]))
-
-
 def _gateway(state_dir, clock, journal=None):
     gw = server.Gateway(parse_config(example_toml(2026)), state_dir, journal=journal, clock=clock)
-    gw.orders, gw.admin = _Socket(), _Socket()
-    s = gw.sessions[1]                                   # sc-platform: accounts 1 and 2
-    s.logged_in, s.identity, s.heartbeat_ns = True, b"sc", 10**12
-    gw._by_identity[s.identity] = s.idx
+    logged_in(gw, gw.sessions[1:2])                     # sc-platform: accounts 1 and 2
+    gw.admin = Wire()
     return gw
 
 

@@ -19,7 +19,7 @@ from bench.gateway_bench import _config
 from gateway.config import parse_config
 from gateway.protocol import ORDER_DTYPE, ORDER_TYPES, REPORT_DTYPE, MsgType
 
-from test_server_batch import _Wire
+from wire import logged_in
 
 _TYPES = np.array([int(t) for t in ORDER_TYPES] + [0, 99], dtype=np.uint8)
 _TYPE_P = np.array([0.45, 0.12, 0.06, 0.08, 0.06, 0.06, 0.06, 0.04, 0.04, 0.015, 0.015])
@@ -41,14 +41,10 @@ def _market() -> str:
 def _gateway(tmp_path, fast: bool):
     gw = server.Gateway(parse_config(_market()), tmp_path)
     gw.journal = server.NullJournal()
-    gw.orders = _Wire()
     gw.fast_screen = fast
     if not fast:
         gw._reports = gw._reports_numpy
-    for s in gw.sessions[1:]:
-        s.logged_in, s.identity, s.heartbeat_ns = True, b"id%d" % s.idx, 10**12
-        gw._by_identity[s.identity] = s.idx
-    return gw
+    return logged_in(gw)
 
 
 def _batches(seed: int, n_batches: int):
