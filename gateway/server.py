@@ -2,12 +2,15 @@
 
 One thread runs the hot path (``Gateway.run``)::
 
-    poll -> drain frames (bounded) -> decode into ONE command array -> gateway checks
+    poll -> drain frames (bounded) -> gateway checks + decode into ONE command array
          -> stamp seq + receive time -> journal.append / journal.sync -> engine.process
-         -> route execution reports to sessions (+ drop copies)
+         -> build execution reports -> route them to sessions (+ drop copies, market data)
 
-Every step past the drain works on whole columns with numpy: no Python code runs per
-message, only per frame (receiving it) and per session (sending its reports).
+The checks and decoding (:class:`gateway._step.Screen`) and the report building
+(:func:`gateway._step.build_reports`) are one C loop each; a batch holding a session message
+or a malformed frame takes the numpy path (``_screen_numpy``), which is also the reference the
+C loops are tested against. No Python code runs per message, only per frame (receiving it)
+and per session (sending its reports).
 
 Sockets
 -------

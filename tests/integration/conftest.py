@@ -174,7 +174,9 @@ class Daemon:
             stdout=self.out, stderr=subprocess.STDOUT, cwd=self.state_dir.parent, env={**_env(), **self.env})
         eventually(lambda: endpoints.exists() or self.proc.poll() is not None, 20, what="the daemon to start")
         if self.proc.poll() is not None:
-            raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.output()}")
+            text = self.output()
+            self.out.close()
+            raise AssertionError(f"daemon exited {self.proc.returncode}:\n{text}")
         self.info = json.loads(endpoints.read_text())
 
     def output(self) -> str:

@@ -88,6 +88,7 @@ def kill(d: Daemon) -> None:
     if d.proc.poll() is None:
         d.proc.kill()
     d.proc.wait(10)
+    d.out.close()
 
 
 def crossing_frame(n_pairs: int, flip: bool) -> np.ndarray:

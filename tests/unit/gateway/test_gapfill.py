@@ -94,7 +94,7 @@ def test_gateway_rejects_are_outside_the_numbering_and_the_window_holds_what_was
         reasons = set(np.concatenate([r for _, r in gw.orders.sent])["reason"].tolist())
         assert {GatewayReject.NOT_AUTHORISED, GatewayReject.MALFORMED_FRAME} <= reasons
     finally:
-        gw.ctx.term()
+        gw.close()
 
 
 def test_a_snapshot_and_a_replay_rebuild_the_numbering_and_the_kept_reports(tmp_path):
@@ -106,8 +106,7 @@ def test_a_snapshot_and_a_replay_rebuild_the_numbering_and_the_kept_reports(tmp_
         live = {s.cfg.id: (s.report_seq, s.window.after(s.window.first - 1)) for s in gw.sessions[1:]}
         digest = gw.engine.state_digest()
     finally:
-        gw.journal.close()
-        gw.ctx.term()
+        gw.close()
     again = server.Gateway(parse_config(_config(2)), tmp_path)
     try:
         assert again.recovery["snapshot"] is not None and again.recovery["replayed_commands"] > 0
@@ -119,5 +118,4 @@ def test_a_snapshot_and_a_replay_rebuild_the_numbering_and_the_kept_reports(tmp_
             assert {int(m) for m in kept["msg_type"]} <= {int(MsgType.ACK), int(MsgType.REJECT), int(MsgType.FILL),
                                                          int(MsgType.CANCELLED)}
     finally:
-        again.journal.close()
-        again.ctx.term()
+        again.close()

@@ -186,7 +186,8 @@ def test_a_zero_filled_tail_is_torn_too(tmp_path):
     with pytest.raises(TornTail) as torn:
         list(read_records(tmp_path))
     assert torn.value.offset == size
-    assert Journal(tmp_path).last_seq == int(batches[-1]["seq"][-1]) and path.stat().st_size == size
+    with Journal(tmp_path) as j:
+        assert j.last_seq == int(batches[-1]["seq"][-1]) and path.stat().st_size == size
 
 
 def test_a_flipped_byte_in_a_middle_record_is_corruption_naming_file_and_offset(tmp_path):
@@ -402,7 +403,7 @@ def test_a_gateway_batch_journaled_through_the_hook_replays_to_the_same_state(tm
             sess += [s.idx, s.idx]
         gw._run_batch(frames, sess, [1_000] * 4)
     finally:
-        gw.ctx.term()
+        gw.close()
     journal.close()
     result = replay(tmp_path, new_engine=lambda: engine_for_config(cfg))
     assert result.last_seq == gw.next_seq - 1 and result.trades > 0
@@ -446,8 +447,7 @@ def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path
                 assert first is None or int(first.rows["seq"][0]) == oldest + 1
         digest = gw.engine.state_digest()
     finally:
-        gw.journal.close()
-        gw.ctx.term()
+        gw.close()
     assert segments(tmp_path)[0][0] > 1                  # something was pruned
     for last, path in snapshots(tmp_path)[:-1]:          # every kept snapshot but the oldest, damaged in turn
         path.write_bytes(b"damaged")
@@ -480,8 +480,7 @@ def test_periodic_snapshots_fall_due_by_commands_or_by_time_with_new_commands(tm
         gw.next_seq += 49
         assert gw._snapshot_due()                 # 50 commands since the snapshot
     finally:
-        gw.journal.close()
-        gw.ctx.term()
+        gw.close()
 
 
 @pytest.mark.parametrize("key, value", [("keep_snapshots", -1), ("snapshot_every_commands", -5),

@@ -135,7 +135,7 @@ def test_a_gateway_without_a_metrics_port_has_no_metrics(tmp_path):
         pool["client_order_id"] = np.arange(1, 51)
         gw._run_batch([pool.tobytes()], [1], [1_000])      # the hooks are skipped, nothing breaks
     finally:
-        gw.ctx.term()
+        gw.close()
 
 
 def test_a_gateway_batch_updates_its_metrics_and_the_collector_reads_its_state(tmp_path):
@@ -163,7 +163,7 @@ def test_a_gateway_batch_updates_its_metrics_and_the_collector_reads_its_state(t
         gw.sessions[2].logged_in = False
         assert m.value("chuanyu_sessions_logged_in") == 1
     finally:
-        gw.ctx.term()
+        gw.close()
 
 
 def _free_port() -> int:

@@ -24,7 +24,7 @@ def _run(tmp_path, monkeypatch, gather_max):
         frames += [pool[:200].tobytes(), pool[200:].tobytes()]
         sess += [k + 1, k + 1]
     gw._run_batch(frames, sess, [1_000] * 4)
-    gw.ctx.term()
+    gw.close()
     return gw.orders.sent
 
 

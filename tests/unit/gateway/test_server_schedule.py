@@ -76,7 +76,7 @@ def test_the_schedule_rows_are_sequenced_after_the_orders_of_their_batch(tmp_pat
     ack = gw.orders.sent[-1][1]
     assert ack["msg_type"][0] == MsgType.ACK
     assert _statuses(gw) == [CLOSED] * 3
-    gw.ctx.term()
+    gw.close()
 
 
 def test_an_operator_halt_in_the_same_batch_as_a_boundary_stands(tmp_path):
@@ -99,7 +99,7 @@ def test_an_operator_halt_in_the_same_batch_as_a_boundary_stands(tmp_path):
     st = gw.status()["schedule"]
     assert st["now"] == "2026-11-30T14:00:00" and st["next_boundary"] == "2026-11-30T15:00:00"
     assert [i["block_window"] for i in st["instruments"]] == [True] * 3
-    gw.ctx.term()
+    gw.close()
 
 
 def test_the_end_of_day_runs_once_and_is_remembered_across_a_restart(tmp_path):
@@ -115,20 +115,20 @@ def test_the_end_of_day_runs_once_and_is_remembered_across_a_restart(tmp_path):
     assert expired["msg_type"].tolist() == [MsgType.CANCELLED] and expired["session"][0] == 0
     assert gw.status()["schedule"]["instruments"][0]["eod_done"] == "2026-11-30"
     gw.write_snapshot()
-    gw.ctx.term()
+    gw.close()
 
     journal = Journal()
     again = _gateway(tmp_path, Clock(at("16:00")), journal)           # restored from the snapshot
     again._run_batch([], [], [])
     assert journal.batches[-1]["type"].tolist() == [CommandType.SET_BLOCK_WINDOW] * 3   # no second end of day
-    again.ctx.term()
+    again.close()
 
     journal = Journal()
     fresh = _gateway(tmp_path / "fresh", Clock(at("16:00")), journal)  # nothing remembered: it is due
     fresh._run_batch([], [], [])
     kinds = journal.batches[-1]["type"].tolist()
     assert kinds.count(CommandType.END_OF_DAY) == 3
-    fresh.ctx.term()
+    fresh.close()
 
 
 def test_without_a_schedule_table_the_loop_sends_no_phase_commands(tmp_path):
@@ -139,5 +139,5 @@ def test_without_a_schedule_table_the_loop_sends_no_phase_commands(tmp_path):
     gw._run_batch([], [], [])
     assert gw.schedule is None and len(journal.batches) == n
     assert _statuses(gw) == [TRADING] * 3 and gw.status()["schedule"] == {"enabled": False}
-    gw.ctx.term()
+    gw.close()
 

@@ -40,6 +40,7 @@ def _market() -> str:
 
 def _gateway(tmp_path, fast: bool):
     gw = server.Gateway(parse_config(_market()), tmp_path)
+    gw.journal.close()
     gw.journal = server.NullJournal()
     gw.fast_screen = fast
     if not fast:
@@ -96,7 +97,7 @@ def _run(tmp_path, fast: bool, batches, clock, t0):
     for i, (payloads, sess) in enumerate(batches):
         clock[0] = 10**9 + i * 50_000_000                    # 50 ms a batch: the rate limit refills
         gw._run_batch(payloads, sess, [t0 + 1000 * i + j for j in range(len(payloads))])
-    gw.ctx.term()
+    gw.close()
     return gw
 
 
@@ -132,7 +133,7 @@ def test_a_batch_with_a_session_message_or_a_bad_frame_takes_the_general_path(tm
     assert gw._screen.screen([good.tobytes(), heartbeat.tobytes()], [1, 1], [1, 1], 0, False) is None
     assert gw._screen.screen([b"x" * 63], [1], [1], 0, False) is None
     assert gw.sessions[1].coid_last == 1       # a batch handed back changed nothing
-    gw.ctx.term()
+    gw.close()
 
 
 @pytest.fixture(scope="module")

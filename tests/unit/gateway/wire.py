@@ -24,6 +24,9 @@ class Wire:
     def send_multipart(self, parts, flags=0):
         self.replies.append(json.loads(parts[-1]))
 
+    def close(self, linger=None):
+        pass
+
 
 def logged_in(gw: server.Gateway, sessions=None) -> server.Gateway:
     """Log ``sessions`` (default: every configured one) in on a :class:`Wire`; identity ``id<index>``."""
