@@ -47,7 +47,7 @@ from matching import COMMAND_DTYPE, CommandType, EventKind, Reject
 from matching.commands import FLAG_PARTIAL as _FLAG_PARTIAL
 
 __all__ = [
-    "PROTOCOL_VERSION", "INBOUND_SIZE", "OUTBOUND_SIZE", "MAX_MESSAGES_PER_FRAME", "MAX_FRAME_BYTES",
+    "PROTOCOL_VERSION", "OPERATOR", "INBOUND_SIZE", "OUTBOUND_SIZE", "MAX_MESSAGES_PER_FRAME", "MAX_FRAME_BYTES",
     "MsgType", "GatewayReject", "GATEWAY_REJECTS", "LoginFlag", "ReportFlag", "reject_name", "all_reject_codes",
     "ORDER_DTYPE", "LOGIN_DTYPE", "LOGOUT_DTYPE", "HEARTBEAT_DTYPE", "INBOUND_HEADER_DTYPE",
     "REPORT_DTYPE", "LOGIN_ACK_DTYPE", "SERVER_LOGOUT_DTYPE", "SERVER_HEARTBEAT_DTYPE",
@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = 1
+OPERATOR = 0                   # the session id (and gateway session index) of operator commands
 INBOUND_SIZE = 64              # bytes in every client -> server message
 OUTBOUND_SIZE = 112            # bytes in every server -> client message
 MAX_MESSAGES_PER_FRAME = 4096

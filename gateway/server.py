@@ -9,7 +9,7 @@ One thread runs the hot path (``Gateway.run``)::
 The checks and decoding (:class:`gateway._step.Screen`) and the report building
 (:func:`gateway._step.build_reports`) are one C loop each; a batch holding a session message
 or a malformed frame takes the numpy path (``_screen_numpy``), which is also the reference the
-C loops are tested against. No Python code runs per message, only per frame (receiving it)
+C screen is tested against (:mod:`gateway.reports_numpy` is the reports' reference). No Python code runs per message, only per frame (receiving it)
 and per session (sending its reports).
 
 Sockets
@@ -45,7 +45,7 @@ arrives.
 
 Recovery
 --------
-At start the journal is opened (every record verified; a torn tail truncated with a log
+(:mod:`gateway.persistence`, a part of :class:`Gateway`.) At start the journal is opened (every record verified; a torn tail truncated with a log
 line; damage anywhere else stops the start with the segment file and byte offset), the
 newest snapshot that restores (engine ``snapshot-<last seq>.bin`` + gateway tables
 ``gateway-<last seq>.npz``) is loaded, damaged ones being skipped with a log line, and
@@ -88,7 +88,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from matching import (
-    COMMAND_DTYPE, EVENT_DTYPE, CommandType, Engine, EventKind, InstrumentStatus, Side, commands,
+    COMMAND_DTYPE, EVENT_DTYPE, CommandType, Engine, InstrumentStatus,
 )
 
 from feeds.disclosure import Disclosure
@@ -104,10 +104,12 @@ from .logs import log_operator_events
 from .replay import snapshots
 from .protocol import (
     HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_ACK_DTYPE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE, PROTOCOL_VERSION,
-    REPORT_DTYPE, REPORT_TYPE_OFFSET, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType,
-    COMMAND_OF, CREATING_TYPES, ORDER_TYPES, ReportFlag, decode_orders, reserved_mask,
+    REPORT_DTYPE, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType,
+    CREATING_TYPES, OPERATOR, ORDER_TYPES, ReportFlag, decode_orders, reserved_mask,
 )
 from ._step import Screen, build_reports
+from .errors import GatewayError
+from .persistence import Persistence
 from .schedule import ScheduleDriver, clock_from_env, real_clock
 
 __all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
@@ -115,71 +117,24 @@ __all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNA
 FEED_HEARTBEAT_NS = 500_000_000           # market data heartbeat every half second
 log = logging.getLogger("chuanyu.gateway")
 
-OPERATOR = 0                       # session index and id of operator commands
 SNAPSHOT_GLOB = "snapshot-*.bin"
 _ORDER_WORDS = INBOUND_SIZE // 8
 _ORDER_RESERVED = reserved_mask(ORDER_DTYPE).view("<u8")
 _SESSION_RESERVED = {int(MsgType.LOGIN): reserved_mask(LOGIN_DTYPE), int(MsgType.LOGOUT): reserved_mask(LOGOUT_DTYPE),
                      int(MsgType.HEARTBEAT): reserved_mask(HEARTBEAT_DTYPE)}
 _NO_COMMANDS = np.zeros(0, dtype=COMMAND_DTYPE)
-_CREATING_COMMAND = np.zeros(256, dtype=bool)  # by command type: an order-creating command
-_CREATING_COMMAND[COMMAND_OF[list(CREATING_TYPES)]] = True
 _IS_ORDER = np.zeros(256, dtype=bool)          # by msg_type: an order-entry message
 _IS_ORDER[list(ORDER_TYPES)] = True
 _CREATES = np.zeros(256, dtype=bool)           # by msg_type: creates an order, needs a new client order id
 _CREATES[list(CREATING_TYPES)] = True
-_ROUTED = np.zeros(256, dtype=bool)
-_ROUTED[[EventKind.ACCEPTED, EventKind.REJECTED, EventKind.CANCELLED, EventKind.REDUCED,
-         EventKind.REPLACED, EventKind.TRADE]] = True
 
 
-def _byte_map(pairs) -> tuple[np.ndarray, np.ndarray, list]:
-    """(report byte offsets, event byte offsets, pairs) copying event fields into report fields.
-
-    ``pairs`` are (report field, event field) of identical types.
-    """
-    dst, src = [], []
-    for to, frm in pairs:
-        (dt_to, off_to), (dt_from, off_from) = REPORT_DTYPE.fields[to][:2], EVENT_DTYPE.fields[frm][:2]
-        if dt_to != dt_from:
-            raise TypeError(f"report {to} ({dt_to}) and event {frm} ({dt_from}) differ")
-        dst += range(off_to, off_to + dt_to.itemsize)
-        src += range(off_from, off_from + dt_from.itemsize)
-    return np.array(dst, dtype=np.intp), np.array(src, dtype=np.intp), list(pairs)
-
-
-# Below this many rows one byte gather beats a copy per field (fixed cost ~1 µs per numpy
-# call); above it the per-field column copies are ten times faster per row.
-GATHER_MAX = 64
-
-
-def _copy_fields(out, out_bytes, at, events, ev_bytes, rows, byte_map) -> None:
-    """out[at][report field] = events[rows][event field] for every pair of ``byte_map``."""
-    if len(rows) <= GATHER_MAX:
-        out_bytes[at[:, None], byte_map[0]] = ev_bytes[rows[:, None], byte_map[1]]
-    else:
-        for to, frm in byte_map[2]:
-            out[to][at] = events[frm][rows]
-
-
-_COMMON = [(f, f) for f in ("instrument", "seq", "cmd_seq", "ts", "price", "qty")] + [("ref_type", "command")]
-_SINGLE_MAP = _byte_map(_COMMON + [(f, f) for f in ("side", "reason", "order_type", "tif", "account", "order_id",
-                                                    "client_order_id", "leaves")])
-_BUY_MAP, _SELL_MAP = (_byte_map(_COMMON + [("trade_id", "trade_id"), ("trade_type", "trade_type"),
-                                            ("order_id", f"{p}_order_id"), ("account", f"{p}_account"),
-                                            ("leaves", f"{p}_leaves"), ("fee", f"{p}_fee")])
-                       for p in ("buy", "sell"))
 _CMD_SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order_id",
                     "client_order_id", "price", "qty")
 
 # Plain ints for the hot path: IntEnum attribute access costs microseconds per batch.
 _LOGIN, _HEARTBEAT = int(MsgType.LOGIN), int(MsgType.HEARTBEAT)
-_FILL = int(MsgType.FILL)
 _NOBLOCK, _MORE_NOBLOCK = int(zmq.NOBLOCK), int(zmq.SNDMORE | zmq.NOBLOCK)
-_ACCEPTED, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.REJECTED)
-_CANCELLED, _REPLACED, _TRADE = int(EventKind.CANCELLED), int(EventKind.REPLACED), int(EventKind.TRADE)
-_BUY, _SELL = int(Side.BUY), int(Side.SELL)
-_AGGRESSOR, _PRIORITY_KEPT = int(ReportFlag.AGGRESSOR), int(ReportFlag.PRIORITY_KEPT)
 _R_UNKNOWN_TYPE = int(GatewayReject.UNKNOWN_MESSAGE_TYPE)
 _R_RESERVED = int(GatewayReject.RESERVED_NOT_ZERO)
 _R_NOT_AUTHORISED = int(GatewayReject.NOT_AUTHORISED)
@@ -188,14 +143,6 @@ _R_RATE = int(GatewayReject.RATE_LIMITED)
 _R_DUP = int(GatewayReject.DUPLICATE_CLIENT_ORDER_ID)
 _R_BAD_COID = int(GatewayReject.BAD_CLIENT_ORDER_ID)
 _REJECT_CODES = frozenset(int(r) for r in GatewayReject)
-
-
-class GatewayError(RuntimeError):
-    """The daemon cannot start (bad keys, a busy port, an unusable state dir or journal)."""
-
-
-class _BadSnapshot(Exception):
-    """A snapshot (or its gateway tables) that does not load: recovery falls back to an older one."""
 
 
 class NullJournal:
@@ -294,7 +241,7 @@ def load_or_create_keys(keys_dir: Path, name: str, create: bool, what: str) -> t
     raise GatewayError(f"{what}: no key pair {name!r} in {keys_dir} (make one with `chuanyu keys {keys_dir} {name}`)")
 
 
-class Gateway:
+class Gateway(Persistence):
     """The engine daemon. Build it, :meth:`bind`, then :meth:`run` until shut down.
 
     Parameters
@@ -430,152 +377,6 @@ class Gateway:
         cfg = self.config
         return Engine(cfg.instruments, max_accounts=cfg.max_accounts, default_stp=cfg.default_stp,
                       risk=cfg.risk, fees=cfg.fees)
-
-    def _restore_or_bootstrap(self) -> Engine:
-        """Newest usable snapshot + every later journal record; else the whole journal; else bootstrap."""
-        after = 0
-        self.engine = None
-        for last, path in snapshots(self.state_dir):
-            try:
-                self.engine = self._restore(path)
-            except _BadSnapshot as exc:
-                log.warning("recovery: skipping damaged snapshot %s: %s", path, exc,
-                            extra={"event": "snapshot_skipped", "snapshot": path.name, "error": str(exc)})
-                self.recovery["skipped_snapshots"].append(path.name)
-                continue
-            after = last
-            self.recovery["snapshot"] = path.name
-            self._snapshot_seq = last
-            break
-        journal_last = getattr(self.journal, "last_seq", 0)
-        if self.engine is None and journal_last:
-            self.engine = self._new_engine()            # no usable snapshot: the whole journal
-            self.next_seq = 1
-        if self.engine is not None:
-            if journal_last and journal_last < after:
-                raise GatewayError(f"{self.state_dir}: the journal ends at seq {journal_last} but the snapshot "
-                                   f"{self.recovery['snapshot']} includes seq {after}: journal records missing")
-            self._replay_journal(after)
-            return self.engine
-        self.engine = self._new_engine()
-        rows = []
-        for a in self.config.accounts:
-            rows.append(commands.create_account(a.id, a.member, a.region, a.sector))
-            if a.cash:
-                rows.append(commands.deposit(a.id, a.cash))
-            for symbol, qty in a.holdings.items():
-                if qty:
-                    rows.append(commands.credit_holdings(a.id, self.config.instrument_index(symbol), qty))
-        if rows:
-            batch = self._sequence(np.concatenate(rows), time.time_ns())
-            events = self._commit(batch)
-            bad = events[events["kind"] == EventKind.REJECTED]
-            if len(bad):
-                raise GatewayError(f"the configured accounts were refused by the engine: reason {int(bad['reason'][0])} "
-                                   f"for account {int(bad['account'][0])}")
-        return self.engine
-
-    def _restore(self, path: Path) -> Engine:
-        """Engine + gateway tables of one snapshot; :class:`_BadSnapshot` if either is damaged."""
-        side = path.with_name(path.name.replace("snapshot-", "gateway-").replace(".bin", ".npz"))
-        try:
-            engine = Engine.restore(path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise _BadSnapshot(str(exc)) from None
-        want = [i.symbol for i in self.config.instruments]
-        have = [i.symbol for i in engine.instruments]
-        if want != have:
-            raise GatewayError(f"{path}: its instruments {have} are not the configured {want}")
-        try:
-            with np.load(side) as z:
-                tables = {name: z[name].copy() for name in ("order_session", "order_account", "order_coid",
-                                                            "order_open")}
-                meta = json.loads(bytes(z["meta"]).decode())
-                next_seq = int(meta["next_seq"])
-                sessions = {int(k): (int(v[0]), int(v[1])) for k, v in meta["sessions"].items()}
-                windows = {}                    # each session's kept reports (gap fill)
-                for name in z.files:
-                    if name.startswith("window_"):
-                        rows = z[name].view(REPORT_DTYPE)
-                        sid = int(name[len("window_"):])
-                        counter = sessions.get(sid, (0, 0))[0]
-                        if len(rows) and int(rows["report_seq"][-1]) != counter:
-                            raise ValueError(f"{name} ends at report_seq {int(rows['report_seq'][-1])}, "
-                                             f"the session's counter says {counter}")
-                        windows[sid] = rows
-        except Exception as exc:     # noqa: BLE001  (a damaged sidecar: any numpy/zip/json failure)
-            raise _BadSnapshot(f"its gateway tables {side.name}: {exc}") from None
-        self._order_session, self._order_account = tables["order_session"], tables["order_account"]
-        self._order_coid, self._order_open = tables["order_coid"], tables["order_open"]
-        self.next_seq = next_seq
-        self._schedule_state = meta.get("schedule")
-        for sid, (report_seq, coid_last) in sessions.items():
-            sess = self.session_by_id.get(sid)
-            if sess is not None:
-                sess.report_seq, sess.coid_last = report_seq, coid_last
-                sess.window.load(windows.get(sid, np.zeros(0, dtype=REPORT_DTYPE)), report_seq)
-        log.info("restored %s", path)
-        return engine
-
-    def _replay_journal(self, after: int) -> None:
-        """Apply every journal record after seq ``after`` to the engine and the gateway tables."""
-        from .journal import read_records          # noqa: PLC0415
-        expect = after + 1
-        records = commands_n = 0
-        self._grow_orders(max(0, int(self.engine.next_order_id)))
-        try:
-            for rec in read_records(self.state_dir, after_seq=after):
-                first = int(rec.rows["seq"][0])
-                if first != expect:
-                    raise GatewayError(f"{rec.path}: byte offset {rec.offset}: the journal continues at seq {first}, "
-                                       f"the restored state ends at seq {expect - 1}: records missing")
-                self._replay_record(rec.rows)
-                expect = first + len(rec.rows)
-                records += 1
-                commands_n += len(rec.rows)
-        except JournalError as exc:
-            raise GatewayError(f"cannot recover the journal: {exc}") from None
-        self.next_seq = max(self.next_seq, expect)
-        self.recovery["replayed_records"], self.recovery["replayed_commands"] = records, commands_n
-        if records:
-            log.info("recovery: replayed %d journal records (%d commands, seq %d..%d)", records, commands_n,
-                     after + 1, expect - 1)
-
-    def _session_index(self, ids: np.ndarray) -> np.ndarray:
-        """Session index of each session id (0, the operator, for an unknown id)."""
-        pos = np.minimum(np.searchsorted(self._ids_sorted, ids), len(self._ids_sorted) - 1)
-        return np.where(self._ids_sorted[pos] == ids, self._idx_sorted[pos], 0).astype(np.int32)
-
-    def _replay_record(self, rows: np.ndarray) -> np.ndarray:
-        """One journaled batch, replayed: the engine, then the gateway tables as the live loop.
-
-        The table update is the live loop's own (``_reports``: routing, client order ids, open
-        orders), and so is the routing (``_route``): each session's reports get the same
-        ``report_seq`` and land in its gap-fill window byte for byte as they did live, but are
-        not sent. Each session's last NEW_ORDER client order id follows the journaled commands.
-        """
-        rows = np.ascontiguousarray(rows)
-        base = int(rows["seq"][0])
-        cmd_sess = self._session_index(rows["session"])
-        events = self.engine.process(rows)
-        self.counters["batches"] += 1
-        self.counters["commands"] += len(rows)
-        self.counters["events"] += len(events)
-        reports, dest, pos = self._reports(events, cmd_sess, rows["session"], np.arange(len(rows)), base)
-        if len(reports):
-            self._replaying = True              # the live routing, numbering and kept window; no send
-            try:
-                self._route(reports, dest, pos, merged=False)
-            finally:
-                self._replaying = False
-        new = _CREATING_COMMAND[rows["type"]]
-        if new.any():
-            for idx in np.unique(cmd_sess[new]).tolist():
-                if idx != OPERATOR:
-                    s = self.sessions[idx]
-                    s.coid_last = max(s.coid_last, int(rows["client_order_id"][new & (cmd_sess == idx)].max()))
-        self.next_seq = int(rows["seq"][-1]) + 1
-        return events
 
     # ------------------------------------------------------------------ sockets
     def bind(self) -> dict:
@@ -1033,86 +834,14 @@ class Gateway:
     def _reports(self, events, cmd_sess, cmd_session_ids, cmd_pos, base):
         """Execution reports for ``events``, in event order, with their destinations.
 
-        The C loop :func:`gateway._step.build_reports`; :meth:`_reports_numpy` is its reference.
+        The C loop :func:`gateway._step.build_reports`; :func:`gateway.reports_numpy.build_reports`
+        is its reference.
         """
         if self.engine.next_order_id > len(self._order_session):
             self._grow_orders(self.engine.next_order_id - 1)
         return build_reports(events, cmd_sess, cmd_session_ids, cmd_pos, base, self._order_session,
                              self._order_account, self._order_coid, self._order_open.view(np.uint8),
                              self._account_home)
-
-    def _reports_numpy(self, events, cmd_sess, cmd_session_ids, cmd_pos, base):
-        """Execution reports for ``events``, in event order, with their destinations.
-
-        Returns ``(reports, dest, pos)``: the REPORT_DTYPE rows (a TRADE gives two FILLs, buy
-        side first), the session index each goes to, and the inbound position of the
-        message that caused it. The fields an event shares with its report are copied as
-        bytes through precomputed byte maps (:func:`_byte_map`): one gather per kind of
-        report, however many fields, and the wide event rows are never copied whole.
-        """
-        kind_all = events["kind"]
-        sel = np.flatnonzero(_ROUTED[kind_all])
-        kind = kind_all[sel]
-        cmd_i = events["cmd_seq"][sel] - base
-        src = cmd_sess[cmd_i]
-        order_id = events["order_id"][sel]
-        accepted = kind == _ACCEPTED
-        if accepted.any():
-            ids = order_id[accepted]
-            self._grow_orders(int(ids.max()))
-            owner = src[accepted]
-            self._order_session[ids] = np.where(owner == OPERATOR, self._account_home[
-                np.clip(events["account"][sel[accepted]], 0, len(self._account_home) - 1)], owner)
-            self._order_account[ids] = events["account"][sel[accepted]]
-            self._order_coid[ids] = events["client_order_id"][sel[accepted]]
-            self._order_open[ids] = True
-        cancelled = kind == _CANCELLED
-        if cancelled.any():
-            self._order_open[order_id[cancelled]] = False
-        trade = kind == _TRADE
-        by_command = accepted | (kind == _REJECTED)
-        ev_bytes = events.view(np.uint8).reshape(len(events), EVENT_DTYPE.itemsize)
-        if not trade.any():
-            out = np.zeros(len(sel), dtype=REPORT_DTYPE)
-            out_bytes = out.view(np.uint8).reshape(len(out), REPORT_DTYPE.itemsize)
-            _copy_fields(out, out_bytes, np.arange(len(sel)), events, ev_bytes, sel, _SINGLE_MAP)
-            out["msg_type"] = kind + REPORT_TYPE_OFFSET
-            out["session"] = cmd_session_ids[cmd_i]
-            replaced = kind == _REPLACED
-            if replaced.any():
-                out["flags"] = np.where(replaced & (events["value"][sel] == 1), _PRIORITY_KEPT, 0)
-            dest = np.where(by_command, src, self._order_session[np.where(by_command, 0, order_id)])
-            return out, dest, cmd_pos[cmd_i]
-        width = 1 + trade                               # reports per event
-        at = np.cumsum(width) - width                   # each event's first report row
-        out = np.zeros(len(sel) + int(np.count_nonzero(trade)), dtype=REPORT_DTYPE)
-        out_bytes = out.view(np.uint8).reshape(len(out), REPORT_DTYPE.itemsize)
-        single = ~trade
-        rows, at_s = sel[single], at[single]
-        _copy_fields(out, out_bytes, at_s, events, ev_bytes, rows, _SINGLE_MAP)
-        k_s = kind[single]
-        out["msg_type"][at_s] = k_s + REPORT_TYPE_OFFSET
-        out["session"][at_s] = cmd_session_ids[cmd_i[single]]
-        out["flags"][at_s] = np.where((k_s == _REPLACED) & (events["value"][rows] == 1), _PRIORITY_KEPT, 0)
-        dest = np.empty(len(out), dtype=np.int32)
-        bc = by_command[single]
-        dest[at_s] = np.where(bc, src[single], self._order_session[np.where(bc, 0, order_id[single])])
-        t_rows, at_buy = sel[trade], at[trade]
-        t_session = cmd_session_ids[cmd_i[trade]]
-        aggressor = events["side"][t_rows]
-        for where, side, byte_map, id_field, leaves_field in (
-                (at_buy, _BUY, _BUY_MAP, "buy_order_id", "buy_leaves"),
-                (at_buy + 1, _SELL, _SELL_MAP, "sell_order_id", "sell_leaves")):
-            _copy_fields(out, out_bytes, where, events, ev_bytes, t_rows, byte_map)
-            ids = events[id_field][t_rows]
-            out["msg_type"][where] = _FILL
-            out["side"][where] = side
-            out["session"][where] = t_session
-            out["client_order_id"][where] = self._order_coid[ids]
-            out["flags"][where] = np.where(aggressor == side, _AGGRESSOR, 0)
-            dest[where] = self._order_session[ids]
-            self._order_open[ids[events[leaves_field][t_rows] == 0]] = False
-        return out, dest, np.repeat(cmd_pos[cmd_i], width)
 
     def _route(self, reports: np.ndarray, dest: np.ndarray, pos: np.ndarray, merged: bool) -> None:
         """Send each session its reports as one frame, plus drop copies.
@@ -1459,88 +1188,6 @@ class Gateway:
         return out
 
     # ------------------------------------------------------------------ snapshots and shutdown
-    def write_snapshot(self) -> Path:
-        """Write the engine state and the gateway's order tables to the state dir."""
-        last = self.next_seq - 1
-        path = self.state_dir / f"snapshot-{last:012d}.bin"
-        blob = self.engine.snapshot()
-        meta = {"next_seq": self.next_seq,
-                "sessions": {str(s.cfg.id): [s.report_seq, s.coid_last] for s in self.sessions[1:]}}
-        if self.schedule is not None:
-            meta["schedule"] = self.schedule.state()
-        # the gateway tables first, then the engine: a snapshot-*.bin is complete only with its
-        # gateway-*.npz, and recovery skips one without (falling back to an older snapshot)
-        side = self.state_dir / f"gateway-{last:012d}.npz"
-        tmp = side.with_suffix(".tmp.npz")
-        # raw bytes: the layout is REPORT_DTYPE's, whatever numpy's .npy header makes of it
-        windows = {f"window_{s.cfg.id}": s.window.after(s.window.first - 1).view(np.uint8)
-                   for s in self.sessions[1:]}
-        np.savez(tmp, order_session=self._order_session, order_account=self._order_account,
-                 order_coid=self._order_coid, order_open=self._order_open,
-                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **windows)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, side)
-        _atomic_write(path, blob)
-        _fsync_dir(self.state_dir)
-        log.info("snapshot %s", path, extra={"event": "snapshot", "path": str(path), "last_seq": last})
-        self._snapshot_seq, self._snapshot_at = last, time.monotonic()
-        self._prune()
-        return path
-
-    def _periodic_snapshot(self) -> None:
-        try:
-            self.write_snapshot()
-        except OSError as exc:        # the journal still holds everything: keep serving, say so
-            log.error("periodic snapshot failed (the journal still has every command): %s", exc,
-                      extra={"event": "error", "error": str(exc)})
-            self._snapshot_at = time.monotonic()
-
-    def _snapshot_due(self) -> bool:
-        """A periodic snapshot is due: enough commands, or enough time with some commands."""
-        dur = self.config.durability
-        new = self.next_seq - 1 - self._snapshot_seq
-        if new <= 0:
-            return False
-        if dur.snapshot_every_commands and new >= dur.snapshot_every_commands:
-            return True
-        return bool(dur.snapshot_every_s) and time.monotonic() - self._snapshot_at >= dur.snapshot_every_s
-
-    def _prune(self) -> None:
-        """Keep the newest ``keep_snapshots`` snapshots and the journal they need.
-
-        A journal segment goes only when the next segment starts at or before the oldest
-        kept snapshot's first missing command: every record recovery could replay onto any
-        kept snapshot stays. The open (last) segment always stays.
-        """
-        from .journal import segments                   # noqa: PLC0415
-        dur = self.config.durability
-        snaps = snapshots(self.state_dir)                # newest first
-        if dur.keep_snapshots and len(snaps) > dur.keep_snapshots:
-            for _, old in snaps[dur.keep_snapshots:]:
-                # the engine file first: a snapshot-*.bin never outlives its gateway-*.npz
-                old.unlink(missing_ok=True)
-                old.with_name(old.name.replace("snapshot-", "gateway-").replace(".bin", ".npz")).unlink(
-                    missing_ok=True)
-                log.info("pruned snapshot %s", old.name, extra={"event": "pruned", "path": old.name})
-            snaps = snaps[:dur.keep_snapshots]
-        for stale in list(self.state_dir.glob("snapshot-*.bin.tmp")) + list(self.state_dir.glob("gateway-*.tmp.npz")):
-            stale.unlink(missing_ok=True)               # a snapshot write cut short by a crash
-        kept = {p.name.replace("snapshot-", "gateway-").replace(".bin", ".npz") for _, p in snaps}
-        for side in self.state_dir.glob("gateway-*.npz"):
-            if side.name not in kept and not side.name.endswith(".tmp.npz"):
-                side.unlink(missing_ok=True)            # a crash came between it and its snapshot-*.bin
-        if not dur.prune_journal or not snaps:
-            return
-        oldest = snaps[-1][0]
-        segs = segments(self.state_dir)
-        for (_, path), (next_first, _) in zip(segs, segs[1:]):
-            if next_first > oldest + 1:
-                break
-            path.unlink()
-            log.info("pruned journal segment %s (every record is in snapshot seq %d)", path.name, oldest,
-                     extra={"event": "pruned", "path": path.name})
-
     def _shutdown(self) -> None:
         """Stop intake, drain what is waiting, snapshot, log every session out."""
         log.info("shutting down: draining, then %s", "a snapshot" if self.daemon.snapshot_on_shutdown else
@@ -1558,23 +1205,6 @@ class Gateway:
             self._admin_reply(self.shutdown_reply[0], {"ok": True, "id": self.shutdown_reply[1],
                                                        "snapshot": str(path) if path else None})
         self.snapshot_path = path
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:

@@ -1,8 +1,12 @@
-"""The daemon's batch step in-process (no sockets): both field-copy strategies of the report
-builder give the same reports, and a big mixed batch is routed to the right sessions."""
+"""The daemon's batch step in-process (no sockets): both field-copy strategies of the numpy
+reference report builder give the same reports as each other and as the C builder, and a big
+mixed batch is routed to the right sessions."""
+import functools
+
 import numpy as np
 import pytest
 
+import gateway.reports_numpy as reports_numpy
 import gateway.server as server
 from bench.gateway_bench import _config, _orders_pool
 from gateway.config import parse_config
@@ -15,8 +19,11 @@ def _gateway(tmp_path):
 
 
 def _run(tmp_path, monkeypatch, gather_max):
-    monkeypatch.setattr(server, "GATHER_MAX", gather_max)
+    """The reports of one big batch; ``gather_max`` None: the C builder, else the numpy one."""
     gw = _gateway(tmp_path)
+    if gather_max is not None:
+        monkeypatch.setattr(reports_numpy, "GATHER_MAX", gather_max)
+        gw._reports = functools.partial(reports_numpy.build_reports, gw)
     frames, sess = [], []
     for k in range(2):                     # session k+1 trades accounts 2k+1, 2k+2
         pool = _orders_pool(400, (2 * k + 1, 2 * k + 2), seed=k)
@@ -31,16 +38,18 @@ def _run(tmp_path, monkeypatch, gather_max):
 def test_gather_and_column_copies_build_identical_reports(tmp_path, monkeypatch):
     by_gather = _run(tmp_path / "a", monkeypatch, 10**9)
     by_column = _run(tmp_path / "b", monkeypatch, 0)
-    assert [i for i, _ in by_gather] == [i for i, _ in by_column]
-    for (_, a), (_, b) in zip(by_gather, by_column):
-        a["ts"] = b["ts"] = 0              # the engine clock: each gateway's start-up time
-        assert a.tobytes() == b.tobytes()
+    in_c = _run(tmp_path / "c", monkeypatch, None)
+    for other in (by_column, in_c):
+        assert [i for i, _ in by_gather] == [i for i, _ in other]
+        for (_, a), (_, b) in zip(by_gather, other):
+            a["ts"] = b["ts"] = 0          # the engine clock: each gateway's start-up time
+            assert a.tobytes() == b.tobytes()
     reports = np.concatenate([r for _, r in by_gather])
     assert (reports["msg_type"] == MsgType.FILL).sum() > 20
     assert (reports["msg_type"] == MsgType.ACK).sum() + (reports["msg_type"] == MsgType.REJECT).sum() == 800
 
 
-@pytest.mark.parametrize("gather_max", [0, 10**9])
+@pytest.mark.parametrize("gather_max", [None, 0, 10**9])
 def test_every_report_reaches_the_session_owning_its_order(tmp_path, monkeypatch, gather_max):
     sent = _run(tmp_path, monkeypatch, gather_max)
     owner = {b"id1": (1, 2), b"id2": (3, 4)}

@@ -2,11 +2,12 @@
 
 Two gateways with the same market take the same random batches of frames: one screens
 with the C loop and builds reports with ``build_reports``, the other takes the numpy path
-for both (``fast_screen = False``, ``_reports_numpy``). Every report sent, byte for byte,
+for both (``fast_screen = False``, ``gateway.reports_numpy``). Every report sent, byte for byte,
 and the engine state must agree. The batches mix every order-entry message type with bad
 input the screen must refuse: unknown types, reserved bytes, bad and repeated client order
 ids, other members' accounts, a rate-limited session.
 """
+import functools
 import time
 
 import numpy as np
@@ -14,10 +15,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gateway._step as step
+import gateway.reports_numpy as reports_numpy
 import gateway.server as server
 from bench.gateway_bench import _config
 from gateway.config import parse_config
 from gateway.protocol import ORDER_DTYPE, ORDER_TYPES, REPORT_DTYPE, MsgType
+from matching import commands
 
 from wire import logged_in
 
@@ -44,7 +47,7 @@ def _gateway(tmp_path, fast: bool):
     gw.journal = server.NullJournal()
     gw.fast_screen = fast
     if not fast:
-        gw._reports = gw._reports_numpy
+        gw._reports = functools.partial(reports_numpy.build_reports, gw)
     return logged_in(gw)
 
 
@@ -93,7 +96,7 @@ def _batches(seed: int, n_batches: int):
 def _run(tmp_path, fast: bool, batches, clock, t0):
     gw = _gateway(tmp_path, fast)
     for b in (0, 1):                 # open the block windows: quotes and accepts get past the phase check
-        gw._pending.append((server.commands.set_block_window(b, True), None))
+        gw._pending.append((commands.set_block_window(b, True), None))
     for i, (payloads, sess) in enumerate(batches):
         clock[0] = 10**9 + i * 50_000_000                    # 50 ms a batch: the rate limit refills
         gw._run_batch(payloads, sess, [t0 + 1000 * i + j for j in range(len(payloads))])
