@@ -194,7 +194,8 @@ def _client(conf: dict, results) -> None:
                 continue
             wait = max(0.0, (next_due - clock()) / 1e9)
         else:
-            if not counts or sent * batch - acked < WINDOW + batch:
+            room = not counts or sent * batch - acked < WINDOW + batch
+            if room:
                 sock.send(take_frame(sent), copy=True)
                 send_t[sent] = clock()
                 sent += 1
@@ -204,6 +205,8 @@ def _client(conf: dict, results) -> None:
         if counts:
             receive_all()
             if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                continue
+            if not rate and room:             # flat out: block only when the window is full
                 continue
             select.select([fd], [], [], wait)
     # collect the stragglers

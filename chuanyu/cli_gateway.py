@@ -341,6 +341,29 @@ def _add_order(commands) -> None:
     sp.add_argument("price", type=int)
     sp.add_argument("qty", type=int)
     sp.add_argument("--account", type=int, required=True)
+    for kind, what in (("list", "post a fixed-price listing"), ("quote", "quote a block trade")):
+        sp = sub.add_parser(kind, help=what)
+        sp.add_argument("side", type=str.upper, choices=("BUY", "SELL"))
+        sp.add_argument("instrument", help="symbol or index")
+        sp.add_argument("qty", type=int)
+        sp.add_argument("price", type=int, help="fen per tonne")
+        sp.add_argument("--account", type=int, required=True)
+        if kind == "list":
+            sp.add_argument("--min-qty", type=int, required=True, help="the smallest take allowed")
+        else:
+            sp.add_argument("--to", type=int, default=-1, metavar="ACCOUNT",
+                            help="the one account the quote is for (default: any)")
+            sp.add_argument("--partial", action="store_true", help="allow partial acceptance")
+    for kind, what in (("take", "take a fixed-price listing"), ("accept", "accept a block quote")):
+        sp = sub.add_parser(kind, help=what)
+        sp.add_argument("order_id", type=int, help="the listing's or quote's order id")
+        sp.add_argument("qty", type=int)
+        sp.add_argument("--account", type=int, required=True)
+    sp = sub.add_parser("bid", help="a sealed bid in an auction")
+    sp.add_argument("auction_id", type=int)
+    sp.add_argument("qty", type=int)
+    sp.add_argument("price", type=int, help="fen per tonne")
+    sp.add_argument("--account", type=int, required=True)
     p.set_defaults(handler=_handler(_order))
 
 
@@ -354,7 +377,7 @@ def _order(args) -> int:
             client.login(int(args.timeout * 1000))
         except SessionError as exc:
             raise _cli_error(str(exc)) from None
-        if args.action in ("buy", "sell"):
+        if args.action in ("buy", "sell", "list", "quote"):
             symbols = info.get("instruments", [])
             ins = symbols.index(args.instrument) if args.instrument in symbols else None
             if ins is None:
@@ -362,6 +385,17 @@ def _order(args) -> int:
                     raise _cli_error(f"unknown instrument {args.instrument!r}"
                                      + (f" (known: {', '.join(symbols)})" if symbols else ""), 2)
                 ins = int(args.instrument)
+        if args.action == "list":
+            client.list_fixed(ins, args.account, Side[args.side], args.qty, args.price, args.min_qty)
+        elif args.action == "quote":
+            client.block_quote(ins, args.account, Side[args.side], args.qty, args.price, args.to, args.partial)
+        elif args.action == "take":
+            client.take_fixed(args.order_id, args.account, args.qty)
+        elif args.action == "accept":
+            client.block_accept(args.order_id, args.account, args.qty)
+        elif args.action == "bid":
+            client.auction_bid(args.auction_id, args.account, args.qty, args.price)
+        elif args.action in ("buy", "sell"):
             tif = TimeInForce[args.tif]
             if args.market and tif not in (TimeInForce.IOC, TimeInForce.FOK):
                 tif = TimeInForce.IOC

@@ -113,3 +113,28 @@ def test_trade_type_messages_pass_the_gateway_checks(market, connect):
         GatewayReject.DUPLICATE_CLIENT_ORDER_ID
     foreign = sc.block_quote(SCEA, account=4, side=Side.SELL, qty=1000, price=5000)   # a Chongqing account
     assert sc.wait_for(lambda r: r.client_order_id == foreign).reason == GatewayReject.NOT_AUTHORISED
+
+
+def _order_cli(d, session, key, *args):
+    import subprocess
+    import sys
+
+    from conftest import REPO, _env
+    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "order", "--state-dir", str(d.state_dir),
+                          "--session", str(session), "--key", key, *args], capture_output=True, text=True,
+                         cwd=REPO, env=_env(), timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def test_a_person_at_a_terminal_lists_and_takes_with_chuanyu_order(market):
+    import re
+    d, _ = market
+    out = _order_cli(d, 1, "sc-platform", "list", "sell", "SCEA2026", "300", "5000", "--account", "1",
+                     "--min-qty", "100")
+    listing = int(re.search(r"^ACK\s+order (\d+)", out, re.M).group(1))
+    out = _order_cli(d, 2, "cq-platform", "take", str(listing), "100", "--account", "4")
+    fill = re.search(r"^FILL\s+order \d+\s+coid \d+\s+account 4\s+instrument 0\s+price 5000\s+qty 100\b", out, re.M)
+    assert fill, out
+    out = _order_cli(d, 2, "cq-platform", "take", str(listing), "50", "--account", "4")
+    assert "reason BELOW_MINIMUM" in out
