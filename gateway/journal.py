@@ -60,6 +60,8 @@ import numpy as np
 
 from matching import COMMAND_DTYPE
 
+from ._step import consecutive
+
 __all__ = [
     "Journal", "JournalError", "JournalCorrupt", "TornTail", "RecordHeader", "Record", "read_records",
     "segments", "MODES", "MAGIC", "HEADER", "SEGMENT_GLOB",
@@ -296,8 +298,7 @@ class Journal:
         batch = np.ascontiguousarray(batch)
         seq = batch["seq"]
         first = int(seq[0])
-        if (self.last_seq and first != self.last_seq + 1) or first < 1 or int(seq[-1]) != first + n - 1 \
-                or (n > 1 and not (np.diff(seq) == 1).all()):
+        if (self.last_seq and first != self.last_seq + 1) or first < 1 or not consecutive(seq):
             raise ValueError(f"batch seq {first}..{int(seq[-1])} does not continue the journal "
                              f"(last seq {self.last_seq}) one by one")
         header, payload = _encode(batch, int(batch["ts"][0]))

@@ -107,7 +107,7 @@ from .protocol import (
     REPORT_DTYPE, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType,
     CREATING_TYPES, OPERATOR, ORDER_TYPES, ReportFlag, decode_orders, reserved_mask,
 )
-from ._step import Screen, build_reports
+from ._step import Screen, build_reports, group_by_session, number_reports
 from .errors import GatewayError
 from .persistence import Persistence
 from .schedule import ScheduleDriver, clock_from_env, real_clock
@@ -864,13 +864,9 @@ class Gateway(Persistence):
             if first != OPERATOR:
                 self._deliver(self.sessions[first], reports, merged)
             return
-        order = np.argsort(dest, kind="stable")
-        reports, dest = reports[order], dest[order]
-        cuts = np.flatnonzero(np.diff(dest)) + 1
-        starts = [0] + cuts.tolist()
-        ends = cuts.tolist() + [len(dest)]
-        for a, b in zip(starts, ends):
-            idx = int(dest[a])
+        order, bounds = group_by_session(np.ascontiguousarray(dest, dtype=np.int32), len(self.sessions))
+        reports = reports[order]
+        for idx, a, b in bounds:
             if idx != OPERATOR:
                 self._deliver(self.sessions[idx], reports[a:b], merged)
 
@@ -890,7 +886,7 @@ class Gateway(Persistence):
                 s.window.add(reports[numbered])
         else:
             k = n
-            reports["report_seq"] = np.arange(s.report_seq + 1, s.report_seq + n + 1)
+            number_reports(reports, s.report_seq + 1)
             s.window.add(reports)
         s.report_seq += k
         if self._replaying:

@@ -144,3 +144,27 @@ def monkeypatch_module():
     mp = pytest.MonkeyPatch()
     yield mp
     mp.undo()
+
+
+@given(st.lists(st.integers(0, 5), max_size=60))
+def test_group_by_session_is_a_stable_sort_with_the_bounds_of_each_session(dest):
+    dest = np.array(dest, dtype=np.int32)
+    order, bounds = step.group_by_session(dest, 6)
+    assert order.tolist() == np.argsort(dest, kind="stable").tolist()
+    assert [(s, b - a) for s, a, b in bounds] == [(s, int((dest == s).sum())) for s in range(6) if (dest == s).any()]
+    assert all(set(dest[order[a:b]].tolist()) == {s} for s, a, b in bounds)
+
+
+def test_group_by_session_refuses_a_destination_that_is_no_session():
+    with pytest.raises(IndexError, match="not a session index"):
+        step.group_by_session(np.array([0, 7], dtype=np.int32), 3)
+
+
+def test_number_reports_and_consecutive():
+    reports = np.zeros(4, dtype=REPORT_DTYPE)
+    step.number_reports(reports, 41)
+    assert reports["report_seq"].tolist() == [41, 42, 43, 44]
+    with pytest.raises(TypeError):
+        step.number_reports(reports[::2], 1)
+    assert step.consecutive(reports["report_seq"]) and step.consecutive(np.zeros(1, dtype=np.int64))
+    assert not step.consecutive(np.array([3, 4, 4], dtype=np.int64))
