@@ -285,18 +285,14 @@ def _percentiles(lat: np.ndarray) -> dict:
     return {"p50": int(p[0]), "p99": int(p[1]), "p999": int(p[2])}
 
 
-def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, batch: int, rate, duration: float,
-           mode: str) -> list:
+def _run_clients(mp_ctx, keys: Path, clients: int, duration: float, conf_of) -> list:
+    """Start ``clients`` load processes (``conf_of(i, public, secret)``: each one's conf); their results."""
     import zmq.auth
     results = mp_ctx.Queue()
-    start_at = time.time_ns() + int(1.5e9) + clients * int(0.3e9)       # after every process is up
     procs = []
     for i in range(clients):
         public, secret = zmq.auth.load_certificate(str(keys / f"bench-{i}.key_secret"))
-        conf = dict(endpoint=endpoint, server_key=server_key, public=public, secret=secret, session=i + 1,
-                    accounts=(2 * i + 1, 2 * i + 2), batch=batch, rate=rate / clients if rate else None,
-                    duration=duration, start_at=start_at, seed=1000 + i, mode=mode, nice=NICE)
-        p = mp_ctx.Process(target=_client, args=(conf, results), daemon=True)
+        p = mp_ctx.Process(target=_client, args=(conf_of(i, public, secret), results), daemon=True)
         p.start()
         procs.append(p)
     out = [results.get(timeout=duration + 120) for _ in procs]
@@ -306,6 +302,15 @@ def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, bat
     if errors:
         raise RuntimeError(f"client failed: {errors[0]}")
     return out
+
+
+def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, batch: int, rate, duration: float,
+           mode: str) -> list:
+    start_at = time.time_ns() + int(1.5e9) + clients * int(0.3e9)       # after every process is up
+    return _run_clients(mp_ctx, keys, clients, duration, lambda i, public, secret: dict(
+        endpoint=endpoint, server_key=server_key, public=public, secret=secret, session=i + 1,
+        accounts=(2 * i + 1, 2 * i + 2), batch=batch, rate=rate / clients if rate else None,
+        duration=duration, start_at=start_at, seed=1000 + i, mode=mode, nice=NICE))
 
 
 def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration: float, log,
@@ -366,21 +371,10 @@ def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rat
 
 
 def _drive_bare(mp_ctx, endpoint, server_key, keys, clients, rate, duration, start_at, mode, curve) -> list:
-    import zmq.auth
-    results = mp_ctx.Queue()
-    procs = []
-    for i in range(clients):
-        public, secret = zmq.auth.load_certificate(str(keys / f"bench-{i}.key_secret"))
-        conf = dict(endpoint=endpoint, server_key=server_key if curve else None, public=public, secret=secret,
-                    session=0, accounts=(1, 2), batch=1, rate=rate / clients if rate else None,
-                    duration=duration, start_at=start_at, seed=2000 + i, mode=mode, nice=NICE)
-        p = mp_ctx.Process(target=_client, args=(conf, results), daemon=True)
-        p.start()
-        procs.append(p)
-    out = [results.get(timeout=duration + 120) for _ in procs]
-    for p in procs:
-        p.join(10)
-    return out
+    return _run_clients(mp_ctx, keys, clients, duration, lambda i, public, secret: dict(
+        endpoint=endpoint, server_key=server_key if curve else None, public=public, secret=secret,
+        session=0, accounts=(1, 2), batch=1, rate=rate / clients if rate else None,
+        duration=duration, start_at=start_at, seed=2000 + i, mode=mode, nice=NICE))
 
 
 def _us(ns) -> str:
