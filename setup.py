@@ -32,8 +32,8 @@ if trace:
     directives["linetrace"] = True
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
-# the engine, the feed encoder and the daemon's batch step
-MODULES = ("matching._engine", "feeds._encode", "gateway._step")
+# the engine, the feed encoder, the daemon's batch step and its order socket's C calls
+MODULES = ("matching._engine", "feeds._encode", "gateway._step", "gateway._sockio")
 extensions = [
     Extension(
         name,

@@ -25,6 +25,12 @@ In the same run, with the same client code, CURVE keys and loopback:
 - ``bare_echo_latency_ns``: a bare ROUTER that sends every frame straight back, driven at
   the latency scenario's rate.
 
+The latency scenario and the echo take turns :data:`LATENCY_ROUNDS` times (gateway, echo,
+gateway, echo, ...), and each side's percentiles are over all its rounds' samples. On two
+shared cores one run's p99 moves by a third from run to run with whatever else the machine
+does; alternating spreads that over both sides alike. Each round's pair of p99s is kept
+(``rounds``).
+
 The ratios against the three targets of the issue come from these. Client processes run at
 niceness :data:`NICE` (``CHUANYU_BENCH_CLIENT_NICE``, default 5) in every run, bare loops
 included, so that on a small machine the load generators yield to what they measure.
@@ -56,6 +62,7 @@ SCENARIOS = (                       # (name, orders per frame, total target rate
     ("one order per frame at 20,000/s", 1, 20_000),
 )
 _LATENCY_SAMPLES = 200_000
+LATENCY_ROUNDS = 3                  # paced gateway and echo runs, alternating
 
 
 # ------------------------------------------------------------------ the market
@@ -160,11 +167,28 @@ def _client(conf: dict, results) -> None:
         chunk_pos += 1
         return frame
 
+    # Paced, the client keeps each reply with its arrival time and reads them after the run:
+    # parsing with numpy as they come costs some 10 us a frame, which on two shared cores
+    # the daemon (or the echo) being measured would pay for in latency.
+    defer = bool(rate)
+    kept_frames, kept_times = [], []
+    acked_types = bytes([MsgType.ACK, MsgType.REJECT]) if mode == "gateway" else b""
+    row_size = REPORT_DTYPE.itemsize
+
     def receive_all() -> None:
         nonlocal acked
         while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             frame = sock.recv()
             t = clock()
+            if defer:
+                kept_frames.append(frame)
+                kept_times.append(t)
+                if mode == "gateway":                 # a row's msg_type is its first byte
+                    types = frame[::row_size]
+                    acked += types.count(acked_types[0]) + types.count(acked_types[1])
+                else:
+                    acked += len(frame) // INBOUND_SIZE
+                continue
             if mode == "gateway":
                 rows = np.frombuffer(frame, dtype=REPORT_DTYPE)
                 mt = rows["msg_type"]
@@ -215,6 +239,8 @@ def _client(conf: dict, results) -> None:
         receive_all()
         select.select([fd], [], [], 0.01)
     out = {"sent": sent * batch, "acked": acked, "t0": t0, "end": end, "warm": warm}
+    if kept_frames:
+        lat_frames, lat_values = _replies(kept_frames, kept_times, mode, coid0, batch)
     if counts and lat_frames:
         frames_of = np.concatenate(lat_frames)
         recv_t = np.concatenate(lat_values)
@@ -234,6 +260,24 @@ def _client(conf: dict, results) -> None:
     sock.close(linger=0)
     ctx.term()
     results.put(out)
+
+
+def _replies(frames: list, times: list, mode: str, coid0: int, batch: int) -> tuple[list, list]:
+    """The kept replies of a paced run as ([frame number of each acknowledged order], [its arrival time])."""
+    from gateway.protocol import INBOUND_SIZE, REPORT_DTYPE, MsgType
+    if mode == "gateway":
+        size = REPORT_DTYPE.itemsize
+        rows = np.frombuffer(b"".join(f for f in frames if len(f) % size == 0), dtype=REPORT_DTYPE)
+        t = np.repeat(np.asarray([t for f, t in zip(frames, times) if len(f) % size == 0], dtype=np.int64),
+                      [len(f) // size for f in frames if len(f) % size == 0])
+        acks = (rows["msg_type"] == MsgType.ACK) | (rows["msg_type"] == MsgType.REJECT)
+        coids, t = rows["client_order_id"][acks], t[acks]
+    else:
+        whole = [(f, t) for f, t in zip(frames, times) if len(f) and len(f) % INBOUND_SIZE == 0]
+        words = np.frombuffer(b"".join(f for f, _ in whole), dtype="<i8").reshape(-1, INBOUND_SIZE // 8)
+        coids = words[:, 2]
+        t = np.repeat(np.asarray([t for _, t in whole], dtype=np.int64), [len(f) // INBOUND_SIZE for f, _ in whole])
+    return [(coids - coid0) // batch], [t]
 
 
 # ------------------------------------------------------------------ bare pyzmq loops
@@ -314,7 +358,8 @@ def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, bat
 
 
 def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration: float, log,
-                 durability: str = "none") -> dict:
+                 durability: str = "none", samples: list | None = None) -> dict:
+    """One measurement on a fresh daemon; ``samples``: a list that receives its latencies (ns)."""
     d = BenchDaemon(_config(clients, durability), workdir)
     journal = None
     try:
@@ -325,6 +370,8 @@ def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration
         d.stop()
     window = duration * 0.9
     lat = np.concatenate([np.asarray(o["latency"], dtype=np.int64) for o in out])
+    if samples is not None:
+        samples.append(lat)
     res = {
         "orders_per_s": sum(o["acked_in_window"] for o in out) / window,
         "latency_ns": _percentiles(lat),
@@ -350,7 +397,8 @@ def _journal_status(d: BenchDaemon) -> dict | None:
         return None
 
 
-def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rate, curve: bool) -> dict:
+def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rate, curve: bool,
+              samples: list | None = None) -> dict:
     import zmq.auth
     public, secret = zmq.auth.load_certificate(str(keys / "server.key_secret"))
     ready, results = mp_ctx.Queue(), mp_ctx.Queue()
@@ -366,8 +414,34 @@ def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rat
     server.join(10)
     if echo:
         lat = np.concatenate([np.asarray(o["latency"], dtype=np.int64) for o in out])
+        if samples is not None:
+            samples.append(lat)
         return {"latency_ns": _percentiles(lat), "msgs_per_s": sum(o["acked_in_window"] for o in out) / (duration * 0.9)}
     return {"msgs_per_s": server_out["counted"] / server_out["seconds"]}
+
+
+def _latency_rounds(mp_ctx, workdir: Path, clients: int, batch: int, rate: float, duration: float, log,
+                    rounds: int) -> tuple[dict, dict]:
+    """The paced gateway scenario and the bare echo at the same rate, alternately ``rounds``
+    times; (the gateway's result, the echo's), percentiles over all rounds' samples."""
+    gateway_lat, echo_lat, pairs, results = [], [], [], []
+    for k in range(rounds):
+        res = _gateway_run(mp_ctx, workdir, clients, batch, rate, duration, log, "none", gateway_lat)
+        keys = Path(next(workdir.glob("daemon-*/state/keys")))
+        log(f"  bare pyzmq echo (CURVE) at {rate:,.0f} msgs/s, round {k + 1} of {rounds}")
+        echo = _bare_run(mp_ctx, keys, clients, duration, echo=True, rate=rate, curve=True, samples=echo_lat)
+        pairs.append({"gateway_p99": res["latency_ns"]["p99"], "echo_p99": echo["latency_ns"]["p99"]})
+        results.append(res)
+    res = dict(results[0])
+    for key in ("sent", "acked"):
+        res[key] = sum(r[key] for r in results)
+    res["orders_per_s"] = sum(r["orders_per_s"] for r in results) / rounds
+    res["latency_ns"] = _percentiles(np.concatenate(gateway_lat))
+    res["rounds"] = pairs
+    echo = {"latency_ns": _percentiles(np.concatenate(echo_lat))}
+    log(f"  over {rounds} rounds: gateway p99 {_us(res['latency_ns']['p99'])}, "
+        f"echo p99 {_us(echo['latency_ns']['p99'])}")
+    return res, echo
 
 
 def _drive_bare(mp_ctx, endpoint, server_key, keys, clients, rate, duration, start_at, mode, curve) -> list:
@@ -382,32 +456,39 @@ def _us(ns) -> str:
 
 
 def run(clients: int = 2, batch: int | None = None, rate: float | None = None, duration: float = 3.0,
-        log=print, durability=DURABILITY_MODES, baselines: bool = True) -> dict:
+        log=print, durability=DURABILITY_MODES, baselines: bool = True, rounds: int = LATENCY_ROUNDS) -> dict:
     """Run the gateway benchmark; return the results as a JSON-ready dict.
 
     With ``batch`` or ``rate`` given, one gateway scenario; else the three of
     :data:`SCENARIOS`. The batched flat-out scenario (or the one given) runs once per
     journal ``durability`` mode (``none`` first); the others under ``none``. Every result row
     carries its ``durability``. ``baselines``: also measure the bare pyzmq loops (the
-    ratios of the first and third targets need them).
+    ratios of the first and third targets need them); then a paced scenario and the echo
+    alternate ``rounds`` times.
     """
     from bench.engine_bench import machine_info
     durability = tuple(dict.fromkeys(durability))
     bad = [m for m in durability if m not in DURABILITY_MODES]
     if bad or not durability:
         raise ValueError(f"durability modes are {', '.join(DURABILITY_MODES)}, not {bad or 'none at all'}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, not {rounds}")
     mp_ctx = mp.get_context("spawn")
     workdir = Path(tempfile.mkdtemp(prefix="chuanyu-gwbench-"))
     try:
         custom = batch is not None or rate is not None
         scenarios = [("custom", batch or 1, rate)] if custom else list(SCENARIOS)
         runs = []
+        echo = None
         for name, b, r in scenarios:
             modes = durability if custom or (b > 1 and not r) else ("none",)
             for mode in sorted(modes, key=DURABILITY_MODES.index):
                 log(f"{name}: {clients} clients, {b} per frame, {'flat out' if not r else f'{r:,.0f} orders/s'}, "
                     f"durability {mode}")
-                res = _gateway_run(mp_ctx, workdir, clients, b, r, duration, log, mode)
+                if r and mode == "none" and baselines and echo is None:
+                    res, echo = _latency_rounds(mp_ctx, workdir, clients, b, r, duration, log, rounds)
+                else:
+                    res = _gateway_run(mp_ctx, workdir, clients, b, r, duration, log, mode)
                 res["scenario"] = name if mode == "none" else f"{name}, durability {mode}"
                 runs.append(res)
         if not baselines:
@@ -419,9 +500,12 @@ def run(clients: int = 2, batch: int | None = None, rate: float | None = None, d
         bare_curve = _bare_run(mp_ctx, keys, clients, duration, echo=False, rate=None, curve=True)
         log("bare pyzmq DEALER -> ROUTER (plain TCP), flat out")
         bare_plain = _bare_run(mp_ctx, keys, clients, duration, echo=False, rate=None, curve=False)
-        echo_rate = next((r["target_rate"] for r in runs if r["target_rate"]), 20_000)
-        log(f"bare pyzmq echo (CURVE) at {echo_rate:,.0f} msgs/s")
-        echo = _bare_run(mp_ctx, keys, clients, duration, echo=True, rate=echo_rate, curve=True)
+        if echo is None:
+            echo_rate = 20_000
+            log(f"bare pyzmq echo (CURVE) at {echo_rate:,.0f} msgs/s")
+            echo = _bare_run(mp_ctx, keys, clients, duration, echo=True, rate=echo_rate, curve=True)
+        else:
+            echo_rate = next(r["target_rate"] for r in runs if r.get("rounds"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     baseline = {"bare_msgs_per_s": bare_curve["msgs_per_s"], "bare_plain_msgs_per_s": bare_plain["msgs_per_s"],
@@ -483,6 +567,10 @@ def table(results: dict) -> str:
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "-" * len(lines[0]))
+    for r in results["runs"]:
+        if r.get("rounds"):
+            lines.append(f"{r['scenario']} and the echo, p99 of each round: " + ", ".join(
+                f"{_us(p['gateway_p99'])} / {_us(p['echo_p99'])}" for p in r["rounds"]))
     lines.append("")
     for t in results["targets"]:
         value = f"{t['value']:.2f}" if t["value"] < 100 else f"{t['value']:,.0f}"

@@ -551,6 +551,9 @@ def add_bench_gateway(targets) -> None:
                         "and fsync: the fsync/none throughput ratio is a target)")
     p.add_argument("--no-baselines", dest="baselines", action="store_false",
                    help="skip the bare pyzmq loops (no ratio against them)")
+    p.add_argument("--rounds", type=int, metavar="N",
+                   help="times the paced scenario and the bare echo alternate; percentiles are over all "
+                        "rounds' samples (default 3)")
     p.set_defaults(handler=_handler(_bench_gateway))
 
 
@@ -562,11 +565,14 @@ def _bench_gateway(args) -> int:
         raise _cli_error("--clients must be 1..64", 2)
     if args.batch is not None and not 1 <= args.batch <= 4096:
         raise _cli_error("--batch must be 1..4096", 2)
+    rounds = gateway_bench.LATENCY_ROUNDS if args.rounds is None else args.rounds
+    if not 1 <= rounds <= 20:
+        raise _cli_error("--rounds must be 1..20", 2)
     duration = 1.0 if args.quick else args.duration
     results = gateway_bench.run(clients=args.clients, batch=args.batch, rate=args.rate, duration=duration,
                                 log=lambda m: print(m, file=sys.stderr),
                                 durability=args.durability or gateway_bench.DURABILITY_MODES,
-                                baselines=args.baselines)
+                                baselines=args.baselines, rounds=rounds)
     out = sys.stderr if args.json == "-" else sys.stdout
     print(gateway_bench.table(results), file=out)
     _write_json(args.json, results)

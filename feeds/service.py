@@ -11,11 +11,11 @@ A bad request gets ``[b"ERROR", reason]``. A heartbeat on topic ``b"H"`` (JSON `
 """
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 
 import zmq
+
+from gateway.libzmq import functions as libzmq_functions
 
 from ._encode import publish
 from .encoder import FeedEncoder
@@ -25,39 +25,6 @@ __all__ = ["FeedService", "SNAPSHOT", "ERROR", "HEARTBEAT"]
 SNAPSHOT = b"SNAPSHOT"
 ERROR = b"ERROR"
 HEARTBEAT = b"H"          # topic of the heartbeat: JSON {epoch, seq, topics}
-
-
-def _libzmq_send():
-    """``(zmq_send, zmq_errno)`` addresses of the libzmq this process's pyzmq runs on, or None.
-
-    Publishing sends some 60 frames per engine batch; through pyzmq each costs a few
-    microseconds of Python-level work, through libzmq's C API a fraction of one. The library
-    is found among the process's mapped files (Linux); elsewhere, or when more than one
-    libzmq is mapped, or with ``CHUANYU_FEED_PYZMQ=1``, publishing goes through pyzmq.
-    """
-    if os.environ.get("CHUANYU_FEED_PYZMQ", "") not in ("", "0"):
-        return None
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split(None, 5)[5].strip() for line in maps
-                     if len(line.split(None, 5)) == 6 and "libzmq" in os.path.basename(line.split(None, 5)[5])}
-    except OSError:
-        return None
-    paths = {p for p in paths if os.path.exists(p)}
-    if len(paths) != 1:
-        return None
-    try:
-        lib = ctypes.CDLL(paths.pop())
-        major, minor, patch = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-        lib.zmq_version(ctypes.byref(major), ctypes.byref(minor), ctypes.byref(patch))
-        if (major.value, minor.value, patch.value) != zmq.zmq_version_info():
-            return None
-        return (ctypes.cast(lib.zmq_send, ctypes.c_void_p).value, ctypes.cast(lib.zmq_errno, ctypes.c_void_p).value)
-    except (OSError, AttributeError):
-        return None
-
-
-_ZMQ_SEND = _libzmq_send()
 
 
 class FeedService:
@@ -78,13 +45,16 @@ class FeedService:
         self.snapshots = snapshots
         self.published = 0
         self.frames = 0
+        # ~60 frames per engine batch: libzmq's zmq_send directly where it is found (see gateway.libzmq)
+        found = libzmq_functions()
+        self._zmq_send = (found["zmq_send"], found["zmq_errno"]) if found else None
 
     def publish(self, events) -> int:
         """Encode one engine batch and publish it; return the number of messages."""
         rows, groups = self.encoder.encode_grouped(events)
         # PUB never blocks: a slow subscriber loses messages and resynchronises.
-        if _ZMQ_SEND is not None:
-            n = publish(*_ZMQ_SEND, self.publisher.underlying, self.encoder.topics, rows, groups)
+        if self._zmq_send is not None:
+            n = publish(*self._zmq_send, self.publisher.underlying, self.encoder.topics, rows, groups)
         else:
             n = 0
             topics, send = self.encoder.topics, self.publisher.send

@@ -107,7 +107,9 @@ from .protocol import (
     REPORT_DTYPE, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType,
     CREATING_TYPES, OPERATOR, ORDER_TYPES, ReportFlag, decode_orders, reserved_mask,
 )
+from ._sockio import MULTIPART, OrderSocket
 from ._step import Screen, build_reports, group_by_session, number_reports
+from .libzmq import functions as libzmq_functions
 from .errors import GatewayError
 from .persistence import Persistence
 from .schedule import ScheduleDriver, clock_from_env, real_clock
@@ -135,6 +137,7 @@ _CMD_SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order
 # Plain ints for the hot path: IntEnum attribute access costs microseconds per batch.
 _LOGIN, _HEARTBEAT = int(MsgType.LOGIN), int(MsgType.HEARTBEAT)
 _NOBLOCK, _MORE_NOBLOCK = int(zmq.NOBLOCK), int(zmq.SNDMORE | zmq.NOBLOCK)
+_EAGAIN, _EHOSTUNREACH = int(zmq.EAGAIN), int(zmq.EHOSTUNREACH)
 _R_UNKNOWN_TYPE = int(GatewayReject.UNKNOWN_MESSAGE_TYPE)
 _R_RESERVED = int(GatewayReject.RESERVED_NOT_ZERO)
 _R_NOT_AUTHORISED = int(GatewayReject.NOT_AUTHORISED)
@@ -277,6 +280,7 @@ class Gateway(Persistence):
         self.ctx = zmq.Context()
         self.auth = None
         self.orders = self.admin = None
+        self._sockio = None                        # the order socket through libzmq's C API, if found
         self.feed = self.disclosure = None       # bound in bind()
         self.drop_copy = None                    # bound in bind() when a session has drop_copy = true
         self._stopping = False
@@ -387,6 +391,8 @@ class Gateway(Persistence):
         self.auth.configure_curve_callback("orders", _KeyAllowlist(self.session_keys.values()))
         self.auth.configure_curve_callback("admin", _KeyAllowlist(self.admin_public))
         self.orders = self._server_socket(b"orders", net.order_port)
+        found = libzmq_functions()
+        self._sockio = OrderSocket(found, self.orders) if found else None
         self.admin = self._server_socket(b"admin", net.admin_port)
         feed = feed_snapshots = None
         if net.feeds:
@@ -465,6 +471,7 @@ class Gateway(Persistence):
         return sock
 
     def close(self) -> None:
+        self._sockio = None
         for sock in (self.orders, self.admin):
             if sock is not None:
                 sock.close(linger=200)
@@ -539,11 +546,29 @@ class Gateway(Persistence):
 
         Returns the number of inbound messages handled.
         """
-        sock = self.orders
-        recv = sock.recv
-        by_identity = self._by_identity
         payloads, frame_sess, frame_ts = [], [], []
         budget = self.daemon.batch_max * INBOUND_SIZE
+        io = self._sockio
+        if io is not None:
+            size = 0
+            while True:
+                size, stray = io.drain(self._by_identity, size, budget, payloads, frame_sess, frame_ts)
+                if stray is None:
+                    break
+                kind, identity, payload, user_id = stray
+                if kind == MULTIPART:
+                    self._refuse_multipart(identity)
+                else:
+                    self._unbound_frame(identity, payload, user_id)
+        else:
+            self._drain_pyzmq(budget, payloads, frame_sess, frame_ts)
+        self.counters["frames"] += len(payloads)
+        return self._run_batch(payloads, frame_sess, frame_ts)
+
+    def _drain_pyzmq(self, budget: int, payloads: list, frame_sess: list, frame_ts: list) -> None:
+        """:meth:`gateway._sockio.OrderSocket.drain` through pyzmq, where libzmq was not found."""
+        recv = self.orders.recv
+        by_identity = self._by_identity
         size = 0
         now_ns = time.time_ns
         while size < budget:
@@ -553,19 +578,23 @@ class Gateway(Persistence):
                 break
             frame = recv(0, copy=False)
             if frame.more:
-                self._discard_rest(identity)
+                while self.orders.rcvmore:
+                    recv()
+                self._refuse_multipart(identity)
                 continue
             idx = by_identity.get(identity)
             if idx is None:
-                self._unbound_frame(identity, frame)
+                try:
+                    user_id = frame.get("User-Id")
+                except zmq.ZMQError:
+                    user_id = None
+                self._unbound_frame(identity, frame.bytes, user_id)
                 continue
             payload = frame.bytes
             payloads.append(payload)
             frame_sess.append(idx)
             frame_ts.append(now_ns())
             size += len(payload)
-        self.counters["frames"] += len(payloads)
-        return self._run_batch(payloads, frame_sess, frame_ts)
 
     def _run_batch(self, payloads: list, frame_sess: list, frame_ts: list) -> int:
         rejects: list[tuple] = []          # (reports, destination session index, message position)
@@ -859,13 +888,7 @@ class Gateway(Persistence):
             copy["flags"] |= np.uint8(ReportFlag.DROP_COPY)
             for s in self._drop_copy:
                 self._deliver(s, copy.copy(), merged)
-        first = int(dest[0])
-        if (dest == first).all():
-            if first != OPERATOR:
-                self._deliver(self.sessions[first], reports, merged)
-            return
-        order, bounds = group_by_session(np.ascontiguousarray(dest, dtype=np.int32), len(self.sessions))
-        reports = reports[order]
+        reports, bounds = group_by_session(reports, np.ascontiguousarray(dest, dtype=np.int32), len(self.sessions))
         for idx, a, b in bounds:
             if idx != OPERATOR:
                 self._deliver(self.sessions[idx], reports[a:b], merged)
@@ -895,31 +918,39 @@ class Gateway(Persistence):
             s.dropped += n
             self.counters["reports_dropped"] += n
             return
-        self._send(s, reports.tobytes(), n)
+        self._send(s, reports, n)
 
-    def _send(self, s: _Session, frame: bytes, n: int = 0) -> None:
-        """Send or queue one frame; never blocks."""
+    def _send(self, s: _Session, frame, n: int = 0) -> None:
+        """Send or queue one frame (bytes or a contiguous report array); never blocks."""
         if s.queue:
-            s.queue.append((frame, n))
+            s.queue.append((bytes(frame), n))
             self._flush(s)
         elif not self._try_send(s, frame):
-            s.queue.append((frame, n))
+            s.queue.append((bytes(frame), n))
         else:
             s.delivered += n
         if len(s.queue) > self.daemon.queue_frames:
             self._disconnect(s, GatewayReject.SLOW_CONSUMER)
 
-    def _try_send(self, s: _Session, frame: bytes) -> bool:
-        try:
-            self.orders.send(s.identity, _MORE_NOBLOCK)
-            self.orders.send(frame, _NOBLOCK)
-        except zmq.Again:
-            return False
-        except zmq.ZMQError as exc:            # EHOSTUNREACH: the peer is gone
-            if exc.errno == zmq.EHOSTUNREACH:
+    def _try_send(self, s: _Session, frame) -> bool:
+        """Send ``frame`` (bytes or a contiguous report array) now, or return False: the pipe is full."""
+        io = self._sockio
+        if io is not None:
+            err = io.send(s.identity, frame)
+        else:
+            try:
+                self.orders.send(s.identity, _MORE_NOBLOCK)
+                self.orders.send(frame, _NOBLOCK)
+                err = 0
+            except zmq.ZMQError as exc:
+                err = exc.errno
+        if err:
+            if err == _EAGAIN:
+                return False
+            if err == _EHOSTUNREACH:            # the peer is gone
                 self._disconnect(s, GatewayReject.HEARTBEAT_TIMEOUT, tell=False)
                 return True
-            raise
+            raise zmq.ZMQError(err)
         s.last_sent = time.monotonic_ns()
         return True
 
@@ -941,9 +972,11 @@ class Gateway(Persistence):
             m[k] = v
         return m.tobytes()
 
-    def _unbound_frame(self, identity: bytes, frame) -> None:
-        """A frame from a connection with no session: it must be a LOGIN alone."""
-        payload = frame.bytes
+    def _unbound_frame(self, identity: bytes, payload: bytes, user_id: str | None) -> None:
+        """A frame from a connection with no session: it must be a LOGIN alone.
+
+        ``user_id``: the connection's ZAP user id (its CURVE public key), None if it has none.
+        """
         reason = 0
         msg = None
         if len(payload) != INBOUND_SIZE:
@@ -964,13 +997,9 @@ class Gateway(Persistence):
                 reason = GatewayReject.SHUTTING_DOWN
             else:
                 s = self.session_by_id[int(msg["session"])]
-                try:
-                    user = frame.get("User-Id")
-                except zmq.ZMQError:
-                    user = None
                 fill = bool(int(msg["flags"]) & LoginFlag.GAP_FILL)
                 after = int(msg["last_report_seq"])
-                if user != s.public_key:
+                if user_id != s.public_key:
                     reason = GatewayReject.KEY_NOT_ALLOWED
                 elif s.logged_in:
                     reason = GatewayReject.ALREADY_LOGGED_IN
@@ -1095,10 +1124,8 @@ class Gateway(Persistence):
                                                       report_seq=s.report_seq))
         self._queue_cancels()
 
-    def _discard_rest(self, identity: bytes) -> None:
-        """A multipart message: read the rest and refuse it as malformed."""
-        while self.orders.rcvmore:
-            self.orders.recv()
+    def _refuse_multipart(self, identity: bytes) -> None:
+        """A message of more than one frame (its parts already read): refuse it as malformed."""
         idx = self._by_identity.get(identity)
         r = self._frame_reject(idx or 0, time.time_ns(), GatewayReject.MALFORMED_FRAME, 0)
         if self.metrics is not None:

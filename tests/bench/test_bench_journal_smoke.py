@@ -68,3 +68,23 @@ def test_cli_bench_gateway_runs_the_durability_modes(tmp_path, capsys):
 def test_gateway_bench_refuses_an_unknown_durability_mode():
     with pytest.raises(ValueError, match="durability"):
         gateway_bench.run(clients=1, batch=8, duration=0.1, durability=("paranoid",), log=lambda m: None)
+
+
+def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsys):
+    path = tmp_path / "gateway.json"
+    argv = ["bench", "gateway", "--clients", "1", "--rate", "2000", "--duration", "0.5", "--durability", "none",
+            "--rounds", "2", "--json", str(path)]
+    assert cli.main(argv) == 0
+    data = json.loads(path.read_text())
+    paced, = data["runs"]
+    assert len(paced["rounds"]) == 2 and all(p["gateway_p99"] > 0 and p["echo_p99"] > 0 for p in paced["rounds"])
+    assert paced["acked"] == paced["sent"] > 0
+    echo = data["baseline"]["bare_echo_latency_ns"]
+    assert data["baseline"]["bare_echo_rate"] == 2000
+    # pooled percentiles lie within the rounds' own
+    lows, highs = min(p["echo_p99"] for p in paced["rounds"]), max(p["echo_p99"] for p in paced["rounds"])
+    assert 0.99 * lows <= echo["p99"] <= 1.01 * highs
+    target = next(t for t in data["targets"] if "bare echo p99" in t["target"])
+    assert target["value"] == pytest.approx(paced["latency_ns"]["p99"] / echo["p99"])
+    assert "p99 of each round" in capsys.readouterr().out
+    assert cli.main(["bench", "gateway", "--rounds", "0"]) == 2

@@ -18,6 +18,7 @@ import pytest
 import zmq
 
 from gateway.client import Client, load_keys
+from gateway.libzmq import FORCE_PYZMQ
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -203,6 +204,18 @@ class Daemon:
 def daemon(tmp_path_factory):
     """One daemon for a test module (tests use distinct accounts or instruments)."""
     d = Daemon(tmp_path_factory.mktemp("gw") / "state")
+    yield d
+    d.stop()
+
+
+SOCKET_PATHS = ("libzmq", "pyzmq")       # the daemon's order socket: libzmq's C API, or pyzmq (gateway.libzmq)
+
+
+def daemon_on_socket_path(request, tmp_path_factory):
+    """A module's daemon on the socket path ``request.param``: for a module-scoped fixture
+    parametrized with :data:`SOCKET_PATHS`, so the module's tests hold both paths alike."""
+    env = {FORCE_PYZMQ: "1"} if request.param == "pyzmq" else {}
+    d = Daemon(tmp_path_factory.mktemp(f"gw-{request.param}") / "state", env=env)
     yield d
     d.stop()
 

@@ -7,11 +7,12 @@ import asyncio
 import numpy as np
 import pytest
 
-from conftest import MARKET, Daemon, eventually
+from conftest import MARKET, SOCKET_PATHS, Daemon, eventually
 from feed_helpers import journal_events
 from feeds.client import AsyncFeedClient, FeedClient
 from feeds.messages import FeedType
 from gateway.client import orders
+from gateway.libzmq import FORCE_PYZMQ
 from gateway.protocol import REPORT_DTYPE, MsgType
 from matching import EventKind, Side, TradeType
 
@@ -64,11 +65,13 @@ def _engine_ladders(engine):
     return [(engine.book(n, 10**6), engine.listings(n, 10**6)) for n in range(INSTRUMENTS)]
 
 
-@pytest.fixture
-def market(tmp_path):
-    # small feed buffers, so that a paused subscriber loses messages
+@pytest.fixture(params=SOCKET_PATHS)
+def market(request, tmp_path):
+    # small feed buffers, so that a paused subscriber loses messages; published through
+    # libzmq's zmq_send and through pyzmq (gateway.libzmq)
     d = Daemon(tmp_path / "state", MARKET.replace("snapshot_port = 0\n",
-                                                  "snapshot_port = 0\nfeed_hwm = 100\nfeed_sndbuf = 65536\n"))
+                                                  "snapshot_port = 0\nfeed_hwm = 100\nfeed_sndbuf = 65536\n"),
+               env={FORCE_PYZMQ: "1"} if request.param == "pyzmq" else {})
     yield d
     d.stop()
 

@@ -7,12 +7,19 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from conftest import drain
+from conftest import SOCKET_PATHS, daemon_on_socket_path, drain
 from gateway.client import Client, SessionError, load_keys
 from gateway.protocol import (
     INBOUND_SIZE, PROTOCOL_VERSION, GatewayReject, MsgType, encode, message, reserved_mask,
 )
 from matching import Side
+
+
+@pytest.fixture(scope="module", params=SOCKET_PATHS)
+def daemon(request, tmp_path_factory):
+    """The module's daemon, once on each socket path."""
+    yield from daemon_on_socket_path(request, tmp_path_factory)
+
 
 SCEA = 0
 ACCOUNT = 1                      # session 1's (Sichuan member 101)

@@ -5,10 +5,17 @@ import asyncio
 import pytest
 import zmq.auth
 
-from conftest import drain
+from conftest import SOCKET_PATHS, daemon_on_socket_path, drain
 from gateway.client import AsyncClient, Client, SessionError, load_keys
 from gateway.protocol import GatewayReject, MsgType, ReportFlag
 from matching import CancelReason, Reject, Side, TradeType
+
+
+@pytest.fixture(scope="module", params=SOCKET_PATHS)
+def daemon(request, tmp_path_factory):
+    """The module's daemon, once on each socket path."""
+    yield from daemon_on_socket_path(request, tmp_path_factory)
+
 
 SC_ACCOUNT, CQ_ACCOUNT = 1, 4          # members 101 (Sichuan) and 202 (Chongqing)
 SCEA, CQEA = 0, 1

@@ -149,15 +149,26 @@ def monkeypatch_module():
 @given(st.lists(st.integers(0, 5), max_size=60))
 def test_group_by_session_is_a_stable_sort_with_the_bounds_of_each_session(dest):
     dest = np.array(dest, dtype=np.int32)
-    order, bounds = step.group_by_session(dest, 6)
-    assert order.tolist() == np.argsort(dest, kind="stable").tolist()
+    reports = np.zeros(len(dest), dtype=REPORT_DTYPE)
+    reports["seq"] = np.arange(len(dest)) + 100
+    reports["session"] = dest
+    grouped, bounds = step.group_by_session(reports, dest, 6)
+    order = np.argsort(dest, kind="stable")
+    assert grouped.tobytes() == reports[order].tobytes()
     assert [(s, b - a) for s, a, b in bounds] == [(s, int((dest == s).sum())) for s in range(6) if (dest == s).any()]
-    assert all(set(dest[order[a:b]].tolist()) == {s} for s, a, b in bounds)
+    assert all(set(grouped["session"][a:b].tolist()) == {s} for s, a, b in bounds)
+    if len(bounds) <= 1:
+        assert grouped is reports                  # one destination: nothing to copy
 
 
-def test_group_by_session_refuses_a_destination_that_is_no_session():
+def test_group_by_session_refuses_a_destination_that_is_no_session_and_bad_reports():
+    reports = np.zeros(2, dtype=REPORT_DTYPE)
     with pytest.raises(IndexError, match="not a session index"):
-        step.group_by_session(np.array([0, 7], dtype=np.int32), 3)
+        step.group_by_session(reports, np.array([0, 7], dtype=np.int32), 3)
+    with pytest.raises(ValueError, match="2 reports but 3 destinations"):
+        step.group_by_session(reports, np.array([0, 1, 2], dtype=np.int32), 3)
+    with pytest.raises(TypeError, match="contiguous REPORT_DTYPE"):
+        step.group_by_session(np.zeros(2, dtype=np.int64), np.array([0, 1], dtype=np.int32), 3)
 
 
 def test_number_reports_and_consecutive():

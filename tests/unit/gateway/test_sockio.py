@@ -1,0 +1,172 @@
+"""gateway._sockio.OrderSocket on real loopback sockets: what it drains and sends is what pyzmq
+would have given (the daemon-level comparison of the two paths is in
+tests/integration/test_gateway_malformed.py and test_gateway_trading.py)."""
+import errno
+import time
+
+import numpy as np
+import pytest
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from gateway import libzmq
+from gateway._sockio import MULTIPART, UNBOUND, OrderSocket
+from gateway.protocol import REPORT_DTYPE
+
+FUNCTIONS = libzmq.functions()
+pytestmark = pytest.mark.skipif(FUNCTIONS is None, reason="libzmq's C functions not found (not Linux?)")
+
+
+@pytest.fixture
+def ctx():
+    c = zmq.Context()
+    yield c
+    c.destroy(linger=0)
+
+
+def _router(ctx):
+    r = ctx.socket(zmq.ROUTER)
+    r.router_mandatory = True
+    r.linger = 0
+    port = r.bind_to_random_port("tcp://127.0.0.1")
+    return r, f"tcp://127.0.0.1:{port}"
+
+
+def _dealer(ctx, endpoint, identity: bytes):
+    d = ctx.socket(zmq.DEALER)
+    d.routing_id = identity
+    d.linger = 0
+    d.connect(endpoint)
+    return d
+
+
+def _drain_all(io, session_of, budget=1 << 30):
+    """Drain until nothing waits, going on past each stray as the daemon does; what came."""
+    payloads, sess, ts, strays = [], [], [], []
+    size = 0
+    while True:
+        size, stray = io.drain(session_of, size, budget, payloads, sess, ts)
+        if stray is None:
+            return size, payloads, sess, ts, strays
+        strays.append(stray)
+
+
+def test_drain_takes_session_frames_in_order_and_stops_at_each_stray(ctx):
+    router, endpoint = _router(ctx)
+    a, b = _dealer(ctx, endpoint, b"A"), _dealer(ctx, endpoint, b"B")
+    io = OrderSocket(FUNCTIONS, router)
+    # B's first frame: before B is known
+    b.send(b"login?")
+    time.sleep(0.2)
+    size, payloads, sess, ts, strays = _drain_all(io, {b"A": 1})
+    assert (payloads, strays) == ([], [(UNBOUND, b"B", b"login?", None)])   # no ZAP handler: no user id
+    before = time.time_ns()
+    a.send(b"a1")
+    a.send_multipart([b"x", b"y", b"z"])
+    a.send(b"a22")
+    b.send(b"b1")
+    time.sleep(0.2)
+    size, payloads, sess, ts, strays = _drain_all(io, {b"A": 1, b"B": 2})
+    assert strays == [(MULTIPART, b"A", None, None)]
+    assert sorted(zip(sess, payloads)) == [(1, b"a1"), (1, b"a22"), (2, b"b1")]
+    assert [p for s, p in zip(sess, payloads) if s == 1] == [b"a1", b"a22"]     # one peer's order kept
+    assert size == 2 + 3 + 2
+    assert all(before <= t <= time.time_ns() for t in ts)
+    assert io.drain({}, 0, 100, [], [], []) == (0, None)                        # nothing left waiting
+
+
+def test_drain_stops_once_the_budget_is_used(ctx):
+    router, endpoint = _router(ctx)
+    a = _dealer(ctx, endpoint, b"A")
+    io = OrderSocket(FUNCTIONS, router)
+    for k in range(10):
+        a.send(bytes(64))
+    time.sleep(0.2)
+    payloads = []
+    size, stray = io.drain({b"A": 1}, 0, 200, payloads, [], [])
+    assert (size, stray, len(payloads)) == (256, None, 4)
+    size, stray = io.drain({b"A": 1}, 0, 10_000, payloads, [], [])
+    assert (size, len(payloads)) == (6 * 64, 10)
+
+
+def test_send_delivers_bytes_and_report_arrays_and_reports_errors_as_errno(ctx):
+    router, endpoint = _router(ctx)
+    a = _dealer(ctx, endpoint, b"A")
+    a.send(b"hello")
+    assert router.poll(5000)
+    router.recv_multipart()
+    io = OrderSocket(FUNCTIONS, router)
+    reports = np.zeros(3, dtype=REPORT_DTYPE)
+    reports["seq"] = [7, 8, 9]
+    assert io.send(b"A", b"plain") == 0
+    assert io.send(b"A", reports) == 0
+    assert io.send(b"A", reports[1:]) == 0
+    assert a.poll(5000)
+    assert a.recv() == b"plain"
+    assert np.frombuffer(a.recv(), dtype=REPORT_DTYPE)["seq"].tolist() == [7, 8, 9]
+    assert np.frombuffer(a.recv(), dtype=REPORT_DTYPE)["seq"].tolist() == [8, 9]
+    assert io.send(b"nobody", b"x") == errno.EHOSTUNREACH
+    with pytest.raises(ValueError, match="contiguous"):
+        io.send(b"A", reports["seq"][::2])        # refused before anything is sent: no half message
+    assert io.send(b"A", b"after") == 0
+    assert a.poll(5000)
+    assert a.recv_multipart() == [b"after"]
+
+
+def test_send_says_eagain_when_the_peer_pipe_is_full(ctx):
+    router, endpoint = _router(ctx)
+    router.sndhwm = 1
+    a = _dealer(ctx, endpoint, b"A")
+    a.rcvhwm = 1
+    a.send(b"hello")
+    assert router.poll(5000)
+    router.recv_multipart()
+    io = OrderSocket(FUNCTIONS, router)
+    results = [io.send(b"A", bytes(1 << 16)) for _ in range(2000)]
+    assert results[0] == 0
+    assert set(results) == {0, errno.EAGAIN}
+
+
+def test_unbound_frames_carry_the_zap_user_id(ctx, tmp_path):
+    server_public, server_secret = zmq.auth.load_certificate(zmq.auth.create_certificates(tmp_path, "server")[1])
+    client_public, client_secret = zmq.auth.load_certificate(zmq.auth.create_certificates(tmp_path, "client")[1])
+    auth = ThreadAuthenticator(ctx)
+    auth.start()
+    try:
+        auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        router = ctx.socket(zmq.ROUTER)
+        router.linger = 0
+        router.curve_server = True
+        router.curve_publickey, router.curve_secretkey = server_public, server_secret
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        d = ctx.socket(zmq.DEALER)
+        d.linger = 0
+        d.curve_serverkey = server_public
+        d.curve_publickey, d.curve_secretkey = client_public, client_secret
+        d.connect(f"tcp://127.0.0.1:{port}")
+        d.send(b"login")
+        io = OrderSocket(FUNCTIONS, router)
+        assert router.poll(5000)
+        size, stray = io.drain({}, 0, 1000, [], [], [])
+        kind, identity, payload, user_id = stray
+        assert (kind, payload, user_id) == (UNBOUND, b"login", client_public.decode())
+    finally:
+        auth.stop()
+
+
+def test_order_socket_refuses_a_closed_socket_and_missing_functions(ctx):
+    router, _ = _router(ctx)
+    with pytest.raises(ValueError, match="no address for zmq_msg_gets"):
+        OrderSocket({k: v for k, v in FUNCTIONS.items() if k != "zmq_msg_gets"}, router)
+    router.close()
+    with pytest.raises(ValueError, match="closed"):
+        OrderSocket(FUNCTIONS, router)
+
+
+def test_pyzmq_is_forced_by_the_environment(monkeypatch):
+    monkeypatch.setenv(libzmq.FORCE_PYZMQ, "1")
+    assert libzmq.functions() is None
+    monkeypatch.setenv(libzmq.FORCE_PYZMQ, "0")
+    assert libzmq.functions() == FUNCTIONS
+    assert set(FUNCTIONS) == set(libzmq.NAMES) and all(FUNCTIONS.values())
