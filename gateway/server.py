@@ -869,7 +869,7 @@ class Gateway(Persistence):
         if self.engine.next_order_id > len(self._order_session):
             self._grow_orders(self.engine.next_order_id - 1)
         return build_reports(events, cmd_sess, cmd_session_ids, cmd_pos, base, self._order_session,
-                             self._order_account, self._order_coid, self._order_open.view(np.uint8),
+                             self._order_account, self._order_coid, self._order_open,
                              self._account_home)
 
     def _route(self, reports: np.ndarray, dest: np.ndarray, pos: np.ndarray, merged: bool) -> None:
