@@ -26,9 +26,10 @@ In the same run, with the same client code, CURVE keys and loopback:
   the latency scenario's rate.
 
 The latency scenario and the echo take turns :data:`LATENCY_ROUNDS` times (gateway, echo,
-gateway, echo, ...), and each side's percentiles are over all its rounds' samples. On two
-shared cores one run's p99 moves by a third from run to run with whatever else the machine
-does; alternating spreads that over both sides alike. Each round's pair of p99s is kept
+gateway, echo, ...), each at least :data:`LATENCY_MIN_S` seconds, and each side's
+percentiles are over all its rounds' samples. On two shared cores a process is now and then
+descheduled for a few milliseconds, and a handful of such stalls moves one short run's p99 by
+half; alternating spreads them over both sides alike. Each round's pair of p99s is kept
 (``rounds``).
 
 The ratios against the three targets of the issue come from these. Client processes run at
@@ -63,6 +64,7 @@ SCENARIOS = (                       # (name, orders per frame, total target rate
 )
 _LATENCY_SAMPLES = 200_000
 LATENCY_ROUNDS = 3                  # paced gateway and echo runs, alternating
+LATENCY_MIN_S = 2.0                 # each of them at least this long (--quick runs 1 s)
 
 
 # ------------------------------------------------------------------ the market
@@ -425,6 +427,7 @@ def _latency_rounds(mp_ctx, workdir: Path, clients: int, batch: int, rate: float
     """The paced gateway scenario and the bare echo at the same rate, alternately ``rounds``
     times; (the gateway's result, the echo's), percentiles over all rounds' samples."""
     gateway_lat, echo_lat, pairs, results = [], [], [], []
+    duration = max(duration, LATENCY_MIN_S)
     for k in range(rounds):
         res = _gateway_run(mp_ctx, workdir, clients, batch, rate, duration, log, "none", gateway_lat)
         keys = Path(next(workdir.glob("daemon-*/state/keys")))

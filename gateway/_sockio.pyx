@@ -122,6 +122,7 @@ cdef class OrderSocket:
         cdef bytes identity, payload
         cdef PyObject* idx
         cdef const char* user
+        cdef int more
         while size < budget:
             if self._recv(&part) < 0:
                 return size, None
@@ -145,9 +146,10 @@ cdef class OrderSocket:
             payload = self._take(&part)
             idx = PyDict_GetItem(session_of, identity)
             if idx is NULL:
-                user = self.c_gets(&part, b"User-Id")
+                user = self.c_gets(&part, b"User-Id")     # the message's metadata: read before closing it
+                user_id = user.decode() if user is not NULL else None
                 self.c_close(&part)
-                return size, (UNBOUND, identity, payload, user.decode() if user is not NULL else None)
+                return size, (UNBOUND, identity, payload, user_id)
             self.c_close(&part)
             payloads.append(payload)
             frame_sess.append(<object>idx)

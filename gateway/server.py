@@ -6,11 +6,14 @@ One thread runs the hot path (``Gateway.run``)::
          -> stamp seq + receive time -> journal.append / journal.sync -> engine.process
          -> build execution reports -> route them to sessions (+ drop copies, market data)
 
-The checks and decoding (:class:`gateway._step.Screen`) and the report building
-(:func:`gateway._step.build_reports`) are one C loop each; a batch holding a session message
-or a malformed frame takes the numpy path (``_screen_numpy``), which is also the reference the
-C screen is tested against (:mod:`gateway.reports_numpy` is the reports' reference). No Python code runs per message, only per frame (receiving it)
-and per session (sending its reports).
+The drain and the sends (:class:`gateway._sockio.OrderSocket`, libzmq's C API on the pyzmq
+socket; pyzmq where libzmq is not found, see :mod:`gateway.libzmq`), the checks and decoding
+(:class:`gateway._step.Screen`), the report building (:func:`gateway._step.build_reports`) and
+their grouping by session are one C loop each. A batch holding a session message or a
+malformed frame takes the numpy path (``_screen_numpy``), which is also the reference the C
+screen is tested against (:mod:`gateway.reports_numpy` is the reports' reference). No Python
+code runs per message; per frame, only appending it to the batch's lists; per session, the
+numbering, gap-fill window and send of its reports.
 
 Sockets
 -------

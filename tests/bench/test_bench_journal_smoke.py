@@ -70,7 +70,8 @@ def test_gateway_bench_refuses_an_unknown_durability_mode():
         gateway_bench.run(clients=1, batch=8, duration=0.1, durability=("paranoid",), log=lambda m: None)
 
 
-def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsys):
+def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(gateway_bench, "LATENCY_MIN_S", 0.8)     # the paced rounds' floor, kept short here
     path = tmp_path / "gateway.json"
     argv = ["bench", "gateway", "--clients", "1", "--rate", "2000", "--duration", "0.5", "--durability", "none",
             "--rounds", "2", "--json", str(path)]
@@ -78,6 +79,7 @@ def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsy
     data = json.loads(path.read_text())
     paced, = data["runs"]
     assert len(paced["rounds"]) == 2 and all(p["gateway_p99"] > 0 and p["echo_p99"] > 0 for p in paced["rounds"])
+    assert paced["duration_s"] == 0.8
     assert paced["acked"] == paced["sent"] > 0
     echo = data["baseline"]["bare_echo_latency_ns"]
     assert data["baseline"]["bare_echo_rate"] == 2000
