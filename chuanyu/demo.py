@@ -311,18 +311,21 @@ class _Market:
                     self.view.trade(trade)
         return reports
 
-    def pump(self, timeout_s: float) -> None:
+    def pump(self, timeout_s: float, busy: str | None = None) -> None:
         """Take whatever arrived (reports, drop copies, market data), waiting up to ``timeout_s``
-        for something; heartbeats go out as they fall due."""
+        for something; heartbeats go out as they fall due. ``busy``: a platform whose replies
+        someone is waiting for (:meth:`wait_reply` reads those itself)."""
         poller = self.zmq.Poller()
-        for c in self.clients.values():
+        for name, c in self.clients.items():
+            if name == busy:
+                continue
             c.poll(0)                    # sends the heartbeat if one is due
             poller.register(c.sock, self.zmq.POLLIN)
         if self.feed is not None:
             poller.register(self.feed.sub, self.zmq.POLLIN)
         ready = dict(poller.poll(max(0, int(timeout_s * 1000))))
         for name, c in self.clients.items():
-            if c.sock in ready:
+            if name != busy and c.sock in ready:
                 while True:
                     rows = c.recv(0)
                     if rows is None:
@@ -347,7 +350,8 @@ class _Market:
                     if r.msg_type == MsgType.SERVER_LOGOUT:
                         raise DemoError(f"the daemon logged the {name} platform out ({r.reason_name})")
             else:
-                self.pump(0)
+                # not pump(0) alone: it would take, and lose, the reply that has just arrived
+                self.pump(0, busy=name)
                 self.daemon.check()
                 if time.monotonic() > deadline:
                     raise DemoError(f"no acknowledgement from the daemon within {ACK_TIMEOUT_S:.0f} s")

@@ -168,3 +168,55 @@ def test_the_readme_first_command_runs_the_demo_with_every_trade_type(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     assert {kind for _, kind in TRADE_LINE.findall(run.stdout)} == set(TYPES)
     assert "END OF DAY REPORT" in run.stdout and "MARKET VITALITY" in run.stdout
+
+
+def test_a_reply_that_arrives_while_waiting_is_not_lost_to_the_pump(monkeypatch):
+    """wait_reply's recv times out, the ACK lands, then the pump runs: the ACK must still be
+    found (the pump used to read the waiting platform's socket too and drop it: a 20 s stall)."""
+    import numpy as np
+    import zmq
+
+    from chuanyu import demo
+    from gateway.protocol import REPORT_DTYPE, MsgType
+
+    ctx = zmq.Context()
+    near, far = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    near.bind("inproc://platform")
+    far.connect("inproc://platform")
+    ack = np.zeros(1, dtype=REPORT_DTYPE)
+    ack["msg_type"], ack["client_order_id"] = MsgType.ACK, 42
+
+    class Platform:                     # a Client whose first recv times out just as the ACK arrives
+        sock = near
+        calls = 0
+
+        def recv(self, timeout_ms):
+            self.calls += 1
+            if self.calls == 1:
+                far.send(ack.tobytes())
+                time.sleep(0.05)
+                return None
+            return np.frombuffer(near.recv(), dtype=REPORT_DTYPE) if near.poll(timeout_ms) else None
+
+        def poll(self, timeout_ms):
+            return bool(near.poll(timeout_ms))
+
+    class Quiet:
+        def refresh(self, market):
+            pass
+
+    class Alive:
+        def check(self):
+            pass
+
+    monkeypatch.setattr(demo, "ACK_TIMEOUT_S", 1.0)
+    market = demo._Market.__new__(demo._Market)
+    market.zmq, market.clients, market.feed, market.view, market.daemon = zmq, {"SC": Platform()}, None, Quiet(), Alive()
+    market.tally = None
+    try:
+        reply = market.wait_reply("SC", 42)
+        assert (reply.msg_type, reply.client_order_id) == (MsgType.ACK, 42)
+    finally:
+        near.close(0)
+        far.close(0)
+        ctx.term()
