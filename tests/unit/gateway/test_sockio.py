@@ -18,11 +18,26 @@ FUNCTIONS = libzmq.functions()
 pytestmark = pytest.mark.skipif(FUNCTIONS is None, reason="libzmq's C functions not found (not Linux?)")
 
 
+class _Sockets:
+    """A context whose sockets are kept and closed at teardown (pyzmq warns of any left open)."""
+
+    def __init__(self):
+        self.context = zmq.Context()
+        self.made = []
+
+    def socket(self, kind):
+        sock = self.context.socket(kind)
+        self.made.append(sock)
+        return sock
+
+
 @pytest.fixture
 def ctx():
-    c = zmq.Context()
+    c = _Sockets()
     yield c
-    c.destroy(linger=0)
+    for sock in c.made:
+        sock.close(linger=0)
+    c.context.term()
 
 
 def _router(ctx):
@@ -131,7 +146,7 @@ def test_send_says_eagain_when_the_peer_pipe_is_full(ctx):
 def test_unbound_frames_carry_the_zap_user_id(ctx, tmp_path):
     server_public, server_secret = zmq.auth.load_certificate(zmq.auth.create_certificates(tmp_path, "server")[1])
     client_public, client_secret = zmq.auth.load_certificate(zmq.auth.create_certificates(tmp_path, "client")[1])
-    auth = ThreadAuthenticator(ctx)
+    auth = ThreadAuthenticator(ctx.context)
     auth.start()
     try:
         auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
