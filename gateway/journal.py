@@ -60,7 +60,7 @@ import numpy as np
 
 from matching import COMMAND_DTYPE
 
-from ._step import consecutive
+from ._step import journal_record
 
 __all__ = [
     "Journal", "JournalError", "JournalCorrupt", "TornTail", "RecordHeader", "Record", "read_records",
@@ -127,14 +127,6 @@ def segments(directory) -> list[tuple[int, Path]]:
             raise JournalCorrupt(path, 0, "not a journal segment name (journal-<20 digits>.seg)")
         found.append((int(m.group(1)), path))
     return sorted(found)
-
-
-def _encode(batch: np.ndarray, ts: int) -> tuple[bytes, np.ndarray]:
-    payload = batch.view(np.uint8)
-    header = bytearray(HEADER.pack(MAGIC, len(payload), 0, int(batch["seq"][0]), len(batch), ts))
-    crc = zlib.crc32(payload, zlib.crc32(header[_CRC_FROM:]))
-    struct.pack_into("<I", header, 8, crc)
-    return bytes(header), payload
 
 
 def _scan_segment(path: Path, data: bytearray, last: bool, expect: int | None) -> Iterator[Record]:
@@ -290,23 +282,14 @@ class Journal:
 
         Its ``seq`` column must continue the journal without a gap; an empty batch is ignored.
         """
-        n = len(batch)
-        if n == 0:
+        if len(batch) == 0:
             return
-        if batch.dtype != COMMAND_DTYPE or batch.ndim != 1:
-            raise TypeError("a journal batch is a 1-d COMMAND_DTYPE array")
-        batch = np.ascontiguousarray(batch)
-        seq = batch["seq"]
-        first = int(seq[0])
-        if (self.last_seq and first != self.last_seq + 1) or first < 1 or not consecutive(seq):
-            raise ValueError(f"batch seq {first}..{int(seq[-1])} does not continue the journal "
-                             f"(last seq {self.last_seq}) one by one")
-        header, payload = _encode(batch, int(batch["ts"][0]))
-        size = len(header) + len(payload)
+        # checks, header, CRC and rows in one C call (gateway._step.journal_record)
+        record, first, n = journal_record(batch, self.last_seq, MAGIC)
+        size = len(record)
         if self._file is None or (self._size and self._size + size > self.segment_bytes):
             self._roll(first)
-        self._file.write(header)
-        self._file.write(payload)
+        self._file.write(record)
         self._size += size
         self._dirty = True
         self.last_seq = first + n - 1

@@ -111,7 +111,7 @@ from .protocol import (
     CREATING_TYPES, OPERATOR, ORDER_TYPES, ReportFlag, decode_orders, reserved_mask,
 )
 from ._sockio import MULTIPART, OrderSocket
-from ._step import Screen, build_reports, group_by_session, number_reports
+from ._step import Screen, build_reports, group_by_session, number_reports, stamp_seq
 from .libzmq import functions as libzmq_functions
 from .errors import GatewayError
 from .persistence import Persistence
@@ -744,7 +744,7 @@ class Gateway(Persistence):
     def _sequence(self, cmds: np.ndarray, ts: int | None = None) -> np.ndarray:
         """Stamp the global command sequence (and, if given, one receive time)."""
         n = len(cmds)
-        cmds["seq"] = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
+        stamp_seq(cmds, self.next_seq)
         if ts is not None:
             cmds["ts"] = ts
         self.next_seq += n

@@ -20,7 +20,7 @@ import gateway.server as server
 from bench.gateway_bench import _config
 from gateway.config import parse_config
 from gateway.protocol import ORDER_DTYPE, ORDER_TYPES, REPORT_DTYPE, MsgType
-from matching import commands
+from matching import COMMAND_DTYPE, commands
 
 from wire import logged_in
 
@@ -171,11 +171,54 @@ def test_group_by_session_refuses_a_destination_that_is_no_session_and_bad_repor
         step.group_by_session(np.zeros(2, dtype=np.int64), np.array([0, 1], dtype=np.int32), 3)
 
 
-def test_number_reports_and_consecutive():
+def test_number_reports_and_stamp_seq():
     reports = np.zeros(4, dtype=REPORT_DTYPE)
     step.number_reports(reports, 41)
     assert reports["report_seq"].tolist() == [41, 42, 43, 44]
     with pytest.raises(TypeError):
         step.number_reports(reports[::2], 1)
-    assert step.consecutive(reports["report_seq"]) and step.consecutive(np.zeros(1, dtype=np.int64))
-    assert not step.consecutive(np.array([3, 4, 4], dtype=np.int64))
+    cmds = np.zeros(3, dtype=COMMAND_DTYPE)
+    cmds["ts"] = 7
+    step.stamp_seq(cmds, 100)
+    assert cmds["seq"].tolist() == [100, 101, 102] and cmds["ts"].tolist() == [7, 7, 7]
+    with pytest.raises(TypeError):
+        step.stamp_seq(cmds[::2], 1)
+
+
+@given(st.integers(0, 5), st.integers(1, 40), st.integers(-3, 3), st.integers(0, 2**62))
+def test_journal_record_is_the_documented_layout(last_seq, n, skew, ts):
+    """The C record against the layout of gateway.journal built with struct and zlib."""
+    import struct
+    import zlib
+
+    from gateway.journal import HEADER, MAGIC
+    cmds = np.zeros(n, dtype=COMMAND_DTYPE)
+    first = (last_seq + 1 if last_seq else 1) + skew
+    cmds["seq"] = np.arange(first, first + n)
+    cmds["ts"] = ts
+    cmds["price"] = np.arange(n) * 13
+    if first < 1 or (last_seq and skew):        # an empty journal (last_seq 0) takes any first seq >= 1
+        with pytest.raises(ValueError, match="does not continue the journal"):
+            step.journal_record(cmds, last_seq, MAGIC)
+        return
+    record, got_first, got_n = step.journal_record(cmds, last_seq, MAGIC)
+    header = bytearray(HEADER.pack(MAGIC, n * COMMAND_DTYPE.itemsize, 0, first, n, ts))
+    crc = zlib.crc32(cmds.tobytes(), zlib.crc32(header[12:]))
+    struct.pack_into("<I", header, 8, crc)
+    assert (record, got_first, got_n) == (bytes(header) + cmds.tobytes(), first, n)
+    if n > 1:                                  # a gap inside the batch
+        cmds["seq"][-1] += 1
+        with pytest.raises(ValueError, match="does not continue"):
+            step.journal_record(cmds, last_seq, MAGIC)
+
+
+def test_journal_record_refuses_what_is_no_batch():
+    from gateway.journal import MAGIC
+    with pytest.raises(TypeError, match="non-empty 1-d COMMAND_DTYPE"):
+        step.journal_record(np.zeros(0, dtype=COMMAND_DTYPE), 0, MAGIC)
+    with pytest.raises(TypeError, match="non-empty 1-d COMMAND_DTYPE"):
+        step.journal_record(np.zeros(2, dtype=REPORT_DTYPE), 0, MAGIC)
+    strided = np.zeros(4, dtype=COMMAND_DTYPE)
+    strided["seq"] = [1, 9, 2, 9]
+    record, first, n = step.journal_record(strided[::2], 0, MAGIC)     # copied to contiguous rows
+    assert (first, n, len(record)) == (1, 2, 32 + 2 * COMMAND_DTYPE.itemsize)
