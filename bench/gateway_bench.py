@@ -267,18 +267,16 @@ def _client(conf: dict, results) -> None:
 def _replies(frames: list, times: list, mode: str, coid0: int, batch: int) -> tuple[list, list]:
     """The kept replies of a paced run as ([frame number of each acknowledged order], [its arrival time])."""
     from gateway.protocol import INBOUND_SIZE, REPORT_DTYPE, MsgType
+    size = REPORT_DTYPE.itemsize if mode == "gateway" else INBOUND_SIZE
+    whole = [(f, t) for f, t in zip(frames, times) if len(f) and len(f) % size == 0]
+    data = b"".join(f for f, _ in whole)
+    t = np.repeat(np.asarray([t for _, t in whole], dtype=np.int64), [len(f) // size for f, _ in whole])
     if mode == "gateway":
-        size = REPORT_DTYPE.itemsize
-        rows = np.frombuffer(b"".join(f for f in frames if len(f) % size == 0), dtype=REPORT_DTYPE)
-        t = np.repeat(np.asarray([t for f, t in zip(frames, times) if len(f) % size == 0], dtype=np.int64),
-                      [len(f) // size for f in frames if len(f) % size == 0])
+        rows = np.frombuffer(data, dtype=REPORT_DTYPE)
         acks = (rows["msg_type"] == MsgType.ACK) | (rows["msg_type"] == MsgType.REJECT)
         coids, t = rows["client_order_id"][acks], t[acks]
     else:
-        whole = [(f, t) for f, t in zip(frames, times) if len(f) and len(f) % INBOUND_SIZE == 0]
-        words = np.frombuffer(b"".join(f for f, _ in whole), dtype="<i8").reshape(-1, INBOUND_SIZE // 8)
-        coids = words[:, 2]
-        t = np.repeat(np.asarray([t for _, t in whole], dtype=np.int64), [len(f) // INBOUND_SIZE for f, _ in whole])
+        coids = np.frombuffer(data, dtype="<i8").reshape(-1, INBOUND_SIZE // 8)[:, 2]
     return [(coids - coid0) // batch], [t]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .cli_gateway import DEFAULT_STATE_DIR, _cli_error, _handler, _write_json
+from .cli_gateway import DEFAULT_STATE_DIR, _cli_error, _handler, _report
 
 __all__ = ["register", "add_bench_feeds", "render"]
 
@@ -168,6 +168,5 @@ def _bench_feeds(args) -> int:
         raise _cli_error("--seconds must be in (0, 600]", 2)
     results = feeds_bench.run(subscribers=args.subscribers, seconds=args.seconds, quick=args.quick,
                               log=lambda m: print(m, file=sys.stderr))
-    print(feeds_bench.table(results), file=sys.stderr if args.json == "-" else sys.stdout)
-    _write_json(args.json, results)
+    _report(args.json, feeds_bench.table(results), results)
     return 0

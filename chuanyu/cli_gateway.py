@@ -573,9 +573,7 @@ def _bench_gateway(args) -> int:
                                 log=lambda m: print(m, file=sys.stderr),
                                 durability=args.durability or gateway_bench.DURABILITY_MODES,
                                 baselines=args.baselines, rounds=rounds)
-    out = sys.stderr if args.json == "-" else sys.stdout
-    print(gateway_bench.table(results), file=out)
-    _write_json(args.json, results)
+    _report(args.json, gateway_bench.table(results), results)
     return 0
 
 
@@ -601,12 +599,13 @@ def _bench_recovery(args) -> int:
     if not 1 <= args.batch <= 1_000_000:
         raise _cli_error("--batch must be 1..1000000", 2)
     results = recovery_bench.run(quick=args.quick, batch=args.batch, log=lambda m: print(m, file=sys.stderr))
-    print(recovery_bench.table(results), file=sys.stderr if args.json == "-" else sys.stdout)
-    _write_json(args.json, results)
+    _report(args.json, recovery_bench.table(results), results)
     return 0
 
 
-def _write_json(target: str | None, results: dict) -> None:
+def _report(target: str | None, table: str, results: dict) -> None:
+    """A benchmark's table (on stderr when the JSON goes to stdout), then its JSON to ``target``."""
+    print(table, file=sys.stderr if target == "-" else sys.stdout)
     from chuanyu.cli import CliError, write_json
     try:
         write_json(target, results)

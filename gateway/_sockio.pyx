@@ -18,6 +18,8 @@ from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 import zmq
 
+from .libzmq import NAMES
+
 __all__ = ["OrderSocket", "UNBOUND", "MULTIPART"]
 
 
@@ -75,8 +77,7 @@ cdef class OrderSocket:
         cdef size_t handle = socket.underlying
         if handle == 0:
             raise ValueError("the socket is closed")
-        for name in ("zmq_send", "zmq_errno", "zmq_msg_init", "zmq_msg_recv", "zmq_msg_data", "zmq_msg_size",
-                     "zmq_msg_more", "zmq_msg_close", "zmq_msg_gets"):
+        for name in NAMES:
             if not functions.get(name):
                 raise ValueError(f"no address for {name}")
         self.owner = socket

@@ -211,11 +211,15 @@ def daemon(tmp_path_factory):
 SOCKET_PATHS = ("libzmq", "pyzmq")       # the daemon's order socket: libzmq's C API, or pyzmq (gateway.libzmq)
 
 
+def socket_path_env(path: str) -> dict:
+    """The daemon's environment for one of :data:`SOCKET_PATHS`."""
+    return {FORCE_PYZMQ: "1"} if path == "pyzmq" else {}
+
+
 def daemon_on_socket_path(request, tmp_path_factory):
     """A module's daemon on the socket path ``request.param``: for a module-scoped fixture
     parametrized with :data:`SOCKET_PATHS`, so the module's tests hold both paths alike."""
-    env = {FORCE_PYZMQ: "1"} if request.param == "pyzmq" else {}
-    d = Daemon(tmp_path_factory.mktemp(f"gw-{request.param}") / "state", env=env)
+    d = Daemon(tmp_path_factory.mktemp(f"gw-{request.param}") / "state", env=socket_path_env(request.param))
     yield d
     d.stop()
 

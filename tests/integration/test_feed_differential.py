@@ -7,12 +7,11 @@ import asyncio
 import numpy as np
 import pytest
 
-from conftest import MARKET, SOCKET_PATHS, Daemon, eventually
+from conftest import MARKET, SOCKET_PATHS, Daemon, eventually, socket_path_env
 from feed_helpers import journal_events
 from feeds.client import AsyncFeedClient, FeedClient
 from feeds.messages import FeedType
 from gateway.client import orders
-from gateway.libzmq import FORCE_PYZMQ
 from gateway.protocol import REPORT_DTYPE, MsgType
 from matching import EventKind, Side, TradeType
 
@@ -71,7 +70,7 @@ def market(request, tmp_path):
     # libzmq's zmq_send and through pyzmq (gateway.libzmq)
     d = Daemon(tmp_path / "state", MARKET.replace("snapshot_port = 0\n",
                                                   "snapshot_port = 0\nfeed_hwm = 100\nfeed_sndbuf = 65536\n"),
-               env={FORCE_PYZMQ: "1"} if request.param == "pyzmq" else {})
+               env=socket_path_env(request.param))
     yield d
     d.stop()
 
