@@ -55,6 +55,7 @@ class Persistence:
 
     def _restore_or_bootstrap(self) -> Engine:
         """Newest usable snapshot + every later journal record; else the whole journal; else bootstrap."""
+        self._sweep_leftovers()                         # a kill may have come mid-snapshot or mid-prune
         after = 0
         self.engine = None
         for last, path in snapshots(self.state_dir):
@@ -246,6 +247,16 @@ class Persistence:
             return True
         return bool(dur.snapshot_every_s) and time.monotonic() - self._snapshot_at >= dur.snapshot_every_s
 
+    def _sweep_leftovers(self) -> None:
+        """Remove what a crash can leave behind: half-written snapshot files, and gateway tables
+        whose snapshot-*.bin is gone (a kill between writing or pruning a snapshot's two files)."""
+        for stale in list(self.state_dir.glob("snapshot-*.bin.tmp")) + list(self.state_dir.glob("gateway-*.tmp.npz")):
+            stale.unlink(missing_ok=True)
+        kept = {p.name.replace("snapshot-", "gateway-").replace(".bin", ".npz") for _, p in snapshots(self.state_dir)}
+        for side in self.state_dir.glob("gateway-*.npz"):
+            if side.name not in kept and not side.name.endswith(".tmp.npz"):
+                side.unlink(missing_ok=True)
+
     def _prune(self) -> None:
         """Keep the newest ``keep_snapshots`` snapshots and the journal they need.
 
@@ -264,12 +275,7 @@ class Persistence:
                     missing_ok=True)
                 log.info("pruned snapshot %s", old.name, extra={"event": "pruned", "path": old.name})
             snaps = snaps[:dur.keep_snapshots]
-        for stale in list(self.state_dir.glob("snapshot-*.bin.tmp")) + list(self.state_dir.glob("gateway-*.tmp.npz")):
-            stale.unlink(missing_ok=True)               # a snapshot write cut short by a crash
-        kept = {p.name.replace("snapshot-", "gateway-").replace(".bin", ".npz") for _, p in snaps}
-        for side in self.state_dir.glob("gateway-*.npz"):
-            if side.name not in kept and not side.name.endswith(".tmp.npz"):
-                side.unlink(missing_ok=True)            # a crash came between it and its snapshot-*.bin
+        self._sweep_leftovers()
         if not dur.prune_journal or not snaps:
             return
         oldest = snaps[-1][0]

@@ -57,3 +57,25 @@ def test_every_report_reaches_the_session_owning_its_order(tmp_path, monkeypatch
         assert set(reports["account"].tolist()) <= set(owner[identity])
         seqs = reports["report_seq"]
         assert (np.diff(seqs) == 1).all()
+
+
+def test_a_restart_sweeps_what_a_kill_mid_snapshot_or_mid_prune_left(tmp_path):
+    """Gateway tables without their snapshot-*.bin, and half-written snapshot files, go at
+    start; the snapshot recovery uses and its tables stay."""
+    cfg = parse_config(_config(2))
+    gw = server.Gateway(cfg, tmp_path / "state")
+    snap = gw.write_snapshot()
+    gw.close()
+    state = tmp_path / "state"
+    tables = state / snap.name.replace("snapshot-", "gateway-").replace(".bin", ".npz")
+    leftovers = [state / "gateway-000000000001.npz", state / "snapshot-000000000099.bin.tmp",
+                 state / "gateway-000000000099.tmp.npz"]
+    for path in leftovers:
+        path.write_bytes(tables.read_bytes())
+    again = server.Gateway(cfg, state)
+    try:
+        assert again.recovery["snapshot"] == snap.name
+        assert not any(path.exists() for path in leftovers)
+        assert tables.exists() and snap.exists()
+    finally:
+        again.close()
