@@ -86,12 +86,16 @@ def _add_engine(commands) -> None:
                         "end of day, shutdown); WARNING: problems only")
     p.add_argument("--log-json", action="store_true",
                    help="write the log to stderr as JSON lines (ts, level, logger, event, message, fields)")
+    p.add_argument("--accept-journal-loss", action="store_true",
+                   help="start even though the journal ends before its mark (its newest segment is lost, "
+                        "acknowledged commands with it): logged as an error; see OPERATIONS.md, Recovery")
     p.set_defaults(handler=_handler(_engine))
 
 
 def _engine(args) -> int:
     import dataclasses
 
+    from gateway.journal import JournalWriteError
     from gateway.logs import configure
     from gateway.server import GatewayError, serve
 
@@ -114,8 +118,8 @@ def _engine(args) -> int:
             net = dataclasses.replace(net, **{name: value})
     cfg.network = net
     try:
-        return serve(cfg, args.state_dir)
-    except GatewayError as exc:
+        return serve(cfg, args.state_dir, accept_journal_loss=args.accept_journal_loss)
+    except (GatewayError, JournalWriteError) as exc:     # the latter: a full disk before serving began
         _log_error(args, exc)
         raise _cli_error(str(exc)) from None
 

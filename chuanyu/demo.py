@@ -295,7 +295,7 @@ class _Market:
     def close(self) -> None:
         for c in self.clients.values():
             c.sock.close(linger=0)
-        self.admin.sock.close(linger=0)
+        self.admin.close()             # its sockets only: the context is the demo's
         if self.feed is not None:
             self.feed.close()
         self.ctx.term()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +21,7 @@ from matching import Side, TradeType
 from ._encode import apply_depth
 from .book import LocalBook
 from .messages import FEED_DTYPE, FeedType
-from .service import ERROR, HEARTBEAT, SNAPSHOT
+from .service import BUSY, ERROR, HEARTBEAT, SNAPSHOT
 
 __all__ = ["FeedClient", "AsyncFeedClient", "FeedError"]
 
@@ -31,6 +32,8 @@ class FeedError(RuntimeError):
 
 class _FeedState:
     """What a subscriber knows, and the rules to update it; the sockets are the subclasses'."""
+
+    BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.5)   # waits before retrying a busy answer (then 0.5 s each)
 
     def __init__(self, symbols, topics, on_message, timeout_ms: int) -> None:
         self.symbols = list(symbols) if symbols is not None else []
@@ -64,6 +67,18 @@ class _FeedState:
         if len(payload) % FEED_DTYPE.itemsize:
             raise FeedError(f"a {name!r} frame of {len(payload)} bytes is not whole messages")
         return name, np.frombuffer(payload, dtype=FEED_DTYPE)
+
+    def _retry_after(self, reply: list, tries: int, deadline: float) -> float | None:
+        """When to ask again after ``reply`` (monotonic seconds), or None: not a busy answer.
+
+        The service answers busy when it could not serve the request in time (see
+        :mod:`feeds.snapshot_server`); past ``deadline`` that is a :class:`FeedError`."""
+        if len(reply) != 2 or reply[0] != ERROR or reply[1] != BUSY:
+            return None
+        at = time.monotonic() + self.BACKOFF_S[min(tries, len(self.BACKOFF_S) - 1)]
+        if at > deadline:
+            raise FeedError(f"the snapshot service stayed busy for {self.timeout_ms} ms")
+        return at
 
     def _install(self, reply: list) -> None:
         """Replace local state with a snapshot reply."""
@@ -217,27 +232,42 @@ class FeedClient(_FeedState):
         self.resync()
 
     def resync(self) -> None:
-        """Replace local state with a fresh snapshot; keep live messages that came meanwhile."""
+        """Replace local state with a fresh snapshot; keep live messages that came meanwhile.
+
+        A busy answer is asked again after a short backoff, within ``timeout_ms`` in all."""
         while True:
-            self.req.send_multipart([SNAPSHOT, b""])
             buffered = []
-            poller = zmq.Poller()
-            poller.register(self.req, zmq.POLLIN)
-            poller.register(self.sub, zmq.POLLIN)
+            deadline = time.monotonic() + self.timeout_ms / 1000
+            tries = 0
             while True:
-                events = dict(poller.poll(self.timeout_ms))
-                if not events:
-                    raise FeedError("the snapshot service did not answer")
-                if self.sub in events:
-                    buffered += self._drain()
-                if self.req in events:
-                    reply = self.req.recv_multipart()
+                reply = self._ask(buffered)
+                retry_at = self._retry_after(reply, tries, deadline)
+                if retry_at is None:
                     break
+                tries += 1
+                while (left := retry_at - time.monotonic()) > 0:      # keep the live messages meanwhile
+                    if self.sub.poll(int(left * 1000) + 1):
+                        buffered += self._drain()
             self._install(reply)
             rows, again = self._accept(buffered)
             if not again:
                 self._apply_accepted(rows)
                 return
+
+    def _ask(self, buffered: list) -> list:
+        """Request a snapshot and wait for the answer; live frames meanwhile go to ``buffered``."""
+        self.req.send_multipart([SNAPSHOT, b""])
+        poller = zmq.Poller()
+        poller.register(self.req, zmq.POLLIN)
+        poller.register(self.sub, zmq.POLLIN)
+        while True:
+            events = dict(poller.poll(self.timeout_ms))
+            if not events:
+                raise FeedError("the snapshot service did not answer")
+            if self.sub in events:
+                buffered += self._drain()
+            if self.req in events:
+                return self.req.recv_multipart()
 
     # ------------------------------------------------------------------ live
     def _drain(self) -> list:
@@ -291,28 +321,42 @@ class AsyncFeedClient(_FeedState):
         await self.resync()
 
     async def resync(self) -> None:
-        """Replace local state with a fresh snapshot; keep live messages that came meanwhile."""
-        import zmq.asyncio
+        """Replace local state with a fresh snapshot; keep live messages that came meanwhile.
+
+        A busy answer is asked again after a short backoff, within ``timeout_ms`` in all."""
         while True:
-            await self.req.send_multipart([SNAPSHOT, b""])
             buffered = []
-            poller = zmq.asyncio.Poller()
-            poller.register(self.req, zmq.POLLIN)
-            poller.register(self.sub, zmq.POLLIN)
+            deadline = time.monotonic() + self.timeout_ms / 1000
+            tries = 0
             while True:
-                events = dict(await poller.poll(self.timeout_ms))
-                if not events:
-                    raise FeedError("the snapshot service did not answer")
-                if self.sub in events:
-                    buffered += await self._drain()
-                if self.req in events:
-                    reply = await self.req.recv_multipart()
+                reply = await self._ask(buffered)
+                retry_at = self._retry_after(reply, tries, deadline)
+                if retry_at is None:
                     break
+                tries += 1
+                while (left := retry_at - time.monotonic()) > 0:
+                    if await self.sub.poll(int(left * 1000) + 1):
+                        buffered += await self._drain()
             self._install(reply)
             rows, again = self._accept(buffered)
             if not again:
                 self._apply_accepted(rows)
                 return
+
+    async def _ask(self, buffered: list) -> list:
+        import zmq.asyncio
+        await self.req.send_multipart([SNAPSHOT, b""])
+        poller = zmq.asyncio.Poller()
+        poller.register(self.req, zmq.POLLIN)
+        poller.register(self.sub, zmq.POLLIN)
+        while True:
+            events = dict(await poller.poll(self.timeout_ms))
+            if not events:
+                raise FeedError("the snapshot service did not answer")
+            if self.sub in events:
+                buffered += await self._drain()
+            if self.req in events:
+                return await self.req.recv_multipart()
 
     async def _drain(self) -> list:
         frames = []

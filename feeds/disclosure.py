@@ -7,11 +7,21 @@ low, close, previous close, change, volume and amount per trade type: block and 
 volume apart from the price bars), the cross-regional volume (trades whose buyer and seller
 are in different regions) and the net allowance flow from Sichuan to Chongqing accounts.
 Dates are trading dates in China Standard Time (UTC+8).
+
+Both are derived from the daemon's journal: recovery replays every journaled batch's events
+through :meth:`Disclosure.record` as the live loop does, onto the figures kept with the
+snapshot it starts from (:meth:`Disclosure.state` / :meth:`Disclosure.restore`: the flows
+since each instrument's last close and the newest date's report rows). The tape is written
+exactly once per trade id: at start the last whole row of the tape files gives the last trade
+written (a torn last line is cut off), and replayed trades up to it are not written again.
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,7 +41,10 @@ REPORT_FIELDS = ("symbol", "kind", "region", "open", "high", "low", "close", "pr
                  "cross_regional_volume", "net_flow_sc_to_cq")
 
 
+log = logging.getLogger("chuanyu.disclosure")
 _UNASKED = -1
+_TRADE = int(EventKind.TRADE)
+_EOL = b"\r\n"
 _TYPE_NAMES = ["", *(t.name for t in TradeType)]
 _SIDE_NAMES = ["", Side.BUY.name, Side.SELL.name]
 _REGION_NAMES = ["", Region.SC.name, Region.CQ.name]
@@ -75,11 +88,15 @@ class Disclosure:
         self._region = np.zeros(0, dtype=np.int64)                         # by account id; _UNASKED until asked
         self._tape_file = None
         self._tape_date = None
-        self._report: dict[str, list[dict]] = {}
+        self._report_date: str | None = None        # the newest date reported, and its rows so far
+        self._report_rows: list[dict] = []
+        self._tape_through = self._scan_tapes()      # trades up to this id are on the tape already
 
     def record(self, events: np.ndarray) -> list[Path]:
         """Append the batch's trades to the tape; write the report of any day it closed.
 
+        Trades up to the last one found on the tape at construction (recovery replaying what
+        was written before a crash) count in the figures but are not written again.
         Returns the report files written.
         """
         if events.dtype != EVENT_DTYPE:
@@ -91,10 +108,16 @@ class Disclosure:
             if not unknown:
                 break
             self._ask_regions(unknown)
-        if len(days):
-            cuts = np.flatnonzero(days[1:] != days[:-1]) + 1      # a batch spanning midnight
-            begin = 0
-            for first, last in zip([0, *cuts.tolist()], [*cuts.tolist(), len(days)]):
+        skip = 0
+        if len(days) and self._tape_through:               # replay: leave out the rows already written
+            ids = events["trade_id"][events["kind"] == _TRADE]
+            skip = int(np.searchsorted(ids, self._tape_through, side="right"))
+            if skip < len(ids):
+                self._tape_through = 0                     # past the tape's end: every later trade is new
+        if skip < len(days):
+            cuts = np.flatnonzero(days[skip + 1:] != days[skip:-1]) + skip + 1      # a batch spanning midnight
+            begin = int(ends[skip - 1]) if skip else 0
+            for first, last in zip([skip, *cuts.tolist()], [*cuts.tolist(), len(days)]):
                 end = int(ends[last - 1])
                 self._append(_day_name(int(days[first])), blob[begin:end])
                 begin = end
@@ -121,21 +144,70 @@ class Disclosure:
     def _append(self, date: str, lines: bytes) -> None:
         if self._tape_file is None or self._tape_date != date:
             if self._tape_file is not None:
+                os.fsync(self._tape_file.fileno())     # a day's tape is whole on disk before the next
                 self._tape_file.close()
             path = self.directory / f"trades-{date}.csv"
-            new = not path.exists()
             self._tape_file = path.open("ab")
             self._tape_date = date
-            if new:
+            if self._tape_file.tell() == 0:            # new, or cut to nothing (a torn header)
                 self._tape_file.write((",".join(TAPE_FIELDS) + "\r\n").encode())
         self._tape_file.write(lines)
-        self._tape_file.flush()            # readers of the tape see whole batches
+        self._tape_file.flush()            # readers of the tape see whole batches; a kill -9 loses none
+
+    def sync(self) -> None:
+        """Make the tape written so far durable (before a snapshot: replay starts after it)."""
+        if self._tape_file is not None:
+            self._tape_file.flush()
+            os.fsync(self._tape_file.fileno())
 
     def close(self) -> None:
         """Close the open tape file (it stays open between batches: one write per batch)."""
         if self._tape_file is not None:
             self._tape_file.close()
             self._tape_file = None
+
+    def _scan_tapes(self) -> int:
+        """The trade id of the last whole row on the tape files (0: none); torn last lines are cut off.
+
+        Rows are written in trade id order, one batch per write, so the highest last row of
+        any tape file is the last trade written. Only the file being written when the daemon
+        died can end in a torn line.
+        """
+        through = 0
+        for path in self.directory.glob("trades-*.csv"):
+            with path.open("r+b") as f:
+                size = f.seek(0, io.SEEK_END)
+                tail, start = b"", size
+                while start > 0 and tail.count(_EOL) < 2:      # the last whole line and what follows it
+                    start = max(0, start - 4096)
+                    f.seek(start)
+                    tail = f.read(size - start)
+                cut = tail.rfind(_EOL) + len(_EOL) if _EOL in tail else 0
+                if start + cut < size:
+                    f.truncate(start + cut)                    # a crash mid-write: the rest of it comes from replay
+                line = tail[:cut - len(_EOL)].rsplit(_EOL, 1)[-1] if cut else b""
+            field = line.split(b",", 1)[0]
+            if field.isdigit():                                # not the header
+                through = max(through, int(field))
+        return through
+
+    def state(self) -> dict:
+        """What the report needs from before now (JSON-ready): kept with each snapshot."""
+        return {"cross": self._cross.tolist(), "net": self._net.tolist(), "report_date": self._report_date,
+                "report": self._report_rows}
+
+    def restore(self, state: dict) -> None:
+        """Take back :meth:`state` (recovery, from a snapshot); ValueError if it does not fit."""
+        cross = np.array(state["cross"], dtype=np.int64)
+        net = np.array(state["net"], dtype=np.int64)
+        rows = list(state["report"])
+        if cross.shape != self._cross.shape or net.shape != self._net.shape:
+            raise ValueError(f"disclosure figures for {len(cross)} instruments, not {len(self._cross)}")
+        if not all(isinstance(r, dict) and set(r) == set(REPORT_FIELDS) for r in rows):
+            raise ValueError("disclosure report rows without the report's fields")
+        date = state["report_date"]
+        self._cross, self._net = cross, net
+        self._report_date, self._report_rows = (None if date is None else str(date)), rows
 
     def __enter__(self):
         return self
@@ -156,12 +228,40 @@ class Disclosure:
         row["cross_regional_volume"], row["net_flow_sc_to_cq"] = int(self._cross[n]), int(self._net[n])
         self._cross[n] = self._net[n] = 0
         date = _date(int(stats["ts"]))
-        report = [r for r in self._report.get(date, []) if r["symbol"] != ins.symbol] + [row]
-        self._report[date] = report
         csv_path, json_path = self.directory / f"eod-{date}.csv", self.directory / f"eod-{date}.json"
-        with csv_path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, REPORT_FIELDS)
-            writer.writeheader()
-            writer.writerows(report)
-        json_path.write_text(json.dumps({"date": date, "instruments": report}, indent=2))
+        if date != self._report_date:
+            # another date (a new day, or a replay reaching one after the snapshot): its rows so
+            # far are those written already; replay rewrites any it repeats, in the same order
+            self._report_date, self._report_rows = date, _report_rows(json_path)
+        report = [r for r in self._report_rows if r["symbol"] != ins.symbol] + [row]
+        self._report_rows = report
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, REPORT_FIELDS)
+        writer.writeheader()
+        writer.writerows(report)
+        _replace(csv_path, text.getvalue().encode())
+        _replace(json_path, json.dumps({"date": date, "instruments": report}, indent=2).encode())
         return [csv_path, json_path]
+
+
+def _report_rows(path: Path) -> list[dict]:
+    """The rows of an end-of-day report written before ([] if there is none)."""
+    try:
+        rows = json.loads(path.read_text())["instruments"]
+        return [r for r in rows if isinstance(r, dict) and set(r) == set(REPORT_FIELDS)]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError) as exc:    # damaged by hand: report the day anew
+        log.warning("%s is not an end-of-day report (%s): writing it anew", path, exc,
+                    extra={"event": "error", "error": f"{path.name}: {exc}"})
+        return []
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write a file whole: readers (and a restart) see the old one or the new one, never a part."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

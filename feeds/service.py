@@ -1,12 +1,15 @@
-"""The publishing side of the feed: a PUB socket for live messages and a ROUTER socket that
-answers snapshot requests (the "clone" pattern), both driven from the daemon's loop.
+"""The publishing side of the feed: a PUB socket for live messages, driven from the daemon's
+loop, and a ROUTER socket that answers snapshot requests (the "clone" pattern) from a thread
+of its own (:mod:`feeds.snapshot_server`); the loop encodes at most one snapshot per interval
+for it, however many requests wait.
 
 Snapshot protocol: a DEALER sends ``[b"SNAPSHOT", symbols]`` (``symbols`` comma-separated,
 empty for all); the reply is ``[b"SNAPSHOT", header, rows]``, ``header`` a JSON object with
 ``epoch`` (the publisher's start), ``seq`` (the feed sequence number the snapshot reflects),
 ``symbols`` (the instruments by index) and ``topics`` (each topic's last ``instrument_seq``),
 ``rows`` ``FEED_DTYPE`` messages (see :meth:`FeedEncoder.snapshot`).
-A bad request gets ``[b"ERROR", reason]``. A heartbeat on topic ``b"H"`` (JSON ``epoch``,
+A bad request gets ``[b"ERROR", reason]``; one the service could not answer in time
+``[b"ERROR", b"busy, retry"]``. A heartbeat on topic ``b"H"`` (JSON ``epoch``,
 ``seq``, ``topics``) lets subscribers detect messages lost at the end of the stream.
 """
 from __future__ import annotations
@@ -19,11 +22,10 @@ from gateway.libzmq import functions as libzmq_functions
 
 from ._encode import publish
 from .encoder import FeedEncoder
+from .snapshot_server import BUSY, ERROR, SNAPSHOT, SnapshotServer, configure_socket
 
-__all__ = ["FeedService", "SNAPSHOT", "ERROR", "HEARTBEAT"]
+__all__ = ["FeedService", "SNAPSHOT", "ERROR", "HEARTBEAT", "BUSY"]
 
-SNAPSHOT = b"SNAPSHOT"
-ERROR = b"ERROR"
 HEARTBEAT = b"H"          # topic of the heartbeat: JSON {epoch, seq, topics}
 
 
@@ -36,13 +38,17 @@ class FeedService:
     publisher : zmq.Socket
         A bound PUB socket.
     snapshots : zmq.Socket
-        A bound ROUTER socket.
+        A bound ROUTER socket (:func:`bind_feed`): served by a :class:`SnapshotServer` thread
+        from :meth:`start` on.
+    min_interval_ms, max_per_s, max_pending
+        The snapshot service's bounds (see :class:`SnapshotServer`).
     """
 
-    def __init__(self, encoder: FeedEncoder, publisher, snapshots) -> None:
+    def __init__(self, encoder: FeedEncoder, publisher, snapshots, min_interval_ms: int = 20,
+                 max_per_s: int = 500, max_pending: int = 128) -> None:
         self.encoder = encoder
         self.publisher = publisher
-        self.snapshots = snapshots
+        self.snapshot_server = SnapshotServer(snapshots, encoder.symbols, min_interval_ms, max_per_s, max_pending)
         self.published = 0
         self.frames = 0
         # ~60 frames per engine batch: libzmq's zmq_send directly where it is found (see gateway.libzmq)
@@ -73,28 +79,33 @@ class FeedService:
                   "topics": {name.decode(): n for name, n in self.encoder.topic_seq.items()}}
         self.publisher.send_multipart([HEARTBEAT, json.dumps(header).encode()])
 
-    def serve_snapshots(self) -> int:
-        """Answer every snapshot request waiting; return how many."""
-        served = 0
-        while self.snapshots.poll(0):
-            frames = self.snapshots.recv_multipart()
-            identity, request = frames[0], frames[1:]
-            self.snapshots.send_multipart([identity, *self._answer(request)])
-            served += 1
-        return served
+    def start(self) -> None:
+        """Start serving snapshots (a thread); the loop then polls :attr:`snapshot_asks`."""
+        self.snapshot_server.start()
 
-    def _answer(self, request: list) -> list:
-        if len(request) != 2 or request[0] != SNAPSHOT:
-            return [ERROR, b"expected [SNAPSHOT, symbols]"]
-        wanted = [s for s in request[1].decode(errors="replace").split(",") if s]
-        index = {s: n for n, s in enumerate(self.encoder.symbols)}
-        unknown = [s for s in wanted if s not in index]
-        if unknown:
-            return [ERROR, f"unknown instrument {unknown[0]}".encode()]
-        seq, topics, rows = self.encoder.snapshot([index[s] for s in wanted] if wanted else None)
+    @property
+    def snapshot_asks(self):
+        """The socket that becomes readable when the snapshot thread wants a snapshot."""
+        return self.snapshot_server.asks
+
+    def serve_snapshots(self) -> bool:
+        """Encode one full snapshot if the snapshot thread asked for one; return whether.
+
+        The thread asks at most once per ``min_interval_ms`` and answers every request
+        waiting from the one snapshot, so this costs the loop one encoding per interval at
+        most, whatever the number of requests."""
+        if not self.snapshot_server.asked():
+            return False
+        seq, topics, rows = self.encoder.snapshot(None)
         header = {"epoch": self.encoder.epoch, "seq": seq, "symbols": self.encoder.symbols,
                   "topics": {name.decode(): n for name, n in topics.items()}}
-        return [SNAPSHOT, json.dumps(header).encode(), rows.tobytes()]
+        self.snapshot_server.offer(json.dumps(header).encode(), rows)
+        return True
+
+    def close(self) -> None:
+        """Stop the snapshot thread; close both sockets."""
+        self.snapshot_server.close()
+        self.publisher.close(linger=0)
 
 
 def bind_feed(ctx: zmq.Context, host: str, pub_port: int = 0, snapshot_port: int = 0, sndhwm: int = 10_000,
@@ -110,7 +121,7 @@ def bind_feed(ctx: zmq.Context, host: str, pub_port: int = 0, snapshot_port: int
         publisher.setsockopt(zmq.SNDBUF, sndbuf)
     publisher.setsockopt(zmq.LINGER, 0)
     snapshots = ctx.socket(zmq.ROUTER)
-    snapshots.setsockopt(zmq.LINGER, 0)
+    configure_socket(snapshots)         # small queues both ways: the port is anonymous
     endpoints = []
     try:
         for sock, port in ((publisher, pub_port), (snapshots, snapshot_port)):

@@ -11,6 +11,8 @@ for machines where libzmq cannot be found and are what the tests hold this modul
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_GET_ITEM
+from libc.string cimport strcmp
 from cpython.object cimport PyObject
 from libc.errno cimport EAGAIN, EINTR
 from libc.stdint cimport int64_t
@@ -20,7 +22,7 @@ import zmq
 
 from .libzmq import NAMES
 
-__all__ = ["OrderSocket", "UNBOUND", "MULTIPART"]
+__all__ = ["OrderSocket", "UNBOUND", "MULTIPART", "FOREIGN"]
 
 
 ctypedef struct zmq_msg_t:           # libzmq's opaque 64-byte message, pointer-aligned
@@ -35,13 +37,16 @@ ctypedef size_t (*msg_size_fn)(const zmq_msg_t* msg) noexcept nogil
 ctypedef int (*msg_more_fn)(const zmq_msg_t* msg) noexcept nogil
 ctypedef int (*msg_close_fn)(zmq_msg_t* msg) noexcept nogil
 ctypedef const char* (*msg_gets_fn)(const zmq_msg_t* msg, const char* prop) noexcept nogil
+ctypedef int (*msg_get_fn)(const zmq_msg_t* msg, int prop) noexcept nogil
 
 cdef enum:
     ZMQ_DONTWAIT = 1
     ZMQ_SNDMORE = 2
+    ZMQ_SRCFD = 2          # zmq_msg_get: the file descriptor of the connection the message came on
 
-UNBOUND = 1        # a stray: a frame from a connection that has no session (LOGIN, or refused)
+UNBOUND = 1        # a stray: a frame from a routing id that has no session (LOGIN, or refused)
 MULTIPART = 2      # a stray: a message of more than one frame after the identity (refused)
+FOREIGN = 3        # a stray: a frame on a session's routing id from another connection or CURVE key
 
 
 cdef inline int64_t _now_ns() noexcept nogil:
@@ -72,8 +77,11 @@ cdef class OrderSocket:
     cdef msg_more_fn c_more
     cdef msg_close_fn c_close
     cdef msg_gets_fn c_gets
+    cdef msg_get_fn c_get
+    cdef int[::1] peer_fd
+    cdef list peer_key
 
-    def __cinit__(self, dict functions, socket):
+    def __cinit__(self, dict functions, socket, int[::1] peer_fd, list peer_key):
         cdef size_t handle = socket.underlying
         if handle == 0:
             raise ValueError("the socket is closed")
@@ -91,6 +99,14 @@ cdef class OrderSocket:
         self.c_more = <msg_more_fn><size_t>functions["zmq_msg_more"]
         self.c_close = <msg_close_fn><size_t>functions["zmq_msg_close"]
         self.c_gets = <msg_gets_fn><size_t>functions["zmq_msg_gets"]
+        self.c_get = <msg_get_fn><size_t>functions["zmq_msg_get"]
+        if len(peer_key) != peer_fd.shape[0]:
+            raise ValueError("peer_fd and peer_key must have one entry per session index")
+        for key in peer_key:
+            if key is not None and not isinstance(key, bytes):
+                raise TypeError("peer_key holds bytes (z85 public keys) or None")
+        self.peer_fd = peer_fd
+        self.peer_key = peer_key
 
     cdef bytes _take(self, zmq_msg_t* msg):
         return PyBytes_FromStringAndSize(<char*>self.c_data(msg), self.c_size(msg))
@@ -106,24 +122,34 @@ cdef class OrderSocket:
             return -1
         raise zmq.ZMQError(code)
 
+    cdef object _user(self, zmq_msg_t* msg):
+        """The message's ZAP user id (the connection's CURVE public key, z85), or None."""
+        cdef const char* user = self.c_gets(msg, b"User-Id")
+        return user.decode() if user is not NULL else None
+
     def drain(self, dict session_of, Py_ssize_t size, Py_ssize_t budget, list payloads, list frame_sess,
               list frame_ts):
         """Receive waiting ``[identity, payload]`` messages while ``size`` (payload bytes so
         far) is under ``budget``.
 
-        A frame from a session's connection (``session_of``: identity -> session index) goes
-        onto ``payloads``, ``frame_sess`` and ``frame_ts`` (the receive time, ns since the
-        epoch). Returns ``(size, stray)``: the drain stops at the first stray, ``(UNBOUND,
-        identity, payload, user_id)`` or ``(MULTIPART, identity, None, None)`` with the rest
-        of that message already read, so the caller can handle it (a LOGIN binds the
-        connection for the frames behind it) and drain again. ``stray`` is None when nothing
-        more waits or the budget is used.
+        A frame on a session's routing id (``session_of``: identity -> session index) that
+        came on the session's own connection (its file descriptor, ``peer_fd``) with the
+        session's CURVE key (``peer_key``) goes onto ``payloads``, ``frame_sess`` and
+        ``frame_ts`` (the receive time, ns since the epoch). Returns ``(size, stray)``: the
+        drain stops at the first stray, ``(kind, identity, payload, user_id, fd)``: kind
+        :data:`UNBOUND` (no session on that routing id), :data:`FOREIGN` (a session's routing
+        id on another connection or key) or :data:`MULTIPART` (payload None, the rest of the
+        message already read), so the caller can handle it (a LOGIN binds the connection for
+        the frames behind it) and drain again. ``stray`` is None when nothing more waits or
+        the budget is used.
         """
         cdef zmq_msg_t part
         cdef bytes identity, payload
         cdef PyObject* idx
+        cdef PyObject* key
         cdef const char* user
-        cdef int more
+        cdef int more, fd
+        cdef Py_ssize_t i
         while size < budget:
             if self._recv(&part) < 0:
                 return size, None
@@ -134,7 +160,9 @@ cdef class OrderSocket:
                 continue
             if self._recv(&part) < 0:
                 raise zmq.ZMQError(EAGAIN, "a message's second part did not follow its first")
+            fd = self.c_get(&part, ZMQ_SRCFD)
             if self.c_more(&part):
+                user_id = self._user(&part)
                 self.c_close(&part)
                 while True:                     # the parts of one message arrive together
                     if self._recv(&part) < 0:
@@ -143,14 +171,21 @@ cdef class OrderSocket:
                     self.c_close(&part)
                     if not more:
                         break
-                return size, (MULTIPART, identity, None, None)
+                return size, (MULTIPART, identity, None, user_id, fd)
             payload = self._take(&part)
             idx = PyDict_GetItem(session_of, identity)
             if idx is NULL:
-                user = self.c_gets(&part, b"User-Id")     # the message's metadata: read before closing it
+                user_id = self._user(&part)      # the message's metadata: read before closing it
+                self.c_close(&part)
+                return size, (UNBOUND, identity, payload, user_id, fd)
+            i = <object>idx
+            key = PyList_GET_ITEM(self.peer_key, i)
+            user = self.c_gets(&part, b"User-Id")
+            if (fd != self.peer_fd[i] or user is NULL or <object>key is None
+                    or strcmp(user, PyBytes_AS_STRING(<bytes>key)) != 0):
                 user_id = user.decode() if user is not NULL else None
                 self.c_close(&part)
-                return size, (UNBOUND, identity, payload, user_id)
+                return size, (FOREIGN, identity, payload, user_id, fd)
             self.c_close(&part)
             payloads.append(payload)
             frame_sess.append(<object>idx)

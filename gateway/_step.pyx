@@ -41,7 +41,7 @@ from .protocol import (
 
 cnp.import_array()
 
-__all__ = ["Screen", "build_reports", "group_by_session", "number_reports", "stamp_seq",
+__all__ = ["Screen", "flood_limit", "build_reports", "group_by_session", "number_reports", "stamp_seq",
            "journal_record", "layout"]
 
 
@@ -184,6 +184,13 @@ def _tables():
 _tables()
 
 
+def flood_limit(rate, burst):
+    """RATE_LIMITED refusals a session may draw in one second before it is logged out:
+    ``rate_limit + burst``, the most it could have had accepted in one second (0: no limit)."""
+    return np.where(np.asarray(rate, dtype=np.float64) > 0,
+                    np.asarray(rate, dtype=np.float64) + np.asarray(burst, dtype=np.float64), 0.0)
+
+
 @cython.final
 cdef class Screen:
     """The gateway checks of order messages, with the per-session state they change.
@@ -191,11 +198,23 @@ cdef class Screen:
     ``coid_last``, ``tokens`` and ``refilled`` are indexed by session index (0: the
     operator) and shared with the Python side; ``auth[session, account]`` says whether a
     session may act for an account.
+
+    A flood costs the daemon at most ``rate_limit + burst`` rejects a second: a session's
+    RATE_LIMITED refusals are counted in windows of one second from the first one
+    (``over``, ``window``); the refusal that would pass ``rate_limit + burst`` in a window
+    marks the session ``flooded`` and it and every later message of the session in the
+    batch are dropped without a reject (``flood_dropped``). The caller logs a flooded
+    session out (SERVER_LOGOUT RATE_LIMITED) after the batch's reports and clears the mark;
+    ``any_flooded`` says whether there is one to look at.
     """
-    cdef readonly object coid_last, tokens, refilled, auth
+    cdef readonly object coid_last, tokens, refilled, auth, over, window, flooded, flood_dropped
+    cdef public bint any_flooded
+    cdef readonly Py_ssize_t last_messages
     cdef int64_t[::1] _coid_last
     cdef double[::1] _tokens
-    cdef int64_t[::1] _refilled, _stamp
+    cdef int64_t[::1] _refilled, _stamp, _over, _window, _flood_dropped
+    cdef uint8_t[::1] _flooded
+    cdef const double[::1] _flood_limit
     cdef const uint8_t[:, ::1] _auth
     cdef const int32_t[::1] _session_ids
     cdef const double[::1] _rate, _burst
@@ -216,6 +235,15 @@ cdef class Screen:
         self._session_ids = np.ascontiguousarray(session_ids, dtype=np.int32)
         self._rate = np.ascontiguousarray(rate, dtype=np.float64)
         self._burst = np.ascontiguousarray(burst, dtype=np.float64)
+        self._flood_limit = np.ascontiguousarray(flood_limit(self._rate, self._burst), dtype=np.float64)
+        self.over = np.zeros(n, dtype=np.int64)
+        self.window = np.zeros(n, dtype=np.int64)
+        self.flooded = np.zeros(n, dtype=np.uint8)
+        self.flood_dropped = np.zeros(n, dtype=np.int64)
+        self._over, self._window, self._flooded = self.over, self.window, self.flooded
+        self._flood_dropped = self.flood_dropped
+        self.any_flooded = False
+        self.last_messages = 0
         self.max_accounts = max_accounts
         if self.auth.shape[0] != n or self.auth.shape[1] < max_accounts:
             raise ValueError("auth must be sessions x max_accounts")
@@ -270,6 +298,7 @@ cdef class Screen:
         cdef OrderMsg msg
         cdef Command* c
         self._batch += 1
+        self.last_messages = n
         for f in range(n_frames):
             payload = payloads[f]
             data = PyBytes_AS_STRING(payload)
@@ -291,11 +320,22 @@ cdef class Screen:
                         if words[w] & _RESERVED_WORDS[w]:
                             reason = _R_RESERVED
                             break
-                if not reason and self._rate[s] > 0:
+                if not self._flooded[s] and not reason and self._rate[s] > 0:
                     if self._tokens[s] >= 1.0:
                         self._tokens[s] -= 1.0
                     else:
                         reason = _R_RATE
+                        if now - self._window[s] >= 1_000_000_000:
+                            self._window[s] = now
+                            self._over[s] = 0
+                        self._over[s] += 1
+                        if self._over[s] > self._flood_limit[s]:
+                            self._flooded[s] = 1
+                            self.any_flooded = True
+                if self._flooded[s]:           # past the flood limit: no reject, a logout
+                    self._flood_dropped[s] += 1
+                    pos += 1
+                    continue
                 if not reason and _CREATES[mt]:
                     if msg.client_order_id <= 0:
                         reason = _R_BAD_COID

@@ -26,16 +26,19 @@ auction_open              instrument, account (the initiator), side (SELL offers
                           cap_shortfall. The ACCEPTED event's order_id is the auction id.
 auction_eligible          auction, account   (once any is admitted, only admitted accounts bid)
 auction_close             instrument         (clears its open auction)
-snapshot                  -                  (writes the engine state to the state dir)
+snapshot                  -                  (writes the state to the state dir in the background;
+                                             the reply once it is on disk)
 shutdown                  -                  (stop intake, drain, snapshot, exit 0)
 ========================  =============================================================
 """
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from matching import AccountStatus, CommandType, EventKind, InstrumentStatus, Side, commands
 
@@ -161,11 +164,9 @@ def handle(gw, identity: bytes, request: dict):
     try:
         if op == "status":
             return {"ok": True, "id": request_id, "status": gw.status()}
-        if op == "snapshot":
-            try:
-                return {"ok": True, "id": request_id, "snapshot": str(gw.write_snapshot())}
-            except OSError as exc:        # e.g. a full disk: the journal still holds every command
-                return {"ok": False, "id": request_id, "error": f"snapshot failed: {exc}"}
+        if op == "snapshot":              # written in the background; the reply once it is on disk
+            gw.request_snapshot(identity, request_id)
+            return None
         if op == "shutdown":
             gw.shutdown_reply = (identity, request_id)
             gw.request_shutdown()
@@ -181,6 +182,13 @@ def handle(gw, identity: bytes, request: dict):
 class AdminClient:
     """A connection to the daemon's admin socket.
 
+    Every request waits at most ``timeout_ms`` (for the send and for the reply). A request
+    that fails (the daemon refused the key in the CURVE handshake, nothing listens at the
+    endpoint, or no reply came in time) raises :class:`AdminError` naming the likely cause,
+    read from the socket's handshake events, and the socket is replaced by a fresh one: the
+    client stays usable and a late reply to the abandoned request is never taken for the
+    answer to the next one.
+
     Parameters
     ----------
     endpoint : str
@@ -189,38 +197,93 @@ class AdminClient:
         The daemon's z85 public key.
     public_key, secret_key : bytes
         An admin key pair (``zmq.auth.load_certificate`` of a ``.key_secret`` file).
+    timeout_ms : int
+        How long one request may take.
     """
+
+    _WATCHED = (zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
     def __init__(self, endpoint: str, server_key, public_key: bytes, secret_key: bytes,
                  timeout_ms: int = 5000, context: zmq.Context | None = None) -> None:
+        if timeout_ms <= 0:
+            raise ValueError(f"timeout_ms must be > 0, not {timeout_ms}")
         self._own_ctx = context is None
         self.ctx = context or zmq.Context()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.linger = 0
-        self.sock.curve_serverkey = server_key.encode() if isinstance(server_key, str) else server_key
-        self.sock.curve_publickey = public_key
-        self.sock.curve_secretkey = secret_key
-        self.sock.connect(endpoint)
+        self.endpoint = endpoint
+        self._server_key = server_key.encode() if isinstance(server_key, str) else server_key
+        self._keys = (public_key, secret_key)
         self.timeout_ms = timeout_ms
         self._next_id = 0
+        self.sock = self._monitor = None
+        self._open()
+
+    def _open(self) -> None:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.sndtimeo = self.timeout_ms        # a pipe the refused handshake tore down must not block a send
+        sock.curve_serverkey = self._server_key
+        sock.curve_publickey, sock.curve_secretkey = self._keys
+        self._monitor = sock.get_monitor_socket(self._WATCHED)
+        self._events = 0                        # the watched events seen on this socket (bits)
+        sock.connect(self.endpoint)
+        self.sock = sock
+
+    def _shut(self) -> None:
+        if self.sock is not None and not self.sock.closed:
+            try:
+                self.sock.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            self.sock.close(linger=0)
+        if self._monitor is not None:
+            self._monitor.close(linger=0)
 
     def request(self, op: str, **args) -> dict:
-        """Send one request and wait for its reply; AdminError if refused or late."""
+        """Send one request and wait for its reply; AdminError if refused, unanswered or late."""
         self._next_id += 1
-        self.sock.send(json.dumps({"op": op, "id": self._next_id, **args}).encode())
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        try:
+            self.sock.send(json.dumps({"op": op, "id": self._next_id, **args}).encode())
+        except zmq.Again:
+            raise self._failed(op) from None
         while True:
-            if not self.sock.poll(self.timeout_ms):
-                raise AdminError(f"no reply to {op!r} within {self.timeout_ms} ms "
-                                 "(is the daemon running, and is this an admin key?)")
-            reply = json.loads(self.sock.recv())
-            if reply.get("id") == self._next_id:
+            left = int((deadline - time.monotonic()) * 1000)
+            if left <= 0 or not self.sock.poll(left):
+                raise self._failed(op)
+            try:
+                reply = json.loads(self.sock.recv())
+            except ValueError as exc:
+                raise AdminError(f"{op!r}: the daemon at {self.endpoint} sent a reply that is not JSON: {exc}") \
+                    from None
+            if isinstance(reply, dict) and reply.get("id") == self._next_id:
                 break
         if not reply.get("ok"):
             raise AdminError(reply.get("error", "refused"))
         return reply
 
+    def _failed(self, op: str) -> AdminError:
+        """The error for a request that got no reply, naming the likely cause; a fresh socket."""
+        while self._monitor.poll(0):
+            self._events |= recv_monitor_message(self._monitor)["event"]
+        seen, wait = self._events, f"{self.timeout_ms} ms"
+        if seen & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            why = (f"the daemon at {self.endpoint} refused this key in the CURVE handshake: it is not one of "
+                   "the daemon's admin keys (security.admin_keys)")
+        elif seen & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            why = f"the daemon at {self.endpoint} is not answering: no reply to {op!r} within {wait}"
+        elif seen & (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_CONNECTED):
+            why = (f"no CURVE handshake with {self.endpoint} within {wait} (is the server key right, and is this "
+                   "an admin key?)")
+        else:
+            why = (f"the daemon is not answering at {self.endpoint}: no connection within {wait} (is it running, "
+                   "and is this its admin endpoint?)")
+        self._shut()
+        self._open()
+        return AdminError(why)
+
     def close(self) -> None:
-        self.sock.close(linger=0)
+        self._shut()
         if self._own_ctx:
             self.ctx.term()
 

@@ -101,6 +101,9 @@ class Network:
     drop_copy_port: int = 7005        # regulator drop copy PUB (CURVE: drop_copy sessions' keys only)
     feed_hwm: int = 10_000            # feed frames queued per subscriber before it loses them
     feed_sndbuf: int = 0              # kernel send buffer per feed subscriber, bytes (0: the system's)
+    snapshot_min_interval_ms: int = 20    # the loop encodes at most one feed snapshot per interval
+    snapshot_max_per_s: int = 500     # snapshot answers per second, all anonymous peers together
+    snapshot_max_pending: int = 128   # snapshot requests read and waiting; the rest wait in ZeroMQ
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class Daemon:
     queue_frames: int                 # undelivered frames kept per session before SLOW_CONSUMER
     snapshot_on_shutdown: bool
     metrics_port: int = 0             # Prometheus /metrics on network.host (0: off)
+    connection_in_bytes: int = 32 << 20   # frames one connection may have waiting unread, in bytes
+    session_out_bytes: int = 32 << 20     # reports one session may have undelivered before SLOW_CONSUMER
 
 
 @dataclass(frozen=True)
@@ -441,7 +446,13 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
                       # a market on free ports gets a free drop-copy port too unless it names one
                       net.get("drop_copy_port", int, 7005 if feed_port else 0, *port_ok),
                       net.get("feed_hwm", int, 10_000, lambda v: 1 <= v <= 10_000_000, "must be 1..10,000,000 frames"),
-                      net.get("feed_sndbuf", int, 0, lambda v: 0 <= v <= 1 << 30, "must be 0..2**30 bytes"))
+                      net.get("feed_sndbuf", int, 0, lambda v: 0 <= v <= 1 << 30, "must be 0..2**30 bytes"),
+                      snapshot_min_interval_ms=net.get("snapshot_min_interval_ms", int, 20,
+                                                       lambda v: 0 <= v <= 10_000, "must be 0..10,000 ms"),
+                      snapshot_max_per_s=net.get("snapshot_max_per_s", int, 500, lambda v: 1 <= v <= 1_000_000,
+                                                 "must be 1..1,000,000 answers per second"),
+                      snapshot_max_pending=net.get("snapshot_max_pending", int, 128,
+                                                   lambda v: 1 <= v <= 100_000, "must be 1..100,000 requests"))
     net.done()
     dur = root.sub("durability")
     durability = Durability(dur.get("mode", str, "fsync", lambda v: v in ("fsync", "interval", "none"),
@@ -464,7 +475,11 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
                     dm.get("batch_max", int, 16_384, lambda v: 1 <= v <= 1_000_000, "must be 1..1000000"),
                     dm.get("queue_frames", int, 4096, lambda v: 1 <= v <= 1_000_000, "must be 1..1000000"),
                     dm.get("snapshot_on_shutdown", bool, True),
-                    dm.get("metrics_port", int, 0, lambda v: 0 <= v <= 65535, "must be 0..65535 (0: off)"))
+                    dm.get("metrics_port", int, 0, lambda v: 0 <= v <= 65535, "must be 0..65535 (0: off)"),
+                    dm.get("connection_in_bytes", int, 32 << 20, lambda v: 1 << 20 <= v <= 1 << 34,
+                           "must be 1 MiB .. 16 GiB (1048576..17179869184)"),
+                    dm.get("session_out_bytes", int, 32 << 20, lambda v: 1 << 20 <= v <= 1 << 34,
+                           "must be 1 MiB .. 16 GiB (1048576..17179869184)"))
     dm.done()
     schedule = _schedule(root, [i.symbol for i in instruments])
     root.done()
@@ -801,6 +816,10 @@ drop_copy_port = 7005            # regulator drop copy: every execution with bot
 feed_hwm = 10000                 # feed frames queued per subscriber; a slower one loses messages and
                                  # resynchronises from a snapshot (memory stays bounded)
 feed_sndbuf = 0                  # kernel send buffer per feed subscriber in bytes; 0: the system's
+snapshot_min_interval_ms = 20    # the snapshot port is anonymous: the loop encodes at most one
+                                 # snapshot per interval, however many requests wait
+snapshot_max_per_s = 500         # snapshot answers per second, all peers together
+snapshot_max_pending = 128       # requests waiting for a snapshot; more wait in ZeroMQ's queues
 
 # Every sequenced command batch is journaled (journal-*.seg in the state dir) before the
 # engine sees it; a restart restores the newest valid snapshot and replays the later records.
@@ -830,6 +849,8 @@ batch_max = 16384                # messages per engine batch
 queue_frames = 4096              # undelivered report frames per session before SLOW_CONSUMER
 snapshot_on_shutdown = true
 metrics_port = 0                 # Prometheus metrics at http://HOST:PORT/metrics (network.host); 0 = off
+connection_in_bytes = 33554432   # 32 MiB: a connection's frames waiting unread (its receive queue)
+session_out_bytes = 33554432     # 32 MiB: a session's undelivered reports; past it SLOW_CONSUMER
 
 # The trading schedule the daemon drives: at each boundary it sends the engine the phase
 # commands (set_instrument_status, set_block_window) and, once per trading date, END_OF_DAY,

@@ -20,7 +20,7 @@ __all__ = ["functions", "NAMES", "FORCE_PYZMQ"]
 
 FORCE_PYZMQ = "CHUANYU_PYZMQ"
 NAMES = ("zmq_send", "zmq_errno", "zmq_msg_init", "zmq_msg_recv", "zmq_msg_data", "zmq_msg_size",
-         "zmq_msg_more", "zmq_msg_close", "zmq_msg_gets")
+         "zmq_msg_more", "zmq_msg_close", "zmq_msg_gets", "zmq_msg_get")
 
 
 def _mapped_libzmq() -> str | None:

@@ -34,6 +34,12 @@ resting_orders                     gauge      orders resting in all books
 sessions_logged_in                 gauge      sessions logged in
 session_logged_in{session}         gauge      1 if that configured session is logged in
 last_seq                           gauge      the last command sequence number
+storage_available                  gauge      0 while the journal cannot write (a full disk:
+                                              orders refused STORAGE_UNAVAILABLE), else 1
+curve_refused_total{domain}        counter    CURVE handshakes refused by ZAP (key not allowed)
+                                              on the ``orders``, ``admin``, ``drop_copy`` port
+rate_limit_logouts_total{session}  counter    sessions logged out for sending far past their
+                                              rate limit (``RATE_LIMITED``)
 =================================  =========  ==============================================
 
 >>> import numpy as np
@@ -316,3 +322,20 @@ class _GatewayCollector:
         seq = GaugeMetricFamily("chuanyu_last_seq", "The last command sequence number")
         seq.add_metric([], gw.next_seq - 1)
         yield seq
+        storage = getattr(gw, "storage", None)
+        ok = GaugeMetricFamily("chuanyu_storage_available",
+                               "0 while the journal cannot write (orders refused STORAGE_UNAVAILABLE)")
+        ok.add_metric([], 1 if storage is None or storage.available else 0)
+        yield ok
+        refused = CounterMetricFamily("chuanyu_curve_refused", "CURVE handshakes refused (key not allowed), by port",
+                                      labels=["domain"])
+        for domain, allowlist in dict(getattr(gw, "allowlists", None) or {}).items():
+            refused.add_metric([domain], allowlist.refused)
+        yield refused
+        logouts = CounterMetricFamily("chuanyu_rate_limit_logouts",
+                                      "Sessions logged out for sending far past their rate limit", labels=["session"])
+        counts = getattr(gw, "rate_limit_logouts", None)
+        if counts is not None:
+            for s in sessions:
+                logouts.add_metric([s.cfg.name], int(counts[s.idx]))
+        yield logouts

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from matching import CancelReason, OrderType, Side, StpMode, TimeInForce
+from matching.codes import RETIRED_REJECTS
 
 from . import protocol as p
 
@@ -52,6 +53,8 @@ def _rejects() -> str:
     lines = ["| code | name | band | raised by |", "| ---: | --- | --- | --- |"]
     for code, name in p.all_reject_codes().items():
         by = "gateway" if code in p.GATEWAY_REJECTS else "engine"
+        if code in RETIRED_REJECTS:
+            by = "retired: never raised (UNKNOWN_ORDER instead)"
         lines.append(f"| {code} | {name} | {code // 1000}xxx {bands.get(code // 1000, '')} | {by} |")
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 
 from matching import Engine, EventKind
 
-from .journal import JournalCorrupt, TornTail, read_records
+from .journal import JournalCorrupt, TornTail, check_mark, read_records
 
 __all__ = ["replay", "ReplayResult", "ReplayError", "snapshots", "engine_for_config"]
 
@@ -76,7 +76,8 @@ def replay(state_dir, until_seq: int | None = None,
     snapshot already covers. ``until_seq`` stops after that command (and ignores newer
     snapshots). A torn tail is left out and reported in the result; any other damage raises
     :class:`~gateway.journal.JournalCorrupt`, as does a journal that does not continue the
-    snapshot (missing records).
+    snapshot (missing records); a journal that ends before its mark (a lost newest segment)
+    raises :class:`~gateway.journal.JournalTailLost`, as the daemon's start does.
 
     Parameters
     ----------
@@ -88,6 +89,9 @@ def replay(state_dir, until_seq: int | None = None,
         Builds the starting engine when no snapshot is usable (see :func:`engine_for_config`).
     """
     state_dir = Path(state_dir)
+    lost = check_mark(state_dir)
+    if lost is not None:
+        raise lost
     engine, last, path = _restore_newest(state_dir, until_seq)
     if engine is None:
         if new_engine is None:

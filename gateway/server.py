@@ -21,7 +21,13 @@ Sockets
   ``zmq.auth.ThreadAuthenticator``, ZAP domain ``orders``). ``ROUTER_MANDATORY`` is on and
   every send is non-blocking: a full pipe (the peer's high-water mark) parks the frame in the
   session's bounded queue, and a session whose queue overflows is logged out
-  (``SLOW_CONSUMER``). A dead or slow client never blocks the loop.
+  (``SLOW_CONSUMER``). A dead or slow client never blocks the loop. Queues are bounded in
+  bytes (``daemon.connection_in_bytes``, ``daemon.session_out_bytes``): frames are bounded
+  in size, so ZeroMQ's high-water marks in frames are bounds in bytes.
+- a session is bound at LOGIN to its connection's file descriptor and CURVE key; the drain
+  holds every frame on the session's routing id to both (:data:`gateway._sockio.FOREIGN`
+  otherwise), and the socket's monitor ends the session when its connection closes. A
+  connection with another key on a routing id a session last used is closed (``_squatter``).
 - admin: a second ROUTER with CURVE, admin keys only (ZAP domain ``admin``), JSON requests
   and replies (see :mod:`gateway.admin`).
 
@@ -45,6 +51,9 @@ acknowledgement or execution report leaves before ``sync()`` returned: under ``f
 never before the batch's fsync returned. Under ``interval`` the loop also calls ``sync()``
 when idle, so the last batch is fsynced within about ``interval_ms`` even if nothing else
 arrives.
+A journal that cannot write raises :class:`gateway.journal.JournalWriteError`; the batch is
+then refused, not applied (:class:`gateway.storage.StorageGuard`): a full disk is a state
+the daemon waits out, any other storage error stops it.
 
 Recovery
 --------
@@ -70,8 +79,9 @@ crash receives the reports it missed byte for byte.
 
 Snapshots are written at graceful shutdown, by the admin ``snapshot`` and periodically
 (``[durability] snapshot_every_commands`` / ``snapshot_every_s``, checked on the timer
-tick); after each one ``_prune`` keeps the newest ``keep_snapshots`` and deletes the journal
-segments no kept snapshot needs.
+tick); the periodic and admin ones by a forked child while the loop goes on
+(:mod:`gateway.persistence`). After each one ``_prune`` keeps the newest ``keep_snapshots``
+and deletes the journal segments no kept snapshot needs.
 """
 from __future__ import annotations
 
@@ -80,7 +90,9 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -89,12 +101,12 @@ import numpy as np
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import parse_monitor_message
 
 from matching import (
     COMMAND_DTYPE, EVENT_DTYPE, CommandType, Engine, InstrumentStatus,
 )
 
-from feeds.disclosure import Disclosure
 from feeds.dropcopy import ZAP_DOMAIN as DROP_COPY_DOMAIN, DropCopy, bind_drop_copy
 from feeds.encoder import FeedEncoder
 from feeds.service import FeedService, bind_feed
@@ -102,19 +114,20 @@ from feeds.service import FeedService, bind_feed
 from .admin import describe_events
 from .gapfill import GAP_FILL_FRAME_REPORTS, ReportWindow
 from .config import MarketConfig
-from .journal import Journal, JournalError
-from .logs import log_operator_events
+from .journal import Journal, JournalError, JournalTailLost
+from .logs import Throttle, log_operator_events
 from .replay import snapshots
 from .protocol import (
     HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_ACK_DTYPE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE, PROTOCOL_VERSION,
     REPORT_DTYPE, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType,
     CREATING_TYPES, OPERATOR, ORDER_TYPES, ReportFlag, decode_orders, reserved_mask,
 )
-from ._sockio import MULTIPART, OrderSocket
-from ._step import Screen, build_reports, group_by_session, number_reports, stamp_seq
+from ._sockio import FOREIGN, MULTIPART, UNBOUND, OrderSocket
+from ._step import Screen, build_reports, flood_limit, group_by_session, number_reports, stamp_seq
 from .libzmq import functions as libzmq_functions
 from .errors import GatewayError
 from .persistence import Persistence
+from .storage import R_STORAGE, Storage, StorageGuard
 from .schedule import ScheduleDriver, clock_from_env, real_clock
 
 __all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
@@ -148,7 +161,17 @@ _R_SHUTTING_DOWN = int(GatewayReject.SHUTTING_DOWN)
 _R_RATE = int(GatewayReject.RATE_LIMITED)
 _R_DUP = int(GatewayReject.DUPLICATE_CLIENT_ORDER_ID)
 _R_BAD_COID = int(GatewayReject.BAD_CLIENT_ORDER_ID)
+_DROPPED = 0xFFFF          # numpy path: a flooding session's message dropped without a reject (no code)
 _REJECT_CODES = frozenset(int(r) for r in GatewayReject)
+_MAX_REPORT_FRAME_BYTES = GAP_FILL_FRAME_REPORTS * REPORT_DTYPE.itemsize    # a report frame, at most
+
+
+def _user_id(frame: zmq.Frame) -> str | None:
+    """A received frame's ZAP user id (its connection's CURVE public key), None without one."""
+    try:
+        return frame.get("User-Id")
+    except zmq.ZMQError:
+        return None
 
 
 class NullJournal:
@@ -175,8 +198,8 @@ class _Session:
     """The gateway's state for one configured session."""
 
     __slots__ = ("idx", "cfg", "identity", "user_id", "public_key", "logged_in", "heartbeat_ns",
-                 "last_heard", "last_sent", "report_seq", "queue", "screen", "delivered", "dropped",
-                 "logins", "window")
+                 "last_heard", "last_sent", "report_seq", "queue", "queued_bytes", "screen", "delivered",
+                 "dropped", "logins", "window")
 
     def __init__(self, idx: int, cfg, public_key: str, retain: int = 0) -> None:
         self.idx, self.cfg, self.public_key = idx, cfg, public_key
@@ -188,6 +211,7 @@ class _Session:
         self.report_seq = 0           # reports addressed to the session, delivered or not
         self.window = ReportWindow(retain)   # the newest of them, for gap fill
         self.queue: deque = deque()   # frames the pipe would not take yet
+        self.queued_bytes = 0         # their size
         self.screen = None            # the gateway's Screen: holds the state the checks change
         self.delivered = 0
         self.dropped = 0
@@ -220,14 +244,70 @@ class _Session:
         self.screen.refilled[self.idx] = value
 
 
-class _KeyAllowlist:
-    """The ZAP credentials provider of one domain: a set of z85 public keys."""
+class _Authenticator(ThreadAuthenticator):
+    """pyzmq's ZAP thread, remembering the peer address of the request it is handling (for
+    the refusal log: the credentials callback is given the key alone)."""
 
-    def __init__(self, keys) -> None:
+    peer = None
+
+    async def handle_zap_message(self, msg) -> None:
+        self.peer = msg[3].decode("utf-8", "replace") if len(msg) > 3 else None
+        await super().handle_zap_message(msg)
+
+
+class _KeyAllowlist:
+    """The ZAP credentials provider of one domain: a set of z85 public keys; refusals are
+    counted and logged.
+
+    ``callback`` runs on the authenticator's thread, once per CURVE handshake: a set lookup,
+    and for a refused key a count and a set insert under a lock. A flood of handshakes cannot
+    flood the log: a refused key is logged at its first refusal in an interval of
+    ``summary_s`` (at most ``log_keys`` keys an interval); the rest only count, and
+    :meth:`summary` (the loop's timer, and at close) logs one line per interval with them.
+    ``refused`` is the total, for the status and the metrics.
+    """
+
+    def __init__(self, keys, domain: str, peer=lambda: None, summary_s: float = 60.0, log_keys: int = 20) -> None:
         self.keys = {k.encode() if isinstance(k, str) else k for k in keys}
+        self.domain, self._peer, self.summary_s, self.log_keys = domain, peer, summary_s, log_keys
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._logged: set = set()         # keys logged one by one in this interval
+        self._quiet = 0                   # refusals in this interval not logged one by one
+        self._since = time.monotonic()
 
     def callback(self, domain, key) -> bool:
-        return key in self.keys
+        if key in self.keys:
+            return True
+        with self._lock:
+            self.refused += 1
+            first = key not in self._logged and len(self._logged) < self.log_keys
+            if first:
+                self._logged.add(key)
+            else:
+                self._quiet += 1
+        if first:
+            who = key.decode("ascii", "replace") if isinstance(key, bytes) else str(key)
+            log.warning("CURVE handshake refused on the %s port: key %s from %s is not allowed (further refusals "
+                        "are counted and summed up every %d s)", self.domain, who, self._peer() or "?",
+                        self.summary_s, extra={"event": "curve_refused", "domain": self.domain, "key": who,
+                                               "peer": self._peer()})
+        return False
+
+    def summary(self, final: bool = False) -> None:
+        """Log the refusals of the interval not logged one by one; start a new interval when it is over."""
+        now = time.monotonic()
+        with self._lock:
+            if not final and now - self._since < self.summary_s:
+                return
+            quiet, keys, span = self._quiet, len(self._logged), now - self._since
+            self._quiet, self._since = 0, now
+            self._logged.clear()
+        if quiet:
+            log.warning("%d refused CURVE handshakes on the %s port in the last %.0f s not logged one by one "
+                        "(%d keys logged; %d refused since start)", quiet, self.domain, span, keys, self.refused,
+                        extra={"event": "curve_refused_summary", "domain": self.domain, "refused": quiet,
+                               "seconds": round(span, 1), "total": self.refused})
 
 
 def load_or_create_keys(keys_dir: Path, name: str, create: bool, what: str) -> tuple[bytes, bytes | None]:
@@ -247,7 +327,7 @@ def load_or_create_keys(keys_dir: Path, name: str, create: bool, what: str) -> t
     raise GatewayError(f"{what}: no key pair {name!r} in {keys_dir} (make one with `chuanyu keys {keys_dir} {name}`)")
 
 
-class Gateway(Persistence):
+class Gateway(Persistence, StorageGuard):
     """The engine daemon. Build it, :meth:`bind`, then :meth:`run` until shut down.
 
     Parameters
@@ -262,9 +342,13 @@ class Gateway(Persistence):
     clock : callable, optional
         The schedule's clock (returns a ``datetime``); the wall clock by default. Only used
         when the configuration's ``[schedule]`` is enabled.
+    accept_journal_loss : bool
+        Start even when the journal ends before its mark (a lost newest segment): the
+        operator's override (``chuanyu engine --accept-journal-loss``), logged.
     """
 
-    def __init__(self, config: MarketConfig, state_dir, journal=None, clock=None) -> None:
+    def __init__(self, config: MarketConfig, state_dir, journal=None, clock=None,
+                 accept_journal_loss: bool = False) -> None:
         self.config = config
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -272,19 +356,26 @@ class Gateway(Persistence):
         if journal is None:
             dur = config.durability
             try:
-                journal = Journal(self.state_dir, dur.mode, dur.interval_ms, dur.segment_bytes)
+                journal = Journal(self.state_dir, dur.mode, dur.interval_ms, dur.segment_bytes,
+                                  accept_loss=accept_journal_loss)
+            except JournalTailLost as exc:
+                raise GatewayError(f"cannot recover the journal: {exc}. Restore the segment (see OPERATIONS.md, "
+                                   "Recovery), or start with --accept-journal-loss to run without those "
+                                   "commands") from None
             except JournalError as exc:
                 raise GatewayError(f"cannot recover the journal: {exc}") from None
             except OSError as exc:
                 raise GatewayError(f"cannot open the journal in {self.state_dir}: {exc}") from None
         self.journal = journal
         self.recovery = {"snapshot": None, "skipped_snapshots": [], "replayed_records": 0,
-                         "replayed_commands": 0, "torn_tail": str(getattr(journal, "torn", None) or "") or None}
+                         "replayed_commands": 0, "torn_tail": str(getattr(journal, "torn", None) or "") or None,
+                         "journal_loss": str(getattr(journal, "lost", None) or "") or None}
         self.ctx = zmq.Context()
         self.auth = None
         self.orders = self.admin = None
         self._sockio = None                        # the order socket through libzmq's C API, if found
-        self.feed = self.disclosure = None       # bound in bind()
+        self._connections = None                   # the order socket's monitor: connections opened, closed
+        self.feed = None                         # bound in bind()
         self.drop_copy = None                    # bound in bind() when a session has drop_copy = true
         self._stopping = False
         self.shutdown_reply = None
@@ -307,13 +398,18 @@ class Gateway(Persistence):
         self._order_coid = np.zeros(0, dtype=np.int64)
         self._order_open = np.zeros(0, dtype=bool)
         self._pending: list = []                   # (operator command rows, admin request or None)
+        self.storage = Storage()                   # the journal's storage: a full disk is a state (gateway.storage)
         self.fast_screen = True                    # False: every batch takes the numpy path (tests)
         self._cancel_after: list = []              # sessions gone with cancel-on-disconnect
         self._replaying = False                    # recovery: reports are numbered and kept, not sent
         self._snapshot_seq = 0                     # last seq in the newest snapshot (periodic snapshots)
         self._snapshot_at = time.monotonic()
+        self._snapshot_child = None                # the background snapshot being written (persistence)
+        self._snapshot_waiters: list = []          # admin snapshot requests for the next one
+        self._snapshot_retry_at = 0.0              # after a failed one, no periodic try before this
         self.next_seq = 1
         self._schedule_state = None                # the driver's state from the restored snapshot
+        self.disclosure = self._open_disclosure()  # before recovery: replay rebuilds the tape and the figures
         self.engine = self._restore_or_bootstrap()
         self._grow_orders(int(self.engine.next_order_id))
         rec = self.recovery
@@ -361,6 +457,13 @@ class Gateway(Persistence):
         order = np.argsort(self._session_ids, kind="stable")
         self._ids_sorted, self._idx_sorted = self._session_ids[order], order.astype(np.int32)
         self._by_identity: dict[bytes, int] = {}
+        # each session's connection: the file descriptor it logged in on (-1: none) and the
+        # CURVE key it must come with; every frame on its routing id is held to both
+        self._peer_fd = np.full(n, -1, dtype=np.int32)
+        self._peer_key = [None] + [s.public_key.encode() for s in self.sessions[1:]]
+        self._identity_owner: dict[bytes, int] = {}      # routing id -> the session last logged in on it
+        self._open_fds: set[int] = set()                 # the order socket's connections (its monitor)
+        self._security_log = Throttle()                  # a line per offending key and interval, not per frame
         # authorisation: may session index i act for account a?
         self._account_member = {a.id: a.member for a in cfg.accounts}
         self._auth = np.zeros((n, cfg.max_accounts), dtype=bool)
@@ -375,6 +478,8 @@ class Gateway(Persistence):
         rates = [0] + [s.rate_limit for s in cfg.sessions]
         bursts = [0] + [s.burst for s in cfg.sessions]
         self._screen = Screen(self._session_ids, rates, bursts, self._auth, cfg.max_accounts)
+        self._flood_limit = flood_limit(rates, bursts)       # RATE_LIMITED refusals a second before a logout
+        self.rate_limit_logouts = np.zeros(n, dtype=np.int64)
         for sess in self.sessions[1:]:
             sess.screen = self._screen
         self._limited = np.zeros(n, dtype=bool)
@@ -389,13 +494,18 @@ class Gateway(Persistence):
     def bind(self) -> dict:
         """Start authentication, bind both sockets; return the endpoints."""
         net = self.config.network
-        self.auth = ThreadAuthenticator(self.ctx, log=logging.getLogger("chuanyu.zap"))
+        self.auth = _Authenticator(self.ctx, log=logging.getLogger("chuanyu.zap"))
         self.auth.start()
-        self.auth.configure_curve_callback("orders", _KeyAllowlist(self.session_keys.values()))
-        self.auth.configure_curve_callback("admin", _KeyAllowlist(self.admin_public))
+        peer = lambda: self.auth.peer             # noqa: E731  (read on the auth thread, which sets it)
+        self.allowlists = {"orders": _KeyAllowlist(self.session_keys.values(), "orders", peer),
+                           "admin": _KeyAllowlist(self.admin_public, "admin", peer),
+                           "drop_copy": _KeyAllowlist((s.public_key for s in self._drop_copy), "drop copy", peer)}
+        self.auth.configure_curve_callback("orders", self.allowlists["orders"])
+        self.auth.configure_curve_callback("admin", self.allowlists["admin"])
         self.orders = self._server_socket(b"orders", net.order_port)
         found = libzmq_functions()
-        self._sockio = OrderSocket(found, self.orders) if found else None
+        self._sockio = OrderSocket(found, self.orders, self._peer_fd, self._peer_key) if found else None
+        self._connections = self.orders.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
         self.admin = self._server_socket(b"admin", net.admin_port)
         feed = feed_snapshots = None
         if net.feeds:
@@ -409,14 +519,12 @@ class Gateway(Persistence):
             except zmq.ZMQError as exc:
                 raise GatewayError(f"network.feed_port / network.snapshot_port: cannot bind {net.host}:"
                                    f"{net.feed_port or '*'} / {net.snapshot_port or '*'}: {exc}") from None
-            self.feed = FeedService(encoder, publisher, snapshots)
-            region_of = {a.id: a.region for a in self.config.accounts}
-            self.disclosure = Disclosure(self.state_dir, self.config.instruments, lambda a: region_of.get(a, 0))
+            self.feed = FeedService(encoder, publisher, snapshots, net.snapshot_min_interval_ms,
+                                    net.snapshot_max_per_s, net.snapshot_max_pending)
         drop_copy = None
         if self._drop_copy:
             # executions with both accounts: CURVE, and only the drop-copy sessions' keys pass ZAP
-            self.auth.configure_curve_callback(DROP_COPY_DOMAIN.decode(),
-                                               _KeyAllowlist(s.public_key for s in self._drop_copy))
+            self.auth.configure_curve_callback(DROP_COPY_DOMAIN.decode(), self.allowlists["drop_copy"])
             try:
                 sock, drop_copy = bind_drop_copy(self.ctx, net.host, net.drop_copy_port, self.server_public,
                                                  self.server_secret)
@@ -459,9 +567,16 @@ class Gateway(Persistence):
         sock.curve_publickey = self.server_public
         sock.zap_domain = domain
         sock.router_mandatory = True
-        sock.sndhwm = 10_000
-        sock.rcvhwm = 100_000
-        sock.maxmsgsize = 2 * MAX_FRAME_BYTES if domain == b"orders" else 1 << 20
+        if domain == b"orders":
+            # ZeroMQ bounds a connection's queues in frames: frames of a bounded size make them
+            # bounds in bytes. A frame over maxmsgsize ends its connection; one between
+            # MAX_FRAME_BYTES and it is answered TOO_MANY_MESSAGES.
+            sock.maxmsgsize = 2 * MAX_FRAME_BYTES
+            sock.rcvhwm = max(2, self.daemon.connection_in_bytes // (2 * MAX_FRAME_BYTES))
+            sock.sndhwm = max(2, self.daemon.session_out_bytes // 2 // _MAX_REPORT_FRAME_BYTES)
+        else:
+            sock.maxmsgsize = 1 << 20
+            sock.sndhwm, sock.rcvhwm = 1_000, 1_000
         host = self.config.network.host
         try:
             if port:
@@ -475,17 +590,22 @@ class Gateway(Persistence):
 
     def close(self) -> None:
         self._sockio = None
+        if self._connections is not None:
+            self.orders.disable_monitor()
+            self._connections.close(linger=0)
         for sock in (self.orders, self.admin):
             if sock is not None:
                 sock.close(linger=200)
         if self.feed is not None:
-            self.feed.publisher.close(linger=0)
-            self.feed.snapshots.close(linger=0)
+            self.feed.close()                      # joins the snapshot thread
+        if self.disclosure is not None:
             self.disclosure.close()
         if self.drop_copy is not None:
             self.drop_copy.publisher.close(linger=0)
         if self.auth is not None:
             self.auth.stop()
+            for allowlist in getattr(self, "allowlists", {}).values():
+                allowlist.summary(final=True)         # the refusals not logged one by one
         if self.metrics is not None:
             self.metrics.close()
         self.journal.close()
@@ -505,8 +625,10 @@ class Gateway(Persistence):
         poller = zmq.Poller()
         poller.register(self.orders, zmq.POLLIN)
         poller.register(self.admin, zmq.POLLIN)
+        poller.register(self._connections, zmq.POLLIN)
         if self.feed is not None:
-            poller.register(self.feed.snapshots, zmq.POLLIN)
+            self.feed.start()                      # snapshots answered by a thread (feeds.snapshot_server)
+            poller.register(self.feed.snapshot_asks, zmq.POLLIN)
         tick = min(self.daemon.heartbeat_ms, 100)
         next_timer = 0
         next_feed_beat = 0
@@ -520,10 +642,12 @@ class Gateway(Persistence):
                 if due is not None:
                     timeout = min(tick, due)
             ready = dict(poller.poll(timeout))
+            if self._connections in ready:
+                self._connection_events()
             if self.admin in ready:
                 self._serve_admin()
-            if self.feed is not None and self.feed.snapshots in ready:
-                self.feed.serve_snapshots()
+            if self.feed is not None and self.feed.snapshot_asks in ready:
+                self.feed.serve_snapshots()            # one encoding for every request waiting
             if self.feed is not None or self.drop_copy is not None:
                 now = time.monotonic_ns()
                 if now >= next_feed_beat:              # lets subscribers see a lost tail
@@ -539,8 +663,7 @@ class Gateway(Persistence):
             now = time.monotonic_ns()
             if now >= next_timer:
                 self._timers(now)
-                if self._snapshot_due():
-                    self._periodic_snapshot()
+                self._snapshot_tick()              # reap a background snapshot; fork one when due
                 next_timer = now + tick * 1_000_000
         self._shutdown()
 
@@ -558,11 +681,7 @@ class Gateway(Persistence):
                 size, stray = io.drain(self._by_identity, size, budget, payloads, frame_sess, frame_ts)
                 if stray is None:
                     break
-                kind, identity, payload, user_id = stray
-                if kind == MULTIPART:
-                    self._refuse_multipart(identity)
-                else:
-                    self._unbound_frame(identity, payload, user_id)
+                self._stray(*stray)
         else:
             self._drain_pyzmq(budget, payloads, frame_sess, frame_ts)
         self.counters["frames"] += len(payloads)
@@ -580,18 +699,18 @@ class Gateway(Persistence):
             except zmq.Again:
                 break
             frame = recv(0, copy=False)
+            fd, user_id = frame.get(zmq.SRCFD), _user_id(frame)
             if frame.more:
                 while self.orders.rcvmore:
                     recv()
-                self._refuse_multipart(identity)
+                self._stray(MULTIPART, identity, None, user_id, fd)
                 continue
             idx = by_identity.get(identity)
             if idx is None:
-                try:
-                    user_id = frame.get("User-Id")
-                except zmq.ZMQError:
-                    user_id = None
-                self._unbound_frame(identity, frame.bytes, user_id)
+                self._stray(UNBOUND, identity, frame.bytes, user_id, fd)
+                continue
+            if fd != self._peer_fd[idx] or user_id is None or user_id.encode() != self._peer_key[idx]:
+                self._stray(FOREIGN, identity, frame.bytes, user_id, fd)
                 continue
             payload = frame.bytes
             payloads.append(payload)
@@ -599,13 +718,79 @@ class Gateway(Persistence):
             frame_ts.append(now_ns())
             size += len(payload)
 
+    # ------------------------------------------------------------------ connections
+    def _stray(self, kind: int, identity: bytes, payload: bytes | None, user_id: str | None, fd: int) -> None:
+        """A frame the drain did not take into the batch (see :meth:`OrderSocket.drain`)."""
+        self._connection_events()        # a session whose connection closed is unbound first
+        owner = self._identity_owner.get(identity)
+        if owner is not None and user_id != self.sessions[owner].public_key:
+            self._squatter(self.sessions[owner], identity, user_id, fd)
+            return
+        idx = self._by_identity.get(identity)
+        if idx is not None and fd != self._peer_fd[idx]:
+            # the session's own key on another connection: the one it logged in on is gone
+            self._disconnect(self.sessions[idx], GatewayReject.CONNECTION_LOST, tell=False)
+        if kind == MULTIPART:
+            self._refuse_multipart(identity)
+        else:
+            self._unbound_frame(identity, payload, user_id, fd)
+
+    def _squatter(self, owner: _Session, identity: bytes, user_id: str | None, fd: int) -> None:
+        """Another key on a session's routing id: refuse it, close its connection, say so.
+
+        ZeroMQ attaches a second connection with a routing id in use only once the first is
+        gone, so the session's own connection has ended; the squatter's is closed so the
+        session's platform can come back on its routing id.
+        """
+        self.counters["routing_id_refused"] = self.counters.get("routing_id_refused", 0) + 1
+        if self._by_identity.get(identity) == owner.idx:
+            self._disconnect(owner, GatewayReject.CONNECTION_LOST, tell=False)
+        closed = self._close_connection(fd)
+        due, repeats = self._security_log.due(("routing_id_refused", owner.idx, user_id))
+        if due:
+            log.warning("session %s (%d): routing id %r used by another CURVE key %s: refused%s%s", owner.cfg.name,
+                        owner.cfg.id, identity, user_id, ", connection closed" if closed else "",
+                        f" ({repeats} more times since the last such line)" if repeats else "",
+                        extra={"event": "routing_id_refused", "session": owner.cfg.name, "session_id": owner.cfg.id,
+                               "routing_id": identity.hex(), "key": user_id, "closed": closed, "repeats": repeats})
+
+    def _close_connection(self, fd: int) -> bool:
+        """Shut one of the order socket's TCP connections down (libzmq then closes it)."""
+        self._connection_events()
+        if fd not in self._open_fds:           # already closed: the number may belong to another by now
+            return False
+        try:
+            conn = socket.socket(fileno=fd)
+        except OSError:
+            return False
+        try:
+            conn.shutdown(socket.SHUT_RDWR)    # not close(): the descriptor stays libzmq's
+        except OSError:
+            return False
+        finally:
+            conn.detach()
+        return True
+
+    def _connection_events(self) -> None:
+        """Apply the order socket's connection events: a session ends with its connection."""
+        mon = self._connections
+        while mon.poll(0):
+            event = parse_monitor_message(mon.recv_multipart())
+            fd = int(event["value"])
+            if event["event"] == zmq.EVENT_ACCEPTED:
+                self._open_fds.add(fd)
+                continue
+            self._open_fds.discard(fd)
+            for idx in np.flatnonzero(self._peer_fd == fd).tolist():
+                self._disconnect(self.sessions[idx], GatewayReject.CONNECTION_LOST, tell=False)
+
     def _run_batch(self, payloads: list, frame_sess: list, frame_ts: list) -> int:
         rejects: list[tuple] = []          # (reports, destination session index, message position)
         screened = (self._screen.screen(payloads, frame_sess, frame_ts, time.monotonic_ns(), self._stopping)
-                    if payloads and self.fast_screen else None)
+                    if payloads and self.fast_screen and self.storage.available else None)
         if screened is not None:           # the usual batch: well-formed frames of order messages
             cmds, cmd_sess, cmd_pos, refused_pos, refused_reason = screened
-            n_msgs = len(cmds) + len(refused_pos)
+            n_msgs = self._screen.last_messages          # with those a flooding session's were dropped
             self._heard(frame_sess)
             if len(refused_pos):
                 rejects.append(self._refused(payloads, frame_sess, frame_ts, refused_pos, refused_reason))
@@ -632,9 +817,8 @@ class Gateway(Persistence):
             cmd_pos = np.concatenate([cmd_pos, np.arange(n_msgs, n_msgs + len(ops))])
             self._pending = []
         base = self.next_seq
-        if len(cmds):
-            self._sequence(cmds)
-            events = self._commit(cmds)
+        events = self._commit_or_refuse(cmds, cmd_sess, cmd_pos, waiting, rejects) if len(cmds) else None
+        if events is not None:
             if operator and self.schedule is not None:
                 self.schedule.observe(events)
             if operator:                        # phase changes, end of day, sanctions: one log line each
@@ -659,6 +843,8 @@ class Gateway(Persistence):
         for (identity, request_id), start, n in waiting:
             mine = events[(events["cmd_seq"] >= base + start) & (events["cmd_seq"] < base + start + n)]
             self._admin_reply(identity, {"ok": True, "id": request_id, "events": describe_events(mine)})
+        if self._screen.any_flooded:             # after their reports: SERVER_LOGOUT RATE_LIMITED
+            self._log_out_flooders()
         self._queue_cancels()
         self.counters["messages"] += n_msgs
         return n_msgs
@@ -718,6 +904,10 @@ class Gateway(Persistence):
                 if is_session.any():
                     self._session_messages(raw, sess, np.flatnonzero(is_session), reason)
             ok = is_order & (reason == 0)
+            if not self.storage.available:      # a full disk: refused before they use up anything
+                reason[ok] = R_STORAGE
+                self.storage.refused += int(ok.sum())
+                ok[:] = False
             self._session_checks(raw, sess, ok, reason)
             acct = raw["account"]
             in_range = (acct >= 0) & (acct < self.config.max_accounts)
@@ -727,7 +917,7 @@ class Gateway(Persistence):
             if self._stopping:
                 reason[ok] = _R_SHUTTING_DOWN
                 ok[:] = False
-            refused = reason != 0
+            refused = (reason != 0) & (reason != _DROPPED)
             pos = np.arange(n_msgs)
             if refused.any():
                 rejects.append((self._message_rejects(raw[refused], sess[refused], ts[refused], reason[refused]),
@@ -761,8 +951,9 @@ class Gateway(Persistence):
         self.counters["events"] += len(events)
         if self.metrics is not None:
             self.metrics.observe_batch(cmds, events, self.engine.resting_orders)
-        if self.feed is not None:                  # bound: public data and disclosure files
+        if self.feed is not None:                  # bound: public data
             self.counters["feed_messages"] = self.counters.get("feed_messages", 0) + self.feed.publish(events)
+        if self.disclosure is not None:            # the tape and the end-of-day report
             self.disclosure.record(events)
         if self.drop_copy is not None:
             self.drop_copy.publish(events)
@@ -799,6 +990,7 @@ class Gateway(Persistence):
                     ok[over] = False
                     is_new[over] = False
                     live = live[:allowed]
+                    self._flood_check(idx, rows, over, now, ok, reason, is_new)
                 s.tokens -= len(live)
             new_rows = rows[is_new[rows]]
             if len(new_rows):
@@ -814,6 +1006,47 @@ class Gateway(Persistence):
                     reason[new_rows[dup]] = _R_DUP
                     ok[new_rows[bad | dup]] = False
                 s.coid_last = max(s.coid_last, int(c.max()))
+
+    def _flood_check(self, idx: int, rows, over, now: int, ok, reason, is_new) -> None:
+        """Count session ``idx``'s RATE_LIMITED refusals ``over`` (positions) in its one-second
+        window; past ``rate_limit + burst`` mark it flooded and drop the refusal that passed
+        the limit and every later message of the session in the batch (no reject): the numpy
+        twin of the flood check in :meth:`gateway._step.Screen.screen`."""
+        scr = self._screen
+        if now - int(scr.window[idx]) >= 1_000_000_000:
+            scr.window[idx], scr.over[idx] = now, 0
+        room = max(int(self._flood_limit[idx]) - int(scr.over[idx]), 0)
+        if len(over) <= room:
+            scr.over[idx] += len(over)
+            return
+        scr.over[idx] += room + 1
+        scr.flooded[idx], scr.any_flooded = 1, True
+        dropped = rows[np.searchsorted(rows, over[room]):]
+        reason[dropped] = _DROPPED
+        ok[dropped] = False
+        is_new[dropped] = False
+        scr.flood_dropped[idx] += len(dropped)
+
+    def _log_out_flooders(self) -> None:
+        """Log out each session the screen found flooding (SERVER_LOGOUT RATE_LIMITED), once.
+
+        Called after the batch's reports went out, so the flooder gets its ACKs and rejects
+        first; cancel on disconnect applies as for any disconnect.
+        """
+        scr = self._screen
+        scr.any_flooded = False
+        for idx in np.flatnonzero(scr.flooded).tolist():
+            scr.flooded[idx] = 0
+            s = self.sessions[idx]
+            self.rate_limit_logouts[idx] += 1
+            log.warning("session %s (%d) logged out (RATE_LIMITED): it kept sending far past its rate limit: more than "
+                        "%d messages refused RATE_LIMITED within one second (rate_limit + burst); %d messages "
+                        "dropped without a reject so far", s.cfg.name, s.cfg.id, int(self._flood_limit[idx]),
+                        int(scr.flood_dropped[idx]),
+                        extra={"event": "session_flood", "session": s.cfg.name, "session_id": s.cfg.id,
+                               "limit": int(self._flood_limit[idx]), "dropped": int(scr.flood_dropped[idx])})
+            if s.logged_in:
+                self._logout(s, _R_RATE, reply=True)
 
     def _session_messages(self, raw, sess, rows, reason) -> None:
         """LOGIN / LOGOUT / HEARTBEAT inside a logged-in session's frames (per message: rare)."""
@@ -921,19 +1154,38 @@ class Gateway(Persistence):
             s.dropped += n
             self.counters["reports_dropped"] += n
             return
-        self._send(s, reports, n)
+        if n <= GAP_FILL_FRAME_REPORTS:
+            self._send(s, reports, n)
+            return
+        for a in range(0, n, GAP_FILL_FRAME_REPORTS):   # bounded frames: the pipe's bound is in bytes
+            chunk = reports[a:a + GAP_FILL_FRAME_REPORTS]
+            self._send(s, chunk, len(chunk))
 
     def _send(self, s: _Session, frame, n: int = 0) -> None:
-        """Send or queue one frame (bytes or a contiguous report array); never blocks."""
+        """Send or queue one frame (bytes or a contiguous report array); never blocks.
+
+        A session whose undelivered frames pass ``daemon.session_out_bytes`` (half in ZeroMQ's
+        pipe, half here) or ``daemon.queue_frames`` is logged out: ``SLOW_CONSUMER``.
+        """
+        if not s.logged_in:                  # logged out by an earlier frame of the same delivery
+            s.dropped += n
+            self.counters["reports_dropped"] += n
+            return
         if s.queue:
-            s.queue.append((bytes(frame), n))
+            self._queue(s, frame, n)
             self._flush(s)
         elif not self._try_send(s, frame):
-            s.queue.append((bytes(frame), n))
+            self._queue(s, frame, n)
         else:
             s.delivered += n
-        if len(s.queue) > self.daemon.queue_frames:
+        if s.queued_bytes > self.daemon.session_out_bytes // 2 or len(s.queue) > self.daemon.queue_frames:
             self._disconnect(s, GatewayReject.SLOW_CONSUMER)
+
+    @staticmethod
+    def _queue(s: _Session, frame, n: int) -> None:
+        data = bytes(frame)
+        s.queue.append((data, n))
+        s.queued_bytes += len(data)
 
     def _try_send(self, s: _Session, frame) -> bool:
         """Send ``frame`` (bytes or a contiguous report array) now, or return False: the pipe is full."""
@@ -963,6 +1215,7 @@ class Gateway(Persistence):
             if not self._try_send(s, frame):
                 return
             s.queue.popleft()
+            s.queued_bytes -= len(frame)
             s.delivered += n
 
     # ------------------------------------------------------------------ sessions
@@ -975,10 +1228,11 @@ class Gateway(Persistence):
             m[k] = v
         return m.tobytes()
 
-    def _unbound_frame(self, identity: bytes, payload: bytes, user_id: str | None) -> None:
+    def _unbound_frame(self, identity: bytes, payload: bytes, user_id: str | None, fd: int) -> None:
         """A frame from a connection with no session: it must be a LOGIN alone.
 
-        ``user_id``: the connection's ZAP user id (its CURVE public key), None if it has none.
+        ``user_id``: the connection's ZAP user id (its CURVE public key), None if it has none;
+        ``fd``: the connection's file descriptor, which a session logging in is bound to.
         """
         reason = 0
         msg = None
@@ -1013,7 +1267,7 @@ class Gateway(Persistence):
                 elif fill and not s.window.can_fill(after):
                     reason = GatewayReject.REPORTS_NOT_RETAINED
                 else:
-                    self._login(s, identity, int(msg["heartbeat_ms"]), after if fill else None)
+                    self._login(s, identity, fd, int(msg["heartbeat_ms"]), after if fill else None)
                     return
         r = np.zeros(1, dtype=REPORT_DTYPE)
         r["msg_type"] = MsgType.REJECT
@@ -1037,8 +1291,9 @@ class Gateway(Persistence):
         except zmq.ZMQError:
             pass
 
-    def _login(self, s: _Session, identity: bytes, heartbeat_ms: int, fill_after: int | None = None) -> None:
-        """Log ``s`` in; with ``fill_after``, re-send its reports after that report_seq first."""
+    def _login(self, s: _Session, identity: bytes, fd: int, heartbeat_ms: int, fill_after: int | None = None) -> None:
+        """Log ``s`` in on the connection ``fd``; with ``fill_after``, re-send its reports after
+        that report_seq first."""
         hb = heartbeat_ms if 0 < heartbeat_ms <= self.daemon.heartbeat_ms * 10 else self.daemon.heartbeat_ms
         hb = max(hb, 10)
         s.identity = identity
@@ -1047,8 +1302,13 @@ class Gateway(Persistence):
         s.heartbeat_ns = hb * 1_000_000
         s.last_heard = time.monotonic_ns()
         s.queue.clear()
+        s.queued_bytes = 0
         s.tokens, s.refilled = float(s.cfg.burst), 0
         self._by_identity[identity] = s.idx
+        self._peer_fd[s.idx] = fd
+        for old in [i for i, owner in self._identity_owner.items() if owner == s.idx]:
+            del self._identity_owner[old]            # one routing id a session: the dict stays small
+        self._identity_owner[identity] = s.idx
         flags = (1 if s.cfg.cancel_on_disconnect else 0) | (2 if s.cfg.drop_copy else 0)
         ack = self._session_frame(MsgType.LOGIN_ACK, LOGIN_ACK_DTYPE, s, version=PROTOCOL_VERSION,
                                   heartbeat_ms=hb, flags=flags, report_seq=s.report_seq,
@@ -1081,6 +1341,7 @@ class Gateway(Persistence):
             return
         if tell:
             s.queue.clear()
+            s.queued_bytes = 0
             try:
                 self.orders.send(s.identity, zmq.SNDMORE | zmq.NOBLOCK)
                 self.orders.send(self._session_frame(MsgType.SERVER_LOGOUT, SERVER_LOGOUT_DTYPE, s,
@@ -1088,10 +1349,12 @@ class Gateway(Persistence):
             except zmq.ZMQError:
                 pass
         self._by_identity.pop(s.identity, None)
+        self._peer_fd[s.idx] = -1
         s.logged_in = False
         s.identity = None
         s.dropped += sum(n for _, n in s.queue)
         s.queue.clear()
+        s.queued_bytes = 0
         why = GatewayReject(reason).name if reason in _REJECT_CODES else str(int(reason))
         log.info("session %s (%d) %s (%s)", s.cfg.name, s.cfg.id, "disconnected" if reason else "logged out",
                  why if reason else "by the client",
@@ -1126,6 +1389,10 @@ class Gateway(Persistence):
                 self._try_send(s, self._session_frame(MsgType.SERVER_HEARTBEAT, SERVER_HEARTBEAT_DTYPE, s,
                                                       report_seq=s.report_seq))
         self._queue_cancels()
+        if not self.storage.available:
+            self._probe_storage()
+        for allowlist in self.allowlists.values():       # refused CURVE handshakes, summed up per interval
+            allowlist.summary()
 
     def _refuse_multipart(self, identity: bytes) -> None:
         """A message of more than one frame (its parts already read): refuse it as malformed."""
@@ -1188,13 +1455,17 @@ class Gateway(Persistence):
             "state_digest": eng.state_digest(),
             "last_seq": self.next_seq - 1,
             "recovery": dict(self.recovery),
-            "snapshots": {"last_seq": self._snapshot_seq, "kept": [p.name for _, p in snapshots(self.state_dir)]},
+            "storage": self.storage.describe(),
+            "snapshots": {"last_seq": self._snapshot_seq, "kept": [p.name for _, p in snapshots(self.state_dir)],
+                          "writing": self._snapshot_child.last if self._snapshot_child is not None else None},
             "counters": dict(self.counters),
+            "curve_refused": {name: a.refused for name, a in getattr(self, "allowlists", {}).items()},
             "instruments": [{"index": n, "symbol": i.symbol, "status": InstrumentStatus(int(i.status)).name}
                             for n, i in enumerate(eng.instruments)],
             "sessions": [{"id": s.cfg.id, "name": s.cfg.name, "logged_in": s.logged_in,
-                          "report_seq": s.report_seq, "queued_frames": len(s.queue),
-                          "delivered": s.delivered, "dropped": s.dropped, "logins": s.logins}
+                          "report_seq": s.report_seq, "queued_frames": len(s.queue), "queued_bytes": s.queued_bytes,
+                          "delivered": s.delivered, "dropped": s.dropped, "logins": s.logins,
+                          "rate_limit_logouts": int(self.rate_limit_logouts[s.idx])}
                          for s in self.sessions[1:]],
             "endpoints": getattr(self, "endpoints", {}),
             "schedule": self.schedule.describe() if self.schedule is not None else {"enabled": False},
@@ -1222,7 +1493,9 @@ class Gateway(Persistence):
             if not self.orders.poll(0) and not self._pending:
                 break
             self.cycle()
-        path = self.write_snapshot() if self.daemon.snapshot_on_shutdown else None
+        self._wait_snapshot()                 # a background snapshot still being written
+        # no snapshot onto storage that failed or is full: the journal has every acknowledged command
+        path = self.write_snapshot() if self.daemon.snapshot_on_shutdown and self.storage.available else None
         for s in self.sessions[1:]:
             if s.logged_in:
                 self._flush(s)
@@ -1233,8 +1506,11 @@ class Gateway(Persistence):
         self.snapshot_path = path
 
 
-def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
+def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: bool = False) -> int:
     """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status.
+
+    1 when it stopped because the journal's storage failed beyond a full disk (see
+    ``Gateway.storage``). ``accept_journal_loss``: see :class:`Gateway`.
 
     With the schedule enabled, ``CHUANYU_FAKE_CLOCK_START`` (an ISO local date and time) and
     ``CHUANYU_FAKE_CLOCK_SPEED`` (default 1) run it on a fake clock: a test and demo aid.
@@ -1247,7 +1523,7 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
             raise GatewayError(str(exc)) from None
     log.info("engine starting: pid %d, config %s, state dir %s", os.getpid(), config.source, state_dir,
              extra={"event": "start", "pid": os.getpid(), "config": config.source, "state_dir": str(state_dir)})
-    gw = Gateway(config, state_dir, clock=clock)
+    gw = Gateway(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss)
     try:
         gw.bind()
     except BaseException:
@@ -1292,4 +1568,4 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout) -> int:
     log.info("shut down at seq %d%s", gw.next_seq - 1, f"; snapshot {snap}" if snap else "",
              extra={"event": "shutdown", "last_seq": gw.next_seq - 1, "snapshot": str(snap) if snap else None})
     print(f"chuanyu engine: shut down{'; snapshot ' + str(snap) if snap else ''}", file=out, flush=True)
-    return 0
+    return 1 if gw.storage.state == "failed" else 0

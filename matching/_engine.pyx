@@ -1004,13 +1004,25 @@ cdef class Engine:
         self._match_and_rest(s, limit)
 
     cdef slot_t _owned_order(self) noexcept nogil:
+        """The order a CANCEL, REDUCE or REPLACE names; another account's is UNKNOWN_ORDER.
+
+        Answering another account's live order like an id that does not exist keeps order
+        ids from telling a broker which ids are other members' live orders.
+        """
         cdef slot_t s = self._find_order(self.cmd.order_id)
-        if s == -1:
+        if s == -1 or self.orders[s].account != self.cmd.account:
             self._reject(REJ_UNKNOWN_ORDER)
-        elif self.orders[s].account != self.cmd.account:
-            self._reject(REJ_NOT_OWNER)
-            s = -1
+            return -1
         return s
+
+    cdef bint _visible(self, slot_t s, int32_t account) noexcept nogil:
+        """May ``account`` learn that order ``s`` exists? (TAKE_FIXED, BLOCK_ACCEPT)
+
+        Its own orders, fixed-price listings and block quotes offered to all or to it.
+        """
+        cdef const Order* o = &self.orders[s]
+        return (o.account == account or o.order_type == OT_FIXED_LISTING
+                or (o.order_type == OT_BLOCK_QUOTE and (o.terms == PUBLIC or o.terms == account)))
 
     cdef slot_t _owned_revocable_order(self) noexcept nogil:
         """The resting order a CANCEL or REDUCE names; auction bids are irrevocable."""
@@ -1171,7 +1183,7 @@ cdef class Engine:
         cdef InstrumentParams* p
         cdef BookSide* bs
         cdef uint16_t reason
-        if posted == -1:
+        if posted == -1 or not self._visible(posted, c.account):
             self._reject(REJ_UNKNOWN_ORDER)
             return
         po = &self.orders[posted]
@@ -1188,9 +1200,6 @@ cdef class Engine:
             return
         if c.account == po.account:
             self._reject(REJ_SELF_TAKE)
-            return
-        if not take_fixed and po.terms != PUBLIC and po.terms != c.account:
-            self._reject(REJ_NOT_COUNTERPARTY)
             return
         reason = self._check_qty(p, c.qty, MAX_QTY)
         if reason:

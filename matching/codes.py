@@ -12,7 +12,7 @@ from enum import IntEnum
 __all__ = [
     "Side", "OrderType", "TimeInForce", "StpMode", "CommandType", "EventKind",
     "Reject", "CancelReason", "TradeType", "InstrumentStatus", "InstrumentKind", "Region",
-    "Sector", "AccountStatus", "AuctionOutcome",
+    "Sector", "AccountStatus", "AuctionOutcome", "RETIRED_REJECTS",
 ]
 
 
@@ -114,7 +114,7 @@ class Reject(IntEnum):
     KEY_NOT_ALLOWED = 1009             # LOGIN for a session not configured for this CURVE key
     ALREADY_LOGGED_IN = 1010
     NOT_AUTHORISED = 1011              # the session may not act for this account
-    RATE_LIMITED = 1012                # over the session's message-rate limit; the session stays
+    RATE_LIMITED = 1012                # over the session's message-rate limit; SERVER_LOGOUT reason: a flood
     DUPLICATE_CLIENT_ORDER_ID = 1013
     BAD_CLIENT_ORDER_ID = 1014
     SHUTTING_DOWN = 1015
@@ -123,6 +123,8 @@ class Reject(IntEnum):
     READ_ONLY_SESSION = 1018           # order entry on a drop-copy-only session
     REPORTS_NOT_RETAINED = 1019        # LOGIN gap fill from a report_seq older than the retained window
     REPORT_SEQ_AHEAD = 1020            # LOGIN gap fill from a report_seq this server never sent
+    CONNECTION_LOST = 1021             # the session's connection closed, or another took its routing id
+    STORAGE_UNAVAILABLE = 1022         # the journal cannot write (disk full): nothing was journaled or done
     # 2xxx risk and accounts
     UNKNOWN_ACCOUNT = 2001
     INSUFFICIENT_CASH = 2002
@@ -145,7 +147,7 @@ class Reject(IntEnum):
     PRICE_OUTSIDE_BAND = 3011
     ORDER_TOO_LARGE = 3012
     UNKNOWN_ORDER = 3013
-    NOT_OWNER = 3014
+    NOT_OWNER = 3014             # retired, never produced: another account's order is UNKNOWN_ORDER
     FOK_NOT_FILLABLE = 3015
     REDUCE_NOT_SMALLER = 3016
     MARKET_CLOSED = 3017
@@ -156,7 +158,7 @@ class Reject(IntEnum):
     EXCEEDS_REMAINING = 3022
     NOT_BEST_LISTING = 3023
     WRONG_ORDER_KIND = 3024      # e.g. replacing a listing, taking a limit order
-    NOT_COUNTERPARTY = 3025      # a directed block quote accepted by another account
+    NOT_COUNTERPARTY = 3025      # retired, never produced: a quote directed to another is UNKNOWN_ORDER
     PARTIAL_NOT_ALLOWED = 3026
     BELOW_RESERVE = 3027
     BIDDER_CAP = 3028
@@ -169,6 +171,13 @@ class Reject(IntEnum):
     BAD_REGION = 4003
     BAD_SECTOR = 4004
     BAD_AMOUNT = 4005
+
+
+# Codes kept in the table (never renumbered) but no longer raised. NOT_OWNER and
+# NOT_COUNTERPARTY told a broker that an order id was another member's live order or a
+# private quote to someone else; such an id is now answered UNKNOWN_ORDER, exactly like an id
+# that does not exist.
+RETIRED_REJECTS = frozenset({Reject.NOT_OWNER, Reject.NOT_COUNTERPARTY})
 
 
 class CancelReason(IntEnum):

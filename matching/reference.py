@@ -117,6 +117,16 @@ def _crosses(side: int, limit: int, level_price: int) -> bool:
     return level_price <= limit if side == Side.BUY else level_price >= limit
 
 
+def _visible(o, account: int) -> bool:
+    """May ``account`` learn that the resting order ``o`` exists? (TAKE_FIXED, BLOCK_ACCEPT)
+
+    Its own orders, fixed-price listings and block quotes offered to all or to it: offers
+    made to it. Any other order id is answered UNKNOWN_ORDER, like one that does not exist.
+    """
+    return (o.account == account or o.order_type == OrderType.FIXED_LISTING
+            or (o.order_type == OrderType.BLOCK_QUOTE and o.terms in (build.PUBLIC, account)))
+
+
 @dataclass(eq=False)       # orders are compared by identity
 class _Order:
     order_id: int
@@ -873,12 +883,14 @@ class ReferenceEngine:
         self._drop_incoming(cmd, o, reason)
 
     def _owned_order(self, cmd):
+        """The order a CANCEL, REDUCE or REPLACE names; another account's is UNKNOWN_ORDER.
+
+        Answering another account's live order like an id that does not exist keeps order
+        ids from telling a broker which ids are other members' live orders.
+        """
         o = self._orders.get(int(cmd["order_id"]))
-        if o is None:
+        if o is None or o.account != int(cmd["account"]):
             self._reject(cmd, Reject.UNKNOWN_ORDER)
-            return None
-        if o.account != int(cmd["account"]):
-            self._reject(cmd, Reject.NOT_OWNER)
             return None
         return o
 
@@ -1020,7 +1032,7 @@ class ReferenceEngine:
         posted_type = OrderType.FIXED_LISTING if take_fixed else OrderType.BLOCK_QUOTE
         posted = self._orders.get(int(cmd["order_id"]))
         account, qty = int(cmd["account"]), int(cmd["qty"])
-        if posted is None:
+        if posted is None or not _visible(posted, account):
             return self._reject(cmd, Reject.UNKNOWN_ORDER)
         if posted.order_type != posted_type:
             return self._reject(cmd, Reject.WRONG_ORDER_KIND)
@@ -1035,8 +1047,6 @@ class ReferenceEngine:
             return self._reject(cmd, reason)
         if account == posted.account:
             return self._reject(cmd, Reject.SELF_TAKE)
-        if not take_fixed and posted.terms != build.PUBLIC and posted.terms != account:
-            return self._reject(cmd, Reject.NOT_COUNTERPARTY)
         reason = self._validate_qty(ins, qty, max_qty=MAX_QTY)
         if reason:
             return self._reject(cmd, reason)

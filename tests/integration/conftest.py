@@ -162,7 +162,8 @@ class Daemon:
         self.out_path = state_dir.parent / f"{state_dir.name}.out"
         self.start()
 
-    def start(self) -> None:
+    def start(self, *args: str) -> None:
+        """Start ``chuanyu engine`` on the state dir; ``args``: more command-line options."""
         endpoints = self.state_dir / "endpoints.json"
         if endpoints.exists():
             endpoints.unlink()
@@ -171,7 +172,7 @@ class Daemon:
         self.out = open(self.out_path, "a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(self.config_path),
-             "--state-dir", str(self.state_dir)],
+             "--state-dir", str(self.state_dir), *args],
             stdout=self.out, stderr=subprocess.STDOUT, cwd=self.state_dir.parent, env={**_env(), **self.env})
         eventually(lambda: endpoints.exists() or self.proc.poll() is not None, 20, what="the daemon to start")
         if self.proc.poll() is not None:

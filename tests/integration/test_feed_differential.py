@@ -104,8 +104,15 @@ def test_every_subscriber_ends_with_the_engines_books_and_trades(market, connect
     reference = FeedClient(feed, snaps, ctx=zctx, timeout_ms=5000)          # the engine's books, now
     reference.start()
     everyone = (early, *crowd, late, lossy)
-    eventually(lambda: all((c.poll(20), _ladders(c.books) == _ladders(reference.books))[1] for c in everyone),
-               20, what="every subscriber's books to converge")
+    names = ["early", *(f"crowd[{i}]" for i in range(len(crowd))), "late", "lossy"]
+
+    def behind():
+        return [f"{n} (resyncs {c.resyncs})" for n, c in zip(names, everyone)
+                if (c.poll(20), _ladders(c.books) != _ladders(reference.books))[1]]
+    try:
+        eventually(lambda: not behind(), 20, what="every subscriber's books to converge")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: still behind {behind()}") from None
     beats = [c.heartbeats for c in everyone]       # one more heartbeat each: a lost tail would show now
     eventually(lambda: all((c.poll(20), c.heartbeats > b)[1] for c, b in zip(everyone, beats)), 10,
                what="a heartbeat after convergence")

@@ -63,7 +63,7 @@ def test_halt_resume_suspend_and_funding_take_effect(fresh_daemon, connect, admi
 
 
 def test_order_keys_are_not_admin_keys(fresh_daemon, admin):
-    with pytest.raises(AdminError, match="no reply"):
+    with pytest.raises(AdminError, match="refused this key"):
         admin(fresh_daemon, key="sc-platform").request("status")
 
 

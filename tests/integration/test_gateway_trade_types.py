@@ -62,7 +62,8 @@ def test_block_quote_needs_the_window_and_reaches_only_its_counterparty(market, 
     ack = sc.wait_for(lambda r: r.client_order_id == quote)
     assert (ack.type_name, ack.order_type) == ("ACK", OrderType.BLOCK_QUOTE)
     other = cq.block_accept(ack.order_id, account=3, qty=1000)         # quoted to account 4, not 3
-    assert cq.wait_for(lambda r: r.client_order_id == other).reason_name == "NOT_COUNTERPARTY"
+    # a private quote to another account is answered as if it did not exist
+    assert cq.wait_for(lambda r: r.client_order_id == other).reason_name == "UNKNOWN_ORDER"
     part = cq.block_accept(ack.order_id, account=4, qty=500)           # partial acceptance was not allowed
     assert cq.wait_for(lambda r: r.client_order_id == part).reason_name == "PARTIAL_NOT_ALLOWED"
     cq.block_accept(ack.order_id, account=4, qty=1000)

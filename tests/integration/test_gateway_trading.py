@@ -99,8 +99,8 @@ def test_engine_rejects_and_reduce_replace_reach_the_owner(daemon, connect):
     rep = sc.wait_for(lambda r: r.msg_type == MsgType.REPLACED)
     assert (rep.order_id, rep.price, rep.qty, rep.leaves) == (ack.order_id, 4910, 40, 40)
     assert not rep.flags & ReportFlag.PRIORITY_KEPT
-    sc.cancel(ack.order_id, 1)                          # right platform, wrong account: the engine says so
-    assert sc.wait_for(lambda r: r.msg_type == MsgType.REJECT).reason == Reject.NOT_OWNER
+    sc.cancel(ack.order_id, 1)          # right platform, wrong account: as if the order did not exist
+    assert sc.wait_for(lambda r: r.msg_type == MsgType.REJECT).reason == Reject.UNKNOWN_ORDER
     sc.cancel(ack.order_id, 2)
     assert sc.wait_for(lambda r: r.msg_type == MsgType.CANCELLED).order_id == ack.order_id
 

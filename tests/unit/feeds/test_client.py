@@ -16,7 +16,8 @@ SYMBOLS = ["SCEA2026", "CQEA2026"]
 
 
 class Market:
-    """An engine publishing through a FeedService; snapshots served from a thread."""
+    """An engine publishing through a FeedService; a thread plays the daemon's loop for the
+    snapshot thread (encodes when asked)."""
 
     def __init__(self, sndhwm=100_000):
         self.ctx = zmq.Context()
@@ -24,6 +25,7 @@ class Market:
         self.encoder = FeedEncoder(SYMBOLS, self.engine)
         pub, snap, (self.pub_endpoint, self.snapshot_endpoint) = bind_feed(self.ctx, "127.0.0.1", sndhwm=sndhwm)
         self.service = FeedService(self.encoder, pub, snap)
+        self.service.start()
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -34,7 +36,7 @@ class Market:
 
     def _serve(self):
         while not self.stop.is_set():
-            if self.service.snapshots.poll(20):
+            if self.service.snapshot_asks.poll(20):
                 with self.lock:
                     self.service.serve_snapshots()
 
@@ -63,8 +65,7 @@ class Market:
             client.close()
         self.stop.set()
         self.thread.join()
-        self.service.publisher.close(0)
-        self.service.snapshots.close(0)
+        self.service.close()
         self.ctx.term()
 
 

@@ -11,7 +11,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from gateway import libzmq
-from gateway._sockio import MULTIPART, UNBOUND, OrderSocket
+from gateway._sockio import FOREIGN, MULTIPART, UNBOUND, OrderSocket
 from gateway.protocol import REPORT_DTYPE
 
 FUNCTIONS = libzmq.functions()
@@ -56,6 +56,56 @@ def _dealer(ctx, endpoint, identity: bytes):
     return d
 
 
+class _Curve:
+    """A CURVE ROUTER (any client key let in) and its clients' key pairs: frames carry a User-Id."""
+
+    def __init__(self, ctx, keys_dir):
+        self.ctx, self.keys_dir = ctx, keys_dir
+        self.server_public, server_secret = self._pair("server")
+        self.router = ctx.socket(zmq.ROUTER)
+        self.router.router_mandatory = True
+        self.router.linger = 0
+        self.router.curve_server = True
+        self.router.curve_publickey, self.router.curve_secretkey = self.server_public, server_secret
+        self.endpoint = f"tcp://127.0.0.1:{self.router.bind_to_random_port('tcp://127.0.0.1')}"
+
+    def _pair(self, name):
+        return zmq.auth.load_certificate(zmq.auth.create_certificates(self.keys_dir, name)[1])
+
+    def dealer(self, identity: bytes, key: str):
+        public, secret = self._pair(key)
+        d = self.ctx.socket(zmq.DEALER)
+        d.routing_id = identity
+        d.linger = 0
+        d.curve_serverkey = self.server_public
+        d.curve_publickey, d.curve_secretkey = public, secret
+        d.connect(self.endpoint)
+        return d, public
+
+
+@pytest.fixture
+def curve(ctx, tmp_path):
+    auth = ThreadAuthenticator(ctx.context)
+    auth.start()
+    auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+    yield _Curve(ctx, tmp_path)
+    auth.stop()
+
+
+def _unbound(n: int = 3):
+    """Per session index: no connection yet (fd -1), no key."""
+    return np.full(n, -1, dtype=np.int32), [None] * n
+
+
+def _bind(io_peers, strays: list, sessions: dict) -> None:
+    """Bind each session to the connection its UNBOUND stray came on (what a LOGIN does)."""
+    peer_fd, peer_key = io_peers
+    for kind, identity, _, user_id, fd in strays:
+        assert kind == UNBOUND
+        idx = sessions[identity]
+        peer_fd[idx], peer_key[idx] = fd, user_id.encode()
+
+
 def _drain_all(io, session_of, budget=1 << 30):
     """Drain until nothing waits, going on past each stray as the daemon does; what came."""
     payloads, sess, ts, strays = [], [], [], []
@@ -67,15 +117,19 @@ def _drain_all(io, session_of, budget=1 << 30):
         strays.append(stray)
 
 
-def test_drain_takes_session_frames_in_order_and_stops_at_each_stray(ctx):
-    router, endpoint = _router(ctx)
-    a, b = _dealer(ctx, endpoint, b"A"), _dealer(ctx, endpoint, b"B")
-    io = OrderSocket(FUNCTIONS, router)
-    # B's first frame: before B is known
-    b.send(b"login?")
+def test_drain_takes_session_frames_in_order_and_stops_at_each_stray(curve):
+    a, a_key = curve.dealer(b"A", "a")
+    b, b_key = curve.dealer(b"B", "b")
+    peers = _unbound()
+    io = OrderSocket(FUNCTIONS, curve.router, *peers)
+    a.send(b"login a")
+    b.send(b"login b")
     time.sleep(0.2)
-    size, payloads, sess, ts, strays = _drain_all(io, {b"A": 1})
-    assert (payloads, strays) == ([], [(UNBOUND, b"B", b"login?", None)])   # no ZAP handler: no user id
+    size, payloads, sess, ts, strays = _drain_all(io, {})
+    assert payloads == [] and sorted(s[:4] for s in strays) == [(UNBOUND, b"A", b"login a", a_key.decode()),
+                                                                (UNBOUND, b"B", b"login b", b_key.decode())]
+    assert all(fd > 2 for *_, fd in strays) and strays[0][4] != strays[1][4]
+    _bind(peers, strays, {b"A": 1, b"B": 2})
     before = time.time_ns()
     a.send(b"a1")
     a.send_multipart([b"x", b"y", b"z"])
@@ -83,7 +137,7 @@ def test_drain_takes_session_frames_in_order_and_stops_at_each_stray(ctx):
     b.send(b"b1")
     time.sleep(0.2)
     size, payloads, sess, ts, strays = _drain_all(io, {b"A": 1, b"B": 2})
-    assert strays == [(MULTIPART, b"A", None, None)]
+    assert strays == [(MULTIPART, b"A", None, a_key.decode(), int(peers[0][1]))]
     assert sorted(zip(sess, payloads)) == [(1, b"a1"), (1, b"a22"), (2, b"b1")]
     assert [p for s, p in zip(sess, payloads) if s == 1] == [b"a1", b"a22"]     # one peer's order kept
     assert size == 2 + 3 + 2
@@ -91,10 +145,44 @@ def test_drain_takes_session_frames_in_order_and_stops_at_each_stray(ctx):
     assert io.drain({}, 0, 100, [], [], []) == (0, None)                        # nothing left waiting
 
 
-def test_drain_stops_once_the_budget_is_used(ctx):
-    router, endpoint = _router(ctx)
-    a = _dealer(ctx, endpoint, b"A")
-    io = OrderSocket(FUNCTIONS, router)
+def test_frames_on_a_sessions_routing_id_from_another_connection_or_key_are_foreign(curve):
+    a, a_key = curve.dealer(b"A", "a")
+    peers = _unbound()
+    io = OrderSocket(FUNCTIONS, curve.router, *peers)
+    a.send(b"login")
+    assert curve.router.poll(5000)
+    _bind(peers, [io.drain({}, 0, 1000, [], [], [])[1]], {b"A": 1})
+    fd = int(peers[0][1])
+    a.send(b"mine")
+    assert curve.router.poll(5000)
+    payloads = []
+    assert io.drain({b"A": 1}, 0, 1000, payloads, [], [])[1] is None and payloads == [b"mine"]
+    peers[1][1] = b"X" * 40                       # the session's key is another one
+    a.send(b"key")
+    assert curve.router.poll(5000)
+    assert io.drain({b"A": 1}, 0, 1000, [], [], []) == (0, (FOREIGN, b"A", b"key", a_key.decode(), fd))
+    peers[1][1] = a_key
+    peers[0][1] = fd + 1                          # the session logged in on another connection
+    a.send(b"conn")
+    assert curve.router.poll(5000)
+    assert io.drain({b"A": 1}, 0, 1000, [], [], []) == (0, (FOREIGN, b"A", b"conn", a_key.decode(), fd))
+
+
+def test_order_socket_checks_its_peer_tables(ctx):
+    router, _ = _router(ctx)
+    with pytest.raises(ValueError, match="one entry per session"):
+        OrderSocket(FUNCTIONS, router, np.full(2, -1, np.int32), [None])
+    with pytest.raises(TypeError, match="bytes"):
+        OrderSocket(FUNCTIONS, router, np.full(1, -1, np.int32), ["a str key"])
+
+
+def test_drain_stops_once_the_budget_is_used(curve):
+    a, _ = curve.dealer(b"A", "a")
+    peers = _unbound()
+    io = OrderSocket(FUNCTIONS, curve.router, *peers)
+    a.send(b"login")
+    assert curve.router.poll(5000)
+    _bind(peers, [io.drain({}, 0, 1000, [], [], [])[1]], {b"A": 1})
     for k in range(10):
         a.send(bytes(64))
     time.sleep(0.2)
@@ -111,7 +199,7 @@ def test_send_delivers_bytes_and_report_arrays_and_reports_errors_as_errno(ctx):
     a.send(b"hello")
     assert router.poll(5000)
     router.recv_multipart()
-    io = OrderSocket(FUNCTIONS, router)
+    io = OrderSocket(FUNCTIONS, router, *_unbound())
     reports = np.zeros(3, dtype=REPORT_DTYPE)
     reports["seq"] = [7, 8, 9]
     assert io.send(b"A", b"plain") == 0
@@ -137,7 +225,7 @@ def test_send_says_eagain_when_the_peer_pipe_is_full(ctx):
     a.send(b"hello")
     assert router.poll(5000)
     router.recv_multipart()
-    io = OrderSocket(FUNCTIONS, router)
+    io = OrderSocket(FUNCTIONS, router, *_unbound())
     results = [io.send(b"A", bytes(1 << 16)) for _ in range(2000)]
     assert results[0] == 0
     assert set(results) == {0, errno.EAGAIN}
@@ -161,10 +249,10 @@ def test_unbound_frames_carry_the_zap_user_id(ctx, tmp_path):
         d.curve_publickey, d.curve_secretkey = client_public, client_secret
         d.connect(f"tcp://127.0.0.1:{port}")
         d.send(b"login")
-        io = OrderSocket(FUNCTIONS, router)
+        io = OrderSocket(FUNCTIONS, router, *_unbound())
         assert router.poll(5000)
         size, stray = io.drain({}, 0, 1000, [], [], [])
-        kind, identity, payload, user_id = stray
+        kind, identity, payload, user_id, fd = stray
         assert (kind, payload, user_id) == (UNBOUND, b"login", client_public.decode())
     finally:
         auth.stop()
@@ -173,10 +261,10 @@ def test_unbound_frames_carry_the_zap_user_id(ctx, tmp_path):
 def test_order_socket_refuses_a_closed_socket_and_missing_functions(ctx):
     router, _ = _router(ctx)
     with pytest.raises(ValueError, match="no address for zmq_msg_gets"):
-        OrderSocket({k: v for k, v in FUNCTIONS.items() if k != "zmq_msg_gets"}, router)
+        OrderSocket({k: v for k, v in FUNCTIONS.items() if k != "zmq_msg_gets"}, router, *_unbound())
     router.close()
     with pytest.raises(ValueError, match="closed"):
-        OrderSocket(FUNCTIONS, router)
+        OrderSocket(FUNCTIONS, router, *_unbound())
 
 
 def test_pyzmq_is_forced_by_the_environment(monkeypatch):

@@ -262,7 +262,7 @@ def test_bids_are_irrevocable(engine):
     assert_rejected(engine, commands.cancel(2, 11), Reject.WRONG_ORDER_KIND)
     assert_rejected(engine, commands.reduce(2, 11, 200), Reject.WRONG_ORDER_KIND)
     assert_rejected(engine, commands.replace(2, 11, 4600, 300), Reject.WRONG_ORDER_KIND)
-    assert_rejected(engine, commands.cancel(2, 12), Reject.NOT_OWNER)
+    assert_rejected(engine, commands.cancel(2, 12), Reject.UNKNOWN_ORDER)     # another's bid: as if none
     assert_rejected(engine, commands.cancel(1, 1), Reject.UNKNOWN_ORDER)      # nor is the lot an order
 
 

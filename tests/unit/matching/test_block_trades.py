@@ -176,7 +176,7 @@ def test_a_directed_quote_is_accepted_by_its_counterparty(open_window):
         event(ACCEPTED, command=CommandType.BLOCK_QUOTE, seq=2, cmd_seq=2, ts=3, order_id=1,
               client_order_id=17, account=1, instrument=SC_I, side=SELL, order_type=OrderType.BLOCK_QUOTE,
               tif=TimeInForce.DAY, price=6000, qty=BIG, leaves=BIG)]
-    assert_rejected(engine, commands.block_accept(1, 3, BIG), Reject.NOT_COUNTERPARTY)
+    assert_rejected(engine, commands.block_accept(1, 3, BIG), Reject.UNKNOWN_ORDER)    # not quoted to 3
     events = accept(engine, 1, 2, BIG, client_order_id=27, ts=4, seq=3)
     assert as_dicts(events) == [
         event(ACCEPTED, command=CommandType.BLOCK_ACCEPT, seq=4, cmd_seq=3, ts=4, order_id=2,
@@ -190,11 +190,13 @@ def test_a_directed_quote_is_accepted_by_its_counterparty(open_window):
 
 
 def test_a_directed_block_trade_accepted_by_the_wrong_account_is_rejected(open_window):
+    # UNKNOWN_ORDER, not NOT_COUNTERPARTY: a private quote to another account is answered like an
+    # id that does not exist (test_order_id_privacy.py)
     engine = open_window
     quote(engine, 1, BUY, BIG, 5000, contra=2, seq=1)                  # events 1 (window), 2
-    events = assert_rejected(engine, commands.block_accept(1, 3, BIG, seq=2), Reject.NOT_COUNTERPARTY)
+    events = assert_rejected(engine, commands.block_accept(1, 3, BIG, seq=2), Reject.UNKNOWN_ORDER)
     assert as_dicts(events) == [event(EventKind.REJECTED, command=CommandType.BLOCK_ACCEPT, seq=3, cmd_seq=2,
-                                      reason=Reject.NOT_COUNTERPARTY, order_id=1, account=3, qty=BIG)]
+                                      reason=Reject.UNKNOWN_ORDER, order_id=1, account=3, qty=BIG)]
     assert engine.order(1).qty == BIG
     assert trades(accept(engine, 1, 2, BIG)) == [(5000, BIG, 1, 2)]
 
@@ -216,7 +218,8 @@ def test_accepting_ones_own_quote_is_rejected(open_window):
 def test_only_block_quotes_can_be_accepted(open_window):
     engine = open_window
     engine.submit(SC, 1, SELL, 10, 5000)
-    assert_rejected(engine, commands.block_accept(1, 2, 10), Reject.WRONG_ORDER_KIND)
+    assert_rejected(engine, commands.block_accept(1, 1, 10), Reject.WRONG_ORDER_KIND)   # its own limit order
+    assert_rejected(engine, commands.block_accept(1, 2, 10), Reject.UNKNOWN_ORDER)      # another's: as if none
     assert_rejected(engine, commands.block_accept(9, 2, BIG), Reject.UNKNOWN_ORDER)
 
 

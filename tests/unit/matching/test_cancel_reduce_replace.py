@@ -76,8 +76,10 @@ def test_cancel_of_a_filled_or_cancelled_order_is_rejected(two_bids):
     assert_rejected_and_unchanged(two_bids, lambda: two_bids.cancel(2, 2), Reject.UNKNOWN_ORDER)
 
 
-def test_cancel_by_another_account_is_rejected(two_bids):
-    assert_rejected_and_unchanged(two_bids, lambda: two_bids.cancel(1, 2), Reject.NOT_OWNER)
+def test_cancel_by_another_account_is_rejected_as_an_unknown_order(two_bids):
+    # not NOT_OWNER: another account's live order is answered like an id that does not exist
+    # (test_order_id_privacy.py), so order ids tell nobody which are other members' live orders
+    assert_rejected_and_unchanged(two_bids, lambda: two_bids.cancel(1, 2), Reject.UNKNOWN_ORDER)
     assert ladder(two_bids, SC) == [(20, 5000, None, None)]
 
 
@@ -118,7 +120,7 @@ def test_reduce_must_be_positive_on_the_lot_and_smaller(engine, symbol, qty, new
 
 def test_reduce_checks_the_order_and_owner_first(two_bids):
     assert_rejected_and_unchanged(two_bids, lambda: two_bids.reduce(99, 1, 0), Reject.UNKNOWN_ORDER)
-    assert_rejected_and_unchanged(two_bids, lambda: two_bids.reduce(1, 2, 0), Reject.NOT_OWNER)
+    assert_rejected_and_unchanged(two_bids, lambda: two_bids.reduce(1, 2, 0), Reject.UNKNOWN_ORDER)   # not its own
 
 
 # ------------------------------------------------------------------------------------ replace
@@ -220,7 +222,7 @@ def test_replace_validates_the_new_quantity_and_price(engine, symbol, price, qty
 
 def test_replace_checks_the_order_and_owner_first(two_bids):
     assert_rejected_and_unchanged(two_bids, lambda: two_bids.replace(99, 1, 0, 0), Reject.UNKNOWN_ORDER)
-    assert_rejected_and_unchanged(two_bids, lambda: two_bids.replace(1, 2, 0, 0), Reject.NOT_OWNER)
+    assert_rejected_and_unchanged(two_bids, lambda: two_bids.replace(1, 2, 0, 0), Reject.UNKNOWN_ORDER)  # not its own
 
 
 # ------------------------------------------------------------------------------------ halted
@@ -233,7 +235,7 @@ def test_replace_is_rejected_while_halted(two_bids):
     assert_rejected_and_unchanged(two_bids, lambda: two_bids.replace(1, 1, 0, 0),
                                   Reject.INSTRUMENT_HALTED)
     assert_rejected_and_unchanged(two_bids, lambda: two_bids.replace(1, 2, 4999, 10),
-                                  Reject.NOT_OWNER)
+                                  Reject.UNKNOWN_ORDER)          # another account's: as if it did not exist
 
 
 def test_cancel_and_reduce_are_allowed_while_halted(two_bids):

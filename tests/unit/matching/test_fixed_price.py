@@ -190,7 +190,10 @@ def test_only_listings_can_be_taken(engine):
     engine.process(commands.set_block_window(SC_I, True))
     engine.process(commands.block_quote(SC_I, 1, SELL, 100_000, 5000))   # order 2: a block quote
     list_(engine, 1, SELL, 100, 5010, 10)                            # order 3
-    assert_rejected(engine, commands.take_fixed(1, 2, 50), Reject.WRONG_ORDER_KIND)
+    assert_rejected(engine, commands.take_fixed(1, 1, 50), Reject.WRONG_ORDER_KIND)    # its own limit order
+    # another account's limit order is answered as if it did not exist; a public quote and a
+    # listing are offers to all, so the kind may be named
+    assert_rejected(engine, commands.take_fixed(1, 2, 50), Reject.UNKNOWN_ORDER)
     assert_rejected(engine, commands.take_fixed(2, 2, 100_000), Reject.WRONG_ORDER_KIND)
     assert_rejected(engine, commands.block_accept(3, 2, 100), Reject.WRONG_ORDER_KIND)
     assert_rejected(engine, commands.take_fixed(99, 2, 50), Reject.UNKNOWN_ORDER)
@@ -247,7 +250,7 @@ def test_a_listing_can_be_cancelled(engine):
 
 def test_a_listing_can_be_reduced_but_only_by_its_owner(engine):
     list_(engine, 1, SELL, 100, 5010, 10)
-    assert_rejected(engine, commands.reduce(1, 2, 40), Reject.NOT_OWNER)
+    assert_rejected(engine, commands.reduce(1, 2, 40), Reject.UNKNOWN_ORDER)   # another's: as if it did not exist
     events = engine.reduce(1, 1, 40)
     assert kinds(events) == [REDUCED, DEPTH]
     assert rows(events, "order_type", "qty", "leaves", "trade_type") == [
