@@ -462,14 +462,18 @@ def _add_replay(commands) -> None:
 def _replay(args) -> int:
     from gateway.journal import JournalError
     from gateway.replay import ReplayError, engine_for_config, replay
+    from gateway.statelock import StateLock, StateLocked
 
     if not Path(args.state_dir).is_dir():
         raise _cli_error(f"{args.state_dir}: no such directory")
     if args.until is not None and args.until < 0:
         raise _cli_error("--until must be >= 0", 2)
     try:
-        result = replay(args.state_dir, args.until, new_engine=lambda: engine_for_config(_load_config(args.config)))
-    except (JournalError, ReplayError) as exc:
+        # a running daemon appends as we read: its next record would look like a torn tail
+        with StateLock(args.state_dir, "chuanyu replay"):
+            result = replay(args.state_dir, args.until,
+                            new_engine=lambda: engine_for_config(_load_config(args.config)))
+    except (JournalError, ReplayError, StateLocked) as exc:
         raise _cli_error(str(exc)) from None
     except OSError as exc:
         raise _cli_error(f"{exc.filename or args.state_dir}: {exc.strerror or exc}") from None

@@ -115,6 +115,7 @@ from .admin import describe_events
 from .gapfill import GAP_FILL_FRAME_REPORTS, ReportWindow
 from .config import MarketConfig
 from .journal import Journal, JournalError, JournalTailLost
+from .statelock import StateLock, StateLocked
 from .logs import Throttle, log_operator_events
 from .replay import snapshots
 from .protocol import (
@@ -351,7 +352,20 @@ class Gateway(Persistence, StorageGuard):
                  accept_journal_loss: bool = False) -> None:
         self.config = config
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock = StateLock(self.state_dir, f"chuanyu engine, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        except StateLocked as exc:
+            raise GatewayError(str(exc)) from None
+        except OSError as exc:
+            raise GatewayError(f"cannot lock the state dir {self.state_dir}: {exc}") from None
+        try:
+            self._open(journal, clock, accept_journal_loss)
+        except BaseException:
+            self._lock.release()                   # a refused start leaves the dir free for the next try
+            raise
+
+    def _open(self, journal, clock, accept_journal_loss: bool) -> None:
+        config = self.config
         self.daemon = config.daemon
         if journal is None:
             dur = config.durability
@@ -610,6 +624,7 @@ class Gateway(Persistence, StorageGuard):
             self.metrics.close()
         self.journal.close()
         self.ctx.term()
+        self._lock.release()
 
     # ------------------------------------------------------------------ the loop
     def request_shutdown(self, *_) -> None:
