@@ -32,6 +32,7 @@ cdef int64_t MAX_CASH = money.MAX_CASH
 cdef int64_t MAX_HOLDING = money.MAX_HOLDING
 cdef int64_t MAX_QTY = instrument_limits.MAX_QTY
 cdef int64_t MAX_PRICE = instrument_limits.MAX_PRICE
+cdef int64_t MAX_CLOSE_VOLUME = instrument_limits.MAX_CLOSE_VOLUME
 
 cdef enum:
     INITIAL_ORDERS = 1024
@@ -49,6 +50,7 @@ cdef enum:
     DOOM_OUTSIDE_BAND = 3
     DOOM_ACCOUNT = 4
     DOOM_ACCOUNT_BUYS = 5
+    DOOM_OUTSIDE_BLOCK_BAND = 6
 
 
 cdef inline int64_t side_key(uint8_t side, int64_t price) noexcept nogil:
@@ -1273,6 +1275,52 @@ cdef class Engine:
         self.params[c.instrument].status = c.status
         self._instrument_event(EV_INSTRUMENT_STATUS, c.instrument, c.status)
 
+    cdef void _set_instrument_parameter(self) noexcept nogil:
+        """Change one trading parameter from the next command on; a band it moves cancels
+        what then rests outside it (matching.codes.InstrumentParameter)."""
+        cdef const Command* c = self.cmd
+        cdef InstrumentParams* p
+        cdef InstrumentParams before
+        cdef int64_t v = c.value
+        cdef Event* e
+        if not self._instrument_ok(False):
+            return
+        p = &self.params[c.instrument]
+        before = p[0]
+        if c.status == PARAM_TICK and 0 < v <= MAX_PRICE:
+            p.tick = v
+        elif c.status == PARAM_LOT and 0 < v <= MAX_QTY:
+            p.lot = v
+        elif c.status == PARAM_MAX_ORDER_QTY and 0 < v <= MAX_QTY:
+            p.max_qty = v
+        elif c.status == PARAM_REFERENCE_PRICE and 0 < v <= MAX_PRICE:
+            p.reference = v
+        elif c.status == PARAM_BAND_BPS and 0 <= v <= 10000:
+            p.band_bps = v
+        elif c.status == PARAM_BLOCK_BAND_BPS and 0 <= v <= 10000:
+            p.block_band_bps = v
+        elif c.status == PARAM_BLOCK_MIN_QTY and 0 < v <= MAX_QTY:
+            p.block_min = v
+        elif c.status == PARAM_MIN_CLOSE_VOLUME and 0 <= v <= MAX_CLOSE_VOLUME:
+            p.min_close_volume = v
+        else:
+            self._reject(REJ_BAD_PARAMETER)
+            return
+        self._recentre(c.instrument, p.reference)
+        if p.band_low > p.band_high:               # as at construction: a band must hold a price
+            p[0] = before
+            self._reject(REJ_BAD_PARAMETER)
+            return
+        e = self._emit(EV_INSTRUMENT_PARAMETER)
+        if e != NULL:
+            e.instrument = c.instrument
+            e.reason = c.status
+            e.value = v
+        if p.band_low != before.band_low or p.band_high != before.band_high:
+            self._cancel_where(c.instrument, CONTINUOUS_BOOK, FIXED_BOOK, DOOM_OUTSIDE_BAND, -1, CXL_OUTSIDE_BAND)
+        if p.block_low != before.block_low or p.block_high != before.block_high:
+            self._cancel_where(c.instrument, BLOCK_BOOK, BLOCK_BOOK, DOOM_OUTSIDE_BLOCK_BAND, -1, CXL_OUTSIDE_BAND)
+
     cdef void _set_block_window(self) noexcept nogil:
         cdef const Command* c = self.cmd
         if not self._instrument_ok(False):
@@ -1308,6 +1356,8 @@ cdef class Engine:
                     or o.order_type == OT_BLOCK_QUOTE or (o.order_type == OT_LIMIT and o.tif == TIF_DAY))
         if mode == DOOM_OUTSIDE_BAND:
             return o.price < self.params[o.instrument].band_low or o.price > self.params[o.instrument].band_high
+        if mode == DOOM_OUTSIDE_BLOCK_BAND:
+            return o.price < self.params[o.instrument].block_low or o.price > self.params[o.instrument].block_high
         if mode == DOOM_ACCOUNT:
             return o.account == account
         return o.account == account and o.side == SIDE_BUY          # DOOM_ACCOUNT_BUYS
@@ -1388,7 +1438,8 @@ cdef class Engine:
                     e.qty = day.volume[t]
                     e.value = day.amount[t]
             self._recentre(n, close)
-            self._cancel_where(n, CONTINUOUS_BOOK, CONTINUOUS_BOOK, DOOM_OUTSIDE_BAND, -1, CXL_OUTSIDE_BAND)
+            # listings that do not expire stay only inside the new band: none trades outside it
+            self._cancel_where(n, CONTINUOUS_BOOK, FIXED_BOOK, DOOM_OUTSIDE_BAND, -1, CXL_OUTSIDE_BAND)
             self._release_units(n, n)
             memset(day, 0, sizeof(Day))
 
@@ -1850,6 +1901,8 @@ cdef class Engine:
                 self._set_instrument_status()
             elif self.cmd.type == CMD_SET_ACCOUNT_STP:
                 self._set_account_stp()
+            elif self.cmd.type == CMD_SET_INSTRUMENT_PARAMETER:
+                self._set_instrument_parameter()
             elif self.cmd.type == CMD_EXPIRE_DAY_ORDERS:
                 self._expire_day_orders()
             elif self.cmd.type == CMD_CREATE_ACCOUNT:
@@ -2009,6 +2062,11 @@ cdef class Engine:
         """Change an instrument's phase (``InstrumentStatus``): halt, resume, close, pre-open."""
         return self.process(commands.set_instrument_status(self._instrument_arg(instrument), status, ts, seq))
 
+    def set_instrument_parameter(self, instrument, int parameter, int64_t value, int64_t ts=0, int64_t seq=0):
+        """Change one of an instrument's trading parameters (``InstrumentParameter``)."""
+        return self.process(commands.set_instrument_parameter(self._instrument_arg(instrument), parameter, value,
+                                                              ts, seq))
+
     def set_account_stp(self, int32_t account, int mode, int64_t ts=0, int64_t seq=0):
         """Set an account's default self-trade prevention mode."""
         return self.process(commands.set_account_stp(account, mode, ts, seq))
@@ -2029,13 +2087,16 @@ cdef class Engine:
 
     @property
     def instruments(self):
-        """The instrument definitions, with their current trading status."""
+        """The instrument definitions as they stand: status, reference price and parameters."""
         from .instrument import Instrument
+        cdef InstrumentParams* p
         out = []
         for n, d in enumerate(self._defs):
             fields = d.to_dict()
-            fields["status"] = self.params[n].status
-            fields["reference_price"] = self.params[n].reference
+            p = &self.params[n]
+            fields.update(status=p.status, reference_price=p.reference, tick=p.tick, lot=p.lot,
+                          max_order_qty=p.max_qty, band_bps=p.band_bps, block_band_bps=p.block_band_bps,
+                          block_min_qty=p.block_min, min_close_volume=p.min_close_volume)
             out.append(Instrument(**fields))
         return out
 
@@ -2601,13 +2662,15 @@ def _constants():
             "LIST_FIXED": CMD_LIST_FIXED, "TAKE_FIXED": CMD_TAKE_FIXED, "BLOCK_QUOTE": CMD_BLOCK_QUOTE,
             "BLOCK_ACCEPT": CMD_BLOCK_ACCEPT, "SET_BLOCK_WINDOW": CMD_SET_BLOCK_WINDOW,
             "END_OF_DAY": CMD_END_OF_DAY, "AUCTION_OPEN": CMD_AUCTION_OPEN, "AUCTION_BID": CMD_AUCTION_BID,
-            "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE},
+            "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE,
+            "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
                       "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED, "BALANCE": EV_BALANCE,
                       "DAILY_STATS": EV_DAILY_STATS, "DAILY_VOLUME": EV_DAILY_VOLUME,
-                      "BLOCK_WINDOW": EV_BLOCK_WINDOW, "AUCTION_RESULT": EV_AUCTION_RESULT},
+                      "BLOCK_WINDOW": EV_BLOCK_WINDOW, "AUCTION_RESULT": EV_AUCTION_RESULT,
+                      "INSTRUMENT_PARAMETER": EV_INSTRUMENT_PARAMETER},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
             "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,
@@ -2623,6 +2686,7 @@ def _constants():
             "FOK_NOT_FILLABLE": REJ_FOK_NOT_FILLABLE, "REDUCE_NOT_SMALLER": REJ_REDUCE_NOT_SMALLER,
             "BAD_STATUS": REJ_BAD_STATUS, "ACCOUNT_EXISTS": REJ_ACCOUNT_EXISTS,
             "BAD_REGION": REJ_BAD_REGION, "BAD_SECTOR": REJ_BAD_SECTOR, "BAD_AMOUNT": REJ_BAD_AMOUNT,
+            "BAD_PARAMETER": REJ_BAD_PARAMETER,
             "MARKET_CLOSED": REJ_MARKET_CLOSED, "WOULD_CROSS": REJ_WOULD_CROSS,
             "BLOCK_WINDOW_CLOSED": REJ_BLOCK_WINDOW_CLOSED, "SELF_TAKE": REJ_SELF_TAKE,
             "BELOW_MINIMUM": REJ_BELOW_MINIMUM, "EXCEEDS_REMAINING": REJ_EXCEEDS_REMAINING,
@@ -2637,6 +2701,10 @@ def _constants():
                       "AUCTION": TT_AUCTION},
         "InstrumentStatus": {"TRADING": STATUS_TRADING, "HALTED": STATUS_HALTED,
                              "CLOSED": STATUS_CLOSED, "PRE_OPEN": STATUS_PRE_OPEN},
+        "InstrumentParameter": {"TICK": PARAM_TICK, "LOT": PARAM_LOT, "MAX_ORDER_QTY": PARAM_MAX_ORDER_QTY,
+                                "REFERENCE_PRICE": PARAM_REFERENCE_PRICE, "BAND_BPS": PARAM_BAND_BPS,
+                                "BLOCK_BAND_BPS": PARAM_BLOCK_BAND_BPS, "BLOCK_MIN_QTY": PARAM_BLOCK_MIN_QTY,
+                                "MIN_CLOSE_VOLUME": PARAM_MIN_CLOSE_VOLUME},
         "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
         "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
         "AuctionOutcome": {"CLEARED": OUT_CLEARED, "UNDERSUBSCRIBED": OUT_UNDERSUBSCRIBED,

@@ -64,6 +64,7 @@ cdef enum:
     CMD_AUCTION_BID = 37
     CMD_AUCTION_ELIGIBLE = 38
     CMD_AUCTION_CLOSE = 39
+    CMD_SET_INSTRUMENT_PARAMETER = 40
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -79,6 +80,7 @@ cdef enum:
     EV_DAILY_VOLUME = 12
     EV_BLOCK_WINDOW = 13
     EV_AUCTION_RESULT = 14
+    EV_INSTRUMENT_PARAMETER = 15
 
     REJ_UNKNOWN_COMMAND = 1001
     # 1002-1018: raised by the gateway, listed in matching.codes.Reject, never by the engine
@@ -125,6 +127,7 @@ cdef enum:
     REJ_BAD_REGION = 4003
     REJ_BAD_SECTOR = 4004
     REJ_BAD_AMOUNT = 4005
+    REJ_BAD_PARAMETER = 4006
 
     CXL_USER = 1
     CXL_IOC_REMAINDER = 2
@@ -149,6 +152,15 @@ cdef enum:
     STATUS_HALTED = 2
     STATUS_CLOSED = 3
     STATUS_PRE_OPEN = 4
+
+    PARAM_TICK = 1
+    PARAM_LOT = 2
+    PARAM_MAX_ORDER_QTY = 3
+    PARAM_REFERENCE_PRICE = 4
+    PARAM_BAND_BPS = 5
+    PARAM_BLOCK_BAND_BPS = 6
+    PARAM_BLOCK_MIN_QTY = 7
+    PARAM_MIN_CLOSE_VOLUME = 8
 
     ACCT_ACTIVE = 1
     ACCT_SELL_ONLY = 2

@@ -12,7 +12,7 @@ from enum import IntEnum
 __all__ = [
     "Side", "OrderType", "TimeInForce", "StpMode", "CommandType", "EventKind",
     "Reject", "CancelReason", "TradeType", "InstrumentStatus", "InstrumentKind", "Region",
-    "Sector", "AccountStatus", "AuctionOutcome", "RETIRED_REJECTS",
+    "Sector", "AccountStatus", "AuctionOutcome", "InstrumentParameter", "RETIRED_REJECTS",
 ]
 
 
@@ -80,6 +80,7 @@ class CommandType(IntEnum):
     AUCTION_BID = 37             # order_id: the auction id
     AUCTION_ELIGIBLE = 38        # order_id: the auction id; account may bid
     AUCTION_CLOSE = 39           # instrument: clear its open auction
+    SET_INSTRUMENT_PARAMETER = 40  # instrument; status: an InstrumentParameter; value: its new value
 
 
 class EventKind(IntEnum):
@@ -98,6 +99,7 @@ class EventKind(IntEnum):
     BLOCK_WINDOW = 13            # value 1 open, 0 closed
     AUCTION_RESULT = 14          # reason: AuctionOutcome; price: clearing price; qty: volume
                                  # sold; leaves: volume unsold; value: volume bid; count: bids
+    INSTRUMENT_PARAMETER = 15    # reason: the InstrumentParameter; value: its new value
 
 
 class Reject(IntEnum):
@@ -171,6 +173,7 @@ class Reject(IntEnum):
     BAD_REGION = 4003
     BAD_SECTOR = 4004
     BAD_AMOUNT = 4005
+    BAD_PARAMETER = 4006               # no such instrument parameter, or a value out of its range
 
 
 # Codes kept in the table (never renumbered) but no longer raised. NOT_OWNER and
@@ -178,6 +181,23 @@ class Reject(IntEnum):
 # private quote to someone else; such an id is now answered UNKNOWN_ORDER, exactly like an id
 # that does not exist.
 RETIRED_REJECTS = frozenset({Reject.NOT_OWNER, Reject.NOT_COUNTERPARTY})
+
+
+class InstrumentParameter(IntEnum):
+    """What SET_INSTRUMENT_PARAMETER changes. Each applies from the next command on: a
+    change that moves a band (TICK, REFERENCE_PRICE, BAND_BPS, BLOCK_BAND_BPS) cancels the
+    resting orders and listings then outside the band, and the block quotes outside the
+    block band (OUTSIDE_BAND); resting orders keep their price and quantity otherwise, so
+    an order entered on the old tick or lot stays in the book."""
+
+    TICK = 1
+    LOT = 2
+    MAX_ORDER_QTY = 3
+    REFERENCE_PRICE = 4
+    BAND_BPS = 5
+    BLOCK_BAND_BPS = 6
+    BLOCK_MIN_QTY = 7
+    MIN_CLOSE_VOLUME = 8
 
 
 class CancelReason(IntEnum):

@@ -71,6 +71,13 @@ def set_instrument_status(instrument: int, status: int, ts: int = 0, seq: int = 
     return command(CommandType.SET_INSTRUMENT_STATUS, instrument=instrument, status=status, ts=ts, seq=seq)
 
 
+def set_instrument_parameter(instrument: int, parameter: int, value: int, ts: int = 0,
+                             seq: int = 0) -> np.ndarray:
+    """Change one of an instrument's trading parameters (``InstrumentParameter``)."""
+    return command(CommandType.SET_INSTRUMENT_PARAMETER, instrument=instrument, status=parameter, value=value,
+                   ts=ts, seq=seq)
+
+
 def set_account_stp(account: int, mode: int, ts: int = 0, seq: int = 0) -> np.ndarray:
     return command(CommandType.SET_ACCOUNT_STP, account=account, stp=mode, ts=ts, seq=seq)
 

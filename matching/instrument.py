@@ -5,12 +5,13 @@ from dataclasses import asdict, dataclass, field
 
 from .codes import InstrumentKind, InstrumentStatus, Region
 
-__all__ = ["Instrument", "price_band", "engine_market", "MAX_PRICE", "MAX_QTY", "MAX_INSTRUMENTS"]
+__all__ = ["Instrument", "price_band", "engine_market", "MAX_PRICE", "MAX_QTY", "MAX_INSTRUMENTS", "MAX_CLOSE_VOLUME"]
 
 # Bounds that keep price x quantity x fee basis points inside int64.
 MAX_PRICE = 10**8           # fen per tonne: 1 million CNY per tonne
 MAX_QTY = 10**7             # tonnes in one order
 MAX_INSTRUMENTS = 32767     # the engine stores an order's instrument in 16 bits
+MAX_CLOSE_VOLUME = 10**15   # tonnes: far above any day's volume
 
 
 def price_band(reference: int, band_bps: int, tick: int) -> tuple[int, int]:
@@ -69,7 +70,7 @@ class Instrument:
             ("max_order_qty", 0 < self.max_order_qty <= MAX_QTY),
             ("block_band_bps", 0 <= self.block_band_bps <= 10000),
             ("block_min_qty", 0 < self.block_min_qty <= MAX_QTY),
-            ("min_close_volume", 0 <= self.min_close_volume <= 10**15),
+            ("min_close_volume", 0 <= self.min_close_volume <= MAX_CLOSE_VOLUME),
         ]
         for name, ok in checks:
             if not ok:

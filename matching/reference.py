@@ -66,11 +66,11 @@ from sortedcontainers import SortedDict
 from . import commands as build
 from ._state import BookView, OrderView, account_view, daily_view, digest, pack_state, unpack_state
 from .codes import (
-    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, Region,
-    Reject, Sector, Side, StpMode, TimeInForce, TradeType,
+    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus,
+    OrderType, Region, Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
-from .instrument import MAX_PRICE, MAX_QTY, Instrument, engine_market
+from .instrument import MAX_CLOSE_VOLUME, MAX_PRICE, MAX_QTY, Instrument, engine_market
 from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
 
 __all__ = ["ReferenceEngine"]
@@ -94,6 +94,17 @@ _TRADE_TYPE_OF_BOOK = (TradeType.CONTINUOUS, TradeType.FIXED, TradeType.BLOCK, T
 _PUBLISHED_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK)
 _ROLLOVER_AUCTIONS = 4      # a cancelled primary auction's volume spreads over the next four
 _MASK64 = 2**64 - 1
+# InstrumentParameter -> (Instrument field, lowest value, highest value)
+_PARAMETERS = {
+    InstrumentParameter.TICK: ("tick", 1, MAX_PRICE),
+    InstrumentParameter.LOT: ("lot", 1, MAX_QTY),
+    InstrumentParameter.MAX_ORDER_QTY: ("max_order_qty", 1, MAX_QTY),
+    InstrumentParameter.REFERENCE_PRICE: ("reference_price", 1, MAX_PRICE),
+    InstrumentParameter.BAND_BPS: ("band_bps", 0, 10000),
+    InstrumentParameter.BLOCK_BAND_BPS: ("block_band_bps", 0, 10000),
+    InstrumentParameter.BLOCK_MIN_QTY: ("block_min_qty", 1, MAX_QTY),
+    InstrumentParameter.MIN_CLOSE_VOLUME: ("min_close_volume", 0, MAX_CLOSE_VOLUME),
+}
 
 
 def splitmix64(x: int) -> int:
@@ -293,6 +304,7 @@ class ReferenceEngine:
             CommandType.REPLACE: self._replace,
             CommandType.SET_INSTRUMENT_STATUS: self._set_instrument_status,
             CommandType.SET_ACCOUNT_STP: self._set_account_stp,
+            CommandType.SET_INSTRUMENT_PARAMETER: self._set_instrument_parameter,
             CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
             CommandType.CREATE_ACCOUNT: self._create_account,
             CommandType.SET_ACCOUNT_STATUS: self._set_account_status,
@@ -356,6 +368,10 @@ class ReferenceEngine:
 
     def set_instrument_status(self, instrument, status, ts=0, seq=0):
         return self.process(build.set_instrument_status(self.instrument_index(instrument), status, ts, seq))
+
+    def set_instrument_parameter(self, instrument, parameter, value, ts=0, seq=0):
+        return self.process(build.set_instrument_parameter(self.instrument_index(instrument), parameter, value,
+                                                           ts, seq))
 
     def set_account_stp(self, account, mode, ts=0, seq=0):
         return self.process(build.set_account_stp(account, mode, ts, seq))
@@ -1105,6 +1121,35 @@ class ReferenceEngine:
         self.instruments[n_ins].status = InstrumentStatus(status)
         self._emit(cmd, EventKind.INSTRUMENT_STATUS, instrument=n_ins, value=status)
 
+    def _set_instrument_parameter(self, cmd) -> None:
+        """Change one trading parameter from the next command on; a band it moves cancels
+        what then rests outside it (``InstrumentParameter``)."""
+        n_ins = self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        parameter, value = int(cmd["status"]), int(cmd["value"])
+        spec = _PARAMETERS.get(parameter)
+        if spec is None or not spec[1] <= value <= spec[2]:
+            return self._reject(cmd, Reject.BAD_PARAMETER)
+        ins = self.instruments[n_ins]
+        name, band, block_band = spec[0], ins.band, ins.block_band
+        previous = getattr(ins, name)
+        setattr(ins, name, value)
+        ins.recentre(ins.reference_price)
+        if ins.band[0] > ins.band[1]:                 # as at construction: a band must hold a price
+            setattr(ins, name, previous)
+            ins.recentre(ins.reference_price)
+            return self._reject(cmd, Reject.BAD_PARAMETER)
+        self._emit(cmd, EventKind.INSTRUMENT_PARAMETER, instrument=n_ins, reason=parameter, value=value)
+        if ins.band != band:
+            low, high = ins.band
+            self._cancel_where(cmd, [n_ins], (CONTINUOUS_BOOK, FIXED_BOOK), lambda o: not low <= o.price <= high,
+                               CancelReason.OUTSIDE_BAND)
+        if ins.block_band != block_band:
+            low_b, high_b = ins.block_band
+            self._cancel_where(cmd, [n_ins], (BLOCK_BOOK,), lambda o: not low_b <= o.price <= high_b,
+                               CancelReason.OUTSIDE_BAND)
+
     def _set_block_window(self, cmd) -> None:
         n_ins = self._instrument_arg(cmd)
         if n_ins is None:
@@ -1171,7 +1216,8 @@ class ReferenceEngine:
                            qty=day.volume[trade_type], value=day.amount[trade_type])
             ins.recentre(close)
             low, high = ins.band
-            self._cancel_where(cmd, [n], (CONTINUOUS_BOOK,), lambda o: not low <= o.price <= high,
+            # listings that do not expire stay only inside the new band: none trades outside it
+            self._cancel_where(cmd, [n], (CONTINUOUS_BOOK, FIXED_BOOK), lambda o: not low <= o.price <= high,
                                CancelReason.OUTSIDE_BAND)
             self._release_units(cmd, [n])
             self._days[n] = _Day()

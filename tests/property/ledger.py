@@ -6,9 +6,16 @@ orders still open must be exactly the engine's resting orders, quantity for quan
 """
 from __future__ import annotations
 
-from matching import EventKind, Instrument, OrderType, TradeType
+from matching import EventKind, Instrument, InstrumentParameter, OrderType, TradeType
 
 from streams import INSTRUMENTS
+
+PARAMETER_FIELDS = {InstrumentParameter.TICK: "tick", InstrumentParameter.LOT: "lot",
+                    InstrumentParameter.MAX_ORDER_QTY: "max_order_qty",
+                    InstrumentParameter.REFERENCE_PRICE: "reference_price", InstrumentParameter.BAND_BPS: "band_bps",
+                    InstrumentParameter.BLOCK_BAND_BPS: "block_band_bps",
+                    InstrumentParameter.BLOCK_MIN_QTY: "block_min_qty",
+                    InstrumentParameter.MIN_CLOSE_VOLUME: "min_close_volume"}
 
 
 class Ledger:
@@ -52,6 +59,10 @@ class Ledger:
                 assert self.leaves.pop(oid) == ev["qty"], "cancelled quantity is not what was left"
             elif kind == EventKind.DAILY_STATS:          # the close re-centres the bands
                 self.instruments[int(ev["instrument"])].recentre(int(ev["price"]))
+            elif kind == EventKind.INSTRUMENT_PARAMETER:  # a changed parameter may move the bands
+                ins = self.instruments[int(ev["instrument"])]
+                setattr(ins, PARAMETER_FIELDS[InstrumentParameter(int(ev["reason"]))], int(ev["value"]))
+                ins.recentre(ins.reference_price)
             elif kind in (EventKind.REDUCED, EventKind.REPLACED):
                 oid = int(ev["order_id"])
                 if kind == EventKind.REDUCED:

@@ -17,6 +17,9 @@ INSTRUMENTS = [
                block_min_qty=200, t_plus_one=False, min_close_volume=100, must_take_best=False),
 ]
 ACCOUNTS = 5
+# SET_INSTRUMENT_PARAMETER values: each parameter's edges and values near the instruments' own
+PARAMETER_VALUES = [-1, 0, 1, 5, 10, 50, 100, 200, 300, 500, 1000, 2000, 3000, 4800, 5000, 5300, 10_000,
+                    10_001, 10**7 + 1, 10**8 + 1, 10**15 + 1]
 LONG_ACCOUNTS = 8           # the long stream's accounts; all but the last are funded there
 COMMAND_FIELDS = COMMAND_DTYPE.names
 FEES = {1: (30, 50), 2: (0, 400), 3: (10, 10)}
@@ -79,18 +82,23 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["qty"] = _qty(draw, instrument)
         if draw(st.integers(0, 40)) == 0:
             row["account"] = draw(st.sampled_from([-1, 100_000, 2**31 - 1]))
-    elif kind < 90:
+    elif kind < 88:
         row["type"] = draw(st.sampled_from([CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE]))
         row["order_id"] = draw(st.integers(0, max_order_id))
         row["price"] = _price(draw, instrument)
         row["qty"] = _qty(draw, instrument) if draw(st.booleans()) else draw(st.integers(-1, 30))
-    elif kind < 94:
+    elif kind < 91:
         row["type"] = CommandType.SET_INSTRUMENT_STATUS
         row["instrument"] = instrument if draw(st.integers(0, 10)) else 7
         row["value"] = draw(st.sampled_from([1, 1, 1, 2, 0, 3]))
-    elif kind < 97:
+    elif kind < 93:
         row["type"] = CommandType.SET_ACCOUNT_STP
         row["stp"] = draw(st.sampled_from([1, 2, 3, 4, 0, 5]))
+    elif kind < 95:
+        row["type"] = CommandType.SET_INSTRUMENT_PARAMETER
+        row["instrument"] = instrument if draw(st.integers(0, 10)) else draw(st.sampled_from([-1, 7]))
+        row["status"] = draw(st.sampled_from(list(range(10))))
+        row["value"] = draw(st.sampled_from(PARAMETER_VALUES))
     elif kind < 97:
         row["type"] = draw(st.sampled_from([CommandType.EXPIRE_DAY_ORDERS, CommandType.END_OF_DAY,
                                             CommandType.SET_BLOCK_WINDOW, CommandType.SET_INSTRUMENT_STATUS]))
@@ -145,12 +153,13 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     refs = np.array([i.reference_price for i in INSTRUMENTS])[instrument]
     block_min = np.array([i.block_min_qty for i in INSTRUMENTS])[instrument]
     kind = rng.integers(0, 1000, n)
-    bounds = [430, 560, 620, 780, 830, 880, 900, 920, 924, 950, 953, 958, 960, 968, 972, 974, 978, 992]
+    bounds = [430, 560, 620, 780, 830, 880, 900, 920, 924, 950, 953, 958, 960, 968, 972, 974, 978, 979, 992]
     kinds = [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
              CommandType.LIST_FIXED, CommandType.TAKE_FIXED, CommandType.BLOCK_QUOTE, CommandType.BLOCK_ACCEPT,
              CommandType.AUCTION_OPEN, CommandType.AUCTION_BID, CommandType.AUCTION_ELIGIBLE,
              CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS,
              CommandType.SET_BLOCK_WINDOW, CommandType.END_OF_DAY, CommandType.AUCTION_CLOSE,
+             CommandType.SET_INSTRUMENT_PARAMETER,
              rng.choice(ACCOUNT_COMMANDS, n, p=[0.05, 0.05, 0.3, 0.05, 0.25, 0.05, 0.05, 0.05, 0.1, 0.05])]
     out["type"] = np.select([kind < b for b in bounds], kinds, rng.choice([0, 5, 99]))
 
@@ -181,6 +190,16 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     out["qty"] = np.where(out["type"] == CommandType.BLOCK_ACCEPT, block_min * rng.integers(1, 3, n), out["qty"])
     out["value"] = rng.choice([100_000, 1_000_000, 20_000_000, 0, -1], n)
     out["flags"] = np.where(is_block, 2 * (rng.random(n) < 0.5), rng.random(n) < 0.1)
+    # parameter changes the book survives (a band around the reference, a nearby reference),
+    # and now and then any value at all
+    parameter = out["type"] == CommandType.SET_INSTRUMENT_PARAMETER
+    which = rng.choice([3, 4, 5, 5, 6, 7, 8], n)
+    sane = np.select([which == 3, which == 4, which == 5, which == 6, which == 7],
+                     [rng.choice([500, 2000], n), refs + ticks * rng.integers(-20, 21, n), rng.choice([300, 1000, 2000], n),
+                      rng.choice([2000, 3000], n), block_min], rng.choice([0, 100], n))
+    wild = rng.random(n) < 0.1
+    out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 10, n), which), out["status"])
+    out["value"] = np.where(parameter, np.where(wild, rng.choice(PARAMETER_VALUES, n), sane), out["value"])
     out["region"] = rng.integers(0, 3, n)
     out["sector"] = rng.integers(0, 12, n)
     out["ts"] = np.cumsum(rng.integers(0, 1000, n)) - rng.integers(0, 50, n)
