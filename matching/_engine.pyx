@@ -51,6 +51,7 @@ cdef enum:
     DOOM_ACCOUNT = 4
     DOOM_ACCOUNT_BUYS = 5
     DOOM_OUTSIDE_BLOCK_BAND = 6
+    DOOM_MASS = 7               # CANCEL_ALL: the command's account (-1: any) and member (-1: any)
 
 
 cdef inline int64_t side_key(uint8_t side, int64_t price) noexcept nogil:
@@ -1321,6 +1322,16 @@ cdef class Engine:
         if p.block_low != before.block_low or p.block_high != before.block_high:
             self._cancel_where(c.instrument, BLOCK_BOOK, BLOCK_BOOK, DOOM_OUTSIDE_BLOCK_BAND, -1, CXL_OUTSIDE_BAND)
 
+    cdef void _cancel_all(self) noexcept nogil:
+        """The operator's mass cancel; auction bids are irrevocable and stay."""
+        cdef const Command* c = self.cmd
+        if not self._instrument_ok(True):
+            return
+        if c.account != -1 and (c.account < 0 or c.account >= self.max_accounts):
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        self._cancel_where(c.instrument, CONTINUOUS_BOOK, BLOCK_BOOK, DOOM_MASS, c.account, CXL_OPERATOR)
+
     cdef void _set_block_window(self) noexcept nogil:
         cdef const Command* c = self.cmd
         if not self._instrument_ok(False):
@@ -1360,6 +1371,10 @@ cdef class Engine:
             return o.price < self.params[o.instrument].block_low or o.price > self.params[o.instrument].block_high
         if mode == DOOM_ACCOUNT:
             return o.account == account
+        if mode == DOOM_MASS:
+            return ((account == -1 or o.account == account)
+                    and (self.cmd.member == -1 or (self._exists(o.account)
+                                                   and self.accounts[o.account].member == self.cmd.member)))
         return o.account == account and o.side == SIDE_BUY          # DOOM_ACCOUNT_BUYS
 
     cdef void _cancel_where(self, int32_t instrument, uint8_t first_book, uint8_t last_book, uint8_t mode,
@@ -1903,6 +1918,8 @@ cdef class Engine:
                 self._set_account_stp()
             elif self.cmd.type == CMD_SET_INSTRUMENT_PARAMETER:
                 self._set_instrument_parameter()
+            elif self.cmd.type == CMD_CANCEL_ALL:
+                self._cancel_all()
             elif self.cmd.type == CMD_EXPIRE_DAY_ORDERS:
                 self._expire_day_orders()
             elif self.cmd.type == CMD_CREATE_ACCOUNT:
@@ -2663,7 +2680,7 @@ def _constants():
             "BLOCK_ACCEPT": CMD_BLOCK_ACCEPT, "SET_BLOCK_WINDOW": CMD_SET_BLOCK_WINDOW,
             "END_OF_DAY": CMD_END_OF_DAY, "AUCTION_OPEN": CMD_AUCTION_OPEN, "AUCTION_BID": CMD_AUCTION_BID,
             "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE,
-            "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER},
+            "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER, "CANCEL_ALL": CMD_CANCEL_ALL},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
@@ -2696,7 +2713,8 @@ def _constants():
             "AUCTION_IN_PROGRESS": REJ_AUCTION_IN_PROGRESS, "NO_AUCTION": REJ_NO_AUCTION},
         "CancelReason": {"USER": CXL_USER, "IOC_REMAINDER": CXL_IOC_REMAINDER,
                          "SELF_TRADE": CXL_SELF_TRADE, "EXPIRY": CXL_EXPIRY, "SANCTION": CXL_SANCTION,
-                         "OUTSIDE_BAND": CXL_OUTSIDE_BAND, "AUCTION": CXL_AUCTION},
+                         "OUTSIDE_BAND": CXL_OUTSIDE_BAND, "AUCTION": CXL_AUCTION,
+                         "OPERATOR": CXL_OPERATOR},
         "TradeType": {"CONTINUOUS": TT_CONTINUOUS, "FIXED": TT_FIXED, "BLOCK": TT_BLOCK,
                       "AUCTION": TT_AUCTION},
         "InstrumentStatus": {"TRADING": STATUS_TRADING, "HALTED": STATUS_HALTED,

@@ -81,6 +81,7 @@ class CommandType(IntEnum):
     AUCTION_ELIGIBLE = 38        # order_id: the auction id; account may bid
     AUCTION_CLOSE = 39           # instrument: clear its open auction
     SET_INSTRUMENT_PARAMETER = 40  # instrument; status: an InstrumentParameter; value: its new value
+    CANCEL_ALL = 41              # mass cancel: instrument (-1: all), account (-1: any), member (-1: any)
 
 
 class EventKind(IntEnum):
@@ -208,6 +209,7 @@ class CancelReason(IntEnum):
     SANCTION = 5
     OUTSIDE_BAND = 6             # end of day: a GTC order outside the re-centred band
     AUCTION = 7                  # an auction bid not filled, or its auction failed
+    OPERATOR = 8                 # the operator's mass cancel (CANCEL_ALL)
 
 
 class TradeType(IntEnum):

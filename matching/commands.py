@@ -78,6 +78,13 @@ def set_instrument_parameter(instrument: int, parameter: int, value: int, ts: in
                    ts=ts, seq=seq)
 
 
+def cancel_all(instrument: int = ALL_INSTRUMENTS, account: int = -1, member: int = -1, ts: int = 0,
+               seq: int = 0) -> np.ndarray:
+    """Cancel the resting orders, listings and block quotes (not auction bids) of one
+    instrument or all, of one account or any, of one member's accounts or any."""
+    return command(CommandType.CANCEL_ALL, instrument=instrument, account=account, member=member, ts=ts, seq=seq)
+
+
 def set_account_stp(account: int, mode: int, ts: int = 0, seq: int = 0) -> np.ndarray:
     return command(CommandType.SET_ACCOUNT_STP, account=account, stp=mode, ts=ts, seq=seq)
 

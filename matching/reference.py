@@ -305,6 +305,7 @@ class ReferenceEngine:
             CommandType.SET_INSTRUMENT_STATUS: self._set_instrument_status,
             CommandType.SET_ACCOUNT_STP: self._set_account_stp,
             CommandType.SET_INSTRUMENT_PARAMETER: self._set_instrument_parameter,
+            CommandType.CANCEL_ALL: self._cancel_all,
             CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
             CommandType.CREATE_ACCOUNT: self._create_account,
             CommandType.SET_ACCOUNT_STATUS: self._set_account_status,
@@ -1149,6 +1150,21 @@ class ReferenceEngine:
             low_b, high_b = ins.block_band
             self._cancel_where(cmd, [n_ins], (BLOCK_BOOK,), lambda o: not low_b <= o.price <= high_b,
                                CancelReason.OUTSIDE_BAND)
+
+    def _cancel_all(self, cmd) -> None:
+        """The operator's mass cancel; auction bids are irrevocable and stay."""
+        which = self._instruments_arg(cmd)
+        if which is None:
+            return
+        account, member = int(cmd["account"]), int(cmd["member"])
+        if account != -1 and not 0 <= account < self.max_accounts:
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+
+        def doomed(o) -> bool:
+            owner = self._accounts.get(o.account)
+            return ((account == -1 or o.account == account)
+                    and (member == -1 or (owner is not None and owner.member == member)))
+        self._cancel_where(cmd, which, (CONTINUOUS_BOOK, FIXED_BOOK, BLOCK_BOOK), doomed, CancelReason.OPERATOR)
 
     def _set_block_window(self, cmd) -> None:
         n_ins = self._instrument_arg(cmd)

@@ -94,6 +94,11 @@ def command(draw, max_order_id: int = 60) -> tuple:
     elif kind < 93:
         row["type"] = CommandType.SET_ACCOUNT_STP
         row["stp"] = draw(st.sampled_from([1, 2, 3, 4, 0, 5]))
+    elif kind < 94:
+        row["type"] = CommandType.CANCEL_ALL
+        row["instrument"] = draw(st.sampled_from([-1, -1, instrument, 7]))
+        row["account"] = draw(st.sampled_from([-1, -1, row["account"], 99_999_999]))
+        row["member"] = draw(st.sampled_from([-1, -1, 100, 101, 102, 7]))
     elif kind < 95:
         row["type"] = CommandType.SET_INSTRUMENT_PARAMETER
         row["instrument"] = instrument if draw(st.integers(0, 10)) else draw(st.sampled_from([-1, 7]))
@@ -153,13 +158,13 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     refs = np.array([i.reference_price for i in INSTRUMENTS])[instrument]
     block_min = np.array([i.block_min_qty for i in INSTRUMENTS])[instrument]
     kind = rng.integers(0, 1000, n)
-    bounds = [430, 560, 620, 780, 830, 880, 900, 920, 924, 950, 953, 958, 960, 968, 972, 974, 978, 979, 992]
+    bounds = [430, 560, 620, 780, 830, 880, 900, 920, 924, 950, 953, 958, 960, 968, 972, 974, 978, 979, 980, 992]
     kinds = [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
              CommandType.LIST_FIXED, CommandType.TAKE_FIXED, CommandType.BLOCK_QUOTE, CommandType.BLOCK_ACCEPT,
              CommandType.AUCTION_OPEN, CommandType.AUCTION_BID, CommandType.AUCTION_ELIGIBLE,
              CommandType.SET_ACCOUNT_STP, CommandType.EXPIRE_DAY_ORDERS, CommandType.SET_INSTRUMENT_STATUS,
              CommandType.SET_BLOCK_WINDOW, CommandType.END_OF_DAY, CommandType.AUCTION_CLOSE,
-             CommandType.SET_INSTRUMENT_PARAMETER,
+             CommandType.SET_INSTRUMENT_PARAMETER, CommandType.CANCEL_ALL,
              rng.choice(ACCOUNT_COMMANDS, n, p=[0.05, 0.05, 0.3, 0.05, 0.25, 0.05, 0.05, 0.05, 0.1, 0.05])]
     out["type"] = np.select([kind < b for b in bounds], kinds, rng.choice([0, 5, 99]))
 
@@ -200,6 +205,11 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     wild = rng.random(n) < 0.1
     out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 10, n), which), out["status"])
     out["value"] = np.where(parameter, np.where(wild, rng.choice(PARAMETER_VALUES, n), sane), out["value"])
+    mass = out["type"] == CommandType.CANCEL_ALL
+    out["instrument"] = np.where(mass & (rng.random(n) < 0.5), -1, out["instrument"])
+    out["account"] = np.where(mass & (rng.random(n) < 0.5), -1, out["account"])
+    out["member"] = np.where(mass, np.where(rng.random(n) < 0.5, 100 + rng.integers(0, LONG_ACCOUNTS, n), -1),
+                             out["member"])
     out["region"] = rng.integers(0, 3, n)
     out["sector"] = rng.integers(0, 12, n)
     out["ts"] = np.cumsum(rng.integers(0, 1000, n)) - rng.integers(0, 50, n)
