@@ -88,8 +88,8 @@ def daemon_recovery(directory: Path, n_commands: int, batch: int) -> dict:
         digest = gw.engine.state_digest()
         total = gw.next_seq - 1
     finally:
-        gw.journal.close()
-        gw.ctx.term()
+        gw.orders = None                       # never bound: nothing to close there
+        gw.close()
     t0 = time.perf_counter()
     again = server.Gateway(cfg, directory)
     seconds = time.perf_counter() - t0
@@ -98,8 +98,7 @@ def daemon_recovery(directory: Path, n_commands: int, batch: int) -> dict:
         return {"daemon_recovery_commands_per_s": again.recovery["replayed_commands"] / seconds,
                 "daemon_recovery_s": seconds, "daemon_commands": total, "daemon_consistent": same}
     finally:
-        again.journal.close()
-        again.ctx.term()
+        again.close()
 
 
 def run(quick: bool = False, batch: int = 1024, repeat: int = 3, workload: str = "exchange_core_mix_risk",

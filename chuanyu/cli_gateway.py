@@ -89,6 +89,10 @@ def _add_engine(commands) -> None:
     p.add_argument("--accept-journal-loss", action="store_true",
                    help="start even though the journal ends before its mark (its newest segment is lost, "
                         "acknowledged commands with it): logged as an error; see OPERATIONS.md, Recovery")
+    p.add_argument("--apply-config", action="store_true",
+                   help="where the configuration differs from the market in the state dir (an instrument's "
+                        "band, tick, lot, ...; a new account), apply the difference as journaled operator "
+                        "commands instead of refusing to start; each change is logged")
     p.set_defaults(handler=_handler(_engine))
 
 
@@ -118,7 +122,8 @@ def _engine(args) -> int:
             net = dataclasses.replace(net, **{name: value})
     cfg.network = net
     try:
-        return serve(cfg, args.state_dir, accept_journal_loss=args.accept_journal_loss)
+        return serve(cfg, args.state_dir, accept_journal_loss=args.accept_journal_loss,
+                     apply_config=args.apply_config)
     except (GatewayError, JournalWriteError) as exc:     # the latter: a full disk before serving began
         _log_error(args, exc)
         raise _cli_error(str(exc)) from None
@@ -222,7 +227,11 @@ def _connection(args, which: str):
 # ------------------------------------------------------------------ admin
 _ADMIN_ARGS = {
     "status": [], "snapshot": [], "shutdown": [],
-    "halt": ["instrument"], "resume": ["instrument"], "phase": ["instrument", "status"],
+    "halt": ["instrument?"], "resume": ["instrument?"], "phase": ["instrument", "status"],
+    "instrument": ["instrument", "parameter", "value"],
+    "cancel-all": ["--instrument", "--account", "--member", "--session"],
+    "retention-floor": ["account", "instrument", "qty"], "position-limit": ["account", "instrument", "qty"],
+    "obligation": ["account", "instrument", "qty"], "stp": ["account", "mode"],
     "end-of-day": ["instrument?"],
     "suspend": ["account"], "restore": ["account"], "sell-only": ["account"],
     "deposit": ["account", "amount"], "withdraw": ["account", "amount"],
@@ -231,10 +240,19 @@ _ADMIN_ARGS = {
     "auction-open": ["instrument", "account", "side", "volume", "reserve", "min_bid", "rules?"],
     "auction-eligible": ["auction", "account"], "auction-close": ["instrument"],
 }
+_INT_ARGS = ("account", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
 _ADMIN_HELP = {
     "status": "sessions, counters, instruments", "snapshot": "write the engine state to the state dir",
     "shutdown": "graceful shutdown: stop intake, drain, snapshot, exit 0",
-    "halt": "halt an instrument", "resume": "resume trading an instrument",
+    "halt": "halt an instrument (without one: every instrument)",
+    "resume": "resume trading an instrument (without one: every instrument)",
+    "instrument": "change an instrument parameter: tick, lot, max_order_qty, reference_price, band_bps, "
+                  "block_band_bps, block_min_qty, min_close_volume",
+    "cancel-all": "mass cancel by --instrument, --account, --member (all must match) or --session",
+    "retention-floor": "units an account must keep (tonnes)", "position-limit": "most units an account may hold "
+                                                                             "(tonnes; 0: no limit)",
+    "obligation": "units an account must surrender (tonnes)",
+    "stp": "an account's self-trade prevention: off, cancel_newest, cancel_oldest, cancel_both",
     "phase": "set an instrument's phase (an InstrumentStatus name)", "end-of-day": "run the end of day",
     "suspend": "suspend an account (cancels its orders)", "restore": "make an account active again",
     "sell-only": "let an account only sell", "deposit": "add cash (fen)", "withdraw": "remove cash (fen)",
@@ -255,20 +273,43 @@ def _add_admin(commands) -> None:
         sp = sub.add_parser(op, help=_ADMIN_HELP[op])
         for param in params:
             name = param.rstrip("?")
-            sp.add_argument(name, nargs="?" if param.endswith("?") else None,
-                            type=int if name in ("account", "amount", "qty", "volume", "reserve", "min_bid",
-                                                 "auction") else str)
+            kind = int if name.lstrip("-") in _INT_ARGS else str
+            if name.startswith("--"):
+                sp.add_argument(name, type=kind)
+            else:
+                sp.add_argument(name, nargs="?" if param.endswith("?") else None, type=kind)
         sp.add_argument("--non-tradable", action="store_true", help=argparse.SUPPRESS) if op in ("credit", "debit") \
             else None
     p.set_defaults(handler=_handler(_admin))
 
 
+def _event_line(e: dict, symbols: list) -> str:
+    """One admin reply event as a line: ``seq 42  CANCELLED  order 17, account 1, SCEA2026, 10 t: OPERATOR``."""
+    parts = []
+    if e.get("order_id"):
+        parts.append(f"order {e['order_id']}")
+    if e.get("account", -1) >= 0 and e["kind"] not in ("INSTRUMENT_STATUS", "INSTRUMENT_PARAMETER", "BLOCK_WINDOW"):
+        parts.append(f"account {e['account']}")
+    n = e.get("instrument", -1)
+    # -1: cash or every instrument; an account's status and STP events carry 0
+    if n >= 0 and (e["kind"] != "ACCOUNT_UPDATED" or e.get("qty")):
+        parts.append(symbols[n] if n < len(symbols) else f"instrument {n}")
+    if e.get("parameter"):
+        parts.append(f"{e['parameter']} = {e.get('value', 0)}")
+    elif e.get("value"):
+        parts.append(f"value {e['value']:,}")
+    if e.get("qty"):
+        parts.append(f"{e['qty']:,} t")
+    text = f"seq {e['seq']}  {e['kind']}  " + ", ".join(parts)
+    return text + (f": {e['reason']}" if e.get("reason") else "")
+
+
 def _admin(args) -> int:
     from gateway.admin import AdminClient, AdminError
-    endpoint, server_key, public, secret, _ = _connection(args, "admin")
+    endpoint, server_key, public, secret, info = _connection(args, "admin")
     request = {}
     for param in _ADMIN_ARGS[args.op]:
-        name = param.rstrip("?")
+        name = param.rstrip("?").lstrip("-")
         value = getattr(args, name)
         if value is not None:
             request[name] = value
@@ -285,8 +326,11 @@ def _admin(args) -> int:
         print(f"{args.op}: ok" + (f"; snapshot {reply['snapshot']}" if reply.get("snapshot") else ""))
     else:
         rejected = [e for e in reply.get("events", []) if e["kind"] == "REJECTED"]
+        symbols = info.get("instruments", []) if isinstance(info, dict) else []
         for e in reply.get("events", []):
-            print(" ".join(f"{k}={v}" for k, v in e.items()))
+            print(_event_line(e, symbols))
+        if not reply.get("events"):
+            print(f"{args.op}: ok, nothing to do")
         if rejected:
             raise _cli_error(f"{args.op}: rejected: {rejected[0]['reason']}")
     return 0

@@ -4,14 +4,25 @@ The admin socket is a ROUTER with CURVE that admits only the configured admin ke
 request is one JSON object ``{"op": NAME, "id": ANY, ...arguments}``; the reply is one JSON
 object with ``"ok"`` and either the result or ``"error"``. Requests that change the
 market become operator commands (session 0) in the daemon's next batch: sequenced and
-journaled like orders. Their reply lists the events they caused (``"events"``); an engine
-reject is ``{"kind": "REJECTED", "reason": "UNKNOWN_ACCOUNT", ...}``.
+journaled like orders. Their reply lists the events they caused (``"events"``, each with the
+``seq`` of the journaled command that caused it); an engine reject is
+``{"kind": "REJECTED", "reason": "UNKNOWN_ACCOUNT", ...}``. Every request but ``status`` is
+logged with the admin key that sent it.
 
 ========================  =============================================================
 op                        arguments
 ========================  =============================================================
 status                    -
-halt / resume             instrument (symbol or index)
+halt / resume             instrument (symbol or index; without it every instrument)
+instrument                instrument, parameter (tick, lot, max_order_qty, reference_price, band_bps,
+                          block_band_bps, block_min_qty, min_close_volume), value
+cancel_all                any of instrument, account, member (all must match), or session alone;
+                          at least one: resting orders, listings and block quotes go (reason
+                          OPERATOR; a session's orders by CANCEL each); auction bids stay
+retention_floor           account, instrument, qty (units the account must keep)
+position_limit            account, instrument, qty (most units it may hold; 0: none)
+obligation                account, instrument, qty (units it must surrender)
+stp                       account, mode (OFF, CANCEL_NEWEST, CANCEL_OLDEST, CANCEL_BOTH)
 phase                     instrument, status (an InstrumentStatus name)
 end_of_day                instrument (optional; default all)
 suspend / restore         account            (restore: back to ACTIVE)
@@ -34,21 +45,29 @@ shutdown                  -                  (stop intake, drain, snapshot, exit
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import numpy as np
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from matching import AccountStatus, CommandType, EventKind, InstrumentStatus, Side, commands
+from matching import (
+    AccountStatus, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, Side, StpMode, commands,
+)
 
 from .protocol import reject_name
 
 __all__ = ["handle", "describe_events", "AdminClient", "AdminError", "OPS"]
 
+log = logging.getLogger("chuanyu.gateway")
+
 OPS = ("status", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
        "withdraw", "credit", "debit", "block_window", "auction_open", "auction_eligible", "auction_close",
+       "instrument", "cancel_all", "retention_floor", "position_limit", "obligation", "stp",
        "snapshot", "shutdown")
+_BOUNDS = {"retention_floor": commands.set_retention_floor, "position_limit": commands.set_position_limit,
+           "obligation": commands.set_obligation}
 # auction_open "rules" names -> matching.commands flag bits
 AUCTION_RULES = {"pay_as_bid": commands.FLAG_PAY_AS_BID, "fail_undersubscribed": commands.FLAG_FAIL_UNDERSUBSCRIBED,
                  "primary": commands.FLAG_PRIMARY, "compliance_only": commands.FLAG_COMPLIANCE_ONLY,
@@ -60,14 +79,19 @@ class AdminError(RuntimeError):
 
 
 def describe_events(events) -> list[dict]:
-    """Events as JSON-ready dicts with names for their enums."""
+    """Events as JSON-ready dicts with names for their enums; ``seq`` is the journaled
+    command's sequence number (the one ``chuanyu journal dump`` and ``replay --until`` use)."""
     out = []
     for e in events:
         kind = int(e["kind"])
         d = {"kind": EventKind(kind).name if kind in set(map(int, EventKind)) else kind,
-             "seq": int(e["seq"]), "account": int(e["account"]), "instrument": int(e["instrument"])}
+             "seq": int(e["cmd_seq"]), "account": int(e["account"]), "instrument": int(e["instrument"])}
         if kind == EventKind.REJECTED:
             d["reason"] = reject_name(int(e["reason"]))
+        elif kind == EventKind.CANCELLED:
+            d["reason"] = CancelReason(int(e["reason"])).name
+        elif kind == EventKind.INSTRUMENT_PARAMETER:
+            d["parameter"] = InstrumentParameter(int(e["reason"])).name.lower()
         for name in ("order_id", "qty", "value"):
             if int(e[name]):
                 d[name] = int(e[name])
@@ -100,10 +124,45 @@ def _int(request, name):
     return value
 
 
+def _name(request, name: str, enum, allowed=None):
+    value = str(request.get(name, "")).upper()
+    allowed = allowed or list(enum.__members__)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(a.lower() for a in allowed)}")
+    return enum[value]
+
+
+def _cancel_all(gw, request: dict) -> np.ndarray:
+    given = {k for k in ("instrument", "account", "member", "session") if request.get(k) is not None}
+    if not given:
+        raise ValueError("name what to cancel: instrument, account, member, or session")
+    if "session" in given:
+        if given != {"session"}:
+            raise ValueError("session cannot be combined with instrument, account or member")
+        return gw.session_cancels(_int(request, "session"))
+    return commands.cancel_all(_instrument(gw, request["instrument"]) if "instrument" in given else -1,
+                               _int(request, "account") if "account" in given else -1,
+                               _int(request, "member") if "member" in given else -1)
+
+
 def _commands(gw, op: str, request: dict) -> np.ndarray:
     if op in ("halt", "resume"):
         status = InstrumentStatus.HALTED if op == "halt" else InstrumentStatus.TRADING
+        if request.get("instrument") is None:                # every instrument, in one batch
+            return np.concatenate([commands.set_instrument_status(n, status)
+                                   for n in range(len(gw.engine.instruments))])
         return commands.set_instrument_status(_instrument(gw, request.get("instrument")), status)
+    if op == "instrument":
+        return commands.set_instrument_parameter(_instrument(gw, request.get("instrument")),
+                                                 _name(request, "parameter", InstrumentParameter),
+                                                 _int(request, "value"))
+    if op == "cancel_all":
+        return _cancel_all(gw, request)
+    if op in _BOUNDS:
+        return _BOUNDS[op](_int(request, "account"), _instrument(gw, request.get("instrument")), _int(request, "qty"))
+    if op == "stp":
+        concrete = [m.name for m in StpMode if m != StpMode.ACCOUNT_DEFAULT]
+        return commands.set_account_stp(_int(request, "account"), _name(request, "mode", StpMode, concrete))
     if op == "phase":
         name = str(request.get("status", "")).upper()
         if name not in InstrumentStatus.__members__:
@@ -158,9 +217,14 @@ def _commands(gw, op: str, request: dict) -> np.ndarray:
     raise ValueError(f"unknown op {op!r}; one of {', '.join(OPS)}")
 
 
-def handle(gw, identity: bytes, request: dict):
-    """Serve one admin request; None when the reply comes later (after the engine ran)."""
+def handle(gw, identity: bytes, request: dict, key: str | None = None):
+    """Serve one admin request; None when the reply comes later (after the engine ran).
+    ``key``: the admin's CURVE public key (z85), for the log."""
     op, request_id = request.get("op"), request.get("id")
+    if op != "status":
+        given = {k: v for k, v in request.items() if k not in ("op", "id")}
+        log.info("operator %s %s by admin key %s", op, json.dumps(given, sort_keys=True), key,
+                 extra={"event": "operator_request", "op": op, "request": given, "key": key})
     try:
         if op == "status":
             return {"ok": True, "id": request_id, "status": gw.status()}
@@ -173,8 +237,10 @@ def handle(gw, identity: bytes, request: dict):
             return None
         rows = _commands(gw, str(op), request)
         rows = rows if rows.ndim else rows.reshape(1)
-    except (ValueError, TypeError, OverflowError) as exc:
-        return {"ok": False, "id": request_id, "error": str(exc)}
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:
+        return {"ok": False, "id": request_id, "error": str(exc).strip("'\"")}
+    if not len(rows):                     # e.g. a session's mass cancel with nothing open
+        return {"ok": True, "id": request_id, "events": []}
     gw.submit_operator(identity, request_id, rows)
     return None
 

@@ -176,6 +176,18 @@ class _Base:
         self._coid = 0
         self._last_send = 0.0
         self.logged_out: Report | None = None
+        self._held: list[Report] = []      # received after the one wait_for returned: reports() gives them first
+
+    def _take(self, got: list[Report], predicate, into: list | None) -> Report | None:
+        """The first report ``predicate`` accepts; those before it go to ``into``, those
+        after it are held for the next :meth:`reports` (none is lost)."""
+        for i, r in enumerate(got):
+            if predicate(r):
+                self._held = got[i + 1:] + self._held
+                return r
+            if into is not None:
+                into.append(r)
+        return None
 
     def _reopen(self, endpoint: str | None) -> None:
         if endpoint is not None:
@@ -225,6 +237,9 @@ class _Base:
         logout = mt == MsgType.SERVER_LOGOUT
         if logout.any():
             self.logged_out = as_reports(rows[logout][:1])[0]
+
+
+_FRAMES_PER_CALL = 1024          # reports() returns under a steady stream too
 
 
 class Client(_Base):
@@ -398,13 +413,22 @@ class Client(_Base):
         return rows
 
     def reports(self, timeout_ms: int = 1000) -> list[Report]:
-        """Every report in the next frame as :class:`Report` tuples ([] after ``timeout_ms``)."""
-        rows = self.recv(timeout_ms)
-        return [] if rows is None else as_reports(rows)
+        """Every report received so far and not yet returned, as :class:`Report` tuples:
+        all frames already waiting, after waiting up to ``timeout_ms`` for the first ([] if
+        none came)."""
+        got, self._held = self._held, []
+        rows = self.recv(0 if got else timeout_ms)
+        frames = 0
+        while rows is not None:
+            got += as_reports(rows)
+            frames += 1
+            rows = self.recv(0) if frames < _FRAMES_PER_CALL else None
+        return got
 
     def wait_for(self, predicate: Callable[[Report], bool], timeout_ms: int = 5000,
                  into: list | None = None) -> Report:
-        """Receive until a report satisfies ``predicate``; earlier ones go to ``into``.
+        """Receive until a report satisfies ``predicate``; earlier ones go to ``into``, later
+        ones stay for the next :meth:`reports` or :meth:`wait_for`.
 
         :class:`SessionError` after ``timeout_ms``.
         """
@@ -413,11 +437,9 @@ class Client(_Base):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SessionError(f"no matching report within {timeout_ms} ms")
-            for r in self.reports(int(max(1, left * 1000))):
-                if predicate(r):
-                    return r
-                if into is not None:
-                    into.append(r)
+            found = self._take(self.reports(int(max(1, left * 1000))), predicate, into)
+            if found is not None:
+                return found
 
     def _maybe_heartbeat(self) -> None:
         hb = (self.login_ack.heartbeat_ms if self.login_ack else 0) / 1000
@@ -570,21 +592,27 @@ class AsyncClient(_Base):
         return rows
 
     async def reports(self, timeout_ms: int = 1000) -> list[Report]:
-        rows = await self.recv(timeout_ms)
-        return [] if rows is None else as_reports(rows)
+        """As :meth:`Client.reports`."""
+        got, self._held = self._held, []
+        rows = await self.recv(0 if got else timeout_ms)
+        frames = 0
+        while rows is not None:
+            got += as_reports(rows)
+            frames += 1
+            rows = await self.recv(0) if frames < _FRAMES_PER_CALL else None
+        return got
 
     async def wait_for(self, predicate: Callable[[Report], bool], timeout_ms: int = 5000,
                        into: list | None = None) -> Report:
+        """As :meth:`Client.wait_for`."""
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SessionError(f"no matching report within {timeout_ms} ms")
-            for r in await self.reports(int(max(1, left * 1000))):
-                if predicate(r):
-                    return r
-                if into is not None:
-                    into.append(r)
+            found = self._take(await self.reports(int(max(1, left * 1000))), predicate, into)
+            if found is not None:
+                return found
 
     def close(self) -> None:
         if self._hb_task is not None:

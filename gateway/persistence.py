@@ -40,8 +40,9 @@ from typing import NamedTuple, NoReturn
 import numpy as np
 
 from feeds.disclosure import Disclosure
-from matching import Engine, EventKind, commands
+from matching import CommandType, Engine, EventKind, Reject
 
+from .drift import ConfigDrift, drift, genesis
 from .errors import GatewayError
 from .journal import JournalError, _fsync_dir
 from .protocol import COMMAND_OF, CREATING_TYPES, OPERATOR, REPORT_DTYPE
@@ -156,23 +157,48 @@ class Persistence:
                                    f"{self.recovery['snapshot']} includes seq {after}: journal records missing")
             self._replay_journal(after)
             return self.engine
+        # A new market: the configuration's settings become its first journaled commands, tried
+        # on a scratch engine first so that a refused configuration journals nothing
+        rows = genesis(self.config)
+        self._engine_refused(self._new_engine().process(rows), "the configuration")
         self.engine = self._new_engine()
-        rows = []
-        for a in self.config.accounts:
-            rows.append(commands.create_account(a.id, a.member, a.region, a.sector))
-            if a.cash:
-                rows.append(commands.deposit(a.id, a.cash))
-            for symbol, qty in a.holdings.items():
-                if qty:
-                    rows.append(commands.credit_holdings(a.id, self.config.instrument_index(symbol), qty))
-        if rows:
-            batch = self._sequence(np.concatenate(rows), time.time_ns())
-            events = self._commit(batch)
-            bad = events[events["kind"] == EventKind.REJECTED]
-            if len(bad):
-                raise GatewayError(f"the configured accounts were refused by the engine: reason {int(bad['reason'][0])} "
-                                   f"for account {int(bad['account'][0])}")
+        self._journal_at_start(rows)
         return self.engine
+
+    def _journal_at_start(self, rows: np.ndarray) -> None:
+        """Operator commands of the start itself: journaled, then applied exactly as replay
+        will apply them (reports numbered into their sessions' gap-fill windows)."""
+        batch = self._sequence(rows, time.time_ns())
+        self.journal.append(batch)
+        self.journal.sync()
+        self._replay_record(batch)
+
+    @staticmethod
+    def _engine_refused(events: np.ndarray, what: str) -> None:
+        bad = events[events["kind"] == EventKind.REJECTED]
+        if len(bad):
+            e = bad[0]
+            raise GatewayError(f"{what} was refused by the engine: {Reject(int(e['reason'])).name} for "
+                               f"{CommandType(int(e['command'])).name} (account {int(e['account'])}, instrument "
+                               f"{int(e['instrument'])})")
+
+    def _reconcile_config(self, apply: bool) -> None:
+        """Refuse a configuration that differs from the recovered market, or journal the
+        difference as operator commands when the operator asked for it (gateway.drift)."""
+        differences = drift(self.config, self.engine)
+        if not differences:
+            return
+        if not apply or any(d.rows is None for d in differences):
+            raise GatewayError(str(ConfigDrift(differences)))
+        rows = np.concatenate([d.rows for d in differences])
+        self._engine_refused(self._scratch_copy().process(rows), "the configuration's difference")
+        self._journal_at_start(rows)
+        for d in differences:
+            log.warning("configuration applied: %s %r -> %r (journaled)", d.key, d.state, d.config,
+                        extra={"event": "config_applied", "key": d.key, "was": str(d.state), "now": str(d.config)})
+
+    def _scratch_copy(self) -> Engine:
+        return Engine.restore(self.engine.snapshot())
 
     def _restore(self, path: Path) -> Engine:
         """Engine + gateway tables of one snapshot; :class:`_BadSnapshot` if either is damaged."""

@@ -346,10 +346,14 @@ class Gateway(Persistence, StorageGuard):
     accept_journal_loss : bool
         Start even when the journal ends before its mark (a lost newest segment): the
         operator's override (``chuanyu engine --accept-journal-loss``), logged.
+    apply_config : bool
+        Where the configuration differs from the recovered market, journal the difference as
+        operator commands instead of refusing to start (``chuanyu engine --apply-config``;
+        see :mod:`gateway.drift`).
     """
 
     def __init__(self, config: MarketConfig, state_dir, journal=None, clock=None,
-                 accept_journal_loss: bool = False) -> None:
+                 accept_journal_loss: bool = False, apply_config: bool = False) -> None:
         self.config = config
         self.state_dir = Path(state_dir)
         try:
@@ -359,12 +363,12 @@ class Gateway(Persistence, StorageGuard):
         except OSError as exc:
             raise GatewayError(f"cannot lock the state dir {self.state_dir}: {exc}") from None
         try:
-            self._open(journal, clock, accept_journal_loss)
+            self._open(journal, clock, accept_journal_loss, apply_config)
         except BaseException:
             self._lock.release()                   # a refused start leaves the dir free for the next try
             raise
 
-    def _open(self, journal, clock, accept_journal_loss: bool) -> None:
+    def _open(self, journal, clock, accept_journal_loss: bool, apply_config: bool) -> None:
         config = self.config
         self.daemon = config.daemon
         if journal is None:
@@ -425,6 +429,7 @@ class Gateway(Persistence, StorageGuard):
         self._schedule_state = None                # the driver's state from the restored snapshot
         self.disclosure = self._open_disclosure()  # before recovery: replay rebuilds the tape and the figures
         self.engine = self._restore_or_bootstrap()
+        self._reconcile_config(apply_config)
         self._grow_orders(int(self.engine.next_order_id))
         rec = self.recovery
         log.info("recovery: snapshot %s (%d damaged skipped), %d journal records replayed (%d commands)%s; "
@@ -1378,16 +1383,24 @@ class Gateway(Persistence, StorageGuard):
         if s.cfg.cancel_on_disconnect and not self._stopping:
             self._cancel_after.append(s)
 
+    def session_cancels(self, session_id: int) -> np.ndarray:
+        """A CANCEL for every open order a session entered (its mass cancel)."""
+        idx = self._session_index(np.array([session_id]))[0]
+        if idx == OPERATOR:
+            raise ValueError(f"unknown session {session_id}")
+        ids = np.flatnonzero(self._order_open & (self._order_session == idx))
+        rows = np.zeros(len(ids), dtype=COMMAND_DTYPE)
+        rows["type"] = CommandType.CANCEL
+        rows["order_id"] = ids
+        rows["account"] = self._order_account[ids]
+        return rows
+
     def _queue_cancels(self) -> None:
         """CANCEL every open order of the sessions gone since the last batch (next batch)."""
         while self._cancel_after:
             s = self._cancel_after.pop()
-            ids = np.flatnonzero(self._order_open & (self._order_session == s.idx))
-            if len(ids):
-                rows = np.zeros(len(ids), dtype=COMMAND_DTYPE)
-                rows["type"] = CommandType.CANCEL
-                rows["order_id"] = ids
-                rows["account"] = self._order_account[ids]
+            rows = self.session_cancels(s.cfg.id)
+            if len(rows):
                 rows["session"] = s.cfg.id
                 self._pending.append((rows, None))
 
@@ -1429,18 +1442,26 @@ class Gateway(Persistence, StorageGuard):
         from .admin import handle     # noqa: PLC0415  (admin imports this module's types)
         while True:
             try:
-                parts = self.admin.recv_multipart(zmq.NOBLOCK)
+                parts = self.admin.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            identity = parts[0]
+            identity = parts[0].bytes
             try:
-                request = json.loads(parts[-1].decode("utf-8"))
+                request = json.loads(parts[-1].bytes.decode("utf-8"))
                 if not isinstance(request, dict):
                     raise ValueError("a request is a JSON object")
             except (ValueError, UnicodeDecodeError) as exc:
                 self._admin_reply(identity, {"ok": False, "error": f"bad request: {exc}"})
                 continue
-            reply = handle(self, identity, request)
+            try:
+                key = parts[-1].get("User-Id")        # the admin's CURVE key, set by the ZAP handler
+            except zmq.ZMQError:
+                key = None
+            try:
+                reply = handle(self, identity, request, key)
+            except Exception as exc:               # a defect in one request must not stop the market
+                log.exception("admin request %r failed", request.get("op"))
+                reply = {"ok": False, "id": request.get("id"), "error": f"internal error: {exc!r}"}
             if reply is not None:
                 self._admin_reply(identity, reply)
 
@@ -1521,11 +1542,12 @@ class Gateway(Persistence, StorageGuard):
         self.snapshot_path = path
 
 
-def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: bool = False) -> int:
+def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: bool = False,
+          apply_config: bool = False) -> int:
     """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status.
 
     1 when it stopped because the journal's storage failed beyond a full disk (see
-    ``Gateway.storage``). ``accept_journal_loss``: see :class:`Gateway`.
+    ``Gateway.storage``). ``accept_journal_loss``, ``apply_config``: see :class:`Gateway`.
 
     With the schedule enabled, ``CHUANYU_FAKE_CLOCK_START`` (an ISO local date and time) and
     ``CHUANYU_FAKE_CLOCK_SPEED`` (default 1) run it on a fake clock: a test and demo aid.
@@ -1538,7 +1560,7 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
             raise GatewayError(str(exc)) from None
     log.info("engine starting: pid %d, config %s, state dir %s", os.getpid(), config.source, state_dir,
              extra={"event": "start", "pid": os.getpid(), "config": config.source, "state_dir": str(state_dir)})
-    gw = Gateway(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss)
+    gw = Gateway(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss, apply_config=apply_config)
     try:
         gw.bind()
     except BaseException:

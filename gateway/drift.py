@@ -1,0 +1,138 @@
+"""The market configuration against the state a start recovered: what differs, and the
+journaled commands that apply it.
+
+History is judged by the rules in force when it happened. The first start journals the
+configuration's start-of-day settings as commands (:func:`genesis`): every instrument
+parameter, every account with its opening cash and holdings. Later starts never re-read
+those settings into the engine: the recovered state (snapshot + journal, or the journal
+alone) is the market, and a configuration that differs from it is refused, naming each
+differing key (:class:`ConfigDrift`), unless the operator asks for the difference to be
+applied (``chuanyu engine --apply-config``): then the commands :func:`drift` returns are
+journaled, so replay and standbys see the change at the point it was made.
+
+Compared: each instrument's symbol (in order) and trading parameters, the market-wide
+engine settings, and each configured account's existence, member, region and sector.
+Not compared: ``reference_price`` and an account's ``cash`` and ``holdings`` are opening
+values, applied when the instrument or account enters the market; afterwards the closes
+move the reference and trading and operator commands move the balances.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from matching import InstrumentParameter, commands
+from matching.money import fee_table
+
+__all__ = ["Difference", "ConfigDrift", "drift", "genesis", "PARAMETER_FIELDS", "apply_order"]
+
+# InstrumentParameter -> the configuration's (and Instrument's) field
+PARAMETER_FIELDS = {
+    InstrumentParameter.TICK: "tick",
+    InstrumentParameter.LOT: "lot",
+    InstrumentParameter.MAX_ORDER_QTY: "max_order_qty",
+    InstrumentParameter.REFERENCE_PRICE: "reference_price",
+    InstrumentParameter.BAND_BPS: "band_bps",
+    InstrumentParameter.BLOCK_BAND_BPS: "block_band_bps",
+    InstrumentParameter.BLOCK_MIN_QTY: "block_min_qty",
+    InstrumentParameter.MIN_CLOSE_VOLUME: "min_close_volume",
+}
+# The order differences are applied in: the tick last, once the reference and the band it
+# rounds are in place (each command must leave a band that holds a price)
+apply_order = (InstrumentParameter.REFERENCE_PRICE, InstrumentParameter.BAND_BPS,
+               InstrumentParameter.BLOCK_BAND_BPS, InstrumentParameter.LOT, InstrumentParameter.MAX_ORDER_QTY,
+               InstrumentParameter.BLOCK_MIN_QTY, InstrumentParameter.MIN_CLOSE_VOLUME, InstrumentParameter.TICK)
+# Instrument fields no command changes: a difference cannot be applied
+_FIXED_FIELDS = ("kind", "region", "year", "t_plus_one", "must_take_best", "listings_expire")
+_ACCOUNT_FIELDS = ("member", "region", "sector")
+
+
+class Difference(NamedTuple):
+    key: str                         # as the configuration names it: instruments[SCEA2026].band_bps
+    config: object
+    state: object
+    rows: np.ndarray | None          # the commands that apply it; None: no command can
+
+
+class ConfigDrift(Exception):
+    """The configuration differs from the recovered market."""
+
+    def __init__(self, differences: list[Difference]) -> None:
+        self.differences = differences
+        lines = [f"  {d.key}: configuration {d.config!r}, market {d.state!r}"
+                 + ("" if d.rows is not None else " (no command changes it)") for d in differences]
+        fixable = all(d.rows is not None for d in differences)
+        advice = ("start with --apply-config to apply the configuration as journaled commands, or change "
+                  "the configuration back" if fixable else
+                  "change the configuration back: not every difference can be applied to a running market")
+        super().__init__("the configuration differs from the market recovered from the state dir:\n"
+                         + "\n".join(lines) + f"\n{advice}")
+
+
+def _instrument_rows(n: int, values: dict) -> np.ndarray | None:
+    rows = [commands.set_instrument_parameter(n, p, values[p]) for p in apply_order if p in values]
+    return np.concatenate(rows) if rows else None
+
+
+def _account_rows(config, a) -> np.ndarray:
+    rows = [commands.create_account(a.id, a.member, a.region, a.sector)]
+    if a.cash:
+        rows.append(commands.deposit(a.id, a.cash))
+    for symbol, qty in a.holdings.items():
+        if qty:
+            rows.append(commands.credit_holdings(a.id, config.instrument_index(symbol), qty))
+    return np.concatenate(rows)
+
+
+def genesis(config) -> np.ndarray:
+    """The first start's commands: every instrument parameter, then the accounts.
+
+    Each instrument's tick goes to 1 first (with a tick of 1 any reference and band hold a
+    price) and to its value last, so the parameters apply whatever engine they replay onto.
+    """
+    rows = []
+    for n, ins in enumerate(config.instruments):
+        values = {p: getattr(ins, f) for p, f in PARAMETER_FIELDS.items()}
+        if ins.tick != 1:
+            rows.append(commands.set_instrument_parameter(n, InstrumentParameter.TICK, 1))
+        rows.append(_instrument_rows(n, values))
+    rows.extend(_account_rows(config, a) for a in config.accounts)
+    return np.concatenate(rows)
+
+
+def drift(config, engine) -> list[Difference]:
+    """Every way ``config`` differs from the market ``engine`` holds, in configuration order."""
+    out: list[Difference] = []
+    meta = engine._export_meta()
+    for key, want, have in (("market.max_accounts", config.max_accounts, meta["max_accounts"]),
+                            ("market.default_stp", int(config.default_stp), meta["default_stp"]),
+                            ("market.risk", bool(config.risk), meta["risk"]),
+                            ("market.fees", [list(f) for f in fee_table(config.fees)], meta["fees"])):
+        if want != have:
+            out.append(Difference(key, want, have, None))
+    have_instruments = engine.instruments
+    want_symbols = [i.symbol for i in config.instruments]
+    have_symbols = [i.symbol for i in have_instruments]
+    if want_symbols != have_symbols:
+        out.append(Difference("instruments", want_symbols, have_symbols, None))
+        return out                   # by index nothing else compares
+    for n, (want, have) in enumerate(zip(config.instruments, have_instruments)):
+        name = f"instruments[{want.symbol}]"
+        for field in _FIXED_FIELDS:
+            if getattr(want, field) != getattr(have, field):
+                out.append(Difference(f"{name}.{field}", getattr(want, field), getattr(have, field), None))
+        for p in apply_order:
+            field = PARAMETER_FIELDS[p]
+            if p != InstrumentParameter.REFERENCE_PRICE and getattr(want, field) != getattr(have, field):
+                out.append(Difference(f"{name}.{field}", getattr(want, field), getattr(have, field),
+                                      _instrument_rows(n, {p: getattr(want, field)})))
+    for a in config.accounts:
+        view = engine.account(a.id)
+        if view is None:
+            out.append(Difference(f"accounts[{a.id}]", "configured", "absent", _account_rows(config, a)))
+            continue
+        for field in _ACCOUNT_FIELDS:
+            if int(getattr(a, field)) != view[field]:
+                out.append(Difference(f"accounts[{a.id}].{field}", int(getattr(a, field)), view[field], None))
+    return out

@@ -1,0 +1,111 @@
+"""A trading day under the operator's hand (issue 14), through the real daemon and the CLI:
+a raised retention floor, a position limit, a halt of every instrument and a mass cancel of
+one member's orders mid-session. Then kill -9 and a restart, and a full replay with no
+snapshot: the state digest is the same all three ways, and every session's reports (by gap
+fill from the first) are the same: every ACK stays an ACK, every reject a reject."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from conftest import MARKET, REPO, Daemon, _env, drain
+from gateway.admin import AdminClient
+from gateway.client import load_keys
+from gateway.protocol import MsgType
+from matching import CancelReason, Reject, Side
+
+SCEA, CQEA = 0, 1
+BUY, SELL = Side.BUY, Side.SELL
+QUIET = MARKET.replace("heartbeat_ms = 200", "heartbeat_ms = 10000")   # the sessions wait out the CLI calls
+
+
+def _admin(d: Daemon, *args: str) -> str:
+    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "admin", "--state-dir", str(d.state_dir), *args],
+                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=60)
+    assert run.returncode == 0, f"admin {args}: {run.stderr}"
+    return run.stdout
+
+
+def _digest(zctx, d: Daemon) -> str:
+    public, secret = load_keys(d.keys, "admin")
+    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=5000, context=zctx)
+    try:
+        return a.request("status")["status"]["state_digest"]
+    finally:
+        a.sock.close(linger=0)
+
+
+def _history(connect, d: Daemon, session: int) -> list:
+    c = connect(d, session)
+    ack = c.login(last_report_seq=0)
+    got = drain(c, lambda got: len(got) >= ack.report_seq) if ack.report_seq else []
+    c.logout()
+    return [(r.type_name, r.reason, r.client_order_id, r.order_id, r.price, r.qty, r.leaves) for r in got]
+
+
+def _answer(c, coid):
+    return c.wait_for(lambda r: r.client_order_id == coid and r.msg_type in (MsgType.ACK, MsgType.REJECT))
+
+
+def test_an_operators_day_survives_kill_and_replays_to_the_same_market(tmp_path, zctx, connect):
+    d = Daemon(tmp_path / "state", QUIET)
+    try:
+        sc, cq = connect(d, 1), connect(d, 2)
+        sc.login()
+        cq.login()
+        # morning: both regions quote and trade SCEA
+        rest1 = sc.submit(SCEA, 1, SELL, qty=300, price=5100)           # member 101
+        rest2 = sc.submit(SCEA, 2, SELL, qty=200, price=5080)           # member 102
+        assert _answer(sc, rest1).msg_type == MsgType.ACK and _answer(sc, rest2).msg_type == MsgType.ACK
+        take = cq.submit(SCEA, 4, BUY, qty=150, price=5080)
+        cq.wait_for(lambda r: r.msg_type == MsgType.FILL and r.client_order_id == take)
+
+        # the operator raises account 1's floor and limits account 4's position
+        assert "ACCOUNT_UPDATED" in _admin(d, "retention-floor", "1", "SCEA2026", "99800")
+        assert "ACCOUNT_UPDATED" in _admin(d, "position-limit", "4", "SCEA2026", "1200")
+        # 100,000 held, 300 offered: 100 more would leave 99,600 < 99,800
+        floored = sc.submit(SCEA, 1, SELL, qty=100, price=5100)
+        assert _answer(sc, floored).reason == Reject.RETENTION_FLOOR
+        # account 4 holds 1,150: 100 more would pass 1,200
+        limited = cq.submit(SCEA, 4, BUY, qty=100, price=5100)
+        assert _answer(cq, limited).reason == Reject.POSITION_LIMIT
+
+        out = _admin(d, "halt")                                         # every instrument
+        assert out.count("INSTRUMENT_STATUS") == 3
+        halted = cq.submit(CQEA, 3, BUY, qty=10, price=4480)
+        assert _answer(cq, halted).reason == Reject.INSTRUMENT_HALTED
+        out = _admin(d, "cancel-all", "--member", "101")
+        assert "CANCELLED" in out and "OPERATOR" in out
+        cancelled = sc.wait_for(lambda r: r.msg_type == MsgType.CANCELLED and r.client_order_id == rest1)
+        assert cancelled.reason == CancelReason.OPERATOR
+        _admin(d, "resume")
+        after = cq.submit(SCEA, 4, BUY, qty=50, price=5080)              # member 102's offer is still there
+        cq.wait_for(lambda r: r.msg_type == MsgType.FILL and r.client_order_id == after)
+        sc.wait_for(lambda r: r.msg_type == MsgType.FILL and r.client_order_id == rest2)
+        sc.logout()
+        cq.logout()
+
+        live = _digest(zctx, d)
+        histories = {s: _history(connect, d, s) for s in (1, 2)}
+        assert ("REJECT", Reject.RETENTION_FLOOR, floored) in [h[:3] for h in histories[1]]
+        assert ("CANCELLED", CancelReason.OPERATOR, rest1) in [h[:3] for h in histories[1]]
+
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(10)
+        d.start()
+        assert _digest(zctx, d) == live
+        assert {s: _history(connect, d, s) for s in (1, 2)} == histories
+        assert d.stop() == 0
+
+        for path in list(d.state_dir.glob("snapshot-*.bin")) + list(d.state_dir.glob("gateway-*.npz")):
+            path.unlink()
+        replayed = subprocess.run([sys.executable, "-m", "chuanyu.cli", "replay", str(d.state_dir), "--config",
+                                   str(d.config_path)], capture_output=True, text=True, cwd=REPO, env=_env(),
+                                  timeout=60)
+        assert f"state digest {live}" in replayed.stdout, replayed.stderr
+        d.start()                                                        # the journal alone
+        assert _digest(zctx, d) == live
+        assert {s: _history(connect, d, s) for s in (1, 2)} == histories
+    finally:
+        d.stop()
