@@ -203,8 +203,13 @@ def _add_connection_args(p, default_key: str) -> None:
 
 
 def _connection(args, which: str):
+    import time
     info = {}
     path = Path(args.state_dir) / "endpoints.json"
+    deadline = time.monotonic() + args.timeout      # a daemon started a moment ago writes it once bound
+    while not path.exists() and not (args.endpoint and args.server_key and args.keys) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
     if path.exists():
         try:
             info = json.loads(path.read_text())
@@ -226,7 +231,7 @@ def _connection(args, which: str):
 
 # ------------------------------------------------------------------ admin
 _ADMIN_ARGS = {
-    "status": [], "snapshot": [], "shutdown": [],
+    "status": ["--expect-digest"], "account": ["account"], "snapshot": [], "shutdown": [],
     "halt": ["instrument?"], "resume": ["instrument?"], "phase": ["instrument", "status"],
     "instrument": ["instrument", "parameter", "value"],
     "cancel-all": ["--instrument", "--account", "--member", "--session"],
@@ -242,7 +247,9 @@ _ADMIN_ARGS = {
 }
 _INT_ARGS = ("account", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
 _ADMIN_HELP = {
-    "status": "sessions, counters, instruments", "snapshot": "write the engine state to the state dir",
+    "status": "the daemon's state: digest, journal, recovery, schedule, sessions, instruments",
+    "account": "an account's cash and holdings (with floors, limits, obligations)",
+    "snapshot": "write the engine state to the state dir",
     "shutdown": "graceful shutdown: stop intake, drain, snapshot, exit 0",
     "halt": "halt an instrument (without one: every instrument)",
     "resume": "resume trading an instrument (without one: every instrument)",
@@ -268,6 +275,8 @@ def _add_admin(commands) -> None:
                             description="Send one operator request to a running daemon over its "
                                         "admin socket (CURVE, admin keys only).")
     _add_connection_args(p, "admin")
+    p.add_argument("--json", action="store_true",
+                   help="print the daemon's answer as JSON (status: every field; account; the events of a command)")
     sub = p.add_subparsers(dest="op", metavar="OP", required=True)
     for op, params in _ADMIN_ARGS.items():
         sp = sub.add_parser(op, help=_ADMIN_HELP[op])
@@ -288,7 +297,8 @@ def _event_line(e: dict, symbols: list) -> str:
     parts = []
     if e.get("order_id"):
         parts.append(f"order {e['order_id']}")
-    if e.get("account", -1) >= 0 and e["kind"] not in ("INSTRUMENT_STATUS", "INSTRUMENT_PARAMETER", "BLOCK_WINDOW"):
+    if e.get("account", -1) >= 0 and e["kind"] not in ("INSTRUMENT_STATUS", "INSTRUMENT_PARAMETER", "BLOCK_WINDOW") \
+            and not (e["kind"] == "REJECTED" and e["account"] == 0):
         parts.append(f"account {e['account']}")
     n = e.get("instrument", -1)
     # -1: cash or every instrument; an account's status and STP events carry 0
@@ -309,9 +319,9 @@ def _admin(args) -> int:
     endpoint, server_key, public, secret, info = _connection(args, "admin")
     request = {}
     for param in _ADMIN_ARGS[args.op]:
-        name = param.rstrip("?").lstrip("-")
+        name = param.rstrip("?").lstrip("-").replace("-", "_")
         value = getattr(args, name)
-        if value is not None:
+        if value is not None and name != "expect_digest":          # checked here, not by the daemon
             request[name] = value
     if getattr(args, "non_tradable", False):
         request["non_tradable"] = True
@@ -320,20 +330,50 @@ def _admin(args) -> int:
             reply = admin.request(args.op.replace("-", "_"), **request)
     except AdminError as exc:
         raise _cli_error(str(exc)) from None
-    if args.op == "status":
+    rejected = [e for e in reply.get("events", []) if e["kind"] == "REJECTED"]
+    if args.json:
+        print(json.dumps({k: v for k, v in reply.items() if k not in ("ok", "id")}, indent=2, sort_keys=True))
+    elif args.op == "status":
         _print_status(reply["status"])
+    elif args.op == "account":
+        _print_account(reply["account"])
     elif args.op in ("snapshot", "shutdown"):
         print(f"{args.op}: ok" + (f"; snapshot {reply['snapshot']}" if reply.get("snapshot") else ""))
     else:
-        rejected = [e for e in reply.get("events", []) if e["kind"] == "REJECTED"]
         symbols = info.get("instruments", []) if isinstance(info, dict) else []
         for e in reply.get("events", []):
             print(_event_line(e, symbols))
         if not reply.get("events"):
             print(f"{args.op}: ok, nothing to do")
-        if rejected:
-            raise _cli_error(f"{args.op}: rejected: {rejected[0]['reason']}")
+    if rejected:
+        raise _cli_error(f"{args.op}: rejected: {rejected[0]['reason']}")
+    expected = getattr(args, "expect_digest", None)
+    if expected is not None and reply["status"]["state_digest"] != expected:
+        raise _cli_error(f"state digest {reply['status']['state_digest']} is not the expected {expected}")
     return 0
+
+
+def _print_account(view: dict) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from matching import AccountStatus, Region, Sector
+    out = Console()
+    out.print(f"account {view['account']}: member {view['member']}, {Region(view['region']).name}, "
+              f"{Sector(view['sector']).name}, {AccountStatus(view['status']).name}; cash available "
+              f"{view['cash_available'] / 100:,.2f} CNY, frozen {view['cash_frozen'] / 100:,.2f} CNY",
+              highlight=False)
+    # the columns with something in them (available always): readable in 80 columns
+    columns = [c for c in ("available", "frozen", "locked", "non_tradable", "buying", "floor", "limit", "obligation")
+               if c == "available" or any(h[c] for h in view["holdings"].values())]
+    t = Table(title="holdings (t)", title_justify="left", box=box.SIMPLE)
+    t.add_column("instrument", no_wrap=True)
+    for col in columns:
+        t.add_column(col.replace("_", "-"), justify="right", no_wrap=True)
+    for symbol, h in view["holdings"].items():
+        t.add_row(symbol, *(f"{h[c]:,}" for c in columns))
+    out.print(t)
 
 
 def _print_status(st: dict) -> None:
@@ -352,10 +392,31 @@ def _print_status(st: dict) -> None:
     out.print("instruments: " + ", ".join(f"{i['symbol']} {i['status']}" for i in st["instruments"]),
               highlight=False)
     out.print("counters: " + ", ".join(f"{k} {v:,}" for k, v in st["counters"].items()), highlight=False)
+    out.print(f"state digest {st['state_digest']} at seq {st['last_seq']:,}", highlight=False)
+    j = st.get("journal", {})
+    if "records" in j:
+        out.print(f"journal: {j['mode']}, last seq {j['last_seq']:,}, {j['records']:,} records, {j['commands']:,} "
+                  f"commands, {j['bytes']:,} bytes, {j['fsyncs']:,} fsyncs (mean {j['fsync_mean_us']} us), "
+                  f"{j['segments_opened']} segments opened", highlight=False)
+    rec = st.get("recovery", {})
+    out.print(f"recovery: snapshot {rec.get('snapshot') or 'none'}, {rec.get('replayed_records', 0):,} journal records "
+              f"({rec.get('replayed_commands', 0):,} commands) replayed"
+              + (f"; torn tail truncated: {rec['torn_tail']}" if rec.get("torn_tail") else "")
+              + (f"; JOURNAL LOSS ACCEPTED: {rec['journal_loss']}" if rec.get("journal_loss") else ""),
+              highlight=False)
+    storage = st.get("storage")
+    if storage:
+        out.print("storage: " + ", ".join(f"{k} {v}" for k, v in storage.items()), highlight=False)
     snaps = st.get("snapshots")
     if snaps:
         out.print(f"snapshots: newest at seq {snaps['last_seq']:,}; kept {', '.join(snaps['kept']) or 'none'}",
                   highlight=False)
+    sched = st.get("schedule", {})
+    if sched.get("enabled"):
+        out.print("schedule: " + ", ".join(f"{k} {v}" for k, v in sched.items() if k != "enabled"
+                                            and not isinstance(v, (list, dict))), highlight=False)
+    else:
+        out.print("schedule: off", highlight=False)
 
 
 # ------------------------------------------------------------------ order
@@ -363,10 +424,15 @@ def _add_order(commands) -> None:
     p = commands.add_parser(
         "order", help="enter an order by hand",
         description="Log in as a session, send one order message, print the reports that come back "
-                    "within --wait seconds, log out. Prices in fen per tonne, quantities in tonnes.")
+                    "within --wait seconds, log out. Prices in fen per tonne, quantities in tonnes. "
+                    "Exit status 1 when the message is rejected. A session configured with "
+                    "cancel_on_disconnect = true cancels its resting orders at that logout.")
     _add_connection_args(p, "sc-platform")
     p.add_argument("--session", type=int, required=True, help="the configured session id")
     p.add_argument("--wait", type=float, default=1.0, metavar="S", help="seconds to collect reports (default 1)")
+    p.add_argument("--id-only", action="store_true",
+                   help="print only the order id the daemon gave the order (for scripts: "
+                        "LISTING=$(chuanyu order --id-only ... list ...))")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     for side in ("buy", "sell"):
         sp = sub.add_parser(side, help=f"a new {side} order")
@@ -457,18 +523,30 @@ def _order(args) -> int:
         else:
             client.replace(args.order_id, args.account, args.price, args.qty)
         import time
+
+        from gateway.protocol import MsgType
         deadline = time.monotonic() + args.wait
-        shown = 0
+        seen = []
         while time.monotonic() < deadline:
-            for r in client.reports(int(max(1, (deadline - time.monotonic()) * 1000))):
-                if r.msg_type in (33, 34, 35, 36, 37, 38):
-                    print(_describe(r))
-                    shown += 1
+            seen += [r for r in client.reports(int(max(1, (deadline - time.monotonic()) * 1000)))
+                     if MsgType.ACK <= r.msg_type <= MsgType.REPLACED]
         client.logout()
-        if not shown:
-            print("no reports")
     finally:
         client.close()
+    rejects = [r for r in seen if r.msg_type == MsgType.REJECT]
+    if args.id_only:
+        acks = [r for r in seen if r.msg_type == MsgType.ACK]
+        if acks:
+            print(acks[0].order_id)
+    else:
+        for r in seen:
+            print(_describe(r))
+        if not seen:
+            print("no reports")
+    if rejects:
+        raise _cli_error(f"rejected: {rejects[0].reason_name} ({rejects[0].reason})")
+    if not seen:
+        raise _cli_error(f"no answer within --wait {args.wait} s")
     return 0
 
 
@@ -500,6 +578,9 @@ def _add_replay(commands) -> None:
     p.add_argument("state_dir", metavar="STATE_DIR")
     p.add_argument("--until", type=int, metavar="SEQ", help="stop after this command sequence number")
     p.add_argument("--config", metavar="FILE", help="market configuration (TOML), used without a snapshot")
+    p.add_argument("--expect", metavar="DIGEST",
+                   help="exit 1 unless the replayed state's digest is this one (e.g. a running daemon's, "
+                        "from `chuanyu admin status`)")
     p.set_defaults(handler=_handler(_replay))
 
 
@@ -527,6 +608,8 @@ def _replay(args) -> int:
           f"{result.trades:,} trades; last sequence {result.last_seq}; CRC verified")
     if result.torn is not None:
         print(f"torn tail not replayed: {result.torn}")
+    if args.expect is not None and args.expect != result.engine.state_digest():
+        raise _cli_error(f"state digest {result.engine.state_digest()} is not the expected {args.expect}")
     return 0
 
 

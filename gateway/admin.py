@@ -6,13 +6,14 @@ object with ``"ok"`` and either the result or ``"error"``. Requests that change 
 market become operator commands (session 0) in the daemon's next batch: sequenced and
 journaled like orders. Their reply lists the events they caused (``"events"``, each with the
 ``seq`` of the journaled command that caused it); an engine reject is
-``{"kind": "REJECTED", "reason": "UNKNOWN_ACCOUNT", ...}``. Every request but ``status`` is
-logged with the admin key that sent it.
+``{"kind": "REJECTED", "reason": "UNKNOWN_ACCOUNT", ...}``. Every request but ``status`` and
+``account`` is logged with the admin key that sent it.
 
 ========================  =============================================================
 op                        arguments
 ========================  =============================================================
-status                    -
+status                    -                  (the daemon's state: digest, journal, recovery, schedule, ...)
+account                   account            (cash and holdings: floors, limits, obligations)
 halt / resume             instrument (symbol or index; without it every instrument)
 instrument                instrument, parameter (tick, lot, max_order_qty, reference_price, band_bps,
                           block_band_bps, block_min_qty, min_close_volume), value
@@ -62,10 +63,11 @@ __all__ = ["handle", "describe_events", "AdminClient", "AdminError", "OPS"]
 
 log = logging.getLogger("chuanyu.gateway")
 
-OPS = ("status", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
+OPS = ("status", "account", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
        "withdraw", "credit", "debit", "block_window", "auction_open", "auction_eligible", "auction_close",
        "instrument", "cancel_all", "retention_floor", "position_limit", "obligation", "stp",
        "snapshot", "shutdown")
+_READS = ("status", "account")          # answered from the state as it is: not commands, not logged
 _BOUNDS = {"retention_floor": commands.set_retention_floor, "position_limit": commands.set_position_limit,
            "obligation": commands.set_obligation}
 # auction_open "rules" names -> matching.commands flag bits
@@ -221,13 +223,18 @@ def handle(gw, identity: bytes, request: dict, key: str | None = None):
     """Serve one admin request; None when the reply comes later (after the engine ran).
     ``key``: the admin's CURVE public key (z85), for the log."""
     op, request_id = request.get("op"), request.get("id")
-    if op != "status":
+    if op not in _READS:
         given = {k: v for k, v in request.items() if k not in ("op", "id")}
         log.info("operator %s %s by admin key %s", op, json.dumps(given, sort_keys=True), key,
                  extra={"event": "operator_request", "op": op, "request": given, "key": key})
     try:
         if op == "status":
             return {"ok": True, "id": request_id, "status": gw.status()}
+        if op == "account":
+            view = gw.engine.account(_int(request, "account")) if -2**31 <= _int(request, "account") < 2**31 else None
+            if view is None:
+                raise ValueError(f"unknown account {request.get('account')}")
+            return {"ok": True, "id": request_id, "account": view}
         if op == "snapshot":              # written in the background; the reply once it is on disk
             gw.request_snapshot(identity, request_id)
             return None

@@ -687,7 +687,7 @@ max_order_qty = 99999
 t_plus_one = true                # units bought today are sellable tomorrow
 block_band_bps = 3000            # block trades: +-30% around the reference price
 block_min_qty = 100000           # a block trade is at least 100,000 t
-min_close_volume = 0             # the close is the day's VWAP once this volume traded
+min_close_volume = 0             # a day of at most this volume keeps the previous close (Guangdong: 100)
 must_take_best = true            # fixed-price takes: only the best-priced listing
 listings_expire = true           # fixed-price listings end with the day
 

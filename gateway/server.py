@@ -158,6 +158,7 @@ _EAGAIN, _EHOSTUNREACH = int(zmq.EAGAIN), int(zmq.EHOSTUNREACH)
 _R_UNKNOWN_TYPE = int(GatewayReject.UNKNOWN_MESSAGE_TYPE)
 _R_RESERVED = int(GatewayReject.RESERVED_NOT_ZERO)
 _R_NOT_AUTHORISED = int(GatewayReject.NOT_AUTHORISED)
+_R_READ_ONLY = int(GatewayReject.READ_ONLY_SESSION)
 _R_SHUTTING_DOWN = int(GatewayReject.SHUTTING_DOWN)
 _R_RATE = int(GatewayReject.RATE_LIMITED)
 _R_DUP = int(GatewayReject.DUPLICATE_CLIENT_ORDER_ID)
@@ -451,9 +452,18 @@ class Gateway(Persistence, StorageGuard):
     def _load_keys(self) -> None:
         sec, keys = self.config.security, self._keys_dir()
         create = sec.generate_missing_keys
-        self.server_public, self.server_secret = load_or_create_keys(keys, sec.server_key, create, "security.server_key")
+        # every client pins the server's public key: a market with a journal never gets a new
+        # one by itself (a restore that forgot keys/ would lock everyone out)
+        existing = bool(getattr(self.journal, "last_seq", 0))
+        restore = (f"; this state dir already holds a market: restore its {keys.name}/ from the backup (a new "
+                   "server key would lock out every client, which pins its public key)") if existing else ""
+        try:
+            self.server_public, self.server_secret = load_or_create_keys(keys, sec.server_key, create and not existing,
+                                                                         "security.server_key")
+        except GatewayError as exc:
+            raise GatewayError(f"{exc}{restore}") from None
         if self.server_secret is None:
-            raise GatewayError(f"security.server_key: {keys / sec.server_key}.key_secret is missing")
+            raise GatewayError(f"security.server_key: {keys / sec.server_key}.key_secret is missing{restore}")
         self.admin_public = [load_or_create_keys(keys, name, create, f"security.admin_keys[{n}]")[0].decode()
                              for n, name in enumerate(sec.admin_keys)]
         self.session_keys = {}
@@ -493,6 +503,8 @@ class Gateway(Persistence, StorageGuard):
         # an order the operator entered for an account (an auction lot) reports to the account's
         # first configured session: its platform learns of the auction's fills
         self._account_home = np.argmax(self._auth, axis=0).astype(np.int32)
+        # a session for no member (the regulator's drop copy) only reads: its orders are told so
+        self._read_only = np.array([False] + [not s.cfg.members for s in self.sessions[1:]])
         self._drop_copy = [s for s in self.sessions[1:] if s.cfg.drop_copy]
         rates = [0] + [s.rate_limit for s in cfg.sessions]
         bursts = [0] + [s.burst for s in cfg.sessions]
@@ -1097,7 +1109,7 @@ class Gateway(Persistence, StorageGuard):
     def _message_rejects(self, raw, sess, ts, reason) -> np.ndarray:
         r = np.zeros(len(raw), dtype=REPORT_DTYPE)
         r["msg_type"] = MsgType.REJECT
-        r["reason"] = reason
+        r["reason"] = np.where((reason == _R_NOT_AUTHORISED) & self._read_only[sess], _R_READ_ONLY, reason)
         r["ref_type"] = raw["msg_type"]
         r["session"] = self._session_ids[sess]
         r["ts"] = ts
@@ -1496,6 +1508,7 @@ class Gateway(Persistence, StorageGuard):
                           "writing": self._snapshot_child.last if self._snapshot_child is not None else None},
             "counters": dict(self.counters),
             "curve_refused": {name: a.refused for name, a in getattr(self, "allowlists", {}).items()},
+            "feed_snapshots": dict(self.feed.snapshot_server.counts) if self.feed is not None else None,
             "instruments": [{"index": n, "symbol": i.symbol, "status": InstrumentStatus(int(i.status)).name}
                             for n, i in enumerate(eng.instruments)],
             "sessions": [{"id": s.cfg.id, "name": s.cfg.name, "logged_in": s.logged_in,

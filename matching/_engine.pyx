@@ -1433,7 +1433,7 @@ cdef class Engine:
             volume = day.volume[TT_CONTINUOUS] + day.volume[TT_FIXED]
             amount = day.amount[TT_CONTINUOUS] + day.amount[TT_FIXED]
             close = previous
-            if volume and volume >= p.min_close_volume:
+            if volume > p.min_close_volume:              # at most the threshold: the previous close stands
                 close = (2 * amount + volume) // (2 * volume)
             opening = day.open if day.open else previous
             e = self._emit(EV_DAILY_STATS)

@@ -51,7 +51,7 @@ class Instrument:
     t_plus_one: bool = True               # units bought today are sellable from the next day
     block_band_bps: int = 3000            # block trades: ±30% of the reference
     block_min_qty: int = 100_000
-    min_close_volume: int = 0             # the close is the day's VWAP only from this volume on
+    min_close_volume: int = 0             # a day of at most this volume keeps the previous close
     must_take_best: bool = True           # only the best-priced listing may be taken
     listings_expire: bool = True          # fixed-price listings expire at the end of the day
     band: tuple[int, int] = field(init=False, repr=False)

@@ -1222,7 +1222,7 @@ class ReferenceEngine:
             volume = day.volume[TradeType.CONTINUOUS] + day.volume[TradeType.FIXED]
             amount = day.amount[TradeType.CONTINUOUS] + day.amount[TradeType.FIXED]
             close = previous
-            if volume and volume >= ins.min_close_volume:
+            if volume > ins.min_close_volume:            # at most the threshold: the previous close stands
                 close = (2 * amount + volume) // (2 * volume)         # VWAP, half up, in fen
             opening = day.open or previous
             self._emit(cmd, EventKind.DAILY_STATS, instrument=n, price=close, value=previous,

@@ -123,3 +123,20 @@ def test_second_login_of_a_logged_in_session_is_refused(daemon, connect):
     with pytest.raises(SessionError) as err:
         b.login()
     assert err.value.reason == GatewayReject.ALREADY_LOGGED_IN
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_session_for_no_member_is_read_only(daemon, connect, fast_path):
+    """The regulator's drop-copy session acts for no account: every order it sends is refused
+    READ_ONLY_SESSION (not NOT_AUTHORISED), one frame at a time or many in one."""
+    reg = connect(daemon, 9)
+    reg.login()
+    if fast_path:
+        coid = reg.submit(SCEA, 1, Side.BUY, qty=1, price=5000)
+        assert reg.wait_for(lambda r: r.client_order_id == coid).reason == GatewayReject.READ_ONLY_SESSION
+    else:                                   # a malformed frame in the batch sends it down the numpy path
+        reg.sock.send(b"\x01" * 7)
+        coid = reg.submit(SCEA, 4, Side.SELL, qty=1, price=5000)
+        got = drain(reg, lambda got: any(r.client_order_id == coid for r in got))
+        assert [r.reason for r in got if r.client_order_id == coid] == [GatewayReject.READ_ONLY_SESSION]
+    reg.logout()

@@ -116,7 +116,7 @@ def test_trade_type_messages_pass_the_gateway_checks(market, connect):
     assert sc.wait_for(lambda r: r.client_order_id == foreign).reason == GatewayReject.NOT_AUTHORISED
 
 
-def _order_cli(d, session, key, *args):
+def _order_cli(d, session, key, *args, status=0):
     import subprocess
     import sys
 
@@ -124,7 +124,7 @@ def _order_cli(d, session, key, *args):
     run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "order", "--state-dir", str(d.state_dir),
                           "--session", str(session), "--key", key, *args], capture_output=True, text=True,
                          cwd=REPO, env=_env(), timeout=60)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == status, run.stdout + run.stderr          # 1: rejected
     return run.stdout
 
 
@@ -137,5 +137,5 @@ def test_a_person_at_a_terminal_lists_and_takes_with_chuanyu_order(market):
     out = _order_cli(d, 2, "cq-platform", "take", str(listing), "100", "--account", "4")
     fill = re.search(r"^FILL\s+order \d+\s+coid \d+\s+account 4\s+instrument 0\s+price 5000\s+qty 100\b", out, re.M)
     assert fill, out
-    out = _order_cli(d, 2, "cq-platform", "take", str(listing), "50", "--account", "4")
+    out = _order_cli(d, 2, "cq-platform", "take", str(listing), "50", "--account", "4", status=1)
     assert "reason BELOW_MINIMUM" in out

@@ -309,8 +309,9 @@ def test_the_open_may_be_a_fixed_price_trade(engine):
         (4950, 5050, 4950, 5000)]
 
 
-@pytest.mark.parametrize("volume, close", [(99, 5000), (100, 5100), (101, 5100)])
-def test_below_the_minimum_close_volume_the_close_stays(impl, volume, close):
+@pytest.mark.parametrize("volume, close", [(99, 5000), (100, 5000), (101, 5100)])
+def test_up_to_the_minimum_close_volume_the_close_stays(impl, volume, close):
+    """Guangdong's rule: a day of at most 100 t keeps the previous close; above it, the VWAP."""
     instruments = market()
     instruments[SC_I].min_close_volume = 100
     engine = impl(instruments)
