@@ -65,6 +65,10 @@ class Account:
     sector: Sector
     cash: int                         # fen deposited at start
     holdings: dict                    # instrument symbol -> tonnes credited at start
+    stp: int | None = None            # self-trade prevention; None: market.default_stp
+    retention_floor: dict = field(default_factory=dict)   # symbol -> tonnes the account must keep
+    position_limit: dict = field(default_factory=dict)    # symbol -> most tonnes it may hold (0: none)
+    obligation: dict = field(default_factory=dict)        # symbol -> tonnes it must surrender
 
 
 @dataclass(frozen=True)
@@ -390,15 +394,16 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
         region = r.enum("region", Region, members[member].region)
         sector = r.enum("sector", Sector)
         cash = r.get("cash", int, 0, lambda v: 0 <= v <= MAX_CASH, f"must be 0..{MAX_CASH} fen")
-        h = r.sub("holdings", keyed_by="SYMBOL")
-        holdings = {}
-        for symbol in list(h.table):
-            if symbol not in symbols:
-                raise ConfigError(h.key(symbol), "no such instrument symbol")
-            holdings[symbol] = h.get(symbol, int, check=lambda v: 0 <= v <= MAX_HOLDING,
-                                     why=f"must be 0..{MAX_HOLDING} tonnes")
+        stp = r.enum("stp", StpMode, None)
+        if stp == StpMode.ACCOUNT_DEFAULT:
+            raise ConfigError(r.key("stp"), "must be a concrete mode, not ACCOUNT_DEFAULT (leave it out for "
+                                            "market.default_stp)")
+        per_symbol = {name: _tonnes_by_symbol(r, name, symbols)
+                      for name in ("holdings", "retention_floor", "position_limit", "obligation")}
         r.done()
-        accounts.append(Account(a_id, member, region, sector, cash, holdings))
+        accounts.append(Account(a_id, member, region, sector, cash, per_symbol["holdings"],
+                                None if stp is None else int(stp), per_symbol["retention_floor"],
+                                per_symbol["position_limit"], per_symbol["obligation"]))
 
     sessions, session_ids, session_names = [], set(), set()
     for r in root.items("sessions"):
@@ -872,6 +877,18 @@ extra_trading_days = []          # dates traded although not a weekday above
 # [schedule.instruments.CCER{vintage}]
 # block = []                     # no block window for this instrument
 '''
+
+
+def _tonnes_by_symbol(r, name: str, symbols) -> dict:
+    """``accounts[].NAME.<SYMBOL>``: tonnes per instrument symbol."""
+    table = r.sub(name, keyed_by="SYMBOL")
+    out = {}
+    for symbol in list(table.table):
+        if symbol not in symbols:
+            raise ConfigError(table.key(symbol), "no such instrument symbol")
+        out[symbol] = table.get(symbol, int, check=lambda v: 0 <= v <= MAX_HOLDING,
+                                why=f"must be 0..{MAX_HOLDING} tonnes")
+    return out
 
 
 def example_toml(year: int | None = None) -> str:

@@ -11,7 +11,8 @@ applied (``chuanyu engine --apply-config``): then the commands :func:`drift` ret
 journaled, so replay and standbys see the change at the point it was made.
 
 Compared: each instrument's symbol (in order) and trading parameters, the market-wide
-engine settings, and each configured account's existence, member, region and sector.
+engine settings, and each configured account's existence, member, region, sector, STP mode,
+retention floors, position limits and obligations.
 Not compared: ``reference_price`` and an account's ``cash`` and ``holdings`` are opening
 values, applied when the instrument or account enters the market; afterwards the closes
 move the reference and trading and operator commands move the balances.
@@ -22,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from matching import InstrumentParameter, commands
+from matching import InstrumentParameter, StpMode, commands
 from matching.money import fee_table
 
 __all__ = ["Difference", "ConfigDrift", "drift", "genesis", "PARAMETER_FIELDS", "apply_order"]
@@ -75,6 +76,12 @@ def _instrument_rows(n: int, values: dict) -> np.ndarray | None:
     return np.concatenate(rows) if rows else None
 
 
+# accounts[].NAME.<SYMBOL> -> (the command that sets it, the engine's holding field)
+_BOUNDS = {"retention_floor": (commands.set_retention_floor, "floor"),
+           "position_limit": (commands.set_position_limit, "limit"),
+           "obligation": (commands.set_obligation, "obligation")}
+
+
 def _account_rows(config, a) -> np.ndarray:
     rows = [commands.create_account(a.id, a.member, a.region, a.sector)]
     if a.cash:
@@ -82,7 +89,31 @@ def _account_rows(config, a) -> np.ndarray:
     for symbol, qty in a.holdings.items():
         if qty:
             rows.append(commands.credit_holdings(a.id, config.instrument_index(symbol), qty))
+    if a.stp is not None:
+        rows.append(commands.set_account_stp(a.id, a.stp))
+    for name, (build, _) in _BOUNDS.items():
+        for symbol, qty in getattr(a, name).items():
+            if qty:
+                rows.append(build(a.id, config.instrument_index(symbol), qty))
     return np.concatenate(rows)
+
+
+def _account_drift(config, a, view: dict, stp: int, market_stp: int) -> list[Difference]:
+    """A configured account that exists: its fixed fields, STP mode (``stp``; without one
+    configured, the market's default ``market_stp``), floors, limits, obligations."""
+    out = [Difference(f"accounts[{a.id}].{f}", int(getattr(a, f)), view[f], None)
+           for f in _ACCOUNT_FIELDS if int(getattr(a, f)) != view[f]]
+    want_stp = market_stp if a.stp is None else a.stp
+    if int(want_stp) != stp:
+        out.append(Difference(f"accounts[{a.id}].stp", StpMode(int(want_stp)).name, StpMode(stp).name,
+                              commands.set_account_stp(a.id, int(want_stp))))
+    for name, (build, field) in _BOUNDS.items():
+        configured = getattr(a, name)
+        for n, ins in enumerate(config.instruments):
+            want, have = configured.get(ins.symbol, 0), view["holdings"][ins.symbol][field]
+            if want != have:
+                out.append(Difference(f"accounts[{a.id}].{name}.{ins.symbol}", want, have, build(a.id, n, want)))
+    return out
 
 
 def genesis(config) -> np.ndarray:
@@ -127,12 +158,12 @@ def drift(config, engine) -> list[Difference]:
             if p != InstrumentParameter.REFERENCE_PRICE and getattr(want, field) != getattr(have, field):
                 out.append(Difference(f"{name}.{field}", getattr(want, field), getattr(have, field),
                                       _instrument_rows(n, {p: getattr(want, field)})))
+    account_stp = dict(map(tuple, meta["account_stp"]))       # only the accounts off the market default
     for a in config.accounts:
         view = engine.account(a.id)
         if view is None:
             out.append(Difference(f"accounts[{a.id}]", "configured", "absent", _account_rows(config, a)))
-            continue
-        for field in _ACCOUNT_FIELDS:
-            if int(getattr(a, field)) != view[field]:
-                out.append(Difference(f"accounts[{a.id}].{field}", int(getattr(a, field)), view[field], None))
+        else:
+            out.extend(_account_drift(config, a, view, account_stp.get(a.id, meta["default_stp"]),
+                                      meta["default_stp"]))
     return out

@@ -93,6 +93,16 @@ def test_an_operators_day_survives_kill_and_replays_to_the_same_market(tmp_path,
 
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait(10)
+        # the operator's rule changes go into the configuration too, or the start refuses it
+        refused = subprocess.run([sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(d.config_path),
+                                  "--state-dir", str(d.state_dir)], capture_output=True, text=True, cwd=REPO,
+                                 env=_env(), timeout=60)
+        assert refused.returncode == 1
+        assert "accounts[1].retention_floor.SCEA2026: configuration 0, market 99800" in refused.stderr
+        assert "accounts[4].position_limit.SCEA2026: configuration 0, market 1200" in refused.stderr
+        d.config_path.write_text(QUIET.replace(
+            "id = 1\nmember = 101\n", "id = 1\nmember = 101\nretention_floor = { SCEA2026 = 99_800 }\n").replace(
+            "id = 4\nmember = 202\n", "id = 4\nmember = 202\nposition_limit = { SCEA2026 = 1_200 }\n"))
         d.start()
         assert _digest(zctx, d) == live
         assert {s: _history(connect, d, s) for s in (1, 2)} == histories

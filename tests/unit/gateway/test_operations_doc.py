@@ -23,6 +23,15 @@ YEAR = 2026
 EXTRA = f"""
 [schedule.instruments.CCER{YEAR - 1}]
 block = []
+
+[[accounts]]
+id = 99
+member = 101
+sector = "OTHER"
+stp = "OFF"
+retention_floor = {{ SCEA{YEAR} = 1 }}
+position_limit = {{ SCEA{YEAR} = 1 }}
+obligation = {{ SCEA{YEAR} = 1 }}
 """
 
 # Keys whose default the code computes from other values: the reference describes it in words.

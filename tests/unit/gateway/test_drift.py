@@ -1,0 +1,123 @@
+"""gateway.drift: the configuration against the market an engine holds. The first start's
+commands (genesis) rebuild the configured market on any engine; a changed setting is named by
+its configuration key, with the commands that apply it where a command can."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from gateway.config import example_toml, parse_config
+from gateway.drift import ConfigDrift, drift, genesis
+from gateway.replay import engine_for_config
+from matching import EventKind, Instrument, StpMode
+
+YEAR = 2026
+SC = f"SCEA{YEAR}"
+
+
+def market(extra_account: str = "", **instrument_changes):
+    cfg = parse_config(example_toml(YEAR) + extra_account)
+    if instrument_changes:
+        first = dataclasses.replace(cfg.instruments[0], **instrument_changes)
+        cfg.instruments = [Instrument(**first.to_dict())] + cfg.instruments[1:]
+    return cfg
+
+
+def started(cfg):
+    """An engine after the first start's commands, none refused."""
+    engine = engine_for_config(cfg)
+    events = engine.process(genesis(cfg))
+    assert EventKind.REJECTED not in events["kind"]
+    return engine
+
+
+def apply(engine, differences):
+    for d in differences:
+        events = engine.process(d.rows)
+        assert EventKind.REJECTED not in events["kind"], d
+
+
+def test_the_market_a_configuration_started_has_no_drift():
+    assert drift(market(), started(market())) == []
+
+
+def test_genesis_rebuilds_the_configured_parameters_on_an_engine_built_from_another_configuration():
+    original = market(tick=300, reference_price=5100, band_bps=1500, lot=10, max_order_qty=5000)
+    engine = engine_for_config(market(tick=1, reference_price=100, band_bps=0))   # today's, very different
+    engine.process(genesis(original))
+    assert [i.to_dict() for i in engine.instruments] == [i.to_dict() for i in started(original).instruments]
+    assert drift(original, engine) == []
+
+
+def test_a_changed_band_is_named_and_applied_by_its_command():
+    engine = started(market())
+    narrowed = market(band_bps=500)
+    differences = drift(narrowed, engine)
+    assert [(d.key, d.config, d.state) for d in differences] == [(f"instruments[{SC}].band_bps", 500, 1000)]
+    with pytest.raises(ConfigDrift, match=rf"instruments\[{SC}\]\.band_bps: configuration 500, market 1000"):
+        raise ConfigDrift(differences)
+    apply(engine, differences)
+    assert drift(narrowed, engine) == []
+    assert engine.instruments[0].band == (4750, 5250)
+
+
+def test_the_reference_price_is_an_opening_value_the_closes_move():
+    assert drift(market(reference_price=5300), started(market())) == []
+
+
+def test_a_field_no_command_changes_cannot_be_applied():
+    differences = drift(market(t_plus_one=False), started(market()))
+    assert [(d.key, d.rows) for d in differences] == [(f"instruments[{SC}].t_plus_one", None)]
+    assert "no command changes it" in str(ConfigDrift(differences))
+
+
+FLOORED = f"""
+[[accounts]]
+id = 7
+member = 101
+sector = "POWER"
+cash = 1_000
+holdings = {{ {SC} = 500 }}
+stp = "OFF"
+retention_floor = {{ {SC} = 200 }}
+position_limit = {{ {SC} = 900 }}
+obligation = {{ {SC} = 50 }}
+"""
+
+
+def test_account_rules_from_the_configuration_apply_at_the_first_start():
+    cfg = market(FLOORED)
+    engine = started(cfg)
+    held = engine.account(7)["holdings"][SC]
+    assert (held["available"], held["floor"], held["limit"], held["obligation"]) == (500, 200, 900, 50)
+    assert drift(cfg, engine) == []
+
+
+def test_a_new_account_and_changed_rules_are_named_and_applied():
+    engine = started(market())
+    cfg = market(FLOORED)
+    differences = drift(cfg, engine)
+    assert [d.key for d in differences] == ["accounts[7]"]
+    apply(engine, differences)
+    changed = market(FLOORED.replace("= 200 }", "= 300 }").replace('stp = "OFF"', 'stp = "CANCEL_BOTH"'))
+    differences = drift(changed, engine)
+    assert [(d.key, d.config, d.state) for d in differences] == [
+        ("accounts[7].stp", "CANCEL_BOTH", "OFF"), (f"accounts[7].retention_floor.{SC}", 300, 200)]
+    apply(engine, differences)
+    assert drift(changed, engine) == []
+    assert engine.account(7)["holdings"][SC]["floor"] == 300
+
+
+def test_an_accounts_member_cannot_be_changed():
+    engine = started(market(FLOORED))
+    differences = drift(market(FLOORED.replace("member = 101", "member = 102")), engine)
+    assert [(d.key, d.config, d.state, d.rows) for d in differences] == [("accounts[7].member", 102, 101, None)]
+
+
+def test_market_wide_settings_are_compared():
+    engine = started(market())
+    cfg = market()
+    cfg.default_stp = StpMode.OFF
+    cfg.fees = {}
+    assert [d.key for d in drift(cfg, engine)] == ["market.default_stp", "market.fees"]
