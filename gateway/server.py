@@ -1271,6 +1271,11 @@ class Gateway(Persistence, StorageGuard):
         if len(payload) != INBOUND_SIZE:
             reason = GatewayReject.MALFORMED_FRAME if len(payload) % INBOUND_SIZE or not payload \
                 else GatewayReject.NOT_LOGGED_IN
+            if reason == GatewayReject.NOT_LOGGED_IN and payload[0] == MsgType.LOGIN:
+                # a LOGIN travels alone: with orders behind it the frame is refused whole, so a
+                # client never takes the orders' fate for the login's
+                msg = np.frombuffer(payload[:INBOUND_SIZE], dtype=LOGIN_DTYPE)[0]
+                reason = GatewayReject.MALFORMED_FRAME
         else:
             msg = np.frombuffer(payload, dtype=LOGIN_DTYPE)[0]
             if int(msg["msg_type"]) != MsgType.LOGIN:

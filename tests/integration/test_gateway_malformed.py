@@ -173,3 +173,20 @@ def test_bad_logins_are_refused_with_the_reason(daemon, zctx, login, reason):
             c.login(timeout_ms=2000)
     finally:
         c.sock.close(linger=0)
+
+
+def test_a_login_sharing_its_frame_with_orders_is_refused_whole(daemon, zctx):
+    """A LOGIN travels alone: with an order behind it in one frame, the frame is refused
+    MALFORMED_FRAME naming the LOGIN, the order is not entered, and a LOGIN alone then works."""
+    public, secret = load_keys(daemon.keys, "cq-platform")
+    c = Client(daemon.info["orders"], daemon.info["server_public_key"], public, secret, 2, context=zctx)
+    try:
+        login = message(MsgType.LOGIN, version=PROTOCOL_VERSION, session=2, heartbeat_ms=1000)
+        c.send_raw(login.tobytes() + _valid_order(account=3).tobytes())
+        r = c.wait_for(lambda r: r.msg_type == MsgType.REJECT)
+        assert (r.reason, r.ref_type, r.session) == (GatewayReject.MALFORMED_FRAME, MsgType.LOGIN, 2)
+        assert not c.reports(300)                          # nothing else: no ACK for the order
+        c.login()
+        c.logout()
+    finally:
+        c.sock.close(linger=0)
