@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import zmq
 
+from gateway.admin import AdminClient
 from gateway.client import Client, load_keys
 from gateway.libzmq import FORCE_PYZMQ
 
@@ -199,6 +200,23 @@ class Daemon:
                 self.proc.wait(5)
         self.out.close()
         return self.proc.returncode
+
+
+def admin_status(zctx, d: Daemon, timeout_ms: int = 5000) -> dict:
+    """The daemon's ``status`` over its admin socket, with the admin key pair."""
+    public, secret = load_keys(d.keys, "admin")
+    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=timeout_ms,
+                    context=zctx)
+    try:
+        return a.request("status")["status"]
+    finally:
+        a.sock.close(linger=0)
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``chuanyu ARGS`` as a subprocess from the repository: its exit status and output."""
+    return subprocess.run([sys.executable, "-m", "chuanyu.cli", *args], capture_output=True, text=True, cwd=REPO,
+                          env=_env(), timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -4,21 +4,15 @@ admin account` reads cash and holdings; every operator command is logged with it
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from conftest import REPO, _env
+from conftest import cli
 from gateway.protocol import MsgType
 from matching import Side
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "chuanyu.cli", *args], capture_output=True, text=True, cwd=REPO,
-                          env=_env(), timeout=60)
-
 
 def _admin_json(d, *args):
-    run = _cli("admin", "--state-dir", str(d.state_dir), "--json", *args)
+    run = cli("admin", "--state-dir", str(d.state_dir), "--json", *args)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -51,13 +45,13 @@ def test_status_json_account_and_the_operator_log(fresh_daemon, connect):
     assert seller["holdings"]["SCEA2026"]["available"] == 100_000 - 40
     assert buyer["holdings"]["SCEA2026"]["locked"] + buyer["holdings"]["SCEA2026"]["available"] == 1_000 + 40
     assert buyer["cash_available"] < 100_000_000 + 12345                # paid 40 x 5010 and fees
-    table = _cli("admin", "--state-dir", str(d.state_dir), "account", "1")
+    table = cli("admin", "--state-dir", str(d.state_dir), "account", "1")
     assert table.returncode == 0 and "SCEA2026" in table.stdout and "99,960" in table.stdout
-    unknown = _cli("admin", "--state-dir", str(d.state_dir), "account", "777")
+    unknown = cli("admin", "--state-dir", str(d.state_dir), "account", "777")
     assert unknown.returncode == 1 and "unknown account 777" in unknown.stderr
 
     assert d.stop() == 0
     assert 'operator deposit {"account": 4, "amount": 12345} by admin key ' in d.out_path.read_text()
-    replayed = _cli("replay", str(d.state_dir), "--config", str(d.config_path))
+    replayed = cli("replay", str(d.state_dir), "--config", str(d.config_path))
     assert replayed.returncode == 0, replayed.stderr
     assert f"state digest {status['state_digest']}" in replayed.stdout

@@ -20,9 +20,8 @@ import time
 import numpy as np
 import pytest
 
-from conftest import Daemon
-from gateway.admin import AdminClient
-from gateway.client import load_keys, orders
+from conftest import Daemon, admin_status
+from gateway.client import orders
 from gateway.protocol import MsgType
 from matching import OrderType, Side, TimeInForce
 
@@ -104,14 +103,6 @@ keep_snapshots = 2
 """ % EVERY
 
 
-def status(zctx, d: Daemon) -> dict:
-    public, secret = load_keys(d.keys, "admin")
-    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=30_000, context=zctx)
-    try:
-        return a.request("status")["status"]
-    finally:
-        a.sock.close(linger=0)
-
 
 def snapshot_seqs(d: Daemon) -> list[int]:
     """The seq of every snapshot the daemon logged as written, in order."""
@@ -176,7 +167,7 @@ def test_periodic_snapshots_of_a_large_book_do_not_stall_matching(tmp_path, conn
         builder.login()
         build_book(builder, book)
         builder.logout()
-        built = status(zctx, d)
+        built = admin_status(zctx, d, 30_000)
         assert built["resting_orders"] == book
 
         measured = connect(d, 2, key="measured")
@@ -194,12 +185,12 @@ def test_periodic_snapshots_of_a_large_book_do_not_stall_matching(tmp_path, conn
         measured.logout()
 
         # the snapshots are on disk and recovery from one after kill -9 rebuilds the same state
-        before_kill = status(zctx, d)
+        before_kill = admin_status(zctx, d, 30_000)
         d.proc.kill()
         d.proc.wait(10)
         d.out.close()
         d.start()
-        after = status(zctx, d)
+        after = admin_status(zctx, d, 30_000)
         snap = after["recovery"]["snapshot"]
         assert snap is not None and int(snap.split("-")[1].split(".")[0]) > built["last_seq"]
         assert after["state_digest"] == before_kill["state_digest"]

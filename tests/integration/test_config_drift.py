@@ -7,10 +7,7 @@ on). With every snapshot deleted the journal alone rebuilds the same market unde
 band up to the change: the same digest, and by gap fill the same reports, the ACK an ACK."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from conftest import MARKET, REPO, Daemon, _env, drain
+from conftest import MARKET, Daemon, admin_status, cli, drain
 from gateway.admin import AdminClient
 from gateway.client import load_keys
 from gateway.protocol import MsgType
@@ -19,19 +16,9 @@ from matching import CancelReason, Reject, Side
 NARROW = MARKET.replace('symbol = "SCEA2026"\nregion = "SC"\n', 'symbol = "SCEA2026"\nregion = "SC"\nband_bps = 500\n', 1)
 
 
-def _status(zctx, d: Daemon) -> dict:
-    public, secret = load_keys(d.keys, "admin")
-    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=5000, context=zctx)
-    try:
-        return a.request("status")["status"]
-    finally:
-        a.sock.close(linger=0)
-
 
 def _engine_cli(d: Daemon, *args):
-    return subprocess.run([sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(d.config_path),
-                           "--state-dir", str(d.state_dir), *args], capture_output=True, text=True, cwd=REPO,
-                          env=_env(), timeout=60)
+    return cli("engine", "--config", str(d.config_path), "--state-dir", str(d.state_dir), *args)
 
 
 def _files(state_dir):
@@ -74,7 +61,7 @@ def test_a_narrowed_band_is_refused_then_applied_as_a_journaled_change(tmp_path,
         second = c.submit(0, 1, Side.SELL, qty=10, price=5440)
         assert c.wait_for(lambda r: r.client_order_id == second).reason == Reject.PRICE_OUTSIDE_BAND
         c.logout()
-        live = _status(zctx, d)
+        live = admin_status(zctx, d)
         history = _session_history(connect, d)
         assert history[0] == ("ACK", 0, first, 5450)
         assert ("CANCELLED", CancelReason.OUTSIDE_BAND, first, 5450) in history
@@ -84,16 +71,14 @@ def test_a_narrowed_band_is_refused_then_applied_as_a_journaled_change(tmp_path,
         for path in list(d.state_dir.glob("snapshot-*.bin")) + list(d.state_dir.glob("gateway-*.npz")):
             path.unlink()
         d.start()                          # the journal holds the change: nothing differs now
-        recovered = _status(zctx, d)
+        recovered = admin_status(zctx, d)
         assert recovered["recovery"]["snapshot"] is None
         assert recovered["state_digest"] == live["state_digest"]
         assert _session_history(connect, d) == history
         assert d.stop() == 0
         for path in list(d.state_dir.glob("snapshot-*.bin")):
             path.unlink()
-        replayed = subprocess.run([sys.executable, "-m", "chuanyu.cli", "replay", str(d.state_dir), "--config",
-                                   str(d.config_path)], capture_output=True, text=True, cwd=REPO, env=_env(),
-                                  timeout=60)
+        replayed = cli("replay", str(d.state_dir), "--config", str(d.config_path))
         assert f"state digest {live['state_digest']}" in replayed.stdout, replayed.stderr
 
         d.config_path.write_text(MARKET)   # and back: refused again, naming the key the other way

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MARKET, Daemon, eventually
-from gateway.admin import AdminClient
-from gateway.client import load_keys, orders
+from conftest import MARKET, Daemon, admin_status, eventually
+from gateway.client import orders
 from gateway.config import parse_config
 from gateway.journal import read_records
 from gateway.protocol import GatewayReject, MsgType
@@ -67,14 +66,6 @@ def fill(directory: Path) -> Path:
                     break
     return path
 
-
-def admin_status(zctx, d: Daemon) -> dict:
-    public, secret = load_keys(d.keys, "admin")
-    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=5000, context=zctx)
-    try:
-        return a.request("status")["status"]
-    finally:
-        a.sock.close(linger=0)
 
 
 def answer(c, coid: int):

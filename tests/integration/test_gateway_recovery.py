@@ -37,9 +37,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import MARKET, REPO, Daemon, _env, drain, eventually
-from gateway.admin import AdminClient
-from gateway.client import load_keys, orders
+from conftest import MARKET, REPO, Daemon, _env, admin_status, drain, eventually
+from gateway.client import orders
 from gateway.config import parse_config
 from gateway.journal import HEADER, read_records, segments
 from gateway.protocol import MsgType
@@ -59,14 +58,6 @@ segment_bytes = 65536
 
 
 # ------------------------------------------------------------------ helpers
-def status(zctx, d: Daemon) -> dict:
-    public, secret = load_keys(d.keys, "admin")
-    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=5000, context=zctx)
-    try:
-        return a.request("status")["status"]
-    finally:
-        a.sock.close(linger=0)
-
 
 def offline_digest(state_dir) -> str:
     return replay(state_dir, new_engine=lambda: engine_for_config(CONFIG)).engine.state_digest()
@@ -175,7 +166,7 @@ def test_kill_9_under_load_loses_no_acknowledged_order_or_trade(tmp_path, connec
             coid = c._coid
 
             d.start()
-            st = status(zctx, d)                      # before any new command
+            st = admin_status(zctx, d)                      # before any new command
             assert st["state_digest"] == offline_digest(d.state_dir)
             snap = st["recovery"]["snapshot"]
             from_seq = int(snap.split("-")[1].split(".")[0]) if snap else 0
@@ -198,7 +189,7 @@ def test_kill_9_under_load_loses_no_acknowledged_order_or_trade(tmp_path, connec
         assert len(seen.fills) >= 2 * KILL_ROUNDS and len(seen.acks) > 2 * KILL_ROUNDS
         assert seen.gateway_rejects >= 1
         assert len(snapshots(d.state_dir)) >= 1            # the periodic ones
-        final = status(zctx, d)
+        final = admin_status(zctx, d)
         c.logout()
         assert d.stop() == 0
         run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "replay", str(d.state_dir), "--config",
@@ -241,7 +232,7 @@ def test_a_torn_tail_is_truncated_and_the_rest_recovers(tmp_path, connect, zctx)
         d.start()
         assert "torn tail" in d.output()
         assert seg.stat().st_size == good_size
-        st = status(zctx, d)
+        st = admin_status(zctx, d)
         assert st["state_digest"] == offline_digest(d.state_dir)
         check_against_journal(d.state_dir, seen)
         _some_batches(d, connect, 1)                  # appending continues after the cut
@@ -294,7 +285,7 @@ def test_a_damaged_newest_snapshot_falls_back_to_the_previous_one_plus_journal(t
         newest.write_bytes(bytes(blob))
         d.start()
         eventually(lambda: "skipping damaged snapshot" in d.output(), 5, what="the skip log line")
-        st = status(zctx, d)
+        st = admin_status(zctx, d)
         assert st["recovery"]["snapshot"] == previous.name
         assert newest.name in st["recovery"]["skipped_snapshots"]
         assert st["recovery"]["replayed_commands"] > 0
@@ -310,16 +301,16 @@ def test_other_durability_modes_journal_and_report_counters(tmp_path, connect, z
     d = Daemon(tmp_path / "state", config_text=text)
     try:
         _some_batches(d, connect, 2)
-        st = status(zctx, d)
+        st = admin_status(zctx, d)
         j = st["journal"]
         assert st["durability"] == j["mode"] == mode and j["bytes"] > 0 and j["last_seq"] == st["last_seq"]
         if mode == "interval":                        # the idle loop fsyncs the last batch
-            eventually(lambda: status(zctx, d)["journal"]["fsyncs"] >= 1, 5, what="an idle fsync")
+            eventually(lambda: admin_status(zctx, d)["journal"]["fsyncs"] >= 1, 5, what="an idle fsync")
         else:
             assert j["fsyncs"] == 0
         kill(d)
         d.start()
-        assert status(zctx, d)["state_digest"] == offline_digest(d.state_dir)
+        assert admin_status(zctx, d)["state_digest"] == offline_digest(d.state_dir)
     finally:
         d.stop()
 
@@ -344,11 +335,11 @@ segment_bytes = 4096
                 seen.take(drain(c, lambda g: sum(r.msg_type == MsgType.FILL for r in g) >= 8))
             # a periodic snapshot, reaped by the daemon: retention and pruning applied
             eventually(lambda: (snaps := snapshots(d.state_dir)) and snaps[0][0] > first_snapshot
-                       and len(snaps) <= 2 and (st := status(zctx, d)["snapshots"])["writing"] is None
+                       and len(snaps) <= 2 and (st := admin_status(zctx, d)["snapshots"])["writing"] is None
                        and st["last_seq"] == snaps[0][0], 5, what="a periodic snapshot")
             kill(d)
             d.start()
-            st = status(zctx, d)
+            st = admin_status(zctx, d)
             assert st["recovery"]["snapshot"] is not None
             assert st["state_digest"] == offline_digest(d.state_dir)
             ack = c.reconnect(endpoint=d.info["orders"])
@@ -368,7 +359,7 @@ segment_bytes = 4096
         blob[len(blob) // 2] ^= 0xFF
         snaps[0][1].write_bytes(bytes(blob))
         d.start()
-        st = status(zctx, d)
+        st = admin_status(zctx, d)
         assert st["recovery"]["snapshot"] == snaps[1][1].name
         assert st["state_digest"] == offline_digest(d.state_dir)
         ack = c.reconnect(endpoint=d.info["orders"])
@@ -381,7 +372,7 @@ segment_bytes = 4096
                                  capture_output=True, text=True, cwd=REPO, env=_env(), timeout=60)
             assert run.returncode == 0, run.stderr
         newest = snapshots(d.state_dir)[0]
-        assert newest[0] == status(zctx, d)["last_seq"] and len(snapshots(d.state_dir)) == 2
+        assert newest[0] == admin_status(zctx, d)["last_seq"] and len(snapshots(d.state_dir)) == 2
         assert f"snapshots: newest at seq {newest[0]:,}; kept {newest[1].name}" in run.stdout
         c.logout()
     finally:

@@ -6,12 +6,8 @@ fill from the first) are the same: every ACK stays an ACK, every reject a reject
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 
-from conftest import MARKET, REPO, Daemon, _env, drain
-from gateway.admin import AdminClient
-from gateway.client import load_keys
+from conftest import MARKET, Daemon, admin_status, cli, drain
 from gateway.protocol import MsgType
 from matching import CancelReason, Reject, Side
 
@@ -21,19 +17,10 @@ QUIET = MARKET.replace("heartbeat_ms = 200", "heartbeat_ms = 10000")   # the ses
 
 
 def _admin(d: Daemon, *args: str) -> str:
-    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "admin", "--state-dir", str(d.state_dir), *args],
-                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=60)
+    run = cli("admin", "--state-dir", str(d.state_dir), *args)
     assert run.returncode == 0, f"admin {args}: {run.stderr}"
     return run.stdout
 
-
-def _digest(zctx, d: Daemon) -> str:
-    public, secret = load_keys(d.keys, "admin")
-    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=5000, context=zctx)
-    try:
-        return a.request("status")["status"]["state_digest"]
-    finally:
-        a.sock.close(linger=0)
 
 
 def _history(connect, d: Daemon, session: int) -> list:
@@ -86,7 +73,7 @@ def test_an_operators_day_survives_kill_and_replays_to_the_same_market(tmp_path,
         sc.logout()
         cq.logout()
 
-        live = _digest(zctx, d)
+        live = admin_status(zctx, d)["state_digest"]
         histories = {s: _history(connect, d, s) for s in (1, 2)}
         assert ("REJECT", Reject.RETENTION_FLOOR, floored) in [h[:3] for h in histories[1]]
         assert ("CANCELLED", CancelReason.OPERATOR, rest1) in [h[:3] for h in histories[1]]
@@ -94,9 +81,7 @@ def test_an_operators_day_survives_kill_and_replays_to_the_same_market(tmp_path,
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait(10)
         # the operator's rule changes go into the configuration too, or the start refuses it
-        refused = subprocess.run([sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(d.config_path),
-                                  "--state-dir", str(d.state_dir)], capture_output=True, text=True, cwd=REPO,
-                                 env=_env(), timeout=60)
+        refused = cli("engine", "--config", str(d.config_path), "--state-dir", str(d.state_dir))
         assert refused.returncode == 1
         assert "accounts[1].retention_floor.SCEA2026: configuration 0, market 99800" in refused.stderr
         assert "accounts[4].position_limit.SCEA2026: configuration 0, market 1200" in refused.stderr
@@ -104,18 +89,16 @@ def test_an_operators_day_survives_kill_and_replays_to_the_same_market(tmp_path,
             "id = 1\nmember = 101\n", "id = 1\nmember = 101\nretention_floor = { SCEA2026 = 99_800 }\n").replace(
             "id = 4\nmember = 202\n", "id = 4\nmember = 202\nposition_limit = { SCEA2026 = 1_200 }\n"))
         d.start()
-        assert _digest(zctx, d) == live
+        assert admin_status(zctx, d)["state_digest"] == live
         assert {s: _history(connect, d, s) for s in (1, 2)} == histories
         assert d.stop() == 0
 
         for path in list(d.state_dir.glob("snapshot-*.bin")) + list(d.state_dir.glob("gateway-*.npz")):
             path.unlink()
-        replayed = subprocess.run([sys.executable, "-m", "chuanyu.cli", "replay", str(d.state_dir), "--config",
-                                   str(d.config_path)], capture_output=True, text=True, cwd=REPO, env=_env(),
-                                  timeout=60)
+        replayed = cli("replay", str(d.state_dir), "--config", str(d.config_path))
         assert f"state digest {live}" in replayed.stdout, replayed.stderr
         d.start()                                                        # the journal alone
-        assert _digest(zctx, d) == live
+        assert admin_status(zctx, d)["state_digest"] == live
         assert {s: _history(connect, d, s) for s in (1, 2)} == histories
     finally:
         d.stop()

@@ -7,18 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
-from conftest import REPO, Daemon, _env
+from conftest import Daemon, cli
 from gateway.client import Client, load_keys
 from gateway.protocol import MsgType
 from matching import Side
 
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "chuanyu.cli", *args], capture_output=True, text=True, cwd=REPO,
-                          env=_env(), timeout=60)
 
 
 def test_backup_while_running_then_restore_with_digests_compared(tmp_path, zctx, connect):
@@ -35,13 +29,13 @@ def test_backup_while_running_then_restore_with_digests_compared(tmp_path, zctx,
         # backup, as section 5 lists it, while the daemon runs
         backup = tmp_path / "backup"
         (backup / "keys").mkdir(parents=True)
-        assert _cli("admin", "--state-dir", str(live.state_dir), "snapshot").returncode == 0
+        assert cli("admin", "--state-dir", str(live.state_dir), "snapshot").returncode == 0
         for pattern in ("snapshot-*.bin", "gateway-*.npz", "journal-*.seg"):
             for path in sorted(live.state_dir.glob(pattern)):
                 shutil.copy2(path, backup / path.name)
         for path in live.keys.iterdir():
             shutil.copy2(path, backup / "keys" / path.name)
-        status = _cli("admin", "--state-dir", str(live.state_dir), "--json", "status")
+        status = cli("admin", "--state-dir", str(live.state_dir), "--json", "status")
         digest = json.loads(status.stdout)["status"]["state_digest"]
     finally:
         live.proc.kill()                                   # the machine is lost
@@ -54,23 +48,23 @@ def test_backup_while_running_then_restore_with_digests_compared(tmp_path, zctx,
         shutil.copy2(path, restored / path.name)
     config = str(live.config_path)
     # a restore that forgot keys/: refused, and no new server key is made
-    forgot = _cli("engine", "--config", config, "--state-dir", str(restored))
+    forgot = cli("engine", "--config", config, "--state-dir", str(restored))
     assert forgot.returncode == 1
     assert "restore its keys/ from the backup" in forgot.stderr, forgot.stderr
     assert not (restored / "keys" / "server.key").exists()
 
     shutil.copytree(backup / "keys", restored / "keys")
-    checked = _cli("replay", str(restored), "--config", config, "--expect", digest)
+    checked = cli("replay", str(restored), "--config", config, "--expect", digest)
     assert checked.returncode == 0, checked.stderr
-    wrong = _cli("replay", str(restored), "--config", config, "--expect", "0" * 32)
+    wrong = cli("replay", str(restored), "--config", config, "--expect", "0" * 32)
     assert wrong.returncode == 1 and f"state digest {digest} is not the expected" in wrong.stderr
 
     d = Daemon(restored, live.config_path.read_text())    # the same configuration
     try:
         assert d.info["server_public_key"] == pinned_server_key
-        same = _cli("admin", "--state-dir", str(restored), "status", "--expect-digest", digest)
+        same = cli("admin", "--state-dir", str(restored), "status", "--expect-digest", digest)
         assert same.returncode == 0, same.stderr
-        other = _cli("admin", "--state-dir", str(restored), "status", "--expect-digest", "f" * 32)
+        other = cli("admin", "--state-dir", str(restored), "status", "--expect-digest", "f" * 32)
         assert other.returncode == 1 and "is not the expected" in other.stderr
         public, secret = load_keys(backup / "keys", "sc-platform")       # the platform's own copy
         client = Client(d.info["orders"], pinned_server_key, public, secret, 1, context=zctx)

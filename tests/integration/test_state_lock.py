@@ -4,10 +4,8 @@ with its holder, kill -9 included."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 
-from conftest import REPO, _env
+from conftest import cli
 
 
 def _files(state_dir):
@@ -16,21 +14,17 @@ def _files(state_dir):
             for p in sorted(state_dir.rglob("*")) if p.is_file()}
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "chuanyu.cli", *args], capture_output=True, text=True,
-                          cwd=REPO, env=_env(), timeout=60)
-
 
 def test_a_second_daemon_on_a_state_dir_in_use_is_refused_and_writes_nothing(fresh_daemon):
     d = fresh_daemon
     before = _files(d.state_dir)
-    second = _cli("engine", "--config", str(d.config_path), "--state-dir", str(d.state_dir))
+    second = cli("engine", "--config", str(d.config_path), "--state-dir", str(d.state_dir))
     assert second.returncode != 0
     assert f"pid {d.proc.pid} (chuanyu engine" in second.stderr, second.stderr
     assert _files(d.state_dir) == before
     assert d.proc.poll() is None                       # the holder runs on
 
-    replayed = _cli("replay", str(d.state_dir), "--config", str(d.config_path))
+    replayed = cli("replay", str(d.state_dir), "--config", str(d.config_path))
     assert replayed.returncode != 0
     assert f"pid {d.proc.pid} (chuanyu engine" in replayed.stderr, replayed.stderr
     assert _files(d.state_dir) == before
@@ -44,6 +38,6 @@ def test_the_lock_dies_with_its_holder(fresh_daemon):
     d.start()                                           # no stale lock after kill -9
     assert d.proc.pid != first
     assert d.stop() == 0
-    replayed = _cli("replay", str(d.state_dir), "--config", str(d.config_path))
+    replayed = cli("replay", str(d.state_dir), "--config", str(d.config_path))
     assert replayed.returncode == 0, replayed.stderr
     assert "state digest" in replayed.stdout
