@@ -11,13 +11,9 @@ permitted. The mount is undone in a ``finally``.
 """
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 
+import tmpfs
 from conftest import MARKET, Daemon, admin_status, eventually
 from gateway.client import orders
 from gateway.config import parse_config
@@ -35,36 +31,9 @@ segment_bytes = 65536
 
 @pytest.fixture
 def small_fs(tmp_path):
-    """A 2 MiB tmpfs mounted at ``tmp_path / "state"``; unmounted at teardown."""
-    where = tmp_path / "state"
-    where.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root: run as root to test the disk-full state")
-    run = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
-                         capture_output=True, text=True)
-    if run.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {run.stderr.strip()}")
-    try:
+    """A 2 MiB tmpfs at ``tmp_path / "state"``."""
+    with tmpfs.mounted(tmp_path / "state", "2m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill(directory: Path) -> Path:
-    """Fill the file system holding ``directory`` with one file, to its last byte."""
-    path = directory / "filler"
-    with open(path, "wb", buffering=0) as f:
-        for chunk in (1 << 16, 4096, 1):
-            block = bytes(chunk)
-            while True:
-                try:
-                    if f.write(block) == 0:
-                        break
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
-                    break
-    return path
 
 
 
@@ -90,7 +59,7 @@ def test_a_full_disk_refuses_orders_keeps_sessions_and_resumes_when_space_return
             r = answer(c, coid)
             assert r.msg_type == MsgType.ACK, r
             acked[r.order_id] = coid
-        filler = fill(small_fs)
+        filler = tmpfs.fill(small_fs)
         # the open segment's last page may still take a few records: then the first refusal
         refused = []
         for _ in range(2000):

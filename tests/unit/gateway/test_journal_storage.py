@@ -5,11 +5,11 @@ fsync, which a tmpfs never gives, is injected into ``os.fsync``.
 """
 import errno
 import os
-import subprocess
 
 import numpy as np
 import pytest
 
+import tmpfs
 from chuanyu import cli
 from gateway.journal import (
     MARK_NAME, Journal, JournalCorrupt, JournalTailLost, JournalWriteError, check_mark, read_records, segment_name, segments,
@@ -26,32 +26,10 @@ def _batch(first: int, n: int) -> np.ndarray:
     return b
 
 
-def _fill(directory) -> None:
-    with open(os.path.join(directory, "filler"), "wb", buffering=0) as f:
-        for chunk in (1 << 16, 4096, 1):
-            block = bytes(chunk)
-            while True:
-                try:
-                    if f.write(block) == 0:
-                        break
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC
-                    break
-
-
 @pytest.fixture
 def tiny_fs(tmp_path):
-    where = tmp_path / "fs"
-    where.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    run = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True, text=True)
-    if run.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {run.stderr.strip()}")
-    try:
+    with tmpfs.mounted(tmp_path / "fs", "4m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 # ------------------------------------------------------------------ a full disk
@@ -63,7 +41,7 @@ def test_a_write_on_a_full_disk_leaves_no_partial_record_and_appending_resumes(t
         j.append(_batch(seq, 3))
         j.sync()
         seq += 3
-    _fill(tiny_fs)
+    tmpfs.fill(tiny_fs)
     with pytest.raises(JournalWriteError) as err:
         for _ in range(10_000):
             j.append(_batch(seq, 2))
