@@ -34,6 +34,7 @@ class _FeedState:
     """What a subscriber knows, and the rules to update it; the sockets are the subclasses'."""
 
     BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.5)   # waits before retrying a busy answer (then 0.5 s each)
+    CATCH_UP_MS = 5            # a subscriber behind reads on while frames follow within this
 
     def __init__(self, symbols, topics, on_message, timeout_ms: int) -> None:
         self.symbols = list(symbols) if symbols is not None else []
@@ -50,8 +51,10 @@ class _FeedState:
         self.topic_seq: dict[bytes, int] = {}
         self.resyncs = 0
         self.heartbeats = 0          # heartbeats seen: one proves the subscription live
+        self.rcvhwm = 0
 
     def _subscribe(self, sub, pub_endpoint: str, rcvhwm: int, rcvbuf: int) -> None:
+        self.rcvhwm = rcvhwm
         sub.setsockopt(zmq.RCVHWM, rcvhwm)
         if rcvbuf:
             sub.setsockopt(zmq.RCVBUF, rcvbuf)
@@ -67,6 +70,20 @@ class _FeedState:
         if len(payload) % FEED_DTYPE.itemsize:
             raise FeedError(f"a {name!r} frame of {len(payload)} bytes is not whole messages")
         return name, np.frombuffer(payload, dtype=FEED_DTYPE)
+
+    def _wait_for_more(self, read: int, until: float | None) -> int:
+        """How long (ms) a drain that has read ``read`` frames waits for another before it ends.
+
+        The SUB socket's queue holds ``rcvhwm`` frames, and libzmq's I/O thread hands it the
+        next ones (from its own buffers and the kernel's) only once one is read: after a full
+        queue, an empty one means "not handed over yet", not "nothing more". Draining only
+        what is there at once, a subscriber that fell behind would take one queueful per poll
+        (one frame with ``rcvhwm=1``) and stay behind, the gap and the heartbeat that would
+        show it queued after its stale frames. So a drain that read a full queue reads on
+        while frames follow within :attr:`CATCH_UP_MS`, until ``until`` (monotonic seconds)."""
+        if until is None or not 0 < self.rcvhwm <= read:
+            return 0
+        return max(0, min(self.CATCH_UP_MS, int((until - time.monotonic()) * 1000)))
 
     def _retry_after(self, reply: list, tries: int, deadline: float) -> float | None:
         """When to ask again after ``reply`` (monotonic seconds), or None: not a busy answer.
@@ -270,19 +287,22 @@ class FeedClient(_FeedState):
                 return self.req.recv_multipart()
 
     # ------------------------------------------------------------------ live
-    def _drain(self) -> list:
+    def _drain(self, until: float | None = None) -> list:
+        """The frames waiting; a subscriber behind reads on until ``until`` (see :meth:`_wait_for_more`)."""
         frames = []
-        while self.sub.poll(0):
+        while self.sub.poll(self._wait_for_more(len(frames), until)):
             frames.append(self._decode(*self.sub.recv_multipart()))
         return frames
 
     def poll(self, timeout_ms: int = 0):
-        """Apply what arrived (waiting up to ``timeout_ms`` for the first frame); return the
-        messages applied, in feed order. A gap in any topic's sequence triggers a
+        """Apply what arrived (waiting up to ``timeout_ms`` for the first frame; a subscriber
+        behind, whose receive queue was full, reads on for up to ``timeout_ms`` in all);
+        return the messages applied, in feed order. A gap in any topic's sequence triggers a
         resynchronisation."""
+        until = time.monotonic() + timeout_ms / 1000
         if not self.sub.poll(timeout_ms):
             return []
-        rows, again = self._accept(self._drain())
+        rows, again = self._accept(self._drain(until))
         if again:
             self.resync()
             return []
@@ -358,18 +378,20 @@ class AsyncFeedClient(_FeedState):
             if self.req in events:
                 return await self.req.recv_multipart()
 
-    async def _drain(self) -> list:
+    async def _drain(self, until: float | None = None) -> list:
         frames = []
-        while await self.sub.poll(0):
+        while await self.sub.poll(self._wait_for_more(len(frames), until)):
             frames.append(self._decode(*(await self.sub.recv_multipart())))
         return frames
 
     async def poll(self, timeout_ms: int = 0):
-        """Apply what arrived (waiting up to ``timeout_ms`` for the first frame); return the
-        messages applied, in feed order; resynchronise on a gap."""
+        """Apply what arrived (waiting up to ``timeout_ms`` for the first frame; a subscriber
+        behind reads on for up to ``timeout_ms`` in all, as :meth:`FeedClient.poll`); return
+        the messages applied, in feed order; resynchronise on a gap."""
+        until = time.monotonic() + timeout_ms / 1000
         if not await self.sub.poll(timeout_ms):
             return []
-        rows, again = self._accept(await self._drain())
+        rows, again = self._accept(await self._drain(until))
         if again:
             await self.resync()
             return []
