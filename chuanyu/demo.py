@@ -509,7 +509,7 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
     tally = Tally(symbols, allowance, lambda a: region_of.get(a, "?"))
     refs: dict[str, int] = {}           # what the plan calls a listing, quote or auction -> its engine id
     view.start(seed=seed, duration=duration, state=state, symbols=symbols, names=names, tally=tally,
-               steps=len(plan), keep=keep, refs=refs)
+               steps=len(plan), keep=keep, refs=refs, short_names=demo_plan.SHORT_NAMES)
     daemon = _Daemon(state, config_path, metrics_port)
     market = None
     try:

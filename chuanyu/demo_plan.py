@@ -38,7 +38,8 @@ from typing import Any
 from matching import Region, Sector, Side, commands
 from matching.money import buy_hold
 
-__all__ = ["Firm", "Action", "Step", "CAST", "STEPS", "market_toml", "plan_day", "clock_label", "firm"]
+__all__ = ["Firm", "Action", "Step", "CAST", "SHORT_NAMES", "STEPS", "market_toml", "plan_day", "clock_label",
+           "firm"]
 
 STEPS = 240                       # simulated minutes: 09:30-11:30 and 13:00-15:00
 SCEA, CQEA, CCER = 0, 1, 2        # instrument indices of the embedded default market
@@ -88,6 +89,11 @@ CAST = (
     Firm(29, 209, "Chongqing Allowance Reserve (issuer)", _CQ, Sector.OTHER, "issuer", 0, {}),
 )
 _BY_ACCOUNT = {f.account: f for f in CAST}
+# The firms' names in at most 14 characters: the dashboard's trade columns at 80 columns hold them whole.
+SHORT_NAMES = {1: "Chengdu Power", 2: "Sichuan Cement", 3: "Steel Works", 4: "Green Invest",
+               11: "Petrochemical", 12: "Leshan Paper", 13: "Sichuan Air", 14: "Panzhihua Ti", 15: "Tianfu Fund",
+               16: "Liangshan Sink", 21: "Chongqing Chem", 22: "Aluminium", 23: "Energy Power", 24: "Cement",
+               29: "Reserve"}
 
 
 def firm(account: int) -> Firm:

@@ -75,6 +75,31 @@ def test_the_demo_trades_every_type_and_ends_with_the_report(seed7):
     assert list(state.glob("snapshot-*.bin"))
 
 
+def test_the_dashboard_and_its_report_fit_80_columns_and_24_rows(tmp_path):
+    """Issue 14, item 9: at 80x24 the dashboard overflowed and the end-of-day table collapsed
+    into "SCE… 49.…". Without a terminal, rich takes the size from COLUMNS and LINES and the
+    live view prints its last frame once, when the day ends, before the report."""
+    from rich.cells import cell_len
+    state = tmp_path / "state"
+    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "demo", "--duration", "3", "--state-dir", str(state)],
+                         capture_output=True, text=True, cwd=REPO, env={**_env(), "COLUMNS": "80", "LINES": "24"},
+                         timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    lines = run.stdout.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    assert "…" not in run.stdout
+    end = next(i for i, line in enumerate(lines) if line.startswith("end of day"))
+    frame = "\n".join(lines[:end]).rstrip().splitlines()         # the live view, then the report
+    assert 10 <= len(frame) <= 24 and frame[0].startswith("chuanyu demo")
+    eod, = state.glob("eod-*.json")
+    report = "\n".join(lines[end:])
+    for r in json.loads(eod.read_text())["instruments"]:
+        close = f"{r['close'] // 100}.{r['close'] % 100:02d}"
+        assert re.search(rf"^│ {r['symbol']} .*│ {re.escape(close)} │", report, re.M), report
+        assert r["symbol"] in "\n".join(frame)
+    assert "MARKET VITALITY" in report and "turnover rate:" in report
+
+
 def test_the_same_seed_gives_the_same_report_and_another_seed_another(seed7, tmp_path):
     _, _, first = seed7
     _, again = _day(tmp_path / "again", 7)
