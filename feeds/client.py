@@ -20,7 +20,7 @@ from matching import Side, TradeType
 
 from ._encode import apply_depth
 from .book import LocalBook
-from .messages import FEED_DTYPE, FeedType
+from .messages import CHANNEL, FEED_DTYPE, FeedType, topic
 from .service import BUSY, ERROR, HEARTBEAT, SNAPSHOT
 
 __all__ = ["FeedClient", "AsyncFeedClient", "FeedError"]
@@ -37,7 +37,11 @@ class _FeedState:
     CATCH_UP_MS = 5            # a subscriber behind reads on while frames follow within this
 
     def __init__(self, symbols, topics, on_message, timeout_ms: int) -> None:
-        self.symbols = list(symbols) if symbols is not None else []
+        self.follow = None if symbols is None else list(dict.fromkeys(symbols))   # None: every instrument
+        if self.follow is not None and tuple(topics) == (b"",):
+            topics = tuple(topic(kind, symbol) for symbol in self.follow for kind in CHANNEL)
+        self._followed = None            # the followed instruments' engine indices, from the snapshot
+        self.symbols: list[str] = []     # the feed's instruments by engine index, from the snapshot
         self.topics = tuple(topics)
         self.on_message = on_message
         self.timeout_ms = timeout_ms
@@ -105,11 +109,17 @@ class _FeedState:
         rows = np.frombuffer(reply[2], dtype=FEED_DTYPE)
         symbols = header.get("symbols")
         if symbols is not None and symbols != self.symbols:
-            if symbols[:len(self.symbols)] != self.symbols:
-                raise FeedError(f"the feed's instruments {symbols} are not the expected {self.symbols}")
-            self.symbols = list(symbols)                  # the feed's list; given ones may be its first few
+            if symbols[:len(self.symbols)] != self.symbols:      # instruments keep their places
+                raise FeedError(f"the feed's instruments {symbols} no longer begin with {self.symbols}")
+            missing = [s for s in self.follow or () if s not in symbols]
+            if missing:
+                raise FeedError(f"the feed lists no {', '.join(missing)} (it has {', '.join(symbols)})")
+            self.symbols = list(symbols)
             self.books += [LocalBook() for _ in range(len(self.symbols) - len(self.books))]
             self._levels = self._level_dicts()
+            if self.follow is not None:
+                self._followed = np.array([symbols.index(s) for s in self.follow], dtype=np.int32)
+        rows = self._only_followed(rows)
         for book in self.books:
             book.clear()
         self.latest.clear()
@@ -158,9 +168,16 @@ class _FeedState:
         rows = np.concatenate(accepted) if len(accepted) > 1 else accepted[0]
         return rows[np.argsort(rows["seq"], kind="stable")], False
 
+    def _only_followed(self, rows: np.ndarray) -> np.ndarray:
+        """The rows of the followed instruments (a snapshot holds them all)."""
+        if self._followed is None or not len(rows):
+            return rows
+        return rows[np.isin(rows["instrument"], self._followed)]
+
     def _apply_accepted(self, rows):
         if rows is None:
             return []
+        rows = self._only_followed(rows)
         if self.on_message is not None:
             for row in rows:
                 self._apply(row)
@@ -217,10 +234,14 @@ class FeedClient(_FeedState):
     pub_endpoint, snapshot_endpoint : str
         The daemon's PUB and snapshot ROUTER endpoints.
     symbols : sequence of str, optional
-        Instrument symbols by engine index; by default learnt from the first snapshot
-        (given, they must be the feed's first ones).
+        The instruments to follow (default: every one the feed lists). Only their topics are
+        subscribed (unless ``topics`` names others) and only their books, trades and latest
+        messages are kept; :attr:`symbols` is the feed's whole list by engine index, learnt
+        from the snapshot, so ``books[n]`` stays the book of instrument ``n``. A symbol the
+        feed does not list makes :meth:`start` raise :class:`FeedError`.
     topics : sequence of bytes
-        Subscription prefixes (``b""``: everything; ``b"D."``: all depth; ...).
+        Subscription prefixes (``b""``: everything, or the followed instruments' topics;
+        ``b"D."``: all depth; ...).
     on_message : callable, optional
         Called with each live message (a ``FEED_DTYPE`` row) after it is applied.
     rcvhwm, rcvbuf : int

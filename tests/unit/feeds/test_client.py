@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import zmq
 
-from feeds.client import FeedClient
+from feeds.client import FeedClient, FeedError
 from feeds.encoder import FeedEncoder
-from feeds.messages import FeedType
+from feeds.messages import CHANNEL, FeedType, topic
 from feeds.service import FeedService, bind_feed
 from matching import Engine, Instrument, commands
+from matching._state import BookView
 
 SYMBOLS = ["SCEA2026", "CQEA2026"]
 
@@ -179,3 +180,35 @@ def test_a_restarted_publisher_starts_a_new_epoch_from_the_engine_and_subscriber
         market.trade_some()
     assert converge(client, market)
     assert client.resyncs > resyncs and client.epoch == restarted.epoch
+
+
+def test_symbols_choose_the_instruments_followed(market):
+    """``symbols=`` is a filter: only its instruments' topics are subscribed and only their
+    books and trades kept; ``books[n]`` stays instrument n's (the feed's list by index)."""
+    for _ in range(3):
+        market.trade_some()
+    client = FeedClient(market.pub_endpoint, market.snapshot_endpoint, ["SCEA2026"], ctx=market.ctx)
+    market.clients.append(client)
+    assert set(client.topics) == {topic(kind, "SCEA2026") for kind in CHANNEL}
+    client.start()
+    for _ in range(10):
+        market.trade_some()
+    for _ in range(50):
+        with market.lock:
+            market.service.heartbeat()
+        client.poll(50)
+        if client.books[0].view(depth=None) == market.engine.book(0, depth=10**6):
+            break
+    assert client.symbols == SYMBOLS
+    assert client.books[0].view(depth=None) == market.engine.book(0, depth=10**6)
+    assert market.engine.book(1, depth=10**6) != client.books[1].view(depth=None)   # CQEA: not followed
+    assert client.books[1].view(depth=None) == BookView([], [])
+    assert {int(t["instrument"]) for t in client.trades} == {0}
+    assert {k[1] for k in client.latest} == {0}
+
+
+def test_an_unknown_symbol_is_refused_at_start(market):
+    client = FeedClient(market.pub_endpoint, market.snapshot_endpoint, ["SCEA2026", "NOPE"], ctx=market.ctx)
+    market.clients.append(client)
+    with pytest.raises(FeedError, match="the feed lists no NOPE"):
+        client.start()
