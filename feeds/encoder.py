@@ -121,7 +121,8 @@ class FeedEncoder:
         """What a late subscriber needs: ``(seq, topic sequence numbers, rows)``.
 
         The rows are every published level (DEPTH) of the chosen instruments (all when
-        None) and their latest BBO, STATUS, TRADE, AUCTION_RESULT and DAILY_STATS messages;
+        None) and their latest BBO, STATUS, TRADE, AUCTION_RESULT and DAILY_STATS messages
+        (a STATUS with the instrument's phase, sequence numbers 0, where none was published);
         ``seq`` is the feed sequence number they reflect: a subscriber applies only live
         messages above it.
         """
@@ -140,6 +141,13 @@ class FeedEncoder:
                         rows.append(depth)
             keys = [int(t) * n_ins + n for t in FeedType if t != FeedType.DEPTH]
             rows += [self._core.last[k:k + 1].copy() for k in keys if self._core.has_last[k]]
+            if not self._core.has_last[int(FeedType.STATUS) * n_ins + n]:
+                # no phase change published yet: the phase it has, so every subscriber knows it
+                status = np.zeros(1, FEED_DTYPE)
+                status["msg_type"], status["instrument"] = FeedType.STATUS, n
+                status["status"], status["block_window"] = self._core.status[n], self._core.block_window[n]
+                status["epoch"] = self.epoch
+                rows.append(status)
         counts = self._core.topic_seq
         seqs = {self._topics[int(t) * n_ins + n]: int(counts[int(t) * n_ins + n]) for n in chosen for t in FeedType}
         seqs = dict(sorted(seqs.items()))

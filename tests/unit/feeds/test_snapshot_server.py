@@ -12,10 +12,10 @@ import zmq
 
 from feeds.client import FeedClient
 from feeds.encoder import FeedEncoder
-from feeds.messages import FEED_DTYPE
+from feeds.messages import FEED_DTYPE, FeedType
 from feeds.service import BUSY, FeedService, bind_feed
 from feeds.snapshot_server import SnapshotServer
-from matching import Engine, Instrument, Side, commands
+from matching import Engine, Instrument, InstrumentStatus, Side, commands
 
 SYMBOLS = ["SCEA2026", "CQEA2026"]
 
@@ -120,7 +120,9 @@ def test_many_waiting_requests_cost_one_encoding_or_two(loop):
     assert all(a[0] == b"SNAPSHOT" for a in answers)
     assert loop.encodings <= 2                                 # the first ask may predate the later requests
     rows = np.frombuffer(answers[-1][2], dtype=FEED_DTYPE)
-    assert len(rows) == 40 and set(rows["instrument"].tolist()) == {0, 1}
+    assert (rows["msg_type"] == FeedType.DEPTH).sum() == 40 and set(rows["instrument"].tolist()) == {0, 1}
+    status = rows[rows["msg_type"] == FeedType.STATUS]       # the phase, though none was published
+    assert status["instrument"].tolist() == [0, 1] and set(status["status"].tolist()) == {InstrumentStatus.TRADING}
 
 
 def test_a_snapshot_never_answers_a_request_read_after_it_was_asked_for(loop):
