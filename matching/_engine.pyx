@@ -7,7 +7,9 @@ from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort, realloc
-from libc.string cimport memcpy, memmove, memset
+from libc.string cimport memcmp, memcpy, memmove, memset
+
+import dataclasses
 
 import numpy as np
 
@@ -33,6 +35,21 @@ cdef int64_t MAX_HOLDING = money.MAX_HOLDING
 cdef int64_t MAX_QTY = instrument_limits.MAX_QTY
 cdef int64_t MAX_PRICE = instrument_limits.MAX_PRICE
 cdef int64_t MAX_CLOSE_VOLUME = instrument_limits.MAX_CLOSE_VOLUME
+cdef int32_t MAX_INSTRUMENTS = instrument_limits.MAX_INSTRUMENTS
+cdef int64_t MIN_YEAR = instrument_limits.MIN_YEAR
+cdef int64_t MAX_YEAR = instrument_limits.MAX_YEAR
+assert instrument_limits.SYMBOL_BYTES == SYMBOL_BYTES
+
+# ADD_INSTRUMENT: the Instrument defaults an added instrument starts with
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(instrument_limits.Instrument)}
+cdef int64_t DEFAULT_TICK = _DEFAULTS["tick"]
+cdef int64_t DEFAULT_LOT = _DEFAULTS["lot"]
+cdef int64_t DEFAULT_MAX_QTY = _DEFAULTS["max_order_qty"]
+cdef int64_t DEFAULT_REFERENCE = _DEFAULTS["reference_price"]
+cdef int64_t DEFAULT_BAND_BPS = _DEFAULTS["band_bps"]
+cdef int64_t DEFAULT_BLOCK_BAND_BPS = _DEFAULTS["block_band_bps"]
+cdef int64_t DEFAULT_BLOCK_MIN = _DEFAULTS["block_min_qty"]
+cdef int64_t DEFAULT_MIN_CLOSE_VOLUME = _DEFAULTS["min_close_volume"]
 
 cdef enum:
     INITIAL_ORDERS = 1024
@@ -130,6 +147,64 @@ cdef inline void start_command(Command* c, uint8_t type, int64_t ts, int64_t seq
     c.seq = seq
 
 
+cdef inline void command_symbol(const Command* c, char* out) noexcept nogil:
+    """The 32 symbol bytes of an ADD_INSTRUMENT command: little-endian over four int64 fields."""
+    cdef uint64_t words[4]
+    cdef int32_t k
+    words[0] = <uint64_t>c.order_id
+    words[1] = <uint64_t>c.client_order_id
+    words[2] = <uint64_t>c.price
+    words[3] = <uint64_t>c.qty
+    for k in range(SYMBOL_BYTES):
+        out[k] = <char>((words[k >> 3] >> (8 * (k & 7))) & 0xFF)
+
+
+cdef bint symbol_valid(const char* symbol) noexcept nogil:
+    """matching.instrument.decode_symbol in C: 1..32 bytes of UTF-8, then only NULs."""
+    cdef const uint8_t* s = <const uint8_t*>symbol
+    cdef int32_t n = 0, i = 0, k, more
+    cdef uint8_t b, low, high
+    while n < SYMBOL_BYTES and s[n] != 0:
+        n += 1
+    if n == 0:
+        return False
+    for k in range(n, SYMBOL_BYTES):
+        if s[k] != 0:
+            return False
+    while i < n:                 # well-formed UTF-8 (Unicode table 3-7), as Python decodes it
+        b = s[i]
+        low = 0x80
+        high = 0xBF
+        if b < 0x80:
+            i += 1
+            continue
+        elif 0xC2 <= b <= 0xDF:
+            more = 1
+        elif 0xE0 <= b <= 0xEF:
+            more = 2
+            if b == 0xE0:
+                low = 0xA0
+            elif b == 0xED:
+                high = 0x9F
+        elif 0xF0 <= b <= 0xF4:
+            more = 3
+            if b == 0xF0:
+                low = 0x90
+            elif b == 0xF4:
+                high = 0x8F
+        else:
+            return False
+        if i + more >= n:        # the sequence runs past the symbol
+            return False
+        if not low <= s[i + 1] <= high:
+            return False
+        for k in range(i + 2, i + more + 1):
+            if not 0x80 <= s[k] <= 0xBF:
+                return False
+        i += more + 1
+    return True
+
+
 cdef void* grow(void* ptr, int64_t count, size_t size) noexcept nogil:
     return realloc(ptr, <size_t>count * size)
 
@@ -195,15 +270,17 @@ cdef class Engine:
     cdef int32_t n_touched, touched_cap
     cdef const Command* cmd
     cdef bint oom
-    cdef list _defs
-    cdef dict _symbols
+    cdef dict _symbols              # symbol -> index, of the first _symbols_n instruments
+    cdef list _symbol_list
+    cdef int32_t _symbols_n
     cdef cnp.ndarray _block
     cdef int64_t _block_used
 
     def __cinit__(self, instruments, *, max_accounts=100_000, default_stp=STP_CANCEL_NEWEST,
                   bint risk=False, fees=None):
-        self._defs, self._symbols = instrument_limits.engine_market(instruments, max_accounts, default_stp)
-        self.n_instruments = len(self._defs)
+        defs, self._symbols = instrument_limits.engine_market(instruments, max_accounts, default_stp)
+        self._symbol_list = [d.symbol for d in defs]
+        self.n_instruments = self._symbols_n = len(defs)
         self.max_accounts = max_accounts
         self.risk = risk
         for trade_type, (buy_bps, sell_bps) in enumerate(fee_table(fees)):
@@ -249,7 +326,12 @@ cdef class Engine:
             self.sides[i].levels = <slot_t*>malloc(INITIAL_SIDE_LEVELS * sizeof(slot_t))
             if self.sides[i].levels == NULL:
                 raise MemoryError()
-        for i, d in enumerate(self._defs):
+        for i, d in enumerate(defs):
+            symbol = instrument_limits.encode_symbol(d.symbol)
+            memcpy(self.params[i].symbol, <const char*>symbol, SYMBOL_BYTES)
+            self.params[i].kind = d.kind
+            self.params[i].region = d.region
+            self.params[i].year = d.year
             self.params[i].tick = d.tick
             self.params[i].lot = d.lot
             self.params[i].max_qty = d.max_order_qty
@@ -1322,6 +1404,105 @@ cdef class Engine:
         if p.block_low != before.block_low or p.block_high != before.block_high:
             self._cancel_where(c.instrument, BLOCK_BOOK, BLOCK_BOOK, DOOM_OUTSIDE_BLOCK_BAND, -1, CXL_OUTSIDE_BAND)
 
+    cdef void _add_instrument(self) noexcept nogil:
+        """ADD_INSTRUMENT: list a new instrument at the next index, as reference._add_instrument."""
+        cdef const Command* c = self.cmd
+        cdef char symbol[SYMBOL_BYTES]
+        cdef int32_t n = self.n_instruments, i
+        cdef InstrumentParams* p
+        command_symbol(c, symbol)
+        if not symbol_valid(symbol):
+            self._reject(REJ_BAD_PARAMETER)
+            return
+        for i in range(n):
+            if memcmp(self.params[i].symbol, symbol, SYMBOL_BYTES) == 0:
+                self._reject(REJ_INSTRUMENT_EXISTS)
+                return
+        if (c.order_type < KIND_ALLOWANCE or c.order_type > KIND_CER
+                or c.region < REGION_SC or c.region > REGION_CQ
+                or c.status < STATUS_TRADING or c.status > STATUS_PRE_OPEN
+                or c.min_qty < MIN_YEAR or c.min_qty > MAX_YEAR or n >= MAX_INSTRUMENTS):
+            self._reject(REJ_BAD_PARAMETER)
+            return
+        if self._grow_instruments() != 0:
+            self.oom = True
+            return
+        p = &self.params[n]                     # zeroed by _grow_instruments
+        memcpy(p.symbol, symbol, SYMBOL_BYTES)
+        p.kind = c.order_type
+        p.region = c.region
+        p.year = c.min_qty
+        p.status = c.status
+        p.t_plus_one = (c.flags & FLAG_T_PLUS_ONE) != 0
+        p.must_take_best = (c.flags & FLAG_MUST_TAKE_BEST) != 0
+        p.listings_expire = (c.flags & FLAG_LISTINGS_EXPIRE) != 0
+        p.tick = DEFAULT_TICK
+        p.lot = DEFAULT_LOT
+        p.max_qty = DEFAULT_MAX_QTY
+        p.band_bps = DEFAULT_BAND_BPS
+        p.block_band_bps = DEFAULT_BLOCK_BAND_BPS
+        p.block_min = DEFAULT_BLOCK_MIN
+        p.min_close_volume = DEFAULT_MIN_CLOSE_VOLUME
+        self._recentre(n, DEFAULT_REFERENCE)
+        self._instrument_event(EV_INSTRUMENT_ADDED, n, c.status)
+
+    cdef int _grow_instruments(self) noexcept nogil:
+        """Make room for one more instrument: every per-instrument array one longer, the new
+        entries zeroed, the holdings re-laid out at the new stride. On failure (-1) nothing
+        has changed but the size of some allocations."""
+        cdef int32_t n = self.n_instruments, m = n + 1, i
+        cdef int64_t r
+        cdef slot_t* fresh[2 * N_BOOKS]
+        cdef BookSide* bs
+        cdef void* p
+        for i in range(2 * N_BOOKS):
+            fresh[i] = <slot_t*>malloc(INITIAL_SIDE_LEVELS * sizeof(slot_t))
+            if fresh[i] == NULL:
+                while i > 0:
+                    i -= 1
+                    free(fresh[i])
+                return -1
+        # Each array keeps one spare entry, as the constructor allocates them.
+        p = grow(self.sides, 2 * N_BOOKS * m + 1, sizeof(BookSide))
+        if p != NULL:
+            self.sides = <BookSide*>p
+            p = grow(self.params, m + 1, sizeof(InstrumentParams))
+        if p != NULL:
+            self.params = <InstrumentParams*>p
+            p = grow(self.days, m + 1, sizeof(Day))
+        if p != NULL:
+            self.days = <Day*>p
+            p = grow(self.auctions, m + 1, sizeof(Auction))
+        if p != NULL:
+            self.auctions = <Auction*>p
+            p = grow(self.net_credits, m + 1, sizeof(int64_t))
+        if p != NULL:
+            self.net_credits = <int64_t*>p
+            p = grow(self.holdings, <int64_t>self.holdings_cap * (m + 1), sizeof(Holding))
+        if p == NULL:
+            for i in range(2 * N_BOOKS):
+                free(fresh[i])
+            return -1
+        self.holdings = <Holding*>p
+        for i in range(2 * N_BOOKS):
+            bs = &self.sides[2 * N_BOOKS * n + i]
+            bs.levels = fresh[i]
+            bs.n = 0
+            bs.cap = INITIAL_SIDE_LEVELS
+        # account-major: row r, instrument i at r * n_instruments + i. Row r moves up by r
+        # entries; from the last row down, no row is overwritten before it has moved.
+        r = self.holdings_rows - 1
+        while r >= 0:
+            memmove(&self.holdings[r * m], &self.holdings[r * n], n * sizeof(Holding))
+            memset(&self.holdings[r * m + n], 0, sizeof(Holding))
+            r -= 1
+        memset(&self.params[n], 0, sizeof(InstrumentParams))
+        memset(&self.days[n], 0, sizeof(Day))
+        memset(&self.auctions[n], 0, sizeof(Auction))
+        self.net_credits[n] = 0
+        self.n_instruments = m
+        return 0
+
     cdef void _cancel_all(self) noexcept nogil:
         """The operator's mass cancel; auction bids are irrevocable and stay."""
         cdef const Command* c = self.cmd
@@ -1419,7 +1600,7 @@ cdef class Engine:
         cdef InstrumentParams* p
         cdef Day* day
         cdef Event* e
-        cdef int64_t previous, volume, amount, close, opening
+        cdef int64_t previous, volume, amount, close, opening, reference
         if not self._instrument_ok(True):
             return
         if first == ALL_INSTRUMENTS:
@@ -1432,9 +1613,11 @@ cdef class Engine:
             previous = p.reference
             volume = day.volume[TT_CONTINUOUS] + day.volume[TT_FIXED]
             amount = day.amount[TT_CONTINUOUS] + day.amount[TT_FIXED]
-            close = previous
+            close = reference = previous
             if volume > p.min_close_volume:              # at most the threshold: the previous close stands
                 close = (2 * amount + volume) // (2 * volume)
+                # the next reference is the close on the tick (half up): a band always holds it
+                reference = (2 * close + p.tick) // (2 * p.tick) * p.tick
             opening = day.open if day.open else previous
             e = self._emit(EV_DAILY_STATS)
             if e != NULL:
@@ -1452,7 +1635,7 @@ cdef class Engine:
                     e.trade_type = t
                     e.qty = day.volume[t]
                     e.value = day.amount[t]
-            self._recentre(n, close)
+            self._recentre(n, reference)
             # listings that do not expire stay only inside the new band: none trades outside it
             self._cancel_where(n, CONTINUOUS_BOOK, FIXED_BOOK, DOOM_OUTSIDE_BAND, -1, CXL_OUTSIDE_BAND)
             self._release_units(n, n)
@@ -1953,6 +2136,8 @@ cdef class Engine:
                 self._auction_eligible()
             elif self.cmd.type == CMD_AUCTION_CLOSE:
                 self._auction_close()
+            elif self.cmd.type == CMD_ADD_INSTRUMENT:
+                self._add_instrument()
             else:
                 self._reject(REJ_UNKNOWN_COMMAND)
             self._flush_depth()
@@ -2019,11 +2204,30 @@ cdef class Engine:
 
     cdef inline int32_t _instrument_arg(self, object instrument) except -2:
         if isinstance(instrument, str):
+            if self._symbols_n != self.n_instruments:
+                self._sync_symbols()
             try:
                 return self._symbols[instrument]
             except KeyError:
                 raise KeyError(f"unknown instrument {instrument!r}") from None
         return instrument
+
+    cdef object _symbol(self, int32_t n):
+        cdef const char* raw = self.params[n].symbol
+        cdef Py_ssize_t length = 0
+        while length < SYMBOL_BYTES and raw[length] != 0:
+            length += 1
+        return raw[:length].decode("utf-8")
+
+    cdef list _sync_symbols(self):
+        """The symbols by index; the symbol index catches up with instruments added since."""
+        cdef int32_t n
+        for n in range(self._symbols_n, self.n_instruments):
+            symbol = self._symbol(n)
+            self._symbol_list.append(symbol)
+            self._symbols[symbol] = n
+        self._symbols_n = self.n_instruments
+        return self._symbol_list
 
     def submit(self, instrument, int32_t account, uint8_t side, int64_t qty, int64_t price=0,
                uint8_t order_type=OT_LIMIT, uint8_t tif=TIF_GTC, uint8_t stp=STP_ACCOUNT_DEFAULT,
@@ -2107,14 +2311,17 @@ cdef class Engine:
         """The instrument definitions as they stand: status, reference price and parameters."""
         from .instrument import Instrument
         cdef InstrumentParams* p
+        cdef int32_t n
+        symbols = self._sync_symbols()
         out = []
-        for n, d in enumerate(self._defs):
-            fields = d.to_dict()
+        for n in range(self.n_instruments):
             p = &self.params[n]
-            fields.update(status=p.status, reference_price=p.reference, tick=p.tick, lot=p.lot,
-                          max_order_qty=p.max_qty, band_bps=p.band_bps, block_band_bps=p.block_band_bps,
-                          block_min_qty=p.block_min, min_close_volume=p.min_close_volume)
-            out.append(Instrument(**fields))
+            out.append(Instrument(symbols[n], kind=p.kind, region=p.region, year=p.year, status=p.status,
+                                  reference_price=p.reference, tick=p.tick, lot=p.lot, max_order_qty=p.max_qty,
+                                  band_bps=p.band_bps, block_band_bps=p.block_band_bps,
+                                  block_min_qty=p.block_min, min_close_volume=p.min_close_volume,
+                                  t_plus_one=bool(p.t_plus_one), must_take_best=bool(p.must_take_best),
+                                  listings_expire=bool(p.listings_expire)))
         return out
 
     def book(self, instrument, int depth=10):
@@ -2250,7 +2457,7 @@ cdef class Engine:
             rows.append((h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying,
                          h.obligation, account, n))
         return account_view((a.cash_available, a.cash_frozen, account, a.member, a.region, a.sector,
-                             a.status), rows, self._defs)
+                             a.status), rows, self._sync_symbols())
 
     def _export_meta(self):
         cdef int32_t a
@@ -2680,14 +2887,15 @@ def _constants():
             "BLOCK_ACCEPT": CMD_BLOCK_ACCEPT, "SET_BLOCK_WINDOW": CMD_SET_BLOCK_WINDOW,
             "END_OF_DAY": CMD_END_OF_DAY, "AUCTION_OPEN": CMD_AUCTION_OPEN, "AUCTION_BID": CMD_AUCTION_BID,
             "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE,
-            "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER, "CANCEL_ALL": CMD_CANCEL_ALL},
+            "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER, "CANCEL_ALL": CMD_CANCEL_ALL,
+            "ADD_INSTRUMENT": CMD_ADD_INSTRUMENT},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
                       "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED, "BALANCE": EV_BALANCE,
                       "DAILY_STATS": EV_DAILY_STATS, "DAILY_VOLUME": EV_DAILY_VOLUME,
                       "BLOCK_WINDOW": EV_BLOCK_WINDOW, "AUCTION_RESULT": EV_AUCTION_RESULT,
-                      "INSTRUMENT_PARAMETER": EV_INSTRUMENT_PARAMETER},
+                      "INSTRUMENT_PARAMETER": EV_INSTRUMENT_PARAMETER, "INSTRUMENT_ADDED": EV_INSTRUMENT_ADDED},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
             "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,
@@ -2703,7 +2911,7 @@ def _constants():
             "FOK_NOT_FILLABLE": REJ_FOK_NOT_FILLABLE, "REDUCE_NOT_SMALLER": REJ_REDUCE_NOT_SMALLER,
             "BAD_STATUS": REJ_BAD_STATUS, "ACCOUNT_EXISTS": REJ_ACCOUNT_EXISTS,
             "BAD_REGION": REJ_BAD_REGION, "BAD_SECTOR": REJ_BAD_SECTOR, "BAD_AMOUNT": REJ_BAD_AMOUNT,
-            "BAD_PARAMETER": REJ_BAD_PARAMETER,
+            "BAD_PARAMETER": REJ_BAD_PARAMETER, "INSTRUMENT_EXISTS": REJ_INSTRUMENT_EXISTS,
             "MARKET_CLOSED": REJ_MARKET_CLOSED, "WOULD_CROSS": REJ_WOULD_CROSS,
             "BLOCK_WINDOW_CLOSED": REJ_BLOCK_WINDOW_CLOSED, "SELF_TAKE": REJ_SELF_TAKE,
             "BELOW_MINIMUM": REJ_BELOW_MINIMUM, "EXCEEDS_REMAINING": REJ_EXCEEDS_REMAINING,
@@ -2725,6 +2933,7 @@ def _constants():
                                 "MIN_CLOSE_VOLUME": PARAM_MIN_CLOSE_VOLUME},
         "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
         "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
+        "InstrumentKind": {"ALLOWANCE": KIND_ALLOWANCE, "CER": KIND_CER},
         "AuctionOutcome": {"CLEARED": OUT_CLEARED, "UNDERSUBSCRIBED": OUT_UNDERSUBSCRIBED,
                            "FAILED": OUT_FAILED, "CANCELLED_VOLUME": OUT_CANCELLED_VOLUME,
                            "CANCELLED_PRICE": OUT_CANCELLED_PRICE},

@@ -58,18 +58,19 @@ def daily_view(opening: int, high: int, low: int, volume, amount) -> dict:
             "amount": {t.name: int(amount[t]) for t in TradeType}}
 
 
-def account_view(account_row: tuple, holding_rows: list, instruments) -> dict:
+def account_view(account_row: tuple, holding_rows: list, symbols) -> dict:
     """An account's balances as a plain dict, the same from both engines.
 
     ``account_row`` and each of ``holding_rows`` are in ``ACCOUNT_DTYPE`` and
-    ``HOLDING_DTYPE`` field order; holdings are keyed by instrument symbol.
+    ``HOLDING_DTYPE`` field order; holdings are keyed by instrument symbol (``symbols``:
+    the instruments' symbols by index).
     """
     view = dict(zip(ACCOUNT_DTYPE.names, (int(x) for x in account_row)))
     names = HOLDING_DTYPE.names
     view["holdings"] = {}
     for row in holding_rows:
         h = dict(zip(names, (int(x) for x in row)))
-        view["holdings"][instruments[h.pop("instrument")].symbol] = h
+        view["holdings"][symbols[h.pop("instrument")]] = h
         del h["account"]
     return view
 

@@ -66,6 +66,7 @@ cdef enum:
     CMD_AUCTION_CLOSE = 39
     CMD_SET_INSTRUMENT_PARAMETER = 40
     CMD_CANCEL_ALL = 41
+    CMD_ADD_INSTRUMENT = 42
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -82,6 +83,7 @@ cdef enum:
     EV_BLOCK_WINDOW = 13
     EV_AUCTION_RESULT = 14
     EV_INSTRUMENT_PARAMETER = 15
+    EV_INSTRUMENT_ADDED = 16
 
     REJ_UNKNOWN_COMMAND = 1001
     # 1002-1018: raised by the gateway, listed in matching.codes.Reject, never by the engine
@@ -129,6 +131,7 @@ cdef enum:
     REJ_BAD_SECTOR = 4004
     REJ_BAD_AMOUNT = 4005
     REJ_BAD_PARAMETER = 4006
+    REJ_INSTRUMENT_EXISTS = 4007
 
     CXL_USER = 1
     CXL_IOC_REMAINDER = 2
@@ -168,6 +171,9 @@ cdef enum:
     ACCT_SELL_ONLY = 2
     ACCT_SUSPENDED = 3
 
+    KIND_ALLOWANCE = 1
+    KIND_CER = 2
+
     REGION_SC = 1
     REGION_CQ = 2
     SECTOR_FIRST = 1
@@ -185,6 +191,11 @@ cdef enum:
     FLAG_RANDOM_TIES = 64
     FLAG_CAP_SHORTFALL = 128
     ROLLOVER_AUCTIONS = 4
+    SYMBOL_BYTES = 32
+    # ADD_INSTRUMENT flags
+    FLAG_T_PLUS_ONE = 1
+    FLAG_MUST_TAKE_BEST = 2
+    FLAG_LISTINGS_EXPIRE = 4
 
 
 # Mirrors COMMAND_DTYPE (aligned).
@@ -317,6 +328,11 @@ ctypedef struct InstrumentParams:
     uint8_t must_take_best
     uint8_t listings_expire
     uint8_t block_window
+    # the definition, read only by queries and snapshots (after the fields matching reads)
+    char symbol[SYMBOL_BYTES]   # UTF-8, NUL-padded
+    uint8_t kind                # InstrumentKind
+    uint8_t region              # Region
+    int64_t year
 
 # An instrument's trading day so far; volume and amount are indexed by trade type.
 ctypedef struct Day:

@@ -82,6 +82,7 @@ class CommandType(IntEnum):
     AUCTION_CLOSE = 39           # instrument: clear its open auction
     SET_INSTRUMENT_PARAMETER = 40  # instrument; status: an InstrumentParameter; value: its new value
     CANCEL_ALL = 41              # mass cancel: instrument (-1: all), account (-1: any), member (-1: any)
+    ADD_INSTRUMENT = 42          # list a new instrument: see matching.commands.add_instrument for the fields
 
 
 class EventKind(IntEnum):
@@ -101,6 +102,7 @@ class EventKind(IntEnum):
     AUCTION_RESULT = 14          # reason: AuctionOutcome; price: clearing price; qty: volume
                                  # sold; leaves: volume unsold; value: volume bid; count: bids
     INSTRUMENT_PARAMETER = 15    # reason: the InstrumentParameter; value: its new value
+    INSTRUMENT_ADDED = 16        # instrument: the new instrument's index; value: its InstrumentStatus
 
 
 class Reject(IntEnum):
@@ -174,7 +176,9 @@ class Reject(IntEnum):
     BAD_REGION = 4003
     BAD_SECTOR = 4004
     BAD_AMOUNT = 4005
-    BAD_PARAMETER = 4006               # no such instrument parameter, or a value out of its range
+    BAD_PARAMETER = 4006               # no such instrument parameter, or a value out of its range;
+                                       # ADD_INSTRUMENT: a malformed symbol or definition, or no room
+    INSTRUMENT_EXISTS = 4007           # ADD_INSTRUMENT: the symbol is already listed
 
 
 # Codes kept in the table (never renumbered) but no longer raised. NOT_OWNER and

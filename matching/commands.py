@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .codes import CommandType, OrderType, StpMode, TimeInForce
+from .codes import CommandType, InstrumentParameter, OrderType, StpMode, TimeInForce
 from .dtypes import COMMAND_DTYPE
+from .instrument import decode_symbol, encode_symbol
 
 __all__ = [
     "command", "new_order", "cancel", "reduce", "replace", "set_instrument_status",
@@ -22,6 +23,8 @@ __all__ = [
     "ALL_INSTRUMENTS", "PUBLIC", "FLAG_NON_TRADABLE", "FLAG_PARTIAL", "FLAG_PAY_AS_BID",
     "FLAG_FAIL_UNDERSUBSCRIBED", "FLAG_PRIMARY", "FLAG_COMPLIANCE_ONLY", "FLAG_RANDOM_TIES",
     "FLAG_CAP_SHORTFALL", "set_obligation",
+    "add_instrument", "instrument_commands", "instrument_parameters", "command_symbol", "SYMBOL_FIELDS",
+    "PARAMETER_FIELDS", "PARAMETER_ORDER", "FLAG_T_PLUS_ONE", "FLAG_MUST_TAKE_BEST", "FLAG_LISTINGS_EXPIRE",
 ]
 
 ALL_INSTRUMENTS = -1      # release_t1, end_of_day: every instrument
@@ -34,6 +37,28 @@ FLAG_PRIMARY = 16         # auction: the issuer sells allowances it creates
 FLAG_COMPLIANCE_ONLY = 32  # auction: units won are non-tradable (for compliance only)
 FLAG_RANDOM_TIES = 64     # auction: equal prices ranked by a seeded draw, not by time
 FLAG_CAP_SHORTFALL = 128  # auction: a bidder's bids add up to at most its compliance shortfall
+FLAG_T_PLUS_ONE = 1       # add instrument: units bought today are sellable from the next day
+FLAG_MUST_TAKE_BEST = 2   # add instrument: only the best-priced listing may be taken
+FLAG_LISTINGS_EXPIRE = 4  # add instrument: fixed-price listings expire at the end of the day
+
+# ADD_INSTRUMENT: the int64 fields that carry the symbol's 32 bytes, 8 each, little-endian
+SYMBOL_FIELDS = ("order_id", "client_order_id", "price", "qty")
+# InstrumentParameter -> the Instrument field it sets
+PARAMETER_FIELDS = {
+    InstrumentParameter.TICK: "tick",
+    InstrumentParameter.LOT: "lot",
+    InstrumentParameter.MAX_ORDER_QTY: "max_order_qty",
+    InstrumentParameter.REFERENCE_PRICE: "reference_price",
+    InstrumentParameter.BAND_BPS: "band_bps",
+    InstrumentParameter.BLOCK_BAND_BPS: "block_band_bps",
+    InstrumentParameter.BLOCK_MIN_QTY: "block_min_qty",
+    InstrumentParameter.MIN_CLOSE_VOLUME: "min_close_volume",
+}
+# The order parameters are set in: the tick last, once the reference and the band it rounds
+# are in place (every SET_INSTRUMENT_PARAMETER must leave a band that holds a price)
+PARAMETER_ORDER = (InstrumentParameter.REFERENCE_PRICE, InstrumentParameter.BAND_BPS,
+                   InstrumentParameter.BLOCK_BAND_BPS, InstrumentParameter.LOT, InstrumentParameter.MAX_ORDER_QTY,
+                   InstrumentParameter.BLOCK_MIN_QTY, InstrumentParameter.MIN_CLOSE_VOLUME, InstrumentParameter.TICK)
 
 
 def command(type: int, **fields) -> np.ndarray:
@@ -219,3 +244,57 @@ def auction_eligible(auction_id: int, account: int, ts: int = 0, seq: int = 0) -
 def auction_close(instrument: int, ts: int = 0, seq: int = 0) -> np.ndarray:
     """Clear the instrument's open auction."""
     return command(CommandType.AUCTION_CLOSE, instrument=instrument, ts=ts, seq=seq)
+
+
+def add_instrument(instrument, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """List ``instrument`` (an ``Instrument``) at the next index, with the default trading
+    parameters (give it its own with :func:`instrument_parameters`, or build both with
+    :func:`instrument_commands`).
+
+    Fields: the symbol's UTF-8 bytes, NUL-padded to 32, little-endian over order_id
+    (bytes 0-7), client_order_id (8-15), price (16-23) and qty (24-31); order_type = kind;
+    region; min_qty = year; status = the initial InstrumentStatus; flags = FLAG_T_PLUS_ONE |
+    FLAG_MUST_TAKE_BEST | FLAG_LISTINGS_EXPIRE as they apply.
+
+    >>> from matching import Instrument
+    >>> row = add_instrument(Instrument("SCEA2027", year=2027))
+    >>> int(row["order_id"][0]).to_bytes(8, "little"), int(row["min_qty"][0]), int(row["flags"][0])
+    (b'SCEA2027', 2027, 7)
+    """
+    raw = encode_symbol(instrument.symbol)
+    words = {name: int.from_bytes(raw[8 * k:8 * k + 8], "little", signed=True)
+             for k, name in enumerate(SYMBOL_FIELDS)}
+    flags = ((FLAG_T_PLUS_ONE if instrument.t_plus_one else 0) | (FLAG_MUST_TAKE_BEST if instrument.must_take_best else 0)
+             | (FLAG_LISTINGS_EXPIRE if instrument.listings_expire else 0))
+    return command(CommandType.ADD_INSTRUMENT, order_type=int(instrument.kind), region=int(instrument.region),
+                   min_qty=instrument.year, status=int(instrument.status), flags=flags, ts=ts, seq=seq, **words)
+
+
+def command_symbol(row) -> str | None:
+    """The symbol an ADD_INSTRUMENT command carries (a one-row array, a record or a dict of
+    its fields), or None when its 32 bytes hold no valid symbol."""
+    if isinstance(row, np.ndarray):
+        row = row[0]
+    raw = b"".join((int(row[name]) & (2**64 - 1)).to_bytes(8, "little") for name in SYMBOL_FIELDS)
+    return decode_symbol(raw)
+
+
+def instrument_parameters(n: int, instrument) -> np.ndarray:
+    """SET_INSTRUMENT_PARAMETER rows that give instrument index ``n`` every trading
+    parameter of ``instrument``, whatever parameters it has now.
+
+    The tick goes to 1 first (unless ``instrument``'s tick is 1: with a tick of 1 any
+    reference and band hold a price) and to its own value last (``PARAMETER_ORDER``), so
+    every step leaves a band that holds a price.
+    """
+    rows = []
+    if instrument.tick != 1:
+        rows.append(set_instrument_parameter(n, InstrumentParameter.TICK, 1))
+    rows += [set_instrument_parameter(n, p, getattr(instrument, PARAMETER_FIELDS[p])) for p in PARAMETER_ORDER]
+    return np.concatenate(rows)
+
+
+def instrument_commands(n: int, instrument) -> np.ndarray:
+    """The commands that list ``instrument`` as instrument ``n`` (the engine's instrument
+    count before them): its ADD_INSTRUMENT row, then :func:`instrument_parameters`."""
+    return np.concatenate([add_instrument(instrument), instrument_parameters(n, instrument)])

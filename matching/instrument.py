@@ -1,17 +1,51 @@
 """Instrument definitions and the price band arithmetic both engines share."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .codes import InstrumentKind, InstrumentStatus, Region
 
-__all__ = ["Instrument", "price_band", "engine_market", "MAX_PRICE", "MAX_QTY", "MAX_INSTRUMENTS", "MAX_CLOSE_VOLUME"]
+__all__ = ["Instrument", "price_band", "engine_market", "MAX_PRICE", "MAX_QTY", "MAX_INSTRUMENTS", "MAX_CLOSE_VOLUME",
+           "SYMBOL_BYTES", "MIN_YEAR", "MAX_YEAR", "encode_symbol", "decode_symbol"]
 
 # Bounds that keep price x quantity x fee basis points inside int64.
 MAX_PRICE = 10**8           # fen per tonne: 1 million CNY per tonne
 MAX_QTY = 10**7             # tonnes in one order
 MAX_INSTRUMENTS = 32767     # the engine stores an order's instrument in 16 bits
 MAX_CLOSE_VOLUME = 10**15   # tonnes: far above any day's volume
+SYMBOL_BYTES = 32           # a symbol is 1..32 bytes of UTF-8 (the engine keeps it NUL-padded in C)
+MIN_YEAR, MAX_YEAR = 2000, 2100     # ADD_INSTRUMENT: the years a listed instrument may have
+
+
+def encode_symbol(symbol: str) -> bytes:
+    """``symbol`` as the engine stores it: UTF-8, NUL-padded to ``SYMBOL_BYTES``.
+
+    >>> encode_symbol("SCEA2026")[:10]
+    b'SCEA2026\\x00\\x00'
+    """
+    try:
+        raw = symbol.encode("utf-8")
+    except (AttributeError, UnicodeError):
+        raise ValueError(f"symbol {symbol!r} is not a string of UTF-8 text") from None
+    if not 0 < len(raw) <= SYMBOL_BYTES or b"\0" in raw:
+        raise ValueError(f"symbol {symbol!r} must be 1..{SYMBOL_BYTES} bytes of UTF-8 without NUL")
+    return raw.ljust(SYMBOL_BYTES, b"\0")
+
+
+def decode_symbol(raw: bytes) -> str | None:
+    """The symbol in ``SYMBOL_BYTES`` NUL-padded bytes, or None when they hold none: empty
+    (the first byte NUL), anything but NUL after the first NUL, or not UTF-8.
+
+    >>> decode_symbol(b"SCEA2026".ljust(32, b"\\0")), decode_symbol(bytes(32))
+    ('SCEA2026', None)
+    """
+    head, _, tail = bytes(raw).partition(b"\0")
+    if not head or tail.strip(b"\0"):
+        return None
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def price_band(reference: int, band_bps: int, tick: int) -> tuple[int, int]:
@@ -62,7 +96,7 @@ class Instrument:
         self.region = Region(self.region)
         self.status = InstrumentStatus(self.status)
         checks = [
-            ("symbol", isinstance(self.symbol, str) and 0 < len(self.symbol) <= 32),
+            ("symbol", _symbol_ok(self.symbol)),
             ("tick", 0 < self.tick <= MAX_PRICE),
             ("lot", 0 < self.lot <= MAX_QTY),
             ("reference_price", 0 < self.reference_price <= MAX_PRICE),
@@ -88,14 +122,24 @@ class Instrument:
         self.block_band = price_band(reference_price, self.block_band_bps, self.tick)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("band")
-        d.pop("block_band")
+        """The constructor's arguments as plain values (not the bands, which follow from them)."""
+        d = {name: getattr(self, name) for name in _INIT_FIELDS}
         for key in ("kind", "region", "status"):
             d[key] = int(d[key])
         for key in ("t_plus_one", "must_take_best", "listings_expire"):
             d[key] = bool(d[key])
         return d
+
+
+_INIT_FIELDS = tuple(f.name for f in fields(Instrument) if f.init)
+
+
+def _symbol_ok(symbol) -> bool:
+    try:
+        encode_symbol(symbol)
+    except ValueError:
+        return False
+    return True
 
 
 def engine_market(instruments, max_accounts: int, default_stp: int) -> tuple[list, dict]:

@@ -54,6 +54,17 @@ the order they were first changed, carrying the level's new quantity and order c
 when the level is gone) and the book in ``trade_type`` (CONTINUOUS, or FIXED for listings).
 Block quotes are private to their parties and auction bids sealed: their books never
 publish depth.
+
+ADD_INSTRUMENT lists a new instrument (``matching.commands.add_instrument`` gives the
+fields). It is validated in this order, each failure rejecting it and changing nothing: the
+symbol must be 1..32 bytes of UTF-8, NUL-padded (an empty symbol, a non-NUL byte after the
+first NUL, or bytes that are not UTF-8: BAD_PARAMETER); a symbol already listed is
+INSTRUMENT_EXISTS; the kind, region and status must be members of their enums and the year
+within 2000..2100, and the market must hold fewer than MAX_INSTRUMENTS instruments (else
+BAD_PARAMETER). The new instrument takes the next index with the ``Instrument`` defaults
+for every trading parameter (``SET_INSTRUMENT_PARAMETER`` sets its own), an empty day, no
+auction, empty books, its block window closed, zero net credits and zero holdings in every
+account; one INSTRUMENT_ADDED event reports its index and status.
 """
 from __future__ import annotations
 
@@ -66,11 +77,13 @@ from sortedcontainers import SortedDict
 from . import commands as build
 from ._state import BookView, OrderView, account_view, daily_view, digest, pack_state, unpack_state
 from .codes import (
-    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus,
-    OrderType, Region, Reject, Sector, Side, StpMode, TimeInForce, TradeType,
+    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentParameter,
+    InstrumentStatus, OrderType, Region, Reject, Sector, Side, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
-from .instrument import MAX_CLOSE_VOLUME, MAX_PRICE, MAX_QTY, Instrument, engine_market
+from .instrument import (
+    MAX_CLOSE_VOLUME, MAX_INSTRUMENTS, MAX_PRICE, MAX_QTY, MAX_YEAR, MIN_YEAR, Instrument, engine_market,
+)
 from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
 
 __all__ = ["ReferenceEngine"]
@@ -327,6 +340,7 @@ class ReferenceEngine:
             CommandType.AUCTION_BID: self._auction_bid,
             CommandType.AUCTION_ELIGIBLE: self._auction_eligible,
             CommandType.AUCTION_CLOSE: self._auction_close,
+            CommandType.ADD_INSTRUMENT: self._add_instrument,
         }
 
     # ----------------------------------------------------------------- batch API
@@ -425,7 +439,7 @@ class ReferenceEngine:
         acct_row = (a.cash_available, a.cash_frozen, a.account, a.member, a.region, a.sector, a.status)
         rows = [(h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying, h.obligation,
                  a.account, n) for n, h in enumerate(a.holdings)]
-        return account_view(acct_row, rows, self.instruments)
+        return account_view(acct_row, rows, [ins.symbol for ins in self.instruments])
 
     # ------------------------------------------------------------ state
     def _canonical_orders(self) -> np.ndarray:
@@ -1151,6 +1165,34 @@ class ReferenceEngine:
             self._cancel_where(cmd, [n_ins], (BLOCK_BOOK,), lambda o: not low_b <= o.price <= high_b,
                                CancelReason.OUTSIDE_BAND)
 
+    def _add_instrument(self, cmd) -> None:
+        """ADD_INSTRUMENT: list a new instrument at the next index (see the module docstring)."""
+        symbol = build.command_symbol(cmd)
+        if symbol is None:
+            return self._reject(cmd, Reject.BAD_PARAMETER)
+        if symbol in self._index:
+            return self._reject(cmd, Reject.INSTRUMENT_EXISTS)
+        kind, region, status, year = int(cmd["order_type"]), int(cmd["region"]), int(cmd["status"]), int(cmd["min_qty"])
+        if (kind not in set(InstrumentKind) or region not in set(Region) or status not in set(InstrumentStatus)
+                or not MIN_YEAR <= year <= MAX_YEAR or len(self.instruments) >= MAX_INSTRUMENTS):
+            return self._reject(cmd, Reject.BAD_PARAMETER)
+        flags = int(cmd["flags"])
+        n = len(self.instruments)
+        self.instruments.append(Instrument(symbol, kind=kind, region=region, year=year, status=status,
+                                           t_plus_one=bool(flags & build.FLAG_T_PLUS_ONE),
+                                           must_take_best=bool(flags & build.FLAG_MUST_TAKE_BEST),
+                                           listings_expire=bool(flags & build.FLAG_LISTINGS_EXPIRE)))
+        self._index[symbol] = n
+        self.net_credits.append(0)
+        self._books.append(tuple(_Book() for _ in _BOOKS))
+        self._days.append(_Day())
+        self._block_window.append(False)
+        self._auctions.append(None)
+        self._rollover.append([0] * _ROLLOVER_AUCTIONS)
+        for a in self._accounts.values():
+            a.holdings.append(_Holding())
+        self._emit(cmd, EventKind.INSTRUMENT_ADDED, instrument=n, value=status)
+
     def _cancel_all(self, cmd) -> None:
         """The operator's mass cancel; auction bids are irrevocable and stay."""
         which = self._instruments_arg(cmd)
@@ -1205,9 +1247,10 @@ class ReferenceEngine:
         """Close the day of one or all instruments.
 
         For each instrument in turn: DAY orders, listings and block quotes expire; the day's
-        statistics go out (DAILY_STATS, then DAILY_VOLUME per trade type); the close becomes
-        the reference price and re-centres the bands; GTC orders now outside the band are
-        cancelled; units bought today are released (T+1); the day starts again.
+        statistics go out (DAILY_STATS, then DAILY_VOLUME per trade type); the close, rounded
+        to the tick, becomes the reference price and re-centres the bands; GTC orders and
+        listings now outside the band are cancelled; units bought today are released (T+1);
+        the day starts again.
         """
         which = self._instruments_arg(cmd)
         if which is None:
@@ -1221,16 +1264,18 @@ class ReferenceEngine:
             previous = ins.reference_price
             volume = day.volume[TradeType.CONTINUOUS] + day.volume[TradeType.FIXED]
             amount = day.amount[TradeType.CONTINUOUS] + day.amount[TradeType.FIXED]
-            close = previous
+            close = reference = previous
             if volume > ins.min_close_volume:            # at most the threshold: the previous close stands
                 close = (2 * amount + volume) // (2 * volume)         # VWAP, half up, in fen
+                # the next reference is the close on the tick (half up): a band always holds it
+                reference = (2 * close + ins.tick) // (2 * ins.tick) * ins.tick
             opening = day.open or previous
             self._emit(cmd, EventKind.DAILY_STATS, instrument=n, price=close, value=previous,
                        open=opening, high=day.high or opening, low=day.low or opening, qty=volume)
             for trade_type in TradeType:
                 self._emit(cmd, EventKind.DAILY_VOLUME, instrument=n, trade_type=trade_type,
                            qty=day.volume[trade_type], value=day.amount[trade_type])
-            ins.recentre(close)
+            ins.recentre(reference)
             low, high = ins.band
             # listings that do not expire stay only inside the new band: none trades outside it
             self._cancel_where(cmd, [n], (CONTINUOUS_BOOK, FIXED_BOOK), lambda o: not low <= o.price <= high,

@@ -57,8 +57,14 @@ class Ledger:
             elif kind == EventKind.CANCELLED:
                 oid = int(ev["order_id"])
                 assert self.leaves.pop(oid) == ev["qty"], "cancelled quantity is not what was left"
-            elif kind == EventKind.DAILY_STATS:          # the close re-centres the bands
-                self.instruments[int(ev["instrument"])].recentre(int(ev["price"]))
+            elif kind == EventKind.DAILY_STATS:          # the close, on the tick, re-centres the bands
+                ins, close = self.instruments[int(ev["instrument"])], int(ev["price"])
+                if int(ev["qty"]) > ins.min_close_volume:  # a close the day's trades made
+                    close = (2 * close + ins.tick) // (2 * ins.tick) * ins.tick
+                ins.recentre(close)
+            elif kind == EventKind.INSTRUMENT_ADDED:      # listed at the next index with the defaults
+                assert int(ev["instrument"]) == len(self.instruments), "an instrument added out of order"
+                self.instruments.append(Instrument(f"#{len(self.instruments)}"))
             elif kind == EventKind.INSTRUMENT_PARAMETER:  # a changed parameter may move the bands
                 ins = self.instruments[int(ev["instrument"])]
                 setattr(ins, PARAMETER_FIELDS[InstrumentParameter(int(ev["reason"]))], int(ev["value"]))

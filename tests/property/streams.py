@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from matching import COMMAND_DTYPE, CommandType, Instrument, InstrumentKind, Region, commands
+from matching import COMMAND_DTYPE, CommandType, Instrument, InstrumentKind, InstrumentStatus, Region, commands
 
 # Narrow on purpose: few accounts so self-trade prevention fires, prices packed around the
 # reference so orders cross, and a tick/lot that off-tick and off-lot inputs can miss.
@@ -16,6 +16,43 @@ INSTRUMENTS = [
                reference_price=3000, tick=5, lot=10, band_bps=500, max_order_qty=2000,
                block_min_qty=200, t_plus_one=False, min_close_volume=100, must_take_best=False),
 ]
+# Instruments a stream may list (ADD_INSTRUMENT) at indices 2, 3 ... in the order the adds
+# succeed; each starts with the Instrument defaults (ADDED_MODEL), which orders are drawn for.
+ADDED = [
+    Instrument("SCEA2027", year=2027),
+    Instrument("CQCER2024", kind=InstrumentKind.CER, region=Region.CQ, year=2024, t_plus_one=False,
+               must_take_best=False),
+    Instrument("重庆EA2028", region=Region.CQ, year=2028, status=InstrumentStatus.PRE_OPEN, listings_expire=False),
+    Instrument("V" * 32, year=2100, status=InstrumentStatus.HALTED),
+]
+ADDED_MODEL = Instrument("added")
+MODELS = INSTRUMENTS + [ADDED_MODEL] * len(ADDED)       # by index, once listed
+
+
+def _add_row(instrument: Instrument, **fields) -> np.ndarray:
+    """An ADD_INSTRUMENT row for ``instrument`` with some fields overwritten."""
+    row = commands.add_instrument(instrument)
+    for name, value in fields.items():
+        row[name] = value
+    return row
+
+
+# What an ADD_INSTRUMENT row may carry: the candidates (likeliest), duplicates of the
+# instruments there from the start, then definitions every engine refuses (and one valid
+# symbol with every flag bit set).
+ADD_ROWS = np.concatenate(
+    [commands.add_instrument(ins) for ins in ADDED * 3]
+    + [commands.add_instrument(ins) for ins in INSTRUMENTS]
+    + [_add_row(Instrument("X"), order_id=0),                         # empty symbol
+       _add_row(Instrument("X"), qty=0x42),                           # a byte after the first NUL
+       _add_row(Instrument("X"), order_id=0xFF41),                    # not UTF-8
+       _add_row(Instrument("X"), order_id=0x80E3),                    # a truncated UTF-8 sequence
+       _add_row(Instrument("BADKIND"), order_type=3),
+       _add_row(Instrument("BADREGION"), region=0),
+       _add_row(Instrument("BADSTATUS"), status=5),
+       _add_row(Instrument("BADYEAR"), min_qty=2101),
+       _add_row(Instrument("OLDYEAR"), min_qty=1999),
+       _add_row(Instrument("WILDFLAGS"), flags=255)])
 ACCOUNTS = 5
 # SET_INSTRUMENT_PARAMETER values: each parameter's edges and values near the instruments' own
 PARAMETER_VALUES = [-1, 0, 1, 5, 10, 50, 100, 200, 300, 500, 1000, 2000, 3000, 4800, 5000, 5300, 10_000,
@@ -40,8 +77,21 @@ def funded_accounts(n_accounts: int = ACCOUNTS - 1, cash: int = 2_000_000, units
     return np.concatenate(rows)
 
 
+def listed(k: int, n_accounts: int = 0, units: int = 300) -> np.ndarray | None:
+    """List the first ``k`` of ADDED at indices 2, 3 ... (the first by its ADD_INSTRUMENT
+    alone, the others by ``commands.instrument_commands``, as the gateway lists one; all
+    keep the default parameters ADDED_MODEL stands for), and credit funded accounts 0..n-1
+    with units of each."""
+    rows = []
+    for j, ins in enumerate(ADDED[:k]):
+        n = len(INSTRUMENTS) + j
+        rows.append(commands.add_instrument(ins) if j == 0 else commands.instrument_commands(n, ins))
+        rows += [commands.credit_holdings(a, n, units * (a + 1)) for a in range(n_accounts)]
+    return np.concatenate(rows) if rows else None
+
+
 def _price(draw, instrument: int) -> int:
-    ins = INSTRUMENTS[instrument]
+    ins = MODELS[instrument]
     low, high = ins.band
     span = (high - low) // 4
     choice = draw(st.integers(0, 19))
@@ -54,7 +104,7 @@ def _price(draw, instrument: int) -> int:
 
 
 def _qty(draw, instrument: int) -> int:
-    ins = INSTRUMENTS[instrument]
+    ins = MODELS[instrument]
     choice = draw(st.integers(0, 19))
     if choice == 0:
         return draw(st.sampled_from([0, -ins.lot, ins.max_order_qty + ins.lot, 2**62, ins.lot + 1]))
@@ -64,8 +114,9 @@ def _qty(draw, instrument: int) -> int:
 @st.composite
 def command(draw, max_order_id: int = 60) -> tuple:
     row = dict.fromkeys(COMMAND_FIELDS, 0)
-    kind = draw(st.integers(0, 99))
-    instrument = draw(st.integers(0, len(INSTRUMENTS) - 1))
+    kind = draw(st.integers(0, 102))
+    # mostly the instruments there from the start; now and then one a stream may have listed
+    instrument = draw(st.sampled_from([0, 0, 0, 1, 1, 1, 2, 2, 3]))
     row["account"] = draw(st.integers(0, ACCOUNTS - 1))
     row["client_order_id"] = draw(st.integers(0, 1000))
     row["ts"] = draw(st.integers(0, 10**6))
@@ -73,7 +124,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
     row["session"] = draw(st.integers(0, 3))
     if kind < 55:
         row["type"] = CommandType.NEW_ORDER
-        row["instrument"] = instrument if draw(st.integers(0, 30)) else draw(st.sampled_from([-1, 2, 99]))
+        row["instrument"] = instrument if draw(st.integers(0, 30)) else draw(st.sampled_from([-1, 7, 99]))
         row["side"] = draw(st.sampled_from([1, 2, 1, 2, 1, 2, 0, 3]))
         row["order_type"] = draw(st.sampled_from([1, 1, 1, 1, 2, 2, 0]))
         row["tif"] = draw(st.sampled_from([1, 1, 2, 3, 4, 0, 9]))
@@ -115,14 +166,14 @@ def command(draw, max_order_id: int = 60) -> tuple:
                                             CommandType.AUCTION_OPEN, CommandType.AUCTION_BID,
                                             CommandType.AUCTION_BID, CommandType.AUCTION_ELIGIBLE,
                                             CommandType.AUCTION_CLOSE]))
-        row["value"] = draw(st.sampled_from([0, 0, INSTRUMENTS[instrument].lot * 20]))
+        row["value"] = draw(st.sampled_from([0, 0, MODELS[instrument].lot * 20]))
         row["client_order_id"] = draw(st.integers(-5, 5))
         row["instrument"] = instrument
         row["side"] = draw(st.sampled_from([1, 2, 0]))
         row["price"] = _price(draw, instrument)
         row["qty"] = min(_qty(draw, instrument) * draw(st.sampled_from([1, 1, 10])), 2**63 - 1)
         int32 = lambda x: max(-2**31, min(x, 2**31 - 1))          # noqa: E731 - the field is 32 bits
-        row["min_qty"] = int32(draw(st.sampled_from([INSTRUMENTS[instrument].lot, row["qty"], 0, row["qty"] + 1])))
+        row["min_qty"] = int32(draw(st.sampled_from([MODELS[instrument].lot, row["qty"], 0, row["qty"] + 1])))
         row["contra_account"] = draw(st.sampled_from([-1, -1, 0, 1, 2, 99, -7]))
         row["flags"] = draw(st.sampled_from([0, 2, 4, 8, 16, 16 | 32, 64, 64 | 4, 128]))
         row["order_id"] = draw(st.integers(0, max_order_id))
@@ -135,8 +186,11 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["flags"] = draw(st.sampled_from([0, 0, 1]))
         row["region"] = draw(st.sampled_from([1, 2, 0]))
         row["sector"] = draw(st.sampled_from([1, 9, 0, 11]))
-    else:
+    elif kind < 100:
         row["type"] = draw(st.sampled_from([0, 5, 9, 13, 255]))
+    else:
+        add = ADD_ROWS[draw(st.integers(0, len(ADD_ROWS) - 1))]
+        row.update({name: add[name].item() for name in COMMAND_FIELDS if name not in ("ts", "seq", "session")})
     return tuple(row[name] for name in COMMAND_FIELDS)
 
 
@@ -147,16 +201,24 @@ def to_array(rows) -> np.ndarray:
     return out
 
 
-def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, int]]) -> np.ndarray:
+def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, int]],
+                 listing: bool = False) -> np.ndarray:
     """A seeded batch of ``n`` mixed commands of every kind. Cancels, reduces and replaces
     mostly aim at ``live`` (order id, account, order type) triples with the owner's account;
-    takes and accepts at live listings and quotes, mostly from other accounts."""
+    takes and accepts at live listings and quotes, mostly from other accounts.
+
+    With ``listing``, one command in 500 is an ADD_INSTRUMENT (one of ADD_ROWS) and about a
+    third aim at the instruments such commands list (indices 2 on, with the defaults);
+    without it the stream is what it was before instruments could be listed."""
     out = np.zeros(n, dtype=COMMAND_DTYPE)
-    instrument = rng.integers(0, len(INSTRUMENTS), n)
-    ticks = np.array([i.tick for i in INSTRUMENTS])[instrument]
-    lots = np.array([i.lot for i in INSTRUMENTS])[instrument]
-    refs = np.array([i.reference_price for i in INSTRUMENTS])[instrument]
-    block_min = np.array([i.block_min_qty for i in INSTRUMENTS])[instrument]
+    if listing:     # the instruments there from the start, and those the stream may have listed
+        instrument = rng.choice(len(MODELS), n, p=[0.35, 0.35, 0.12, 0.1, 0.04, 0.04])
+    else:
+        instrument = rng.integers(0, len(INSTRUMENTS), n)
+    ticks = np.array([i.tick for i in MODELS])[instrument]
+    lots = np.array([i.lot for i in MODELS])[instrument]
+    refs = np.array([i.reference_price for i in MODELS])[instrument]
+    block_min = np.array([i.block_min_qty for i in MODELS])[instrument]
     kind = rng.integers(0, 1000, n)
     bounds = [430, 560, 620, 780, 830, 880, 900, 920, 924, 950, 953, 958, 960, 968, 972, 974, 978, 979, 980, 992]
     kinds = [CommandType.NEW_ORDER, CommandType.CANCEL, CommandType.REDUCE, CommandType.REPLACE,
@@ -166,12 +228,15 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
              CommandType.SET_BLOCK_WINDOW, CommandType.END_OF_DAY, CommandType.AUCTION_CLOSE,
              CommandType.SET_INSTRUMENT_PARAMETER, CommandType.CANCEL_ALL,
              rng.choice(ACCOUNT_COMMANDS, n, p=[0.05, 0.05, 0.3, 0.05, 0.25, 0.05, 0.05, 0.05, 0.1, 0.05])]
+    if listing:     # 980..982 of the account commands' share
+        bounds.insert(-1, 982)
+        kinds.insert(-1, CommandType.ADD_INSTRUMENT)
     out["type"] = np.select([kind < b for b in bounds], kinds, rng.choice([0, 5, 99]))
 
     def rare(values, common, p=0.02):
         return np.where(rng.random(n) < p, rng.choice(values, n), common)
 
-    out["instrument"] = rare([-1, 2, 1000], instrument, 0.005)
+    out["instrument"] = rare([-1, 7 if listing else 2, 1000], instrument, 0.005)
     out["account"] = rng.integers(0, LONG_ACCOUNTS, n)
     side = rng.integers(1, 3, n)
     out["side"] = rare([0, 3], side)
@@ -233,4 +298,11 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
         lots_open = np.array([(o, a, t) for o, a, t in live if t == 8] or [(0, 0, 0)])
         bidding = (out["type"] == CommandType.AUCTION_BID) | (out["type"] == CommandType.AUCTION_ELIGIBLE)
         out["order_id"] = np.where(bidding, lots_open[rng.integers(0, len(lots_open), n)][:, 0], out["order_id"])
+    # last: an ADD_INSTRUMENT row is one of ADD_ROWS whole (its symbol fills order_id .. qty)
+    adding = out["type"] == CommandType.ADD_INSTRUMENT
+    if listing and adding.any():
+        adds = ADD_ROWS[rng.integers(0, len(ADD_ROWS), n)]
+        for name in COMMAND_FIELDS:
+            if name not in ("ts", "seq"):
+                out[name] = np.where(adding, adds[name], out[name])
     return out

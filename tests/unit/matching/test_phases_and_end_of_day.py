@@ -9,7 +9,7 @@ from helpers import (
     open_account, rows, trades, units,
 )
 from matching import (
-    CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, Reject, Side, TimeInForce,
+    CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, OrderType, Reject, Side, TimeInForce,
     TradeType, commands, price_band,
 )
 
@@ -405,3 +405,17 @@ def test_listings_expire_at_the_end_of_the_day_as_configured(impl, listings_expi
     events = end_of_day(engine, SC_I)
     assert cancels(events) == ([] if left else [(1, CancelReason.EXPIRY, 10)])
     assert listing_ladder(engine, SC) == left
+
+
+def test_the_next_reference_is_the_close_on_the_tick(impl):
+    """CCER2025 trades on a 5-fen tick: a VWAP of 6002.5 publishes the close 6003 (half up, in
+    fen) and makes 6005 the next reference, so the band around it always holds a price, even
+    a zero-width band (before, it was left empty and the state could not be snapshot)."""
+    engine = impl(market())
+    trade_at(engine, CER, 6000, 1)
+    trade_at(engine, CER, 6005, 1)
+    engine.process(commands.set_instrument_parameter(CER_I, InstrumentParameter.BAND_BPS, 0))
+    events = end_of_day(engine, CER_I)
+    assert rows(only(events, STATS), "price", "value") == [(6003, 6000)]
+    assert engine.instruments[CER_I].reference_price == 6005 and engine.instruments[CER_I].band == (6005, 6005)
+    assert type(engine).restore(engine.snapshot()).state_digest() == engine.state_digest()
