@@ -201,8 +201,11 @@ class Disclosure:
         cross = np.array(state["cross"], dtype=np.int64)
         net = np.array(state["net"], dtype=np.int64)
         rows = list(state["report"])
-        if cross.shape != self._cross.shape or net.shape != self._net.shape:
-            raise ValueError(f"disclosure figures for {len(cross)} instruments, not {len(self._cross)}")
+        n = len(self._cross)
+        if cross.ndim != 1 or cross.shape != net.shape or len(cross) > n:
+            raise ValueError(f"disclosure figures for {len(cross)} instruments, not {n}")
+        # instruments listed after the snapshot (a new vintage) start from nothing
+        cross, net = np.pad(cross, (0, n - len(cross))), np.pad(net, (0, n - len(net)))
         if not all(isinstance(r, dict) and set(r) == set(REPORT_FIELDS) for r in rows):
             raise ValueError("disclosure report rows without the report's fields")
         date = state["report_date"]

@@ -10,7 +10,8 @@ differing key (:class:`ConfigDrift`), unless the operator asks for the differenc
 applied (``chuanyu engine --apply-config``): then the commands :func:`drift` returns are
 journaled, so replay and standbys see the change at the point it was made.
 
-Compared: each instrument's symbol (in order) and trading parameters, the market-wide
+Compared: each instrument's symbol (in order; new ones may follow the recovered ones and are
+listed by --apply-config) and trading parameters, the market-wide
 engine settings, and each configured account's existence, member, region, sector, STP mode,
 retention floors, position limits and obligations.
 Not compared: ``reference_price`` and an account's ``cash`` and ``holdings`` are opening
@@ -26,24 +27,8 @@ import numpy as np
 from matching import InstrumentParameter, StpMode, commands
 from matching.money import fee_table
 
-__all__ = ["Difference", "ConfigDrift", "drift", "genesis", "PARAMETER_FIELDS", "apply_order"]
+__all__ = ["Difference", "ConfigDrift", "drift", "genesis"]
 
-# InstrumentParameter -> the configuration's (and Instrument's) field
-PARAMETER_FIELDS = {
-    InstrumentParameter.TICK: "tick",
-    InstrumentParameter.LOT: "lot",
-    InstrumentParameter.MAX_ORDER_QTY: "max_order_qty",
-    InstrumentParameter.REFERENCE_PRICE: "reference_price",
-    InstrumentParameter.BAND_BPS: "band_bps",
-    InstrumentParameter.BLOCK_BAND_BPS: "block_band_bps",
-    InstrumentParameter.BLOCK_MIN_QTY: "block_min_qty",
-    InstrumentParameter.MIN_CLOSE_VOLUME: "min_close_volume",
-}
-# The order differences are applied in: the tick last, once the reference and the band it
-# rounds are in place (each command must leave a band that holds a price)
-apply_order = (InstrumentParameter.REFERENCE_PRICE, InstrumentParameter.BAND_BPS,
-               InstrumentParameter.BLOCK_BAND_BPS, InstrumentParameter.LOT, InstrumentParameter.MAX_ORDER_QTY,
-               InstrumentParameter.BLOCK_MIN_QTY, InstrumentParameter.MIN_CLOSE_VOLUME, InstrumentParameter.TICK)
 # Instrument fields no command changes: a difference cannot be applied
 _FIXED_FIELDS = ("kind", "region", "year", "t_plus_one", "must_take_best", "listings_expire")
 _ACCOUNT_FIELDS = ("member", "region", "sector")
@@ -72,7 +57,7 @@ class ConfigDrift(Exception):
 
 
 def _instrument_rows(n: int, values: dict) -> np.ndarray | None:
-    rows = [commands.set_instrument_parameter(n, p, values[p]) for p in apply_order if p in values]
+    rows = [commands.set_instrument_parameter(n, p, values[p]) for p in commands.PARAMETER_ORDER if p in values]
     return np.concatenate(rows) if rows else None
 
 
@@ -110,24 +95,18 @@ def _account_drift(config, a, view: dict, stp: int, market_stp: int) -> list[Dif
     for name, (build, field) in _BOUNDS.items():
         configured = getattr(a, name)
         for n, ins in enumerate(config.instruments):
-            want, have = configured.get(ins.symbol, 0), view["holdings"][ins.symbol][field]
+            held = view["holdings"].get(ins.symbol)       # None: an instrument listed by this same change
+            want, have = configured.get(ins.symbol, 0), 0 if held is None else held[field]
             if want != have:
                 out.append(Difference(f"accounts[{a.id}].{name}.{ins.symbol}", want, have, build(a.id, n, want)))
     return out
 
 
 def genesis(config) -> np.ndarray:
-    """The first start's commands: every instrument parameter, then the accounts.
-
-    Each instrument's tick goes to 1 first (with a tick of 1 any reference and band hold a
-    price) and to its value last, so the parameters apply whatever engine they replay onto.
-    """
-    rows = []
-    for n, ins in enumerate(config.instruments):
-        values = {p: getattr(ins, f) for p, f in PARAMETER_FIELDS.items()}
-        if ins.tick != 1:
-            rows.append(commands.set_instrument_parameter(n, InstrumentParameter.TICK, 1))
-        rows.append(_instrument_rows(n, values))
+    """The first start's commands: every instrument listed with its parameters, then the
+    accounts. The daemon's engine starts with no instrument, so a replay of the journal
+    rebuilds the market whatever today's configuration says."""
+    rows = [commands.instrument_commands(n, ins) for n, ins in enumerate(config.instruments)]
     rows.extend(_account_rows(config, a) for a in config.accounts)
     return np.concatenate(rows)
 
@@ -145,19 +124,24 @@ def drift(config, engine) -> list[Difference]:
     have_instruments = engine.instruments
     want_symbols = [i.symbol for i in config.instruments]
     have_symbols = [i.symbol for i in have_instruments]
-    if want_symbols != have_symbols:
+    if want_symbols[:len(have_symbols)] != have_symbols:
+        # an instrument is named by its index on the wire: only new ones at the end can be added
         out.append(Difference("instruments", want_symbols, have_symbols, None))
-        return out                   # by index nothing else compares
+        return out
     for n, (want, have) in enumerate(zip(config.instruments, have_instruments)):
         name = f"instruments[{want.symbol}]"
         for field in _FIXED_FIELDS:
             if getattr(want, field) != getattr(have, field):
                 out.append(Difference(f"{name}.{field}", getattr(want, field), getattr(have, field), None))
-        for p in apply_order:
-            field = PARAMETER_FIELDS[p]
+        for p in commands.PARAMETER_ORDER:
+            field = commands.PARAMETER_FIELDS[p]
             if p != InstrumentParameter.REFERENCE_PRICE and getattr(want, field) != getattr(have, field):
                 out.append(Difference(f"{name}.{field}", getattr(want, field), getattr(have, field),
                                       _instrument_rows(n, {p: getattr(want, field)})))
+    for n in range(len(have_symbols), len(want_symbols)):          # a new vintage, listed at the end
+        ins = config.instruments[n]
+        out.append(Difference(f"instruments[{ins.symbol}]", "configured", "absent",
+                              commands.instrument_commands(n, ins)))
     account_stp = dict(map(tuple, meta["account_stp"]))       # only the accounts off the market default
     for a in config.accounts:
         view = engine.account(a.id)

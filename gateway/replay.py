@@ -5,8 +5,8 @@ The daemon names each snapshot by the last command it includes
 replayed from the record after that seq. A snapshot that fails to restore is skipped with a
 log line and the previous one is used, with more journal. With no snapshot at all, replay
 starts from a fresh engine built from the market configuration (``new_engine``): the daemon
-journals its start-up commands (accounts, deposits, holdings) like any others, so the whole
-state follows from the journal.
+journals its start-up commands (the instruments, accounts, deposits, holdings) like any others,
+so the whole state follows from the journal.
 """
 from __future__ import annotations
 
@@ -52,9 +52,10 @@ def snapshots(state_dir) -> list[tuple[int, Path]]:
 
 
 def engine_for_config(config) -> Engine:
-    """A fresh engine for a ``MarketConfig``, as the daemon builds it before its first command."""
-    return Engine(config.instruments, max_accounts=config.max_accounts, default_stp=config.default_stp,
-                  risk=config.risk, fees=config.fees)
+    """A fresh engine for a ``MarketConfig``, as the daemon builds it before its first command:
+    no instrument and no account yet (the journal lists them: ``gateway.drift.genesis``)."""
+    return Engine([], max_accounts=config.max_accounts, default_stp=config.default_stp, risk=config.risk,
+                  fees=config.fees)
 
 
 def _restore_newest(state_dir, until_seq: int | None):

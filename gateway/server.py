@@ -117,7 +117,7 @@ from .config import MarketConfig
 from .journal import Journal, JournalError, JournalTailLost
 from .statelock import StateLock, StateLocked
 from .logs import Throttle, log_operator_events
-from .replay import snapshots
+from .replay import engine_for_config, snapshots
 from .protocol import (
     HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_ACK_DTYPE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE, PROTOCOL_VERSION,
     REPORT_DTYPE, SERVER_HEARTBEAT_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType,
@@ -517,9 +517,7 @@ class Gateway(Persistence, StorageGuard):
         self._limited[[s.idx for s in self.sessions[1:] if s.cfg.rate_limit]] = True
 
     def _new_engine(self) -> Engine:
-        cfg = self.config
-        return Engine(cfg.instruments, max_accounts=cfg.max_accounts, default_stp=cfg.default_stp,
-                      risk=cfg.risk, fees=cfg.fees)
+        return engine_for_config(self.config)
 
     # ------------------------------------------------------------------ sockets
     def bind(self) -> dict:
@@ -1154,8 +1152,10 @@ class Gateway(Persistence, StorageGuard):
         if self._drop_copy:
             copy = reports.copy()
             copy["flags"] |= np.uint8(ReportFlag.DROP_COPY)
-            for s in self._drop_copy:
-                self._deliver(s, copy.copy(), merged)
+            for s in self._drop_copy:             # a drop-copy session's own reports come once, as its own
+                others = copy[dest != s.idx]
+                if len(others):
+                    self._deliver(s, others, merged)
         reports, bounds = group_by_session(reports, np.ascontiguousarray(dest, dtype=np.int32), len(self.sessions))
         for idx, a, b in bounds:
             if idx != OPERATOR:

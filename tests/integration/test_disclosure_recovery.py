@@ -7,7 +7,8 @@ last close, the rows of a date already reported) and the tape rows a crash kept 
 written, each trade exactly once. After kill -9 at random moments under continuous crossing
 orders from both platforms, the files equal byte for byte those of a run that never crashed
 fed the same journal: built offline (a fresh engine and :class:`feeds.disclosure.Disclosure`
-over every journal record) and by a fresh daemon started on a copy of the journal alone.
+over every journal record) and by a fresh daemon started on a copy of the journal alone (with
+its keys).
 
 ``CHUANYU_LONG=1`` runs 10 kill rounds instead of 3. Loopback only; every wait polls with a
 deadline.
@@ -214,11 +215,12 @@ def test_after_kill_9_at_random_moments_the_tape_and_report_equal_a_run_that_nev
         for name in got:
             assert got[name] == expected[name], f"{name} differs from the run that never crashed"
 
-        # a fresh daemon on a copy of the journal alone rebuilds the same files
+        # a fresh daemon on a copy of the journal (and the market's keys) rebuilds the same files
         fresh = tmp_path / "fresh"
         fresh.mkdir()
         for _, seg in segments(d.state_dir):
             shutil.copy(seg, fresh / seg.name)
+        shutil.copytree(d.keys, fresh / "keys")
         f = Daemon(fresh, config_text=PERIODIC)
         assert f.stop() == 0
         rebuilt = disclosure_files(fresh)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from gateway.config import example_toml, parse_config
@@ -121,3 +122,50 @@ def test_market_wide_settings_are_compared():
     cfg.default_stp = StpMode.OFF
     cfg.fees = {}
     assert [d.key for d in drift(cfg, engine)] == ["market.default_stp", "market.fees"]
+
+
+def test_a_first_start_the_engine_refuses_journals_nothing(tmp_path, monkeypatch):
+    """A configuration the engine refuses is tried on a scratch engine first: nothing reaches
+    the journal, so the corrected configuration is what the next start applies."""
+    import gateway.persistence as persistence
+    from bench.gateway_bench import _config
+    from gateway.errors import GatewayError
+    from gateway.journal import read_records
+    from gateway.server import Gateway
+    from matching import commands
+
+    cfg = parse_config(_config(1))
+    refused = lambda config: np.concatenate([genesis(config), commands.deposit(999, 5)])   # noqa: E731
+    monkeypatch.setattr(persistence, "genesis", refused)
+    with pytest.raises(GatewayError, match="the configuration was refused by the engine: UNKNOWN_ACCOUNT for DEPOSIT"):
+        Gateway(cfg, tmp_path)
+    assert list(read_records(tmp_path)) == []
+    monkeypatch.setattr(persistence, "genesis", genesis)
+    gw = Gateway(cfg, tmp_path)
+    try:
+        assert drift(cfg, gw.engine) == [] and len(list(read_records(tmp_path))) == 1
+    finally:
+        gw.close()
+
+
+def test_a_new_instrument_at_the_end_is_listed_with_its_rules_and_a_reordered_list_refused():
+    engine = started(market())
+    vintage = f"""
+[[instruments]]
+symbol = "CCER{YEAR}"
+kind = "CER"
+year = {YEAR}
+reference_price = 6300
+tick = 5
+"""
+    listed = parse_config(example_toml(YEAR).replace("[[members]]", vintage + "\n[[members]]", 1)
+                          .replace("id = 1\nmember = 101\n", f"id = 1\nmember = 101\nretention_floor = {{ CCER{YEAR} = 10 }}\n", 1))
+    differences = drift(listed, engine)
+    assert [d.key for d in differences] == [f"instruments[CCER{YEAR}]", f"accounts[1].retention_floor.CCER{YEAR}"]
+    apply(engine, differences)
+    assert drift(listed, engine) == []
+    assert engine.instruments[-1].symbol == f"CCER{YEAR}" and engine.instruments[-1].tick == 5
+    assert engine.account(1)["holdings"][f"CCER{YEAR}"]["floor"] == 10
+    reordered = market()
+    reordered.instruments = reordered.instruments[::-1]
+    assert [(d.key, d.rows) for d in drift(reordered, started(market()))] == [("instruments", None)]
