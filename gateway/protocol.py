@@ -176,25 +176,28 @@ def _layout(size: int, fields: list[tuple[str, str, str]]) -> tuple[np.dtype, di
 
 # ------------------------------------------------------------------ client -> server
 ORDER_DTYPE, _ORDER_DOC = _layout(INBOUND_SIZE, [
-    ("msg_type", "u1", "NEW_ORDER 1, CANCEL 2, REDUCE 3, REPLACE 4"),
-    ("side", "u1", "NEW_ORDER: Side (BUY 1, SELL 2)"),
-    ("order_type", "u1", "NEW_ORDER: OrderType (LIMIT 1, MARKET 2)"),
-    ("tif", "u1", "NEW_ORDER: TimeInForce (GTC 1, DAY 2, IOC 3, FOK 4)"),
-    ("stp", "u1", "NEW_ORDER: StpMode (0 = the account's default)"),
-    ("flags", "u1", "BLOCK_QUOTE: 2 = partial acceptance allowed; others 0"),
+    ("msg_type", "u1", "NEW_ORDER 1, CANCEL 2, REDUCE 3, REPLACE 4, LIST_FIXED 5, TAKE_FIXED 6, BLOCK_QUOTE 7, "
+                       "BLOCK_ACCEPT 8, AUCTION_BID 9"),
+    ("side", "u1", "NEW_ORDER / LIST_FIXED / BLOCK_QUOTE: Side (BUY 1, SELL 2); others: not used"),
+    ("order_type", "u1", "NEW_ORDER: OrderType (LIMIT 1, MARKET 2); others: not used"),
+    ("tif", "u1", "NEW_ORDER: TimeInForce (GTC 1, DAY 2, IOC 3, FOK 4); others: not used"),
+    ("stp", "u1", "NEW_ORDER: StpMode (0 = the account's default); others: not used"),
+    ("flags", "u1", "BLOCK_QUOTE: 2 = partial acceptance allowed; others: not used"),
     ("reserved2", "<u2", "0"),
-    ("instrument", "<i4", "NEW_ORDER / LIST_FIXED / BLOCK_QUOTE: instrument index (see the configuration)"),
+    ("instrument", "<i4", "NEW_ORDER / LIST_FIXED / BLOCK_QUOTE: instrument index (endpoints.json `instruments`); "
+                          "others: not used"),
     ("account", "<i4", "the account acted for; CANCEL / REDUCE / REPLACE: the order's owner"),
     ("client_order_id", "<i8", "messages that create an order (NEW_ORDER, LIST_FIXED, TAKE_FIXED, "
                                "BLOCK_QUOTE, BLOCK_ACCEPT, AUCTION_BID): > every earlier one of the "
                                "session; others: a free tag echoed in a REJECT"),
     ("order_id", "<i8", "CANCEL / REDUCE / REPLACE: the engine order id from the ACK; TAKE_FIXED / "
                         "BLOCK_ACCEPT: the listing's or quote's order id; AUCTION_BID: the auction id"),
-    ("price", "<i8", "NEW_ORDER (limit) / REPLACE / LIST_FIXED / BLOCK_QUOTE / AUCTION_BID: fen per tonne"),
-    ("qty", "<i8", "tonnes: ordered, listed, quoted, taken or bid; REDUCE / REPLACE: the new remaining "
-                   "quantity"),
-    ("contra_account", "<i4", "BLOCK_QUOTE: the one account the quote is for, -1 = any; others 0"),
-    ("min_qty", "<i4", "LIST_FIXED: the smallest take allowed; others 0"),
+    ("price", "<i8", "NEW_ORDER (LIMIT) / REPLACE / LIST_FIXED / BLOCK_QUOTE / AUCTION_BID: fen per tonne; "
+                     "others: not used"),
+    ("qty", "<i8", "tonnes: ordered, listed, quoted, taken, accepted or bid; REDUCE / REPLACE: the new "
+                   "remaining quantity; CANCEL: not used"),
+    ("contra_account", "<i4", "BLOCK_QUOTE: the one account the quote is for, -1 = any; others: not used"),
+    ("min_qty", "<i4", "LIST_FIXED: the smallest take allowed; others: not used"),
 ])
 
 LOGIN_DTYPE, _LOGIN_DOC = _layout(INBOUND_SIZE, [
@@ -202,7 +205,7 @@ LOGIN_DTYPE, _LOGIN_DOC = _layout(INBOUND_SIZE, [
     ("flags", "u1", "LoginFlag bits: 1 GAP_FILL (re-send the reports after last_report_seq); other bits 0"),
     ("version", "<u2", f"protocol version, {PROTOCOL_VERSION}"),
     ("session", "<i4", "the configured session id"),
-    ("heartbeat_ms", "<i4", "requested heartbeat interval; 0 = the server's"),
+    ("heartbeat_ms", "<i4", "requested heartbeat interval, ms; 0 = the server's"),
     ("reserved2", "<i4", "0"),
     ("last_report_seq", "<i8", "GAP_FILL: the last report_seq the client received (0: none); "
                                "without GAP_FILL ignored (send 0)"),
@@ -230,12 +233,14 @@ INBOUND_HEADER_DTYPE = np.dtype({"names": ["msg_type"], "formats": ["u1"], "offs
 # ------------------------------------------------------------------ server -> client
 REPORT_DTYPE, _REPORT_DOC = _layout(OUTBOUND_SIZE, [
     ("msg_type", "u1", "ACK 33, REJECT 34, FILL 35, CANCELLED 36, REDUCED 37, REPLACED 38"),
-    ("side", "u1", "the order's side"),
+    ("side", "u1", "the order's Side (FILL: this side of the trade)"),
     ("reason", "<u2", "REJECT: the reject code; CANCELLED: the CancelReason"),
-    ("ref_type", "u1", "the inbound msg_type that caused the report (REJECT: the rejected one)"),
+    ("ref_type", "u1", "what caused the report: engine reports the causing command's CommandType (1-4 are "
+                        "NEW_ORDER .. REPLACE, as their msg_type); gateway rejects the refused message's "
+                        "msg_type (0: a refused frame)"),
     ("flags", "u1", "ReportFlag bits: 1 aggressor (FILL), 2 priority kept (REPLACED), 4 drop copy"),
-    ("order_type", "u1", "the order's OrderType"),
-    ("tif", "u1", "the order's TimeInForce"),
+    ("order_type", "u1", "the order's OrderType (FILL: 0)"),
+    ("tif", "u1", "the order's TimeInForce (FILL: 0)"),
     ("instrument", "<i4", "instrument index"),
     ("account", "<i4", "the order's account"),
     ("session", "<i4", "the session whose message caused the report (0: the operator)"),
@@ -270,7 +275,8 @@ LOGIN_ACK_DTYPE, _LOGIN_ACK_DOC = _layout(OUTBOUND_SIZE, [
     ("report_seq", "<i8", "the session's last report_seq before this login (a gap fill ends there)"),
     ("next_cmd_seq", "<i8", "the command sequence number the next accepted message will get"),
     ("rate_limit", "<i8", "messages per second allowed (0: unlimited)"),
-    ("last_client_order_id", "<i8", "the highest NEW_ORDER client order id the session has used"),
+    ("last_client_order_id", "<i8", "the highest client order id the session has used in an order-creating "
+                                    "message (NEW_ORDER, LIST_FIXED, ...): the next must be greater"),
 ])
 
 SERVER_LOGOUT_DTYPE, _SERVER_LOGOUT_DOC = _layout(OUTBOUND_SIZE, [
