@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 
 __all__ = ["main", "build_parser", "CliError"]
+from .argtypes import number
 
 
 class CliError(Exception):
@@ -32,15 +32,6 @@ class CliError(Exception):
         super().__init__(message)
         self.status = status
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
-    return value
 
 
 # --------------------------------------------------------------------------- chuanyu bench ...
@@ -92,7 +83,7 @@ def _add_bench(commands) -> None:
     engine.add_argument("--seed", type=int, default=None,
                         help="seed for every workload instead of each one's default")
     # Shrinks every workload; for tests and quick trials, not a supported measurement.
-    engine.add_argument("--scale", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
+    engine.add_argument("--scale", type=number(float, 0, above=True), default=1.0, help=argparse.SUPPRESS)
     engine.set_defaults(handler=_bench_engine)
 
 

@@ -8,11 +8,11 @@ adds ``bench feeds`` under ``chuanyu bench``. :func:`render` is the view,
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 
+from .argtypes import number
 from .cli_gateway import DEFAULT_STATE_DIR, _cli_error, _handler, _report
 
 __all__ = ["register", "add_bench_feeds", "render", "message_json", "snapshot_json"]
@@ -51,24 +51,6 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
-    return value
 
 
 def register(commands) -> None:
@@ -92,11 +74,11 @@ def register(commands) -> None:
     p.add_argument("--depth", type=int, default=5, metavar="N", help="levels per side in the view (default 5)")
     p.add_argument("--trades", type=int, default=10, metavar="N", help="last trades in the view (default 10)")
     p.add_argument("--once", action="store_true", help="print the view (--json: the snapshot's lines) and exit")
-    p.add_argument("--count", type=_positive_int, metavar="N",
+    p.add_argument("--count", type=number(int, 1, what="an integer"), metavar="N",
                    help="exit after N live messages of the chosen instruments (--json: N lines after the "
                         "snapshot's)")
-    p.add_argument("--duration", type=_seconds, metavar="S", help="exit after S seconds")
-    p.add_argument("--timeout", type=_seconds, default=5.0, metavar="S", help="seconds to wait for the snapshot")
+    p.add_argument("--duration", type=number(float, 0, above=True, what="a number of seconds"), metavar="S", help="exit after S seconds")
+    p.add_argument("--timeout", type=number(float, 0, above=True, what="a number of seconds"), default=5.0, metavar="S", help="seconds to wait for the snapshot")
     p.set_defaults(handler=_handler(_feed))
 
 

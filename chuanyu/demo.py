@@ -20,7 +20,6 @@ before it), so they are the same for the same seed too.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -31,6 +30,8 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from .argtypes import number
 
 __all__ = ["register", "run_demo", "DemoError", "Tally"]
 
@@ -57,47 +58,20 @@ def register(commands) -> None:
                     "listings, block deals, a CER auction and a primary allowance auction), watch it on a "
                     "live dashboard, and end with the end-of-day report and market-vitality indicators. "
                     "The same --seed gives the same day and the same report.")
-    p.add_argument("--duration", type=_duration, default=30.0, metavar="S",
+    p.add_argument("--duration", type=number(float, 0, 86_400, above=True, what="a number of seconds"), default=30.0, metavar="S",
                    help="wall-clock seconds the simulated day is spread over (default 30; the day takes "
                         "longer if the machine cannot keep up)")
-    p.add_argument("--seed", type=_seed, default=1, metavar="N", help="the day's random seed (default 1)")
+    p.add_argument("--seed", type=number(int, 0, 2**63 - 1, what="an integer"), default=1, metavar="N", help="the day's random seed (default 1)")
     p.add_argument("--headless", action="store_true", help="plain log lines instead of the live dashboard")
     p.add_argument("--state-dir", metavar="DIR",
                    help="where the daemon keeps its journal, keys and end-of-day files (must be empty or "
                         "not exist; default: a temporary folder removed at the end)")
-    p.add_argument("--metrics-port", type=_port, metavar="N",
+    p.add_argument("--metrics-port", type=number(int, 1, 65535, what="a port number"), metavar="N",
                    help="passed to `chuanyu engine --metrics-port N`: Prometheus metrics during the demo")
     p.set_defaults(handler=_main)
 
 
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 86_400:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400 seconds: {text!r}")
-    return value
 
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be 0 .. 2**63-1: {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 1..65535: {text!r}")
-    return value
 
 
 def _main(args) -> int:

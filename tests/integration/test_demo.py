@@ -134,8 +134,8 @@ def test_the_plan_is_a_function_of_the_seed():
 @pytest.mark.parametrize("args, message", [
     (("--duration", "0"), "--duration: must be more than 0"),
     (("--duration", "soon"), "--duration: not a number"),
-    (("--seed", "-1"), "--seed: must be 0"),
-    (("--metrics-port", "70000"), "--metrics-port: must be 1..65535"),
+    (("--seed", "-1"), "--seed: must be at least 0"),
+    (("--metrics-port", "70000"), "--metrics-port: must be at least 1 and at most 65535"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message):
     run = _demo("--headless", *args, timeout=60)

@@ -131,10 +131,10 @@ def test_the_view_shows_each_instruments_phase_and_its_fixed_price_listings():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--count", "0"], "--count: must be 1 or more"),
+    (["--count", "0"], "--count: must be at least 1"),
     (["--count", "many"], "--count: not an integer"),
-    (["--duration", "nan"], "--duration: must be a positive number of seconds"),
-    (["--timeout", "-1"], "--timeout: must be a positive number of seconds"),
+    (["--duration", "nan"], "--duration: not a number of seconds"),
+    (["--timeout", "-1"], "--timeout: must be more than 0"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
     assert main(["feed", "--json", *args]) == 2
