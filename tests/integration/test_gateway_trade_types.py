@@ -139,3 +139,29 @@ def test_a_person_at_a_terminal_lists_and_takes_with_chuanyu_order(market):
     assert fill, out
     out = _order_cli(d, 2, "cq-platform", "take", str(listing), "50", "--account", "4", status=1)
     assert "reason BELOW_MINIMUM" in out
+
+
+def test_a_cap_shortfall_auction_admits_bids_up_to_the_configured_obligation(tmp_path, zctx, connect):
+    """Obligations come from the configuration (or `chuanyu admin obligation`): account 3 must
+    surrender 200 t of SCEA2026 and holds none, so it may bid for 200 t; account 4, which has
+    no obligation, is refused BIDDER_CAP (before, every bid was: no obligation could be set)."""
+    text = _MARKET.replace("id = 3\nmember = 201\n", "id = 3\nmember = 201\nobligation = { SCEA2026 = 200 }\n", 1)
+    assert text != _MARKET
+    d = Daemon(tmp_path / "state", text)
+    public, secret = load_keys(d.keys, "admin")
+    admin = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=3000, context=zctx)
+    try:
+        cq = connect(d, 2)
+        cq.login()
+        opened = admin.request("auction_open", instrument="SCEA2026", account=2, side="SELL", volume=500,
+                               reserve=4900, min_bid=10, rules=["cap_shortfall"])["events"]
+        auction = next(e["order_id"] for e in opened if e["kind"] == "ACCEPTED")
+        within = cq.auction_bid(auction, account=3, qty=200, price=5000)
+        beyond = cq.auction_bid(auction, account=3, qty=10, price=5000)        # 210 > 200
+        none = cq.auction_bid(auction, account=4, qty=10, price=5000)
+        got = drain(cq, lambda g: {within, beyond, none} <= {r.client_order_id for r in g})
+        assert {r.client_order_id: (r.type_name, r.reason_name) for r in got} == {
+            within: ("ACK", ""), beyond: ("REJECT", "BIDDER_CAP"), none: ("REJECT", "BIDDER_CAP")}
+    finally:
+        admin.sock.close(linger=0)
+        d.stop()
