@@ -366,8 +366,16 @@ class Gateway(Persistence, StorageGuard):
         try:
             self._open(journal, clock, accept_journal_loss, apply_config)
         except BaseException:
-            self._lock.release()                   # a refused start leaves the dir free for the next try
+            self._abandon()
             raise
+
+    def _abandon(self) -> None:
+        """Close what a refused start had opened; the state dir is free for the next try."""
+        for part, close in (("disclosure", "close"), ("metrics", "close"), ("journal", "close"), ("ctx", "term")):
+            thing = getattr(self, part, None)
+            if thing is not None:
+                getattr(thing, close)()
+        self._lock.release()
 
     def _open(self, journal, clock, accept_journal_loss: bool, apply_config: bool) -> None:
         config = self.config

@@ -210,7 +210,7 @@ def admin_status(zctx, d: Daemon, timeout_ms: int = 5000) -> dict:
     try:
         return a.request("status")["status"]
     finally:
-        a.sock.close(linger=0)
+        a.close()
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -113,7 +113,7 @@ def test_a_new_account_in_the_configuration_is_created_with_apply_config(tmp_pat
         try:
             deposit = a.request("deposit", account=5, amount=1)
         finally:
-            a.sock.close(linger=0)
+            a.close()
         assert deposit["ok"], deposit
     finally:
         d.stop()

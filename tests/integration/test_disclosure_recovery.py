@@ -54,7 +54,7 @@ def admin(zctx, d: Daemon, op: str, timeout_ms: int = 10_000, **args) -> dict:
     try:
         return a.request(op, **args)
     finally:
-        a.sock.close(linger=0)
+        a.close()
 
 
 def kill(d: Daemon) -> None:

@@ -27,7 +27,7 @@ def admin(zctx):
 
     yield make
     for a in made:
-        a.sock.close(linger=0)
+        a.close()
 
 
 def test_halt_resume_suspend_and_funding_take_effect(fresh_daemon, connect, admin):

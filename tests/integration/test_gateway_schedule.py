@@ -42,7 +42,7 @@ def admin(scheduled_daemon, zctx):
     public, secret = load_keys(d.keys, "admin")
     a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=3000, context=zctx)
     yield a
-    a.sock.close(linger=0)
+    a.close()
 
 
 def test_the_daemon_drives_phases_block_window_and_end_of_day(scheduled_daemon, admin, connect):

@@ -20,7 +20,7 @@ def market(tmp_path, zctx):
     public, secret = load_keys(d.keys, "admin")
     admin = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=3000, context=zctx)
     yield d, admin
-    admin.sock.close(linger=0)
+    admin.close()
     d.stop()
 
 
@@ -163,5 +163,5 @@ def test_a_cap_shortfall_auction_admits_bids_up_to_the_configured_obligation(tmp
         assert {r.client_order_id: (r.type_name, r.reason_name) for r in got} == {
             within: ("ACK", ""), beyond: ("REJECT", "BIDDER_CAP"), none: ("REJECT", "BIDDER_CAP")}
     finally:
-        admin.sock.close(linger=0)
+        admin.close()
         d.stop()

@@ -223,7 +223,7 @@ def test_reports_fill_the_fields_as_the_tables_say(tmp_path, zctx):
         assert int(view["last_client_order_id"]) == int(gateway_reject["client_order_id"])
         beat = rsc.until(lambda r: int(r["msg_type"]) == MsgType.SERVER_HEARTBEAT)[-1]
         _unused_are_zero(beat)
-        admin.sock.close(linger=0)
+        admin.close()
         for c in clients:
             c.sock.close(linger=0)
     finally:
