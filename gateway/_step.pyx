@@ -35,7 +35,7 @@ import numpy as np
 from matching import COMMAND_DTYPE, EVENT_DTYPE, EventKind, Side
 
 from .protocol import (
-    CREATING_TYPES, COMMAND_OF, INBOUND_SIZE, MAX_FRAME_BYTES, ORDER_DTYPE, ORDER_TYPES, REPORT_DTYPE,
+    CREATING_TYPES, COMMAND_OF, INBOUND_SIZE, MAX_FRAME_BYTES, ORDER_DTYPE, ORDER_TYPES, REF_TYPE_OF, REPORT_DTYPE,
     REPORT_TYPE_OFFSET, GatewayReject, MsgType, ReportFlag, reserved_mask,
 )
 
@@ -136,6 +136,11 @@ cdef int _LIST_FIXED = MsgType.LIST_FIXED
 cdef int _BLOCK_QUOTE = MsgType.BLOCK_QUOTE
 cdef int _FIRST_SESSION_TYPE = MsgType.LOGIN
 cdef int _LAST_SESSION_TYPE = MsgType.HEARTBEAT
+# a report's ref_type by the causing command's type (protocol.REF_TYPE_OF)
+cdef uint8_t _REF_OF[256]
+for _i in range(256):
+    _REF_OF[_i] = REF_TYPE_OF[_i]
+
 cdef uint16_t _R_UNKNOWN_TYPE = GatewayReject.UNKNOWN_MESSAGE_TYPE
 cdef uint16_t _R_RESERVED = GatewayReject.RESERVED_NOT_ZERO
 cdef uint16_t _R_RATE = GatewayReject.RATE_LIMITED
@@ -471,7 +476,7 @@ def build_reports(cnp.ndarray events, cnp.ndarray cmd_sess, cnp.ndarray cmd_sess
                 r.msg_type = _FILL
                 r.side = _BUY if side == 0 else _SELL
                 r.instrument, r.seq, r.cmd_seq, r.ts = e.instrument, e.seq, e.cmd_seq, e.ts
-                r.price, r.qty, r.ref_type = e.price, e.qty, e.command
+                r.price, r.qty, r.ref_type = e.price, e.qty, _REF_OF[e.command]
                 r.trade_id, r.trade_type = e.trade_id, e.trade_type
                 r.order_id = ids[side]
                 r.account = e.buy_account if side == 0 else e.sell_account
@@ -502,7 +507,7 @@ def build_reports(cnp.ndarray events, cnp.ndarray cmd_sess, cnp.ndarray cmd_sess
         r = &out[j]
         r.msg_type = e.kind + _REPORT_OFFSET
         r.instrument, r.seq, r.cmd_seq, r.ts = e.instrument, e.seq, e.cmd_seq, e.ts
-        r.price, r.qty, r.ref_type = e.price, e.qty, e.command
+        r.price, r.qty, r.ref_type = e.price, e.qty, _REF_OF[e.command]
         r.side, r.reason, r.order_type, r.tif = e.side, e.reason, e.order_type, e.tif
         r.account, r.order_id, r.client_order_id, r.leaves = e.account, oid, e.client_order_id, e.leaves
         r.session = sid

@@ -52,7 +52,7 @@ __all__ = [
     "ORDER_DTYPE", "LOGIN_DTYPE", "LOGOUT_DTYPE", "HEARTBEAT_DTYPE", "INBOUND_HEADER_DTYPE",
     "REPORT_DTYPE", "LOGIN_ACK_DTYPE", "SERVER_LOGOUT_DTYPE", "SERVER_HEARTBEAT_DTYPE",
     "INBOUND_LAYOUTS", "OUTBOUND_LAYOUTS", "ORDER_TYPES", "REPORT_TYPES",
-    "CREATING_TYPES", "COMMAND_OF", "decode_orders", "encode", "message", "reserved_mask", "REPORT_TYPE_OFFSET",
+    "CREATING_TYPES", "COMMAND_OF", "REF_TYPE_OF", "decode_orders", "encode", "message", "reserved_mask", "REPORT_TYPE_OFFSET",
 ]
 
 PROTOCOL_VERSION = 1
@@ -103,6 +103,12 @@ CREATING_TYPES = (MsgType.NEW_ORDER, MsgType.LIST_FIXED, MsgType.TAKE_FIXED, Msg
 COMMAND_OF = np.zeros(256, dtype=np.uint8)
 for _t in ORDER_TYPES:
     COMMAND_OF[int(_t)] = int(CommandType[_t.name])
+# CommandType -> a report's ref_type: the msg_type of the order-entry message that caused it
+# (LIST_FIXED 30 -> 5, ...), so a client matches a report to what it sent whichever layer
+# answered; an operator's or the schedule's command keeps its own CommandType (10 and up).
+REF_TYPE_OF = np.arange(256, dtype=np.uint8)
+for _t in ORDER_TYPES:
+    REF_TYPE_OF[int(CommandType[_t.name])] = int(_t)
 REPORT_TYPES = (MsgType.ACK, MsgType.REJECT, MsgType.FILL, MsgType.CANCELLED, MsgType.REDUCED,
                 MsgType.REPLACED)
 REPORT_TYPE_OFFSET = 32        # report msg_type = REPORT_TYPE_OFFSET + EventKind
@@ -235,9 +241,9 @@ REPORT_DTYPE, _REPORT_DOC = _layout(OUTBOUND_SIZE, [
     ("msg_type", "u1", "ACK 33, REJECT 34, FILL 35, CANCELLED 36, REDUCED 37, REPLACED 38"),
     ("side", "u1", "the order's Side (FILL: this side of the trade)"),
     ("reason", "<u2", "REJECT: the reject code; CANCELLED: the CancelReason"),
-    ("ref_type", "u1", "what caused the report: engine reports the causing command's CommandType (1-4 are "
-                        "NEW_ORDER .. REPLACE, as their msg_type); gateway rejects the refused message's "
-                        "msg_type (0: a refused frame)"),
+    ("ref_type", "u1", "what caused the report: the msg_type of the order-entry message (1-9), from the "
+                        "engine or the gateway alike; an operator's or the schedule's command: its "
+                        "CommandType (10 and up); 0: a refused frame"),
     ("flags", "u1", "ReportFlag bits: 1 aggressor (FILL), 2 priority kept (REPLACED), 4 drop copy"),
     ("order_type", "u1", "the order's OrderType (FILL: 0)"),
     ("tif", "u1", "the order's TimeInForce (FILL: 0)"),

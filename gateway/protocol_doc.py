@@ -182,10 +182,10 @@ _ORDER_ID = "the order's engine order id, from its ACK"
 _PRICE = "fen per tonne: > 0, a multiple of the instrument's tick, inside its price band"
 _QTY = "tonnes: > 0, a multiple of the instrument's lot"
 
-_REF_ENGINE = ("the causing command's CommandType: " + ", ".join(
-    f"{t.name} {int(CommandType[t.name])}" for t in p.ORDER_TYPES)
-    + f"; an operator or schedule command's own (e.g. END_OF_DAY {int(CommandType.END_OF_DAY)}, "
-      f"AUCTION_CLOSE {int(CommandType.AUCTION_CLOSE)})")
+_REF_ENGINE = ("the msg_type of the order-entry message that caused it: " + ", ".join(
+    f"{t.name} {int(t)}" for t in p.ORDER_TYPES)
+    + f"; an operator's or the schedule's command: its CommandType (e.g. END_OF_DAY "
+      f"{int(CommandType.END_OF_DAY)}, AUCTION_CLOSE {int(CommandType.AUCTION_CLOSE)})")
 _REPORT = {       # the fields every engine report carries
     "ref_type": _REF_ENGINE,
     "flags": "ReportFlag bits: 4 DROP_COPY on a drop-copy session's copy; else 0",
@@ -342,8 +342,8 @@ MESSAGES: dict[p.MsgType, tuple[str, dict[str, str]]] = {
         "`qty` (section 3).", {
             "side": _ECHO,
             "reason": "the reject code (section 8)",
-            "ref_type": "engine reject: the refused command's CommandType, as for any engine report; gateway "
-                        "reject: the refused message's msg_type; 0: a refused frame",
+            "ref_type": "the refused message's msg_type, whether the engine or the gateway refused it; an "
+                        "operator's command: its CommandType; 0: a refused frame",
             "flags": _REPORT["flags"],
             "order_type": _ECHO,
             "tif": _ECHO,
@@ -570,7 +570,8 @@ def sections() -> dict[str, str]:
     enums = "\n".join([_enum_table(Side, "Side"), _enum_table(OrderType, "OrderType"),
                        _enum_table(TimeInForce, "TimeInForce"), _enum_table(StpMode, "StpMode"),
                        _enum_table(CancelReason, "CancelReason (CANCELLED `reason`)"),
-                       _enum_table(CommandType, "CommandType (`ref_type` of an engine report)"),
+                       _enum_table(CommandType, "CommandType (`ref_type` of a report an operator's or the schedule's "
+                                                            "command caused)"),
                        _enum_table(p.ReportFlag, "ReportFlag (report `flags` bits)"),
                        _enum_table(p.LoginFlag, "LoginFlag (LOGIN `flags` bits)")])
     return {**_feeds(), "example": _example(), "constants": constants, "msg-types": "\n".join(msg_types) + "\n",

@@ -10,7 +10,7 @@ import numpy as np
 
 from matching import EVENT_DTYPE, EventKind, Side
 
-from .protocol import REPORT_DTYPE, REPORT_TYPE_OFFSET, MsgType, ReportFlag
+from .protocol import REF_TYPE_OF, REPORT_DTYPE, REPORT_TYPE_OFFSET, MsgType, ReportFlag
 
 __all__ = ["build_reports", "GATHER_MAX"]
 
@@ -98,6 +98,7 @@ def build_reports(gw, events, cmd_sess, cmd_session_ids, cmd_pos, base):
         out_bytes = out.view(np.uint8).reshape(len(out), REPORT_DTYPE.itemsize)
         _copy_fields(out, out_bytes, np.arange(len(sel)), events, ev_bytes, sel, _SINGLE_MAP)
         out["msg_type"] = kind + REPORT_TYPE_OFFSET
+        out["ref_type"] = REF_TYPE_OF[out["ref_type"]]
         out["session"] = cmd_session_ids[cmd_i]
         replaced = kind == _REPLACED
         if replaced.any():
@@ -133,4 +134,5 @@ def build_reports(gw, events, cmd_sess, cmd_session_ids, cmd_pos, base):
         out["flags"][where] = np.where(aggressor == side, _AGGRESSOR, 0)
         dest[where] = gw._order_session[ids]
         gw._order_open[ids[events[leaves_field][t_rows] == 0]] = False
+    out["ref_type"] = REF_TYPE_OF[out["ref_type"]]
     return out, dest, np.repeat(cmd_pos[cmd_i], width)

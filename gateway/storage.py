@@ -23,16 +23,13 @@ import time
 import numpy as np
 
 from .journal import JournalWriteError
-from .protocol import COMMAND_OF, CREATING_TYPES, OPERATOR, ORDER_TYPES, REPORT_DTYPE, GatewayReject, MsgType
+from .protocol import COMMAND_OF, CREATING_TYPES, OPERATOR, REF_TYPE_OF, REPORT_DTYPE, GatewayReject, MsgType
 
 __all__ = ["Storage", "StorageGuard", "R_STORAGE"]
 
 log = logging.getLogger("chuanyu.gateway")
 
 R_STORAGE = int(GatewayReject.STORAGE_UNAVAILABLE)
-_MSG_OF = np.zeros(256, dtype=np.uint8)        # by command type: the order-entry message type
-for _t in ORDER_TYPES:
-    _MSG_OF[int(COMMAND_OF[int(_t)])] = int(_t)
 _CREATES = np.zeros(256, dtype=bool)           # by command type: creates an order (a client order id)
 _CREATES[COMMAND_OF[list(CREATING_TYPES)]] = True
 _SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order_id", "client_order_id", "price", "qty")
@@ -130,7 +127,7 @@ class StorageGuard:
         r = np.zeros(len(cmds), dtype=REPORT_DTYPE)
         r["msg_type"] = MsgType.REJECT
         r["reason"] = R_STORAGE
-        r["ref_type"] = _MSG_OF[cmds["type"]]
+        r["ref_type"] = REF_TYPE_OF[cmds["type"]]
         r["session"] = cmds["session"]
         r["ts"] = cmds["ts"]
         for name in _SIDE_FIELDS:

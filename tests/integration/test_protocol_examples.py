@@ -15,7 +15,7 @@ from gateway import protocol_doc
 from gateway.admin import AdminClient
 from gateway.client import Client, load_keys
 from gateway.protocol import (
-    LOGIN_ACK_DTYPE, OUTBOUND_LAYOUTS, PROTOCOL_VERSION, REPORT_TYPES, GatewayReject, MsgType, encode,
+    LOGIN_ACK_DTYPE, ORDER_TYPES, OUTBOUND_LAYOUTS, PROTOCOL_VERSION, REPORT_TYPES, GatewayReject, MsgType, encode,
 )
 from matching import CommandType, Side
 
@@ -197,12 +197,14 @@ def test_reports_fill_the_fields_as_the_tables_say(tmp_path, zctx):
             if int(r["msg_type"]) == MsgType.ACK:
                 assert r["leaves"] == r["qty"]
         refs = {(int(r["msg_type"]), int(r["ref_type"])) for r in rows if int(r["report_seq"])}
-        # engine reports name the engine's command, not the message type
-        assert {(MsgType.ACK, CommandType.LIST_FIXED), (MsgType.ACK, CommandType.TAKE_FIXED),
-                (MsgType.FILL, CommandType.TAKE_FIXED), (MsgType.ACK, CommandType.BLOCK_QUOTE),
-                (MsgType.FILL, CommandType.BLOCK_ACCEPT), (MsgType.ACK, CommandType.AUCTION_BID),
-                (MsgType.FILL, CommandType.AUCTION_CLOSE), (MsgType.CANCELLED, CommandType.NEW_ORDER)} <= refs
-        assert (int(engine_reject["ref_type"]), int(engine_reject["reason"])) == (CommandType.TAKE_FIXED, 3013)
+        # engine reports name the message that caused them, as gateway rejects do; an operator's
+        # command its CommandType
+        assert {(MsgType.ACK, MsgType.LIST_FIXED), (MsgType.ACK, MsgType.TAKE_FIXED),
+                (MsgType.FILL, MsgType.TAKE_FIXED), (MsgType.ACK, MsgType.BLOCK_QUOTE),
+                (MsgType.FILL, MsgType.BLOCK_ACCEPT), (MsgType.ACK, MsgType.AUCTION_BID),
+                (MsgType.FILL, CommandType.AUCTION_CLOSE), (MsgType.CANCELLED, MsgType.NEW_ORDER)} <= refs
+        assert not {ref for _, ref in refs} & {int(CommandType[t.name]) for t in ORDER_TYPES if int(t) > 4}
+        assert (int(engine_reject["ref_type"]), int(engine_reject["reason"])) == (MsgType.TAKE_FIXED, 3013)
         assert int(engine_reject["report_seq"]) > 0
         # a gateway reject names the message type and is outside the numbering
         assert (int(gateway_reject["ref_type"]), int(gateway_reject["reason"])) == \

@@ -107,13 +107,15 @@ def test_the_reserved_fields_the_doc_calls_must_be_zero_are_the_ones_the_daemon_
 
 
 def test_the_ref_type_numbers_in_the_prose_are_the_enums():
-    """Section 5's `ref_type` paragraph quotes numbers by hand: engine ones are CommandType's,
-    the gateway's example is the MsgType."""
+    """Section 5's `ref_type` paragraph quotes numbers by hand: the messages' are MsgType's,
+    the operator's commands' CommandType's, and REF_TYPE_OF maps one to the other."""
     from matching import CommandType
     text = DOC.read_text(encoding="utf-8")
     para = text[text.index("- **`ref_type`** says"):text.index("Reports go to the session")]
-    engine, gateway = para.split("In a gateway reject")
-    quoted = re.findall(r"\b([A-Z][A-Z_]+) (\d+)\b", engine)
-    assert len(quoted) >= 8
-    assert all(int(CommandType[name]) == int(n) for name, n in quoted), quoted
-    assert all(int(p.MsgType[name]) == int(n) for name, n in re.findall(r"\b([A-Z][A-Z_]+) (\d+)\b", gateway))
+    messages, operator = para.split("A report caused by the operator")
+    quoted = re.findall(r"\b([A-Z][A-Z_]+) (\d+)\b", messages)
+    assert len(quoted) == 9 and all(int(p.MsgType[name]) == int(n) for name, n in quoted), quoted
+    assert all(int(p.REF_TYPE_OF[int(CommandType[name])]) == int(n) for name, n in quoted)
+    commands = re.findall(r"\b([A-Z][A-Z_]+) (\d+)\b", operator)
+    assert len(commands) >= 3 and all(int(CommandType[name]) == int(n) for name, n in commands), commands
+    assert all(int(p.REF_TYPE_OF[int(CommandType[name])]) == int(n) for name, n in commands)
