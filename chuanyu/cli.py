@@ -17,21 +17,12 @@ arguments (usage message), 130 interrupted. A user never sees a traceback for ba
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
-__all__ = ["main", "build_parser", "CliError"]
 from .argtypes import number
+from .clikit import CliError, check_json_target, write_json
 
-
-class CliError(Exception):
-    """A failure to report as one line on stderr, with the given exit status."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
+__all__ = ["main", "build_parser", "CliError"]
 
 
 # --------------------------------------------------------------------------- chuanyu bench ...
@@ -116,35 +107,6 @@ def _quantity(value, unit: str) -> str:
     if unit == "ms":
         return f"{value:.2f} ms"
     return f"{value:.1f} {unit}"
-
-
-def _check_json_target(path: str | None) -> None:
-    """Fail before a long run if ``path`` cannot be written."""
-    if path is None or path == "-":
-        return
-    if os.path.isdir(path):
-        raise CliError(f"--json {path}: is a directory")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CliError(f"--json {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise CliError(f"--json {path}: not writable")
-
-
-def write_json(path: str | None, results) -> None:
-    """Write ``results`` as JSON to ``path`` ('-': standard output; None: nowhere)."""
-    if not path:
-        return
-    text = json.dumps(results, indent=2, default=float)
-    if path == "-":
-        sys.stdout.write(text + "\n")
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    print(f"results written to {path}", file=sys.stderr)
 
 
 def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"):
@@ -254,7 +216,7 @@ def _bench_engine(args) -> int:
     except ImportError as exc:          # e.g. a stale or missing build of the compiled engine
         raise CliError(f"cannot load the engine benchmark: {exc}") from None
 
-    _check_json_target(args.json)
+    check_json_target(args.json)
     out = Console(stderr=args.json == "-")
     err = Console(stderr=True)
     try:

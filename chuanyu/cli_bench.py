@@ -111,9 +111,9 @@ def _bench_all(args) -> int:
     from rich.table import Table
 
     from bench.engine_bench import machine_info
-    from chuanyu.cli import CliError, _check_json_target, write_json
+    from chuanyu.clikit import CliError, check_json_target, write_json
 
-    _check_json_target(args.all_json)
+    check_json_target(args.all_json)
     suites = tuple(dict.fromkeys(args.all_only)) if args.all_only else SUITES
     out = Console(stderr=args.all_json == "-")
     err = Console(stderr=True)

@@ -13,7 +13,8 @@ import sys
 import time
 
 from .argtypes import number
-from .cli_gateway import DEFAULT_STATE_DIR, _cli_error, _handler, _report
+from .cli_gateway import DEFAULT_STATE_DIR, _report
+from .clikit import CliError, check_json_target, handler
 
 __all__ = ["register", "add_bench_feeds", "render", "message_json", "snapshot_json"]
 
@@ -51,8 +52,6 @@ examples:
 """
 
 
-
-
 def register(commands) -> None:
     """Add ``feed`` to the ``chuanyu`` subcommands."""
     p = commands.add_parser(
@@ -79,7 +78,7 @@ def register(commands) -> None:
                         "snapshot's)")
     p.add_argument("--duration", type=number(float, 0, above=True, what="a number of seconds"), metavar="S", help="exit after S seconds")
     p.add_argument("--timeout", type=number(float, 0, above=True, what="a number of seconds"), default=5.0, metavar="S", help="seconds to wait for the snapshot")
-    p.set_defaults(handler=_handler(_feed))
+    p.set_defaults(handler=handler(_feed))
 
 
 def _endpoints(args) -> tuple[str, str, list | None]:
@@ -91,10 +90,10 @@ def _endpoints(args) -> tuple[str, str, list | None]:
         try:
             info = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise _cli_error(f"cannot read {path}: {exc}") from None
+            raise CliError(f"cannot read {path}: {exc}") from None
     feed, snapshots = args.feed or info.get("feed"), args.snapshots or info.get("feed_snapshots")
     if not (feed and snapshots):
-        raise _cli_error(f"no feed found: {path} is missing or the daemon runs with feeds off "
+        raise CliError(f"no feed found: {path} is missing or the daemon runs with feeds off "
                          "(give --state-dir, or --feed and --snapshots)")
     return feed, snapshots, info.get("instruments")
 
@@ -349,7 +348,7 @@ def _feed(args) -> int:
 
     from feeds.client import FeedClient, FeedError
     if args.depth < 1 or args.trades < 0:
-        raise _cli_error("--depth must be >= 1 and --trades >= 0", 2)
+        raise CliError("--depth must be >= 1 and --trades >= 0", 2)
     feed, snapshots, symbols = _endpoints(args)
     ctx = zmq.Context()
     pending: list = []
@@ -359,10 +358,10 @@ def _feed(args) -> int:
         try:
             client.start()
         except FeedError as exc:
-            raise _cli_error(f"feed {snapshots}: {exc}") from None
+            raise CliError(f"feed {snapshots}: {exc}") from None
         unknown = [s for s in args.symbols if s not in client.symbols]
         if unknown:
-            raise _cli_error(f"unknown instrument {unknown[0]!r} (known: {', '.join(client.symbols)})", 2)
+            raise CliError(f"unknown instrument {unknown[0]!r} (known: {', '.join(client.symbols)})", 2)
         shown = [client.symbols.index(s) for s in args.symbols] or list(range(len(client.symbols)))
         if args.json:
             return _follow_json(client, pending, shown, args)
@@ -410,17 +409,16 @@ def add_bench_feeds(targets) -> None:
     p.add_argument("--seconds", type=float, default=3.0, metavar="S", help="seconds per measurement (default 3)")
     p.add_argument("--subscribers", type=int, nargs="+", metavar="N", default=[1, 4, 16],
                    help="subscriber counts with feeds on (default 1 4 16)")
-    p.set_defaults(handler=_handler(_bench_feeds))
+    p.set_defaults(handler=handler(_bench_feeds))
 
 
 def _bench_feeds(args) -> int:
     from bench import feeds_bench
-    from chuanyu.cli import _check_json_target
-    _check_json_target(args.json)
+    check_json_target(args.json)
     if any(n < 0 or n > 64 for n in args.subscribers):
-        raise _cli_error("--subscribers must be 0..64", 2)
+        raise CliError("--subscribers must be 0..64", 2)
     if not 0 < args.seconds <= 600:
-        raise _cli_error("--seconds must be in (0, 600]", 2)
+        raise CliError("--seconds must be in (0, 600]", 2)
     results = feeds_bench.run(subscribers=args.subscribers, seconds=args.seconds, quick=args.quick,
                               log=lambda m: print(m, file=sys.stderr))
     _report(args.json, feeds_bench.table(results), results)

@@ -15,35 +15,12 @@ import os
 import sys
 from pathlib import Path
 
+from .clikit import CliError, check_json_target, handler, write_json
+
 __all__ = ["register", "add_bench_gateway", "add_bench_recovery", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
 
 DEFAULT_STATE_DIR = "chuanyu-state"
 DEFAULT_KEY_NAMES = ("server", "admin", "sc-platform", "cq-platform", "broker", "regulator")
-
-
-class _Fail(Exception):
-    """A failure to print as one line (``chuanyu: error: ...``) with an exit status."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _cli_error(message: str, status: int = 1) -> _Fail:
-    return _Fail(message, status)
-
-
-def _handler(fn):
-    """Wrap a handler so its failures print as one line whichever module runs ``main``."""
-    def run(args) -> int:
-        from chuanyu.cli import CliError
-        try:
-            return fn(args)
-        except (_Fail, CliError) as exc:
-            print(f"chuanyu: error: {exc}", file=sys.stderr)
-            return exc.status
-    run.__name__ = fn.__name__
-    return run
 
 
 def _load_config(path):
@@ -51,7 +28,7 @@ def _load_config(path):
     try:
         return load_config(path) if path else default_config()
     except ConfigError as exc:
-        raise _cli_error(f"config: {exc}", 2) from None
+        raise CliError(f"config: {exc}", 2) from None
 
 
 def register(commands) -> None:
@@ -93,7 +70,7 @@ def _add_engine(commands) -> None:
                    help="where the configuration differs from the market in the state dir (an instrument's "
                         "band, tick, lot, ...; a new account), apply the difference as journaled operator "
                         "commands instead of refusing to start; each change is logged")
-    p.set_defaults(handler=_handler(_engine))
+    p.set_defaults(handler=handler(_engine))
 
 
 def _engine(args) -> int:
@@ -106,19 +83,19 @@ def _engine(args) -> int:
     configure(args.log_level, json_lines=args.log_json)
     try:
         cfg = _load_config(args.config)
-    except _Fail as exc:
+    except CliError as exc:
         _log_error(args, exc)
         raise
     if args.metrics_port is not None:
         if not 0 <= args.metrics_port <= 65535:
-            raise _cli_error("--metrics-port must be 0..65535 (0: off)", 2)
+            raise CliError("--metrics-port must be 0..65535 (0: off)", 2)
         cfg.daemon = dataclasses.replace(cfg.daemon, metrics_port=args.metrics_port)
     net = cfg.network
     for name in ("order_port", "admin_port"):
         value = getattr(args, name)
         if value is not None:
             if not 0 <= value <= 65535:
-                raise _cli_error(f"--{name.replace('_', '-')} must be 0..65535", 2)
+                raise CliError(f"--{name.replace('_', '-')} must be 0..65535", 2)
             net = dataclasses.replace(net, **{name: value})
     cfg.network = net
     try:
@@ -126,7 +103,7 @@ def _engine(args) -> int:
                      apply_config=args.apply_config)
     except (GatewayError, JournalWriteError) as exc:     # the latter: a full disk before serving began
         _log_error(args, exc)
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 def _log_error(args, exc) -> None:
@@ -146,7 +123,7 @@ def _add_config(commands) -> None:
     ex.set_defaults(handler=lambda args: _print(__import__("gateway.config", fromlist=["x"]).example_toml()))
     check = sub.add_parser("check", help="check a configuration file")
     check.add_argument("file")
-    check.set_defaults(handler=_handler(_config_check))
+    check.set_defaults(handler=handler(_config_check))
 
 
 def _print(text: str) -> int:
@@ -169,7 +146,7 @@ def _add_keys(commands) -> None:
     p.add_argument("dir", metavar="DIR")
     p.add_argument("names", metavar="NAME", nargs="*",
                    help=f"key pair names (default: {' '.join(DEFAULT_KEY_NAMES)})")
-    p.set_defaults(handler=_handler(_keys))
+    p.set_defaults(handler=handler(_keys))
 
 
 def _keys(args) -> int:
@@ -178,10 +155,10 @@ def _keys(args) -> int:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _cli_error(f"cannot create {folder}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot create {folder}: {exc.strerror or exc}") from None
     for name in args.names or DEFAULT_KEY_NAMES:
         if not name or "/" in name or name.startswith("."):
-            raise _cli_error(f"bad key name {name!r}", 2)
+            raise CliError(f"bad key name {name!r}", 2)
         if (folder / f"{name}.key_secret").exists():
             print(f"{name}: kept {folder / name}.key_secret")
             continue
@@ -214,18 +191,18 @@ def _connection(args, which: str):
         try:
             info = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise _cli_error(f"cannot read {path}: {exc}") from None
+            raise CliError(f"cannot read {path}: {exc}") from None
     endpoint = args.endpoint or info.get(which)
     server_key = args.server_key or info.get("server_public_key")
     keys = args.keys or info.get("keys_dir")
     if not (endpoint and server_key and keys):
-        raise _cli_error(f"no daemon found: {path} is missing (give --state-dir, or --endpoint, "
+        raise CliError(f"no daemon found: {path} is missing (give --state-dir, or --endpoint, "
                          "--server-key and --keys)")
     from gateway.client import load_keys
     try:
         public, secret = load_keys(keys, args.key)
     except (OSError, ValueError) as exc:
-        raise _cli_error(f"key pair {args.key!r} in {keys}: {exc}") from None
+        raise CliError(f"key pair {args.key!r} in {keys}: {exc}") from None
     return endpoint, server_key, public, secret, info
 
 
@@ -289,7 +266,7 @@ def _add_admin(commands) -> None:
                 sp.add_argument(name, nargs="?" if param.endswith("?") else None, type=kind)
         sp.add_argument("--non-tradable", action="store_true", help=argparse.SUPPRESS) if op in ("credit", "debit") \
             else None
-    p.set_defaults(handler=_handler(_admin))
+    p.set_defaults(handler=handler(_admin))
 
 
 def _event_line(e: dict, symbols: list) -> str:
@@ -329,7 +306,7 @@ def _admin(args) -> int:
         with AdminClient(endpoint, server_key, public, secret, timeout_ms=int(args.timeout * 1000)) as admin:
             reply = admin.request(args.op.replace("-", "_"), **request)
     except AdminError as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
     rejected = [e for e in reply.get("events", []) if e["kind"] == "REJECTED"]
     if args.json:
         print(json.dumps({k: v for k, v in reply.items() if k not in ("ok", "id")}, indent=2, sort_keys=True))
@@ -346,10 +323,10 @@ def _admin(args) -> int:
         if not reply.get("events"):
             print(f"{args.op}: ok, nothing to do")
     if rejected:
-        raise _cli_error(f"{args.op}: rejected: {rejected[0]['reason']}")
+        raise CliError(f"{args.op}: rejected: {rejected[0]['reason']}")
     expected = getattr(args, "expect_digest", None)
     if expected is not None and reply["status"]["state_digest"] != expected:
-        raise _cli_error(f"state digest {reply['status']['state_digest']} is not the expected {expected}")
+        raise CliError(f"state digest {reply['status']['state_digest']} is not the expected {expected}")
     return 0
 
 
@@ -478,7 +455,7 @@ def _add_order(commands) -> None:
     sp.add_argument("qty", type=int)
     sp.add_argument("price", type=int, help="fen per tonne")
     sp.add_argument("--account", type=int, required=True)
-    p.set_defaults(handler=_handler(_order))
+    p.set_defaults(handler=handler(_order))
 
 
 def _order(args) -> int:
@@ -490,13 +467,13 @@ def _order(args) -> int:
         try:
             client.login(int(args.timeout * 1000))
         except SessionError as exc:
-            raise _cli_error(str(exc)) from None
+            raise CliError(str(exc)) from None
         if args.action in ("buy", "sell", "list", "quote"):
             symbols = info.get("instruments", [])
             ins = symbols.index(args.instrument) if args.instrument in symbols else None
             if ins is None:
                 if not args.instrument.isdigit():
-                    raise _cli_error(f"unknown instrument {args.instrument!r}"
+                    raise CliError(f"unknown instrument {args.instrument!r}"
                                      + (f" (known: {', '.join(symbols)})" if symbols else ""), 2)
                 ins = int(args.instrument)
         if args.action == "list":
@@ -544,9 +521,9 @@ def _order(args) -> int:
         if not seen:
             print("no reports")
     if rejects:
-        raise _cli_error(f"rejected: {rejects[0].reason_name} ({rejects[0].reason})")
+        raise CliError(f"rejected: {rejects[0].reason_name} ({rejects[0].reason})")
     if not seen:
-        raise _cli_error(f"no answer within --wait {args.wait} s")
+        raise CliError(f"no answer within --wait {args.wait} s")
     return 0
 
 
@@ -581,7 +558,7 @@ def _add_replay(commands) -> None:
     p.add_argument("--expect", metavar="DIGEST",
                    help="exit 1 unless the replayed state's digest is this one (e.g. a running daemon's, "
                         "from `chuanyu admin status`)")
-    p.set_defaults(handler=_handler(_replay))
+    p.set_defaults(handler=handler(_replay))
 
 
 def _replay(args) -> int:
@@ -590,18 +567,18 @@ def _replay(args) -> int:
     from gateway.statelock import StateLock, StateLocked
 
     if not Path(args.state_dir).is_dir():
-        raise _cli_error(f"{args.state_dir}: no such directory")
+        raise CliError(f"{args.state_dir}: no such directory")
     if args.until is not None and args.until < 0:
-        raise _cli_error("--until must be >= 0", 2)
+        raise CliError("--until must be >= 0", 2)
     try:
         # a running daemon appends as we read: its next record would look like a torn tail
         with StateLock(args.state_dir, "chuanyu replay"):
             result = replay(args.state_dir, args.until,
                             new_engine=lambda: engine_for_config(_load_config(args.config)))
     except (JournalError, ReplayError, StateLocked) as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
     except OSError as exc:
-        raise _cli_error(f"{exc.filename or args.state_dir}: {exc.strerror or exc}") from None
+        raise CliError(f"{exc.filename or args.state_dir}: {exc.strerror or exc}") from None
     start = f"snapshot {result.snapshot.name}" if result.snapshot else "a fresh engine (no snapshot)"
     print(f"state digest {result.engine.state_digest()}")
     print(f"replayed {result.commands:,} commands in {result.records:,} records onto {start}: "
@@ -609,7 +586,7 @@ def _replay(args) -> int:
     if result.torn is not None:
         print(f"torn tail not replayed: {result.torn}")
     if args.expect is not None and args.expect != result.engine.state_digest():
-        raise _cli_error(f"state digest {result.engine.state_digest()} is not the expected {args.expect}")
+        raise CliError(f"state digest {result.engine.state_digest()} is not the expected {args.expect}")
     return 0
 
 
@@ -625,7 +602,7 @@ def _add_journal(commands) -> None:
     dump.add_argument("--after", type=int, default=0, metavar="SEQ", help="only commands after this sequence")
     dump.add_argument("--limit", type=int, metavar="N", help="print at most N records")
     dump.add_argument("--verbose", "-v", action="store_true", help="one line per command too")
-    dump.set_defaults(handler=_handler(_journal_dump))
+    dump.set_defaults(handler=handler(_journal_dump))
 
 
 _DUMP_FIELDS = ("session", "account", "instrument", "side", "order_type", "tif", "price", "qty", "order_id",
@@ -637,9 +614,9 @@ def _journal_dump(args) -> int:
     from matching import CommandType
 
     if not Path(args.dir).is_dir():
-        raise _cli_error(f"{args.dir}: no such directory")
+        raise CliError(f"{args.dir}: no such directory")
     if args.limit is not None and args.limit < 0:
-        raise _cli_error("--limit must be >= 0", 2)
+        raise CliError("--limit must be >= 0", 2)
     shown = 0
     try:
         for rec in read_records(args.dir, after_seq=args.after):
@@ -658,9 +635,9 @@ def _journal_dump(args) -> int:
     except TornTail as exc:
         print(f"torn tail: {exc}")
     except JournalError as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
     except OSError as exc:
-        raise _cli_error(f"{exc.filename or args.dir}: {exc.strerror or exc}") from None
+        raise CliError(f"{exc.filename or args.dir}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -689,20 +666,19 @@ def add_bench_gateway(targets) -> None:
     p.add_argument("--rounds", type=int, metavar="N",
                    help="times the paced scenario and the bare echo alternate; percentiles are over all "
                         "rounds' samples (default 3)")
-    p.set_defaults(handler=_handler(_bench_gateway))
+    p.set_defaults(handler=handler(_bench_gateway))
 
 
 def _bench_gateway(args) -> int:
     from bench import gateway_bench
-    from chuanyu.cli import _check_json_target
-    _check_json_target(args.json)
+    check_json_target(args.json)
     if args.clients < 1 or args.clients > 64:
-        raise _cli_error("--clients must be 1..64", 2)
+        raise CliError("--clients must be 1..64", 2)
     if args.batch is not None and not 1 <= args.batch <= 4096:
-        raise _cli_error("--batch must be 1..4096", 2)
+        raise CliError("--batch must be 1..4096", 2)
     rounds = gateway_bench.LATENCY_ROUNDS if args.rounds is None else args.rounds
     if not 1 <= rounds <= 20:
-        raise _cli_error("--rounds must be 1..20", 2)
+        raise CliError("--rounds must be 1..20", 2)
     duration = 1.0 if args.quick else args.duration
     results = gateway_bench.run(clients=args.clients, batch=args.batch, rate=args.rate, duration=duration,
                                 log=lambda m: print(m, file=sys.stderr),
@@ -724,15 +700,14 @@ def add_bench_recovery(targets) -> None:
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
     p.add_argument("--quick", action="store_true", help="100,000 commands instead of 1,000,000")
     p.add_argument("--batch", type=int, default=1024, metavar="B", help="commands per journal record (default 1024)")
-    p.set_defaults(handler=_handler(_bench_recovery))
+    p.set_defaults(handler=handler(_bench_recovery))
 
 
 def _bench_recovery(args) -> int:
     from bench import recovery_bench
-    from chuanyu.cli import _check_json_target
-    _check_json_target(args.json)
+    check_json_target(args.json)
     if not 1 <= args.batch <= 1_000_000:
-        raise _cli_error("--batch must be 1..1000000", 2)
+        raise CliError("--batch must be 1..1000000", 2)
     results = recovery_bench.run(quick=args.quick, batch=args.batch, log=lambda m: print(m, file=sys.stderr))
     _report(args.json, recovery_bench.table(results), results)
     return 0
@@ -741,8 +716,7 @@ def _bench_recovery(args) -> int:
 def _report(target: str | None, table: str, results: dict) -> None:
     """A benchmark's table (on stderr when the JSON goes to stdout), then its JSON to ``target``."""
     print(table, file=sys.stderr if target == "-" else sys.stdout)
-    from chuanyu.cli import CliError, write_json
     try:
         write_json(target, results)
     except CliError as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None

@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from .argtypes import number
+from .clikit import CliError, handler
 
 __all__ = ["register", "run_demo", "DemoError", "Tally"]
 
@@ -40,12 +41,8 @@ ACK_TIMEOUT_S = 20.0            # generous: two busy cores, fsync per batch
 START_TIMEOUT_S = 60.0
 
 
-class DemoError(Exception):
+class DemoError(CliError):
     """A failure to report as one line (the daemon died, did not answer, ...)."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ------------------------------------------------------------------ the command line
@@ -68,20 +65,7 @@ def register(commands) -> None:
                         "not exist; default: a temporary folder removed at the end)")
     p.add_argument("--metrics-port", type=number(int, 1, 65535, what="a port number"), metavar="N",
                    help="passed to `chuanyu engine --metrics-port N`: Prometheus metrics during the demo")
-    p.set_defaults(handler=_main)
-
-
-
-
-
-def _main(args) -> int:
-    # Failures print here, not through chuanyu.cli.CliError: under ``python -m chuanyu.cli``
-    # that module runs as __main__, whose CliError is another class than the importable one.
-    try:
-        return _run(args)
-    except DemoError as exc:
-        print(f"chuanyu: error: {exc}", file=sys.stderr)
-        return exc.status
+    p.set_defaults(handler=handler(_run))
 
 
 def _run(args) -> int:

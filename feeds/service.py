@@ -18,7 +18,7 @@ import json
 
 import zmq
 
-from gateway.libzmq import functions as libzmq_functions
+from zmqio.libzmq import functions as libzmq_functions
 
 from ._encode import publish
 from .encoder import FeedEncoder
@@ -51,7 +51,7 @@ class FeedService:
         self.snapshot_server = SnapshotServer(snapshots, encoder.symbols, min_interval_ms, max_per_s, max_pending)
         self.published = 0
         self.frames = 0
-        # ~60 frames per engine batch: libzmq's zmq_send directly where it is found (see gateway.libzmq)
+        # ~60 frames per engine batch: libzmq's zmq_send directly where it is found (see zmqio.libzmq)
         found = libzmq_functions()
         self._zmq_send = (found["zmq_send"], found["zmq_errno"]) if found else None
 

@@ -4,7 +4,7 @@
 At 20,000 orders/s a turn of the daemon's loop holds a handful of frames, and pyzmq's
 per-call Python work (a ``Frame`` object per part, a ``zmq.Again`` raised to end every
 drain, attribute lookups per send) was a fifth of the turn. :class:`OrderSocket` calls the
-libzmq functions :func:`gateway.libzmq.functions` found, on the pyzmq socket's own handle
+libzmq functions :func:`zmqio.libzmq.functions` found, on the pyzmq socket's own handle
 (``Socket.underlying``), from the loop's thread. The pyzmq paths in ``gateway.server`` remain
 for machines where libzmq cannot be found and are what the tests hold this module to.
 """
@@ -20,7 +20,7 @@ from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 import zmq
 
-from .libzmq import NAMES
+from zmqio.libzmq import NAMES
 
 __all__ = ["OrderSocket", "UNBOUND", "MULTIPART", "FOREIGN"]
 
@@ -61,7 +61,7 @@ cdef class OrderSocket:
     Parameters
     ----------
     functions : dict
-        ``{name: address}`` from :func:`gateway.libzmq.functions`.
+        ``{name: address}`` from :func:`zmqio.libzmq.functions`.
     socket : zmq.Socket
         The ROUTER; kept alive here, and used only from the thread that calls these methods.
     """

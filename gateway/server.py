@@ -7,7 +7,7 @@ One thread runs the hot path (``Gateway.run``)::
          -> build execution reports -> route them to sessions (+ drop copies, market data)
 
 The drain and the sends (:class:`gateway._sockio.OrderSocket`, libzmq's C API on the pyzmq
-socket; pyzmq where libzmq is not found, see :mod:`gateway.libzmq`), the checks and decoding
+socket; pyzmq where libzmq is not found, see :mod:`zmqio.libzmq`), the checks and decoding
 (:class:`gateway._step.Screen`), the report building (:func:`gateway._step.build_reports`) and
 their grouping by session are one C loop each. A batch holding a session message or a
 malformed frame takes the numpy path (``_screen_numpy``), which is also the reference the C
@@ -125,7 +125,7 @@ from .protocol import (
 )
 from ._sockio import FOREIGN, MULTIPART, UNBOUND, OrderSocket
 from ._step import Screen, build_reports, flood_limit, group_by_session, number_reports, stamp_seq
-from .libzmq import functions as libzmq_functions
+from zmqio.libzmq import functions as libzmq_functions
 from .errors import GatewayError
 from .persistence import Persistence
 from .storage import R_STORAGE, Storage, StorageGuard

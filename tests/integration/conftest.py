@@ -19,7 +19,7 @@ import zmq
 
 from gateway.admin import AdminClient
 from gateway.client import Client, load_keys
-from gateway.libzmq import FORCE_PYZMQ
+from zmqio.libzmq import FORCE_PYZMQ
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -227,7 +227,7 @@ def daemon(tmp_path_factory):
     d.stop()
 
 
-SOCKET_PATHS = ("libzmq", "pyzmq")       # the daemon's order socket: libzmq's C API, or pyzmq (gateway.libzmq)
+SOCKET_PATHS = ("libzmq", "pyzmq")       # the daemon's order socket: libzmq's C API, or pyzmq (zmqio.libzmq)
 
 
 def socket_path_env(path: str) -> dict:

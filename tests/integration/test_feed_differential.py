@@ -67,7 +67,7 @@ def _engine_ladders(engine):
 @pytest.fixture(params=SOCKET_PATHS)
 def market(request, tmp_path):
     # small feed buffers, so that a paused subscriber loses messages; published through
-    # libzmq's zmq_send and through pyzmq (gateway.libzmq)
+    # libzmq's zmq_send and through pyzmq (zmqio.libzmq)
     d = Daemon(tmp_path / "state", MARKET.replace("snapshot_port = 0\n",
                                                   "snapshot_port = 0\nfeed_hwm = 100\nfeed_sndbuf = 65536\n"),
                env=socket_path_env(request.param))

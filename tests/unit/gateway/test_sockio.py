@@ -10,7 +10,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from gateway import libzmq
+from zmqio import libzmq
 from gateway._sockio import FOREIGN, MULTIPART, UNBOUND, OrderSocket
 from gateway.protocol import REPORT_DTYPE
 
