@@ -231,7 +231,8 @@ def handle(gw, identity: bytes, request: dict, key: str | None = None):
         if op == "status":
             return {"ok": True, "id": request_id, "status": gw.status()}
         if op == "account":
-            view = gw.engine.account(_int(request, "account")) if -2**31 <= _int(request, "account") < 2**31 else None
+            account = _int(request, "account")
+            view = gw.engine.account(account) if -2**31 <= account < 2**31 else None
             if view is None:
                 raise ValueError(f"unknown account {request.get('account')}")
             return {"ok": True, "id": request_id, "account": view}

@@ -371,10 +371,11 @@ class Gateway(Persistence, StorageGuard):
 
     def _abandon(self) -> None:
         """Close what a refused start had opened; the state dir is free for the next try."""
-        for part, close in (("disclosure", "close"), ("metrics", "close"), ("journal", "close"), ("ctx", "term")):
-            thing = getattr(self, part, None)
-            if thing is not None:
-                getattr(thing, close)()
+        for part in ("disclosure", "metrics", "journal"):       # whichever _open reached
+            if getattr(self, part, None) is not None:
+                getattr(self, part).close()
+        if getattr(self, "ctx", None) is not None:
+            self.ctx.term()
         self._lock.release()
 
     def _open(self, journal, clock, accept_journal_loss: bool, apply_config: bool) -> None:

@@ -202,15 +202,20 @@ class Daemon:
         return self.proc.returncode
 
 
-def admin_status(zctx, d: Daemon, timeout_ms: int = 5000) -> dict:
-    """The daemon's ``status`` over its admin socket, with the admin key pair."""
+def admin_request(zctx, d: Daemon, op: str, timeout_ms: int = 10_000, **args) -> dict:
+    """One admin request to the daemon with the admin key pair: its reply."""
     public, secret = load_keys(d.keys, "admin")
     a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=timeout_ms,
                     context=zctx)
     try:
-        return a.request("status")["status"]
+        return a.request(op, **args)
     finally:
         a.close()
+
+
+def admin_status(zctx, d: Daemon, timeout_ms: int = 10_000) -> dict:
+    """The daemon's ``status`` over its admin socket."""
+    return admin_request(zctx, d, "status", timeout_ms)["status"]
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

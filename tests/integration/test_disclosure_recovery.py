@@ -26,10 +26,9 @@ import time
 import numpy as np
 import pytest
 
-from conftest import MARKET, Daemon, drain
+from conftest import MARKET, Daemon, admin_request, drain
 from feeds.disclosure import Disclosure
-from gateway.admin import AdminClient
-from gateway.client import load_keys, orders
+from gateway.client import orders
 from gateway.config import parse_config
 from gateway.journal import read_records, segments
 from gateway.protocol import MsgType
@@ -45,16 +44,6 @@ snapshot_every_commands = 200
 keep_snapshots = 0
 prune_journal = false
 """
-
-
-def admin(zctx, d: Daemon, op: str, timeout_ms: int = 10_000, **args) -> dict:
-    public, secret = load_keys(d.keys, "admin")
-    a = AdminClient(d.info["admin"], d.info["server_public_key"], public, secret, timeout_ms=timeout_ms,
-                    context=zctx)
-    try:
-        return a.request(op, **args)
-    finally:
-        a.close()
 
 
 def kill(d: Daemon) -> None:
@@ -95,7 +84,7 @@ def test_the_end_of_day_report_counts_the_flows_from_before_a_restart(tmp_path, 
         cq.login()
         trade(sc, 1, cq, 4, SCEA, 10, 5000)           # 10 t SC -> CQ
         trade(cq, 3, sc, 1, CQEA, 7, 4480)            # 7 t CQ -> SC
-        admin(zctx, d, "end_of_day", instrument="CQEA2026")  # CQEA's row, before the restart
+        admin_request(zctx, d, "end_of_day", instrument="CQEA2026")  # CQEA's row, before the restart
         sc.logout()
         cq.logout()
         if restart == "graceful":
@@ -103,15 +92,15 @@ def test_the_end_of_day_report_counts_the_flows_from_before_a_restart(tmp_path, 
         else:
             kill(d)
         d.start()
-        st = admin(zctx, d, "status")["status"]
+        st = admin_request(zctx, d, "status")["status"]
         assert (st["recovery"]["snapshot"] is None) == (restart == "kill -9")
         sc.reconnect(endpoint=d.info["orders"])
         cq.reconnect(endpoint=d.info["orders"])
         trade(sc, 2, cq, 4, SCEA, 5, 5000)            # 5 t SC -> CQ after the restart
-        admin(zctx, d, "credit", account=1, instrument="CCER2025", qty=3)
+        admin_request(zctx, d, "credit", account=1, instrument="CCER2025", qty=3)
         trade(sc, 1, cq, 4, CCER, 3, 6000)            # a CER: cross-regional, no allowance flow
-        admin(zctx, d, "end_of_day", instrument="SCEA2026")
-        admin(zctx, d, "end_of_day", instrument="CCER2025")
+        admin_request(zctx, d, "end_of_day", instrument="SCEA2026")
+        admin_request(zctx, d, "end_of_day", instrument="CCER2025")
         rows = report(d)
         assert list(rows) == ["CQEA2026", "SCEA2026", "CCER2025"], "a row written before the restart was lost"
         sc_row, cq_row, cer_row = rows["SCEA2026"], rows["CQEA2026"], rows["CCER2025"]
@@ -176,7 +165,7 @@ def test_after_kill_9_at_random_moments_the_tape_and_report_equal_a_run_that_nev
                 cq.reports(2)
                 if round_no == 1 and rng.random() < 0.05:        # a close mid-run: its row must survive
                     try:
-                        admin(zctx, d, "end_of_day", timeout_ms=1000, instrument="CQEA2026")
+                        admin_request(zctx, d, "end_of_day", timeout_ms=1000, instrument="CQEA2026")
                     except Exception:        # noqa: BLE001  (the kill may come first)
                         pass
             timer.cancel()
@@ -191,7 +180,7 @@ def test_after_kill_9_at_random_moments_the_tape_and_report_equal_a_run_that_nev
             drain(client, lambda got, first=first: sum(r.msg_type == MsgType.ACK and r.client_order_id >= first
                                                            for r in got) == 6,
                   timeout=20)
-        admin(zctx, d, "end_of_day")
+        admin_request(zctx, d, "end_of_day")
         sc.logout()
         cq.logout()
         assert d.stop() == 0

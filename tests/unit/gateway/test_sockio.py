@@ -106,6 +106,17 @@ def _bind(io_peers, strays: list, sessions: dict) -> None:
         peer_fd[idx], peer_key[idx] = fd, user_id.encode()
 
 
+def _logged_in(curve):
+    """A dealer ``A`` whose first frame bound it to session 1: (dealer, its key, peers, socket)."""
+    a, key = curve.dealer(b"A", "a")
+    peers = _unbound()
+    io = OrderSocket(FUNCTIONS, curve.router, *peers)
+    a.send(b"login")
+    assert curve.router.poll(5000)
+    _bind(peers, [io.drain({}, 0, 1000, [], [], [])[1]], {b"A": 1})
+    return a, key, peers, io
+
+
 def _drain_all(io, session_of, budget=1 << 30):
     """Drain until nothing waits, going on past each stray as the daemon does; what came."""
     payloads, sess, ts, strays = [], [], [], []
@@ -146,12 +157,7 @@ def test_drain_takes_session_frames_in_order_and_stops_at_each_stray(curve):
 
 
 def test_frames_on_a_sessions_routing_id_from_another_connection_or_key_are_foreign(curve):
-    a, a_key = curve.dealer(b"A", "a")
-    peers = _unbound()
-    io = OrderSocket(FUNCTIONS, curve.router, *peers)
-    a.send(b"login")
-    assert curve.router.poll(5000)
-    _bind(peers, [io.drain({}, 0, 1000, [], [], [])[1]], {b"A": 1})
+    a, a_key, peers, io = _logged_in(curve)
     fd = int(peers[0][1])
     a.send(b"mine")
     assert curve.router.poll(5000)
@@ -177,12 +183,7 @@ def test_order_socket_checks_its_peer_tables(ctx):
 
 
 def test_drain_stops_once_the_budget_is_used(curve):
-    a, _ = curve.dealer(b"A", "a")
-    peers = _unbound()
-    io = OrderSocket(FUNCTIONS, curve.router, *peers)
-    a.send(b"login")
-    assert curve.router.poll(5000)
-    _bind(peers, [io.drain({}, 0, 1000, [], [], [])[1]], {b"A": 1})
+    a, _, peers, io = _logged_in(curve)
     for k in range(10):
         a.send(bytes(64))
     time.sleep(0.2)
