@@ -32,8 +32,8 @@ if trace:
     directives["linetrace"] = True
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
-# the engine, the feed encoder, the daemon's batch step and its order socket's C calls
-MODULES = ("matching._engine", "feeds._encode", "gateway._step", "gateway._sockio")
+# the engine, the feed encoder, the daemon's batch stages, and the transport's C calls to libzmq
+MODULES = ("matching._engine", "feeds._encode", "gateway._intake", "gateway._reports", "gateway._sequence", "zmqio._router", "zmqio._publish")
 extensions = [
     Extension(
         name,

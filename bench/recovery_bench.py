@@ -8,7 +8,7 @@ pre-trade risk on). Then, timed:
 
 - ``verify_commands_per_s``: reading every segment and checking every record's length,
   CRC and sequence (:func:`gateway.journal.read_records`), without the engine;
-- ``replay_commands_per_s``: the whole offline replay, :func:`gateway.replay.replay` (the
+- ``replay_commands_per_s``: the whole offline replay, :func:`gateway.recovery.replay` (the
   code behind ``chuanyu replay``): read, verify and ``Engine.process`` every record onto a
   fresh engine. The best of ``repeat`` runs; target >= 2,000,000 commands/s.
 
@@ -51,10 +51,10 @@ def _write_journal(directory: Path, commands: np.ndarray, batch: int) -> int:
 
 
 class _NoWire:
-    """Stands in for the order-entry socket: the in-process daemon's reports go nowhere."""
+    """Stands in for the order socket's I/O (``zmqio.router``): the in-process daemon's reports go nowhere."""
 
-    def send(self, data, flags=0, **kw) -> None:
-        pass
+    def send(self, identity: bytes, data) -> int:
+        return 0
 
 
 def daemon_recovery(directory: Path, n_commands: int, batch: int) -> dict:
@@ -67,10 +67,10 @@ def daemon_recovery(directory: Path, n_commands: int, batch: int) -> dict:
     cfg = parse_config(_config(2, "none"))
     gw = server.Gateway(cfg, directory)
     try:
-        gw.orders = _NoWire()
-        for s in gw.sessions[1:]:
+        gw.sessions.router = _NoWire()
+        for s in gw.sessions:
             s.logged_in, s.identity, s.heartbeat_ns = True, b"bench%d" % s.idx, 1 << 60
-            gw._by_identity[s.identity] = s.idx
+            gw.sessions.by_identity[s.identity] = s.idx
         per_session = max(1, batch // 2)
         pools = [_orders_pool(per_session * 64, (2 * k + 1, 2 * k + 2), seed=k) for k in range(2)]
         coid, done, step = 1, 0, 0
@@ -80,21 +80,20 @@ def daemon_recovery(directory: Path, n_commands: int, batch: int) -> dict:
                 rows = pool[(step % 64) * per_session:(step % 64 + 1) * per_session].copy()
                 rows["client_order_id"] = np.arange(coid, coid + per_session)
                 frames.append(rows.tobytes())
-            gw._run_batch(frames, [1, 2], [time.time_ns()] * 2)
+            gw.run_batch(frames, [1, 2], [time.time_ns()] * 2)
             coid += per_session
             done += 2 * per_session
             step += 1
-        live = {s.cfg.id: s.report_seq for s in gw.sessions[1:]}
+        live = gw.reports.report_seq.tolist()
         digest = gw.engine.state_digest()
         total = gw.next_seq - 1
     finally:
-        gw.orders = None                       # never bound: nothing to close there
         gw.close()
     t0 = time.perf_counter()
     again = server.Gateway(cfg, directory)
     seconds = time.perf_counter() - t0
     try:
-        same = again.engine.state_digest() == digest and live == {s.cfg.id: s.report_seq for s in again.sessions[1:]}
+        same = again.engine.state_digest() == digest and live == again.reports.report_seq.tolist()
         return {"daemon_recovery_commands_per_s": again.recovery["replayed_commands"] / seconds,
                 "daemon_recovery_s": seconds, "daemon_commands": total, "daemon_consistent": same}
     finally:
@@ -112,7 +111,7 @@ def run(quick: bool = False, batch: int = 1024, repeat: int = 3, workload: str =
     from bench import workloads
     from bench.engine_bench import machine_info
     from gateway.journal import read_records
-    from gateway.replay import replay
+    from gateway.recovery import replay
     from matching import Engine
 
     if batch < 1 or repeat < 1:

@@ -563,7 +563,7 @@ def _add_replay(commands) -> None:
 
 def _replay(args) -> int:
     from gateway.journal import JournalError
-    from gateway.replay import ReplayError, engine_for_config, replay
+    from gateway.recovery import ReplayError, engine_for_config, replay
     from gateway.statelock import StateLock, StateLocked
 
     if not Path(args.state_dir).is_dir():

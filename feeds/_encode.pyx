@@ -527,47 +527,6 @@ def tape(cnp.ndarray events not None, list symbols, list type_names, list side_n
         free(buf)
 
 
-# ------------------------------------------------------------------ publishing
-ctypedef int (*zmq_send_fn)(void* socket, const void* buf, size_t length, int flags) noexcept nogil
-ctypedef int (*zmq_errno_fn)() noexcept nogil
-
-cdef enum:
-    ZMQ_DONTWAIT = 1
-    ZMQ_SNDMORE = 2
-
-
-def publish(size_t send_fn, size_t errno_fn, size_t socket, list topics, cnp.ndarray rows not None, list groups):
-    """Send each group of ``rows`` as one ``[topic, messages]`` ZeroMQ message, calling
-    libzmq's ``zmq_send`` directly (``send_fn``/``errno_fn``: its address and ``zmq_errno``'s,
-    ``socket``: ``zmq.Socket.underlying``). Per frame this costs a fraction of a microsecond
-    instead of pyzmq's few microseconds of Python-level work.
-
-    Never blocks (a PUB socket drops what a slow subscriber cannot take). Returns the
-    number of messages sent; raises OSError with libzmq's errno if a send fails.
-    """
-    if rows.dtype != FEED_DTYPE or not rows.flags.c_contiguous:
-        raise TypeError("rows must be a contiguous FEED_DTYPE array")
-    if send_fn == 0 or errno_fn == 0 or socket == 0:
-        raise ValueError("no libzmq functions or socket")
-    cdef zmq_send_fn send = <zmq_send_fn>send_fn
-    cdef zmq_errno_fn err = <zmq_errno_fn>errno_fn
-    cdef void* sock = <void*>socket
-    cdef const char* data = <const char*>cnp.PyArray_DATA(rows)
-    cdef Py_ssize_t n_rows = rows.shape[0], k, a, b
-    cdef bytes name
-    cdef Py_ssize_t sent = 0
-    for k, a, b in groups:
-        if not 0 <= a <= b <= n_rows:
-            raise ValueError(f"group {k}: rows {a}:{b} outside the batch")
-        name = topics[k]
-        if send(sock, <char*>name, len(name), ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 or \
-                send(sock, data + a * sizeof(FeedMsg), (b - a) * sizeof(FeedMsg), ZMQ_DONTWAIT) < 0:
-            code = err()
-            raise OSError(code, f"zmq_send failed on topic {name!r}")
-        sent += b - a
-    return sent
-
-
 # ------------------------------------------------------------------ the drop copy
 # Mirrors feeds.dropcopy.DROP_COPY_DTYPE (aligned); checked by drop_copy_layout() at import.
 ctypedef struct DropCopyMsg:

@@ -63,7 +63,7 @@ FEED_DTYPE = np.dtype(
 )
 
 
-# What each field means, for docs/PROTOCOL.md (gateway/protocol_doc.py renders the layout table).
+# What each field means, for docs/PROTOCOL.md (tools/protocol_doc.py renders the layout table).
 FEED_FIELD_DOCS = {
     "epoch": "the publisher's start (ns since 1970); a new epoch means the numbering restarted: resynchronise",
     "seq": "feed-wide sequence number, from 1 in each epoch, no gaps over the whole feed",

@@ -18,9 +18,8 @@ import json
 
 import zmq
 
-from zmqio.libzmq import functions as libzmq_functions
+from zmqio.publish import open_publisher
 
-from ._encode import publish
 from .encoder import FeedEncoder
 from .snapshot_server import BUSY, ERROR, SNAPSHOT, SnapshotServer, configure_socket
 
@@ -51,23 +50,14 @@ class FeedService:
         self.snapshot_server = SnapshotServer(snapshots, encoder.symbols, min_interval_ms, max_per_s, max_pending)
         self.published = 0
         self.frames = 0
-        # ~60 frames per engine batch: libzmq's zmq_send directly where it is found (see zmqio.libzmq)
-        found = libzmq_functions()
-        self._zmq_send = (found["zmq_send"], found["zmq_errno"]) if found else None
+        # ~60 frames per engine batch: libzmq's zmq_send directly where it is found (zmqio.publish)
+        self.transport = open_publisher(publisher)
 
     def publish(self, events) -> int:
         """Encode one engine batch and publish it; return the number of messages."""
         rows, groups = self.encoder.encode_grouped(events)
         # PUB never blocks: a slow subscriber loses messages and resynchronises.
-        if self._zmq_send is not None:
-            n = publish(*self._zmq_send, self.publisher.underlying, self.encoder.topics, rows, groups)
-        else:
-            n = 0
-            topics, send = self.encoder.topics, self.publisher.send
-            for k, a, b in groups:
-                send(topics[k], zmq.SNDMORE)
-                send(rows[a:b])
-                n += b - a
+        n = self.transport.send_groups(self.encoder.topics, rows, groups)
         self.published += n
         self.frames += len(groups)
         return n

@@ -57,9 +57,9 @@ from matching import (
     AccountStatus, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, Side, StpMode, commands,
 )
 
-from .protocol import reject_name
+from .protocol import OPERATOR, reject_name
 
-__all__ = ["handle", "describe_events", "AdminClient", "AdminError", "OPS"]
+__all__ = ["handle", "describe_events", "AdminPort", "AdminClient", "AdminError", "OPS"]
 
 log = logging.getLogger("chuanyu.gateway")
 
@@ -240,7 +240,7 @@ def handle(gw, identity: bytes, request: dict, key: str | None = None):
             gw.request_snapshot(identity, request_id)
             return None
         if op == "shutdown":
-            gw.shutdown_reply = (identity, request_id)
+            gw.admin.shutdown_reply = (identity, request_id)
             gw.request_shutdown()
             return None
         rows = _commands(gw, str(op), request)
@@ -251,6 +251,104 @@ def handle(gw, identity: bytes, request: dict, key: str | None = None):
         return {"ok": True, "id": request_id, "events": []}
     gw.submit_operator(identity, request_id, rows)
     return None
+
+
+class AdminPort:
+    """The daemon's admin socket and the operator commands waiting for the next batch.
+
+    ``pending`` holds ``(command rows, (identity, request id) or None)``: the admin's requests
+    and the daemon's own commands (cancels on disconnect, the schedule's). Each batch
+    :meth:`join` puts them after the orders; :meth:`answer` replies to each request with the
+    events its commands caused.
+    """
+
+    def __init__(self, node) -> None:
+        self.node = node
+        self.socket = None
+        self.pending: list = []
+        self.shutdown_reply = None            # (identity, request id) of the admin ``shutdown``
+
+    def serve(self) -> None:
+        """Answer every request waiting (reads at once; changes after the next batch)."""
+        while True:
+            try:
+                parts = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            identity = parts[0].bytes
+            try:
+                request = json.loads(parts[-1].bytes.decode("utf-8"))
+                if not isinstance(request, dict):
+                    raise ValueError("a request is a JSON object")
+            except (ValueError, UnicodeDecodeError) as exc:
+                self.reply(identity, {"ok": False, "error": f"bad request: {exc}"})
+                continue
+            try:
+                key = parts[-1].get("User-Id")        # the admin's CURVE key, set by the ZAP handler
+            except zmq.ZMQError:
+                key = None
+            try:
+                reply = handle(self.node, identity, request, key)
+            except Exception as exc:               # a defect in one request must not stop the market
+                log.exception("admin request %r failed", request.get("op"))
+                reply = {"ok": False, "id": request.get("id"), "error": f"internal error: {exc!r}"}
+            if reply is not None:
+                self.reply(identity, reply)
+
+    def reply(self, identity: bytes, reply: dict) -> None:
+        try:
+            self.socket.send_multipart([identity, json.dumps(reply).encode()], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def join(self, screened) -> tuple:
+        """The batch's commands: the screened orders, then the operator's and the daemon's own
+        commands, then the schedule's. ``(cmds, cmd_sess, cmd_pos, waiting, operator)``;
+        ``waiting`` lists ``(request, first row, rows)`` to answer after the engine ran."""
+        cmds, cmd_sess, cmd_pos = screened.cmds, screened.cmd_sess, screened.cmd_pos
+        schedule = self.node.schedule
+        if schedule is not None:                # the timetable's commands go after the operator's
+            scheduled = schedule.tick()
+            if scheduled is not None:
+                scheduled["session"] = OPERATOR
+                self.pending.append((scheduled, None))
+        if not self.pending:
+            return cmds, cmd_sess, cmd_pos, [], False
+        waiting = []
+        offset = len(cmds)
+        for rows, request in self.pending:
+            if request is not None:
+                waiting.append((request, offset, len(rows)))
+            offset += len(rows)
+        ops = np.concatenate([rows for rows, _ in self.pending])
+        self.pending = []
+        ops["ts"] = time.time_ns()
+        n_msgs = screened.n_msgs
+        return (np.concatenate([cmds, ops]), np.concatenate([cmd_sess, np.zeros(len(ops), dtype=np.int32)]),
+                np.concatenate([cmd_pos, np.arange(n_msgs, n_msgs + len(ops))]), waiting, True)
+
+    def answer(self, waiting: list, events: np.ndarray, base: int) -> None:
+        """Reply to each request of the batch with the events its commands caused."""
+        for (identity, request_id), start, n in waiting:
+            mine = events[(events["cmd_seq"] >= base + start) & (events["cmd_seq"] < base + start + n)]
+            self.reply(identity, {"ok": True, "id": request_id, "events": describe_events(mine)})
+
+    def refuse(self, cmds: np.ndarray, operator: np.ndarray, waiting: list, why: str) -> None:
+        """A batch the journal could not take: each request gets ``why``; the daemon's own
+        commands (``operator`` rows not of a request) wait for the next batch."""
+        keep = operator.copy()
+        for (identity, request_id), start, n in waiting:
+            keep[start:start + n] = False
+            self.reply(identity, {"ok": False, "id": request_id, "error": why})
+        waiting.clear()
+        if keep.any():
+            self.pending.insert(0, (cmds[keep].copy(), None))
+
+    def shutdown_done(self, snapshot: str | None) -> None:
+        """Answer the admin ``shutdown``, if it came from there."""
+        if self.shutdown_reply is not None:
+            identity, request_id = self.shutdown_reply
+            self.reply(identity, {"ok": True, "id": request_id, "snapshot": snapshot})
 
 
 class AdminClient:

@@ -303,7 +303,7 @@ class _GatewayCollector:
 
     def collect(self):
         gw = self.gw
-        sessions = [s for s in gw.sessions[1:] if s is not None]
+        sessions = list(getattr(gw, "sessions", None) or [])
         up = GaugeMetricFamily("chuanyu_sessions_logged_in", "Sessions logged in")
         up.add_metric([], sum(1 for s in sessions if s.logged_in))
         yield up
@@ -329,12 +329,12 @@ class _GatewayCollector:
         yield ok
         refused = CounterMetricFamily("chuanyu_curve_refused", "CURVE handshakes refused (key not allowed), by port",
                                       labels=["domain"])
-        for domain, allowlist in dict(getattr(gw, "allowlists", None) or {}).items():
+        for domain, allowlist in dict(getattr(getattr(gw, "auth", None), "allowlists", None) or {}).items():
             refused.add_metric([domain], allowlist.refused)
         yield refused
         logouts = CounterMetricFamily("chuanyu_rate_limit_logouts",
                                       "Sessions logged out for sending far past their rate limit", labels=["session"])
-        counts = getattr(gw, "rate_limit_logouts", None)
+        counts = getattr(getattr(gw, "intake", None), "rate_limit_logouts", None)
         if counts is not None:
             for s in sessions:
                 logouts.add_metric([s.cfg.name], int(counts[s.idx]))

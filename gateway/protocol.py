@@ -1,7 +1,7 @@
 """The order-entry wire protocol: every message layout, defined once as a numpy dtype.
 
 Server (``gateway.server``) and client (``gateway.client``) both import these dtypes, and
-``docs/PROTOCOL.md`` is generated from them (``python -m gateway.protocol_doc``); a test
+``docs/PROTOCOL.md`` is generated from them (``python -m tools.protocol_doc``); a test
 checks that the document still matches.
 
 Framing

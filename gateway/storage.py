@@ -2,7 +2,7 @@
 
 A full disk is a state the daemon lives through, not a crash. When the journal cannot write a
 batch (:class:`gateway.journal.JournalWriteError`, ENOSPC or EDQUOT) the journal is already
-back at its last good record; :class:`StorageGuard` then undoes the batch's sequencing (the
+back at its last good record; the sequencer (:mod:`gateway.sequencer`) then undoes the batch's sequencing (the
 journal stays gapless), gives every order in it a REJECT ``STORAGE_UNAVAILABLE`` (never
 acknowledged, the engine never saw it; the client order ids are free again), answers the
 operator's commands in it with an error, and keeps the daemon's own commands (the schedule's,
@@ -23,15 +23,15 @@ import time
 import numpy as np
 
 from .journal import JournalWriteError
-from .protocol import COMMAND_OF, CREATING_TYPES, OPERATOR, REF_TYPE_OF, REPORT_DTYPE, GatewayReject, MsgType
+from .protocol import COMMAND_OF, CREATING_TYPES, REF_TYPE_OF, REPORT_DTYPE, GatewayReject, MsgType
 
-__all__ = ["Storage", "StorageGuard", "R_STORAGE"]
+__all__ = ["Storage", "R_STORAGE", "storage_rejects", "CREATING_COMMANDS"]
 
 log = logging.getLogger("chuanyu.gateway")
 
 R_STORAGE = int(GatewayReject.STORAGE_UNAVAILABLE)
-_CREATES = np.zeros(256, dtype=bool)           # by command type: creates an order (a client order id)
-_CREATES[COMMAND_OF[list(CREATING_TYPES)]] = True
+CREATING_COMMANDS = np.zeros(256, dtype=bool)  # by command type: creates an order (a client order id)
+CREATING_COMMANDS[COMMAND_OF[list(CREATING_TYPES)]] = True
 _SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order_id", "client_order_id", "price", "qty")
 
 
@@ -83,73 +83,14 @@ class Storage:
                 "episodes": self.episodes}
 
 
-class StorageGuard:
-    """The loop's side of a full disk: a part of :class:`gateway.server.Gateway`.
-
-    Needs the gateway's ``storage``, ``journal``, ``next_seq``, ``sessions``, ``_pending``,
-    ``_sequence``, ``_commit``, ``_admin_reply`` and ``_stopping``.
-    """
-
-    def _commit_or_refuse(self, cmds: np.ndarray, cmd_sess: np.ndarray, cmd_pos: np.ndarray, waiting: list,
-                          rejects: list) -> np.ndarray | None:
-        """Sequence and commit ``cmds``; None when the storage refused them (see the module).
-
-        The refusals go into ``rejects`` (orders) and out as admin error replies (``waiting``
-        is emptied); the daemon's own commands go back to the pending queue.
-        """
-        base = self.next_seq
-        if self.storage.available:
-            self._sequence(cmds)
-            try:
-                return self._commit(cmds)
-            except JournalWriteError as exc:
-                self.next_seq = base                   # nothing of the batch was journaled or done
-                self.storage.enter(exc)
-                if not exc.recoverable:
-                    self._stopping = True
-        orders = cmd_sess != OPERATOR
-        if orders.any():
-            self._free_client_order_ids(cmds[orders], cmd_sess[orders])
-            rejects.append((self._storage_rejects(cmds[orders]), cmd_sess[orders], cmd_pos[orders]))
-            self.storage.refused += int(orders.sum())
-        keep = ~orders
-        why = f"storage unavailable: {self.storage.error}; nothing was done, try again later"
-        for (identity, request_id), start, n in waiting:
-            keep[start:start + n] = False
-            self._admin_reply(identity, {"ok": False, "id": request_id, "error": why})
-        waiting.clear()
-        if keep.any():                                 # the schedule's and cancels on disconnect: later
-            self._pending.insert(0, (cmds[keep].copy(), None))
-        return None
-
-    def _storage_rejects(self, cmds: np.ndarray) -> np.ndarray:
-        """REJECT ``STORAGE_UNAVAILABLE`` reports for order commands never journaled."""
-        r = np.zeros(len(cmds), dtype=REPORT_DTYPE)
-        r["msg_type"] = MsgType.REJECT
-        r["reason"] = R_STORAGE
-        r["ref_type"] = REF_TYPE_OF[cmds["type"]]
-        r["session"] = cmds["session"]
-        r["ts"] = cmds["ts"]
-        for name in _SIDE_FIELDS:
-            r[name] = cmds[name]
-        return r
-
-    def _free_client_order_ids(self, cmds: np.ndarray, sess: np.ndarray) -> None:
-        """Let each session use again the client order ids of its refused orders.
-
-        The screen accepted only ids above the session's last, increasing, so the lowest
-        refused id minus one is at least the last id of a journaled order.
-        """
-        new = _CREATES[cmds["type"]]
-        if not new.any():
-            return
-        for idx in np.unique(sess[new]).tolist():
-            s = self.sessions[idx]
-            lowest = int(cmds["client_order_id"][new & (sess == idx)].min())
-            s.coid_last = min(s.coid_last, lowest - 1)
-
-    def _probe_storage(self) -> None:
-        """While unavailable (on the timer tick): resume when the journal can write again."""
-        probe = getattr(self.journal, "probe", None)
-        if self.storage.state == "unavailable" and (probe is None or probe()):
-            self.storage.leave()
+def storage_rejects(cmds: np.ndarray) -> np.ndarray:
+    """REJECT ``STORAGE_UNAVAILABLE`` reports for order commands never journaled."""
+    r = np.zeros(len(cmds), dtype=REPORT_DTYPE)
+    r["msg_type"] = MsgType.REJECT
+    r["reason"] = R_STORAGE
+    r["ref_type"] = REF_TYPE_OF[cmds["type"]]
+    r["session"] = cmds["session"]
+    r["ts"] = cmds["ts"]
+    for name in _SIDE_FIELDS:
+        r[name] = cmds[name]
+    return r

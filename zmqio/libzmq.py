@@ -1,12 +1,13 @@
-"""The C functions of the libzmq this process's pyzmq runs on, for the C loops that call
-libzmq directly (the order socket's drain and sends, the feed's publishing).
+"""The C functions of the libzmq this process's pyzmq runs on, for the C twins that call
+libzmq directly (:mod:`zmqio._router`, :mod:`zmqio._publish`; declared in ``_libzmq.pxd``).
 
 Through pyzmq a receive or send costs a few microseconds of Python-level work (a ``Frame``
 object, an exception at the end of every drain); through libzmq's C API a fraction of one.
 The library is found among the process's mapped files (Linux) and must be the very version
 pyzmq reports. Elsewhere, or when more than one libzmq is mapped, or with
-``CHUANYU_PYZMQ=1`` in the environment, :func:`functions` returns None and the callers use
-pyzmq; the pyzmq paths are the references the tests hold the C paths to.
+``CHUANYU_PYZMQ=1`` in the environment, :func:`functions` returns None and the factories
+(:func:`zmqio.router.open_router`, :func:`zmqio.publish.open_publisher`) take the pyzmq
+twins, the references the tests hold the C twins to.
 """
 from __future__ import annotations
 

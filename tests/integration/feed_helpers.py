@@ -5,7 +5,7 @@ import numpy as np
 
 from gateway.config import load_config
 from gateway.journal import read_records
-from gateway.replay import engine_for_config
+from gateway.recovery import engine_for_config
 from matching import EVENT_DTYPE
 
 

@@ -32,7 +32,7 @@ from gateway.client import orders
 from gateway.config import parse_config
 from gateway.journal import read_records, segments
 from gateway.protocol import MsgType
-from gateway.replay import engine_for_config
+from gateway.recovery import engine_for_config
 from matching import EventKind, OrderType, Side, TimeInForce
 
 SCEA, CQEA, CCER = 0, 1, 2

@@ -19,7 +19,7 @@ from gateway.client import orders
 from gateway.config import parse_config
 from gateway.journal import read_records
 from gateway.protocol import GatewayReject, MsgType
-from gateway.replay import engine_for_config, replay
+from gateway.recovery import engine_for_config, replay
 from matching import CommandType, EventKind, OrderType, Side, TimeInForce
 
 SCEA = 0

@@ -42,7 +42,7 @@ from gateway.client import orders
 from gateway.config import parse_config
 from gateway.journal import HEADER, read_records, segments
 from gateway.protocol import MsgType
-from gateway.replay import engine_for_config, replay, snapshots
+from gateway.recovery import engine_for_config, replay, snapshots
 from matching import CommandType, EventKind, OrderType, Side, TimeInForce
 
 SCEA = 0

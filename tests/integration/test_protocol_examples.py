@@ -1,6 +1,6 @@
 """docs/PROTOCOL.md against a real daemon: its runnable examples run, as printed, twice;
 ``endpoints.json`` and the key files are as it describes them; and every report carries
-what the per-message field tables say (``gateway.protocol_doc.MESSAGES``)."""
+what the per-message field tables say (``tools.protocol_doc.MESSAGES``)."""
 import json
 import os
 import re
@@ -11,13 +11,13 @@ import sys
 import numpy as np
 
 from conftest import MARKET, REPO, Daemon, _env
-from gateway import protocol_doc
 from gateway.admin import AdminClient
 from gateway.client import Client, load_keys
 from gateway.protocol import (
     LOGIN_ACK_DTYPE, ORDER_TYPES, OUTBOUND_LAYOUTS, PROTOCOL_VERSION, REPORT_TYPES, GatewayReject, MsgType, encode,
 )
 from matching import CommandType, Side
+from tools import protocol_doc
 
 DOC = REPO / "docs" / "PROTOCOL.md"
 

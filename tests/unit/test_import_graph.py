@@ -1,14 +1,18 @@
 """The packages' import graph (issue 15): no circle between modules, lazy imports included, and
 no arrow from a lower package to a higher one. Layers, lowest first: the engine, the transport,
-market data, the daemon, the benchmarks, the command line."""
+market data, the daemon, the benchmarks, the command line, and above them the repository tools,
+which are never installed and so must never be imported by what is."""
 from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LAYERS = ["matching", "zmqio", "feeds", "gateway", "bench", "chuanyu"]
+RUNTIME = ["matching", "zmqio", "feeds", "gateway", "bench", "chuanyu"]
+TOOLS = "tools"
+LAYERS = RUNTIME + [TOOLS]
 _PYX_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+c?import\s+([\w, ]+)|c?import\s+([\w.]+))", re.M)
 
 
@@ -97,13 +101,34 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def runtime_imports_of_tools(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(runtime module, tools module) for every import of the tools from an installed package."""
+    return sorted((m, t) for m, targets in edges.items() for t in targets
+                  if m.split(".")[0] != TOOLS and t.split(".")[0] == TOOLS)
+
+
 def test_the_checker_sees_the_imports_it_must():
     edges = graph()
+    assert "gateway.protocol" in edges["tools.protocol_doc"]         # the tools are walked too
     assert "matching._engine" in edges["matching.engine"]             # a relative import of a .pyx
     assert "matching.commands" in edges["matching.reference"]         # from . import commands
-    assert "zmqio.libzmq" in edges["gateway._sockio"]                 # an import inside a .pyx
+    assert "matching.dtypes" in edges["feeds._encode"]                # an import inside a .pyx
     assert "chuanyu.cli_gateway" in edges["chuanyu.cli"]              # a lazy import in a function
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert runtime_imports_of_tools({"gateway.protocol": {"matching", "tools.protocol_doc"},
+                                     "tools.protocol_doc": {"gateway.protocol"}}) == [
+        ("gateway.protocol", "tools.protocol_doc")]
+
+
+def test_the_layers_are_the_installed_packages_and_the_tools_are_not_one():
+    with open(REPO / "pyproject.toml", "rb") as f:
+        installed = tomllib.load(f)["tool"]["setuptools"]["packages"]
+    assert sorted(installed) == sorted(RUNTIME)
+    assert TOOLS not in installed
+
+
+def test_no_installed_package_imports_the_tools():
+    assert runtime_imports_of_tools(graph()) == []
 
 
 def test_no_module_imports_itself_in_a_circle():

@@ -11,7 +11,7 @@ import pytest
 import gateway.server as server
 from bench.gateway_bench import _config, _orders_pool
 from gateway.config import parse_config
-from gateway.replay import snapshots
+from gateway.recovery import snapshots
 from matching import Engine
 from wire import Wire, logged_in
 
@@ -20,23 +20,23 @@ from wire import Wire, logged_in
 def gw(tmp_path):
     text = _config(1).replace("snapshot_every_commands = 0", "snapshot_every_commands = 100")
     g = logged_in(server.Gateway(parse_config(text), tmp_path))
-    g.admin = Wire()
+    g.admin.socket = Wire()
     yield g
-    g._wait_snapshot()
+    g.snapshots.wait()
     g.close()
 
 
 def batch(gw, k: int) -> None:
     pool = _orders_pool(50, (1, 2), seed=k)
     pool["client_order_id"] = np.arange(1 + 50 * k, 51 + 50 * k)
-    gw._run_batch([pool.tobytes()], [1], [1_000])
+    gw.run_batch([pool.tobytes()], [1], [1_000])
 
 
 def tick_until_reaped(gw, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while gw._snapshot_child is not None:
+    while gw.snapshots.child is not None:
         assert time.monotonic() < deadline, "the snapshot writer did not finish"
-        gw._reap_snapshot(block=False)          # the loop's own, non-blocking reap
+        gw.snapshots.reap(block=False)          # the loop's own, non-blocking reap
         time.sleep(0.01)                        # polling a child process, with a deadline
 
 
@@ -44,64 +44,64 @@ def test_the_snapshot_is_the_state_at_the_fork_while_the_loop_goes_on(gw, tmp_pa
     for k in range(4):
         batch(gw, k)
     at_fork, digest = gw.next_seq - 1, gw.engine.state_digest()
-    gw._start_snapshot()
-    child = gw._snapshot_child
+    gw.snapshots.start()
+    child = gw.snapshots.child
     assert child is not None and child.last == at_fork
     for k in range(4, 8):                       # the loop goes on matching meanwhile
         batch(gw, k)
     assert gw.next_seq - 1 > at_fork
     tick_until_reaped(gw)
     (last, path), *_ = snapshots(tmp_path)
-    assert last == at_fork and gw._snapshot_seq == at_fork
+    assert last == at_fork and gw.snapshots.last_seq == at_fork
     assert Engine.restore(path.read_bytes()).state_digest() == digest
     with np.load(tmp_path / f"gateway-{at_fork:012d}.npz") as z:
         assert json.loads(bytes(z["meta"]).decode())["next_seq"] == at_fork + 1
 
 
 def test_the_timer_forks_one_writer_at_a_time_when_due(gw, tmp_path):
-    while not gw._snapshot_due():
+    while not gw.snapshots.due():
         batch(gw, gw.next_seq)
-    gw._snapshot_tick()
-    child = gw._snapshot_child
+    gw.snapshots.tick()
+    child = gw.snapshots.child
     assert child is not None
     batch(gw, 10_000)
-    gw._snapshot_tick()                         # running or reaped: never a second writer at once
-    assert gw._snapshot_child in (child, None)
+    gw.snapshots.tick()                         # running or reaped: never a second writer at once
+    assert gw.snapshots.child in (child, None)
     tick_until_reaped(gw)
     assert snapshots(tmp_path)[0][0] == child.last and not list(tmp_path.glob("*.tmp*"))
 
 
 def test_a_failed_snapshot_is_logged_and_tried_again_later(gw, tmp_path, caplog):
-    while not gw._snapshot_due():
+    while not gw.snapshots.due():
         batch(gw, gw.next_seq)
     last = gw.next_seq - 1
     blocker = tmp_path / f"gateway-{last:012d}.tmp.npz"
     blocker.mkdir()                             # the child cannot write its gateway tables
     with caplog.at_level(logging.ERROR, logger="chuanyu.gateway"):
-        gw._snapshot_tick()
-        gw._wait_snapshot()
+        gw.snapshots.tick()
+        gw.snapshots.wait()
     assert f"snapshot at seq {last} failed" in caplog.text
-    assert not snapshots(tmp_path) and gw._snapshot_seq == 0
-    gw._snapshot_tick()                         # still due, but not before the retry time
-    assert gw._snapshot_child is None
+    assert not snapshots(tmp_path) and gw.snapshots.last_seq == 0
+    gw.snapshots.tick()                         # still due, but not before the retry time
+    assert gw.snapshots.child is None
     blocker.rmdir()
-    gw._snapshot_retry_at = 0.0
-    gw._snapshot_tick()
-    gw._wait_snapshot()
+    gw.snapshots.retry_at = 0.0
+    gw.snapshots.tick()
+    gw.snapshots.wait()
     assert snapshots(tmp_path)[0][0] == last
 
 
 def test_the_admin_snapshot_is_answered_when_its_snapshot_is_on_disk(gw, tmp_path):
     batch(gw, 0)
     gw.request_snapshot(b"operator", 1)
-    first = gw._snapshot_child.last
+    first = gw.snapshots.child.last
     batch(gw, 1)
     gw.request_snapshot(b"operator", 2)         # while one is written: the next one is its own
-    assert gw.admin.replies == []
-    gw._wait_snapshot()
-    assert gw.admin.replies == [{"ok": True, "id": 1, "snapshot": str(tmp_path / f"snapshot-{first:012d}.bin")}]
-    gw._snapshot_tick()
-    second = gw._snapshot_child.last
+    assert gw.admin.socket.replies == []
+    gw.snapshots.wait()
+    assert gw.admin.socket.replies == [{"ok": True, "id": 1, "snapshot": str(tmp_path / f"snapshot-{first:012d}.bin")}]
+    gw.snapshots.tick()
+    second = gw.snapshots.child.last
     assert second > first
-    gw._wait_snapshot()
-    assert gw.admin.replies[1] == {"ok": True, "id": 2, "snapshot": str(tmp_path / f"snapshot-{second:012d}.bin")}
+    gw.snapshots.wait()
+    assert gw.admin.socket.replies[1] == {"ok": True, "id": 2, "snapshot": str(tmp_path / f"snapshot-{second:012d}.bin")}

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.config import example_toml, parse_config
 from gateway.drift import ConfigDrift, drift, genesis
-from gateway.replay import engine_for_config
+from gateway.recovery import engine_for_config
 from matching import EventKind, Instrument, StpMode
 
 YEAR = 2026
@@ -127,7 +127,7 @@ def test_market_wide_settings_are_compared():
 def test_a_first_start_the_engine_refuses_journals_nothing(tmp_path, monkeypatch):
     """A configuration the engine refuses is tried on a scratch engine first: nothing reaches
     the journal, so the corrected configuration is what the next start applies."""
-    import gateway.persistence as persistence
+    import gateway.recovery as persistence
     from bench.gateway_bench import _config
     from gateway.errors import GatewayError
     from gateway.journal import read_records

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gateway.server as server
-from gateway._step import flood_limit
+from gateway._intake import flood_limit
 from gateway.metrics import Metrics
 from gateway.protocol import ORDER_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, MsgType
 
-from test_step import _gateway, monkeypatch_module  # noqa: F401  (a fixture)
+from test_stage_twins import _gateway, monkeypatch_module  # noqa: F401  (a fixture)
 from wire import logged_in
 
-LIMIT = 200 + 12          # session 2 of test_step's market: 200 messages/s, burst 12
+LIMIT = 200 + 12          # session 2 of test_stage_twins's market: 200 messages/s, burst 12
 
 
 def _orders(n: int, accounts, first_coid: int, rng=None, bad_types: float = 0.0) -> bytes:
@@ -32,14 +32,14 @@ def _orders(n: int, accounts, first_coid: int, rng=None, bad_types: float = 0.0)
 
 
 def _logouts(gw, identity: bytes) -> list:
-    frames = [r.tobytes() for i, r in gw.orders.sent if i == identity and r["msg_type"][0] == MsgType.SERVER_LOGOUT]
+    frames = [r.tobytes() for i, r in gw.sessions.router.sent if i == identity and r["msg_type"][0] == MsgType.SERVER_LOGOUT]
     return [int(np.frombuffer(f, dtype=SERVER_LOGOUT_DTYPE)["reason"][0]) for f in frames]
 
 
 def _sent(gw) -> list:
     """Every frame sent, as bytes; a SERVER_LOGOUT's ``server_time`` (the wall clock) zeroed."""
     out = []
-    for identity, rows in gw.orders.sent:
+    for identity, rows in gw.sessions.router.sent:
         if rows["msg_type"][0] == MsgType.SERVER_LOGOUT:
             rows = np.frombuffer(rows.tobytes(), dtype=SERVER_LOGOUT_DTYPE).copy()
             rows["server_time"] = 0
@@ -48,8 +48,8 @@ def _sent(gw) -> list:
 
 
 def _reports(gw, identity: bytes) -> np.ndarray:
-    rows = [r for i, r in gw.orders.sent if i == identity and r["msg_type"][0] != MsgType.SERVER_LOGOUT]
-    return np.concatenate(rows) if rows else np.zeros(0, dtype=gw.orders.sent[0][1].dtype)
+    rows = [r for i, r in gw.sessions.router.sent if i == identity and r["msg_type"][0] != MsgType.SERVER_LOGOUT]
+    return np.concatenate(rows) if rows else np.zeros(0, dtype=gw.sessions.router.sent[0][1].dtype)
 
 
 def test_the_flood_limit_is_rate_plus_burst():
@@ -61,16 +61,16 @@ def test_a_flooder_is_logged_out_after_rate_plus_burst_rejects(tmp_path, monkeyp
     monkeypatch.setattr(server.time, "monotonic_ns", lambda: 10**9)
     gw = _gateway(tmp_path, fast)
     frames = [_orders(3, (1,), 1), _orders(400, (3,), 1), _orders(400, (3,), 401), _orders(2, (1,), 4)]
-    gw._run_batch(frames, [1, 2, 2, 1], [time.time_ns() + 10**12] * 4)
+    gw.run_batch(frames, [1, 2, 2, 1], [time.time_ns() + 10**12] * 4)
     flooder, other = _reports(gw, b"id2"), _reports(gw, b"id1")
     assert (flooder["msg_type"] == MsgType.ACK).sum() == 12                    # its burst, accepted
     assert (flooder["reason"] == GatewayReject.RATE_LIMITED).sum() == LIMIT   # then rate_limit + burst rejects
     assert len(flooder) == 12 + LIMIT                                          # the rest: no report at all
     assert _logouts(gw, b"id2") == [GatewayReject.RATE_LIMITED]
-    assert not gw.sessions[2].logged_in and gw.rate_limit_logouts.tolist() == [0, 0, 1]
-    assert int(gw._screen.flood_dropped[2]) == 800 - 12 - LIMIT
+    assert not gw.sessions[2].logged_in and gw.intake.rate_limit_logouts.tolist() == [0, 0, 1]
+    assert int(gw.intake.state.flood_dropped[2]) == 800 - 12 - LIMIT
     assert (other["msg_type"] == MsgType.ACK).sum() == 5 and _logouts(gw, b"id1") == []
-    assert not gw._screen.any_flooded and not gw._screen.flooded.any()
+    assert not gw.intake.state.any_flooded and not gw.intake.state.flooded.any()
     assert gw.counters["messages"] == 805
     m = Metrics()
     m.watch(gw)
@@ -87,7 +87,7 @@ def test_a_session_over_its_limit_but_not_flooding_stays(tmp_path, monkeypatch, 
     coid = 1
     for k in range(4):                       # 12 + 100 + 100 + 12: a window's refusals stay under 212
         clock[0] += 10**9 * k
-        gw._run_batch([_orders(112, (3,), coid)], [2], [time.time_ns() + 10**12])
+        gw.run_batch([_orders(112, (3,), coid)], [2], [time.time_ns() + 10**12])
         coid += 112
     assert gw.sessions[2].logged_in and _logouts(gw, b"id2") == []
     gw.close()
@@ -118,12 +118,12 @@ def test_c_screen_and_numpy_path_agree_under_floods(tmp_path_factory, monkeypatc
             clock[0] = t
             if not gw.sessions[2].logged_in:                 # the flooder logs in again
                 logged_in(gw, [gw.sessions[2]])
-            gw._run_batch(frames, sess, [t0 + 1000 * i + j for j in range(len(frames))])
+            gw.run_batch(frames, sess, [t0 + 1000 * i + j for j in range(len(frames))])
         gw.close()
         runs.append(gw)
     fast, slow = runs
     assert _sent(fast) == _sent(slow)
     for name in ("over", "window", "flood_dropped", "tokens", "coid_last"):
-        assert getattr(fast._screen, name).tolist() == getattr(slow._screen, name).tolist(), name
-    assert fast.rate_limit_logouts.tolist() == slow.rate_limit_logouts.tolist()
+        assert getattr(fast.intake.state, name).tolist() == getattr(slow.intake.state, name).tolist(), name
+    assert fast.intake.rate_limit_logouts.tolist() == slow.intake.rate_limit_logouts.tolist()
     assert fast.engine.state_digest() == slow.engine.state_digest()

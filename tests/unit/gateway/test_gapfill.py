@@ -77,7 +77,7 @@ def _batch(gw, seed, coid_from):
         sess.append(k + 1)
     frames.append(b"\x00" * 7)                         # a malformed frame: a gateway reject
     sess.append(1)
-    gw._run_batch(frames, sess, [1_000] * 3)
+    gw.run_batch(frames, sess, [1_000] * 3)
 
 
 def test_gateway_rejects_are_outside_the_numbering_and_the_window_holds_what_was_sent(tmp_path):
@@ -85,13 +85,13 @@ def test_gateway_rejects_are_outside_the_numbering_and_the_window_holds_what_was
     try:
         _batch(gw, 1, 1)
         for s in gw.sessions[1:]:
-            sent = np.concatenate([r for i, r in gw.orders.sent if i == s.identity])
+            sent = np.concatenate([r for i, r in gw.sessions.router.sent if i == s.identity])
             rejects = sent[sent["cmd_seq"] == 0]
             numbered = sent[sent["cmd_seq"] != 0]
             assert (rejects["report_seq"] == 0).all() and len(rejects) >= 1
-            assert numbered["report_seq"].tolist() == list(range(1, s.report_seq + 1))
-            assert s.window.after(0).tobytes() == numbered.tobytes()
-        reasons = set(np.concatenate([r for _, r in gw.orders.sent])["reason"].tolist())
+            assert numbered["report_seq"].tolist() == list(range(1, gw.reports.report_seq[s.idx] + 1))
+            assert gw.reports.windows[s.idx].after(0).tobytes() == numbered.tobytes()
+        reasons = set(np.concatenate([r for _, r in gw.sessions.router.sent])["reason"].tolist())
         assert {GatewayReject.NOT_AUTHORISED, GatewayReject.MALFORMED_FRAME} <= reasons
     finally:
         gw.close()
@@ -103,7 +103,9 @@ def test_a_snapshot_and_a_replay_rebuild_the_numbering_and_the_kept_reports(tmp_
         _batch(gw, 1, 1)
         gw.write_snapshot()                            # windows in the snapshot...
         _batch(gw, 3, 1_000)                           # ...and more in the journal after it
-        live = {s.cfg.id: (s.report_seq, s.window.after(s.window.first - 1)) for s in gw.sessions[1:]}
+        windows = gw.reports.windows
+        live = {s.cfg.id: (gw.reports.report_seq[s.idx], windows[s.idx].after(windows[s.idx].first - 1))
+                for s in gw.sessions[1:]}
         digest = gw.engine.state_digest()
     finally:
         gw.close()
@@ -113,8 +115,9 @@ def test_a_snapshot_and_a_replay_rebuild_the_numbering_and_the_kept_reports(tmp_
         assert again.engine.state_digest() == digest
         for s in again.sessions[1:]:
             report_seq, kept = live[s.cfg.id]
-            assert s.report_seq == report_seq > 300
-            assert s.window.after(s.window.first - 1).tobytes() == kept.tobytes()
+            window = again.reports.windows[s.idx]
+            assert again.reports.report_seq[s.idx] == report_seq > 300
+            assert window.after(window.first - 1).tobytes() == kept.tobytes()
             assert {int(m) for m in kept["msg_type"]} <= {int(MsgType.ACK), int(MsgType.REJECT), int(MsgType.FILL),
                                                          int(MsgType.CANCELLED)}
     finally:

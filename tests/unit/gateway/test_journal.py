@@ -9,7 +9,7 @@ import pytest
 
 from chuanyu import cli
 from gateway.journal import HEADER, Journal, JournalCorrupt, TornTail, read_records, segments
-from gateway.replay import replay
+from gateway.recovery import replay
 from helpers import MAX_ACCOUNTS, market
 from matching import COMMAND_DTYPE, Engine, Region, Sector, Side, commands
 from wire import Wire
@@ -326,7 +326,7 @@ def test_replay_starts_from_the_newest_snapshot_and_falls_back_past_a_damaged_on
     path.write_bytes(bytes(blob))
     with caplog.at_level(logging.WARNING, logger="chuanyu.replay"):
         result = replay(tmp_path)
-    assert "skipping snapshot" in caplog.text and str(path) in caplog.text
+    assert "skipping damaged snapshot" in caplog.text and str(path) in caplog.text
     assert result.snapshot.name == f"snapshot-{older:012d}.bin" and result.commands == last - older
     assert result.engine.state_digest() == live.state_digest()
 
@@ -386,23 +386,23 @@ def test_a_gateway_batch_journaled_through_the_hook_replays_to_the_same_state(tm
     import gateway.server as server
     from bench.gateway_bench import _config, _orders_pool
     from gateway.config import parse_config
-    from gateway.replay import engine_for_config
+    from gateway.recovery import engine_for_config
 
     cfg = parse_config(_config(2))
     journal = Journal(tmp_path, durability="fsync")
     gw = server.Gateway(cfg, tmp_path, journal=journal)      # its start-up commands are journaled
 
     try:
-        gw.orders = Wire()
+        gw.sessions.router = Wire()
         frames, sess = [], []
         for s in gw.sessions[1:]:          # session k trades accounts 2k-1, 2k
             s.logged_in, s.identity, s.heartbeat_ns = True, b"id%d" % s.idx, 10**12
-            gw._by_identity[s.identity] = s.idx
+            gw.sessions.by_identity[s.identity] = s.idx
             pool = _orders_pool(200, (2 * s.idx - 1, 2 * s.idx), seed=s.idx)
             pool["client_order_id"] = np.arange(1, 201)
             frames += [pool[:100].tobytes(), pool[100:].tobytes()]
             sess += [s.idx, s.idx]
-        gw._run_batch(frames, sess, [1_000] * 4)
+        gw.run_batch(frames, sess, [1_000] * 4)
     finally:
         gw.close()
     journal.close()
@@ -417,7 +417,7 @@ def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path
     import gateway.server as server
     from bench.gateway_bench import _config, _orders_pool
     from gateway.config import parse_config
-    from gateway.replay import engine_for_config, snapshots
+    from gateway.recovery import engine_for_config, snapshots
 
     text = _config(2).replace("snapshot_every_commands = 0",
                               f"snapshot_every_commands = 0\nkeep_snapshots = {keep}\nsegment_bytes = 8192")
@@ -425,14 +425,14 @@ def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path
     gw = server.Gateway(cfg, tmp_path)
 
     try:
-        gw.orders = Wire()
+        gw.sessions.router = Wire()
         s = gw.sessions[1]
         s.logged_in, s.identity, s.heartbeat_ns = True, b"id1", 10**12
-        gw._by_identity[s.identity] = s.idx
+        gw.sessions.by_identity[s.identity] = s.idx
         for k in range(12):                     # 30 commands a record, ~2 records a segment
             pool = _orders_pool(30, (1, 2), seed=k)
             pool["client_order_id"] = np.arange(1 + 30 * k, 31 + 30 * k)
-            gw._run_batch([pool.tobytes()], [s.idx], [1_000])
+            gw.run_batch([pool.tobytes()], [s.idx], [1_000])
             if k % 3 == 2:
                 gw.write_snapshot()
                 kept = snapshots(tmp_path)
@@ -469,17 +469,17 @@ def test_periodic_snapshots_fall_due_by_commands_or_by_time_with_new_commands(tm
     gw = server.Gateway(parse_config(text), tmp_path)
     try:
         start = gw.next_seq - 1                   # the start-up commands count too
-        assert gw._snapshot_due() == (start >= 50)
+        assert gw.snapshots.due() == (start >= 50)
         gw.write_snapshot()
-        assert not gw._snapshot_due()             # nothing new
-        gw._snapshot_at -= 31
-        assert not gw._snapshot_due()             # time passed, but no new command
-        gw.next_seq += 1
-        assert gw._snapshot_due()                 # time passed and a new command
-        gw._snapshot_at += 31
-        assert not gw._snapshot_due()
-        gw.next_seq += 49
-        assert gw._snapshot_due()                 # 50 commands since the snapshot
+        assert not gw.snapshots.due()             # nothing new
+        gw.snapshots.at -= 31
+        assert not gw.snapshots.due()             # time passed, but no new command
+        gw.sequencer.next_seq += 1
+        assert gw.snapshots.due()                 # time passed and a new command
+        gw.snapshots.at += 31
+        assert not gw.snapshots.due()
+        gw.sequencer.next_seq += 49
+        assert gw.snapshots.due()                 # 50 commands since the snapshot
     finally:
         gw.close()
 

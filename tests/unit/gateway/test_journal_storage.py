@@ -14,7 +14,7 @@ from chuanyu import cli
 from gateway.journal import (
     MARK_NAME, Journal, JournalCorrupt, JournalTailLost, JournalWriteError, check_mark, read_records, segment_name, segments,
 )
-from gateway.replay import replay
+from gateway.recovery import replay
 from matching import COMMAND_DTYPE
 
 

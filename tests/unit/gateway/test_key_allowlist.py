@@ -1,9 +1,9 @@
 """The ZAP credentials callback of the daemon: refused keys are counted, and logged without
-letting a flood of handshakes flood the log (``gateway.server._KeyAllowlist``)."""
+letting a flood of handshakes flood the log (``gateway.server.KeyAllowlist``)."""
 import logging
 import threading
 
-from gateway.server import _KeyAllowlist
+from gateway.security import KeyAllowlist
 
 GOOD, BAD = b"A" * 40, b"B" * 40
 
@@ -18,7 +18,7 @@ def _summaries(caplog):
 
 def test_an_allowed_key_passes_and_a_refused_one_is_counted_and_logged_once(caplog):
     caplog.set_level(logging.WARNING, "chuanyu.gateway")
-    a = _KeyAllowlist([GOOD.decode()], "orders", peer=lambda: "10.1.2.3")
+    a = KeyAllowlist([GOOD.decode()], "orders", peer=lambda: "10.1.2.3")
     assert a.callback("orders", GOOD) is True
     assert [a.callback("orders", BAD) for _ in range(5)] == [False] * 5
     assert a.refused == 5
@@ -33,7 +33,7 @@ def test_an_allowed_key_passes_and_a_refused_one_is_counted_and_logged_once(capl
 
 def test_each_interval_logs_a_key_again_and_sums_up_the_rest(caplog):
     caplog.set_level(logging.WARNING, "chuanyu.gateway")
-    a = _KeyAllowlist([], "admin", summary_s=0.0)
+    a = KeyAllowlist([], "admin", summary_s=0.0)
     a.callback("admin", BAD)
     a.callback("admin", BAD)
     a.summary()                                   # an interval of 0 s is always over
@@ -44,7 +44,7 @@ def test_each_interval_logs_a_key_again_and_sums_up_the_rest(caplog):
 
 def test_distinct_keys_logged_one_by_one_are_bounded(caplog):
     caplog.set_level(logging.WARNING, "chuanyu.gateway")
-    a = _KeyAllowlist([], "orders", log_keys=3)
+    a = KeyAllowlist([], "orders", log_keys=3)
     for n in range(50):
         a.callback("orders", b"%040d" % n)        # a new key for every handshake
     assert len(_refusals(caplog)) == 3
@@ -53,7 +53,7 @@ def test_distinct_keys_logged_one_by_one_are_bounded(caplog):
 
 
 def test_the_count_is_exact_under_concurrent_callbacks():
-    a = _KeyAllowlist([], "orders")
+    a = KeyAllowlist([], "orders")
     logging.getLogger("chuanyu.gateway").disabled = True
     try:
         threads = [threading.Thread(target=lambda: [a.callback("orders", BAD) for _ in range(2000)])

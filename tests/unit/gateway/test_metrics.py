@@ -133,7 +133,7 @@ def test_a_gateway_without_a_metrics_port_has_no_metrics(tmp_path):
         assert gw.metrics is None
         pool = _orders_pool(50, (1, 2), seed=1)
         pool["client_order_id"] = np.arange(1, 51)
-        gw._run_batch([pool.tobytes()], [1], [1_000])      # the hooks are skipped, nothing breaks
+        gw.run_batch([pool.tobytes()], [1], [1_000])      # the hooks are skipped, nothing breaks
     finally:
         gw.close()
 
@@ -150,7 +150,7 @@ def test_a_gateway_batch_updates_its_metrics_and_the_collector_reads_its_state(t
         unauthorised = pool[:3].copy()
         unauthorised["account"] = 1                      # session 2 may not act for account 1
         unauthorised["client_order_id"] = [201, 202, 203]
-        gw._run_batch(frames + [unauthorised.tobytes()], sess + [2], [1_000] * 3)
+        gw.run_batch(frames + [unauthorised.tobytes()], sess + [2], [1_000] * 3)
         m = gw.metrics
         assert m.value("chuanyu_orders_total", trade_type="continuous") == 400
         assert m.value("chuanyu_trades_total", trade_type="continuous") > 0

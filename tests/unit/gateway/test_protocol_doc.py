@@ -4,14 +4,14 @@ import struct
 from pathlib import Path
 
 from gateway import protocol as p
-from gateway import protocol_doc
+from tools import protocol_doc
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "PROTOCOL.md"
 
 
 def test_protocol_doc_matches_the_dtypes():
     text = DOC.read_text(encoding="utf-8")
-    assert protocol_doc.render(text) == text, "docs/PROTOCOL.md is stale: run python -m gateway.protocol_doc"
+    assert protocol_doc.render(text) == text, "docs/PROTOCOL.md is stale: run python -m tools.protocol_doc"
 
 
 def test_every_generated_block_is_present():

@@ -7,10 +7,10 @@ import numpy as np
 from feeds.dropcopy import DROP_COPY_DTYPE
 from feeds.messages import FEED_DTYPE, FeedType
 from gateway import protocol as p
-from gateway import protocol_doc
 from matching import (
     AuctionOutcome, CancelReason, CommandType, InstrumentStatus, OrderType, Side, StpMode, TimeInForce, TradeType,
 )
+from tools import protocol_doc
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 SCHEMA = DOCS / protocol_doc.SCHEMA_NAME
@@ -30,7 +30,7 @@ def _dtype(size: int, fields: list[dict]) -> np.dtype:
 
 def test_the_committed_schema_is_the_generated_one():
     assert SCHEMA.read_text(encoding="utf-8") == protocol_doc.render_schema(), \
-        f"{SCHEMA} is stale: run python -m gateway.protocol_doc"
+        f"{SCHEMA} is stale: run python -m tools.protocol_doc"
 
 
 def test_the_schema_rebuilds_every_dtype():

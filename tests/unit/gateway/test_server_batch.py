@@ -1,38 +1,34 @@
 """The daemon's batch step in-process (no sockets): both field-copy strategies of the numpy
 reference report builder give the same reports as each other and as the C builder, and a big
 mixed batch is routed to the right sessions."""
-import functools
-
 import numpy as np
 import pytest
 
-import gateway.reports_numpy as reports_numpy
 import gateway.server as server
+import reports_reference
 from bench.gateway_bench import _config, _orders_pool
 from gateway.config import parse_config
 from gateway.protocol import MsgType
 from wire import logged_in
 
 
-def _gateway(tmp_path):
-    return logged_in(server.Gateway(parse_config(_config(2)), tmp_path))
-
-
 def _run(tmp_path, monkeypatch, gather_max):
     """The reports of one big batch; ``gather_max`` None: the C builder, else the numpy one."""
-    gw = _gateway(tmp_path)
-    if gather_max is not None:
-        monkeypatch.setattr(reports_numpy, "GATHER_MAX", gather_max)
-        gw._reports = functools.partial(reports_numpy.build_reports, gw)
+    if gather_max is None:
+        gw = logged_in(server.Gateway(parse_config(_config(2)), tmp_path))
+    else:
+        monkeypatch.setattr(reports_reference, "GATHER_MAX", gather_max)
+        gw = logged_in(server.Gateway(parse_config(_config(2)), tmp_path,
+                                      report_builder=reports_reference.build_reports))
     frames, sess = [], []
     for k in range(2):                     # session k+1 trades accounts 2k+1, 2k+2
         pool = _orders_pool(400, (2 * k + 1, 2 * k + 2), seed=k)
         pool["client_order_id"] = np.arange(1, 401)
         frames += [pool[:200].tobytes(), pool[200:].tobytes()]
         sess += [k + 1, k + 1]
-    gw._run_batch(frames, sess, [1_000] * 4)
+    gw.run_batch(frames, sess, [1_000] * 4)
     gw.close()
-    return gw.orders.sent
+    return gw.sessions.router.sent
 
 
 def test_gather_and_column_copies_build_identical_reports(tmp_path, monkeypatch):

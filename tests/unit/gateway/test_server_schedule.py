@@ -41,7 +41,7 @@ class Journal(server.NullJournal):
 def _gateway(state_dir, clock, journal=None):
     gw = server.Gateway(parse_config(example_toml(2026)), state_dir, journal=journal, clock=clock)
     logged_in(gw, gw.sessions[1:2])                     # sc-platform: accounts 1 and 2
-    gw.admin = Wire()
+    gw.admin.socket = Wire()
     return gw
 
 
@@ -53,27 +53,27 @@ def test_the_schedule_rows_are_sequenced_after_the_orders_of_their_batch(tmp_pat
     clock, journal = Clock(at("08:00")), Journal()
     gw = _gateway(tmp_path, clock, journal)
     assert gw.schedule.due()
-    gw._run_batch([], [], [])                            # start: the state of "now" at once
+    gw.run_batch([], [], [])                            # start: the state of "now" at once
     assert _statuses(gw) == [CLOSED] * 3
     start = journal.batches[-1]
     assert (start["session"] == 0).all() and (np.diff(start["seq"]) == 1).all()
     assert sorted(set(start["type"].tolist())) == [CommandType.SET_INSTRUMENT_STATUS, CommandType.SET_BLOCK_WINDOW]
     n = len(journal.batches)
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     assert len(journal.batches) == n                     # nothing changed, nothing sent
 
     clock.when = at("09:30")
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     assert _statuses(gw) == [TRADING] * 3
     # An order received in the iteration that reaches 11:30 goes first: it still trades.
     clock.when = at("11:30")
     msg = orders(1, instrument=0, account=1, side=Side.SELL, qty=5, price=5000, order_type=1,
                  tif=TimeInForce.DAY, client_order_id=1)
-    gw._run_batch([msg.tobytes()], [1], [1_000])
+    gw.run_batch([msg.tobytes()], [1], [1_000])
     batch = journal.batches[-1]
     assert batch["type"].tolist() == [CommandType.NEW_ORDER] + [CommandType.SET_INSTRUMENT_STATUS] * 3
     assert batch["session"].tolist() == [1, 0, 0, 0] and (np.diff(batch["seq"]) == 1).all()
-    ack = gw.orders.sent[-1][1]
+    ack = gw.sessions.router.sent[-1][1]
     assert ack["msg_type"][0] == MsgType.ACK
     assert _statuses(gw) == [CLOSED] * 3
     gw.close()
@@ -82,19 +82,19 @@ def test_the_schedule_rows_are_sequenced_after_the_orders_of_their_batch(tmp_pat
 def test_an_operator_halt_in_the_same_batch_as_a_boundary_stands(tmp_path):
     clock = Clock(at("11:00"))
     gw = _gateway(tmp_path, clock)
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     gw.submit_operator(b"op", 7, commands.set_instrument_status(1, HALTED))
     clock.when = at("11:30")
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     assert _statuses(gw) == [CLOSED, HALTED, CLOSED]
-    reply = gw.admin.replies[-1]
+    reply = gw.admin.socket.replies[-1]
     assert reply["id"] == 7 and [e["kind"] for e in reply["events"]] == ["INSTRUMENT_STATUS"]
     clock.when = at("13:00")
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     assert _statuses(gw) == [TRADING, HALTED, TRADING]
     clock.when = at("14:00")
     gw.submit_operator(b"op", 8, commands.set_instrument_status(1, TRADING))       # resume
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     assert _statuses(gw) == [TRADING] * 3
     st = gw.status()["schedule"]
     assert st["now"] == "2026-11-30T14:00:00" and st["next_boundary"] == "2026-11-30T15:00:00"
@@ -105,13 +105,13 @@ def test_an_operator_halt_in_the_same_batch_as_a_boundary_stands(tmp_path):
 def test_the_end_of_day_runs_once_and_is_remembered_across_a_restart(tmp_path):
     clock = Clock(at("14:30"))
     gw = _gateway(tmp_path, clock)
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     msg = orders(1, instrument=0, account=1, side=Side.SELL, qty=5, price=5100, order_type=1,
                  tif=TimeInForce.DAY, client_order_id=1)
-    gw._run_batch([msg.tobytes()], [1], [1_000])
+    gw.run_batch([msg.tobytes()], [1], [1_000])
     clock.when = at("15:30")
-    gw._run_batch([], [], [])
-    expired = gw.orders.sent[-1][1]
+    gw.run_batch([], [], [])
+    expired = gw.sessions.router.sent[-1][1]
     assert expired["msg_type"].tolist() == [MsgType.CANCELLED] and expired["session"][0] == 0
     assert gw.status()["schedule"]["instruments"][0]["eod_done"] == "2026-11-30"
     gw.write_snapshot()
@@ -119,13 +119,13 @@ def test_the_end_of_day_runs_once_and_is_remembered_across_a_restart(tmp_path):
 
     journal = Journal()
     again = _gateway(tmp_path, Clock(at("16:00")), journal)           # restored from the snapshot
-    again._run_batch([], [], [])
+    again.run_batch([], [], [])
     assert journal.batches[-1]["type"].tolist() == [CommandType.SET_BLOCK_WINDOW] * 3   # no second end of day
     again.close()
 
     journal = Journal()
     fresh = _gateway(tmp_path / "fresh", Clock(at("16:00")), journal)  # nothing remembered: it is due
-    fresh._run_batch([], [], [])
+    fresh.run_batch([], [], [])
     kinds = journal.batches[-1]["type"].tolist()
     assert kinds.count(CommandType.END_OF_DAY) == 3
     fresh.close()
@@ -136,7 +136,7 @@ def test_without_a_schedule_table_the_loop_sends_no_phase_commands(tmp_path):
     journal = Journal()
     gw = server.Gateway(parse_config(text), tmp_path, journal=journal)
     n = len(journal.batches)
-    gw._run_batch([], [], [])
+    gw.run_batch([], [], [])
     assert gw.schedule is None and len(journal.batches) == n
     assert _statuses(gw) == [TRADING] * 3 and gw.status()["schedule"] == {"enabled": False}
     gw.close()

@@ -52,13 +52,13 @@ def test_a_gateway_holds_its_state_dir_until_closed(tmp_path):
 
 
 def test_a_gateway_that_fails_to_start_frees_its_state_dir(tmp_path, monkeypatch):
+    import gateway.server as server
     from gateway.errors import GatewayError
-    from gateway.server import Gateway
 
-    def refuse(self):
+    def refuse(*_, **__):
         raise GatewayError("no keys")
     with monkeypatch.context() as m:
-        m.setattr(Gateway, "_load_keys", refuse)
+        m.setattr(server, "Keys", refuse)
         with pytest.raises(GatewayError, match="no keys"):
             _gateway(tmp_path)
     with StateLock(tmp_path, "next"):

@@ -1,8 +1,10 @@
-"""The numpy reference for the daemon's report building (:func:`gateway._step.build_reports`).
+"""The numpy reference for the daemon's report building (:func:`gateway._reports.build_reports`).
 
 The daemon builds its execution reports in C; this is the same work in whole-column numpy
-passes, kept as the specification the C loop is tested against
-(``tests/unit/gateway/test_step.py``): same reports byte for byte, same order tables.
+passes, kept as the specification the C loop is tested against: the tests build a
+:class:`gateway.reports.Reports` stage with ``builder=build_reports`` and run it against the
+C one (``test_stage_twins.py``, ``test_server_batch.py``): same reports byte for byte, same order
+tables.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from matching import EVENT_DTYPE, EventKind, Side
 
-from .protocol import REF_TYPE_OF, REPORT_DTYPE, REPORT_TYPE_OFFSET, MsgType, ReportFlag
+from gateway.protocol import REF_TYPE_OF, REPORT_DTYPE, REPORT_TYPE_OFFSET, MsgType, ReportFlag
 
 __all__ = ["build_reports", "GATHER_MAX"]
 
@@ -62,8 +64,9 @@ _BUY_MAP, _SELL_MAP = (_byte_map(_COMMON + [("trade_id", "trade_id"), ("trade_ty
                                             ("leaves", f"{p}_leaves"), ("fee", f"{p}_fee")])
                        for p in ("buy", "sell"))
 
-def build_reports(gw, events, cmd_sess, cmd_session_ids, cmd_pos, base):
-    """Execution reports for ``events``, in event order, with their destinations, for gateway ``gw``.
+def build_reports(tables, events, cmd_sess, cmd_session_ids, cmd_pos, base):
+    """Execution reports for ``events``, in event order, with their destinations, updating
+    ``tables`` (a :class:`gateway.reports.Reports`: its order tables).
 
     Returns ``(reports, dest, pos)``: the REPORT_DTYPE rows (a TRADE gives two FILLs, buy
     side first), the session index each goes to, and the inbound position of the
@@ -80,16 +83,16 @@ def build_reports(gw, events, cmd_sess, cmd_session_ids, cmd_pos, base):
     accepted = kind == _ACCEPTED
     if accepted.any():
         ids = order_id[accepted]
-        gw._grow_orders(int(ids.max()))
+        tables.grow(int(ids.max()))
         owner = src[accepted]
-        gw._order_session[ids] = np.where(owner == OPERATOR, gw._account_home[
-            np.clip(events["account"][sel[accepted]], 0, len(gw._account_home) - 1)], owner)
-        gw._order_account[ids] = events["account"][sel[accepted]]
-        gw._order_coid[ids] = events["client_order_id"][sel[accepted]]
-        gw._order_open[ids] = True
+        tables.order_session[ids] = np.where(owner == OPERATOR, tables.account_home[
+            np.clip(events["account"][sel[accepted]], 0, len(tables.account_home) - 1)], owner)
+        tables.order_account[ids] = events["account"][sel[accepted]]
+        tables.order_coid[ids] = events["client_order_id"][sel[accepted]]
+        tables.order_open[ids] = True
     cancelled = kind == _CANCELLED
     if cancelled.any():
-        gw._order_open[order_id[cancelled]] = False
+        tables.order_open[order_id[cancelled]] = False
     trade = kind == _TRADE
     by_command = accepted | (kind == _REJECTED)
     ev_bytes = events.view(np.uint8).reshape(len(events), EVENT_DTYPE.itemsize)
@@ -103,7 +106,7 @@ def build_reports(gw, events, cmd_sess, cmd_session_ids, cmd_pos, base):
         replaced = kind == _REPLACED
         if replaced.any():
             out["flags"] = np.where(replaced & (events["value"][sel] == 1), _PRIORITY_KEPT, 0)
-        dest = np.where(by_command, src, gw._order_session[np.where(by_command, 0, order_id)])
+        dest = np.where(by_command, src, tables.order_session[np.where(by_command, 0, order_id)])
         return out, dest, cmd_pos[cmd_i]
     width = 1 + trade                               # reports per event
     at = np.cumsum(width) - width                   # each event's first report row
@@ -118,7 +121,7 @@ def build_reports(gw, events, cmd_sess, cmd_session_ids, cmd_pos, base):
     out["flags"][at_s] = np.where((k_s == _REPLACED) & (events["value"][rows] == 1), _PRIORITY_KEPT, 0)
     dest = np.empty(len(out), dtype=np.int32)
     bc = by_command[single]
-    dest[at_s] = np.where(bc, src[single], gw._order_session[np.where(bc, 0, order_id[single])])
+    dest[at_s] = np.where(bc, src[single], tables.order_session[np.where(bc, 0, order_id[single])])
     t_rows, at_buy = sel[trade], at[trade]
     t_session = cmd_session_ids[cmd_i[trade]]
     aggressor = events["side"][t_rows]
@@ -130,9 +133,9 @@ def build_reports(gw, events, cmd_sess, cmd_session_ids, cmd_pos, base):
         out["msg_type"][where] = _FILL
         out["side"][where] = side
         out["session"][where] = t_session
-        out["client_order_id"][where] = gw._order_coid[ids]
+        out["client_order_id"][where] = tables.order_coid[ids]
         out["flags"][where] = np.where(aggressor == side, _AGGRESSOR, 0)
-        dest[where] = gw._order_session[ids]
-        gw._order_open[ids[events[leaves_field][t_rows] == 0]] = False
+        dest[where] = tables.order_session[ids]
+        tables.order_open[ids[events[leaves_field][t_rows] == 0]] = False
     out["ref_type"] = REF_TYPE_OF[out["ref_type"]]
     return out, dest, np.repeat(cmd_pos[cmd_i], width)

@@ -1,27 +1,30 @@
-"""The daemon's C batch step (``gateway._step``) against the numpy path it replaces.
+"""The C twins of the intake and reports stages (``gateway._intake``, ``gateway._reports``)
+against their numpy twins, through the stages' one interface.
 
 Two gateways with the same market take the same random batches of frames: one screens
-with the C loop and builds reports with ``build_reports``, the other takes the numpy path
-for both (``fast_screen = False``, ``gateway.reports_numpy``). Every report sent, byte for byte,
+with the C loop and builds reports in C, the other takes the numpy path for both
+(``Gateway(fast=False, report_builder=reports_reference.build_reports)``). Every report sent, byte for byte,
 and the engine state must agree. The batches mix every order-entry message type with bad
 input the screen must refuse: unknown types, reserved bytes, bad and repeated client order
 ids, other members' accounts, a rate-limited session.
 """
-import functools
 import time
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import gateway._step as step
-import gateway.reports_numpy as reports_numpy
+import gateway._intake as intake_c
+import gateway._reports as reports_c
+import gateway._sequence as sequence_c
 import gateway.server as server
 from bench.gateway_bench import _config
 from gateway.config import parse_config
 from gateway.protocol import ORDER_DTYPE, ORDER_TYPES, REPORT_DTYPE, MsgType
 from matching import COMMAND_DTYPE, commands
 
+from gateway.reports import c_builder
+from reports_reference import build_reports
 from wire import logged_in
 
 _TYPES = np.array([int(t) for t in ORDER_TYPES] + [0, 99], dtype=np.uint8)
@@ -30,8 +33,8 @@ _TYPE_P /= _TYPE_P.sum()
 
 
 def test_c_structs_match_the_wire_dtypes():
-    for name, dtype in (("ORDER", ORDER_DTYPE), ("REPORT", REPORT_DTYPE)):
-        size, offsets = step.layout()[name]
+    for module, name, dtype in ((intake_c, "ORDER", ORDER_DTYPE), (reports_c, "REPORT", REPORT_DTYPE)):
+        size, offsets = module.layout()[name]
         assert size == dtype.itemsize
         assert offsets == {f: dtype.fields[f][1] for f in dtype.names}
 
@@ -42,12 +45,8 @@ def _market() -> str:
 
 
 def _gateway(tmp_path, fast: bool):
-    gw = server.Gateway(parse_config(_market()), tmp_path)
-    gw.journal.close()
-    gw.journal = server.NullJournal()
-    gw.fast_screen = fast
-    if not fast:
-        gw._reports = functools.partial(reports_numpy.build_reports, gw)
+    gw = server.Gateway(parse_config(_market()), tmp_path, journal=server.NullJournal(), fast=fast,
+                        report_builder=c_builder if fast else build_reports)
     return logged_in(gw)
 
 
@@ -96,10 +95,10 @@ def _batches(seed: int, n_batches: int):
 def _run(tmp_path, fast: bool, batches, clock, t0):
     gw = _gateway(tmp_path, fast)
     for b in (0, 1):                 # open the block windows: quotes and accepts get past the phase check
-        gw._pending.append((commands.set_block_window(b, True), None))
+        gw.admin.pending.append((commands.set_block_window(b, True), None))
     for i, (payloads, sess) in enumerate(batches):
         clock[0] = 10**9 + i * 50_000_000                    # 50 ms a batch: the rate limit refills
-        gw._run_batch(payloads, sess, [t0 + 1000 * i + j for j in range(len(payloads))])
+        gw.run_batch(payloads, sess, [t0 + 1000 * i + j for j in range(len(payloads))])
     gw.close()
     return gw
 
@@ -113,15 +112,15 @@ def test_c_screen_and_reports_match_the_numpy_path(tmp_path_factory, monkeypatch
     t0 = time.time_ns() + 10**12     # later than either gateway's start-up: the frames drive the engine clock
     fast = _run(tmp_path_factory.mktemp("c"), True, batches, clock, t0)
     slow = _run(tmp_path_factory.mktemp("np"), False, batches, clock, t0)
-    assert len(fast.orders.sent) == len(slow.orders.sent)
-    for (id_a, a), (id_b, b) in zip(fast.orders.sent, slow.orders.sent):
+    assert len(fast.sessions.router.sent) == len(slow.sessions.router.sent)
+    for (id_a, a), (id_b, b) in zip(fast.sessions.router.sent, slow.sessions.router.sent):
         assert id_a == id_b
         assert a.tobytes() == b.tobytes()
     assert fast.engine.state_digest() == slow.engine.state_digest()
-    for name in ("_order_session", "_order_account", "_order_coid", "_order_open"):
-        assert (getattr(fast, name) == getattr(slow, name)).all(), name
-    assert [s.coid_last for s in fast.sessions[1:]] == [s.coid_last for s in slow.sessions[1:]]
-    sent = np.concatenate([r for _, r in fast.orders.sent])
+    for name in ("order_session", "order_account", "order_coid", "order_open"):
+        assert (getattr(fast.reports, name) == getattr(slow.reports, name)).all(), name
+    assert fast.intake.state.coid_last.tolist() == slow.intake.state.coid_last.tolist()
+    sent = np.concatenate([r for _, r in fast.sessions.router.sent])
     kinds = set(sent["msg_type"].tolist())
     assert {MsgType.ACK, MsgType.REJECT} <= kinds               # the stream is not trivially all-refused
 
@@ -130,12 +129,12 @@ def test_a_batch_with_a_session_message_or_a_bad_frame_takes_the_general_path(tm
     gw = _gateway(tmp_path, True)
     good = np.zeros(1, dtype=ORDER_DTYPE)
     good["msg_type"], good["client_order_id"], good["account"] = MsgType.NEW_ORDER, 1, 1
-    assert gw._screen.screen([good.tobytes()], [1], [1], 0, False) is not None
+    assert gw.intake.state.screen([good.tobytes()], [1], [1], 0, False) is not None
     heartbeat = np.zeros(1, dtype=ORDER_DTYPE)
     heartbeat["msg_type"] = MsgType.HEARTBEAT
-    assert gw._screen.screen([good.tobytes(), heartbeat.tobytes()], [1, 1], [1, 1], 0, False) is None
-    assert gw._screen.screen([b"x" * 63], [1], [1], 0, False) is None
-    assert gw.sessions[1].coid_last == 1       # a batch handed back changed nothing
+    assert gw.intake.state.screen([good.tobytes(), heartbeat.tobytes()], [1, 1], [1, 1], 0, False) is None
+    assert gw.intake.state.screen([b"x" * 63], [1], [1], 0, False) is None
+    assert gw.intake.state.coid_last[1] == 1   # a batch handed back changed nothing
     gw.close()
 
 
@@ -152,7 +151,7 @@ def test_group_by_session_is_a_stable_sort_with_the_bounds_of_each_session(dest)
     reports = np.zeros(len(dest), dtype=REPORT_DTYPE)
     reports["seq"] = np.arange(len(dest)) + 100
     reports["session"] = dest
-    grouped, bounds = step.group_by_session(reports, dest, 6)
+    grouped, bounds = reports_c.group_by_session(reports, dest, 6)
     order = np.argsort(dest, kind="stable")
     assert grouped.tobytes() == reports[order].tobytes()
     assert [(s, b - a) for s, a, b in bounds] == [(s, int((dest == s).sum())) for s in range(6) if (dest == s).any()]
@@ -164,25 +163,25 @@ def test_group_by_session_is_a_stable_sort_with_the_bounds_of_each_session(dest)
 def test_group_by_session_refuses_a_destination_that_is_no_session_and_bad_reports():
     reports = np.zeros(2, dtype=REPORT_DTYPE)
     with pytest.raises(IndexError, match="not a session index"):
-        step.group_by_session(reports, np.array([0, 7], dtype=np.int32), 3)
+        reports_c.group_by_session(reports, np.array([0, 7], dtype=np.int32), 3)
     with pytest.raises(ValueError, match="2 reports but 3 destinations"):
-        step.group_by_session(reports, np.array([0, 1, 2], dtype=np.int32), 3)
+        reports_c.group_by_session(reports, np.array([0, 1, 2], dtype=np.int32), 3)
     with pytest.raises(TypeError, match="contiguous REPORT_DTYPE"):
-        step.group_by_session(np.zeros(2, dtype=np.int64), np.array([0, 1], dtype=np.int32), 3)
+        reports_c.group_by_session(np.zeros(2, dtype=np.int64), np.array([0, 1], dtype=np.int32), 3)
 
 
 def test_number_reports_and_stamp_seq():
     reports = np.zeros(4, dtype=REPORT_DTYPE)
-    step.number_reports(reports, 41)
+    reports_c.number_reports(reports, 41)
     assert reports["report_seq"].tolist() == [41, 42, 43, 44]
     with pytest.raises(TypeError):
-        step.number_reports(reports[::2], 1)
+        reports_c.number_reports(reports[::2], 1)
     cmds = np.zeros(3, dtype=COMMAND_DTYPE)
     cmds["ts"] = 7
-    step.stamp_seq(cmds, 100)
+    sequence_c.stamp_seq(cmds, 100)
     assert cmds["seq"].tolist() == [100, 101, 102] and cmds["ts"].tolist() == [7, 7, 7]
     with pytest.raises(TypeError):
-        step.stamp_seq(cmds[::2], 1)
+        sequence_c.stamp_seq(cmds[::2], 1)
 
 
 @given(st.integers(0, 5), st.integers(1, 40), st.integers(-3, 3), st.integers(0, 2**62))
@@ -199,9 +198,9 @@ def test_journal_record_is_the_documented_layout(last_seq, n, skew, ts):
     cmds["price"] = np.arange(n) * 13
     if first < 1 or (last_seq and skew):        # an empty journal (last_seq 0) takes any first seq >= 1
         with pytest.raises(ValueError, match="does not continue the journal"):
-            step.journal_record(cmds, last_seq, MAGIC)
+            sequence_c.journal_record(cmds, last_seq, MAGIC)
         return
-    record, got_first, got_n = step.journal_record(cmds, last_seq, MAGIC)
+    record, got_first, got_n = sequence_c.journal_record(cmds, last_seq, MAGIC)
     header = bytearray(HEADER.pack(MAGIC, n * COMMAND_DTYPE.itemsize, 0, first, n, ts))
     crc = zlib.crc32(cmds.tobytes(), zlib.crc32(header[12:]))
     struct.pack_into("<I", header, 8, crc)
@@ -209,16 +208,16 @@ def test_journal_record_is_the_documented_layout(last_seq, n, skew, ts):
     if n > 1:                                  # a gap inside the batch
         cmds["seq"][-1] += 1
         with pytest.raises(ValueError, match="does not continue"):
-            step.journal_record(cmds, last_seq, MAGIC)
+            sequence_c.journal_record(cmds, last_seq, MAGIC)
 
 
 def test_journal_record_refuses_what_is_no_batch():
     from gateway.journal import MAGIC
     with pytest.raises(TypeError, match="non-empty 1-d COMMAND_DTYPE"):
-        step.journal_record(np.zeros(0, dtype=COMMAND_DTYPE), 0, MAGIC)
+        sequence_c.journal_record(np.zeros(0, dtype=COMMAND_DTYPE), 0, MAGIC)
     with pytest.raises(TypeError, match="non-empty 1-d COMMAND_DTYPE"):
-        step.journal_record(np.zeros(2, dtype=REPORT_DTYPE), 0, MAGIC)
+        sequence_c.journal_record(np.zeros(2, dtype=REPORT_DTYPE), 0, MAGIC)
     strided = np.zeros(4, dtype=COMMAND_DTYPE)
     strided["seq"] = [1, 9, 2, 9]
-    record, first, n = step.journal_record(strided[::2], 0, MAGIC)     # copied to contiguous rows
+    record, first, n = sequence_c.journal_record(strided[::2], 0, MAGIC)     # copied to contiguous rows
     assert (first, n, len(record)) == (1, 2, 32 + 2 * COMMAND_DTYPE.itemsize)

@@ -1,48 +1,29 @@
 # cython: language_level=3
-"""The order socket's receiving and sending in C, straight on libzmq.
+"""A ROUTER socket's receiving and sending in C, straight on libzmq.
 
 At 20,000 orders/s a turn of the daemon's loop holds a handful of frames, and pyzmq's
 per-call Python work (a ``Frame`` object per part, a ``zmq.Again`` raised to end every
-drain, attribute lookups per send) was a fifth of the turn. :class:`OrderSocket` calls the
+drain, attribute lookups per send) was a fifth of the turn. :class:`RouterIO` calls the
 libzmq functions :func:`zmqio.libzmq.functions` found, on the pyzmq socket's own handle
-(``Socket.underlying``), from the loop's thread. The pyzmq paths in ``gateway.server`` remain
-for machines where libzmq cannot be found and are what the tests hold this module to.
+(``Socket.underlying``), from the loop's thread. Its pyzmq twin,
+:class:`zmqio.router.PyzmqRouterIO`, serves where libzmq cannot be found and is what the
+tests hold this module to; :func:`zmqio.router.open_router` picks one.
 """
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM
-from libc.string cimport strcmp
 from cpython.object cimport PyObject
 from libc.errno cimport EAGAIN, EINTR
 from libc.stdint cimport int64_t
+from libc.string cimport strcmp
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
+
+from zmqio._libzmq cimport LibZmq, ZMQ_DONTWAIT, ZMQ_SNDMORE, ZMQ_SRCFD, load_libzmq, zmq_msg_t
 
 import zmq
 
-from zmqio.libzmq import NAMES
-
-__all__ = ["OrderSocket", "UNBOUND", "MULTIPART", "FOREIGN"]
-
-
-ctypedef struct zmq_msg_t:           # libzmq's opaque 64-byte message, pointer-aligned
-    int64_t _[8]
-
-ctypedef int (*send_fn)(void* socket, const void* buf, size_t length, int flags) noexcept nogil
-ctypedef int (*errno_fn)() noexcept nogil
-ctypedef int (*msg_init_fn)(zmq_msg_t* msg) noexcept nogil
-ctypedef int (*msg_recv_fn)(zmq_msg_t* msg, void* socket, int flags) noexcept nogil
-ctypedef void* (*msg_data_fn)(zmq_msg_t* msg) noexcept nogil
-ctypedef size_t (*msg_size_fn)(const zmq_msg_t* msg) noexcept nogil
-ctypedef int (*msg_more_fn)(const zmq_msg_t* msg) noexcept nogil
-ctypedef int (*msg_close_fn)(zmq_msg_t* msg) noexcept nogil
-ctypedef const char* (*msg_gets_fn)(const zmq_msg_t* msg, const char* prop) noexcept nogil
-ctypedef int (*msg_get_fn)(const zmq_msg_t* msg, int prop) noexcept nogil
-
-cdef enum:
-    ZMQ_DONTWAIT = 1
-    ZMQ_SNDMORE = 2
-    ZMQ_SRCFD = 2          # zmq_msg_get: the file descriptor of the connection the message came on
+__all__ = ["RouterIO", "UNBOUND", "MULTIPART", "FOREIGN"]
 
 UNBOUND = 1        # a stray: a frame from a routing id that has no session (LOGIN, or refused)
 MULTIPART = 2      # a stray: a message of more than one frame after the identity (refused)
@@ -55,7 +36,7 @@ cdef inline int64_t _now_ns() noexcept nogil:
     return <int64_t>t.tv_sec * 1_000_000_000 + t.tv_nsec
 
 
-cdef class OrderSocket:
+cdef class RouterIO:
     """Drain and send on a ROUTER socket through libzmq's C API.
 
     Parameters
@@ -64,20 +45,16 @@ cdef class OrderSocket:
         ``{name: address}`` from :func:`zmqio.libzmq.functions`.
     socket : zmq.Socket
         The ROUTER; kept alive here, and used only from the thread that calls these methods.
+    peer_fd : int32 array
+        Per session index, the file descriptor of the connection the session logged in on
+        (-1: none). Read at every frame, never copied: the caller binds sessions by writing it.
+    peer_key : list
+        Per session index, the session's CURVE public key (z85 bytes) or None; read likewise.
     """
 
     cdef void* sock
     cdef object owner
-    cdef send_fn c_send
-    cdef errno_fn c_errno
-    cdef msg_init_fn c_init
-    cdef msg_recv_fn c_recv
-    cdef msg_data_fn c_data
-    cdef msg_size_fn c_size
-    cdef msg_more_fn c_more
-    cdef msg_close_fn c_close
-    cdef msg_gets_fn c_gets
-    cdef msg_get_fn c_get
+    cdef LibZmq api
     cdef int[::1] peer_fd
     cdef list peer_key
 
@@ -85,46 +62,34 @@ cdef class OrderSocket:
         cdef size_t handle = socket.underlying
         if handle == 0:
             raise ValueError("the socket is closed")
-        for name in NAMES:
-            if not functions.get(name):
-                raise ValueError(f"no address for {name}")
-        self.owner = socket
-        self.sock = <void*>handle
-        self.c_send = <send_fn><size_t>functions["zmq_send"]
-        self.c_errno = <errno_fn><size_t>functions["zmq_errno"]
-        self.c_init = <msg_init_fn><size_t>functions["zmq_msg_init"]
-        self.c_recv = <msg_recv_fn><size_t>functions["zmq_msg_recv"]
-        self.c_data = <msg_data_fn><size_t>functions["zmq_msg_data"]
-        self.c_size = <msg_size_fn><size_t>functions["zmq_msg_size"]
-        self.c_more = <msg_more_fn><size_t>functions["zmq_msg_more"]
-        self.c_close = <msg_close_fn><size_t>functions["zmq_msg_close"]
-        self.c_gets = <msg_gets_fn><size_t>functions["zmq_msg_gets"]
-        self.c_get = <msg_get_fn><size_t>functions["zmq_msg_get"]
-        if len(peer_key) != peer_fd.shape[0]:
+        load_libzmq(&self.api, functions)
+        if len(peer_key) != peer_fd.shape[0]:       # drain indexes peer_key unchecked
             raise ValueError("peer_fd and peer_key must have one entry per session index")
         for key in peer_key:
             if key is not None and not isinstance(key, bytes):
                 raise TypeError("peer_key holds bytes (z85 public keys) or None")
+        self.owner = socket
+        self.sock = <void*>handle
         self.peer_fd = peer_fd
         self.peer_key = peer_key
 
     cdef bytes _take(self, zmq_msg_t* msg):
-        return PyBytes_FromStringAndSize(<char*>self.c_data(msg), self.c_size(msg))
+        return PyBytes_FromStringAndSize(<char*>self.api.zmq_msg_data(msg), self.api.zmq_msg_size(msg))
 
     cdef int _recv(self, zmq_msg_t* msg) except -2:
         """0 on a part received, -1 when nothing waits (or a signal interrupted); raises otherwise."""
-        self.c_init(msg)
-        if self.c_recv(msg, self.sock, ZMQ_DONTWAIT) >= 0:
+        self.api.zmq_msg_init(msg)
+        if self.api.zmq_msg_recv(msg, self.sock, ZMQ_DONTWAIT) >= 0:
             return 0
-        code = self.c_errno()
-        self.c_close(msg)
+        code = self.api.zmq_errno()
+        self.api.zmq_msg_close(msg)
         if code == EAGAIN or code == EINTR:
             return -1
         raise zmq.ZMQError(code)
 
     cdef object _user(self, zmq_msg_t* msg):
         """The message's ZAP user id (the connection's CURVE public key, z85), or None."""
-        cdef const char* user = self.c_gets(msg, b"User-Id")
+        cdef const char* user = self.api.zmq_msg_gets(msg, b"User-Id")
         return user.decode() if user is not NULL else None
 
     def drain(self, dict session_of, Py_ssize_t size, Py_ssize_t budget, list payloads, list frame_sess,
@@ -154,21 +119,21 @@ cdef class OrderSocket:
             if self._recv(&part) < 0:
                 return size, None
             identity = self._take(&part)
-            more = self.c_more(&part)
-            self.c_close(&part)
+            more = self.api.zmq_msg_more(&part)
+            self.api.zmq_msg_close(&part)
             if not more:                        # a ROUTER always prefixes an identity; nothing to answer
                 continue
             if self._recv(&part) < 0:
                 raise zmq.ZMQError(EAGAIN, "a message's second part did not follow its first")
-            fd = self.c_get(&part, ZMQ_SRCFD)
-            if self.c_more(&part):
+            fd = self.api.zmq_msg_get(&part, ZMQ_SRCFD)
+            if self.api.zmq_msg_more(&part):
                 user_id = self._user(&part)
-                self.c_close(&part)
+                self.api.zmq_msg_close(&part)
                 while True:                     # the parts of one message arrive together
                     if self._recv(&part) < 0:
                         break
-                    more = self.c_more(&part)
-                    self.c_close(&part)
+                    more = self.api.zmq_msg_more(&part)
+                    self.api.zmq_msg_close(&part)
                     if not more:
                         break
                 return size, (MULTIPART, identity, None, user_id, fd)
@@ -176,24 +141,24 @@ cdef class OrderSocket:
             idx = PyDict_GetItem(session_of, identity)
             if idx is NULL:
                 user_id = self._user(&part)      # the message's metadata: read before closing it
-                self.c_close(&part)
+                self.api.zmq_msg_close(&part)
                 return size, (UNBOUND, identity, payload, user_id, fd)
             i = <object>idx
             key = PyList_GET_ITEM(self.peer_key, i)
-            user = self.c_gets(&part, b"User-Id")
+            user = self.api.zmq_msg_gets(&part, b"User-Id")
             if (fd != self.peer_fd[i] or user is NULL or <object>key is None
                     or strcmp(user, PyBytes_AS_STRING(<bytes>key)) != 0):
                 user_id = user.decode() if user is not NULL else None
-                self.c_close(&part)
+                self.api.zmq_msg_close(&part)
                 return size, (FOREIGN, identity, payload, user_id, fd)
-            self.c_close(&part)
+            self.api.zmq_msg_close(&part)
             payloads.append(payload)
             frame_sess.append(<object>idx)
             frame_ts.append(_now_ns())
             size += PyBytes_GET_SIZE(payload)
         return size, None
 
-    def send(self, bytes identity, data):
+    def send(self, bytes identity not None, data):
         """Send ``[identity, data]`` without blocking; 0, or libzmq's errno (``zmq.EAGAIN``:
         the peer's pipe is full; ``zmq.EHOSTUNREACH``: no such peer).
 
@@ -202,8 +167,9 @@ cdef class OrderSocket:
         cdef Py_buffer view
         cdef int code = 0
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)     # first: a bad buffer must not leave half a message
-        if self.c_send(self.sock, PyBytes_AS_STRING(identity), PyBytes_GET_SIZE(identity),
-                       ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 or self.c_send(self.sock, view.buf, view.len, ZMQ_DONTWAIT) < 0:
-            code = self.c_errno()
+        if self.api.zmq_send(self.sock, PyBytes_AS_STRING(identity), PyBytes_GET_SIZE(identity),
+                             ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 \
+                or self.api.zmq_send(self.sock, view.buf, view.len, ZMQ_DONTWAIT) < 0:
+            code = self.api.zmq_errno()
         PyBuffer_Release(&view)
         return code

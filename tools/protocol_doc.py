@@ -1,15 +1,18 @@
 """Generate the tables of ``docs/PROTOCOL.md`` and ``docs/protocol-schema.json`` from the
 dtypes and enums they document.
 
-``python -m gateway.protocol_doc [docs/PROTOCOL.md]`` rewrites every block between
-``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` in place, leaving the
-prose around them alone, and writes the machine-readable schema (:func:`schema`) to
+``python -m tools.protocol_doc [docs/PROTOCOL.md]``, from the repository root, rewrites every
+block between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` in place,
+leaving the prose around them alone, and writes the machine-readable schema (:func:`schema`) to
 ``protocol-schema.json`` next to the document; ``--check`` changes nothing and exits 1 if
 either file is out of date. ``tests/unit/gateway/test_protocol_doc.py`` runs the check.
 
 What each message type does with each field of its layout is one table, :data:`MESSAGES`;
 the per-message tables of the document and the schema's ``messages`` are both rendered
 from it, so they cannot disagree with each other or with the dtypes.
+
+A build tool, not part of the installed packages: it sits above every layer and may import
+any of them, and no runtime module imports it (``tests/unit/test_import_graph.py``).
 """
 from __future__ import annotations
 
@@ -21,10 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from matching import CancelReason, CommandType, OrderType, Side, StpMode, TimeInForce
+from feeds.dropcopy import DROP_COPY_DTYPE, DROP_COPY_FIELD_DOCS, DROP_COPY_TOPIC
+from feeds.dropcopy import HEARTBEAT as DROP_COPY_HEARTBEAT
+from feeds.encoder import FeedEncoder
+from feeds.messages import CHANNEL, FEED_DTYPE, FEED_FIELD_DOCS, FeedType
+from feeds.service import HEARTBEAT
+from gateway import protocol as p
+from gateway.config import Durability
+from gateway.gapfill import GAP_FILL_FRAME_REPORTS
+from matching import (AuctionOutcome, CancelReason, CommandType, Engine, Instrument, InstrumentStatus, OrderType,
+                      Side, StpMode, TimeInForce, TradeType, commands)
 from matching.codes import RETIRED_REJECTS
-
-from . import protocol as p
 
 __all__ = ["sections", "render", "main", "MESSAGES", "field_use", "schema", "render_schema", "SCHEMA_NAME"]
 
@@ -70,8 +80,6 @@ def _rejects() -> str:
 
 def _gap_fill() -> str:
     """The gap-fill rules' numbers, from the code that applies them."""
-    from .config import Durability
-    from .gapfill import GAP_FILL_FRAME_REPORTS
     r = p.GatewayReject
     return "\n".join([
         "| item | value |", "| --- | --- |",
@@ -124,12 +132,6 @@ def _feed_layout(name: str, dtype: np.dtype, docs: dict, used_by: str) -> str:
 
 def _feeds() -> dict[str, str]:
     """The market-data blocks: message layouts, types and channels, the drop copy, an example."""
-    from feeds.dropcopy import DROP_COPY_DTYPE, DROP_COPY_FIELD_DOCS, DROP_COPY_TOPIC
-    from feeds.dropcopy import HEARTBEAT as DROP_COPY_HEARTBEAT
-    from feeds.encoder import FeedEncoder
-    from feeds.messages import CHANNEL, FEED_DTYPE, FEED_FIELD_DOCS, FeedType
-    from feeds.service import HEARTBEAT
-    from matching import AuctionOutcome, Engine, Instrument, InstrumentStatus, TradeType, commands
     meaning = {FeedType.TRADE: "a trade: `trade_id`, `price`, `qty`, `side`, `trade_type`",
                FeedType.DEPTH: "one price level after the batch: `side`, `price`, `qty` (0 = gone), `count`, "
                                "`trade_type` = the book",
@@ -497,9 +499,6 @@ def schema() -> dict:
     """The protocol as data: every layout and message type field by field (byte offset,
     size, numpy type, meaning, and for a message type whether it uses the field), the
     enumerations, the reject codes and the limits; ``docs/protocol-schema.json``."""
-    from feeds.dropcopy import DROP_COPY_DTYPE, DROP_COPY_FIELD_DOCS
-    from feeds.messages import FEED_DTYPE, FEED_FIELD_DOCS, FeedType
-    from matching import AuctionOutcome, InstrumentStatus, TradeType
     bands = {1: "protocol, session, authorisation", 2: "risk and accounts", 3: "matching", 4: "admin"}
     layouts = {}
     for layouts_of, direction in ((p.INBOUND_LAYOUTS, "client -> server"), (p.OUTBOUND_LAYOUTS, "server -> client")):
@@ -518,7 +517,7 @@ def schema() -> dict:
                         "raised_by": "retired" if code in RETIRED_REJECTS else by})
     return {
         "title": "chuanyu order-entry protocol (docs/PROTOCOL.md)",
-        "generated_by": "python -m gateway.protocol_doc, from the dtypes in gateway/protocol.py and the enums in "
+        "generated_by": "python -m tools.protocol_doc, from the dtypes in gateway/protocol.py and the enums in "
                         "matching/codes.py; do not edit",
         "protocol_version": p.PROTOCOL_VERSION,
         "byte_order": "little",
@@ -606,7 +605,7 @@ def main(argv=None) -> int:
         old_schema = schema_path.read_text(encoding="utf-8") if schema_path.exists() else None
         stale = [str(f) for f, same in ((path, new == text), (schema_path, new_schema == old_schema)) if not same]
         if stale:
-            print(f"{', '.join(stale)} out of date: run python -m gateway.protocol_doc", file=sys.stderr)
+            print(f"{', '.join(stale)} out of date: run python -m tools.protocol_doc", file=sys.stderr)
             return 1
         return 0
     path.write_text(new, encoding="utf-8")
