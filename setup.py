@@ -33,7 +33,8 @@ if trace:
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
 # the engine, the feed encoder, the daemon's batch stages, and the transport's C calls to libzmq
-MODULES = ("matching._engine", "feeds._encode", "gateway._intake", "gateway._reports", "gateway._sequence", "zmqio._router", "zmqio._publish")
+MODULES = ("matching._engine", "zmqio._router", "zmqio._publish", "feeds._encode", "gateway._intake", "exchange._reports",
+           "exchange._sequence")
 extensions = [
     Extension(
         name,

@@ -44,7 +44,7 @@ class BenchDaemon:
     def status(self) -> dict:
         """The daemon's ``status`` over the admin socket."""
         if self._admin is None:
-            from gateway.admin import AdminClient
+            from exchange.admin import AdminClient
             from gateway.client import load_keys
             public, secret = load_keys(self.info["keys_dir"], "admin")
             self._admin = AdminClient(self.info["admin"], self.info["server_public_key"], public, secret,

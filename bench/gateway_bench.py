@@ -51,7 +51,7 @@ import numpy as np
 
 from bench.daemon import BenchDaemon
 
-__all__ = ["run", "table", "RESULT_KEYS", "WINDOW", "SCENARIOS", "DURABILITY_MODES"]
+__all__ = ["run", "table", "market_config", "orders_pool", "RESULT_KEYS", "WINDOW", "SCENARIOS", "DURABILITY_MODES"]
 
 RESULT_KEYS = ("orders_per_s", "latency_ns", "clients", "batch", "durability")
 DURABILITY_MODES = ("none", "interval", "fsync")      # the journal policies, as in [durability] mode
@@ -68,7 +68,7 @@ LATENCY_MIN_S = 2.0                 # each of them at least this long (--quick r
 
 
 # ------------------------------------------------------------------ the market
-def _config(clients: int, durability: str = "none") -> str:
+def market_config(clients: int, durability: str = "none") -> str:
     lines = ["[market]", "max_accounts = 10000", "[market.fees]", "continuous = [5, 5]",
              '[[instruments]]', 'symbol = "SCEA"', 'region = "SC"', "reference_price = 5000",
              "max_order_qty = 1000000",
@@ -90,7 +90,7 @@ def _config(clients: int, durability: str = "none") -> str:
 
 
 # ------------------------------------------------------------------ one client process
-def _orders_pool(n: int, accounts: tuple, seed: int) -> np.ndarray:
+def orders_pool(n: int, accounts: tuple, seed: int) -> np.ndarray:
     from gateway.protocol import ORDER_DTYPE, MsgType
     rng = np.random.default_rng(seed)
     msgs = np.zeros(n, dtype=ORDER_DTYPE)
@@ -134,7 +134,7 @@ def _client(conf: dict, results) -> None:
         sock.send(b"")                       # make the connection before timing
         if mode == "echo" and sock.poll(10_000):
             sock.recv()
-    pool = _orders_pool(1 << 16, conf["accounts"], conf["seed"])
+    pool = orders_pool(1 << 16, conf["accounts"], conf["seed"])
     rate = conf["rate"]                      # orders/s for this client, or None
     interval = batch / rate * 1e9 if rate else 0
     n_frames_max = int((rate * conf["duration"] / batch) + 10) if rate else 50_000_000 // batch
@@ -360,7 +360,7 @@ def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, bat
 def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration: float, log,
                  durability: str = "none", samples: list | None = None) -> dict:
     """One measurement on a fresh daemon; ``samples``: a list that receives its latencies (ns)."""
-    d = BenchDaemon(_config(clients, durability), workdir)
+    d = BenchDaemon(market_config(clients, durability), workdir)
     journal = None
     try:
         out = _drive(mp_ctx, d.info["orders"], d.info["server_public_key"], Path(d.info["keys_dir"]), clients,
@@ -390,7 +390,7 @@ def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration
 
 def _journal_status(d: BenchDaemon) -> dict | None:
     """The daemon's journal counters (records, fsyncs, fsync time), from the admin ``status``."""
-    from gateway.admin import AdminError
+    from exchange.admin import AdminError
     try:
         return d.status()["journal"]
     except AdminError:

@@ -1,14 +1,14 @@
 """Recovery speed: how fast a state dir's journal is verified and replayed.
 
-A journal is written before timing, exactly as the daemon writes it (:class:`gateway.journal.Journal`,
+A journal is written before timing, exactly as the daemon writes it (:class:`exchange.journal.Journal`,
 one record per batch of ``batch`` commands, 64 MiB segments): the setup and timed commands of
 an engine benchmark workload (by default ``exchange_core_mix_risk``: accounts, deposits and
 holdings, a resting book, then the exchange-core mix of orders, cancels and moves with
 pre-trade risk on). Then, timed:
 
 - ``verify_commands_per_s``: reading every segment and checking every record's length,
-  CRC and sequence (:func:`gateway.journal.read_records`), without the engine;
-- ``replay_commands_per_s``: the whole offline replay, :func:`gateway.recovery.replay` (the
+  CRC and sequence (:func:`exchange.journal.read_records`), without the engine;
+- ``replay_commands_per_s``: the whole offline replay, :func:`exchange.recovery.replay` (the
   code behind ``chuanyu replay``): read, verify and ``Engine.process`` every record onto a
   fresh engine. The best of ``repeat`` runs; target >= 2,000,000 commands/s.
 
@@ -16,7 +16,7 @@ The replayed engine's state digest must equal that of an engine fed the same com
 directly (``consistent``): a fast replay of the wrong thing would be worthless.
 
 Also, for the daemon's own restart (not a target): ``daemon_recovery_commands_per_s``, the
-time to build a :class:`gateway.server.Gateway` on a state dir whose journal holds
+time to build a :class:`exchange.server.ExchangeNode` on a state dir whose journal holds
 ``daemon_commands`` order commands of two sessions (the gateway benchmark's market), written
 by the daemon's own batch step. Its replay also rebuilds the routing tables and every
 session's report numbering and gap-fill window, so it is slower than the engine-only replay.
@@ -42,7 +42,7 @@ SIZES = {"full": {"n_commands": 1_000_000, "n_resting": 1_000, "n_accounts": 10_
 
 
 def _write_journal(directory: Path, commands: np.ndarray, batch: int) -> int:
-    from gateway.journal import Journal
+    from exchange.journal import Journal
     with Journal(directory, durability="none") as journal:
         for start in range(0, len(commands), batch):
             journal.append(commands[start:start + batch])
@@ -60,19 +60,19 @@ class _NoWire:
 def daemon_recovery(directory: Path, n_commands: int, batch: int) -> dict:
     """Journal ``n_commands`` orders through an in-process daemon's batch step, then time a
     new daemon's start on that state dir (snapshot-less: the whole journal is replayed)."""
-    import gateway.server as server
-    from bench.gateway_bench import _config, _orders_pool
-    from gateway.config import parse_config
+    import exchange.server as server
+    from bench.gateway_bench import market_config, orders_pool
+    from exchange.config import parse_config
 
-    cfg = parse_config(_config(2, "none"))
-    gw = server.Gateway(cfg, directory)
+    cfg = parse_config(market_config(2, "none"))
+    gw = server.ExchangeNode(cfg, directory)
     try:
         gw.sessions.router = _NoWire()
         for s in gw.sessions:
             s.logged_in, s.identity, s.heartbeat_ns = True, b"bench%d" % s.idx, 1 << 60
             gw.sessions.by_identity[s.identity] = s.idx
         per_session = max(1, batch // 2)
-        pools = [_orders_pool(per_session * 64, (2 * k + 1, 2 * k + 2), seed=k) for k in range(2)]
+        pools = [orders_pool(per_session * 64, (2 * k + 1, 2 * k + 2), seed=k) for k in range(2)]
         coid, done, step = 1, 0, 0
         while done < n_commands:
             frames = []
@@ -84,16 +84,16 @@ def daemon_recovery(directory: Path, n_commands: int, batch: int) -> dict:
             coid += per_session
             done += 2 * per_session
             step += 1
-        live = gw.reports.report_seq.tolist()
+        live = list(gw.reports.report_seq)
         digest = gw.engine.state_digest()
         total = gw.next_seq - 1
     finally:
         gw.close()
     t0 = time.perf_counter()
-    again = server.Gateway(cfg, directory)
+    again = server.ExchangeNode(cfg, directory)
     seconds = time.perf_counter() - t0
     try:
-        same = again.engine.state_digest() == digest and live == again.reports.report_seq.tolist()
+        same = again.engine.state_digest() == digest and live == again.reports.report_seq
         return {"daemon_recovery_commands_per_s": again.recovery["replayed_commands"] / seconds,
                 "daemon_recovery_s": seconds, "daemon_commands": total, "daemon_consistent": same}
     finally:
@@ -110,8 +110,8 @@ def run(quick: bool = False, batch: int = 1024, repeat: int = 3, workload: str =
     """
     from bench import workloads
     from bench.engine_bench import machine_info
-    from gateway.journal import read_records
-    from gateway.recovery import replay
+    from exchange.journal import read_records
+    from exchange.recovery import replay
     from matching import Engine
 
     if batch < 1 or repeat < 1:

@@ -24,7 +24,7 @@ DEFAULT_KEY_NAMES = ("server", "admin", "sc-platform", "cq-platform", "broker", 
 
 
 def _load_config(path):
-    from gateway.config import ConfigError, default_config, load_config
+    from exchange.config import ConfigError, default_config, load_config
     try:
         return load_config(path) if path else default_config()
     except ConfigError as exc:
@@ -76,9 +76,9 @@ def _add_engine(commands) -> None:
 def _engine(args) -> int:
     import dataclasses
 
-    from gateway.journal import JournalWriteError
-    from gateway.logs import configure
-    from gateway.server import GatewayError, serve
+    from exchange.journal import JournalWriteError
+    from exchange.logs import configure
+    from exchange.server import GatewayError, serve
 
     configure(args.log_level, json_lines=args.log_json)
     try:
@@ -120,7 +120,7 @@ def _add_config(commands) -> None:
                                         "or check a configuration file.")
     sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     ex = sub.add_parser("example", help="print the default market as commented TOML")
-    ex.set_defaults(handler=lambda args: _print(__import__("gateway.config", fromlist=["x"]).example_toml()))
+    ex.set_defaults(handler=lambda args: _print(__import__("exchange.config", fromlist=["x"]).example_toml()))
     check = sub.add_parser("check", help="check a configuration file")
     check.add_argument("file")
     check.set_defaults(handler=handler(_config_check))
@@ -292,7 +292,7 @@ def _event_line(e: dict, symbols: list) -> str:
 
 
 def _admin(args) -> int:
-    from gateway.admin import AdminClient, AdminError
+    from exchange.admin import AdminClient, AdminError
     endpoint, server_key, public, secret, info = _connection(args, "admin")
     request = {}
     for param in _ADMIN_ARGS[args.op]:
@@ -562,9 +562,9 @@ def _add_replay(commands) -> None:
 
 
 def _replay(args) -> int:
-    from gateway.journal import JournalError
-    from gateway.recovery import ReplayError, engine_for_config, replay
-    from gateway.statelock import StateLock, StateLocked
+    from exchange.journal import JournalError
+    from exchange.recovery import ReplayError, engine_for_config, replay
+    from exchange.statelock import StateLock, StateLocked
 
     if not Path(args.state_dir).is_dir():
         raise CliError(f"{args.state_dir}: no such directory")
@@ -610,7 +610,7 @@ _DUMP_FIELDS = ("session", "account", "instrument", "side", "order_type", "tif",
 
 
 def _journal_dump(args) -> int:
-    from gateway.journal import JournalError, TornTail, read_records
+    from exchange.journal import JournalError, TornTail, read_records
     from matching import CommandType
 
     if not Path(args.dir).is_dir():

@@ -144,7 +144,7 @@ class _Daemon:
         """Shut down gracefully (admin ``shutdown``, else SIGTERM); the exit status."""
         import zmq
 
-        from gateway.admin import AdminError
+        from exchange.admin import AdminError
         if self.proc.poll() is None and admin is not None:
             try:
                 admin.request("shutdown")
@@ -219,7 +219,7 @@ class _Market:
         import zmq
 
         from feeds.client import FeedClient
-        from gateway.admin import AdminClient
+        from exchange.admin import AdminClient
         from gateway.client import Client, load_keys
         self.zmq = zmq
         self.symbols = list(info["instruments"])
@@ -316,7 +316,7 @@ class _Market:
 
     def operator(self, op: str, **args) -> list:
         """An admin request; its events (the engine's answer)."""
-        from gateway.admin import AdminError
+        from exchange.admin import AdminError
         try:
             return self.admin.request(op, **args).get("events", [])
         except AdminError as exc:
@@ -449,7 +449,7 @@ def indicators(eod: dict, tally: Tally, config, plan) -> dict:
 def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | None = None,
              keep: bool = True) -> int:
     """Play the demo day in ``state``; the exit status (0 when the day ran to its end)."""
-    from gateway.config import ConfigError, parse_config
+    from exchange.config import ConfigError, parse_config
 
     from . import demo_plan
     try:

@@ -125,7 +125,7 @@ def _toml_value(value: Any) -> str:
 
 def _dump_toml(data: dict) -> str:
     """TOML for the configuration's shapes: tables of scalars, lists and inline tables, and
-    arrays of tables (no nesting beyond what ``gateway.config`` reads)."""
+    arrays of tables (no nesting beyond what ``exchange.config`` reads)."""
     lines: list[str] = []
 
     def table(name: str, body: dict, header: str) -> None:
@@ -148,7 +148,7 @@ def _dump_toml(data: dict) -> str:
 
 def market_toml(year: int | None = None) -> str:
     """The embedded default market with the demo's cast, no schedule and free ports, as TOML."""
-    from gateway.config import example_toml
+    from exchange.config import example_toml
 
     data = tomllib.loads(example_toml(year))
     symbols = [i["symbol"] for i in data["instruments"]]

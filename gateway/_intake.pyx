@@ -19,7 +19,7 @@ from libc.string cimport memcpy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from matching._types cimport Command
-from gateway._wire cimport OrderMsg
+from gateway._wire cimport OrderMsg, field_offset
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from matching import COMMAND_DTYPE
 
 from .protocol import (
     CREATING_TYPES, COMMAND_OF, INBOUND_SIZE, MAX_FRAME_BYTES, ORDER_DTYPE, ORDER_TYPES, GatewayReject, MsgType,
-    reserved_mask,
+    check_layout, reserved_mask,
 )
 
 cnp.import_array()
@@ -35,32 +35,22 @@ cnp.import_array()
 __all__ = ["Screen", "flood_limit", "layout"]
 
 
-cdef inline Py_ssize_t _off(void* field, void* base):
-    return <char*>field - <char*>base
-
-
 def layout():
     """Size and field offsets of the C order message struct, checked against the dtypes by the tests and at import."""
     cdef OrderMsg m
     return {
         "ORDER": (sizeof(OrderMsg), {
-            "msg_type": _off(&m.msg_type, &m), "side": _off(&m.side, &m), "order_type": _off(&m.order_type, &m),
-            "tif": _off(&m.tif, &m), "stp": _off(&m.stp, &m), "flags": _off(&m.flags, &m),
-            "reserved2": _off(&m.reserved2, &m), "instrument": _off(&m.instrument, &m),
-            "account": _off(&m.account, &m), "client_order_id": _off(&m.client_order_id, &m),
-            "order_id": _off(&m.order_id, &m), "price": _off(&m.price, &m), "qty": _off(&m.qty, &m),
-            "contra_account": _off(&m.contra_account, &m), "min_qty": _off(&m.min_qty, &m),
-            "reserved": _off(&m.reserved, &m)}),
+            "msg_type": field_offset(&m.msg_type, &m), "side": field_offset(&m.side, &m), "order_type": field_offset(&m.order_type, &m),
+            "tif": field_offset(&m.tif, &m), "stp": field_offset(&m.stp, &m), "flags": field_offset(&m.flags, &m),
+            "reserved2": field_offset(&m.reserved2, &m), "instrument": field_offset(&m.instrument, &m),
+            "account": field_offset(&m.account, &m), "client_order_id": field_offset(&m.client_order_id, &m),
+            "order_id": field_offset(&m.order_id, &m), "price": field_offset(&m.price, &m), "qty": field_offset(&m.qty, &m),
+            "contra_account": field_offset(&m.contra_account, &m), "min_qty": field_offset(&m.min_qty, &m),
+            "reserved": field_offset(&m.reserved, &m)}),
     }
 
 
-def _check_layout():
-    size, offsets = layout()["ORDER"]
-    if size != ORDER_DTYPE.itemsize or offsets != {f: ORDER_DTYPE.fields[f][1] for f in ORDER_DTYPE.names}:
-        raise ImportError("gateway._intake: C struct ORDER does not match its dtype; rebuild the extension")
-
-
-_check_layout()
+check_layout("gateway._intake", "ORDER", *layout()["ORDER"], ORDER_DTYPE)
 
 # Flags and codes as plain C constants.
 cdef int _LIST_FIXED = MsgType.LIST_FIXED

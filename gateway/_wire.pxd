@@ -50,3 +50,8 @@ ctypedef struct Report:              # mirrors gateway.protocol.REPORT_DTYPE
     int64_t leaves
     int64_t trade_id
     int64_t fee
+
+
+cdef inline Py_ssize_t field_offset(void* field, void* base) noexcept:
+    """A struct field's byte offset, for the ``layout()`` checks against the dtypes."""
+    return <char*>field - <char*>base

@@ -50,7 +50,7 @@ from .protocol import (
 )
 
 __all__ = ["Client", "AsyncClient", "Report", "LoginAck", "SessionError", "as_reports", "load_keys",
-           "orders", "decode_reports"]
+           "orders", "decode_reports", "login_frame"]
 
 
 class SessionError(RuntimeError):
@@ -139,7 +139,11 @@ def orders(n: int, msg_type: int = MsgType.NEW_ORDER, **fields) -> np.ndarray:
     return message(msg_type, n, **fields)
 
 
-def _login_frame(session: int, heartbeat_ms: int, last_report_seq: int | None = None) -> bytes:
+def login_frame(session: int, heartbeat_ms: int, last_report_seq: int | None = None) -> bytes:
+    """A LOGIN frame for ``session``; with ``last_report_seq``, one asking for gap fill after it.
+
+    :class:`Client` sends it itself; a test or a tool driving a raw socket sends this.
+    """
     if last_report_seq is None:
         return encode(MsgType.LOGIN, version=PROTOCOL_VERSION, session=session, heartbeat_ms=heartbeat_ms)
     return encode(MsgType.LOGIN, version=PROTOCOL_VERSION, session=session, heartbeat_ms=heartbeat_ms,
@@ -274,7 +278,7 @@ class Client(_Base):
         :meth:`recv` like any others. Refused ``REPORTS_NOT_RETAINED`` when the server no
         longer keeps them all, ``REPORT_SEQ_AHEAD`` when it never sent that many.
         """
-        self._send(_login_frame(self.session, self.heartbeat_ms, last_report_seq))
+        self._send(login_frame(self.session, self.heartbeat_ms, last_report_seq))
         if not self.sock.poll(timeout_ms):
             raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
         return self._accepted_login(_parse_login(self.sock.recv(), self.session))
@@ -470,7 +474,7 @@ class AsyncClient(_Base):
 
     async def login(self, timeout_ms: int = 5000, last_report_seq: int | None = None) -> LoginAck:
         """Log in (with gap fill after ``last_report_seq`` if given: see :meth:`Client.login`)."""
-        await self._send(_login_frame(self.session, self.heartbeat_ms, last_report_seq))
+        await self._send(login_frame(self.session, self.heartbeat_ms, last_report_seq))
         if not await self.sock.poll(timeout_ms):
             raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
         ack = self._accepted_login(_parse_login(await self.sock.recv(), self.session))

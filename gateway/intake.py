@@ -33,7 +33,6 @@ from .protocol import (
     CREATING_TYPES, HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE,
     ORDER_TYPES, REPORT_DTYPE, GatewayReject, MsgType, decode_orders, reserved_mask,
 )
-from .storage import R_STORAGE
 
 __all__ = ["Intake", "Screened", "DROPPED"]
 
@@ -60,6 +59,7 @@ _R_SHUTTING_DOWN = int(GatewayReject.SHUTTING_DOWN)
 _R_RATE = int(GatewayReject.RATE_LIMITED)
 _R_DUP = int(GatewayReject.DUPLICATE_CLIENT_ORDER_ID)
 _R_BAD_COID = int(GatewayReject.BAD_CLIENT_ORDER_ID)
+_R_STORAGE = int(GatewayReject.STORAGE_UNAVAILABLE)
 
 
 class Screened(NamedTuple):
@@ -84,7 +84,7 @@ class Intake:
     ----------
     config : MarketConfig
         The sessions (rate limits, members) and accounts (members).
-    storage : gateway.storage.Storage
+    storage : exchange.storage.Storage
         The journal's storage: while it is unavailable, orders are refused (and counted there).
     fast : bool
         True: the C loop first (the daemon); False: the numpy path for every batch.
@@ -218,7 +218,7 @@ class Intake:
                 logouts = self._session_messages(raw, sess, np.flatnonzero(is_session), reason)
         ok = is_order & (reason == 0)
         if not self.storage.available:          # a full disk: refused before they use up anything
-            reason[ok] = R_STORAGE
+            reason[ok] = _R_STORAGE
             self.storage.refused += int(ok.sum())
             ok[:] = False
         self._session_checks(raw, sess, ok, reason)

@@ -1,6 +1,6 @@
 """The order-entry wire protocol: every message layout, defined once as a numpy dtype.
 
-Server (``gateway.server``) and client (``gateway.client``) both import these dtypes, and
+Server (``exchange.server``) and client (``gateway.client``) both import these dtypes, and
 ``docs/PROTOCOL.md`` is generated from them (``python -m tools.protocol_doc``); a test
 checks that the document still matches.
 
@@ -52,7 +52,7 @@ __all__ = [
     "ORDER_DTYPE", "LOGIN_DTYPE", "LOGOUT_DTYPE", "HEARTBEAT_DTYPE", "INBOUND_HEADER_DTYPE",
     "REPORT_DTYPE", "LOGIN_ACK_DTYPE", "SERVER_LOGOUT_DTYPE", "SERVER_HEARTBEAT_DTYPE",
     "INBOUND_LAYOUTS", "OUTBOUND_LAYOUTS", "ORDER_TYPES", "REPORT_TYPES",
-    "CREATING_TYPES", "COMMAND_OF", "REF_TYPE_OF", "decode_orders", "encode", "message", "reserved_mask", "REPORT_TYPE_OFFSET",
+    "CREATING_TYPES", "COMMAND_OF", "REF_TYPE_OF", "decode_orders", "encode", "message", "reserved_mask", "check_layout", "REPORT_TYPE_OFFSET",
 ]
 
 PROTOCOL_VERSION = 1
@@ -324,6 +324,13 @@ _COPIED = ("side", "order_type", "tif", "stp", "instrument", "account", "client_
            "order_id", "price", "qty")
 for _name in _COPIED:
     assert ORDER_DTYPE.fields[_name][0] == COMMAND_DTYPE.fields[_name][0], _name
+
+
+def check_layout(module: str, struct: str, size: int, offsets: dict, dtype: np.dtype) -> None:
+    """ImportError unless a C struct of ``module`` (its size and field offsets) lays out as ``dtype``:
+    a dtype edited without a rebuild must fail loudly, not misread bytes."""
+    if size != dtype.itemsize or offsets != {f: dtype.fields[f][1] for f in dtype.names}:
+        raise ImportError(f"{module}: C struct {struct} does not match its dtype; rebuild the extension")
 
 
 def reserved_mask(dtype: np.dtype) -> np.ndarray:

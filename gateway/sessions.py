@@ -19,9 +19,9 @@ at once. At the back (:meth:`Sessions.deliver`) it sends each session its number
   the loop turns that into CANCELs of its open orders in the next batch.
 
 The stage reads, and never writes, three other stages' state: the report numbering and
-gap-fill windows (:class:`gateway.reports.Reports`), the last client order id and token
+gap-fill windows (:class:`exchange.reports.Reports`), the last client order id and token
 bucket (:class:`gateway.intake.Intake`), which a login resets, and the next sequence number
-(:class:`gateway.sequencer.Sequencer`) for the LOGIN_ACK.
+(:class:`exchange.sequencer.Sequencer`) for the LOGIN_ACK.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from zmq.utils.monitor import parse_monitor_message
 from zmqio.router import MULTIPART, open_router
 
 from .gapfill import GAP_FILL_FRAME_REPORTS
-from .logs import Throttle
+from .throttle import Throttle
 from .protocol import (
     INBOUND_SIZE, LOGIN_ACK_DTYPE, LOGIN_DTYPE, PROTOCOL_VERSION, REPORT_DTYPE, SERVER_HEARTBEAT_DTYPE,
     SERVER_LOGOUT_DTYPE, GatewayReject, LoginFlag, MsgType, reserved_mask,
@@ -95,7 +95,7 @@ class Sessions:
         self.socket = self.router = self.monitor = None   # the order socket, its I/O twin, its monitor
         self.gone: list[Session] = []                    # ended with cancel_on_disconnect, not yet cancelled
         self.stopping = False                            # shutting down: logins refused, no cancels on disconnect
-        self.metrics = None                              # gateway.metrics.Metrics, when served
+        self.metrics = None                              # exchange.metrics.Metrics, when served
 
     def __iter__(self):
         return iter(self.all[1:])

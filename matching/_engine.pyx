@@ -2459,7 +2459,9 @@ cdef class Engine:
         return account_view((a.cash_available, a.cash_frozen, account, a.member, a.region, a.sector,
                              a.status), rows, self._sync_symbols())
 
-    def _export_meta(self):
+    def export_meta(self):
+        """The market-wide settings, instrument parameters and counters, as a snapshot's header
+        carries them (a plain dict: JSON-ready)."""
         cdef int32_t a
         account_stp = []
         for a in range(self.accounts_cap):
@@ -2552,7 +2554,7 @@ cdef class Engine:
         The format is shared with the reference model (see ``matching._state``).
         """
         accounts, holdings = self._export_accounts()
-        return pack_state(self._export_meta(), {"orders": self._export_orders(), "accounts": accounts,
+        return pack_state(self.export_meta(), {"orders": self._export_orders(), "accounts": accounts,
                                                 "holdings": holdings})
 
     def state_digest(self):

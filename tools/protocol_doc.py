@@ -30,7 +30,7 @@ from feeds.encoder import FeedEncoder
 from feeds.messages import CHANNEL, FEED_DTYPE, FEED_FIELD_DOCS, FeedType
 from feeds.service import HEARTBEAT
 from gateway import protocol as p
-from gateway.config import Durability
+from exchange.config import Durability
 from gateway.gapfill import GAP_FILL_FRAME_REPORTS
 from matching import (AuctionOutcome, CancelReason, CommandType, Engine, Instrument, InstrumentStatus, OrderType,
                       Side, StpMode, TimeInForce, TradeType, commands)

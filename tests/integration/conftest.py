@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import Client, load_keys
 from zmqio.libzmq import FORCE_PYZMQ
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gateway.config import load_config
-from gateway.journal import read_records
-from gateway.recovery import engine_for_config
+from exchange.config import load_config
+from exchange.journal import read_records
+from exchange.recovery import engine_for_config
 from matching import EVENT_DTYPE
 
 

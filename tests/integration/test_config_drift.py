@@ -8,7 +8,7 @@ band up to the change: the same digest, and by gap fill the same reports, the AC
 from __future__ import annotations
 
 from conftest import MARKET, Daemon, admin_status, cli, drain
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import load_keys
 from gateway.protocol import MsgType
 from matching import CancelReason, Reject, Side

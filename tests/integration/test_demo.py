@@ -109,7 +109,7 @@ def test_the_same_seed_gives_the_same_report_and_another_seed_another(seed7, tmp
 
 
 def test_the_cast_covers_the_eight_sectors_on_both_platforms():
-    from gateway.config import parse_config
+    from exchange.config import parse_config
     from chuanyu.demo_plan import market_toml
     from matching import Region, Sector
     eight = {s for s in Sector if s not in (Sector.INVESTOR, Sector.OTHER)}

@@ -29,10 +29,10 @@ import pytest
 from conftest import MARKET, Daemon, admin_request, drain
 from feeds.disclosure import Disclosure
 from gateway.client import orders
-from gateway.config import parse_config
-from gateway.journal import read_records, segments
+from exchange.config import parse_config
+from exchange.journal import read_records, segments
 from gateway.protocol import MsgType
-from gateway.recovery import engine_for_config
+from exchange.recovery import engine_for_config
 from matching import EventKind, OrderType, Side, TimeInForce
 
 SCEA, CQEA, CCER = 0, 1, 2

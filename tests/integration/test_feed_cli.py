@@ -9,7 +9,7 @@ import threading
 import time
 
 from conftest import REPO, _env, drain, eventually
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import load_keys
 from matching import Side
 

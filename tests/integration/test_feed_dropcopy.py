@@ -9,7 +9,7 @@ from conftest import MARKET, Daemon, drain, eventually
 from feed_helpers import journal_events
 from feeds.dropcopy import DROP_COPY_DTYPE, DropCopyClient
 from feeds.messages import FEED_DTYPE, FeedType
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import load_keys
 from gateway.protocol import MsgType
 from matching import EventKind, Side, TradeType

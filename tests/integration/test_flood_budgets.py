@@ -19,7 +19,7 @@ FLOODER = r"""
 import sys, time
 import numpy as np
 import zmq
-from gateway.client import _login_frame, load_keys
+from gateway.client import login_frame, load_keys
 from gateway.protocol import MAX_MESSAGES_PER_FRAME, ORDER_DTYPE
 
 endpoint, server_key, keys_dir, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -33,7 +33,7 @@ sock.sndhwm = 16
 sock.curve_serverkey = server_key.encode()
 sock.curve_publickey, sock.curve_secretkey = public, secret
 sock.connect(endpoint)
-sock.send(_login_frame(2, heartbeat_ms=2000))
+sock.send(login_frame(2, heartbeat_ms=2000))
 assert sock.poll(10_000), "no LOGIN_ACK"
 sock.recv()
 junk = np.zeros(MAX_MESSAGES_PER_FRAME, dtype=ORDER_DTYPE)

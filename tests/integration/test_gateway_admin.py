@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import REPO, _env
-from gateway.admin import AdminClient, AdminError
+from exchange.admin import AdminClient, AdminError
 from gateway.client import load_keys
 from gateway.protocol import GatewayReject, MsgType
 from matching import Engine, Reject, Side

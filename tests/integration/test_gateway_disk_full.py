@@ -16,10 +16,10 @@ import pytest
 import tmpfs
 from conftest import MARKET, Daemon, admin_status, eventually
 from gateway.client import orders
-from gateway.config import parse_config
-from gateway.journal import read_records
+from exchange.config import parse_config
+from exchange.journal import read_records
 from gateway.protocol import GatewayReject, MsgType
-from gateway.recovery import engine_for_config, replay
+from exchange.recovery import engine_for_config, replay
 from matching import CommandType, EventKind, OrderType, Side, TimeInForce
 
 SCEA = 0

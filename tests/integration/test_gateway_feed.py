@@ -8,7 +8,7 @@ import numpy as np
 from conftest import drain
 from feeds.client import FeedClient
 from gateway.protocol import MsgType
-from gateway.recovery import replay
+from exchange.recovery import replay
 from matching import Side
 
 SYMBOLS = ["SCEA2026", "CQEA2026"]

@@ -2,7 +2,7 @@
 cancel on disconnect, one log line) after at most ``rate_limit + burst`` RATE_LIMITED
 rejects, through the real daemon; the other platform's orders keep being answered."""
 from conftest import MARKET, Daemon, drain, eventually
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import load_keys, orders
 from gateway.protocol import GatewayReject, MsgType
 from matching import CancelReason, Side

@@ -12,7 +12,7 @@ import sys
 
 from conftest import MARKET, REPO, Daemon, _env, drain
 from gateway.client import orders
-from gateway.journal import segments
+from exchange.journal import segments
 from gateway.protocol import MsgType
 from matching import OrderType, Side, TimeInForce
 

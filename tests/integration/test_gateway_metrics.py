@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import MARKET, Daemon, _env, eventually
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import load_keys
 from gateway.protocol import MsgType
 from matching import Reject, Side

@@ -39,10 +39,10 @@ import pytest
 
 from conftest import MARKET, REPO, Daemon, _env, admin_status, drain, eventually
 from gateway.client import orders
-from gateway.config import parse_config
-from gateway.journal import HEADER, read_records, segments
+from exchange.config import parse_config
+from exchange.journal import HEADER, read_records, segments
 from gateway.protocol import MsgType
-from gateway.recovery import engine_for_config, replay, snapshots
+from exchange.recovery import engine_for_config, replay, snapshots
 from matching import CommandType, EventKind, OrderType, Side, TimeInForce
 
 SCEA = 0

@@ -9,7 +9,7 @@ import zmq
 import zmq.auth
 
 from conftest import REPO, _env, eventually
-from gateway.admin import AdminClient, AdminError
+from exchange.admin import AdminClient, AdminError
 from gateway.client import load_keys
 from test_gateway_metrics import ObservedDaemon, free_port, sample, scrape
 
@@ -85,7 +85,7 @@ def test_refused_handshakes_are_logged_once_per_key_and_counted(tmp_path, zctx):
 # that blocks fails the test by the subprocess timeout instead of hanging it.
 _TWO_REQUESTS = """
 import sys, time
-from gateway.admin import AdminClient, AdminError
+from exchange.admin import AdminClient, AdminError
 from gateway.client import load_keys
 endpoint, server_key, keys = sys.argv[1:4]
 public, secret = load_keys(keys, "stranger")

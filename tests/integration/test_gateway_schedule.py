@@ -11,7 +11,7 @@ The test follows the phases through the admin ``status`` request and places orde
 import pytest
 
 from conftest import MARKET, Daemon, eventually
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import load_keys
 from gateway.protocol import MsgType
 from matching import CancelReason, Reject, Side, TimeInForce

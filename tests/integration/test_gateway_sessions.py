@@ -3,7 +3,7 @@ cancel-on-disconnect, re-login."""
 import pytest
 
 from conftest import drain, eventually
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import SessionError, load_keys, orders
 from gateway.protocol import GatewayReject, MsgType
 from matching import CancelReason, Side

@@ -4,7 +4,7 @@ reports each side gets."""
 import pytest
 
 from conftest import MARKET, Daemon, drain
-from gateway.admin import AdminClient, AdminError
+from exchange.admin import AdminClient, AdminError
 from gateway.client import load_keys
 from gateway.protocol import GatewayReject, MsgType
 from matching import CancelReason, OrderType, Side, TradeType

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from conftest import MARKET, REPO, Daemon, _env
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 from gateway.client import Client, load_keys
 from gateway.protocol import (
     LOGIN_ACK_DTYPE, ORDER_TYPES, OUTBOUND_LAYOUTS, PROTOCOL_VERSION, REPORT_TYPES, GatewayReject, MsgType, encode,

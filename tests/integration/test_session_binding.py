@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import zmq
 
-from gateway.client import _login_frame, decode_reports, load_keys, orders
+from gateway.client import login_frame, decode_reports, load_keys, orders
 from gateway.protocol import GatewayReject, MsgType
 from matching import OrderType, Side, TimeInForce
 
@@ -64,7 +64,7 @@ def _sell(coid: int, msg_type=MsgType.NEW_ORDER, **fields) -> bytes:
 
 def test_a_second_key_on_a_dropped_platforms_routing_id_cannot_act_as_its_session(target, zctx, connect):
     platform = _dealer(zctx, target, "sc-platform", FIXED_ID)
-    platform.send(_login_frame(1, heartbeat_ms=2000))
+    platform.send(login_frame(1, heartbeat_ms=2000))
     ack = _replies(platform, 3000)
     assert int(ack[0]["msg_type"]) == MsgType.LOGIN_ACK
     platform.send(_sell(1))
@@ -103,7 +103,7 @@ def test_a_second_key_on_a_dropped_platforms_routing_id_cannot_act_as_its_sessio
 
 def test_a_platform_reconnecting_on_its_fixed_routing_id_logs_in_again(target, zctx):
     platform = _dealer(zctx, target, "sc-platform", FIXED_ID)
-    platform.send(_login_frame(1, heartbeat_ms=2000))
+    platform.send(login_frame(1, heartbeat_ms=2000))
     assert int(_replies(platform, 3000)[0]["msg_type"]) == MsgType.LOGIN_ACK
     platform.close(linger=0)
 
@@ -111,7 +111,7 @@ def test_a_platform_reconnecting_on_its_fixed_routing_id_logs_in_again(target, z
     # on the same routing id, is let in at once
     def relogin():
         again = _dealer(zctx, target, "sc-platform", FIXED_ID)
-        again.send(_login_frame(1, heartbeat_ms=2000))
+        again.send(login_frame(1, heartbeat_ms=2000))
         rows = _replies(again, 300)
         again.close(linger=0)
         refused = [int(r["reason"]) for r in rows if int(r["msg_type"]) == MsgType.REJECT]
@@ -122,7 +122,7 @@ def test_a_platform_reconnecting_on_its_fixed_routing_id_logs_in_again(target, z
 
 def test_a_squatter_on_a_sessions_routing_id_is_disconnected(target, zctx):
     platform = _dealer(zctx, target, "sc-platform", FIXED_ID)
-    platform.send(_login_frame(1, heartbeat_ms=2000))
+    platform.send(login_frame(1, heartbeat_ms=2000))
     assert int(_replies(platform, 3000)[0]["msg_type"]) == MsgType.LOGIN_ACK
     platform.close(linger=0)
     _wait_for_the_session_to_end(target)
@@ -140,7 +140,7 @@ def test_a_squatter_on_a_sessions_routing_id_is_disconnected(target, zctx):
         squatter.close(linger=0)
     # and the platform gets its routing id back
     platform = _dealer(zctx, target, "sc-platform", FIXED_ID)
-    platform.send(_login_frame(1, heartbeat_ms=2000))
+    platform.send(login_frame(1, heartbeat_ms=2000))
     assert int(_replies(platform, 3000)[0]["msg_type"]) == MsgType.LOGIN_ACK
     platform.close(linger=0)
     assert "sc-platform" in target.output()
@@ -177,7 +177,7 @@ ctx.destroy(linger=0)
 
 def test_squatters_reconnecting_in_a_loop_do_not_slow_the_other_platform(target, zctx, connect):
     platform = _dealer(zctx, target, "sc-platform", FIXED_ID)
-    platform.send(_login_frame(1, heartbeat_ms=2000))
+    platform.send(login_frame(1, heartbeat_ms=2000))
     assert int(_replies(platform, 3000)[0]["msg_type"]) == MsgType.LOGIN_ACK
     platform.close(linger=0)
     _wait_for_the_session_to_end(target)

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-RUNTIME = ["matching", "zmqio", "feeds", "gateway", "bench", "chuanyu"]
+RUNTIME = ["matching", "zmqio", "feeds", "gateway", "exchange", "bench", "chuanyu"]
 TOOLS = "tools"
 LAYERS = RUNTIME + [TOOLS]
 _PYX_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+c?import\s+([\w, ]+)|c?import\s+([\w.]+))", re.M)

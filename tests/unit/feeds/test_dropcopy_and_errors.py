@@ -64,15 +64,15 @@ def test_the_tape_asks_for_unknown_accounts_before_writing_anything():
 def test_a_busy_feed_port_stops_the_start_with_the_key_named(tmp_path):
     import socket
 
-    import gateway.server as server
-    from bench.gateway_bench import _config
-    from gateway.config import parse_config
+    import exchange.server as server
+    from bench.gateway_bench import market_config
+    from exchange.config import parse_config
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        text = _config(1).replace("feed_port = 0", f"feed_port = {port}").replace("feeds = false", "feeds = true")
-        gw = server.Gateway(parse_config(text), tmp_path)
+        text = market_config(1).replace("feed_port = 0", f"feed_port = {port}").replace("feeds = false", "feeds = true")
+        gw = server.ExchangeNode(parse_config(text), tmp_path)
         try:
             with pytest.raises(server.GatewayError, match="network.feed_port"):
                 gw.bind()

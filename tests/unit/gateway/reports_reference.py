@@ -1,8 +1,8 @@
-"""The numpy reference for the daemon's report building (:func:`gateway._reports.build_reports`).
+"""The numpy reference for the daemon's report building (:func:`exchange._reports.build_reports`).
 
 The daemon builds its execution reports in C; this is the same work in whole-column numpy
 passes, kept as the specification the C loop is tested against: the tests build a
-:class:`gateway.reports.Reports` stage with ``builder=build_reports`` and run it against the
+:class:`exchange.reports.Reports` stage with ``builder=build_reports`` and run it against the
 C one (``test_stage_twins.py``, ``test_server_batch.py``): same reports byte for byte, same order
 tables.
 """
@@ -66,7 +66,7 @@ _BUY_MAP, _SELL_MAP = (_byte_map(_COMMON + [("trade_id", "trade_id"), ("trade_ty
 
 def build_reports(tables, events, cmd_sess, cmd_session_ids, cmd_pos, base):
     """Execution reports for ``events``, in event order, with their destinations, updating
-    ``tables`` (a :class:`gateway.reports.Reports`: its order tables).
+    ``tables`` (a :class:`exchange.reports.Reports`: its order tables).
 
     Returns ``(reports, dest, pos)``: the REPORT_DTYPE rows (a TRADE gives two FILLs, buy
     side first), the session index each goes to, and the inbound position of the

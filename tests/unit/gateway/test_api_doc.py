@@ -11,12 +11,13 @@ from feeds.book import LocalBook
 from feeds.client import AsyncFeedClient, FeedClient
 from feeds.dropcopy import DropCopyClient
 from gateway import client as gclient
-from gateway.admin import AdminClient
+from exchange.admin import AdminClient
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "API.md"
 CLASSES = {c.__name__: c for c in (gclient.Client, gclient.AsyncClient, AdminClient, FeedClient, AsyncFeedClient,
                                    LocalBook, DropCopyClient)}
-FUNCTIONS = {f.__name__: f for f in (gclient.load_keys, gclient.orders, gclient.decode_reports, gclient.as_reports)}
+FUNCTIONS = {f.__name__: f for f in (gclient.load_keys, gclient.orders, gclient.decode_reports, gclient.as_reports,
+                                     gclient.login_frame)}
 # documented as "coroutines with the signatures of" their blocking twin's
 TWINS = {gclient.AsyncClient: gclient.Client, AsyncFeedClient: FeedClient}
 _HEADING = re.compile(r"^#### `(?:(\w+)\.)?(\w+)\((.*)\)(?: -> [^`]+)?`$", re.MULTILINE)

@@ -8,18 +8,18 @@ import time
 import numpy as np
 import pytest
 
-import gateway.server as server
-from bench.gateway_bench import _config, _orders_pool
-from gateway.config import parse_config
-from gateway.recovery import snapshots
+import exchange.server as server
+from bench.gateway_bench import market_config, orders_pool
+from exchange.config import parse_config
+from exchange.recovery import snapshots
 from matching import Engine
 from wire import Wire, logged_in
 
 
 @pytest.fixture
 def gw(tmp_path):
-    text = _config(1).replace("snapshot_every_commands = 0", "snapshot_every_commands = 100")
-    g = logged_in(server.Gateway(parse_config(text), tmp_path))
+    text = market_config(1).replace("snapshot_every_commands = 0", "snapshot_every_commands = 100")
+    g = logged_in(server.ExchangeNode(parse_config(text), tmp_path))
     g.admin.socket = Wire()
     yield g
     g.snapshots.wait()
@@ -27,7 +27,7 @@ def gw(tmp_path):
 
 
 def batch(gw, k: int) -> None:
-    pool = _orders_pool(50, (1, 2), seed=k)
+    pool = orders_pool(50, (1, 2), seed=k)
     pool["client_order_id"] = np.arange(1 + 50 * k, 51 + 50 * k)
     gw.run_batch([pool.tobytes()], [1], [1_000])
 

@@ -3,7 +3,7 @@ import zmq.auth
 
 from bench import gateway_bench
 from chuanyu import cli
-from gateway.config import parse_config
+from exchange.config import parse_config
 
 
 def test_keys_creates_pairs_and_keeps_existing_ones(tmp_path, capsys):
@@ -22,7 +22,7 @@ def test_admin_without_a_daemon_fails_in_one_line(tmp_path, capsys):
 
 
 def test_the_bench_market_is_a_valid_configuration():
-    cfg = parse_config(gateway_bench._config(3))
+    cfg = parse_config(gateway_bench.market_config(3))
     assert len(cfg.sessions) == 3 and len(cfg.accounts) == 6
     assert cfg.sessions[2].members == (104, 105)
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from gateway.config import ConfigError, default_config, example_toml, parse_config
+from exchange.config import ConfigError, default_config, example_toml, parse_config
 from matching import Region
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[3]

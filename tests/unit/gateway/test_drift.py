@@ -1,4 +1,4 @@
-"""gateway.drift: the configuration against the market an engine holds. The first start's
+"""exchange.drift: the configuration against the market an engine holds. The first start's
 commands (genesis) rebuild the configured market on any engine; a changed setting is named by
 its configuration key, with the commands that apply it where a command can."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gateway.config import example_toml, parse_config
-from gateway.drift import ConfigDrift, drift, genesis
-from gateway.recovery import engine_for_config
+from exchange.config import example_toml, parse_config
+from exchange.drift import ConfigDrift, drift, genesis
+from exchange.recovery import engine_for_config
 from matching import EventKind, Instrument, StpMode
 
 YEAR = 2026
@@ -127,21 +127,21 @@ def test_market_wide_settings_are_compared():
 def test_a_first_start_the_engine_refuses_journals_nothing(tmp_path, monkeypatch):
     """A configuration the engine refuses is tried on a scratch engine first: nothing reaches
     the journal, so the corrected configuration is what the next start applies."""
-    import gateway.recovery as persistence
-    from bench.gateway_bench import _config
+    import exchange.recovery as persistence
+    from bench.gateway_bench import market_config
     from gateway.errors import GatewayError
-    from gateway.journal import read_records
-    from gateway.server import Gateway
+    from exchange.journal import read_records
+    from exchange.server import ExchangeNode
     from matching import commands
 
-    cfg = parse_config(_config(1))
+    cfg = parse_config(market_config(1))
     refused = lambda config: np.concatenate([genesis(config), commands.deposit(999, 5)])   # noqa: E731
     monkeypatch.setattr(persistence, "genesis", refused)
     with pytest.raises(GatewayError, match="the configuration was refused by the engine: UNKNOWN_ACCOUNT for DEPOSIT"):
-        Gateway(cfg, tmp_path)
+        ExchangeNode(cfg, tmp_path)
     assert list(read_records(tmp_path)) == []
     monkeypatch.setattr(persistence, "genesis", genesis)
-    gw = Gateway(cfg, tmp_path)
+    gw = ExchangeNode(cfg, tmp_path)
     try:
         assert drift(cfg, gw.engine) == [] and len(list(read_records(tmp_path))) == 1
     finally:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import gateway.server as server
+import exchange.server as server
 from gateway._intake import flood_limit
-from gateway.metrics import Metrics
+from exchange.metrics import Metrics
 from gateway.protocol import ORDER_DTYPE, SERVER_LOGOUT_DTYPE, GatewayReject, MsgType
 
 from test_stage_twins import _gateway, monkeypatch_module  # noqa: F401  (a fixture)

@@ -3,9 +3,9 @@ in-process: what is kept, what a gap fill returns, what survives a snapshot and 
 import numpy as np
 import pytest
 
-import gateway.server as server
-from bench.gateway_bench import _config, _orders_pool
-from gateway.config import parse_config
+import exchange.server as server
+from bench.gateway_bench import market_config, orders_pool
+from exchange.config import parse_config
 from gateway.gapfill import ReportWindow
 from wire import logged_in
 from gateway.protocol import REPORT_DTYPE, GatewayReject, MsgType
@@ -63,13 +63,13 @@ def test_load_restores_a_window_and_checks_it_ends_at_the_counter():
 
 
 def _gateway(state_dir, text=None):
-    return logged_in(server.Gateway(parse_config(text or _config(2)), state_dir))
+    return logged_in(server.ExchangeNode(parse_config(text or market_config(2)), state_dir))
 
 
 def _batch(gw, seed, coid_from):
     frames, sess = [], []
     for k in range(2):
-        pool = _orders_pool(300, (2 * k + 1, 2 * k + 2), seed=seed + k)
+        pool = orders_pool(300, (2 * k + 1, 2 * k + 2), seed=seed + k)
         pool["client_order_id"] = np.arange(coid_from, coid_from + 300)
         if k == 1:
             pool["account"][:5] = 1                    # another session's account: gateway rejects
@@ -109,7 +109,7 @@ def test_a_snapshot_and_a_replay_rebuild_the_numbering_and_the_kept_reports(tmp_
         digest = gw.engine.state_digest()
     finally:
         gw.close()
-    again = server.Gateway(parse_config(_config(2)), tmp_path)
+    again = server.ExchangeNode(parse_config(market_config(2)), tmp_path)
     try:
         assert again.recovery["snapshot"] is not None and again.recovery["replayed_commands"] > 0
         assert again.engine.state_digest() == digest

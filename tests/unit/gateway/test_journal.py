@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from chuanyu import cli
-from gateway.journal import HEADER, Journal, JournalCorrupt, TornTail, read_records, segments
-from gateway.recovery import replay
+from exchange.journal import HEADER, Journal, JournalCorrupt, TornTail, read_records, segments
+from exchange.recovery import replay
 from helpers import MAX_ACCOUNTS, market
 from matching import COMMAND_DTYPE, Engine, Region, Sector, Side, commands
 from wire import Wire
@@ -383,14 +383,14 @@ def test_the_commands_name_file_and_offset_of_a_corrupt_record(tmp_path, capsys)
 
 
 def test_a_gateway_batch_journaled_through_the_hook_replays_to_the_same_state(tmp_path):
-    import gateway.server as server
-    from bench.gateway_bench import _config, _orders_pool
-    from gateway.config import parse_config
-    from gateway.recovery import engine_for_config
+    import exchange.server as server
+    from bench.gateway_bench import market_config, orders_pool
+    from exchange.config import parse_config
+    from exchange.recovery import engine_for_config
 
-    cfg = parse_config(_config(2))
+    cfg = parse_config(market_config(2))
     journal = Journal(tmp_path, durability="fsync")
-    gw = server.Gateway(cfg, tmp_path, journal=journal)      # its start-up commands are journaled
+    gw = server.ExchangeNode(cfg, tmp_path, journal=journal)      # its start-up commands are journaled
 
     try:
         gw.sessions.router = Wire()
@@ -398,7 +398,7 @@ def test_a_gateway_batch_journaled_through_the_hook_replays_to_the_same_state(tm
         for s in gw.sessions[1:]:          # session k trades accounts 2k-1, 2k
             s.logged_in, s.identity, s.heartbeat_ns = True, b"id%d" % s.idx, 10**12
             gw.sessions.by_identity[s.identity] = s.idx
-            pool = _orders_pool(200, (2 * s.idx - 1, 2 * s.idx), seed=s.idx)
+            pool = orders_pool(200, (2 * s.idx - 1, 2 * s.idx), seed=s.idx)
             pool["client_order_id"] = np.arange(1, 201)
             frames += [pool[:100].tobytes(), pool[100:].tobytes()]
             sess += [s.idx, s.idx]
@@ -414,15 +414,15 @@ def test_a_gateway_batch_journaled_through_the_hook_replays_to_the_same_state(tm
 
 @pytest.mark.parametrize("keep", [1, 2, 3])
 def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path, keep):
-    import gateway.server as server
-    from bench.gateway_bench import _config, _orders_pool
-    from gateway.config import parse_config
-    from gateway.recovery import engine_for_config, snapshots
+    import exchange.server as server
+    from bench.gateway_bench import market_config, orders_pool
+    from exchange.config import parse_config
+    from exchange.recovery import engine_for_config, snapshots
 
-    text = _config(2).replace("snapshot_every_commands = 0",
+    text = market_config(2).replace("snapshot_every_commands = 0",
                               f"snapshot_every_commands = 0\nkeep_snapshots = {keep}\nsegment_bytes = 8192")
     cfg = parse_config(text)
-    gw = server.Gateway(cfg, tmp_path)
+    gw = server.ExchangeNode(cfg, tmp_path)
 
     try:
         gw.sessions.router = Wire()
@@ -430,7 +430,7 @@ def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path
         s.logged_in, s.identity, s.heartbeat_ns = True, b"id1", 10**12
         gw.sessions.by_identity[s.identity] = s.idx
         for k in range(12):                     # 30 commands a record, ~2 records a segment
-            pool = _orders_pool(30, (1, 2), seed=k)
+            pool = orders_pool(30, (1, 2), seed=k)
             pool["client_order_id"] = np.arange(1 + 30 * k, 31 + 30 * k)
             gw.run_batch([pool.tobytes()], [s.idx], [1_000])
             if k % 3 == 2:
@@ -460,13 +460,13 @@ def test_pruning_keeps_the_newest_snapshots_and_every_segment_they_need(tmp_path
 
 
 def test_periodic_snapshots_fall_due_by_commands_or_by_time_with_new_commands(tmp_path):
-    import gateway.server as server
-    from bench.gateway_bench import _config
-    from gateway.config import parse_config
+    import exchange.server as server
+    from bench.gateway_bench import market_config
+    from exchange.config import parse_config
 
-    text = _config(1).replace("snapshot_every_commands = 0\nsnapshot_every_s = 0",
+    text = market_config(1).replace("snapshot_every_commands = 0\nsnapshot_every_s = 0",
                               "snapshot_every_commands = 50\nsnapshot_every_s = 30")
-    gw = server.Gateway(parse_config(text), tmp_path)
+    gw = server.ExchangeNode(parse_config(text), tmp_path)
     try:
         start = gw.next_seq - 1                   # the start-up commands count too
         assert gw.snapshots.due() == (start >= 50)
@@ -488,9 +488,9 @@ def test_periodic_snapshots_fall_due_by_commands_or_by_time_with_new_commands(tm
                                         ("snapshot_every_s", 10**9), ("retain_reports", -1),
                                         ("prune_journal", 1)])
 def test_bad_snapshot_and_retention_settings_name_their_key(key, value):
-    from bench.gateway_bench import _config
-    from gateway.config import ConfigError, parse_config
+    from bench.gateway_bench import market_config
+    from exchange.config import ConfigError, parse_config
 
-    text = _config(1).replace("snapshot_every_commands = 0\nsnapshot_every_s = 0", f"{key} = {value}")
+    text = market_config(1).replace("snapshot_every_commands = 0\nsnapshot_every_s = 0", f"{key} = {value}")
     with pytest.raises(ConfigError, match=f"durability.{key}"):
         parse_config(text)

@@ -11,10 +11,10 @@ import pytest
 
 import tmpfs
 from chuanyu import cli
-from gateway.journal import (
+from exchange.journal import (
     MARK_NAME, Journal, JournalCorrupt, JournalTailLost, JournalWriteError, check_mark, read_records, segment_name, segments,
 )
-from gateway.recovery import replay
+from exchange.recovery import replay
 from matching import COMMAND_DTYPE
 
 

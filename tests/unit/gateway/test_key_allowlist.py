@@ -1,9 +1,9 @@
 """The ZAP credentials callback of the daemon: refused keys are counted, and logged without
-letting a flood of handshakes flood the log (``gateway.server.KeyAllowlist``)."""
+letting a flood of handshakes flood the log (``exchange.server.KeyAllowlist``)."""
 import logging
 import threading
 
-from gateway.security import KeyAllowlist
+from exchange.security import KeyAllowlist
 
 GOOD, BAD = b"A" * 40, b"B" * 40
 

@@ -1,4 +1,4 @@
-"""gateway.logs: JSON lines, handler set-up, and the one-line-per-event log of operator batches."""
+"""exchange.logs: JSON lines, handler set-up, and the one-line-per-event log of operator batches."""
 import io
 import json
 import logging
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from gateway.logs import JsonFormatter, configure, log_operator_events
+from exchange.logs import JsonFormatter, configure, log_operator_events
 from matching import (
     EVENT_DTYPE, AccountStatus, AuctionOutcome, CommandType, EventKind, InstrumentStatus, Reject,
 )

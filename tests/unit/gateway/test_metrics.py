@@ -1,4 +1,4 @@
-"""gateway.metrics: per-batch counting from numpy columns, the journal fsync hook, the
+"""exchange.metrics: per-batch counting from numpy columns, the journal fsync hook, the
 scrape-time collector, and serving /metrics over HTTP."""
 import dataclasses
 import socket
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import gateway.server as server
-from bench.gateway_bench import _config, _orders_pool
-from gateway.config import parse_config
-from gateway.journal import Journal
-from gateway.metrics import Metrics, reject_label, trade_type_label
+import exchange.server as server
+from bench.gateway_bench import market_config, orders_pool
+from exchange.config import parse_config
+from exchange.journal import Journal
+from exchange.metrics import Metrics, reject_label, trade_type_label
 from matching import COMMAND_DTYPE, EVENT_DTYPE, CommandType, EventKind, Reject, TradeType
 from wire import logged_in
 
@@ -122,16 +122,16 @@ def test_the_journal_reports_each_fsync_to_its_hook(tmp_path):
 
 # ------------------------------------------------------------------ wired into a gateway (no sockets)
 def _gateway(tmp_path, metrics_port):
-    cfg = parse_config(_config(2))
+    cfg = parse_config(market_config(2))
     cfg.daemon = dataclasses.replace(cfg.daemon, metrics_port=metrics_port)
-    return logged_in(server.Gateway(cfg, tmp_path))
+    return logged_in(server.ExchangeNode(cfg, tmp_path))
 
 
 def test_a_gateway_without_a_metrics_port_has_no_metrics(tmp_path):
     gw = _gateway(tmp_path, 0)
     try:
         assert gw.metrics is None
-        pool = _orders_pool(50, (1, 2), seed=1)
+        pool = orders_pool(50, (1, 2), seed=1)
         pool["client_order_id"] = np.arange(1, 51)
         gw.run_batch([pool.tobytes()], [1], [1_000])      # the hooks are skipped, nothing breaks
     finally:
@@ -143,7 +143,7 @@ def test_a_gateway_batch_updates_its_metrics_and_the_collector_reads_its_state(t
     try:
         frames, sess = [], []
         for k in range(2):                               # session k+1 trades accounts 2k+1, 2k+2
-            pool = _orders_pool(200, (2 * k + 1, 2 * k + 2), seed=k)
+            pool = orders_pool(200, (2 * k + 1, 2 * k + 2), seed=k)
             pool["client_order_id"] = np.arange(1, 201)
             frames.append(pool.tobytes())
             sess.append(k + 1)

@@ -1,6 +1,6 @@
 """docs/OPERATIONS.md's configuration reference matches the code's config reader.
 
-The reader records every key it asks for (``gateway.config.schema_keys``) while it checks the
+The reader records every key it asks for (``exchange.config.schema_keys``) while it checks the
 example configuration (``chuanyu config example``) plus the tables the example leaves out. A
 key added to the reader without a row in the reference, a row for a key the reader never asks
 for, or a row whose type or default differs from the code, fails here.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import example_toml, schema_keys
+from exchange.config import example_toml, schema_keys
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "OPERATIONS.md"
 YEAR = 2026

@@ -5,8 +5,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from gateway.config import Schedule, parse_config
-from gateway.schedule import (
+from exchange.config import Schedule, parse_config
+from exchange.schedule import (
     ScheduleDriver, clock_from_env, fake_clock, next_boundary, wanted_state,
 )
 from helpers import market
@@ -363,7 +363,7 @@ def test_the_fake_clock_from_the_environment():
 
 
 def _market(schedule_text: str) -> str:
-    from gateway.config import example_toml
+    from exchange.config import example_toml
     return example_toml(2026).split("# The trading schedule the daemon drives")[0] + "[schedule]\n" + schedule_text
 
 

@@ -5,8 +5,8 @@ import zoneinfo
 
 import pytest
 
-from gateway import config as config_module
-from gateway.config import CHINA, ConfigError, default_config, example_toml, parse_config
+from exchange import config as config_module
+from exchange.config import CHINA, ConfigError, default_config, example_toml, parse_config
 
 T = dt.time
 # A market with no [schedule] table, to which the tests add one.

@@ -4,10 +4,10 @@ mixed batch is routed to the right sessions."""
 import numpy as np
 import pytest
 
-import gateway.server as server
+import exchange.server as server
 import reports_reference
-from bench.gateway_bench import _config, _orders_pool
-from gateway.config import parse_config
+from bench.gateway_bench import market_config, orders_pool
+from exchange.config import parse_config
 from gateway.protocol import MsgType
 from wire import logged_in
 
@@ -15,14 +15,14 @@ from wire import logged_in
 def _run(tmp_path, monkeypatch, gather_max):
     """The reports of one big batch; ``gather_max`` None: the C builder, else the numpy one."""
     if gather_max is None:
-        gw = logged_in(server.Gateway(parse_config(_config(2)), tmp_path))
+        gw = logged_in(server.ExchangeNode(parse_config(market_config(2)), tmp_path))
     else:
         monkeypatch.setattr(reports_reference, "GATHER_MAX", gather_max)
-        gw = logged_in(server.Gateway(parse_config(_config(2)), tmp_path,
+        gw = logged_in(server.ExchangeNode(parse_config(market_config(2)), tmp_path,
                                       report_builder=reports_reference.build_reports))
     frames, sess = [], []
     for k in range(2):                     # session k+1 trades accounts 2k+1, 2k+2
-        pool = _orders_pool(400, (2 * k + 1, 2 * k + 2), seed=k)
+        pool = orders_pool(400, (2 * k + 1, 2 * k + 2), seed=k)
         pool["client_order_id"] = np.arange(1, 401)
         frames += [pool[:200].tobytes(), pool[200:].tobytes()]
         sess += [k + 1, k + 1]
@@ -58,8 +58,8 @@ def test_every_report_reaches_the_session_owning_its_order(tmp_path, monkeypatch
 def test_a_restart_sweeps_what_a_kill_mid_snapshot_or_mid_prune_left(tmp_path):
     """Gateway tables without their snapshot-*.bin, and half-written snapshot files, go at
     start; the snapshot recovery uses and its tables stay."""
-    cfg = parse_config(_config(2))
-    gw = server.Gateway(cfg, tmp_path / "state")
+    cfg = parse_config(market_config(2))
+    gw = server.ExchangeNode(cfg, tmp_path / "state")
     snap = gw.write_snapshot()
     gw.close()
     state = tmp_path / "state"
@@ -68,7 +68,7 @@ def test_a_restart_sweeps_what_a_kill_mid_snapshot_or_mid_prune_left(tmp_path):
                  state / "gateway-000000000099.tmp.npz"]
     for path in leftovers:
         path.write_bytes(tables.read_bytes())
-    again = server.Gateway(cfg, state)
+    again = server.ExchangeNode(cfg, state)
     try:
         assert again.recovery["snapshot"] == snap.name
         assert not any(path.exists() for path in leftovers)

@@ -5,9 +5,9 @@ import datetime as dt
 
 import numpy as np
 
-import gateway.server as server
+import exchange.server as server
 from gateway.client import orders
-from gateway.config import example_toml, parse_config
+from exchange.config import example_toml, parse_config
 from gateway.protocol import MsgType
 from wire import Wire, logged_in
 from matching import CommandType, InstrumentStatus, Side, TimeInForce, commands
@@ -39,7 +39,7 @@ class Journal(server.NullJournal):
 
 
 def _gateway(state_dir, clock, journal=None):
-    gw = server.Gateway(parse_config(example_toml(2026)), state_dir, journal=journal, clock=clock)
+    gw = server.ExchangeNode(parse_config(example_toml(2026)), state_dir, journal=journal, clock=clock)
     logged_in(gw, gw.sessions[1:2])                     # sc-platform: accounts 1 and 2
     gw.admin.socket = Wire()
     return gw
@@ -134,7 +134,7 @@ def test_the_end_of_day_runs_once_and_is_remembered_across_a_restart(tmp_path):
 def test_without_a_schedule_table_the_loop_sends_no_phase_commands(tmp_path):
     text = example_toml(2026).split("# The trading schedule the daemon drives")[0]
     journal = Journal()
-    gw = server.Gateway(parse_config(text), tmp_path, journal=journal)
+    gw = server.ExchangeNode(parse_config(text), tmp_path, journal=journal)
     n = len(journal.batches)
     gw.run_batch([], [], [])
     assert gw.schedule is None and len(journal.batches) == n

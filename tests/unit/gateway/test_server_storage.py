@@ -8,10 +8,10 @@ import os
 import numpy as np
 import pytest
 
-import gateway.server as server
-from bench.gateway_bench import _config, _orders_pool
-from gateway.config import parse_config
-from gateway.journal import read_records
+import exchange.server as server
+from bench.gateway_bench import market_config, orders_pool
+from exchange.config import parse_config
+from exchange.journal import read_records
 from gateway.protocol import GatewayReject, MsgType
 from matching import commands
 from wire import Wire, logged_in
@@ -19,14 +19,14 @@ from wire import Wire, logged_in
 
 @pytest.fixture
 def gw(tmp_path):
-    g = logged_in(server.Gateway(parse_config(_config(1, durability="fsync")), tmp_path))
+    g = logged_in(server.ExchangeNode(parse_config(market_config(1, durability="fsync")), tmp_path))
     g.admin.socket = Wire()
     yield g
     g.close()
 
 
 def _pool(first_coid: int, n: int = 10) -> bytes:
-    pool = _orders_pool(n, (1, 2), seed=first_coid)
+    pool = orders_pool(n, (1, 2), seed=first_coid)
     pool["client_order_id"] = np.arange(first_coid, first_coid + n)
     return pool.tobytes()
 

@@ -1,9 +1,9 @@
-"""The C twins of the intake and reports stages (``gateway._intake``, ``gateway._reports``)
+"""The C twins of the intake and reports stages (``gateway._intake``, ``exchange._reports``)
 against their numpy twins, through the stages' one interface.
 
 Two gateways with the same market take the same random batches of frames: one screens
 with the C loop and builds reports in C, the other takes the numpy path for both
-(``Gateway(fast=False, report_builder=reports_reference.build_reports)``). Every report sent, byte for byte,
+(``ExchangeNode(fast=False, report_builder=reports_reference.build_reports)``). Every report sent, byte for byte,
 and the engine state must agree. The batches mix every order-entry message type with bad
 input the screen must refuse: unknown types, reserved bytes, bad and repeated client order
 ids, other members' accounts, a rate-limited session.
@@ -15,15 +15,15 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gateway._intake as intake_c
-import gateway._reports as reports_c
-import gateway._sequence as sequence_c
-import gateway.server as server
-from bench.gateway_bench import _config
-from gateway.config import parse_config
+import exchange._reports as reports_c
+import exchange._sequence as sequence_c
+import exchange.server as server
+from bench.gateway_bench import market_config
+from exchange.config import parse_config
 from gateway.protocol import ORDER_DTYPE, ORDER_TYPES, REPORT_DTYPE, MsgType
 from matching import COMMAND_DTYPE, commands
 
-from gateway.reports import c_builder
+from exchange.reports import c_builder
 from reports_reference import build_reports
 from wire import logged_in
 
@@ -41,11 +41,11 @@ def test_c_structs_match_the_wire_dtypes():
 
 def _market() -> str:
     # session 2 is rate limited: 200 messages/s, bursts of 12
-    return _config(2).replace('key = "bench-1"', 'key = "bench-1"\nrate_limit = 200\nburst = 12')
+    return market_config(2).replace('key = "bench-1"', 'key = "bench-1"\nrate_limit = 200\nburst = 12')
 
 
 def _gateway(tmp_path, fast: bool):
-    gw = server.Gateway(parse_config(_market()), tmp_path, journal=server.NullJournal(), fast=fast,
+    gw = server.ExchangeNode(parse_config(_market()), tmp_path, journal=server.NullJournal(), fast=fast,
                         report_builder=c_builder if fast else build_reports)
     return logged_in(gw)
 
@@ -186,11 +186,11 @@ def test_number_reports_and_stamp_seq():
 
 @given(st.integers(0, 5), st.integers(1, 40), st.integers(-3, 3), st.integers(0, 2**62))
 def test_journal_record_is_the_documented_layout(last_seq, n, skew, ts):
-    """The C record against the layout of gateway.journal built with struct and zlib."""
+    """The C record against the layout of exchange.journal built with struct and zlib."""
     import struct
     import zlib
 
-    from gateway.journal import HEADER, MAGIC
+    from exchange.journal import HEADER, MAGIC
     cmds = np.zeros(n, dtype=COMMAND_DTYPE)
     first = (last_seq + 1 if last_seq else 1) + skew
     cmds["seq"] = np.arange(first, first + n)
@@ -212,7 +212,7 @@ def test_journal_record_is_the_documented_layout(last_seq, n, skew, ts):
 
 
 def test_journal_record_refuses_what_is_no_batch():
-    from gateway.journal import MAGIC
+    from exchange.journal import MAGIC
     with pytest.raises(TypeError, match="non-empty 1-d COMMAND_DTYPE"):
         sequence_c.journal_record(np.zeros(0, dtype=COMMAND_DTYPE), 0, MAGIC)
     with pytest.raises(TypeError, match="non-empty 1-d COMMAND_DTYPE"):

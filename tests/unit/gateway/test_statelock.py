@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from gateway.statelock import LOCK_NAME, StateLock, StateLocked
+from exchange.statelock import LOCK_NAME, StateLock, StateLocked
 
 
 def test_a_second_holder_is_refused_with_the_first_ones_pid_and_role(tmp_path):
@@ -34,10 +34,10 @@ def test_the_state_dir_is_created(tmp_path):
 
 
 def _gateway(state_dir):
-    from bench.gateway_bench import _config
-    from gateway.config import parse_config
-    from gateway.server import Gateway
-    return Gateway(parse_config(_config(1)), state_dir)
+    from bench.gateway_bench import market_config
+    from exchange.config import parse_config
+    from exchange.server import ExchangeNode
+    return ExchangeNode(parse_config(market_config(1)), state_dir)
 
 
 def test_a_gateway_holds_its_state_dir_until_closed(tmp_path):
@@ -52,7 +52,7 @@ def test_a_gateway_holds_its_state_dir_until_closed(tmp_path):
 
 
 def test_a_gateway_that_fails_to_start_frees_its_state_dir(tmp_path, monkeypatch):
-    import gateway.server as server
+    import exchange.server as server
     from gateway.errors import GatewayError
 
     def refuse(*_, **__):

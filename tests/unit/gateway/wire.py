@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-import gateway.server as server
+import exchange.server as server
 from gateway.protocol import REPORT_DTYPE
 
 
@@ -26,7 +26,7 @@ class Wire:
         pass
 
 
-def logged_in(gw: server.Gateway, sessions=None) -> server.Gateway:
+def logged_in(gw: server.ExchangeNode, sessions=None) -> server.ExchangeNode:
     """Log ``sessions`` (default: every configured one) in on a :class:`Wire`; identity ``id<index>``."""
     if not isinstance(gw.sessions.router, Wire):
         gw.sessions.router = Wire()

@@ -1,8 +1,8 @@
 """The journal's storage as the daemon sees it: available, unavailable (a full disk), failed.
 
 A full disk is a state the daemon lives through, not a crash. When the journal cannot write a
-batch (:class:`gateway.journal.JournalWriteError`, ENOSPC or EDQUOT) the journal is already
-back at its last good record; the sequencer (:mod:`gateway.sequencer`) then undoes the batch's sequencing (the
+batch (:class:`exchange.journal.JournalWriteError`, ENOSPC or EDQUOT) the journal is already
+back at its last good record; the sequencer (:mod:`exchange.sequencer`) then undoes the batch's sequencing (the
 journal stays gapless), gives every order in it a REJECT ``STORAGE_UNAVAILABLE`` (never
 acknowledged, the engine never saw it; the client order ids are free again), answers the
 operator's commands in it with an error, and keeps the daemon's own commands (the schedule's,
@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from .journal import JournalWriteError
-from .protocol import COMMAND_OF, CREATING_TYPES, REF_TYPE_OF, REPORT_DTYPE, GatewayReject, MsgType
+from gateway.protocol import COMMAND_OF, CREATING_TYPES, REF_TYPE_OF, REPORT_DTYPE, GatewayReject, MsgType
 
 __all__ = ["Storage", "R_STORAGE", "storage_rejects", "CREATING_COMMANDS"]
 

@@ -1,4 +1,4 @@
-"""Type stub of the reports stage's C twin (gateway/_reports.pyx)."""
+"""Type stub of the reports stage's C twin (exchange/_reports.pyx)."""
 import numpy as np
 
 def layout() -> dict[str, tuple[int, dict[str, int]]]: ...

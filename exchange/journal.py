@@ -64,7 +64,7 @@ The journal mark
 ----------------
 ``journal.mark`` in the same directory names the newest segment. It is replaced atomically
 (temporary file, fsync, rename, directory fsync) whenever a segment is created, before any
-record goes into it. At opening (and in :func:`gateway.recovery.replay`) :func:`check_mark`
+record goes into it. At opening (and in :func:`exchange.recovery.replay`) :func:`check_mark`
 compares it with the segments found: if the named segment is missing and no later one exists,
 the journal lost its tail (acknowledged commands with it) and :class:`JournalTailLost` is
 raised, unless the caller accepts the loss (``Journal(..., accept_loss=True)``: logged, and
@@ -400,7 +400,7 @@ class Journal:
             return
         if self.failed is not None:
             raise self.failed
-        # checks, header, CRC and rows in one C call (gateway._sequence.journal_record)
+        # checks, header, CRC and rows in one C call (exchange._sequence.journal_record)
         record, first, n = journal_record(batch, self.last_seq, MAGIC)
         size = len(record)
         if self._file is None or (self._size and self._size + size > self.segment_bytes):

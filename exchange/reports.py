@@ -6,7 +6,7 @@ session's report numbering and gap-fill window (:mod:`gateway.gapfill`).
 
 - :meth:`Reports.build` turns one batch's events into REPORT_DTYPE rows with their
   destination sessions (a TRADE gives two FILLs, buy side first), updating the order tables.
-  The C builder (:func:`gateway._reports.build_reports`) is the daemon's; the numpy
+  The C builder (:func:`exchange._reports.build_reports`) is the daemon's; the numpy
   reference (``tests/unit/gateway/reports_reference.py``) plugs in as ``builder`` and runs
   under the same tests.
 - :meth:`Reports.route` orders a batch's reports by session (a session's reports follow
@@ -26,8 +26,8 @@ import numpy as np
 from matching import COMMAND_DTYPE, CommandType
 
 from ._reports import build_reports, group_by_session, number_reports
-from .gapfill import ReportWindow
-from .protocol import OPERATOR, REPORT_DTYPE, ReportFlag
+from gateway.gapfill import ReportWindow
+from gateway.protocol import OPERATOR, REPORT_DTYPE, ReportFlag
 
 __all__ = ["Reports", "c_builder"]
 
@@ -35,7 +35,7 @@ _TABLES = ("order_session", "order_account", "order_coid", "order_open")
 
 
 def c_builder(tables: "Reports", events, cmd_sess, cmd_session_ids, cmd_pos, base):
-    """The daemon's report builder: one C pass (:func:`gateway._reports.build_reports`)."""
+    """The daemon's report builder: one C pass (:func:`exchange._reports.build_reports`)."""
     return build_reports(events, cmd_sess, cmd_session_ids, cmd_pos, base, tables.order_session,
                          tables.order_account, tables.order_coid, tables.order_open, tables.account_home)
 
@@ -62,7 +62,7 @@ class Reports:
         self.account_home = np.argmax(auth, axis=0).astype(np.int32)
         self.drop_copy = [i for i, s in enumerate(config.sessions, start=1) if s.drop_copy]
         n = len(self.session_ids)
-        self.report_seq = np.zeros(n, dtype=np.int64)     # reports addressed to each session, delivered or not
+        self.report_seq = [0] * n                         # reports addressed to each session, delivered or not
         self.windows = [ReportWindow(config.durability.retain_reports) for _ in range(n)]
         self.order_session = np.zeros(0, dtype=np.int32)  # by engine order id: entering session index
         self.order_account = np.zeros(0, dtype=np.int32)
@@ -118,7 +118,7 @@ class Reports:
 
     def number(self, idx: int, reports: np.ndarray, merged: bool = False) -> np.ndarray:
         """Stamp ``report_seq`` on a session's reports of sequenced commands and keep them."""
-        first = int(self.report_seq[idx]) + 1
+        first = self.report_seq[idx] + 1
         if merged:
             numbered = np.flatnonzero(reports["cmd_seq"] != 0)
             k = len(numbered)
@@ -144,7 +144,7 @@ class Reports:
     # ------------------------------------------------------------------ snapshots
     def state(self) -> tuple[dict, dict]:
         """(numbering by session id, arrays) for a snapshot's tables."""
-        numbering = {int(self.session_ids[i]): int(self.report_seq[i]) for i in range(1, len(self.session_ids))}
+        numbering = {int(self.session_ids[i]): self.report_seq[i] for i in range(1, len(self.session_ids))}
         # raw bytes: the layout is REPORT_DTYPE's, whatever numpy's .npy header makes of it
         arrays = {f"window_{int(self.session_ids[i])}": self.windows[i].after(self.windows[i].first - 1).view(np.uint8)
                   for i in range(1, len(self.session_ids))}
@@ -158,5 +158,5 @@ class Reports:
         for sid, report_seq in numbering.items():
             idx = int(self.session_index(np.array([sid]))[0])
             if idx != OPERATOR:
-                self.report_seq[idx] = report_seq
+                self.report_seq[idx] = int(report_seq)
                 self.windows[idx].load(windows.get(sid, np.zeros(0, dtype=REPORT_DTYPE)), report_seq)

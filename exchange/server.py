@@ -1,16 +1,16 @@
 """The engine daemon: one exchange node, run as a pipeline of stages around one :class:`matching.Engine`.
 
-One thread runs the loop (:meth:`Gateway.run`); each batch passes the stages in this order
-(:meth:`Gateway.run_batch`), each an object that owns its state, with its C twin beside it::
+One thread runs the loop (:meth:`ExchangeNode.run`); each batch passes the stages in this order
+(:meth:`ExchangeNode.run_batch`), each an object that owns its state, with its C twin beside it::
 
     sessions.drain      frames of logged-in sessions, bounded in bytes    gateway.sessions    (zmqio._router)
     intake.screen       checks + decoding into ONE command array           gateway.intake      (gateway._intake)
     + operator commands admin requests, the schedule, cancels on disconnect
-    sequencer.commit    seq stamps, journal append + sync                  gateway.sequencer   (gateway._sequence)
+    sequencer.commit    seq stamps, journal append + sync                  exchange.sequencer   (exchange._sequence)
     engine.process      matching                                           matching            (matching._engine)
-    reports             build, order by session, number, keep for gap fill gateway.reports     (gateway._reports)
+    reports             build, order by session, number, keep for gap fill exchange.reports     (exchange._reports)
     sessions.deliver    each session's reports, one frame, non-blocking    gateway.sessions    (zmqio._router)
-    market_data         public feed, drop copy, disclosure files           gateway.marketdata  (feeds._encode)
+    market_data         public feed, drop copy, disclosure files           exchange.marketdata  (feeds._encode)
 
 No report leaves before the journal's ``sync()`` returned for its batch; a batch's execution
 reports leave before its public market data (docs/PROTOCOL.md, "Order of messages"). No
@@ -18,10 +18,10 @@ Python code runs per message on the usual path; per frame, only appending it to 
 batch's lists; per session, the send of its reports.
 
 Beside the batch, on the timer tick: heartbeats and send queues (sessions), the storage probe
-(sequencer), snapshots (:mod:`gateway.snapshots`), the schedule (:mod:`gateway.schedule`,
-whose commands join the batch after the operator's). The admin port (:mod:`gateway.admin`)
+(sequencer), snapshots (:mod:`exchange.snapshots`), the schedule (:mod:`exchange.schedule`,
+whose commands join the batch after the operator's). The admin port (:mod:`exchange.admin`)
 answers reads at once and queues operator commands for the next batch. Recovery at start
-and offline is :mod:`gateway.recovery`; who may connect, :mod:`gateway.security`.
+and offline is :mod:`exchange.recovery`; who may connect, :mod:`exchange.security`.
 """
 from __future__ import annotations
 
@@ -41,24 +41,24 @@ from matching import EVENT_DTYPE, InstrumentStatus
 
 from .admin import AdminPort, describe_events
 from .config import MarketConfig
-from .errors import GatewayError
-from .intake import Intake
+from gateway.errors import GatewayError
+from gateway.intake import Intake
 from .journal import Journal, JournalError, JournalTailLost
 from .logs import log_operator_events
 from .marketdata import MarketData
-from .protocol import INBOUND_SIZE, MAX_FRAME_BYTES, OPERATOR, REPORT_DTYPE, GatewayReject
-from .gapfill import GAP_FILL_FRAME_REPORTS
+from gateway.protocol import INBOUND_SIZE, MAX_FRAME_BYTES, OPERATOR, REPORT_DTYPE, GatewayReject
+from gateway.gapfill import GAP_FILL_FRAME_REPORTS
 from .recovery import node_tables, recover_node, snapshots
 from .reports import Reports, c_builder
 from .schedule import ScheduleDriver, clock_from_env, real_clock
 from .security import Authenticator, KeyAllowlist, Keys, load_or_create_keys
 from .sequencer import NullJournal, Sequencer
-from .sessions import Sessions
+from gateway.sessions import Sessions
 from .snapshots import Snapshots
 from .statelock import StateLock, StateLocked
 from .storage import CREATING_COMMANDS, Storage, storage_rejects
 
-__all__ = ["Gateway", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
+__all__ = ["ExchangeNode", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
 
 log = logging.getLogger("chuanyu.gateway")
 
@@ -67,7 +67,7 @@ _MAX_REPORT_FRAME_BYTES = GAP_FILL_FRAME_REPORTS * REPORT_DTYPE.itemsize    # a 
 _NO_REPORTS = (np.zeros(0, dtype=REPORT_DTYPE), np.zeros(0, dtype=np.int32), np.zeros(0, np.int64))
 
 
-class Gateway:
+class ExchangeNode:
     """The engine daemon. Build it, :meth:`bind`, then :meth:`run` until shut down.
 
     Parameters
@@ -78,7 +78,7 @@ class Gateway:
         Keys (unless configured elsewhere), snapshots and ``endpoints.json``.
     journal : object, optional
         The journal hook (``append`` / ``sync`` / ``close``); by default a
-        :class:`gateway.journal.Journal` in ``state_dir`` with the ``[durability]`` settings.
+        :class:`exchange.journal.Journal` in ``state_dir`` with the ``[durability]`` settings.
     clock : callable, optional
         The schedule's clock (returns a ``datetime``); the wall clock by default. Only used
         when the configuration's ``[schedule]`` is enabled.
@@ -88,7 +88,7 @@ class Gateway:
     apply_config : bool
         Where the configuration differs from the recovered market, journal the difference as
         operator commands instead of refusing to start (``chuanyu engine --apply-config``;
-        see :mod:`gateway.drift`).
+        see :mod:`exchange.drift`).
     fast : bool
         The C twins of the stages (the daemon); False runs intake's numpy twin (tests).
     """
@@ -311,7 +311,7 @@ class Gateway:
         self.market_data.start(poller)             # snapshots answered by a thread (feeds.snapshot_server)
         tick = min(self.config.daemon.heartbeat_ms, 100)
         next_timer = 0
-        sequencer, schedule = self.sequencer, self.schedule
+        sequencer, schedule, market_data = self.sequencer, self.schedule, self.market_data
         while not self.stopping:
             due = sequencer.idle_sync_due_ms()
             ready = dict(poller.poll(tick if due is None else min(tick, due)))
@@ -319,8 +319,9 @@ class Gateway:
                 self.sessions.connection_events()
             if self.admin.socket in ready:
                 self.admin.serve()
-            self.market_data.serve_snapshots(ready)    # one encoding for every request waiting
-            self.market_data.heartbeat(time.monotonic_ns())
+            if market_data.active:
+                market_data.serve_snapshots(ready)     # one encoding for every request waiting
+                market_data.heartbeat(time.monotonic_ns())
             if orders in ready or self.admin.pending or (schedule is not None and schedule.due()):
                 self.cycle()
             if sequencer.mode == "interval":   # idle or not: fsync the last batch once the interval passed
@@ -340,22 +341,23 @@ class Gateway:
 
     def run_batch(self, payloads: list, frame_sess: list, frame_ts: list) -> int:
         """One batch through the stages, in order (see the module)."""
+        sessions = self.sessions.all
         screened = self.intake.screen(payloads, frame_sess, frame_ts, self.stopping)
         for idx in screened.logouts:             # a LOGOUT inside a frame: later messages were refused
-            self.sessions.logout(self.sessions[idx], 0, reply=True)
+            self.sessions.logout(sessions[idx], 0, reply=True)
         rejects = screened.rejects
         cmds, cmd_sess, cmd_pos, waiting, operator = self.admin.join(screened)
+        base = self.sequencer.next_seq           # the batch's first seq, if it is committed
         events = self._commit(cmds, cmd_sess, cmd_pos, waiting, rejects) if len(cmds) else None
         reports, dest, rpos = _NO_REPORTS
         if events is not None:
-            base = int(cmds["seq"][0])
             if operator:
                 if self.schedule is not None:
                     self.schedule.observe(events)
                 log_operator_events(log, events, [i.symbol for i in self.config.instruments],
                                     cmds["session"][events["cmd_seq"] - base] == OPERATOR)
             reports, dest, rpos = self.reports.build(events, cmd_sess, cmds["session"], cmd_pos, base,
-                                                     int(self.engine.next_order_id))
+                                                     self.engine.next_order_id)
         if rejects:
             self.counters["gateway_rejects"] += sum(len(r[0]) for r in rejects)
             reports = np.concatenate([r[0] for r in rejects] + [reports])
@@ -363,9 +365,10 @@ class Gateway:
             rpos = np.concatenate([r[2] for r in rejects] + [rpos])
         if len(reports):
             self.counters["reports"] += len(reports)
+            deliver = self.sessions.deliver
             for idx, rows in self.reports.route(reports, dest, rpos, merged=bool(rejects)):
-                self.sessions.deliver(self.sessions[idx], rows)
-        if events is not None:                   # after the parties' reports: public data
+                deliver(sessions[idx], rows)
+        if events is not None and self.market_data.active:     # after the parties' reports: public data
             self.market_data.publish(events)
             self.counters["feed_messages"] = self.market_data.published
         if self.metrics is not None:
@@ -373,18 +376,20 @@ class Gateway:
                 self.metrics.observe_rejects(np.concatenate([r[0]["reason"] for r in rejects]))
             if frame_ts:
                 self.metrics.observe_round_trip(frame_ts[0], time.time_ns())
-        self.admin.answer(waiting, events if events is not None else np.zeros(0, dtype=EVENT_DTYPE),
-                          int(cmds["seq"][0]) if events is not None else 0)
-        for idx in self.intake.flooders():       # after their reports: SERVER_LOGOUT RATE_LIMITED
-            if self.sessions[idx].logged_in:
-                self.sessions.logout(self.sessions[idx], int(GatewayReject.RATE_LIMITED), reply=True)
-        self._queue_cancels()
+        if waiting:
+            self.admin.answer(waiting, events if events is not None else np.zeros(0, dtype=EVENT_DTYPE), base)
+        if self.intake.state.any_flooded:        # after their reports: SERVER_LOGOUT RATE_LIMITED
+            for idx in self.intake.flooders():
+                if sessions[idx].logged_in:
+                    self.sessions.logout(sessions[idx], int(GatewayReject.RATE_LIMITED), reply=True)
+        if self.sessions.gone:
+            self._queue_cancels()
         self.counters["messages"] += screened.n_msgs
         return screened.n_msgs
 
     def _commit(self, cmds, cmd_sess, cmd_pos, waiting: list, rejects: list) -> np.ndarray | None:
         """Sequence, journal and match ``cmds``: the engine's events, or None when the journal's
-        storage refused them (see :mod:`gateway.storage`)."""
+        storage refused them (see :mod:`exchange.storage`)."""
         sequencer = self.sequencer
         if sequencer.storage.available and sequencer.commit(cmds):
             events = self.engine.process(cmds)
@@ -498,7 +503,7 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
     """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status.
 
     1 when it stopped because the journal's storage failed beyond a full disk (see
-    ``Gateway.storage``). ``accept_journal_loss``, ``apply_config``: see :class:`Gateway`.
+    ``ExchangeNode.storage``). ``accept_journal_loss``, ``apply_config``: see :class:`ExchangeNode`.
 
     With the schedule enabled, ``CHUANYU_FAKE_CLOCK_START`` (an ISO local date and time) and
     ``CHUANYU_FAKE_CLOCK_SPEED`` (default 1) run it on a fake clock: a test and demo aid.
@@ -511,7 +516,7 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
             raise GatewayError(str(exc)) from None
     log.info("engine starting: pid %d, config %s, state dir %s", os.getpid(), config.source, state_dir,
              extra={"event": "start", "pid": os.getpid(), "config": config.source, "state_dir": str(state_dir)})
-    gw = Gateway(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss, apply_config=apply_config)
+    gw = ExchangeNode(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss, apply_config=apply_config)
     try:
         gw.bind()
     except BaseException:
@@ -539,7 +544,7 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
     return 1 if gw.storage.state == "failed" else 0
 
 
-def _print_ready(gw: Gateway, config: MarketConfig, clock_note: str | None, out) -> None:
+def _print_ready(gw: ExchangeNode, config: MarketConfig, clock_note: str | None, out) -> None:
     e = gw.endpoints
     print(f"chuanyu engine: orders {e['orders']} (CURVE; server public key {e['server_public_key']})", file=out)
     print(f"chuanyu engine: admin  {e['admin']}", file=out)

@@ -10,7 +10,7 @@ routing, report numbering and gap-fill windows, client order ids, the schedule's
 disclosure files' state). A snapshot that fails to restore is skipped with a log line and
 the previous one used, with more journal. With none, the state follows from a fresh engine
 and the whole journal: the daemon journals its start-up commands (instruments, accounts,
-deposits, holdings) like any others (:func:`gateway.drift.genesis`).
+deposits, holdings) like any others (:func:`exchange.drift.genesis`).
 
 At the daemon's start every journal record after the snapshot is replayed through the live
 loop's own table updates and report routing (:func:`apply_batch`): numbered and kept for gap
@@ -31,9 +31,9 @@ import numpy as np
 from matching import CommandType, Engine, EventKind, Reject
 
 from .drift import ConfigDrift, drift, genesis
-from .errors import GatewayError
+from gateway.errors import GatewayError
 from .journal import JournalCorrupt, JournalError, TornTail, check_mark, read_records
-from .protocol import OPERATOR, REPORT_DTYPE
+from gateway.protocol import OPERATOR, REPORT_DTYPE
 from .storage import CREATING_COMMANDS
 
 __all__ = ["replay", "ReplayResult", "ReplayError", "snapshots", "engine_for_config", "load_snapshot",
@@ -58,7 +58,7 @@ class BadSnapshot(Exception):
 
 class Tables(NamedTuple):
     """The daemon's part of a snapshot (``gateway-<seq>.npz``)."""
-    orders: dict              # the order tables by name (gateway.reports)
+    orders: dict              # the order tables by name (exchange.reports)
     next_seq: int
     sessions: dict            # session id -> (report_seq, last client order id)
     windows: dict             # session id -> its kept reports (REPORT_DTYPE)
@@ -93,7 +93,7 @@ def tables_path(snapshot: Path) -> Path:
 
 def engine_for_config(config) -> Engine:
     """A fresh engine for a ``MarketConfig``, as the daemon builds it before its first command:
-    no instrument and no account yet (the journal lists them: ``gateway.drift.genesis``)."""
+    no instrument and no account yet (the journal lists them: ``exchange.drift.genesis``)."""
     return Engine([], max_accounts=config.max_accounts, default_stp=config.default_stp, risk=config.risk,
                   fees=config.fees)
 
@@ -157,8 +157,8 @@ def replay_journal(state_dir, after: int, on_record: Callable[[np.ndarray], None
     order: ``(records, commands, last seq)``.
 
     Every record's length, CRC and continuity are verified, those before ``after`` too; a
-    record that does not continue the state raises :class:`~gateway.journal.JournalCorrupt`,
-    a torn tail :class:`~gateway.journal.TornTail` (after the records before it were handed on).
+    record that does not continue the state raises :class:`~exchange.journal.JournalCorrupt`,
+    a torn tail :class:`~exchange.journal.TornTail` (after the records before it were handed on).
     """
     last = after
     records = commands = 0
@@ -185,8 +185,8 @@ def replay(state_dir, until_seq: int | None = None,
 
     ``until_seq`` stops after that command (and ignores newer snapshots). A torn tail is left
     out and reported in the result; any other damage raises
-    :class:`~gateway.journal.JournalCorrupt`; a journal that ends before its mark (a lost
-    newest segment) raises :class:`~gateway.journal.JournalTailLost`, as the daemon's start does.
+    :class:`~exchange.journal.JournalCorrupt`; a journal that ends before its mark (a lost
+    newest segment) raises :class:`~exchange.journal.JournalTailLost`, as the daemon's start does.
     ``new_engine`` builds the starting engine when no snapshot is usable (see
     :func:`engine_for_config`).
     """
@@ -266,7 +266,7 @@ def recover_node(node, apply_config: bool) -> tuple[Engine, dict | None]:
     journal; with no journal a new market, whose configuration becomes its first journaled
     commands. Then the configuration is held against the recovered market: a difference
     refuses the start, or with ``apply_config`` is journaled as operator commands
-    (:mod:`gateway.drift`). Fills ``node.recovery``.
+    (:mod:`exchange.drift`). Fills ``node.recovery``.
     """
     state_dir, rec = node.state_dir, node.recovery
     engine, tables, after, path = newest_snapshot(state_dir, skipped=rec["skipped_snapshots"])
@@ -321,7 +321,7 @@ def _load_tables(node, tables: Tables) -> None:
 
 def _reconcile_config(node, apply: bool) -> None:
     """Refuse a configuration that differs from the recovered market, or journal the
-    difference as operator commands when the operator asked for it (gateway.drift)."""
+    difference as operator commands when the operator asked for it (exchange.drift)."""
     differences = drift(node.config, node.engine)
     if not differences:
         return

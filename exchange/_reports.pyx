@@ -6,7 +6,7 @@ destination sessions in one pass, updating the order tables (entering session, a
 client order id, open); :func:`group_by_session` orders them by destination in one
 counting sort; :func:`number_reports` stamps a session's ``report_seq``. The numpy reference
 of the builder (``tests/reference/reports_numpy.py``) runs under the same tests through
-:class:`gateway.reports.Reports`.
+:class:`exchange.reports.Reports`.
 """
 cimport cython
 cimport numpy as cnp
@@ -14,21 +14,17 @@ from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport calloc, free
 
 from matching._types cimport Event
-from gateway._wire cimport Report
+from gateway._wire cimport Report, field_offset
 
 import numpy as np
 
 from matching import EVENT_DTYPE, EventKind, Side
 
-from .protocol import REF_TYPE_OF, REPORT_DTYPE, REPORT_TYPE_OFFSET, MsgType, ReportFlag
+from gateway.protocol import REF_TYPE_OF, REPORT_DTYPE, REPORT_TYPE_OFFSET, MsgType, ReportFlag, check_layout
 
 cnp.import_array()
 
 __all__ = ["build_reports", "group_by_session", "number_reports", "layout"]
-
-
-cdef inline Py_ssize_t _off(void* field, void* base):
-    return <char*>field - <char*>base
 
 
 def layout():
@@ -36,25 +32,19 @@ def layout():
     cdef Report r
     return {
         "REPORT": (sizeof(Report), {
-            "msg_type": _off(&r.msg_type, &r), "side": _off(&r.side, &r), "reason": _off(&r.reason, &r),
-            "ref_type": _off(&r.ref_type, &r), "flags": _off(&r.flags, &r), "order_type": _off(&r.order_type, &r),
-            "tif": _off(&r.tif, &r), "instrument": _off(&r.instrument, &r), "account": _off(&r.account, &r),
-            "session": _off(&r.session, &r), "trade_type": _off(&r.trade_type, &r),
-            "reserved1": _off(&r.reserved1, &r), "reserved2": _off(&r.reserved2, &r),
-            "report_seq": _off(&r.report_seq, &r), "seq": _off(&r.seq, &r), "cmd_seq": _off(&r.cmd_seq, &r),
-            "ts": _off(&r.ts, &r), "order_id": _off(&r.order_id, &r),
-            "client_order_id": _off(&r.client_order_id, &r), "price": _off(&r.price, &r), "qty": _off(&r.qty, &r),
-            "leaves": _off(&r.leaves, &r), "trade_id": _off(&r.trade_id, &r), "fee": _off(&r.fee, &r)}),
+            "msg_type": field_offset(&r.msg_type, &r), "side": field_offset(&r.side, &r), "reason": field_offset(&r.reason, &r),
+            "ref_type": field_offset(&r.ref_type, &r), "flags": field_offset(&r.flags, &r), "order_type": field_offset(&r.order_type, &r),
+            "tif": field_offset(&r.tif, &r), "instrument": field_offset(&r.instrument, &r), "account": field_offset(&r.account, &r),
+            "session": field_offset(&r.session, &r), "trade_type": field_offset(&r.trade_type, &r),
+            "reserved1": field_offset(&r.reserved1, &r), "reserved2": field_offset(&r.reserved2, &r),
+            "report_seq": field_offset(&r.report_seq, &r), "seq": field_offset(&r.seq, &r), "cmd_seq": field_offset(&r.cmd_seq, &r),
+            "ts": field_offset(&r.ts, &r), "order_id": field_offset(&r.order_id, &r),
+            "client_order_id": field_offset(&r.client_order_id, &r), "price": field_offset(&r.price, &r), "qty": field_offset(&r.qty, &r),
+            "leaves": field_offset(&r.leaves, &r), "trade_id": field_offset(&r.trade_id, &r), "fee": field_offset(&r.fee, &r)}),
     }
 
 
-def _check_layout():
-    size, offsets = layout()["REPORT"]
-    if size != REPORT_DTYPE.itemsize or offsets != {f: REPORT_DTYPE.fields[f][1] for f in REPORT_DTYPE.names}:
-        raise ImportError("gateway._reports: C struct REPORT does not match its dtype; rebuild the extension")
-
-
-_check_layout()
+check_layout("exchange._reports", "REPORT", *layout()["REPORT"], REPORT_DTYPE)
 
 # Flags and codes as plain C constants; a report's ref_type by the causing command's type (protocol.REF_TYPE_OF)
 cdef uint8_t _REF_OF[256]

@@ -23,7 +23,7 @@ from feeds.dropcopy import ZAP_DOMAIN as DROP_COPY_DOMAIN, DropCopy, bind_drop_c
 from feeds.encoder import FeedEncoder
 from feeds.service import FeedService, bind_feed
 
-from .errors import GatewayError
+from gateway.errors import GatewayError
 
 __all__ = ["MarketData", "FEED_HEARTBEAT_NS"]
 
@@ -43,10 +43,12 @@ class MarketData:
         self.drop_copy: DropCopy | None = None
         self.disclosure: Disclosure | None = None
         self.published = 0                     # feed messages
+        self.active = False                    # anything to publish or write: a feed, a drop copy, disclosure
         self._next_beat = 0
         if config.network.feeds:
             region_of = {a.id: a.region for a in config.accounts}
             self.disclosure = Disclosure(state_dir, config.instruments, lambda a: region_of.get(a, 0))
+            self.active = True
 
     def bind(self, ctx: zmq.Context, engine, auth, drop_copy_allowlist, server_keys: tuple[bytes, bytes]) -> dict:
         """Bind the feed (from ``engine`` as it is now, in a new epoch) and, when a session
@@ -75,6 +77,7 @@ class MarketData:
                 raise GatewayError(f"network.drop_copy_port: cannot bind {net.host}:{net.drop_copy_port}: "
                                    f"{exc}") from None
             self.drop_copy = DropCopy(sock, epoch=time.time_ns())
+        self.active = any(x is not None for x in (self.feed, self.drop_copy, self.disclosure))
         return endpoints
 
     def start(self, poller: zmq.Poller) -> None:
@@ -125,3 +128,4 @@ class MarketData:
         if self.drop_copy is not None:
             self.drop_copy.publisher.close(linger=0)
             self.drop_copy = None
+        self.active = False

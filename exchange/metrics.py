@@ -182,7 +182,7 @@ class Metrics:
         self.round_trip.observe(max(0, sent_ns - received_ns) / 1e9)
 
     def observe_fsync(self, ns: int) -> None:
-        """One journal fsync's duration (the :class:`gateway.journal.Journal` ``on_fsync`` hook)."""
+        """One journal fsync's duration (the :class:`exchange.journal.Journal` ``on_fsync`` hook)."""
         self.fsync.observe(ns / 1e9)
 
     # ------------------------------------------------------------------ scrape-time state

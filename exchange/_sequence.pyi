@@ -1,4 +1,4 @@
-"""Type stub of the sequencer's C twin (gateway/_sequence.pyx)."""
+"""Type stub of the sequencer's C twin (exchange/_sequence.pyx)."""
 import numpy as np
 
 def stamp_seq(cmds: np.ndarray, first: int) -> None: ...

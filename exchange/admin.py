@@ -57,7 +57,7 @@ from matching import (
     AccountStatus, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, Side, StpMode, commands,
 )
 
-from .protocol import OPERATOR, reject_name
+from gateway.protocol import OPERATOR, reject_name
 
 __all__ = ["handle", "describe_events", "AdminPort", "AdminClient", "AdminError", "OPS"]
 

@@ -16,7 +16,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from .errors import GatewayError
+from gateway.errors import GatewayError
 
 __all__ = ["Authenticator", "KeyAllowlist", "load_or_create_keys", "Keys"]
 

@@ -114,7 +114,7 @@ def genesis(config) -> np.ndarray:
 def drift(config, engine) -> list[Difference]:
     """Every way ``config`` differs from the market ``engine`` holds, in configuration order."""
     out: list[Difference] = []
-    meta = engine._export_meta()
+    meta = engine.export_meta()
     for key, want, have in (("market.max_accounts", config.max_accounts, meta["max_accounts"]),
                             ("market.default_stp", int(config.default_stp), meta["default_stp"]),
                             ("market.risk", bool(config.risk), meta["risk"]),

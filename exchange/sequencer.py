@@ -1,14 +1,14 @@
 """The sequencer: one global sequence number per command, and the journal before anything else.
 
 A batch leaves intake as commands without a sequence number; :meth:`Sequencer.commit` stamps
-``seq`` (``gateway._sequence.stamp_seq``), appends the batch to the journal and waits for
+``seq`` (``exchange._sequence.stamp_seq``), appends the batch to the journal and waits for
 ``sync()`` under the durability policy. Only then does the engine see it, and only then can a
 report of it leave: under ``fsync`` never before the batch's fsync returned.
 
-When the journal cannot write (:class:`gateway.journal.JournalWriteError`) nothing of the
-batch happened: the sequence number goes back, the storage state (:mod:`gateway.storage`)
+When the journal cannot write (:class:`exchange.journal.JournalWriteError`) nothing of the
+batch happened: the sequence number goes back, the storage state (:mod:`exchange.storage`)
 is entered, and the caller refuses the batch. ``journal`` is any object with ``append``,
-``sync`` and ``close`` (:class:`gateway.journal.Journal`, or :class:`NullJournal`).
+``sync`` and ``close`` (:class:`exchange.journal.Journal`, or :class:`NullJournal`).
 """
 from __future__ import annotations
 

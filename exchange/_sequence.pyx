@@ -2,7 +2,7 @@
 """The sequencer in C: sequence stamps and journal records of a batch of commands.
 
 :func:`stamp_seq` numbers a batch; :func:`journal_record` lays it out as one journal record
-(header, CRC, rows: :mod:`gateway.journal`) in one call instead of a dozen numpy and struct
+(header, CRC, rows: :mod:`exchange.journal`) in one call instead of a dozen numpy and struct
 calls.
 """
 cimport numpy as cnp
@@ -36,7 +36,7 @@ def stamp_seq(cnp.ndarray cmds, int64_t first):
 
 cdef object _crc32 = zlib.crc32
 cdef enum:
-    _HEADER = 32                # gateway.journal.HEADER: magic, length, crc, first seq, count, receive time
+    _HEADER = 32                # exchange.journal.HEADER: magic, length, crc, first seq, count, receive time
     _CRC_FROM = 12              # the CRC covers header bytes 12.. and the rows
 
 
@@ -50,7 +50,7 @@ cdef inline void _put_i64(char* p, int64_t v) noexcept:
 
 def journal_record(cnp.ndarray batch, int64_t last_seq, bytes magic):
     """One journal record of a sequenced batch: header and rows in one bytes object, laid out
-    as :mod:`gateway.journal` documents (the CRC is ``zlib.crc32`` of bytes 12..). Returns
+    as :mod:`exchange.journal` documents (the CRC is ``zlib.crc32`` of bytes 12..). Returns
     ``(record, first seq, count)``.
 
     ``TypeError`` when ``batch`` is not a non-empty 1-d COMMAND_DTYPE array; ``ValueError``

@@ -4,7 +4,7 @@ Snapshots are written at graceful shutdown, by the admin ``snapshot`` and period
 (``[durability] snapshot_every_commands`` / ``snapshot_every_s``, checked on the timer
 tick). Each is two files named by the last command it includes: the engine
 (``snapshot-<seq>.bin``) and the daemon's tables (``gateway-<seq>.npz``, see
-:mod:`gateway.recovery`), each written to a temporary file, fsynced, renamed, the directory
+:mod:`exchange.recovery`), each written to a temporary file, fsynced, renamed, the directory
 fsynced; the tables first, so a ``snapshot-*.bin`` is complete only with its tables. After
 each one the newest ``keep_snapshots`` are kept, and the journal segments they need.
 
@@ -114,7 +114,7 @@ class Snapshots:
     ``last_seq()`` is the last command sequenced; ``state()`` returns what to write, as it is now: ``(last seq, engine, the tables' arrays)``;
     ``before_write()`` runs first (the disclosure files' tape goes to disk); ``reply(identity,
     answer)`` answers an admin request; ``storage`` is the journal's
-    (:class:`gateway.storage.Storage`): no snapshot may get ahead of it.
+    (:class:`exchange.storage.Storage`): no snapshot may get ahead of it.
     """
 
     def __init__(self, state_dir, durability, last_seq, state, before_write, reply, storage) -> None:

@@ -1,7 +1,7 @@
 """The trading schedule the daemon drives: phases, block windows and the end of day.
 
 The engine knows nothing of clocks: it changes phase only when it is told to, by commands.
-This module turns the ``[schedule]`` of the market configuration (:class:`gateway.config.Schedule`)
+This module turns the ``[schedule]`` of the market configuration (:class:`exchange.config.Schedule`)
 and the time of day into those commands.
 
 - :func:`wanted_state` is a pure function: (schedule, local date and time) -> what each
@@ -36,7 +36,7 @@ chosen local time (at its first reading) at a chosen speed; :func:`clock_from_en
 (default 1), a test and demo aid.
 
 >>> import datetime as dt
->>> from gateway.config import Schedule
+>>> from exchange.config import Schedule
 >>> s = Schedule(enabled=True)
 >>> [(w.phase.name, w.block_open) for w in wanted_state(s, dt.datetime(2026, 11, 30, 13, 5), ["SCEA"])]
 [('TRADING', True)]
