@@ -78,7 +78,7 @@ def _engine(args) -> int:
 
     from exchange.journal import JournalWriteError
     from exchange.logs import configure
-    from exchange.server import GatewayError, serve
+    from exchange.process import GatewayError, serve
 
     configure(args.log_level, json_lines=args.log_json)
     try:

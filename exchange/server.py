@@ -29,8 +29,6 @@ import gc
 import json
 import logging
 import os
-import signal
-import sys
 import time
 from pathlib import Path
 
@@ -39,7 +37,7 @@ import zmq
 
 from matching import EVENT_DTYPE, InstrumentStatus
 
-from .admin import AdminPort, describe_events
+from .admin import AdminPort
 from .config import MarketConfig
 from gateway.errors import GatewayError
 from gateway.intake import Intake
@@ -50,15 +48,15 @@ from gateway.protocol import INBOUND_SIZE, MAX_FRAME_BYTES, OPERATOR, REPORT_DTY
 from gateway.gapfill import GAP_FILL_FRAME_REPORTS
 from .recovery import node_tables, recover_node, snapshots
 from .reports import Reports, c_builder
-from .schedule import ScheduleDriver, clock_from_env, real_clock
-from .security import Authenticator, KeyAllowlist, Keys, load_or_create_keys
+from .schedule import ScheduleDriver, real_clock
+from .security import Authenticator, KeyAllowlist, Keys
 from .sequencer import NullJournal, Sequencer
 from gateway.sessions import Sessions
 from .snapshots import Snapshots
 from .statelock import StateLock, StateLocked
 from .storage import CREATING_COMMANDS, Storage, storage_rejects
 
-__all__ = ["ExchangeNode", "NullJournal", "GatewayError", "load_or_create_keys", "SNAPSHOT_GLOB"]
+__all__ = ["ExchangeNode", "NullJournal", "GatewayError", "SNAPSHOT_GLOB"]
 
 log = logging.getLogger("chuanyu.gateway")
 
@@ -496,71 +494,3 @@ class ExchangeNode:
         self.sessions.close_all(int(GatewayReject.SHUTTING_DOWN))
         self.admin.shutdown_done(str(path) if path else None)
         return path
-
-
-def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: bool = False,
-          apply_config: bool = False) -> int:
-    """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status.
-
-    1 when it stopped because the journal's storage failed beyond a full disk (see
-    ``ExchangeNode.storage``). ``accept_journal_loss``, ``apply_config``: see :class:`ExchangeNode`.
-
-    With the schedule enabled, ``CHUANYU_FAKE_CLOCK_START`` (an ISO local date and time) and
-    ``CHUANYU_FAKE_CLOCK_SPEED`` (default 1) run it on a fake clock: a test and demo aid.
-    """
-    clock, clock_note = None, None
-    if config.schedule.enabled:
-        try:
-            clock, clock_note = clock_from_env(config.schedule)
-        except ValueError as exc:
-            raise GatewayError(str(exc)) from None
-    log.info("engine starting: pid %d, config %s, state dir %s", os.getpid(), config.source, state_dir,
-             extra={"event": "start", "pid": os.getpid(), "config": config.source, "state_dir": str(state_dir)})
-    gw = ExchangeNode(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss, apply_config=apply_config)
-    try:
-        gw.bind()
-    except BaseException:
-        # a half-bound daemon must not keep the auth thread, the metrics server or the journal
-        # open; destroy() also closes any socket a failed bind left unreferenced
-        gw.auth.stop()
-        if gw.metrics is not None:
-            gw.metrics.close()
-        gw.journal.close()
-        gw.ctx.destroy(linger=0)
-        raise
-    signal.signal(signal.SIGTERM, gw.request_shutdown)
-    signal.signal(signal.SIGINT, gw.request_shutdown)
-    _print_ready(gw, config, clock_note, out)
-    try:
-        snap = gw.run()
-    except Exception:
-        log.exception("engine failed", extra={"event": "error"})
-        raise
-    finally:
-        gw.close()
-    log.info("shut down at seq %d%s", gw.next_seq - 1, f"; snapshot {snap}" if snap else "",
-             extra={"event": "shutdown", "last_seq": gw.next_seq - 1, "snapshot": str(snap) if snap else None})
-    print(f"chuanyu engine: shut down{'; snapshot ' + str(snap) if snap else ''}", file=out, flush=True)
-    return 1 if gw.storage.state == "failed" else 0
-
-
-def _print_ready(gw: ExchangeNode, config: MarketConfig, clock_note: str | None, out) -> None:
-    e = gw.endpoints
-    print(f"chuanyu engine: orders {e['orders']} (CURVE; server public key {e['server_public_key']})", file=out)
-    print(f"chuanyu engine: admin  {e['admin']}", file=out)
-    if e["feed"]:
-        print(f"chuanyu engine: feed   {e['feed']} (snapshots {e['feed_snapshots']})", file=out)
-    if e.get("drop_copy"):
-        print(f"chuanyu engine: drop copy {e['drop_copy']} (CURVE, drop_copy sessions only)", file=out)
-    if e.get("metrics"):
-        print(f"chuanyu engine: metrics {e['metrics']}", file=out)
-    print(f"chuanyu engine: state  {gw.state_dir.resolve()}  keys {e['keys_dir']}", file=out)
-    if config.schedule.enabled:
-        print(f"chuanyu engine: schedule {config.schedule.describe()}", file=out)
-        if clock_note:
-            print(f"chuanyu engine: schedule on a {clock_note}: a test/demo aid, not for production", file=out)
-    else:
-        print("chuanyu engine: schedule off (no [schedule] table or enabled = false): phases change "
-              "only by admin commands", file=out)
-    print(f"chuanyu engine: {len(config.instruments)} instruments, {len(config.accounts)} accounts, "
-          f"{len(config.sessions)} sessions, durability {gw.journal.mode}; ready", file=out, flush=True)
