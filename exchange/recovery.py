@@ -33,8 +33,7 @@ from matching import CommandType, Engine, EventKind, Reject
 from .drift import ConfigDrift, drift, genesis
 from gateway.errors import GatewayError
 from .journal import JournalCorrupt, JournalError, TornTail, check_mark, read_records
-from gateway.protocol import OPERATOR, REPORT_DTYPE
-from .storage import CREATING_COMMANDS
+from gateway.protocol import CREATING_COMMANDS, OPERATOR, REPORT_DTYPE
 
 __all__ = ["replay", "ReplayResult", "ReplayError", "snapshots", "engine_for_config", "load_snapshot",
            "newest_snapshot", "replay_journal", "recover_node", "apply_batch", "node_tables", "BadSnapshot", "Tables",

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import zmq
 
-from matching import EVENT_DTYPE, InstrumentStatus
+from matching import InstrumentStatus
 
 from .admin import AdminPort
 from .config import MarketConfig
@@ -54,7 +54,7 @@ from .sequencer import NullJournal, Sequencer
 from gateway.sessions import Sessions
 from .snapshots import Snapshots
 from .statelock import StateLock, StateLocked
-from .storage import CREATING_COMMANDS, Storage, storage_rejects
+from .storage import Storage, storage_rejects
 
 __all__ = ["ExchangeNode", "NullJournal", "GatewayError", "SNAPSHOT_GLOB"]
 
@@ -374,8 +374,8 @@ class ExchangeNode:
                 self.metrics.observe_rejects(np.concatenate([r[0]["reason"] for r in rejects]))
             if frame_ts:
                 self.metrics.observe_round_trip(frame_ts[0], time.time_ns())
-        if waiting:
-            self.admin.answer(waiting, events if events is not None else np.zeros(0, dtype=EVENT_DTYPE), base)
+        if waiting:                              # (a refused batch answered its requests already)
+            self.admin.answer(waiting, events, base)
         if self.intake.state.any_flooded:        # after their reports: SERVER_LOGOUT RATE_LIMITED
             for idx in self.intake.flooders():
                 if sessions[idx].logged_in:
@@ -401,7 +401,7 @@ class ExchangeNode:
         # answered with an error, the daemon's own commands kept for later
         orders = cmd_sess != OPERATOR
         if orders.any():
-            self.intake.free_client_order_ids(cmds[orders], cmd_sess[orders], CREATING_COMMANDS)
+            self.intake.free_client_order_ids(cmds[orders], cmd_sess[orders])
             rejects.append((storage_rejects(cmds[orders]), cmd_sess[orders], cmd_pos[orders]))
             sequencer.storage.refused += int(orders.sum())
         self.admin.refuse(cmds, ~orders, waiting,

@@ -23,16 +23,13 @@ import time
 import numpy as np
 
 from .journal import JournalWriteError
-from gateway.protocol import COMMAND_OF, CREATING_TYPES, REF_TYPE_OF, REPORT_DTYPE, GatewayReject, MsgType
+from gateway.protocol import REF_TYPE_OF, REJECT_ECHO_FIELDS, REPORT_DTYPE, GatewayReject, MsgType
 
-__all__ = ["Storage", "R_STORAGE", "storage_rejects", "CREATING_COMMANDS"]
+__all__ = ["Storage", "R_STORAGE", "storage_rejects"]
 
 log = logging.getLogger("chuanyu.gateway")
 
 R_STORAGE = int(GatewayReject.STORAGE_UNAVAILABLE)
-CREATING_COMMANDS = np.zeros(256, dtype=bool)  # by command type: creates an order (a client order id)
-CREATING_COMMANDS[COMMAND_OF[list(CREATING_TYPES)]] = True
-_SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order_id", "client_order_id", "price", "qty")
 
 
 class Storage:
@@ -91,6 +88,6 @@ def storage_rejects(cmds: np.ndarray) -> np.ndarray:
     r["ref_type"] = REF_TYPE_OF[cmds["type"]]
     r["session"] = cmds["session"]
     r["ts"] = cmds["ts"]
-    for name in _SIDE_FIELDS:
+    for name in REJECT_ECHO_FIELDS:
         r[name] = cmds[name]
     return r

@@ -30,8 +30,8 @@ from matching import COMMAND_DTYPE
 
 from ._intake import Screen, flood_limit
 from .protocol import (
-    CREATING_TYPES, HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES, ORDER_DTYPE,
-    ORDER_TYPES, REPORT_DTYPE, GatewayReject, MsgType, decode_orders, reserved_mask,
+    CREATING_COMMANDS, CREATING_TYPES, HEARTBEAT_DTYPE, INBOUND_SIZE, LOGIN_DTYPE, LOGOUT_DTYPE, MAX_FRAME_BYTES,
+    ORDER_DTYPE, ORDER_TYPES, REJECT_ECHO_FIELDS, REPORT_DTYPE, GatewayReject, MsgType, decode_orders, reserved_mask,
 )
 
 __all__ = ["Intake", "Screened", "DROPPED"]
@@ -47,8 +47,6 @@ _IS_ORDER = np.zeros(256, dtype=bool)          # by msg_type: an order-entry mes
 _IS_ORDER[list(ORDER_TYPES)] = True
 _CREATES = np.zeros(256, dtype=bool)           # by msg_type: creates an order, needs a new client order id
 _CREATES[list(CREATING_TYPES)] = True
-_CMD_SIDE_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order_id",
-                    "client_order_id", "price", "qty")
 # Plain ints for the hot path: IntEnum attribute access costs microseconds per batch.
 _LOGIN, _LOGOUT, _HEARTBEAT = int(MsgType.LOGIN), int(MsgType.LOGOUT), int(MsgType.HEARTBEAT)
 _R_UNKNOWN_TYPE = int(GatewayReject.UNKNOWN_MESSAGE_TYPE)
@@ -149,11 +147,11 @@ class Intake:
                                "limit": int(self.flood_limit[idx]), "dropped": int(scr.flood_dropped[idx])})
         return out
 
-    def free_client_order_ids(self, cmds: np.ndarray, sess: np.ndarray, creating: np.ndarray) -> None:
+    def free_client_order_ids(self, cmds: np.ndarray, sess: np.ndarray) -> None:
         """Let each session use again the client order ids of its orders refused after intake
         (a full disk): the screen accepted only ids above the session's last, increasing, so
         the lowest refused id minus one is at least the last id of a journaled order."""
-        new = creating[cmds["type"]]
+        new = CREATING_COMMANDS[cmds["type"]]
         coid_last = self.state.coid_last
         for idx in np.unique(sess[new]).tolist():
             lowest = int(cmds["client_order_id"][new & (sess == idx)].min())
@@ -340,6 +338,6 @@ class Intake:
         r["ref_type"] = raw["msg_type"]
         r["session"] = self.session_ids[sess]
         r["ts"] = ts
-        for name in _CMD_SIDE_FIELDS:
+        for name in REJECT_ECHO_FIELDS:
             r[name] = raw[name]
         return r

@@ -52,7 +52,7 @@ __all__ = [
     "ORDER_DTYPE", "LOGIN_DTYPE", "LOGOUT_DTYPE", "HEARTBEAT_DTYPE", "INBOUND_HEADER_DTYPE",
     "REPORT_DTYPE", "LOGIN_ACK_DTYPE", "SERVER_LOGOUT_DTYPE", "SERVER_HEARTBEAT_DTYPE",
     "INBOUND_LAYOUTS", "OUTBOUND_LAYOUTS", "ORDER_TYPES", "REPORT_TYPES",
-    "CREATING_TYPES", "COMMAND_OF", "REF_TYPE_OF", "decode_orders", "encode", "message", "reserved_mask", "check_layout", "REPORT_TYPE_OFFSET",
+    "CREATING_TYPES", "CREATING_COMMANDS", "REJECT_ECHO_FIELDS", "COMMAND_OF", "REF_TYPE_OF", "decode_orders", "encode", "message", "reserved_mask", "check_layout", "REPORT_TYPE_OFFSET",
 ]
 
 PROTOCOL_VERSION = 1
@@ -109,6 +109,12 @@ for _t in ORDER_TYPES:
 REF_TYPE_OF = np.arange(256, dtype=np.uint8)
 for _t in ORDER_TYPES:
     REF_TYPE_OF[int(CommandType[_t.name])] = int(_t)
+# CommandType -> creates an order (its client order id was checked and is used up)
+CREATING_COMMANDS = np.zeros(256, dtype=bool)
+CREATING_COMMANDS[COMMAND_OF[list(CREATING_TYPES)]] = True
+# The fields a REJECT echoes from the message (or command) it refuses.
+REJECT_ECHO_FIELDS = ("side", "order_type", "tif", "instrument", "account", "order_id", "client_order_id", "price",
+                      "qty")
 REPORT_TYPES = (MsgType.ACK, MsgType.REJECT, MsgType.FILL, MsgType.CANCELLED, MsgType.REDUCED,
                 MsgType.REPLACED)
 REPORT_TYPE_OFFSET = 32        # report msg_type = REPORT_TYPE_OFFSET + EventKind
