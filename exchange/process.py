@@ -38,6 +38,10 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
     log.info("engine starting: pid %d, config %s, state dir %s", os.getpid(), config.source, state_dir,
              extra={"event": "start", "pid": os.getpid(), "config": config.source, "state_dir": str(state_dir)})
     gw = ExchangeNode(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss, apply_config=apply_config)
+    # before bind() writes endpoints.json: from the moment a supervisor can see the daemon, a
+    # SIGTERM is a graceful shutdown (the loop sees the flag at once), never the default death
+    signal.signal(signal.SIGTERM, gw.request_shutdown)
+    signal.signal(signal.SIGINT, gw.request_shutdown)
     try:
         gw.bind()
     except BaseException:
@@ -49,8 +53,6 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
         gw.journal.close()
         gw.ctx.destroy(linger=0)
         raise
-    signal.signal(signal.SIGTERM, gw.request_shutdown)
-    signal.signal(signal.SIGINT, gw.request_shutdown)
     _print_ready(gw, config, clock_note, out)
     try:
         snap = gw.run()
