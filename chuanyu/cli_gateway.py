@@ -70,6 +70,10 @@ def _add_engine(commands) -> None:
                    help="where the configuration differs from the market in the state dir (an instrument's "
                         "band, tick, lot, ...; a new account), apply the difference as journaled operator "
                         "commands instead of refusing to start; each change is logged")
+    p.add_argument("--node", metavar="NAME",
+                   help='this node\'s name under [replication] mode = "jetstream" (one of replication.nodes, '
+                        "if listed): it follows the replicated command log as a standby and serves as "
+                        "primary while it holds the leader lease; see OPERATIONS.md, High availability")
     p.set_defaults(handler=handler(_engine))
 
 
@@ -100,7 +104,7 @@ def _engine(args) -> int:
     cfg.network = net
     try:
         return serve(cfg, args.state_dir, accept_journal_loss=args.accept_journal_loss,
-                     apply_config=args.apply_config)
+                     apply_config=args.apply_config, node=args.node)
     except (GatewayError, JournalWriteError) as exc:     # the latter: a full disk before serving began
         _log_error(args, exc)
         raise CliError(str(exc)) from None
@@ -169,10 +173,19 @@ def _keys(args) -> int:
 
 
 # ------------------------------------------------------------------ connecting to a daemon
-def _add_connection_args(p, default_key: str) -> None:
-    p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
-                   help="the daemon's state dir: endpoints.json and keys are read from it")
-    p.add_argument("--endpoint", metavar="URL", help="override the endpoint from endpoints.json")
+def _add_connection_args(p, default_key: str, several: bool = False) -> None:
+    """The options naming the daemon; ``several``: --state-dir and --endpoint may be repeated,
+    one per node of a high-availability group (the client logs in at the one that answers)."""
+    if several:
+        p.add_argument("--state-dir", metavar="DIR", action="append",
+                       help="a node's state dir: endpoints.json and keys are read from it; repeat for each "
+                            f"node (default: ./{DEFAULT_STATE_DIR})")
+        p.add_argument("--endpoint", metavar="URL", action="append",
+                       help="override the endpoints from endpoints.json; repeat for each node, tried in turn")
+    else:
+        p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+                       help="the daemon's state dir: endpoints.json and keys are read from it")
+        p.add_argument("--endpoint", metavar="URL", help="override the endpoint from endpoints.json")
     p.add_argument("--server-key", metavar="Z85", help="override the server public key")
     p.add_argument("--keys", metavar="DIR", help="folder of key pairs (default: the daemon's keys dir)")
     p.add_argument("--key", metavar="NAME", default=default_key, help=f"key pair to use (default: {default_key})")
@@ -180,30 +193,51 @@ def _add_connection_args(p, default_key: str) -> None:
 
 
 def _connection(args, which: str):
+    endpoints, server_key, public, secret, info = _connections(args, which)
+    return endpoints[0], server_key, public, secret, info
+
+
+def _listed(value) -> list:
+    """An option's value as a list: none, one (a plain option) or several (a repeated one)."""
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+
+def _connections(args, which: str):
+    """``(endpoints, server key, public key, secret key, endpoints.json)``: every node's
+    ``which`` endpoint, from the options or the state dirs' endpoints.json files (the first
+    file found is the one returned)."""
     import time
-    info = {}
-    path = Path(args.state_dir) / "endpoints.json"
+    paths = [Path(d) / "endpoints.json" for d in _listed(args.state_dir) or [DEFAULT_STATE_DIR]]
+    given = _listed(args.endpoint)
     deadline = time.monotonic() + args.timeout      # a daemon started a moment ago writes it once bound
-    while not path.exists() and not (args.endpoint and args.server_key and args.keys) \
+    while not any(path.exists() for path in paths) and not (given and args.server_key and args.keys) \
             and time.monotonic() < deadline:
         time.sleep(0.05)
-    if path.exists():
-        try:
-            info = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot read {path}: {exc}") from None
-    endpoint = args.endpoint or info.get(which)
-    server_key = args.server_key or info.get("server_public_key")
-    keys = args.keys or info.get("keys_dir")
-    if not (endpoint and server_key and keys):
-        raise CliError(f"no daemon found: {path} is missing (give --state-dir, or --endpoint, "
-                         "--server-key and --keys)")
+    infos = []
+    for path in paths:
+        if path.exists():
+            try:
+                infos.append(json.loads(path.read_text()))
+            except (OSError, ValueError) as exc:
+                raise CliError(f"cannot read {path}: {exc}") from None
+    endpoints = list(dict.fromkeys(given or [i[which] for i in infos if i.get(which)]))
+    server_keys = list(dict.fromkeys(i["server_public_key"] for i in infos if i.get("server_public_key")))
+    if len(server_keys) > 1 and not args.server_key:
+        # one client speaks to every node with one server key: the nodes must share theirs
+        raise CliError(f"the nodes' endpoints.json name different server keys ({', '.join(server_keys)}): "
+                       "give --server-key")
+    server_key = args.server_key or (server_keys[0] if server_keys else None)
+    keys = args.keys or next((i["keys_dir"] for i in infos if i.get("keys_dir")), None)
+    if not (endpoints and server_key and keys):
+        missing = " and ".join(str(path) for path in paths)
+        raise CliError(f"no daemon found: {missing} {'is' if len(paths) == 1 else 'are'} missing (give --state-dir, "
+                       "or --endpoint, --server-key and --keys)")
     from gateway.client import load_keys
     try:
         public, secret = load_keys(keys, args.key)
     except (OSError, ValueError) as exc:
         raise CliError(f"key pair {args.key!r} in {keys}: {exc}") from None
-    return endpoint, server_key, public, secret, info
+    return endpoints, server_key, public, secret, infos[0] if infos else {}
 
 
 # ------------------------------------------------------------------ admin
@@ -403,8 +437,10 @@ def _add_order(commands) -> None:
         description="Log in as a session, send one order message, print the reports that come back "
                     "within --wait seconds, log out. Prices in fen per tonne, quantities in tonnes. "
                     "Exit status 1 when the message is rejected. A session configured with "
-                    "cancel_on_disconnect = true cancels its resting orders at that logout.")
-    _add_connection_args(p, "sc-platform")
+                    "cancel_on_disconnect = true cancels its resting orders at that logout. With "
+                    "several nodes (high availability), repeat --state-dir or --endpoint once per node: "
+                    "the login goes to each in turn until the primary answers.")
+    _add_connection_args(p, "sc-platform", several=True)
     p.add_argument("--session", type=int, required=True, help="the configured session id")
     p.add_argument("--wait", type=float, default=1.0, metavar="S", help="seconds to collect reports (default 1)")
     p.add_argument("--id-only", action="store_true",
@@ -461,8 +497,8 @@ def _add_order(commands) -> None:
 def _order(args) -> int:
     from gateway.client import Client, SessionError
     from matching import OrderType, Side, TimeInForce
-    endpoint, server_key, public, secret, info = _connection(args, "orders")
-    client = Client(endpoint, server_key, public, secret, session=args.session)
+    endpoints, server_key, public, secret, info = _connections(args, "orders")
+    client = Client(endpoints, server_key, public, secret, session=args.session)
     try:
         try:
             client.login(int(args.timeout * 1000))

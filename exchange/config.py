@@ -24,7 +24,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from matching import Instrument, InstrumentKind, Region, Sector, StpMode, TradeType
@@ -33,7 +33,7 @@ from matching.money import MAX_CASH, MAX_FEE_BPS, MAX_HOLDING
 
 __all__ = [
     "ConfigError", "MarketConfig", "Member", "Account", "Session", "Security", "Network",
-    "Durability", "Daemon", "Hours", "Schedule", "load_config", "parse_config", "default_config",
+    "Durability", "Daemon", "Replication", "ReplicaNode", "Hours", "Schedule", "load_config", "parse_config", "default_config",
     "example_toml", "schema_keys",
 ]
 
@@ -135,6 +135,37 @@ class Daemon:
 
 
 @dataclass(frozen=True)
+class ReplicaNode:
+    """One daemon node of a replicated market: its name and where it listens once primary."""
+    name: str
+    network: Network
+
+
+@dataclass(frozen=True)
+class Replication:
+    mode: str = "none"                # "none": one node, the local journal; "jetstream": see exchange.replication
+    servers: tuple = ()               # NATS server URLs (nats://host:port), every one of the cluster
+    stream: str = "CHUANYU"           # the JetStream stream of the command log (its KV bucket: <stream>_LEASE)
+    replicas: int = 3                 # the stream's and the bucket's replicas (Raft: a majority must ack)
+    lease_ttl_ms: int = 2000          # the leader lease: a primary silent this long is replaced
+    publish_timeout_ms: int = 1000    # one publish attempt; retried (same message id) while the lease holds
+    credentials: str = ""             # a NATS .creds file (JWT + nkey seed); relative: to the config file
+    tls_ca: str = ""                  # CA bundle to verify the servers (tls:// URLs)
+    tls_cert: str = ""                # client certificate and key, when the servers verify clients
+    tls_key: str = ""
+    nodes: tuple = ()                 # ReplicaNode: each node's own ports (default: [network]'s)
+
+    def node(self, name: str, network: Network) -> Network:
+        """The network settings of node ``name``: its own entry, else ``[network]``."""
+        for n in self.nodes:
+            if n.name == name:
+                return n.network
+        if self.nodes:
+            raise KeyError(name)
+        return network
+
+
+@dataclass(frozen=True)
 class Hours:
     """One trading day's timetable, in local wall-clock time of the schedule's zone."""
 
@@ -225,6 +256,7 @@ class MarketConfig:
     fees: dict = field(default_factory=dict)
     source: str = "<default>"
     schedule: Schedule = field(default_factory=Schedule)
+    replication: Replication = field(default_factory=Replication)
 
     def instrument_index(self, symbol: str) -> int:
         for n, ins in enumerate(self.instruments):
@@ -487,9 +519,49 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
                            "must be 1 MiB .. 16 GiB (1048576..17179869184)"))
     dm.done()
     schedule = _schedule(root, [i.symbol for i in instruments])
+    replication = _replication(root, network, source)
     root.done()
     return MarketConfig(instruments, members, accounts, sessions, security, network, durability, daemon,
-                        max_accounts, int(default_stp), risk, fees, source, schedule)
+                        max_accounts, int(default_stp), risk, fees, source, schedule, replication)
+
+
+_NATS_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _replication(root: _Reader, network: Network, source: str) -> Replication:
+    r = root.sub("replication")
+    mode = r.get("mode", str, "none", lambda v: v in ("none", "jetstream"), 'must be "none" or "jetstream"')
+    servers = tuple(r.get("servers", list, ["nats://127.0.0.1:4222"],
+                          lambda v: bool(v) and all(isinstance(x, str) and re.fullmatch(r"(nats|tls)://[^\s,]+", x)
+                                                    for x in v),
+                          "must be a non-empty list of nats://HOST:PORT (or tls://) URLs"))
+    here = os.path.dirname(os.path.abspath(source)) if os.path.exists(source) else "."
+
+    def path(name: str) -> str:
+        value = r.get(name, str, "")
+        return os.path.join(here, value) if value else ""
+
+    port_ok = (lambda v: 0 <= v <= 65535, "must be 0..65535 (0: any free port)")
+    nodes = []
+    for n in r.items("nodes"):
+        name = n.get("name", str, ..., _NATS_NAME.fullmatch, "must be 1..64 letters, digits, _ or -")
+        if any(x.name == name for x in nodes):
+            raise ConfigError(n.key("name"), f"node {name!r} is named twice")
+        ports = {k: n.get(k, int, getattr(network, k), *port_ok)
+                 for k in ("order_port", "admin_port", "feed_port", "snapshot_port", "drop_copy_port")}
+        nodes.append(ReplicaNode(name, replace(network, host=n.get("host", str, network.host), **ports)))
+        n.done()
+    replication = Replication(
+        mode, servers,
+        r.get("stream", str, "CHUANYU", _NATS_NAME.fullmatch, "must be 1..64 letters, digits, _ or -"),
+        r.get("replicas", int, 3, lambda v: v in (1, 3, 5), "must be 1, 3 or 5 (a Raft group: odd)"),
+        r.get("lease_ttl_ms", int, 2000, lambda v: 500 <= v <= 60_000, "must be 500..60000 ms"),
+        r.get("publish_timeout_ms", int, 1000, lambda v: 50 <= v <= 60_000, "must be 50..60000 ms"),
+        path("credentials"), path("tls_ca"), path("tls_cert"), path("tls_key"), tuple(nodes))
+    r.done()
+    if bool(replication.tls_cert) != bool(replication.tls_key):
+        raise ConfigError("replication.tls_cert", "tls_cert and tls_key go together")
+    return replication
 
 
 def _instrument(r: _Reader) -> Instrument:
@@ -856,6 +928,32 @@ snapshot_on_shutdown = true
 metrics_port = 0                 # Prometheus metrics at http://HOST:PORT/metrics (network.host); 0 = off
 connection_in_bytes = 33554432   # 32 MiB: a connection's frames waiting unread (its receive queue)
 session_out_bytes = 33554432     # 32 MiB: a session's undelivered reports; past it SLOW_CONSUMER
+
+# High availability (docs/OPERATIONS.md, "High availability"): with mode = "jetstream" every
+# sequenced batch goes to a replicated NATS JetStream stream before any report of it leaves;
+# each node runs `chuanyu engine --config THIS --node NAME`; the holder of the leader lease
+# is the primary, the others follow the stream as hot standbys and take over when it lapses.
+[replication]
+mode = "none"                    # "none": one node, the local journal; "jetstream": replicated
+servers = ["nats://127.0.0.1:4222"]   # every server of the NATS cluster (nats:// or tls://)
+stream = "CHUANYU"               # the command log's stream; the lease bucket is <stream>_LEASE
+replicas = 3                     # stream and lease replicas: 3 survive one lost server, 5 two
+lease_ttl_ms = 2000              # a primary not heard from for this long is replaced; a primary
+                                 #   that could not renew stops acknowledging before it lapses
+publish_timeout_ms = 1000        # one publish attempt (retried under the same message id)
+credentials = ""                 # NATS .creds file (relative paths: to this file); "" for none
+tls_ca = ""                      # CA bundle for tls:// servers
+tls_cert = ""                    # client certificate and key, when the servers ask for one
+tls_key = ""
+# Each node's ports, when nodes share a host (default: the [network] ports):
+# [[replication.nodes]]
+# name = "a"
+# host = "127.0.0.1"
+# order_port = 7001
+# admin_port = 7002
+# feed_port = 7003
+# snapshot_port = 7004
+# drop_copy_port = 7005
 
 # The trading schedule the daemon drives: at each boundary it sends the engine the phase
 # commands (set_instrument_status, set_block_window) and, once per trading date, END_OF_DAY,

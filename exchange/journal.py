@@ -91,7 +91,7 @@ from ._sequence import journal_record
 
 __all__ = [
     "Journal", "JournalError", "JournalCorrupt", "TornTail", "JournalTailLost", "JournalWriteError", "RecordHeader",
-    "Record", "read_records", "segments", "check_mark", "MODES", "MAGIC", "HEADER", "SEGMENT_GLOB", "MARK_NAME",
+    "Record", "read_records", "decode_record", "segments", "check_mark", "MODES", "MAGIC", "HEADER", "SEGMENT_GLOB", "MARK_NAME",
     "SPACE_ERRNOS", "PROBE_FREE_BYTES",
 ]
 
@@ -247,6 +247,19 @@ def read_records(directory, after_seq: int = 0) -> Iterator[Record]:
             if rec.header.first_seq <= after_seq:
                 rec = rec._replace(rows=rec.rows[after_seq - rec.header.first_seq + 1:])
             yield rec
+
+
+def decode_record(data: bytes, origin: str = "<record>") -> Record:
+    """One record received whole (a replicated log's message), verified as a journal's last
+    record is: :class:`JournalCorrupt` naming ``origin`` when it is damaged or incomplete."""
+    buf = bytearray(data)
+    try:
+        records = list(_scan_segment(Path(origin), buf, last=False, expect=None))
+    except JournalError as exc:
+        raise JournalCorrupt(Path(origin), exc.offset, str(exc).rsplit(": ", 1)[-1]) from None
+    if len(records) != 1:
+        raise JournalCorrupt(Path(origin), 0, f"{len(records)} records where one was expected")
+    return records[0]
 
 
 def _fsync_dir(directory: Path) -> None:

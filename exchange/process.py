@@ -12,6 +12,7 @@ from gateway.errors import GatewayError
 
 from .config import MarketConfig
 from .schedule import clock_from_env
+from .replication import StepDown
 from .server import ExchangeNode
 
 __all__ = ["serve", "GatewayError"]
@@ -20,11 +21,17 @@ log = logging.getLogger("chuanyu.gateway")
 
 
 def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: bool = False,
-          apply_config: bool = False) -> int:
+          apply_config: bool = False, node: str | None = None) -> int:
     """Run the daemon until shut down (SIGTERM, SIGINT or the admin ``shutdown``); exit status.
 
     1 when it stopped because the journal's storage failed beyond a full disk (see
-    ``ExchangeNode.storage``). ``accept_journal_loss``, ``apply_config``: see :class:`~exchange.server.ExchangeNode`.
+    ``ExchangeNode.storage``). ``accept_journal_loss``, ``apply_config``, ``node``: see
+    :class:`~exchange.server.ExchangeNode`.
+
+    A replicated primary that must step down (:class:`exchange.replication.StepDown`: its lease
+    lost, or its publish refused) acknowledges nothing more and restarts itself in place as a
+    standby (the same command line, the same pid): its state comes back from its snapshots,
+    its local journal and the stream, exactly as after a crash.
 
     With the schedule enabled, ``CHUANYU_FAKE_CLOCK_START`` (an ISO local date and time) and
     ``CHUANYU_FAKE_CLOCK_SPEED`` (default 1) run it on a fake clock: a test and demo aid.
@@ -37,7 +44,9 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
             raise GatewayError(str(exc)) from None
     log.info("engine starting: pid %d, config %s, state dir %s", os.getpid(), config.source, state_dir,
              extra={"event": "start", "pid": os.getpid(), "config": config.source, "state_dir": str(state_dir)})
-    gw = ExchangeNode(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss, apply_config=apply_config)
+    gw = ExchangeNode(config, state_dir, clock=clock, accept_journal_loss=accept_journal_loss, apply_config=apply_config,
+                      node=node)
+    gw.on_primary = lambda node: _print_ready(node, config, clock_note, out)
     # before bind() writes endpoints.json: from the moment a supervisor can see the daemon, a
     # SIGTERM is a graceful shutdown (the loop sees the flag at once), never the default death
     signal.signal(signal.SIGTERM, gw.request_shutdown)
@@ -53,18 +62,35 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
         gw.journal.close()
         gw.ctx.destroy(linger=0)
         raise
-    _print_ready(gw, config, clock_note, out)
+    if gw.replica is None:
+        _print_ready(gw, config, clock_note, out)
+    else:
+        print(f"chuanyu engine: node {node} standby, following stream {config.replication.stream} on "
+              f"{', '.join(config.replication.servers)}; admin {gw.endpoints['admin']}", file=out, flush=True)
     try:
         snap = gw.run()
+    except StepDown as exc:
+        log.warning("stepping down: %s; restarting as a standby", exc, extra={"event": "step_down", "reason": str(exc)})
+        print(f"chuanyu engine: stepping down ({exc}); restarting as a standby", file=out, flush=True)
+        gw.close()
+        _restart()
     except Exception:
         log.exception("engine failed", extra={"event": "error"})
+        gw.close()
         raise
-    finally:
+    else:
         gw.close()
     log.info("shut down at seq %d%s", gw.next_seq - 1, f"; snapshot {snap}" if snap else "",
              extra={"event": "shutdown", "last_seq": gw.next_seq - 1, "snapshot": str(snap) if snap else None})
     print(f"chuanyu engine: shut down{'; snapshot ' + str(snap) if snap else ''}", file=out, flush=True)
     return 1 if gw.storage.state == "failed" else 0
+
+
+def _restart() -> None:
+    """Run this same command line again in this process (the pid a supervisor knows stays)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.execv(sys.executable, sys.orig_argv)
 
 
 def _print_ready(gw: ExchangeNode, config: MarketConfig, clock_note: str | None, out) -> None:

@@ -36,7 +36,7 @@ from .journal import JournalCorrupt, JournalError, TornTail, check_mark, read_re
 from gateway.protocol import CREATING_COMMANDS, OPERATOR, REPORT_DTYPE
 
 __all__ = ["replay", "ReplayResult", "ReplayError", "snapshots", "engine_for_config", "load_snapshot",
-           "newest_snapshot", "replay_journal", "recover_node", "apply_batch", "node_tables", "BadSnapshot", "Tables",
+           "newest_snapshot", "replay_journal", "recover_node", "start_market", "apply_batch", "node_tables", "BadSnapshot", "Tables",
            "tables_path"]
 
 log = logging.getLogger("chuanyu.replay")
@@ -295,15 +295,24 @@ def recover_node(node, apply_config: bool) -> tuple[Engine, dict | None]:
             node_log.info("recovery: replayed %d journal records (%d commands, seq %d..%d)", records, commands,
                           after + 1, last)
     else:
-        # A new market: the configuration's settings become its first journaled commands, tried
-        # on a scratch engine first so that a refused configuration journals nothing
-        rows = genesis(node.config)
-        _engine_refused(engine_for_config(node.config).process(rows), "the configuration")
         node.engine = engine_for_config(node.config)
-        _journal_at_start(node, rows)
-    _reconcile_config(node, apply_config)
+    if getattr(node, "replica", None) is None:    # a replicated node starts its market as primary
+        start_market(node, apply_config)
     node.reports.grow(int(node.engine.next_order_id))
     return node.engine, schedule_state
+
+
+def start_market(node, apply_config: bool) -> None:
+    """Before the first acknowledgement: a new market's configuration becomes its first journaled
+    commands; a recovered market is held against the configuration (:mod:`exchange.drift`)."""
+    if node.sequencer.next_seq == 1:
+        # tried on a scratch engine first, so that a refused configuration journals nothing
+        rows = genesis(node.config)
+        _engine_refused(engine_for_config(node.config).process(rows), "the configuration")
+        _journal_at_start(node, rows)
+    else:
+        _reconcile_config(node, apply_config)
+    node.reports.grow(int(node.engine.next_order_id))
 
 
 def _load_tables(node, tables: Tables) -> None:

@@ -46,7 +46,7 @@ from .logs import log_operator_events
 from .marketdata import MarketData
 from gateway.protocol import INBOUND_SIZE, MAX_FRAME_BYTES, OPERATOR, REPORT_DTYPE, GatewayReject
 from gateway.gapfill import GAP_FILL_FRAME_REPORTS
-from .recovery import node_tables, recover_node, snapshots
+from .recovery import node_tables, recover_node, snapshots, start_market
 from .reports import Reports, c_builder
 from .schedule import ScheduleDriver, real_clock
 from .security import Authenticator, KeyAllowlist, Keys
@@ -89,12 +89,27 @@ class ExchangeNode:
         see :mod:`exchange.drift`).
     fast : bool
         The C twins of the stages (the daemon); False runs intake's numpy twin (tests).
+    node : str, optional
+        This node's name under ``[replication] mode = "jetstream"`` (required there): it starts
+        as a standby and serves as primary while it holds the lease (:mod:`exchange.replication`).
     """
 
     def __init__(self, config: MarketConfig, state_dir, journal=None, clock=None,
                  accept_journal_loss: bool = False, apply_config: bool = False, fast: bool = True,
-                 report_builder=c_builder) -> None:
+                 report_builder=c_builder, node: str | None = None) -> None:
+        self.replica = None
+        if config.replication.mode == "jetstream":
+            if not node:
+                raise GatewayError('replication.mode = "jetstream": name this node (chuanyu engine --node NAME)')
+            try:
+                config.network = config.replication.node(node, config.network)
+            except KeyError:
+                raise GatewayError(f"node {node!r} is not one of replication.nodes "
+                                   f"({', '.join(n.name for n in config.replication.nodes)})") from None
         self.config = config
+        self.node_name = node
+        self.apply_config = apply_config
+        self.on_primary = None                     # called once this node serves as primary
         self.state_dir = Path(state_dir)
         try:
             self._lock = StateLock(self.state_dir, f"chuanyu engine, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
@@ -111,7 +126,7 @@ class ExchangeNode:
 
     def _abandon(self) -> None:
         """Close what a refused start had opened; the state dir is free for the next try."""
-        for part in (self.market_data, self.metrics, self.sequencer and self.sequencer.journal):
+        for part in (self.market_data, self.metrics, self.sequencer and self.sequencer.journal, self.replica):
             if part is not None:
                 part.close()
         if self.ctx is not None:
@@ -121,8 +136,13 @@ class ExchangeNode:
     def _open(self, journal, clock, accept_journal_loss: bool, apply_config: bool, fast: bool,
               report_builder) -> None:
         config = self.config
-        self.sequencer = Sequencer(journal if journal is not None else self._open_journal(accept_journal_loss),
-                                   Storage())
+        if journal is None:
+            journal = self._open_journal(accept_journal_loss)
+            if config.replication.mode == "jetstream":
+                from .replication import Replica, ReplicatedJournal   # noqa: PLC0415  (nats-py: the ha extra)
+                self.replica = Replica(self, config.replication, self.node_name)
+                journal = ReplicatedJournal(journal, self.replica.link, self.replica)
+        self.sequencer = Sequencer(journal, Storage())
         journal = self.sequencer.journal
         self.recovery = {"snapshot": None, "skipped_snapshots": [], "replayed_records": 0,
                          "replayed_commands": 0, "torn_tail": str(getattr(journal, "torn", None) or "") or None,
@@ -152,22 +172,33 @@ class ExchangeNode:
                                    self.sequencer.storage)
         self.snapshots.sweep()                      # a kill may have come mid-snapshot or mid-prune
         self.engine, schedule_state = recover_node(self, apply_config)
+        self._schedule_state = schedule_state
         rec, next_seq = self.recovery, self.sequencer.next_seq
         log.info("recovery: snapshot %s (%d damaged skipped), %d journal records replayed (%d commands)%s; "
                  "next seq %d", rec["snapshot"] or "none", len(rec["skipped_snapshots"]), rec["replayed_records"],
                  rec["replayed_commands"], f", torn tail truncated: {rec['torn_tail']}" if rec["torn_tail"] else "",
                  next_seq, extra={"event": "recovery", **rec, "next_seq": next_seq})
+        self._clock = clock
         self.schedule: ScheduleDriver | None = None
-        if config.schedule.enabled:
+        self._start_schedule()
+        if self.replica is not None:
+            self.replica.start()
+
+    def _start_schedule(self) -> None:
+        config = self.config
+        if config.schedule.enabled and len(self.engine.instruments):
             self.schedule = ScheduleDriver(config.schedule, [i.symbol for i in config.instruments],
-                                           clock or real_clock(config.schedule),
+                                           self._clock or real_clock(config.schedule),
                                            statuses=[int(i.status) for i in self.engine.instruments],
-                                           state=schedule_state)
+                                           state=self._schedule_state)
 
     def _open_journal(self, accept_journal_loss: bool) -> Journal:
         dur = self.config.durability
+        # replicated, the stream is the durable copy (on a majority of its servers): the local
+        # journal is written to the OS only, and refilled from the stream after a power cut
+        mode = "none" if self.config.replication.mode == "jetstream" else dur.mode
         try:
-            return Journal(self.state_dir, dur.mode, dur.interval_ms, dur.segment_bytes, accept_loss=accept_journal_loss)
+            return Journal(self.state_dir, mode, dur.interval_ms, dur.segment_bytes, accept_loss=accept_journal_loss)
         except JournalTailLost as exc:
             raise GatewayError(f"cannot recover the journal: {exc}. Restore the segment (see OPERATIONS.md, "
                                "Recovery), or start with --accept-journal-loss to run without those "
@@ -201,7 +232,8 @@ class ExchangeNode:
 
     # ------------------------------------------------------------------ sockets
     def bind(self) -> dict:
-        """Start authentication, bind every socket; return the endpoints."""
+        """Start authentication, bind every socket (a standby: its admin port alone, the rest
+        once it is primary); write ``endpoints.json``; return the endpoints."""
         net, keys = self.config.network, self.keys
         self.auth.start()
         peer = lambda: self.auth.peer             # noqa: E731  (read on the auth thread, which sets it)
@@ -212,15 +244,12 @@ class ExchangeNode:
                                       "drop copy", peer)}
         self.auth.configure_curve_callback("orders", self.auth.allowlists["orders"])
         self.auth.configure_curve_callback("admin", self.auth.allowlists["admin"])
-        orders = self._server_socket(b"orders", net.order_port)
-        self.sessions.attach(orders)
         self.admin.socket = self._server_socket(b"admin", net.admin_port)
-        data = self.market_data.bind(self.ctx, self.engine, self.auth, self.auth.allowlists["drop_copy"],
-                                     (keys.server_public, keys.server_secret))
         self.endpoints = {
-            "orders": orders.last_endpoint.decode(),
-            "admin": self.admin.socket.last_endpoint.decode(),
-            **data,
+            "role": "standby" if self.replica is not None else "primary",
+            "node": self.node_name,
+            "orders": None, "admin": self.admin.socket.last_endpoint.decode(),
+            "feed": None, "feed_snapshots": None, "drop_copy": None,
             "server_public_key": keys.server_public.decode(),
             "keys_dir": str(keys.dir.resolve()),
             "pid": os.getpid(),
@@ -233,14 +262,33 @@ class ExchangeNode:
             except OSError as exc:
                 raise GatewayError(f"cannot serve metrics on {net.host}:{self.config.daemon.metrics_port} "
                                    f"(daemon.metrics_port / --metrics-port): {exc.strerror or exc}") from None
+        if self.replica is None:
+            self._bind_market()
+        else:
+            log.info("standby %s: admin %s, metrics %s", self.node_name, self.endpoints["admin"],
+                     self.endpoints["metrics"], extra={"event": "bind", "role": "standby",
+                                                       "admin": self.endpoints["admin"]})
+            self._write_endpoints()
+        return self.endpoints
+
+    def _bind_market(self) -> None:
+        """The order and market-data sockets: a primary's."""
+        keys = self.keys
+        orders = self._server_socket(b"orders", self.config.network.order_port)
+        self.sessions.attach(orders)
+        data = self.market_data.bind(self.ctx, self.engine, self.auth, self.auth.allowlists["drop_copy"],
+                                     (keys.server_public, keys.server_secret))
+        self.endpoints.update(role="primary", orders=orders.last_endpoint.decode(), **data)
         log.info("listening: orders %s, admin %s, feed %s, metrics %s", self.endpoints["orders"],
                  self.endpoints["admin"], self.endpoints["feed"], self.endpoints["metrics"],
                  extra={"event": "bind", **{k: self.endpoints.get(k) for k in (
-                     "orders", "admin", "feed", "feed_snapshots", "drop_copy", "metrics")}})
+                     "role", "orders", "admin", "feed", "feed_snapshots", "drop_copy", "metrics")}})
+        self._write_endpoints()
+
+    def _write_endpoints(self) -> None:
         tmp = self.state_dir / "endpoints.json.tmp"
         tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n")
         tmp.replace(self.state_dir / "endpoints.json")
-        return self.endpoints
 
     def _server_socket(self, domain: bytes, port: int):
         sock = self.ctx.socket(zmq.ROUTER)
@@ -286,6 +334,8 @@ class ExchangeNode:
                 allowlist.summary(final=True)         # the refusals not logged one by one
         if self.metrics is not None:
             self.metrics.close()
+        if self.replica is not None:
+            self.replica.close()             # the lease released: a standby need not wait out its TTL
         self.journal.close()
         self.ctx.term()
         self._lock.release()
@@ -298,6 +348,10 @@ class ExchangeNode:
     def run(self) -> Path | None:
         """Serve until shut down: then stop intake, drain, snapshot, log everyone out; the
         shutdown snapshot's path (None without one)."""
+        if self.replica is not None and self.replica.role != "primary":
+            if not self._stand_by():
+                return self._shutdown_standby()
+            self._take_over()
         # Everything built so far (config, engine tables, sessions) lives as long as the
         # daemon: freezing it keeps the collector's full passes from walking it mid-batch.
         gc.collect()
@@ -330,6 +384,52 @@ class ExchangeNode:
                 self.snapshots.tick()              # reap a background snapshot; fork one when due
                 next_timer = now + tick * 1_000_000
         return self._shutdown()
+
+    def _stand_by(self) -> bool:
+        """A standby's loop: apply the stream, answer the admin, snapshot; True once this node
+        holds the lease (False: shut down first)."""
+        replica, link = self.replica, self.replica.link
+        poller = zmq.Poller()
+        poller.register(self.admin.socket, zmq.POLLIN)
+        poller.register(link.wake_fd, zmq.POLLIN)
+        tick = min(self.config.daemon.heartbeat_ms, 100)
+        while not self.stopping:
+            ready = dict(poller.poll(tick))
+            if self.admin.socket in ready:
+                self.admin.serve()
+                self._refuse_operator()
+            replica.apply_waiting()
+            if link.lease_valid():
+                return True
+            self.snapshots.tick()
+        return False
+
+    def _refuse_operator(self) -> None:
+        """A standby changes nothing: the operator's commands go to the primary."""
+        for _, request in self.admin.pending:
+            if request is not None:
+                identity, request_id = request
+                self.admin.reply(identity, {"ok": False, "id": request_id, "error":
+                                            f"node {self.node_name} is a standby; the primary is "
+                                            f"{self.replica.link.holder or 'being elected'}"})
+        self.admin.pending.clear()
+
+    def _take_over(self) -> None:
+        """The lease is ours: the stream to its end, the market started or checked, then the
+        order and market-data ports."""
+        self.replica.promote()
+        start_market(self, self.apply_config)
+        if self.schedule is None:
+            self._start_schedule()
+        self._bind_market()
+        if self.on_primary is not None:
+            self.on_primary(self)
+
+    def _shutdown_standby(self) -> Path | None:
+        self.snapshots.wait()
+        path = self.snapshots.write() if self.config.daemon.snapshot_on_shutdown and self.next_seq > 1 else None
+        self.admin.shutdown_done(str(path) if path else None)
+        return path
 
     def cycle(self) -> int:
         """Drain waiting frames (bounded in bytes), run them as one batch; the number of messages."""
@@ -426,6 +526,8 @@ class ExchangeNode:
                 self.admin.pending.append((rows, None))
 
     def _timers(self, now: int) -> None:
+        if self.replica is not None:
+            self.replica.check()                 # StepDown once the lease is lost or lapsed
         self.sessions.timers(now, backlog=bool(self.sessions.socket.poll(0)))
         self._queue_cancels()
         if not self.storage.available:
@@ -475,6 +577,7 @@ class ExchangeNode:
                          for s in sessions],
             "endpoints": self.endpoints,
             "schedule": self.schedule.describe() if self.schedule is not None else {"enabled": False},
+            "replication": self.replica.status() if self.replica is not None else {"mode": "none", "role": "primary"},
         }
 
     # ------------------------------------------------------------------ shutdown

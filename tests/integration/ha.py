@@ -1,0 +1,174 @@
+"""Helpers for the high-availability tests: a replicated market of ``chuanyu engine --node``
+processes over a real NATS JetStream cluster (``exchange.nats_cluster``), all on loopback.
+
+Every node has its own state dir and fixed ports (``[[replication.nodes]]``), so a client
+knows every node's endpoints before any is primary; the key pairs are shared (one keys dir).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from exchange.nats_cluster import free_port
+from gateway.client import Client, load_keys
+
+from conftest import MARKET, Daemon, admin_request, eventually
+
+PORTS = ("order_port", "admin_port", "feed_port", "snapshot_port", "drop_copy_port")
+SESSION_KEYS = {1: "sc-platform", 2: "cq-platform", 4: "cod", 9: "regulator"}
+
+
+def ha_config(directory: Path, urls: list[str], names, stream: str, ttl_ms: int = 2000, market: str = MARKET,
+              extra: str = "") -> tuple[str, dict]:
+    """The market's TOML under replication, and each node's ports."""
+    ports = {n: {p: free_port() for p in PORTS} for n in names}
+    nodes = "".join(f'\n[[replication.nodes]]\nname = "{n}"\n' + "".join(f"{k} = {v}\n" for k, v in p.items())
+                    for n, p in ports.items())
+    text = market.replace("[security]\n", f'[security]\nkeys_dir = "{directory / "keys"}"\n') + f"""
+[replication]
+mode = "jetstream"
+servers = {json.dumps(urls)}
+stream = "{stream}"
+lease_ttl_ms = {ttl_ms}
+{extra}""" + nodes
+    return text, ports
+
+
+class Node(Daemon):
+    """One node: ``chuanyu engine --node NAME``; :meth:`endpoints` as it writes them now."""
+
+    def __init__(self, name: str, state_dir: Path, config_text: str, ports: dict) -> None:
+        self.name = name
+        self.ports = ports
+        super().__init__(state_dir, config_text)
+
+    def start(self, *args: str) -> None:
+        super().start("--node", self.name, *args)
+
+    def endpoints(self) -> dict:
+        try:
+            return json.loads((self.state_dir / "endpoints.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def orders(self) -> str:
+        return f"tcp://127.0.0.1:{self.ports['order_port']}"
+
+    @property
+    def role(self) -> str | None:
+        return self.endpoints().get("role") if self.proc.poll() is None else None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self.out.close()
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.proc.pid, sig)
+
+
+class HaMarket:
+    """Nodes ``names`` of one market (one stream of its own) on ``cluster``."""
+
+    def __init__(self, directory: Path, cluster, names=("a", "b"), ttl_ms: int = 2000, market: str = MARKET) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.cluster = cluster
+        self.stream = f"T{uuid.uuid4().hex[:12]}"
+        self.config_text, ports = ha_config(directory, cluster.urls, names, self.stream, ttl_ms, market)
+        self.nodes = {}
+        for n in names:                     # one after the other: the first generates the shared keys
+            self.nodes[n] = Node(n, directory / n, self.config_text, ports[n])
+
+    @property
+    def keys(self) -> Path:
+        return self.directory / "keys"
+
+    def primary(self, timeout: float = 10.0, besides: str | None = None) -> Node:
+        """The node serving as primary (waits for one)."""
+        return eventually(lambda: next((n for n in self.nodes.values() if n.name != besides and n.role == "primary"),
+                                       None), timeout, what="a primary")
+
+    def standbys(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.role == "standby"]
+
+    def client(self, zctx, session: int, **kw) -> Client:
+        """A client of ``session`` given every node's order endpoint."""
+        public, secret = load_keys(self.keys, SESSION_KEYS[session])
+        return Client([n.orders for n in self.nodes.values()], self.server_key(), public, secret, session,
+                      context=zctx, **kw)
+
+    def server_key(self) -> str:
+        for n in self.nodes.values():
+            key = n.endpoints().get("server_public_key")
+            if key:
+                return key
+        raise AssertionError("no node wrote its endpoints")
+
+    def status(self, zctx, node: Node, timeout_ms: int = 5000) -> dict:
+        return admin_request(zctx, node, "status", timeout_ms)["status"]
+
+    def stop(self) -> None:
+        for n in self.nodes.values():
+            if n.proc.poll() is None:
+                try:
+                    n.signal(signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+                n.stop()
+
+
+def stream_records(urls: list[str], stream: str) -> list[np.ndarray]:
+    """Every record of the stream, in order (the command log as the cluster holds it)."""
+    import asyncio
+
+    import nats
+    from nats.js.errors import NotFoundError
+
+    from exchange.journal import decode_record
+
+    async def read() -> list:
+        async def quiet(exc):            # a killed server in the list is expected
+            pass
+        nc = await nats.connect(urls, error_cb=quiet)
+        try:
+            js = nc.jetstream()
+            state = (await js.stream_info(stream)).state
+            out = []
+            for seq in range(state.first_seq, state.last_seq + 1):
+                try:
+                    msg = await js.get_msg(stream, seq)
+                except NotFoundError:
+                    continue
+                out.append(decode_record(msg.data, f"{stream}#{seq}").rows.copy())
+            return out
+        finally:
+            await nc.close()
+    return asyncio.run(read())
+
+
+def wait_caught_up(market: HaMarket, zctx, timeout: float = 10.0) -> dict:
+    """Until every live node reports the same last seq; their statuses by node."""
+    def same():
+        st = {}
+        for n in market.nodes.values():
+            if n.proc.poll() is None:
+                try:
+                    st[n.name] = market.status(zctx, n, 2000)
+                except Exception:     # noqa: BLE001  (restarting)
+                    return None
+        seqs = {s["last_seq"] for s in st.values()}
+        return st if len(seqs) == 1 else None
+    return eventually(same, timeout, interval=0.05, what="every node at the same seq")
+
+
+def now_ms() -> float:
+    return time.monotonic() * 1000
