@@ -20,7 +20,7 @@ class BenchDaemon:
     Waits for ``endpoints.json`` (``info``); :meth:`stop` shuts it down with SIGTERM.
     """
 
-    def __init__(self, config_text: str, workdir: Path) -> None:
+    def __init__(self, config_text: str, workdir: Path, node: str | None = None) -> None:
         self.dir = workdir / f"daemon-{time.monotonic_ns()}"
         self.dir.mkdir()
         cfg = self.dir / "market.toml"
@@ -29,12 +29,13 @@ class BenchDaemon:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(_REPO)) if p)
         self.log = open(self.dir / "daemon.out", "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "chuanyu.cli", "engine", "--config", str(cfg),
-                                      "--state-dir", str(self.dir / "state")], stdout=self.log,
+                                      "--state-dir", str(self.dir / "state"),
+                                      *(("--node", node) if node else ())], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env, cwd=self.dir)
         self._admin = None
         endpoints = self.dir / "state" / "endpoints.json"
         deadline = time.monotonic() + 60
-        while not endpoints.exists():
+        while not (endpoints.exists() and json.loads(endpoints.read_text() or "{}").get("orders")):   # a primary
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the daemon did not start: {(self.dir / 'daemon.out').read_text()}")

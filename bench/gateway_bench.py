@@ -4,7 +4,11 @@ Every measurement starts from a fresh ``chuanyu engine`` subprocess (risk on, jo
 durability ``none`` unless the run names another mode; no periodic snapshots) with one
 session and two funded accounts (one Sichuan, one Chongqing member) per client. The
 batched flat-out scenario also runs under ``interval`` and ``fsync``: the journal's cost is
-the ratio of those runs to the ``none`` run (target: ``fsync`` keeps >= 50%).
+the ratio of those runs to the ``none`` run (target: ``fsync`` keeps >= 50%). With
+``replication="jetstream"`` it runs once more on a replicated primary: every batch published
+to a three-server NATS JetStream cluster on the same machine (three replicas; its own
+``nats-server`` processes share the cores) and acknowledged before any report leaves
+(target: >= 50% of the single-node ``fsync`` run).
 
 Each client process logs in, then sends NEW_ORDER messages for ``duration``
 seconds, either open-loop at a target rate (a frame is due every ``batch / rate`` seconds
@@ -38,6 +42,7 @@ included, so that on a small machine the load generators yield to what they meas
 """
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import select
@@ -55,6 +60,7 @@ __all__ = ["run", "table", "market_config", "orders_pool", "RESULT_KEYS", "WINDO
 
 RESULT_KEYS = ("orders_per_s", "latency_ns", "clients", "batch", "durability")
 DURABILITY_MODES = ("none", "interval", "fsync")      # the journal policies, as in [durability] mode
+REPLICATED = "jetstream"                              # a row's "durability" when it ran replicated
 WINDOW = 4096                       # orders in flight per client, flat out
 NICE = int(os.environ.get("CHUANYU_BENCH_CLIENT_NICE", "5"))   # clients run at this niceness
 SCENARIOS = (                       # (name, orders per frame, total target rate or None = flat out)
@@ -68,7 +74,8 @@ LATENCY_MIN_S = 2.0                 # each of them at least this long (--quick r
 
 
 # ------------------------------------------------------------------ the market
-def market_config(clients: int, durability: str = "none") -> str:
+def market_config(clients: int, durability: str = "none", nats_urls: list | None = None) -> str:
+    """The benchmark market; with ``nats_urls`` a replicated one (``durability`` is then moot)."""
     lines = ["[market]", "max_accounts = 10000", "[market.fees]", "continuous = [5, 5]",
              '[[instruments]]', 'symbol = "SCEA"', 'region = "SC"', "reference_price = 5000",
              "max_order_qty = 1000000",
@@ -86,6 +93,9 @@ def market_config(clients: int, durability: str = "none") -> str:
               "[daemon]", "heartbeat_ms = 5000", "batch_max = 16384", "queue_frames = 100000",
               "snapshot_on_shutdown = false", "[durability]", f'mode = "{durability}"',
               "snapshot_every_commands = 0", "snapshot_every_s = 0"]   # the journal's cost alone
+    if nats_urls:
+        lines += ["[replication]", 'mode = "jetstream"', f"servers = {json.dumps(list(nats_urls))}",
+                  'stream = "BENCH"']
     return "\n".join(lines) + "\n"
 
 
@@ -360,7 +370,17 @@ def _drive(mp_ctx, endpoint: str, server_key: str, keys: Path, clients: int, bat
 def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration: float, log,
                  durability: str = "none", samples: list | None = None) -> dict:
     """One measurement on a fresh daemon; ``samples``: a list that receives its latencies (ns)."""
-    d = BenchDaemon(market_config(clients, durability), workdir)
+    cluster = None
+    if durability == REPLICATED:
+        from exchange.nats_cluster import NatsCluster
+        cluster = NatsCluster(workdir / f"nats-{time.monotonic_ns()}", 3).start()
+    try:
+        d = BenchDaemon(market_config(clients, durability, cluster and cluster.urls), workdir,
+                        node="bench" if cluster else None)
+    except BaseException:
+        if cluster is not None:
+            cluster.stop()
+        raise
     journal = None
     try:
         out = _drive(mp_ctx, d.info["orders"], d.info["server_public_key"], Path(d.info["keys_dir"]), clients,
@@ -368,6 +388,8 @@ def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration
         journal = _journal_status(d)
     finally:
         d.stop()
+        if cluster is not None:
+            cluster.stop()
     window = duration * 0.9
     lat = np.concatenate([np.asarray(o["latency"], dtype=np.int64) for o in out])
     if samples is not None:
@@ -457,7 +479,8 @@ def _us(ns) -> str:
 
 
 def run(clients: int = 2, batch: int | None = None, rate: float | None = None, duration: float = 3.0,
-        log=print, durability=DURABILITY_MODES, baselines: bool = True, rounds: int = LATENCY_ROUNDS) -> dict:
+        log=print, durability=DURABILITY_MODES, baselines: bool = True, rounds: int = LATENCY_ROUNDS,
+        replication: str | None = None) -> dict:
     """Run the gateway benchmark; return the results as a JSON-ready dict.
 
     With ``batch`` or ``rate`` given, one gateway scenario; else the three of
@@ -465,7 +488,8 @@ def run(clients: int = 2, batch: int | None = None, rate: float | None = None, d
     journal ``durability`` mode (``none`` first); the others under ``none``. Every result row
     carries its ``durability``. ``baselines``: also measure the bare pyzmq loops (the
     ratios of the first and third targets need them); then a paced scenario and the echo
-    alternate ``rounds`` times.
+    alternate ``rounds`` times. ``replication="jetstream"``: the batched scenario once more on a
+    replicated primary (see the module).
     """
     from bench.engine_bench import machine_info
     durability = tuple(dict.fromkeys(durability))
@@ -474,6 +498,10 @@ def run(clients: int = 2, batch: int | None = None, rate: float | None = None, d
         raise ValueError(f"durability modes are {', '.join(DURABILITY_MODES)}, not {bad or 'none at all'}")
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, not {rounds}")
+    if replication not in (None, "none", REPLICATED):
+        raise ValueError(f'replication is "none" or "{REPLICATED}", not {replication!r}')
+    if replication == REPLICATED:
+        durability += (REPLICATED,)
     mp_ctx = mp.get_context("spawn")
     workdir = Path(tempfile.mkdtemp(prefix="chuanyu-gwbench-"))
     try:
@@ -483,14 +511,15 @@ def run(clients: int = 2, batch: int | None = None, rate: float | None = None, d
         echo = None
         for name, b, r in scenarios:
             modes = durability if custom or (b > 1 and not r) else ("none",)
-            for mode in sorted(modes, key=DURABILITY_MODES.index):
+            for mode in sorted(modes, key=(*DURABILITY_MODES, REPLICATED).index):
                 log(f"{name}: {clients} clients, {b} per frame, {'flat out' if not r else f'{r:,.0f} orders/s'}, "
                     f"durability {mode}")
                 if r and mode == "none" and baselines and echo is None:
                     res, echo = _latency_rounds(mp_ctx, workdir, clients, b, r, duration, log, rounds)
                 else:
                     res = _gateway_run(mp_ctx, workdir, clients, b, r, duration, log, mode)
-                res["scenario"] = name if mode == "none" else f"{name}, durability {mode}"
+                res["scenario"] = name if mode == "none" else f"{name}, replicated (NATS JetStream, 3 servers)" \
+                    if mode == REPLICATED else f"{name}, durability {mode}"
                 runs.append(res)
         if not baselines:
             result = dict(runs[0])
@@ -537,6 +566,13 @@ def _targets(runs: list, baseline: dict | None) -> list:
             ratio = fsync["orders_per_s"] / batched["orders_per_s"]
             out.append({"target": "durability fsync keeps >= 50% of none throughput (batched frames)",
                         "value": ratio, "goal": 0.5, "met": ratio >= 0.5})
+        replicated = next((r for r in runs if r.get("durability") == REPLICATED and r["batch"] == batched["batch"]
+                           and r["target_rate"] == batched["target_rate"]), None)
+        single = fsync or batched
+        if replicated and single["orders_per_s"]:
+            ratio = replicated["orders_per_s"] / single["orders_per_s"]
+            out.append({"target": f"replicated keeps >= 50% of single-node {single['durability']} throughput "
+                                  "(batched frames)", "value": ratio, "goal": 0.5, "met": ratio >= 0.5})
     paced = next((r for r in runs_none if r["target_rate"]), None)
     echo_p99 = baseline["bare_echo_latency_ns"]["p99"] if baseline else None
     if paced and echo_p99 and paced["latency_ns"]["p99"]:

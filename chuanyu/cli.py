@@ -308,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_feed.register(commands)
     from . import demo
     demo.register(commands)
+    from . import ha_demo
+    ha_demo.register(commands)
     return parser
 
 

@@ -422,6 +422,17 @@ def _print_status(st: dict) -> None:
     if snaps:
         out.print(f"snapshots: newest at seq {snaps['last_seq']:,}; kept {', '.join(snaps['kept']) or 'none'}",
                   highlight=False)
+    rep = st.get("replication", {})
+    if rep.get("mode") == "jetstream":
+        epoch = f" (epoch {rep['epoch']})" if rep.get("epoch") else ""
+        out.print(f"replication: node {rep['node']} {rep['role'].upper()}, lease holder {rep['lease_holder'] or 'none'}"
+                  f"{epoch}, stream {rep['stream']} at message {rep['stream_seq']:,}, NATS "
+                  f"{'connected' if rep['connected'] else 'DISCONNECTED'}, lease TTL {rep['lease_ttl_ms']} ms",
+                  highlight=False)
+        for name, n in rep.get("nodes", {}).items():
+            out.print(f"  node {name}: {n['role']}, stream message {n['stream_seq']:,}, seq {n['seq']:,}, lag "
+                      f"{n['lag_messages']:,} messages ({n['lag_commands']:,} commands), snapshot at seq "
+                      f"{n['snapshot_seq']:,}", highlight=False)
     sched = st.get("schedule", {})
     if sched.get("enabled"):
         out.print("schedule: " + ", ".join(f"{k} {v}" for k, v in sched.items() if k != "enabled"
@@ -697,6 +708,9 @@ def add_bench_gateway(targets) -> None:
     p.add_argument("--durability", action="append", choices=("none", "interval", "fsync"), metavar="MODE",
                    help="journal durability of the batched run (repeat for several; default none, interval "
                         "and fsync: the fsync/none throughput ratio is a target)")
+    p.add_argument("--replication", choices=("none", "jetstream"), default="none",
+                   help="jetstream: run the batched scenario once more on a replicated primary (a local "
+                        "3-server NATS JetStream cluster; target >= 50%% of the single-node fsync run)")
     p.add_argument("--no-baselines", dest="baselines", action="store_false",
                    help="skip the bare pyzmq loops (no ratio against them)")
     p.add_argument("--rounds", type=int, metavar="N",
@@ -719,7 +733,7 @@ def _bench_gateway(args) -> int:
     results = gateway_bench.run(clients=args.clients, batch=args.batch, rate=args.rate, duration=duration,
                                 log=lambda m: print(m, file=sys.stderr),
                                 durability=args.durability or gateway_bench.DURABILITY_MODES,
-                                baselines=args.baselines, rounds=rounds)
+                                baselines=args.baselines, rounds=rounds, replication=args.replication)
     _report(args.json, gateway_bench.table(results), results)
     return 0
 

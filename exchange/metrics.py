@@ -339,3 +339,28 @@ class _GatewayCollector:
             for s in sessions:
                 logouts.add_metric([s.cfg.name], int(counts[s.idx]))
         yield logouts
+        replica = getattr(gw, "replica", None)
+        if replica is not None:
+            yield from _replication_families(replica.status())
+
+
+def _replication_families(rep: dict):
+    """The node's role, its stream position and, on the primary, each standby's lag."""
+    role = GaugeMetricFamily("chuanyu_replication_primary", "1 on the primary, 0 on a standby", labels=["node"])
+    role.add_metric([rep["node"]], 1 if rep["role"] == "primary" else 0)
+    yield role
+    connected = GaugeMetricFamily("chuanyu_replication_connected", "1 while connected to a NATS server",
+                                  labels=["node"])
+    connected.add_metric([rep["node"]], 1 if rep["connected"] else 0)
+    yield connected
+    position = GaugeMetricFamily("chuanyu_replication_stream_seq", "The last stream message this node applied",
+                                 labels=["node"])
+    position.add_metric([rep["node"]], rep["stream_seq"])
+    for name, n in rep["nodes"].items():
+        position.add_metric([name], n["stream_seq"] or 0)
+    yield position
+    lag = GaugeMetricFamily("chuanyu_replication_lag_commands",
+                            "Commands a node is behind this one (as it last wrote its position)", labels=["node"])
+    for name, n in rep["nodes"].items():
+        lag.add_metric([name], n["lag_commands"])
+    yield lag

@@ -35,6 +35,13 @@ A standby
 
 Each node writes its position (``pos.<node>``: role, stream sequence, last command, last
 snapshot) to the bucket every second; the primary's ``status`` reports every node's lag.
+
+Retention
+    Each node records its newest snapshot's place in the stream (``snap.<node>`` in the
+    bucket ``<stream>_NODES``, which does not expire). With ``durability.prune_journal`` the
+    primary purges the stream behind the oldest of them, every node's (each node listed in
+    ``[[replication.nodes]]``, else each that ever recorded one): a node restarting from its
+    newest snapshot, or from an older one and its local journal, finds the rest in the stream.
 """
 from __future__ import annotations
 
@@ -61,6 +68,8 @@ __all__ = ["StepDown", "NatsLink", "Replica", "ReplicatedJournal", "LEASE_KEY", 
 log = logging.getLogger("chuanyu.replication")
 
 LEASE_KEY = "leader"
+CONNECT_PATIENCE_S = 60.0              # a node waits this long for the cluster at start (elections take seconds)
+PRUNE_EVERY_S = 10.0                   # the primary looks at the nodes' snapshots this often
 MSG_HEADER_BYTES = 512                 # room the NATS message's headers take beside the record
 _WRONG_LAST_SEQUENCE = 10071           # JetStream's error code for a refused expected-last-sequence
 _FIRST_COUNT = struct.Struct("<qI")    # a record header's first seq and count (bytes 12..24)
@@ -94,7 +103,7 @@ class NatsLink:
         self.wake_fd, self._wake_w = os.pipe()
         os.set_blocking(self.wake_fd, False)
         os.set_blocking(self._wake_w, False)
-        self.nc = self.js = self.kv = self._sub = None
+        self.nc = self.js = self.kv = self.nodes_kv = self._sub = self._lease_task = None
         # the lease, written by the event loop's thread, read by the node's
         self.revision = 0                  # our lease entry's revision; 0: not holding it
         self.epoch = 0                     # the revision we acquired it with
@@ -133,18 +142,24 @@ class NatsLink:
             pass
 
     # ------------------------------------------------------------------ connecting
-    def connect(self, timeout: float = 10.0) -> None:
-        """Connect, and create the stream and the lease bucket if they do not exist."""
-        try:
-            self.call(self._connect(), timeout)
-        except FutureTimeout:
-            raise GatewayError(f"replication: no NATS server answered within {timeout:.0f} s "
-                               f"(replication.servers = {list(self.cfg.servers)})") from None
-        except GatewayError:
-            raise
-        except Exception as exc:   # noqa: BLE001  (nats-py raises many kinds; each is a failed start)
-            raise GatewayError(f"replication: cannot connect to NATS {list(self.cfg.servers)}: "
-                               f"{type(exc).__name__}: {exc}") from None
+    def connect(self, patience: float = CONNECT_PATIENCE_S) -> None:
+        """Connect, and create the stream and the lease bucket if they do not exist; retried for
+        ``patience`` seconds (a cluster electing a leader answers nothing for a few seconds)."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.call(self._connect(), 10)
+                return
+            except GatewayError:
+                raise
+            except Exception as exc:   # noqa: BLE001  (nats-py raises many kinds; each is a failed attempt)
+                why = "no answer within 10 s" if isinstance(exc, FutureTimeout) else f"{type(exc).__name__}: {exc}"
+            if time.monotonic() > deadline:
+                raise GatewayError(f"replication: cannot reach the NATS cluster {list(self.cfg.servers)} "
+                                   f"(stream {self.cfg.stream}) for {patience:.0f} s: {why}")
+            log.warning("replication: NATS not ready (%s); trying again", why,
+                        extra={"event": "nats_unavailable", "error": why})
+            time.sleep(1.0)
 
     def _tls(self):
         cfg = self.cfg
@@ -157,9 +172,11 @@ class NatsLink:
 
     async def _connect(self) -> None:
         import nats                          # noqa: PLC0415  (the ha extra: only a replicated node needs it)
-        from nats.js.api import KeyValueConfig, StorageType, StreamConfig   # noqa: PLC0415
-        from nats.js.errors import BucketNotFoundError, NotFoundError       # noqa: PLC0415
+        if self.nc is None:
+            await self._open(nats)
+        await self._setup()
 
+    async def _open(self, nats) -> None:
         async def quiet(exc):              # reconnects are logged by the callbacks below
             log.debug("nats: %s", exc)
 
@@ -186,6 +203,10 @@ class NatsLink:
         self.nc = await nats.connect(**opts)
         self.connected = True
         self.js = self.nc.jetstream(timeout=self.timeout)
+
+    async def _setup(self) -> None:
+        from nats.js.api import KeyValueConfig, StorageType, StreamConfig   # noqa: PLC0415
+        from nats.js.errors import BucketNotFoundError, NotFoundError       # noqa: PLC0415
         need = ROW * 2 + HEADER.size + MSG_HEADER_BYTES
         if self.nc.max_payload < need:
             raise GatewayError(f"replication: the NATS servers' max_payload ({self.nc.max_payload} bytes) "
@@ -204,7 +225,13 @@ class NatsLink:
         except BucketNotFoundError:
             self.kv = await self.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=self.ttl,
                                                                     replicas=self.cfg.replicas))
-        self.loop.create_task(self._lease_loop())
+        try:
+            self.nodes_kv = await self.js.key_value(f"{self.cfg.stream}_NODES")
+        except BucketNotFoundError:
+            self.nodes_kv = await self.js.create_key_value(KeyValueConfig(bucket=f"{self.cfg.stream}_NODES",
+                                                                          history=1, replicas=self.cfg.replicas))
+        if self._lease_task is None:
+            self._lease_task = self.loop.create_task(self._lease_loop())
 
     @property
     def max_payload(self) -> int:
@@ -323,6 +350,36 @@ class NatsLink:
             except Exception as exc:   # noqa: BLE001  (the consumer is ephemeral: it goes anyway)
                 log.debug("replication: unsubscribe failed: %r", exc)
 
+    def record_snapshot(self, seq: int, stream_seq: int) -> None:
+        """Note this node's newest snapshot (command ``seq``, at stream message ``stream_seq``); in the background."""
+        value = json.dumps({"seq": seq, "stream_seq": stream_seq, "t": time.time()}).encode()
+        asyncio.run_coroutine_threadsafe(self.nodes_kv.put(f"snap.{self.node}", value), self.loop)
+
+    def prune(self, nodes: tuple) -> None:
+        """Purge the stream behind every node's newest snapshot (``nodes``: the names that must
+        have one; empty: whoever recorded one); in the background."""
+        asyncio.run_coroutine_threadsafe(self._prune(nodes), self.loop)
+
+    async def _prune(self, nodes: tuple) -> None:
+        from nats.js.errors import KeyNotFoundError   # noqa: PLC0415
+        try:
+            names = list(nodes) or [k[5:] for k in await self.nodes_kv.keys() if k.startswith("snap.")]
+            floor = None
+            for name in names:
+                try:
+                    entry = json.loads((await self.nodes_kv.get(f"snap.{name}")).value)
+                except KeyNotFoundError:
+                    return                      # a node without a snapshot needs the whole stream
+                floor = entry["stream_seq"] if floor is None else min(floor, entry["stream_seq"])
+            if floor:
+                state = (await self.js.stream_info(self.cfg.stream)).state
+                if state.first_seq <= floor:
+                    await self.js.purge_stream(self.cfg.stream, seq=floor + 1)
+                    log.info("replication: stream %s purged up to message %d (every node's snapshot is past it)",
+                             self.cfg.stream, floor, extra={"event": "stream_pruned", "stream_seq": floor})
+        except Exception as exc:   # noqa: BLE001  (pruning is tried again later)
+            log.debug("replication: prune failed: %r", exc)
+
     def positions(self) -> dict:
         """Every node's last written position (``pos.<node>``), by node name."""
         async def read() -> dict:
@@ -401,6 +458,7 @@ class ReplicatedJournal:
                 self.local.append(part)
             except JournalWriteError as exc:    # the stream has it: recovery will, nothing else may
                 raise StepDown(f"the local journal failed after the stream acknowledged: {exc}") from None
+            replica.boundaries.append((first + n - 1, replica.stream_seq))
             self.published["records"] += 1
             self.published["bytes"] += len(record)
         self.published["publish_ns"] += time.perf_counter_ns() - t0
@@ -431,15 +489,30 @@ class Replica:
         self.role = "standby"
         self.applied = 0                   # records applied from the stream since start
         self.promoted_at: float | None = None
+        # (last command, stream message) of recent records: where a snapshot stands in the stream
+        self.boundaries: collections.deque = collections.deque(maxlen=4096)
+        self._snapshot_noted = 0
+        self._next_prune = 0.0
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
         """Connect, find this node's place in the stream, start following it."""
         self.link.connect()
         have = self.node.next_seq - 1
-        state = self.link.stream_state()
-        self.stream_seq = self._locate(have, state.first_seq, state.last_seq, state.messages)
-        self.link.follow(self.stream_seq + 1)
+        deadline = time.monotonic() + CONNECT_PATIENCE_S
+        while True:
+            try:
+                state = self.link.stream_state()
+                self.stream_seq = self._locate(have, state.first_seq, state.last_seq, state.messages)
+                self.link.follow(self.stream_seq + 1)
+                break
+            except GatewayError:
+                raise
+            except Exception as exc:   # noqa: BLE001  (the stream electing a leader: try again)
+                if time.monotonic() > deadline:
+                    raise GatewayError(f"replication: cannot read the stream {self.cfg.stream}: {exc!r}") from None
+                log.warning("replication: the stream does not answer (%r); trying again", exc)
+                time.sleep(1.0)
         self.link.candidate = True
         log.info("replication: node %s follows stream %s from message %d (seq %d); %d messages behind",
                  self.name, self.cfg.stream, self.stream_seq + 1, have + 1, state.last_seq - self.stream_seq,
@@ -501,6 +574,7 @@ class Replica:
                 if node.schedule is not None:
                     node.schedule.observe(events)
             self.stream_seq = stream_seq
+            self.boundaries.append((node.next_seq - 1, stream_seq))
             self.applied += 1
             done += 1
         self._note_position()
@@ -518,6 +592,12 @@ class Replica:
 
     def _note_position(self) -> None:
         node = self.node
+        snap = node.snapshots.last_seq
+        if snap != self._snapshot_noted:        # a new snapshot: where it stands in the stream
+            at = next((m for s, m in reversed(self.boundaries) if s == snap), None)
+            if at is not None:
+                self.link.record_snapshot(snap, at)
+            self._snapshot_noted = snap
         self.link.position = {"role": self.role, "stream_seq": self.stream_seq, "seq": node.next_seq - 1,
                               "snapshot_seq": node.snapshots.last_seq, "pid": os.getpid(), "t": time.time()}
 
@@ -525,7 +605,12 @@ class Replica:
     def promote(self) -> None:
         """The lease is ours: read the stream to its end, then acknowledge as primary."""
         t0 = time.monotonic()
-        self.catch_up()
+        try:
+            self.catch_up()
+        except (StepDown, GatewayError):
+            raise
+        except Exception as exc:   # noqa: BLE001  (the stream unreadable now: another node may do better)
+            raise StepDown(f"could not read the stream to its end: {exc!r}") from None
         self.link.unfollow()
         self.apply_waiting()
         self.role = "primary"
@@ -542,6 +627,10 @@ class Replica:
             if not self.link.lease_valid():
                 raise StepDown(self.link.lost or "the lease could not be renewed in time")
             self._note_position()
+            now = time.monotonic()
+            if now >= self._next_prune and self.node.config.durability.prune_journal:
+                self._next_prune = now + PRUNE_EVERY_S
+                self.link.prune(tuple(n.name for n in self.cfg.nodes))
 
     def status(self) -> dict:
         positions = self.link.positions()

@@ -380,7 +380,9 @@ class ExchangeNode:
                 sequencer.journal.sync()
             now = time.monotonic_ns()
             if now >= next_timer:
-                self._timers(now)
+                # a loop that stood still (a publish waiting out a stream's leader election, a
+                # paused process) judges no session silent for that time: their frames wait unread
+                self._timers(now, stalled=now - next_timer > self.config.daemon.heartbeat_ms * 1_000_000)
                 self.snapshots.tick()              # reap a background snapshot; fork one when due
                 next_timer = now + tick * 1_000_000
         return self._shutdown()
@@ -525,10 +527,10 @@ class ExchangeNode:
                 rows["session"] = s.cfg.id
                 self.admin.pending.append((rows, None))
 
-    def _timers(self, now: int) -> None:
+    def _timers(self, now: int, stalled: bool = False) -> None:
         if self.replica is not None:
             self.replica.check()                 # StepDown once the lease is lost or lapsed
-        self.sessions.timers(now, backlog=bool(self.sessions.socket.poll(0)))
+        self.sessions.timers(now, backlog=stalled or bool(self.sessions.socket.poll(0)))
         self._queue_cancels()
         if not self.storage.available:
             self.sequencer.probe()

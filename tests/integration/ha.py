@@ -15,29 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from exchange.nats_cluster import free_port
+from chuanyu.ha_demo import replicated_config
 from gateway.client import Client, load_keys
 
 from conftest import MARKET, Daemon, admin_request, eventually
 
-PORTS = ("order_port", "admin_port", "feed_port", "snapshot_port", "drop_copy_port")
 SESSION_KEYS = {1: "sc-platform", 2: "cq-platform", 4: "cod", 9: "regulator"}
-
-
-def ha_config(directory: Path, urls: list[str], names, stream: str, ttl_ms: int = 2000, market: str = MARKET,
-              extra: str = "") -> tuple[str, dict]:
-    """The market's TOML under replication, and each node's ports."""
-    ports = {n: {p: free_port() for p in PORTS} for n in names}
-    nodes = "".join(f'\n[[replication.nodes]]\nname = "{n}"\n' + "".join(f"{k} = {v}\n" for k, v in p.items())
-                    for n, p in ports.items())
-    text = market.replace("[security]\n", f'[security]\nkeys_dir = "{directory / "keys"}"\n') + f"""
-[replication]
-mode = "jetstream"
-servers = {json.dumps(urls)}
-stream = "{stream}"
-lease_ttl_ms = {ttl_ms}
-{extra}""" + nodes
-    return text, ports
 
 
 class Node(Daemon):
@@ -83,7 +66,8 @@ class HaMarket:
         directory.mkdir(parents=True, exist_ok=True)
         self.cluster = cluster
         self.stream = f"T{uuid.uuid4().hex[:12]}"
-        self.config_text, ports = ha_config(directory, cluster.urls, names, self.stream, ttl_ms, market)
+        self.config_text, ports = replicated_config(cluster.urls, directory / "keys", names, self.stream, ttl_ms,
+                                                    base=market)
         self.nodes = {}
         for n in names:                     # one after the other: the first generates the shared keys
             self.nodes[n] = Node(n, directory / n, self.config_text, ports[n])
@@ -150,6 +134,22 @@ def stream_records(urls: list[str], stream: str) -> list[np.ndarray]:
                     continue
                 out.append(decode_record(msg.data, f"{stream}#{seq}").rows.copy())
             return out
+        finally:
+            await nc.close()
+    return asyncio.run(read())
+
+
+def stream_leaders(urls: list[str], streams: list[str]) -> list[str]:
+    """The server leading each stream's Raft group (its server_name)."""
+    import asyncio
+
+    import nats
+
+    async def read() -> list:
+        nc = await nats.connect(urls)
+        try:
+            js = nc.jetstream()
+            return [(await js.stream_info(name)).cluster.leader for name in streams]
         finally:
             await nc.close()
     return asyncio.run(read())

@@ -32,6 +32,9 @@ stp = "OFF"
 retention_floor = {{ SCEA{YEAR} = 1 }}
 position_limit = {{ SCEA{YEAR} = 1 }}
 obligation = {{ SCEA{YEAR} = 1 }}
+
+[[replication.nodes]]
+name = "a"
 """
 
 # Keys whose default the code computes from other values: the reference describes it in words.
@@ -40,6 +43,8 @@ COMPUTED = {
     "accounts[].region": "the member's region",
     "sessions[].name": "from the session id",
     "sessions[].burst": "from rate_limit",
+    **{f"replication.nodes[].{k}": f"network.{k}" for k in ("host", "order_port", "admin_port", "feed_port",
+                                                              "snapshot_port", "drop_copy_port")},
 }
 
 
