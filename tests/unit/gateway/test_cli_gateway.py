@@ -39,3 +39,20 @@ def test_the_bench_table_reads_a_result():
     text = gateway_bench.table(results)
     assert "0.50" in text and "missed" in text
     assert set(gateway_bench.RESULT_KEYS) <= set(results)
+
+
+def test_the_replicated_bench_market_follows_the_cluster_and_keeps_the_journal_default():
+    cfg = parse_config(gateway_bench.market_config(2, gateway_bench.REPLICATED, ["nats://127.0.0.1:4001"]))
+    assert cfg.replication.mode == "jetstream" and cfg.replication.servers == ("nats://127.0.0.1:4001",)
+    assert cfg.durability.mode == "none"
+
+
+def test_the_replicated_run_is_held_against_the_single_node_fsync_run():
+    def run(durability, orders_per_s):
+        return {"scenario": durability, "clients": 2, "batch": 1024, "orders_per_s": orders_per_s,
+                "durability": durability, "target_rate": None, "latency_ns": {"p50": 1, "p99": 2, "p999": 3}}
+    runs = [run("none", 2000.0), run("fsync", 1000.0), run(gateway_bench.REPLICATED, 400.0)]
+    target, = [t for t in gateway_bench._targets(runs, None) if "replicated" in t["target"]]
+    assert "fsync" in target["target"] and target["value"] == 0.4 and not target["met"]
+    runs[2]["orders_per_s"] = 600.0
+    assert [t["met"] for t in gateway_bench._targets(runs, None) if "replicated" in t["target"]] == [True]
