@@ -61,12 +61,18 @@ def register(commands) -> None:
                     "resynchronising on a gap) and show each instrument's phase, best levels and\n"
                     "fixed-price listings and the last trades, live; or, with --json, write every\n"
                     "update as a JSON line. With --once, --count or --duration it exits by itself\n"
-                    "(for scripts).")
+                    "(for scripts). With several nodes (high availability), repeat --state-dir, or\n"
+                    "--feed and --snapshots, once per node, in the same order: the client follows\n"
+                    "the node that answers and moves on when its feed goes silent.")
     p.add_argument("symbols", nargs="*", metavar="SYMBOL", help="instruments to show (default: all)")
-    p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
-                   help="the daemon's state dir: endpoints.json is read from it")
-    p.add_argument("--feed", metavar="URL", help="the PUB endpoint (default: from endpoints.json)")
-    p.add_argument("--snapshots", metavar="URL", help="the snapshot endpoint (default: from endpoints.json)")
+    p.add_argument("--state-dir", metavar="DIR", action="append",
+                   help="the daemon's state dir: endpoints.json is read from it; repeat for each node "
+                        f"(default: ./{DEFAULT_STATE_DIR})")
+    p.add_argument("--feed", metavar="URL", action="append",
+                   help="the PUB endpoint (default: from endpoints.json); repeat for each node")
+    p.add_argument("--snapshots", metavar="URL", action="append",
+                   help="the snapshot endpoint (default: from endpoints.json); repeat for each node, in "
+                        "the order of --feed")
     p.add_argument("--json", action="store_true",
                    help="JSON lines on stdout instead of the view: the snapshot's state, then every update "
                         "(see below)")
@@ -81,21 +87,30 @@ def register(commands) -> None:
     p.set_defaults(handler=handler(_feed))
 
 
-def _endpoints(args) -> tuple[str, str, list | None]:
+def _endpoints(args) -> tuple[list[str], list[str], list | None]:
+    """Each node's feed and snapshot endpoints (paired by index) and the instruments, from the
+    options or the state dirs' endpoints.json files."""
     import json
     from pathlib import Path
-    info = {}
-    path = Path(args.state_dir) / "endpoints.json"
-    if path.exists():
-        try:
-            info = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot read {path}: {exc}") from None
-    feed, snapshots = args.feed or info.get("feed"), args.snapshots or info.get("feed_snapshots")
+    paths = [Path(d) / "endpoints.json" for d in args.state_dir or [DEFAULT_STATE_DIR]]
+    infos = []
+    for path in paths:
+        if path.exists():
+            try:
+                infos.append(json.loads(path.read_text()))
+            except (OSError, ValueError) as exc:
+                raise CliError(f"cannot read {path}: {exc}") from None
+    infos = [i for i in infos if i.get("feed") and i.get("feed_snapshots")]
+    feed = args.feed or [i["feed"] for i in infos]
+    snapshots = args.snapshots or [i["feed_snapshots"] for i in infos]
     if not (feed and snapshots):
-        raise CliError(f"no feed found: {path} is missing or the daemon runs with feeds off "
-                         "(give --state-dir, or --feed and --snapshots)")
-    return feed, snapshots, info.get("instruments")
+        missing = " and ".join(str(path) for path in paths)
+        raise CliError(f"no feed found: {missing} {'is' if len(paths) == 1 else 'are'} missing or the daemon "
+                       "runs with feeds off (give --state-dir, or --feed and --snapshots)")
+    if len(feed) != len(snapshots):
+        raise CliError(f"{len(feed)} feed endpoints but {len(snapshots)} snapshot endpoints: give one of each "
+                       "per node", 2)
+    return feed, snapshots, infos[0].get("instruments") if infos else None
 
 
 def _name(enum, value: int):
@@ -358,7 +373,7 @@ def _feed(args) -> int:
         try:
             client.start()
         except FeedError as exc:
-            raise CliError(f"feed {snapshots}: {exc}") from None
+            raise CliError(f"feed {', '.join(snapshots)}: {exc}") from None
         unknown = [s for s in args.symbols if s not in client.symbols]
         if unknown:
             raise CliError(f"unknown instrument {unknown[0]!r} (known: {', '.join(client.symbols)})", 2)

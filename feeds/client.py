@@ -5,11 +5,17 @@
 >>> # while True: for message in client.poll(100): ...   # client.books[0].view() is the live book
 >>> # async: client = AsyncFeedClient(pub_endpoint, snapshot_endpoint); await client.start()
 >>> #        async for message in client: ...
+
+High availability: given every node's feed and snapshot endpoints (two lists, paired by
+index), a client follows the primary's pair; when that feed goes silent (no heartbeat for
+:attr:`_FeedState.SILENCE_S`) or a snapshot request stays unanswered, it moves to the next
+pair and resynchronises there from a snapshot, under that node's own epoch.
 """
 from __future__ import annotations
 
 import bisect
 import json
+import math
 import time
 from collections.abc import Callable
 
@@ -17,6 +23,7 @@ import numpy as np
 import zmq
 
 from matching import Side, TradeType
+from zmqio.failover import Rotation, as_list
 
 from ._encode import apply_depth
 from .book import LocalBook
@@ -31,12 +38,23 @@ class FeedError(RuntimeError):
 
 
 class _FeedState:
-    """What a subscriber knows, and the rules to update it; the sockets are the subclasses'."""
+    """What a subscriber knows, the rules to update it, and the node it follows; the waiting
+    on its sockets is the subclasses'."""
 
     BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.5)   # waits before retrying a busy answer (then 0.5 s each)
     CATCH_UP_MS = 5            # a subscriber behind reads on while frames follow within this
+    # Three heartbeats missed (the publisher sends two a second; PROTOCOL.md section 11), as
+    # the daemon's own rule for sessions: with other nodes to go to, the node is taken for gone.
+    SILENCE_S = 1.5
 
-    def __init__(self, symbols, topics, on_message, timeout_ms: int) -> None:
+    def __init__(self, pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms: int) -> None:
+        self.pub_endpoints = as_list(pub_endpoint, "pub_endpoint")
+        self.snapshot_endpoints = as_list(snapshot_endpoint, "snapshot_endpoint")
+        if len(self.pub_endpoints) != len(self.snapshot_endpoints):
+            raise ValueError(f"{len(self.pub_endpoints)} feed endpoints but {len(self.snapshot_endpoints)} "
+                             "snapshot endpoints: one of each per node")
+        self.node = 0                    # the index of the pair followed
+        self.sub = self.req = None
         self.follow = None if symbols is None else list(dict.fromkeys(symbols))   # None: every instrument
         if self.follow is not None and tuple(topics) == (b"",):
             topics = tuple(topic(kind, symbol) for symbol in self.follow for kind in CHANNEL)
@@ -48,7 +66,7 @@ class _FeedState:
         self.books = [LocalBook() for _ in self.symbols]
         self._levels = self._level_dicts()
         self.trades: list = []       # in feed order
-        self._trade_seqs: list[int] = []
+        self._trade_seqs: list[tuple[int, int]] = []     # (generation, seq) of each of trades
         self.latest: dict[tuple[int, int], np.ndarray] = {}
         self.epoch = None
         self.seq = 0
@@ -56,16 +74,53 @@ class _FeedState:
         self.resyncs = 0
         self.heartbeats = 0          # heartbeats seen: one proves the subscription live
         self.rcvhwm = 0
+        self.rcvbuf = 0
+        self._generation = 0         # snapshots loaded: orders the trades across restarts and nodes
+        self._heard = time.monotonic()
+        self._stale = False          # moved to another node and not yet resynchronised there
 
-    def _subscribe(self, sub, pub_endpoint: str, rcvhwm: int, rcvbuf: int) -> None:
-        self.rcvhwm = rcvhwm
-        sub.setsockopt(zmq.RCVHWM, rcvhwm)
-        if rcvbuf:
-            sub.setsockopt(zmq.RCVBUF, rcvbuf)
-        sub.setsockopt(zmq.LINGER, 0)
+    @property
+    def pub_endpoint(self) -> str:
+        """The PUB endpoint followed now."""
+        return self.pub_endpoints[self.node]
+
+    @property
+    def snapshot_endpoint(self) -> str:
+        """The snapshot endpoint of the node followed now."""
+        return self.snapshot_endpoints[self.node]
+
+    def _connect(self, node: int) -> None:
+        """Follow ``node``'s pair on two new sockets; the old ones go with all they queued, so
+        nothing of the node left behind mixes with the new one's numbering."""
+        if self.sub is not None:
+            self.sub.close(0)
+            self.req.close(0)
+        self.node = node
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.RCVHWM, self.rcvhwm)
+        if self.rcvbuf:
+            self.sub.setsockopt(zmq.RCVBUF, self.rcvbuf)
+        self.sub.setsockopt(zmq.LINGER, 0)
         for t in (*self.topics, HEARTBEAT):
-            sub.setsockopt(zmq.SUBSCRIBE, t)
-        sub.connect(pub_endpoint)
+            self.sub.setsockopt(zmq.SUBSCRIBE, t)
+        self.sub.connect(self.pub_endpoint)
+        self.req = self.ctx.socket(zmq.DEALER)
+        self.req.setsockopt(zmq.LINGER, 0)
+        self.req.connect(self.snapshot_endpoint)
+
+    def _turns(self) -> Rotation:
+        """The nodes a snapshot request tries, from the one followed now, within ``timeout_ms``."""
+        return Rotation(range(len(self.pub_endpoints)), self.node, self.timeout_ms)
+
+    def _unanswered(self) -> FeedError:
+        if len(self.snapshot_endpoints) == 1:
+            return FeedError("the snapshot service did not answer")
+        return FeedError(f"no snapshot service answered within {self.timeout_ms} ms "
+                         f"({', '.join(self.snapshot_endpoints)})")
+
+    def _silent(self) -> bool:
+        """Whether the node followed seems gone and there is another to go to."""
+        return len(self.pub_endpoints) > 1 and time.monotonic() - self._heard > self.SILENCE_S
 
     @staticmethod
     def _decode(name: bytes, payload: bytes):
@@ -123,6 +178,9 @@ class _FeedState:
         for book in self.books:
             book.clear()
         self.latest.clear()
+        self._generation += 1            # what follows a snapshot comes after every trade before it
+        self._heard = time.monotonic()
+        self._stale = False
         self.epoch = header["epoch"]
         self.seq = header["seq"]
         self.topic_seq = {name.encode(): n for name, n in header["topics"].items()}
@@ -203,8 +261,10 @@ class _FeedState:
 
     def _add_trade(self, row) -> None:
         """Keep the trades in feed order: one poll may bring a batch's frame for one topic and
-        the next poll that batch's frame for another, whose trades came earlier."""
-        seq = int(row["seq"])
+        the next poll that batch's frame for another, whose trades came earlier. After a
+        snapshot every trade comes after those before it, though a new epoch (a restart,
+        another node) numbers from 1 again."""
+        seq = (self._generation, int(row["seq"]))
         if not self._trade_seqs or seq > self._trade_seqs[-1]:
             self._trade_seqs.append(seq)
             self.trades.append(row)
@@ -231,8 +291,11 @@ class FeedClient(_FeedState):
 
     Parameters
     ----------
-    pub_endpoint, snapshot_endpoint : str
-        The daemon's PUB and snapshot ROUTER endpoints.
+    pub_endpoint, snapshot_endpoint : str or list of str
+        The daemon's PUB and snapshot ROUTER endpoints; with high availability, two lists of
+        the same length, node ``i``'s feed and snapshot endpoints at index ``i``. The client
+        follows the node that answers its snapshot request, and moves to the next when that
+        one's feed goes silent (:attr:`SILENCE_S`).
     symbols : sequence of str, optional
         The instruments to follow (default: every one the feed lists). Only their topics are
         subscribed (unless ``topics`` names others) and only their books, trades and latest
@@ -249,16 +312,13 @@ class FeedClient(_FeedState):
         system's); messages beyond what they hold are lost and the client resynchronises.
     """
 
-    def __init__(self, pub_endpoint: str, snapshot_endpoint: str, symbols=None, topics=(b"",),
-                 on_message: Callable | None = None, ctx: zmq.Context | None = None,
+    def __init__(self, pub_endpoint: str | list[str], snapshot_endpoint: str | list[str], symbols=None,
+                 topics=(b"",), on_message: Callable | None = None, ctx: zmq.Context | None = None,
                  timeout_ms: int = 2000, rcvhwm: int = 100_000, rcvbuf: int = 0) -> None:
-        super().__init__(symbols, topics, on_message, timeout_ms)
+        super().__init__(pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms)
         self.ctx = ctx or zmq.Context.instance()
-        self.sub = self.ctx.socket(zmq.SUB)
-        self._subscribe(self.sub, pub_endpoint, rcvhwm, rcvbuf)
-        self.req = self.ctx.socket(zmq.DEALER)
-        self.req.setsockopt(zmq.LINGER, 0)
-        self.req.connect(snapshot_endpoint)
+        self.rcvhwm, self.rcvbuf = rcvhwm, rcvbuf
+        self._connect(0)
 
     def close(self) -> None:
         self.sub.close(0)
@@ -272,14 +332,22 @@ class FeedClient(_FeedState):
     def resync(self) -> None:
         """Replace local state with a fresh snapshot; keep live messages that came meanwhile.
 
-        A busy answer is asked again after a short backoff, within ``timeout_ms`` in all."""
+        A busy answer is asked again after a short backoff, within ``timeout_ms`` in all;
+        with several nodes, one that leaves the request unanswered for a second gives way to
+        the next, round and round within that time."""
         while True:
+            turns = self._turns()
             buffered = []
-            deadline = time.monotonic() + self.timeout_ms / 1000
             tries = 0
             while True:
-                reply = self._ask(buffered)
-                retry_at = self._retry_after(reply, tries, deadline)
+                reply = self._ask(buffered, turns.wait_ms())
+                if reply is None:
+                    if not turns.next():
+                        raise self._unanswered()
+                    self._connect(turns.current)
+                    buffered, tries = [], 0
+                    continue
+                retry_at = self._retry_after(reply, tries, turns.deadline)
                 if retry_at is None:
                     break
                 tries += 1
@@ -292,20 +360,27 @@ class FeedClient(_FeedState):
                 self._apply_accepted(rows)
                 return
 
-    def _ask(self, buffered: list) -> list:
-        """Request a snapshot and wait for the answer; live frames meanwhile go to ``buffered``."""
+    def _ask(self, buffered: list, wait_ms: int) -> list | None:
+        """Request a snapshot and wait up to ``wait_ms`` for the answer (None: none came);
+        live frames meanwhile go to ``buffered``."""
         self.req.send_multipart([SNAPSHOT, b""])
         poller = zmq.Poller()
         poller.register(self.req, zmq.POLLIN)
         poller.register(self.sub, zmq.POLLIN)
-        while True:
-            events = dict(poller.poll(self.timeout_ms))
-            if not events:
-                raise FeedError("the snapshot service did not answer")
+        until = time.monotonic() + wait_ms / 1000
+        while (left := until - time.monotonic()) > 0:
+            events = dict(poller.poll(math.ceil(left * 1000)))
             if self.sub in events:
                 buffered += self._drain()
             if self.req in events:
                 return self.req.recv_multipart()
+        return None
+
+    def _fail_over(self) -> None:
+        """Follow the next node, from a snapshot of its own (its epoch and numbering)."""
+        self._stale = True
+        self._connect((self.node + 1) % len(self.pub_endpoints))
+        self.resync()
 
     # ------------------------------------------------------------------ live
     def _drain(self, until: float | None = None) -> list:
@@ -319,9 +394,19 @@ class FeedClient(_FeedState):
         """Apply what arrived (waiting up to ``timeout_ms`` for the first frame; a subscriber
         behind, whose receive queue was full, reads on for up to ``timeout_ms`` in all);
         return the messages applied, in feed order. A gap in any topic's sequence triggers a
-        resynchronisation."""
+        resynchronisation.
+
+        With several nodes, a feed silent for :attr:`SILENCE_S` makes the client move to the
+        next node and resynchronise there (:meth:`resync`, so it may raise
+        :class:`FeedError` when no node answers within ``timeout_ms``; the next poll goes
+        on trying)."""
+        if self._stale:
+            self.resync()
+            return []
         until = time.monotonic() + timeout_ms / 1000
         if not self.sub.poll(timeout_ms):
+            if self._silent():
+                self._fail_over()
             return []
         rows, again = self._accept(self._drain(until))
         if again:
@@ -341,17 +426,14 @@ class AsyncFeedClient(_FeedState):
     Parameters are those of :class:`FeedClient`; ``ctx`` is a ``zmq.asyncio.Context``.
     """
 
-    def __init__(self, pub_endpoint: str, snapshot_endpoint: str, symbols=None, topics=(b"",),
-                 on_message: Callable | None = None, ctx=None, timeout_ms: int = 2000,
+    def __init__(self, pub_endpoint: str | list[str], snapshot_endpoint: str | list[str], symbols=None,
+                 topics=(b"",), on_message: Callable | None = None, ctx=None, timeout_ms: int = 2000,
                  rcvhwm: int = 100_000, rcvbuf: int = 0) -> None:
         import zmq.asyncio
-        super().__init__(symbols, topics, on_message, timeout_ms)
+        super().__init__(pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms)
         self.ctx = ctx or zmq.asyncio.Context.instance()
-        self.sub = self.ctx.socket(zmq.SUB)
-        self._subscribe(self.sub, pub_endpoint, rcvhwm, rcvbuf)
-        self.req = self.ctx.socket(zmq.DEALER)
-        self.req.setsockopt(zmq.LINGER, 0)
-        self.req.connect(snapshot_endpoint)
+        self.rcvhwm, self.rcvbuf = rcvhwm, rcvbuf
+        self._connect(0)
 
     def close(self) -> None:
         self.sub.close(0)
@@ -364,14 +446,20 @@ class AsyncFeedClient(_FeedState):
     async def resync(self) -> None:
         """Replace local state with a fresh snapshot; keep live messages that came meanwhile.
 
-        A busy answer is asked again after a short backoff, within ``timeout_ms`` in all."""
+        Busy answers and unanswered nodes as :meth:`FeedClient.resync`."""
         while True:
+            turns = self._turns()
             buffered = []
-            deadline = time.monotonic() + self.timeout_ms / 1000
             tries = 0
             while True:
-                reply = await self._ask(buffered)
-                retry_at = self._retry_after(reply, tries, deadline)
+                reply = await self._ask(buffered, turns.wait_ms())
+                if reply is None:
+                    if not turns.next():
+                        raise self._unanswered()
+                    self._connect(turns.current)
+                    buffered, tries = [], 0
+                    continue
+                retry_at = self._retry_after(reply, tries, turns.deadline)
                 if retry_at is None:
                     break
                 tries += 1
@@ -384,20 +472,26 @@ class AsyncFeedClient(_FeedState):
                 self._apply_accepted(rows)
                 return
 
-    async def _ask(self, buffered: list) -> list:
+    async def _ask(self, buffered: list, wait_ms: int) -> list | None:
         import zmq.asyncio
         await self.req.send_multipart([SNAPSHOT, b""])
         poller = zmq.asyncio.Poller()
         poller.register(self.req, zmq.POLLIN)
         poller.register(self.sub, zmq.POLLIN)
-        while True:
-            events = dict(await poller.poll(self.timeout_ms))
-            if not events:
-                raise FeedError("the snapshot service did not answer")
+        until = time.monotonic() + wait_ms / 1000
+        while (left := until - time.monotonic()) > 0:
+            events = dict(await poller.poll(math.ceil(left * 1000)))
             if self.sub in events:
                 buffered += await self._drain()
             if self.req in events:
                 return await self.req.recv_multipart()
+        return None
+
+    async def _fail_over(self) -> None:
+        """As :meth:`FeedClient._fail_over`."""
+        self._stale = True
+        self._connect((self.node + 1) % len(self.pub_endpoints))
+        await self.resync()
 
     async def _drain(self, until: float | None = None) -> list:
         frames = []
@@ -408,9 +502,14 @@ class AsyncFeedClient(_FeedState):
     async def poll(self, timeout_ms: int = 0):
         """Apply what arrived (waiting up to ``timeout_ms`` for the first frame; a subscriber
         behind reads on for up to ``timeout_ms`` in all, as :meth:`FeedClient.poll`); return
-        the messages applied, in feed order; resynchronise on a gap."""
+        the messages applied, in feed order; resynchronise on a gap, move on from a silent node."""
+        if self._stale:
+            await self.resync()
+            return []
         until = time.monotonic() + timeout_ms / 1000
         if not await self.sub.poll(timeout_ms):
+            if self._silent():
+                await self._fail_over()
             return []
         rows, again = self._accept(await self._drain(until))
         if again:

@@ -24,6 +24,10 @@ daemon restart, :meth:`Client.reconnect` opens a new connection and logs in with
 the daemon first re-sends every report after ``last_report_seq``, in order, then new ones.
 ``login(last_report_seq=N)`` does the same on a fresh client (N = 0: every report kept).
 
+High availability: given several endpoints (one per daemon node), a client logs in at the
+one node that answers, the primary, and :meth:`Client.reconnect` after a failover goes
+round the list until the new primary answers, then gap fills as above.
+
 Client order ids: every NEW_ORDER must carry an id greater than every earlier one of the
 session (the server refuses others as DUPLICATE_CLIENT_ORDER_ID). Left out, :meth:`submit`
 numbers them itself, continuing from the LOGIN_ACK's ``last_client_order_id``.
@@ -33,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import zmq
@@ -42,6 +46,7 @@ import zmq.auth
 
 from matching import OrderType, StpMode, TimeInForce
 from matching.commands import FLAG_PARTIAL, PUBLIC
+from zmqio.failover import Rotation, as_list
 
 from .protocol import (
     CREATING_TYPES, LOGIN_ACK_DTYPE, ORDER_DTYPE, OUTBOUND_SIZE, PROTOCOL_VERSION, REPORT_DTYPE, REPORT_TYPE_OFFSET,
@@ -171,9 +176,11 @@ def _parse_login(frame: bytes, session: int) -> LoginAck:
 
 class _Base:
     def _setup(self, ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms) -> None:
-        self._connect_args = (endpoint, server_key, public_key, secret_key)
+        self.endpoints = as_list(endpoint)
+        self.endpoint = self.endpoints[0]  # the node logged in on, or the one to try first
+        self._keys = (server_key, public_key, secret_key)
         self.last_report_seq = 0          # the highest report_seq received (gap fill resumes after it)
-        self._open(ctx, endpoint, server_key, public_key, secret_key)
+        self._open(ctx, self.endpoint)
         self.session = session
         self.heartbeat_ms = heartbeat_ms
         self.login_ack: LoginAck | None = None
@@ -193,13 +200,31 @@ class _Base:
                 into.append(r)
         return None
 
-    def _reopen(self, endpoint: str | None) -> None:
-        if endpoint is not None:
-            self._connect_args = (endpoint,) + self._connect_args[1:]
-        self._open(self.ctx, *self._connect_args)
+    def _turns(self, timeout_ms: int, endpoint: str | None = None) -> Rotation:
+        """The endpoints a login tries, from the current one on; only ``endpoint`` if given
+        (it becomes the current one, and takes the current one's place in :attr:`endpoints`
+        when it is not there)."""
+        if endpoint is None:
+            return Rotation(self.endpoints, self.endpoints.index(self.endpoint), timeout_ms)
+        if endpoint not in self.endpoints:
+            self.endpoints[self.endpoints.index(self.endpoint)] = endpoint
+        return Rotation([endpoint], 0, timeout_ms)
 
-    def _open(self, ctx, endpoint, server_key, public_key, secret_key) -> None:
+    def _unanswered(self, timeout_ms: int) -> SessionError:
+        if len(self.endpoints) == 1:
+            return SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
+        return SessionError(f"no answer to LOGIN within {timeout_ms} ms from any of {', '.join(self.endpoints)} "
+                            "(no primary among them, an unknown key, or no server)")
+
+    def _reopen(self, endpoint: str) -> None:
+        """Drop the socket, and whatever it still queues for its node, for a new one to ``endpoint``."""
+        self.sock.close(linger=0)
+        self.endpoint = endpoint
+        self._open(self.ctx, endpoint)
+
+    def _open(self, ctx, endpoint: str) -> None:
         """A new DEALER socket (a new ZeroMQ identity) connected to the daemon."""
+        server_key, public_key, secret_key = self._keys
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.linger = 0
         self.sock.curve_serverkey = server_key.encode() if isinstance(server_key, str) else server_key
@@ -251,8 +276,9 @@ class Client(_Base):
 
     Parameters
     ----------
-    endpoint : str
-        The daemon's order-entry endpoint.
+    endpoint : str or list of str
+        The daemon's order-entry endpoint; with high availability, every node's (only the
+        primary answers: :meth:`login` and :meth:`reconnect` find it).
     server_key : str or bytes
         The daemon's z85 public key (``endpoints.json``, or the printed banner).
     public_key, secret_key : bytes
@@ -263,8 +289,8 @@ class Client(_Base):
         Requested heartbeat interval; 0 takes the server's.
     """
 
-    def __init__(self, endpoint: str, server_key, public_key: bytes, secret_key: bytes, session: int,
-                 heartbeat_ms: int = 0, context: zmq.Context | None = None) -> None:
+    def __init__(self, endpoint: str | Sequence[str], server_key, public_key: bytes, secret_key: bytes,
+                 session: int, heartbeat_ms: int = 0, context: zmq.Context | None = None) -> None:
         self._own_ctx = context is None
         self.ctx = context or zmq.Context()
         self._setup(self.ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms)
@@ -277,31 +303,46 @@ class Client(_Base):
         session after that one, in order, before any new one; they arrive through
         :meth:`recv` like any others. Refused ``REPORTS_NOT_RETAINED`` when the server no
         longer keeps them all, ``REPORT_SEQ_AHEAD`` when it never sent that many.
+
+        With several :attr:`endpoints` the LOGIN goes to the current one first and, each
+        time one leaves it unanswered for a second, to the next on a new socket, round and
+        round until ``timeout_ms``; the one that answers becomes :attr:`endpoint`. A refusal
+        raises at once, wherever it came from.
         """
-        self._send(login_frame(self.session, self.heartbeat_ms, last_report_seq))
-        if not self.sock.poll(timeout_ms):
-            raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
-        return self._accepted_login(_parse_login(self.sock.recv(), self.session))
+        return self._log_in(self._turns(timeout_ms), last_report_seq, timeout_ms, retry_taken=False)
 
     def reconnect(self, timeout_ms: int = 5000, endpoint: str | None = None) -> LoginAck:
         """A new connection and a login with gap fill after :attr:`last_report_seq`.
 
-        For a lost connection or a restarted daemon (``endpoint``: where it listens now, if
-        it moved). While the server has not yet noticed the old connection is gone
-        (``ALREADY_LOGGED_IN``, until its heartbeat timeout) the login is retried until
-        ``timeout_ms``.
+        For a lost connection, a restarted daemon or a failover: the current endpoint first,
+        then the others in turn as :meth:`login` (``endpoint``: that one only, where the
+        daemon listens now, if it moved). While the server has not yet noticed the old
+        connection is gone (``ALREADY_LOGGED_IN``, until its heartbeat timeout) the login is
+        retried until ``timeout_ms``.
         """
-        self.sock.close(linger=0)
-        self._reopen(endpoint)
+        turns = self._turns(timeout_ms, endpoint)
+        self._reopen(turns.current)
         self.login_ack, self.logged_out = None, None
-        deadline = time.monotonic() + timeout_ms / 1000
+        return self._log_in(turns, self.last_report_seq, timeout_ms, retry_taken=True)
+
+    def _log_in(self, turns: Rotation, last_report_seq: int | None, timeout_ms: int, retry_taken: bool) -> LoginAck:
+        """Send the LOGIN at each of ``turns`` until one answers; ``retry_taken``: send it
+        again to a node that answers ``ALREADY_LOGGED_IN`` (it is the primary, and has not
+        yet seen our old connection close)."""
+        frame = login_frame(self.session, self.heartbeat_ms, last_report_seq)
         while True:
-            try:
-                return self.login(int(max(1, (deadline - time.monotonic()) * 1000)), self.last_report_seq)
-            except SessionError as exc:
-                if exc.reason != GatewayReject.ALREADY_LOGGED_IN or time.monotonic() >= deadline:
-                    raise
-                self.sock.poll(min(50, int(max(1, (deadline - time.monotonic()) * 1000))))
+            self._send(frame)
+            if self.sock.poll(turns.wait_ms()):
+                try:
+                    return self._accepted_login(_parse_login(self.sock.recv(), self.session))
+                except SessionError as exc:
+                    if not retry_taken or exc.reason != GatewayReject.ALREADY_LOGGED_IN or not turns.left_ms():
+                        raise
+                self.sock.poll(min(50, turns.left_ms()))
+            elif turns.next():
+                self._reopen(turns.current)
+            else:
+                raise self._unanswered(timeout_ms)
 
     def logout(self, timeout_ms: int = 2000) -> Report | None:
         """Log out and wait for the server's SERVER_LOGOUT."""
@@ -465,21 +506,18 @@ class Client(_Base):
 class AsyncClient(_Base):
     """The asyncio twin of :class:`Client` (``zmq.asyncio``), with a heartbeat task."""
 
-    def __init__(self, endpoint: str, server_key, public_key: bytes, secret_key: bytes, session: int,
-                 heartbeat_ms: int = 0, context: zmq.asyncio.Context | None = None) -> None:
+    def __init__(self, endpoint: str | Sequence[str], server_key, public_key: bytes, secret_key: bytes,
+                 session: int, heartbeat_ms: int = 0, context: zmq.asyncio.Context | None = None) -> None:
         self._own_ctx = context is None
         self.ctx = context or zmq.asyncio.Context()
         self._setup(self.ctx, endpoint, server_key, public_key, secret_key, session, heartbeat_ms)
         self._hb_task: asyncio.Task | None = None
 
     async def login(self, timeout_ms: int = 5000, last_report_seq: int | None = None) -> LoginAck:
-        """Log in (with gap fill after ``last_report_seq`` if given: see :meth:`Client.login`)."""
-        await self._send(login_frame(self.session, self.heartbeat_ms, last_report_seq))
-        if not await self.sock.poll(timeout_ms):
-            raise SessionError(f"no answer to LOGIN within {timeout_ms} ms (unknown key, or no server)")
-        ack = self._accepted_login(_parse_login(await self.sock.recv(), self.session))
-        if self._hb_task is None or self._hb_task.done():
-            self._hb_task = asyncio.get_running_loop().create_task(self._heartbeats())
+        """Log in (with gap fill after ``last_report_seq`` if given; over several endpoints:
+        see :meth:`Client.login`)."""
+        ack = await self._log_in(self._turns(timeout_ms), last_report_seq, timeout_ms, retry_taken=False)
+        self._start_heartbeats()
         return ack
 
     async def reconnect(self, timeout_ms: int = 5000, endpoint: str | None = None) -> LoginAck:
@@ -487,17 +525,34 @@ class AsyncClient(_Base):
         if self._hb_task is not None:
             self._hb_task.cancel()
             self._hb_task = None
-        self.sock.close(linger=0)
-        self._reopen(endpoint)
+        turns = self._turns(timeout_ms, endpoint)
+        self._reopen(turns.current)
         self.login_ack, self.logged_out = None, None
-        deadline = time.monotonic() + timeout_ms / 1000
+        ack = await self._log_in(turns, self.last_report_seq, timeout_ms, retry_taken=True)
+        self._start_heartbeats()
+        return ack
+
+    async def _log_in(self, turns: Rotation, last_report_seq: int | None, timeout_ms: int,
+                      retry_taken: bool) -> LoginAck:
+        """As :meth:`Client._log_in`."""
+        frame = login_frame(self.session, self.heartbeat_ms, last_report_seq)
         while True:
-            try:
-                return await self.login(int(max(1, (deadline - time.monotonic()) * 1000)), self.last_report_seq)
-            except SessionError as exc:
-                if exc.reason != GatewayReject.ALREADY_LOGGED_IN or time.monotonic() >= deadline:
-                    raise
-                await asyncio.sleep(0.05)      # the server notices the old connection's end by heartbeat
+            await self._send(frame)
+            if await self.sock.poll(turns.wait_ms()):
+                try:
+                    return self._accepted_login(_parse_login(await self.sock.recv(), self.session))
+                except SessionError as exc:
+                    if not retry_taken or exc.reason != GatewayReject.ALREADY_LOGGED_IN or not turns.left_ms():
+                        raise
+                await asyncio.sleep(min(50, turns.left_ms()) / 1000)    # until the server's heartbeat timeout
+            elif turns.next():
+                self._reopen(turns.current)
+            else:
+                raise self._unanswered(timeout_ms)
+
+    def _start_heartbeats(self) -> None:
+        if self._hb_task is None or self._hb_task.done():
+            self._hb_task = asyncio.get_running_loop().create_task(self._heartbeats())
 
     async def _heartbeats(self) -> None:
         interval = self.heartbeat_ms / 1000
