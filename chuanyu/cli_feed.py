@@ -399,6 +399,8 @@ def _feed(args) -> int:
                     live.update(render(client, shown, args.depth, args.trades), refresh=True)
         except KeyboardInterrupt:
             pass
+        except FeedError as exc:            # e.g. no node answered a snapshot request within --timeout
+            raise CliError(f"feed {', '.join(snapshots)}: {exc}") from None
         finally:
             if live is not None:
                 live.stop()

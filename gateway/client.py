@@ -216,6 +216,14 @@ class _Base:
         return SessionError(f"no answer to LOGIN within {timeout_ms} ms from any of {', '.join(self.endpoints)} "
                             "(no primary among them, an unknown key, or no server)")
 
+    def _moving_on(self, exc: SessionError, turns: Rotation) -> bool:
+        """A node shutting down (a planned switchover) refuses the LOGIN ``SHUTTING_DOWN``: with
+        other nodes to try, go on to the next (True) instead of failing."""
+        if exc.reason == GatewayReject.SHUTTING_DOWN and len(self.endpoints) > 1 and turns.next():
+            self._reopen(turns.current)
+            return True
+        return False
+
     def _reopen(self, endpoint: str) -> None:
         """Drop the socket, and whatever it still queues for its node, for a new one to ``endpoint``."""
         self.sock.close(linger=0)
@@ -336,6 +344,8 @@ class Client(_Base):
                 try:
                     return self._accepted_login(_parse_login(self.sock.recv(), self.session))
                 except SessionError as exc:
+                    if self._moving_on(exc, turns):
+                        continue
                     if not retry_taken or exc.reason != GatewayReject.ALREADY_LOGGED_IN or not turns.left_ms():
                         raise
                 self.sock.poll(min(50, turns.left_ms()))
@@ -542,6 +552,8 @@ class AsyncClient(_Base):
                 try:
                     return self._accepted_login(_parse_login(await self.sock.recv(), self.session))
                 except SessionError as exc:
+                    if self._moving_on(exc, turns):
+                        continue
                     if not retry_taken or exc.reason != GatewayReject.ALREADY_LOGGED_IN or not turns.left_ms():
                         raise
                 await asyncio.sleep(min(50, turns.left_ms()) / 1000)    # until the server's heartbeat timeout

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from chuanyu.ha_demo import replicated_config
+from exchange.nats_cluster import free_port
 from gateway.client import Client, load_keys
 
 from conftest import MARKET, Daemon, admin_request, eventually
@@ -26,13 +27,14 @@ SESSION_KEYS = {1: "sc-platform", 2: "cq-platform", 4: "cod", 9: "regulator"}
 class Node(Daemon):
     """One node: ``chuanyu engine --node NAME``; :meth:`endpoints` as it writes them now."""
 
-    def __init__(self, name: str, state_dir: Path, config_text: str, ports: dict) -> None:
+    def __init__(self, name: str, state_dir: Path, config_text: str, ports: dict, args: tuple = ()) -> None:
         self.name = name
         self.ports = ports
+        self.args = args                     # on every start
         super().__init__(state_dir, config_text)
 
     def start(self, *args: str) -> None:
-        super().start("--node", self.name, *args)
+        super().start("--node", self.name, *self.args, *args)
 
     def endpoints(self) -> dict:
         try:
@@ -61,7 +63,8 @@ class Node(Daemon):
 class HaMarket:
     """Nodes ``names`` of one market (one stream of its own) on ``cluster``."""
 
-    def __init__(self, directory: Path, cluster, names=("a", "b"), ttl_ms: int = 2000, market: str = MARKET) -> None:
+    def __init__(self, directory: Path, cluster, names=("a", "b"), ttl_ms: int = 2000, market: str = MARKET,
+                 metrics: bool = False) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.cluster = cluster
@@ -70,7 +73,8 @@ class HaMarket:
                                                     base=market)
         self.nodes = {}
         for n in names:                     # one after the other: the first generates the shared keys
-            self.nodes[n] = Node(n, directory / n, self.config_text, ports[n])
+            args = ("--metrics-port", str(free_port())) if metrics else ()
+            self.nodes[n] = Node(n, directory / n, self.config_text, ports[n], args)
 
     @property
     def keys(self) -> Path:

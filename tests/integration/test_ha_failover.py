@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
+import urllib.request
 
 import pytest
 
@@ -92,6 +93,32 @@ def test_standby_follows_the_primary_at_every_seq_and_refuses_changes(market, zc
     with pytest.raises(AdminError, match=f"node {standby.name} is a standby; the primary is {primary.name}"):
         admin_request(zctx, standby, "halt", instrument="SCEA2026")
     assert stream_digest(market) == (st["a"]["last_seq"], st["a"]["state_digest"])
+
+
+def test_metrics_show_each_node_its_role_and_the_standbys_lag(tmp_path, cluster, zctx):
+    market = HaMarket(tmp_path, cluster, ("a", "b"), metrics=True)
+    try:
+        primary = market.primary()
+        standby = next(n for n in market.nodes.values() if n is not primary)
+        c = market.client(zctx, 1)
+        c.login()
+        cross(c, 3)
+        received(c, lambda got: sum(r.msg_type == MsgType.FILL for r in got) == 6)
+        wait_caught_up(market, zctx)
+
+        def scrape(node) -> str:
+            with urllib.request.urlopen(node.endpoints()["metrics"], timeout=5) as r:
+                return r.read().decode()
+        def with_standby():
+            text = scrape(primary)
+            return text if f'chuanyu_replication_lag_commands{{node="{standby.name}"}}' in text else None
+        text = eventually(with_standby, 5, what="the standby's position in the primary's metrics")
+        assert f'chuanyu_replication_primary{{node="{primary.name}"}} 1.0' in text
+        assert f'chuanyu_replication_lag_commands{{node="{standby.name}"}}' in text
+        assert f'chuanyu_replication_connected{{node="{primary.name}"}} 1.0' in text
+        assert f'chuanyu_replication_primary{{node="{standby.name}"}} 0.0' in scrape(standby)
+    finally:
+        market.stop()
 
 
 def test_kill_9_of_the_primary_loses_no_acknowledged_order(market, zctx):

@@ -136,6 +136,20 @@ def test_a_refused_login_raises_at_once_without_trying_the_next_node(zctx, nodes
     c.close()
 
 
+def test_a_node_shutting_down_is_passed_over_for_the_next(zctx, nodes):
+    leaving = nodes(refuse=GatewayReject.SHUTTING_DOWN, refusals=100)
+    live = nodes()
+    c = client(zctx, [leaving.endpoint, live.endpoint])
+    assert c.login(timeout_ms=5000).session == SESSION and c.endpoint == live.endpoint
+    assert len(leaving.logins) == 1
+    c.close()
+    alone = client(zctx, [leaving.endpoint])            # with nowhere else to go it is final
+    with pytest.raises(SessionError) as err:
+        alone.login(timeout_ms=2000)
+    assert err.value.reason == GatewayReject.SHUTTING_DOWN
+    alone.close()
+
+
 def test_no_node_answering_is_an_error_naming_them_all(zctx):
     dead = [free_endpoint(zctx), free_endpoint(zctx)]
     c = client(zctx, dead)
