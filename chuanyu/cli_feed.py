@@ -13,7 +13,7 @@ import sys
 import time
 
 from .argtypes import number
-from .cli_gateway import DEFAULT_STATE_DIR, _report
+from .cli_gateway import DEFAULT_STATE_DIR, _report, read_endpoints
 from .clikit import CliError, check_json_target, handler
 
 __all__ = ["register", "add_bench_feeds", "render", "message_json", "snapshot_json"]
@@ -90,16 +90,8 @@ def register(commands) -> None:
 def _endpoints(args) -> tuple[list[str], list[str], list | None]:
     """Each node's feed and snapshot endpoints (paired by index) and the instruments, from the
     options or the state dirs' endpoints.json files."""
-    import json
     from pathlib import Path
-    paths = [Path(d) / "endpoints.json" for d in args.state_dir or [DEFAULT_STATE_DIR]]
-    infos = []
-    for path in paths:
-        if path.exists():
-            try:
-                infos.append(json.loads(path.read_text()))
-            except (OSError, ValueError) as exc:
-                raise CliError(f"cannot read {path}: {exc}") from None
+    infos = read_endpoints(Path(d) / "endpoints.json" for d in args.state_dir or [DEFAULT_STATE_DIR])
     infos = [i for i in infos if i.get("feed") and i.get("feed_snapshots")]
     feed = args.feed or [i["feed"] for i in infos]
     snapshots = args.snapshots or [i["feed_snapshots"] for i in infos]

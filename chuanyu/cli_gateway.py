@@ -197,6 +197,19 @@ def _connection(args, which: str):
     return endpoints[0], server_key, public, secret, info
 
 
+def read_endpoints(paths) -> list[dict]:
+    """The ``endpoints.json`` files among ``paths`` that exist (a state dir without one has no
+    daemon yet); a file that cannot be read is a one-line error."""
+    infos = []
+    for path in paths:
+        if path.exists():
+            try:
+                infos.append(json.loads(path.read_text()))
+            except (OSError, ValueError) as exc:
+                raise CliError(f"cannot read {path}: {exc}") from None
+    return infos
+
+
 def _listed(value) -> list:
     """An option's value as a list: none, one (a plain option) or several (a repeated one)."""
     return [] if value is None else [value] if isinstance(value, str) else list(value)
@@ -213,13 +226,7 @@ def _connections(args, which: str):
     while not any(path.exists() for path in paths) and not (given and args.server_key and args.keys) \
             and time.monotonic() < deadline:
         time.sleep(0.05)
-    infos = []
-    for path in paths:
-        if path.exists():
-            try:
-                infos.append(json.loads(path.read_text()))
-            except (OSError, ValueError) as exc:
-                raise CliError(f"cannot read {path}: {exc}") from None
+    infos = read_endpoints(paths)
     endpoints = list(dict.fromkeys(given or [i[which] for i in infos if i.get(which)]))
     server_keys = list(dict.fromkeys(i["server_public_key"] for i in infos if i.get("server_public_key")))
     if len(server_keys) > 1 and not args.server_key:

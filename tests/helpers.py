@@ -179,3 +179,9 @@ def assert_rejected(engine, cmd, reason) -> np.ndarray:
     assert reasons(events) == [reason]
     assert frozen_state() == before
     return events
+
+
+def free_endpoint() -> str:
+    """A loopback endpoint nothing listens on (a node that is not the primary, or not up)."""
+    from exchange.nats_cluster import free_port
+    return f"tcp://127.0.0.1:{free_port()}"

@@ -95,15 +95,21 @@ def test_standby_follows_the_primary_at_every_seq_and_refuses_changes(market, zc
     assert stream_digest(market) == (st["a"]["last_seq"], st["a"]["state_digest"])
 
 
+def traded(market: HaMarket, zctx, pairs: int = 3):
+    """The primary, a standby, and a client of the sc-platform that traded ``pairs`` pairs."""
+    primary = market.primary()
+    standby = next(n for n in market.nodes.values() if n is not primary)
+    c = market.client(zctx, 1)
+    c.login()
+    cross(c, pairs)
+    received(c, lambda got: sum(r.msg_type == MsgType.FILL for r in got) == 2 * pairs)
+    return primary, standby, c
+
+
 def test_metrics_show_each_node_its_role_and_the_standbys_lag(tmp_path, cluster, zctx):
     market = HaMarket(tmp_path, cluster, ("a", "b"), metrics=True)
     try:
-        primary = market.primary()
-        standby = next(n for n in market.nodes.values() if n is not primary)
-        c = market.client(zctx, 1)
-        c.login()
-        cross(c, 3)
-        received(c, lambda got: sum(r.msg_type == MsgType.FILL for r in got) == 6)
+        primary, standby, _ = traded(market, zctx)
         wait_caught_up(market, zctx)
 
         def scrape(node) -> str:
@@ -172,12 +178,7 @@ def test_a_paused_primary_acknowledges_nothing_when_it_wakes(market, zctx):
 
 
 def test_a_restarted_standby_catches_up(market, zctx):
-    primary = market.primary()
-    standby = next(n for n in market.nodes.values() if n is not primary)
-    c = market.client(zctx, 1)
-    c.login()
-    cross(c, 3)
-    received(c, lambda got: sum(r.msg_type == MsgType.FILL for r in got) == 6)
+    primary, standby, c = traded(market, zctx)
     standby.kill()
     cross(c, 10, 5003)
     received(c, lambda got: sum(r.msg_type == MsgType.FILL for r in got) == 20)

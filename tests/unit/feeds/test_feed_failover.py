@@ -11,16 +11,9 @@ import zmq.asyncio
 
 from feed_market import SYMBOLS, Market
 from feeds.client import AsyncFeedClient, FeedClient, FeedError
+from helpers import free_endpoint
 
 BEAT_S = 0.1
-
-
-def free_endpoint(ctx) -> str:
-    """A loopback endpoint nothing listens on."""
-    s = ctx.socket(zmq.ROUTER)
-    port = s.bind_to_random_port("tcp://127.0.0.1")
-    s.close(linger=0)
-    return f"tcp://127.0.0.1:{port}"
 
 
 def books_of(market):
@@ -61,7 +54,7 @@ def markets():
 
 
 def test_one_pair_or_several_paired_by_index(zctx):
-    a, b = free_endpoint(zctx), free_endpoint(zctx)
+    a, b = free_endpoint(), free_endpoint()
     client = FeedClient(a, b, ctx=zctx)
     assert (client.pub_endpoints, client.snapshot_endpoints, client.pub_endpoint) == ([a], [b], a)
     client.close()
@@ -75,7 +68,7 @@ def test_a_client_given_a_dead_pair_first_follows_the_live_one(zctx, markets):
     live = markets(11)
     for _ in range(5):
         live.trade_some()
-    client = FeedClient([free_endpoint(zctx), live.pub_endpoint], [free_endpoint(zctx), live.snapshot_endpoint],
+    client = FeedClient([free_endpoint(), live.pub_endpoint], [free_endpoint(), live.snapshot_endpoint],
                         SYMBOLS, ctx=zctx)
     try:
         started = time.monotonic()
@@ -90,8 +83,8 @@ def test_a_client_given_a_dead_pair_first_follows_the_live_one(zctx, markets):
 
 
 def test_no_snapshot_service_answering_is_a_feed_error_naming_them(zctx):
-    snaps = [free_endpoint(zctx), free_endpoint(zctx)]
-    client = FeedClient([free_endpoint(zctx), free_endpoint(zctx)], snaps, ctx=zctx, timeout_ms=1200)
+    snaps = [free_endpoint(), free_endpoint()]
+    client = FeedClient([free_endpoint(), free_endpoint()], snaps, ctx=zctx, timeout_ms=1200)
     try:
         started = time.monotonic()
         with pytest.raises(FeedError, match="no snapshot service answered within 1200 ms") as err:
@@ -139,12 +132,11 @@ def test_a_silent_feed_moves_the_client_to_the_next_node_and_its_own_epoch(zctx,
 
 def test_the_async_client_passes_a_dead_node_and_follows_a_failover(markets):
     old, new = markets(11), markets(22)          # the same epoch, as two nodes' clocks may give
-    dead = zmq.Context()
 
     async def main():
         actx = zmq.asyncio.Context()
-        client = AsyncFeedClient([free_endpoint(dead), old.pub_endpoint, new.pub_endpoint],
-                                 [free_endpoint(dead), old.snapshot_endpoint, new.snapshot_endpoint],
+        client = AsyncFeedClient([free_endpoint(), old.pub_endpoint, new.pub_endpoint],
+                                 [free_endpoint(), old.snapshot_endpoint, new.snapshot_endpoint],
                                  SYMBOLS, ctx=actx)
         try:
             await client.start()
@@ -160,7 +152,4 @@ def test_the_async_client_passes_a_dead_node_and_follows_a_failover(markets):
         finally:
             client.close()
             actx.destroy(linger=0)
-    try:
-        asyncio.run(main())
-    finally:
-        dead.destroy(linger=0)
+    asyncio.run(main())

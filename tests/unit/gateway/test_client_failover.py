@@ -13,18 +13,11 @@ import zmq.asyncio
 
 from gateway.client import AsyncClient, Client, SessionError
 from gateway.protocol import LOGIN_DTYPE, GatewayReject, LoginFlag, MsgType, encode
+from helpers import free_endpoint
 
 SERVER_PUBLIC, SERVER_SECRET = zmq.curve_keypair()
 CLIENT_PUBLIC, CLIENT_SECRET = zmq.curve_keypair()
 SESSION = 1
-
-
-def free_endpoint(ctx) -> str:
-    """A loopback endpoint nothing listens on: a node that is not the primary."""
-    s = ctx.socket(zmq.ROUTER)
-    port = s.bind_to_random_port("tcp://127.0.0.1")
-    s.close(linger=0)
-    return f"tcp://127.0.0.1:{port}"
 
 
 class Node:
@@ -110,7 +103,7 @@ def test_one_endpoint_or_several_and_nothing_else():
 
 
 def test_login_passes_over_a_node_that_does_not_answer_and_forgets_what_it_sent_there(zctx, nodes):
-    dead = free_endpoint(zctx)
+    dead = free_endpoint()
     live = nodes()
     c = client(zctx, [dead, live.endpoint])
     started = time.monotonic()
@@ -151,7 +144,7 @@ def test_a_node_shutting_down_is_passed_over_for_the_next(zctx, nodes):
 
 
 def test_no_node_answering_is_an_error_naming_them_all(zctx):
-    dead = [free_endpoint(zctx), free_endpoint(zctx)]
+    dead = [free_endpoint(), free_endpoint()]
     c = client(zctx, dead)
     started = time.monotonic()
     with pytest.raises(SessionError, match="no answer to LOGIN within 1500 ms from any of") as err:
@@ -162,7 +155,7 @@ def test_no_node_answering_is_an_error_naming_them_all(zctx):
 
 
 def test_reconnect_goes_round_the_list_to_the_new_primary_and_asks_for_the_gap(zctx, nodes):
-    dead = free_endpoint(zctx)
+    dead = free_endpoint()
     old = nodes(report_seq=7)
     c = client(zctx, [old.endpoint, dead])
     c.login()
@@ -177,7 +170,7 @@ def test_reconnect_goes_round_the_list_to_the_new_primary_and_asks_for_the_gap(z
 
 
 def test_reconnect_tries_the_current_node_first(zctx, nodes):
-    first = free_endpoint(zctx)
+    first = free_endpoint()
     current = nodes()
     c = client(zctx, [first, current.endpoint])
     c.login()                                            # after a second on the first one
@@ -189,14 +182,14 @@ def test_reconnect_tries_the_current_node_first(zctx, nodes):
 
 def test_reconnect_stays_with_a_node_that_still_holds_the_old_login(zctx, nodes):
     primary = nodes(refuse=GatewayReject.ALREADY_LOGGED_IN, refusals=2)
-    c = client(zctx, [primary.endpoint, free_endpoint(zctx)])
+    c = client(zctx, [primary.endpoint, free_endpoint()])
     c.reconnect(timeout_ms=5000)
     assert c.endpoint == primary.endpoint and len(primary.logins) == 3
     c.close()
 
 
 def test_reconnect_to_a_given_endpoint_tries_it_alone_and_puts_it_in_the_list(zctx, nodes):
-    a, b = free_endpoint(zctx), free_endpoint(zctx)
+    a, b = free_endpoint(), free_endpoint()
     moved = nodes()
     c = client(zctx, [a, b])
     started = time.monotonic()
@@ -207,7 +200,7 @@ def test_reconnect_to_a_given_endpoint_tries_it_alone_and_puts_it_in_the_list(zc
 
 
 def test_the_async_client_finds_the_primary_and_reconnects_round_the_list(zctx, nodes):
-    dead = free_endpoint(zctx)
+    dead = free_endpoint()
     old = nodes(report_seq=3)
 
     async def main():
