@@ -44,6 +44,7 @@ node_log = logging.getLogger("chuanyu.gateway")
 
 _SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.bin")
 _TRADE = int(EventKind.TRADE)
+_END_OF_DAY = int(CommandType.END_OF_DAY)
 _ORDER_TABLES = ("order_session", "order_account", "order_coid", "order_open")
 
 
@@ -219,7 +220,8 @@ def replay(state_dir, until_seq: int | None = None,
 # ---------------------------------------------------------------------- the daemon's start
 def apply_batch(node, rows: np.ndarray) -> np.ndarray:
     """One journaled batch, applied as the live loop applies it, nothing sent: the engine, the
-    disclosure files, the order tables, the report numbering and windows, the client order ids."""
+    disclosure files, the order tables, the report numbering and windows, the client order ids,
+    and the trading dates its END_OF_DAY commands closed (the schedule's)."""
     rows = np.ascontiguousarray(rows)
     base = int(rows["seq"][0])
     reports = node.reports
@@ -237,6 +239,12 @@ def apply_batch(node, rows: np.ndarray) -> np.ndarray:
         for idx in np.unique(cmd_sess[new]).tolist():
             if idx != OPERATOR:
                 coid_last[idx] = max(int(coid_last[idx]), int(rows["client_order_id"][new & (cmd_sess == idx)].max()))
+    closes = rows[rows["type"] == _END_OF_DAY]
+    if len(closes):               # which trading dates were closed: the schedule must not close them again
+        if node.schedule is not None:
+            node.schedule.closed(closes)
+        else:
+            node.replayed_closes.append(closes.copy())
     node.sequencer.next_seq = int(rows["seq"][-1]) + 1
     return events
 

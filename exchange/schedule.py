@@ -198,6 +198,27 @@ def clock_from_env(schedule: Schedule, environ: Mapping[str, str] | None = None)
 
 
 # ------------------------------------------------------------------ the driver
+def day_value(day: dt.date) -> int:
+    """A trading date as the ``value`` of its END_OF_DAY command (YYYYMMDD): journaled with the
+    command, so that replay and standbys learn which dates were closed."""
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def value_day(value: int) -> dt.date | None:
+    """The trading date an END_OF_DAY command's ``value`` names (None: none, or not a date)."""
+    try:
+        return dt.date(value // 10_000, value // 100 % 100, value % 100) if value > 0 else None
+    except ValueError:
+        return None
+
+
+def closing(n: int, day: dt.date) -> np.ndarray:
+    """The END_OF_DAY command of instrument ``n`` for trading date ``day``."""
+    row = commands.end_of_day(n)
+    row["value"] = day_value(day)
+    return row
+
+
 def _iso(d: dt.date | None) -> str | None:
     return d.isoformat() if d is not None else None
 
@@ -266,7 +287,7 @@ class ScheduleDriver:
         for n in range(len(self.symbols)):          # a missed end of day comes before all else
             opened, done = self.day_open[n], self.eod_done[n]
             if opened is not None and opened < today and (done is None or done < opened):
-                rows.append(commands.end_of_day(n))
+                rows.append(closing(n, opened))
                 self.eod_done[n] = opened
         for n, w in enumerate(wanted):
             if w.phase != self.applied_phase[n] or n in self._reapply:
@@ -282,7 +303,7 @@ class ScheduleDriver:
             if w.day_started and (self.day_open[n] is None or self.day_open[n] < w.trading_day):
                 self.day_open[n] = w.trading_day
             if w.eod_due:
-                rows.append(commands.end_of_day(n))
+                rows.append(closing(n, w.trading_day))
                 self.eod_done[n] = w.trading_day
                 if self.day_open[n] is None or self.day_open[n] < w.trading_day:
                     self.day_open[n] = w.trading_day
@@ -317,10 +338,25 @@ class ScheduleDriver:
                 targets = range(n_ins) if n == _ALL else [n] if 0 <= n < n_ins else []
                 if local is None:
                     local = self.now() if now is None else local_time(self.schedule, now)
-                for n in targets:
-                    self._operator_end_of_day(n, local)
+                closed = [self._operator_end_of_day(n, local) for n in targets]
+                if any(closed):
+                    row["value"] = day_value(max(d for d in closed if d))
 
-    def _operator_end_of_day(self, n: int, now: dt.datetime) -> None:
+    def closed(self, rows: np.ndarray) -> None:
+        """Learn from END_OF_DAY commands sequenced before (replayed after a crash, or applied
+        by a standby) which trading dates had their end of day: each row's ``value``."""
+        n_ins = len(self.symbols)
+        for n, value in zip(rows["instrument"].tolist(), rows["value"].tolist()):
+            day = value_day(value)
+            if day is None:
+                continue
+            for k in (range(n_ins) if n == _ALL else [n] if 0 <= n < n_ins else []):
+                if self.eod_done[k] is None or self.eod_done[k] < day:
+                    self.eod_done[k] = day
+                if self.day_open[k] is None or self.day_open[k] < day:
+                    self.day_open[k] = day
+
+    def _operator_end_of_day(self, n: int, now: dt.datetime) -> dt.date | None:
         day = now.date()
         hours = self.schedule.hours_for(self.symbols[n])
         if self.schedule.is_trading_day(day) and now.time() >= hours.last_end:
@@ -328,9 +364,10 @@ class ScheduleDriver:
         elif self.day_open[n] is not None and self.day_open[n] < day:
             closes = self.day_open[n]          # closes an earlier date left open
         else:
-            return
+            return None
         if self.eod_done[n] is None or self.eod_done[n] < closes:
             self.eod_done[n] = closes
+        return closes
 
     def observe(self, events: np.ndarray) -> None:
         """Follow the engine's INSTRUMENT_STATUS events (the status each instrument really has)."""

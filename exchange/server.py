@@ -171,6 +171,8 @@ class ExchangeNode:
                                    lambda: node_tables(self), self._before_snapshot, self.admin.reply,
                                    self.sequencer.storage)
         self.snapshots.sweep()                      # a kill may have come mid-snapshot or mid-prune
+        self.schedule: ScheduleDriver | None = None
+        self.replayed_closes: list = []             # END_OF_DAY rows replayed before the schedule exists
         self.engine, schedule_state = recover_node(self, apply_config)
         self._schedule_state = schedule_state
         rec, next_seq = self.recovery, self.sequencer.next_seq
@@ -179,7 +181,6 @@ class ExchangeNode:
                  rec["replayed_commands"], f", torn tail truncated: {rec['torn_tail']}" if rec["torn_tail"] else "",
                  next_seq, extra={"event": "recovery", **rec, "next_seq": next_seq})
         self._clock = clock
-        self.schedule: ScheduleDriver | None = None
         self._start_schedule()
         if self.replica is not None:
             self.replica.start()
@@ -191,6 +192,9 @@ class ExchangeNode:
                                            self._clock or real_clock(config.schedule),
                                            statuses=[int(i.status) for i in self.engine.instruments],
                                            state=self._schedule_state)
+            for rows in self.replayed_closes:
+                self.schedule.closed(rows)
+        self.replayed_closes = []
 
     def _open_journal(self, accept_journal_loss: bool) -> Journal:
         dur = self.config.durability

@@ -300,6 +300,28 @@ def test_an_operator_end_of_day_after_the_close_is_the_day_s():
     assert described(d2.tick())[-3:] == [("eod", n) for n in range(3)]
 
 
+def test_each_end_of_day_names_its_date_and_a_replayed_one_is_not_repeated():
+    d, clock = driver(at(MON, "15:05"))
+    step(d, clock, at(MON, "15:05"))
+    clock.when = at(MON, "15:30")
+    rows = d.tick()
+    closes = rows[rows["type"] == CommandType.END_OF_DAY]
+    assert closes["value"].tolist() == [20261130] * 3
+    early, _ = driver(at(MON, "10:00"))
+    during = commands.end_of_day(0)
+    early.note_operator(during)                           # during trading: no date's end of day
+    assert during["value"].tolist() == [0]
+    late, _ = driver(at(MON, "15:40"))
+    operator = commands.end_of_day(1)
+    late.note_operator(operator)                          # the day's end of day, by the operator
+    assert operator["value"].tolist() == [20261130]
+    again, clock2 = driver(at(MON, "16:00"))             # a node that replayed the first one
+    again.closed(closes)
+    assert [r for r in described(again.tick()) if r[0] == "eod"] == []
+    fresh, _ = driver(at(MON, "16:00"))
+    assert [r for r in described(fresh.tick()) if r[0] == "eod"] == [("eod", n) for n in range(3)]
+
+
 def test_the_commands_drive_a_real_engine_through_the_day():
     """Orders during continuous trading trade; during the break they are refused MARKET_CLOSED."""
     engine = Engine(market(), risk=False)

@@ -8,6 +8,7 @@ import numpy as np
 import exchange.server as server
 from gateway.client import orders
 from exchange.config import example_toml, parse_config
+from exchange.journal import read_records
 from gateway.protocol import MsgType
 from wire import Wire, logged_in
 from matching import CommandType, InstrumentStatus, Side, TimeInForce, commands
@@ -129,6 +130,25 @@ def test_the_end_of_day_runs_once_and_is_remembered_across_a_restart(tmp_path):
     kinds = journal.batches[-1]["type"].tolist()
     assert kinds.count(CommandType.END_OF_DAY) == 3
     fresh.close()
+
+
+def test_an_end_of_day_after_the_last_snapshot_is_not_repeated_after_a_crash(tmp_path):
+    """Replayed from the journal (a crash after the end of day, or a standby that applied it):
+    the schedule learns the dates closed from the replayed END_OF_DAY commands themselves."""
+    clock = Clock(at("14:30"))
+    gw = _gateway(tmp_path, clock)
+    gw.run_batch([], [], [])
+    gw.write_snapshot()                                   # before the end of day
+    clock.when = at("15:30")
+    gw.run_batch([], [], [])
+    gw.close()                                            # no shutdown snapshot: as after kill -9
+
+    again = _gateway(tmp_path, Clock(at("16:00")))
+    assert again.status()["schedule"]["instruments"][0]["eod_done"] == "2026-11-30"
+    again.run_batch([], [], [])
+    again.close()
+    closes = [int(r) for rec in read_records(tmp_path) for r in rec.rows["type"] if r == CommandType.END_OF_DAY]
+    assert len(closes) == 3                               # one per instrument, once
 
 
 def test_without_a_schedule_table_the_loop_sends_no_phase_commands(tmp_path):
