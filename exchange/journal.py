@@ -558,6 +558,25 @@ class Journal:
             return False
         return True
 
+    def set_aside(self) -> Path | None:
+        """Move every segment and the mark into a new folder ``journal-superseded-<time>`` and
+        start empty (the next append may start at any seq): for a replicated node whose local
+        journal fell behind its own snapshot (a power cut before the OS wrote it), the stream
+        holding the rest. The folder, or None when there was nothing to move."""
+        self.close()
+        moved = [p for _, p in segments(self.directory)] + [p for p in (self.directory / MARK_NAME,) if p.exists()]
+        self.last_seq, self._size, self._synced_size, self._synced_seq, self._dirty = 0, 0, 0, 0, False
+        if not moved:
+            return None
+        folder = self.directory / time.strftime("journal-superseded-%Y%m%d-%H%M%S")
+        folder.mkdir()
+        for path in moved:
+            path.rename(folder / path.name)
+        _fsync_dir(self.directory)
+        log.warning("journal: set aside in %s (it ended before this node's snapshot)", folder,
+                    extra={"event": "journal_set_aside", "folder": str(folder)})
+        return folder
+
     def close(self) -> None:
         """Fsync (unless ``"none"``) and close the open segment.
 

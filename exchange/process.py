@@ -70,9 +70,14 @@ def serve(config: MarketConfig, state_dir, out=sys.stdout, accept_journal_loss: 
     try:
         snap = gw.run()
     except StepDown as exc:
+        gw.snapshots.wait()                 # its writer holds the state dir's lock: done before the restart
+        gw.close()
+        if gw.stopping:                     # a shutdown was asked for: it stands
+            log.warning("stepped down while shutting down: %s", exc, extra={"event": "step_down", "reason": str(exc)})
+            print(f"chuanyu engine: stepped down ({exc}); shut down", file=out, flush=True)
+            return 0
         log.warning("stepping down: %s; restarting as a standby", exc, extra={"event": "step_down", "reason": str(exc)})
         print(f"chuanyu engine: stepping down ({exc}); restarting as a standby", file=out, flush=True)
-        gw.close()
         _restart()
     except Exception:
         log.exception("engine failed", extra={"event": "error"})

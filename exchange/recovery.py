@@ -290,8 +290,10 @@ def recover_node(node, apply_config: bool) -> tuple[Engine, dict | None]:
     node.engine = engine
     if engine is not None:
         if journal_last and journal_last < after:
-            raise GatewayError(f"{state_dir}: the journal ends at seq {journal_last} but the snapshot "
-                               f"{rec['snapshot']} includes seq {after}: journal records missing")
+            if getattr(node, "replica", None) is None:
+                raise GatewayError(f"{state_dir}: the journal ends at seq {journal_last} but the snapshot "
+                                   f"{rec['snapshot']} includes seq {after}: journal records missing")
+            node.sequencer.journal.local.set_aside()   # replicated: the stream has what follows the snapshot
         node.reports.grow(max(0, int(engine.next_order_id)))
         try:
             records, commands, last = replay_journal(state_dir, after, lambda rows: apply_batch(node, rows))
@@ -310,14 +312,26 @@ def recover_node(node, apply_config: bool) -> tuple[Engine, dict | None]:
     return node.engine, schedule_state
 
 
-def start_market(node, apply_config: bool) -> None:
+def start_market(node, apply_config: bool, replicated: bool = False) -> None:
     """Before the first acknowledgement: a new market's configuration becomes its first journaled
-    commands; a recovered market is held against the configuration (:mod:`exchange.drift`)."""
+    commands; a recovered market is held against the configuration (:mod:`exchange.drift`).
+
+    ``replicated`` (a node taking over): the market in the stream stands, operator changes
+    included; a difference from the configuration file is logged, never refused or applied (a
+    refusal would stop every node in turn, an application undo the operator's changes).
+    """
     if node.sequencer.next_seq == 1:
         # tried on a scratch engine first, so that a refused configuration journals nothing
         rows = genesis(node.config)
         _engine_refused(engine_for_config(node.config).process(rows), "the configuration")
         _journal_at_start(node, rows)
+    elif replicated:
+        for d in drift(node.config, node.engine):
+            node_log.warning("the configuration differs from the replicated market: %s is %r, the file says %r; "
+                             "the market's value stands (change it with chuanyu admin, or edit the file)",
+                             d.key, d.state, d.config,
+                             extra={"event": "config_drift", "key": d.key, "market": str(d.state),
+                                    "config": str(d.config)})
     else:
         _reconcile_config(node, apply_config)
     node.reports.grow(int(node.engine.next_order_id))

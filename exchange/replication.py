@@ -69,6 +69,7 @@ log = logging.getLogger("chuanyu.replication")
 
 LEASE_KEY = "leader"
 CONNECT_PATIENCE_S = 60.0              # a node waits this long for the cluster at start (elections take seconds)
+INBOX_MAX = 256                        # records received and not yet applied, at most (then the consumer waits)
 PRUNE_EVERY_S = 10.0                   # the primary looks at the nodes' snapshots this often
 MSG_HEADER_BYTES = 512                 # room the NATS message's headers take beside the record
 _WRONG_LAST_SEQUENCE = 10071           # JetStream's error code for a refused expected-last-sequence
@@ -100,6 +101,7 @@ class NatsLink:
         self.ttl = cfg.lease_ttl_ms / 1000
         self.timeout = cfg.publish_timeout_ms / 1000
         self.inbox: collections.deque = collections.deque()
+        self.pending = 0                   # stream messages after the last one delivered
         self.wake_fd, self._wake_w = os.pipe()
         os.set_blocking(self.wake_fd, False)
         os.set_blocking(self._wake_w, False)
@@ -112,6 +114,7 @@ class NatsLink:
         self.holder: str | None = None     # the holder as last seen
         self.candidate = False             # a standby ready to take the lease
         self.position: dict = {}           # what we publish as pos.<node>
+        self.nodes_seen: dict = {}         # the primary's last read of every node's position
         self.connected = False
         self._closed = False
         self.loop = asyncio.new_event_loop()
@@ -225,6 +228,17 @@ class NatsLink:
         except BucketNotFoundError:
             self.kv = await self.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=self.ttl,
                                                                     replicas=self.cfg.replicas))
+        config = (await self.js.stream_info(f"KV_{bucket}")).config
+        if abs((config.max_age or 0) - self.ttl) > 1e-3:
+            # the lease expires on the servers after the bucket's max age, whatever we renew at:
+            # the configured TTL must be the bucket's (every node reads the same configuration)
+            old = config.max_age
+            config.max_age = self.ttl
+            config.duplicate_window = min(config.duplicate_window or self.ttl, self.ttl)
+            await self.js.update_stream(config)
+            log.warning("replication: lease bucket %s had a TTL of %.3f s; now replication.lease_ttl_ms = %d",
+                        bucket, old or 0, self.cfg.lease_ttl_ms,
+                        extra={"event": "lease_ttl_changed", "was_s": old, "now_ms": self.cfg.lease_ttl_ms})
         try:
             self.nodes_kv = await self.js.key_value(f"{self.cfg.stream}_NODES")
         except BucketNotFoundError:
@@ -244,7 +258,7 @@ class NatsLink:
     async def _lease_loop(self) -> None:
         from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError   # noqa: PLC0415
         renew, attempt = self.ttl / 4, min(self.ttl / 4, 0.2)
-        next_position = 0.0
+        next_position = next_positions = 0.0
         while not self._closed:
             sent = time.monotonic()
             try:
@@ -259,9 +273,7 @@ class NatsLink:
                     self._wake()
             except KeyWrongLastSequenceError:
                 if self.revision:
-                    self.lost = "another node holds the lease (our entry was replaced)"
-                    self.revision = 0
-                    self._wake()
+                    await self._renewal_refused()
             except Exception as exc:   # noqa: BLE001  (a timeout or reconnect: the lease lapses by itself)
                 log.debug("replication: lease round failed: %r", exc)
             try:
@@ -273,9 +285,26 @@ class NatsLink:
                         self.holder = (await self.kv.get(LEASE_KEY)).value.decode()
                     except KeyNotFoundError:
                         self.holder = None
+                elif sent >= next_positions:                  # the primary's view of every node, for status
+                    self.nodes_seen = await self._read_positions()
+                    next_positions = sent + 1.0
             except Exception as exc:   # noqa: BLE001  (the same: tried again next round)
                 log.debug("replication: position round failed: %r", exc)
             await asyncio.sleep(max(0.0, (renew if self.revision else attempt) - (time.monotonic() - sent)))
+
+    async def _renewal_refused(self) -> None:
+        """Our renewal was refused: either another node's entry replaced ours (the lease is
+        lost), or our previous renewal was stored but its reply lost (adopt its revision)."""
+        try:
+            entry = await self.kv.get(LEASE_KEY)
+        except Exception:   # noqa: BLE001  (expired or unreadable: not ours to count on)
+            entry = None
+        if entry is not None and entry.value == self.node.encode() and entry.revision > self.revision:
+            self.revision = entry.revision
+            return
+        self.lost = "another node holds the lease (our entry was replaced)"
+        self.revision = 0
+        self._wake()
 
     def release(self) -> None:
         """Give the lease up (a graceful shutdown or a step-down): the next node need not wait out the TTL."""
@@ -302,6 +331,7 @@ class NatsLink:
         primary finds the record in the stream or not, and so do the clients' gap fills)."""
         from nats.js.errors import APIError   # noqa: PLC0415
         headers = {"Nats-Expected-Last-Sequence": str(expected_last), "Nats-Msg-Id": msg_id}
+        tries = 0
         while True:
             if not self.lease_valid():
                 raise StepDown(self.lost or "the lease lapsed before the stream acknowledged")
@@ -313,19 +343,23 @@ class NatsLink:
                     raise StepDown(f"the stream refused the publish: {exc.description}") from None
                 if exc.code is not None and exc.code < 500:
                     raise StepDown(f"the stream refused the publish: {exc}") from None
-                self._retrying(msg_id, exc)        # 503: the stream is electing a leader
+                tries = self._retrying(msg_id, exc, tries)        # 503: the stream is electing a leader
             except Exception as exc:   # noqa: BLE001  (no answer, no responder, reconnecting: try again)
-                self._retrying(msg_id, exc)
+                tries = self._retrying(msg_id, exc, tries)
             else:
                 if ack.seq != expected_last + 1:
                     raise StepDown(f"the stream stored {msg_id} at {ack.seq}, not {expected_last + 1}")
                 return ack.seq
 
     @staticmethod
-    def _retrying(msg_id: str, exc: Exception) -> None:
-        log.warning("replication: no acknowledgement for %s (%s); retrying under the same id", msg_id,
-                    type(exc).__name__, extra={"event": "publish_retry", "msg_id": msg_id})
-        time.sleep(0.01)
+    def _retrying(msg_id: str, exc: Exception, tries: int) -> int:
+        """Log the first failed attempt and every 16th; wait a little longer each time (to 0.2 s)."""
+        if tries % 16 == 0:
+            log.warning("replication: no acknowledgement for %s (%s, attempt %d); retrying under the same id",
+                        msg_id, type(exc).__name__, tries + 1,
+                        extra={"event": "publish_retry", "msg_id": msg_id, "attempt": tries + 1})
+        time.sleep(min(0.2, 0.005 * 2 ** min(tries, 6)))
+        return tries + 1
 
     def follow(self, from_stream_seq: int) -> None:
         """Deliver every record from ``from_stream_seq`` on into :attr:`inbox`."""
@@ -335,7 +369,10 @@ class NatsLink:
         from nats.js.api import ConsumerConfig, DeliverPolicy   # noqa: PLC0415
 
         async def take(msg) -> None:
+            while len(self.inbox) >= INBOX_MAX and not self._closed:   # the node's loop is behind: hold the consumer
+                await asyncio.sleep(0.005)
             self.inbox.append((msg.metadata.sequence.stream, msg.data))
+            self.pending = msg.metadata.num_pending
             self._wake()
 
         self._sub = await self.js.subscribe(self.subject, cb=take, ordered_consumer=True,
@@ -373,6 +410,9 @@ class NatsLink:
                 floor = entry["stream_seq"] if floor is None else min(floor, entry["stream_seq"])
             if floor:
                 state = (await self.js.stream_info(self.cfg.stream)).state
+                # the last message always stays: an empty stream cannot tell a node with no
+                # state (or an old one) that the market has moved on
+                floor = min(floor, state.last_seq - 1)
                 if state.first_seq <= floor:
                     await self.js.purge_stream(self.cfg.stream, seq=floor + 1)
                     log.info("replication: stream %s purged up to message %d (every node's snapshot is past it)",
@@ -380,25 +420,20 @@ class NatsLink:
         except Exception as exc:   # noqa: BLE001  (pruning is tried again later)
             log.debug("replication: prune failed: %r", exc)
 
-    def positions(self) -> dict:
+    async def _read_positions(self) -> dict:
         """Every node's last written position (``pos.<node>``), by node name."""
-        async def read() -> dict:
-            out = {}
-            try:
-                keys = await self.kv.keys()
-            except Exception:   # noqa: BLE001  (NoKeysError: none yet)
-                return out
-            for key in keys:
-                if key.startswith("pos."):
-                    try:
-                        out[key[4:]] = json.loads((await self.kv.get(key)).value)
-                    except Exception:   # noqa: BLE001  (expired between the two reads)
-                        pass
-            return out
+        out = {}
         try:
-            return self.call(read(), self.timeout + 1)
-        except Exception:   # noqa: BLE001  (status must answer even with NATS away)
-            return {}
+            keys = await self.kv.keys()
+        except Exception:   # noqa: BLE001  (NoKeysError: none yet)
+            return out
+        for key in keys:
+            if key.startswith("pos."):
+                try:
+                    out[key[4:]] = json.loads((await self.kv.get(key)).value)
+                except Exception:   # noqa: BLE001  (expired between the two reads)
+                    pass
+        return out
 
     def close(self) -> None:
         self._closed = True
@@ -416,8 +451,10 @@ class NatsLink:
             log.debug("replication: close: %r", exc)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
-        for fd in (self.wake_fd, self._wake_w):
-            os.close(fd)
+        if not self._thread.is_alive():          # else it may still write to the wake pipe: leave both
+            self.loop.close()
+            for fd in (self.wake_fd, self._wake_w):
+                os.close(fd)
 
 
 class ReplicatedJournal:
@@ -488,6 +525,7 @@ class Replica:
         self.stream_seq = 0                # the last stream message applied (or published)
         self.role = "standby"
         self.applied = 0                   # records applied from the stream since start
+        self.journal_error: str | None = None  # a standby whose local journal failed
         self.promoted_at: float | None = None
         # (last command, stream message) of recent records: where a snapshot stands in the stream
         self.boundaries: collections.deque = collections.deque(maxlen=4096)
@@ -509,11 +547,14 @@ class Replica:
             except GatewayError:
                 raise
             except Exception as exc:   # noqa: BLE001  (the stream electing a leader: try again)
+                self.link.unfollow()           # a subscription that came through after all
+                self.link.inbox.clear()
                 if time.monotonic() > deadline:
                     raise GatewayError(f"replication: cannot read the stream {self.cfg.stream}: {exc!r}") from None
                 log.warning("replication: the stream does not answer (%r); trying again", exc)
                 time.sleep(1.0)
-        self.link.candidate = True
+        # a node far behind (an old snapshot) does not take the lease before it has caught up
+        self.link.candidate = self.stream_seq >= state.last_seq
         log.info("replication: node %s follows stream %s from message %d (seq %d); %d messages behind",
                  self.name, self.cfg.stream, self.stream_seq + 1, have + 1, state.last_seq - self.stream_seq,
                  extra={"event": "follow", "node": self.name, "stream_seq": self.stream_seq, "last_seq": have})
@@ -521,6 +562,10 @@ class Replica:
     def _locate(self, have: int, first: int, last: int, messages: int) -> int:
         """The stream message holding command ``have`` (0: before the first message)."""
         if not messages:                   # a new stream (or one purged to its end): ours is the base
+            if last and not have:
+                raise GatewayError(f"replication: the stream {self.cfg.stream} is empty but has held {last} "
+                                   f"messages, and this node has no state: copy a snapshot from another node's "
+                                   f"state dir (docs/OPERATIONS.md, High availability: adding a node)")
             if have:
                 log.warning("replication: the stream %s is empty; this node's state (to seq %d) is the "
                             "market's base: every other node must start from a copy of it", self.cfg.stream,
@@ -564,12 +609,13 @@ class Replica:
                 rows = decode_record(payload, f"{self.cfg.stream}#{stream_seq}").rows
             except JournalError as exc:
                 raise GatewayError(f"replication: {exc}") from None
-            rows = rows[rows["seq"] >= node.next_seq]
+            if int(rows["seq"][-1]) < node.next_seq or int(rows["seq"][0]) > node.next_seq:
+                raise GatewayError(f"replication: stream message {stream_seq} holds seq {int(rows['seq'][0])}.."
+                                   f"{int(rows['seq'][-1])}, this node expects {node.next_seq} next: the stream "
+                                   "and this node's state are of different markets")
+            rows = rows[rows["seq"] >= node.next_seq]      # a record straddling the node's start
             if len(rows):
-                if int(rows["seq"][0]) != node.next_seq:
-                    raise GatewayError(f"replication: stream message {stream_seq} starts at seq "
-                                       f"{int(rows['seq'][0])}, this node expects {node.next_seq}")
-                node.journal.local.append(rows)
+                self._journal_locally(rows)
                 events = apply_batch(node, rows)
                 if node.schedule is not None:
                     node.schedule.observe(events)
@@ -577,8 +623,25 @@ class Replica:
             self.boundaries.append((node.next_seq - 1, stream_seq))
             self.applied += 1
             done += 1
+        if not self.link.candidate and self.role == "standby" and self.journal_error is None \
+                and not inbox and self.link.pending == 0 and done:
+            self.link.candidate = True           # caught up: may take over now
         self._note_position()
         return done
+
+    def _journal_locally(self, rows) -> None:
+        """A standby's local journal; when it cannot write (a full disk) the node goes on
+        applying in memory but no longer offers to become primary (its journal has a hole)."""
+        if self.journal_error is not None:
+            return
+        try:
+            self.node.journal.local.append(rows)
+        except JournalWriteError as exc:
+            self.journal_error = str(exc)
+            self.link.candidate = False
+            log.error("replication: the local journal cannot write (%s): this standby follows in memory only and "
+                      "will not take over; free the space and restart it", exc,
+                      extra={"event": "standby_journal_failed", "error": str(exc)})
 
     def catch_up(self, timeout: float = 30.0) -> None:
         """Apply the stream to its end (before acknowledging as primary)."""
@@ -633,7 +696,7 @@ class Replica:
                 self.link.prune(tuple(n.name for n in self.cfg.nodes))
 
     def status(self) -> dict:
-        positions = self.link.positions()
+        positions = self.link.nodes_seen if self.role == "primary" else {}
         lags = {name: {"role": p.get("role"), "stream_seq": p.get("stream_seq"), "seq": p.get("seq"),
                        "lag_messages": max(0, self.stream_seq - int(p.get("stream_seq", 0))),
                        "lag_commands": max(0, self.node.next_seq - 1 - int(p.get("seq", 0))),
@@ -642,6 +705,7 @@ class Replica:
         return {"mode": "jetstream", "node": self.name, "role": self.role, "lease_holder": self.link.holder,
                 "epoch": self.link.epoch if self.role == "primary" else None, "stream": self.cfg.stream,
                 "stream_seq": self.stream_seq, "servers": list(self.cfg.servers),
+                "candidate": self.link.candidate, "local_journal_error": self.journal_error,
                 "connected": self.link.connected, "lease_ttl_ms": self.cfg.lease_ttl_ms, "nodes": lags}
 
     def close(self) -> None:

@@ -106,6 +106,9 @@ class ExchangeNode:
             except KeyError:
                 raise GatewayError(f"node {node!r} is not one of replication.nodes "
                                    f"({', '.join(n.name for n in config.replication.nodes)})") from None
+        if config.replication.mode == "jetstream" and apply_config:
+            log.warning("--apply-config does nothing on a replicated node: the market in the stream stands "
+                        "(a difference from the file is logged when the node takes over)")
         self.config = config
         self.node_name = node
         self.apply_config = apply_config
@@ -200,9 +203,12 @@ class ExchangeNode:
         dur = self.config.durability
         # replicated, the stream is the durable copy (on a majority of its servers): the local
         # journal is written to the OS only, and refilled from the stream after a power cut
-        mode = "none" if self.config.replication.mode == "jetstream" else dur.mode
+        replicated = self.config.replication.mode == "jetstream"
+        mode = "none" if replicated else dur.mode
         try:
-            return Journal(self.state_dir, mode, dur.interval_ms, dur.segment_bytes, accept_loss=accept_journal_loss)
+            # replicated, a lost tail is refilled from the stream: no operator override needed
+            return Journal(self.state_dir, mode, dur.interval_ms, dur.segment_bytes,
+                           accept_loss=accept_journal_loss or replicated)
         except JournalTailLost as exc:
             raise GatewayError(f"cannot recover the journal: {exc}. Restore the segment (see OPERATIONS.md, "
                                "Recovery), or start with --accept-journal-loss to run without those "
@@ -424,7 +430,7 @@ class ExchangeNode:
         """The lease is ours: the stream to its end, the market started or checked, then the
         order and market-data ports."""
         self.replica.promote()
-        start_market(self, self.apply_config)
+        start_market(self, self.apply_config, replicated=True)
         if self.schedule is None:
             self._start_schedule()
         self._bind_market()

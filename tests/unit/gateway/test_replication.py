@@ -251,3 +251,42 @@ def test_the_link_runs_its_coroutines_on_its_own_thread(link):
         return threading.current_thread().name
     assert link.call(where(), 5) == "chuanyu-nats"
     assert asyncio.iscoroutinefunction(link._lease_loop)
+
+
+def test_an_empty_stream_that_held_messages_refuses_a_node_without_state():
+    replica = Replica.__new__(Replica)
+    replica.link = FakeLink()
+    replica.cfg = parse_config(REPLICATED).replication
+    with pytest.raises(GatewayError, match="is empty but has held 40 messages"):
+        replica._locate(0, 41, 40, 0)
+    assert replica._locate(0, 0, 0, 0) == 0                  # a new stream: a new market
+
+
+class FakeKv:
+    def __init__(self, value: bytes, revision: int) -> None:
+        self.entry = type("Entry", (), {"value": value, "revision": revision})()
+
+    async def get(self, key):
+        return self.entry
+
+
+def test_a_renewal_whose_reply_was_lost_keeps_the_lease_and_a_replaced_one_loses_it(link):
+    link.revision = 5
+    link.kv = FakeKv(b"a", 6)                                # our own renewal, stored
+    link.call(link._renewal_refused(), 5)
+    assert link.revision == 6 and link.lost is None and link.lease_valid()
+    link.kv = FakeKv(b"b", 9)                                # another node's entry
+    link.call(link._renewal_refused(), 5)
+    assert link.revision == 0 and "another node" in link.lost and not link.lease_valid()
+
+
+def test_a_local_journal_behind_its_snapshot_is_set_aside(tmp_path):
+    journal = Journal(tmp_path, "none")
+    journal.append(batch(1, 3))
+    folder = journal.set_aside()
+    assert folder is not None and sorted(p.name for p in folder.iterdir())[-1] == "journal.mark"
+    assert list(read_records(tmp_path)) == [] and journal.last_seq == 0
+    journal.append(batch(50, 2))                             # after the snapshot: any seq may start it
+    assert [r.rows["seq"].tolist() for r in read_records(tmp_path)] == [[50, 51]]
+    journal.close()
+    assert Journal(tmp_path, "none").last_seq == 51
