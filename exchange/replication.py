@@ -117,6 +117,7 @@ class NatsLink:
         self.nodes_seen: dict = {}         # the primary's last read of every node's position
         self.connected = False
         self._closed = False
+        self._released = False             # the lease given up for good (shutdown, step-down)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="chuanyu-nats", daemon=True)
         self._thread.start()
@@ -263,9 +264,13 @@ class NatsLink:
             sent = time.monotonic()
             try:
                 if self.revision:
-                    self.revision = await self.kv.update(LEASE_KEY, self.node.encode(), last=self.revision)
+                    rev = await self.kv.update(LEASE_KEY, self.node.encode(), last=self.revision)
+                    if self._released:          # released meanwhile: give this renewal up too
+                        await self.kv.delete(LEASE_KEY, last=rev)
+                        continue
+                    self.revision = rev
                     self.valid_until = sent + 0.8 * self.ttl
-                elif self.candidate and self.lost is None:
+                elif self.candidate and self.lost is None and not self._released:
                     rev = await self.kv.create(LEASE_KEY, self.node.encode())
                     self.revision = self.epoch = rev
                     self.valid_until = sent + 0.8 * self.ttl
@@ -308,6 +313,7 @@ class NatsLink:
 
     def release(self) -> None:
         """Give the lease up (a graceful shutdown or a step-down): the next node need not wait out the TTL."""
+        self._released = True
         rev, self.revision = self.revision, 0
         self.candidate = False
         if rev and self.nc is not None and not self.nc.is_closed:
