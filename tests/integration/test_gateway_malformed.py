@@ -34,6 +34,7 @@ def _valid_order(**fields) -> np.ndarray:
     base.update(fields)
     return message(MsgType.NEW_ORDER, **base)
 
+
 # The sentinels' client order ids lie below every bad message's: the test finds a frame's end by
 # the first report echoing the sentinel's id (a bad message drawing the same negative id made
 # an example end early, then pass when replayed with the next sentinel).
