@@ -8,6 +8,7 @@ so that a test can kill, pause and restart servers one by one.
 """
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import socket
@@ -28,7 +29,23 @@ def nats_server_binary() -> str | None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback port free now, below the system's ephemeral range: a port the system hands
+    out for outgoing connections (to the NATS servers, between nodes) could be taken by one
+    of them between now and the bind it is chosen for."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(1000):
+        port = random.randrange(10_000, max(10_001, low))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:               # a crowded machine: any port the system offers
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 

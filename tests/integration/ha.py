@@ -143,6 +143,21 @@ def stream_records(urls: list[str], stream: str) -> list[np.ndarray]:
     return asyncio.run(read())
 
 
+def stream_state(urls: list[str], stream: str):
+    """The stream's state as the cluster reports it (first and last message, count)."""
+    import asyncio
+
+    import nats
+
+    async def read():
+        nc = await nats.connect(urls)
+        try:
+            return (await nc.jetstream().stream_info(stream)).state
+        finally:
+            await nc.close()
+    return asyncio.run(read())
+
+
 def stream_leaders(urls: list[str], streams: list[str]) -> list[str]:
     """The server leading each stream's Raft group (its server_name)."""
     import asyncio

