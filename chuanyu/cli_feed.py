@@ -91,7 +91,8 @@ def _endpoints(args) -> tuple[list[str], list[str], list | None]:
     """Each node's feed and snapshot endpoints (paired by index) and the instruments, from the
     options or the state dirs' endpoints.json files."""
     from pathlib import Path
-    infos = read_endpoints(Path(d) / "endpoints.json" for d in args.state_dir or [DEFAULT_STATE_DIR])
+    paths = [Path(d) / "endpoints.json" for d in args.state_dir or [DEFAULT_STATE_DIR]]
+    infos = read_endpoints(paths)
     infos = [i for i in infos if i.get("feed") and i.get("feed_snapshots")]
     feed = args.feed or [i["feed"] for i in infos]
     snapshots = args.snapshots or [i["feed_snapshots"] for i in infos]

@@ -31,6 +31,7 @@ from exchange.recovery import engine_for_config
 from gateway.protocol import MsgType
 from matching import EventKind
 
+from conftest import eventually
 from ha import HaMarket, stream_records, wait_caught_up
 
 pytestmark = pytest.mark.skipif(nats_server_binary() is None,
@@ -59,6 +60,10 @@ def test_kill_9_of_the_primary_at_random_moments_under_load(tmp_path, zctx):
                 victim.kill()
                 market.primary(besides=victim.name, timeout=20)
                 victim.start()                          # back as a standby
+                killed_at, old = kills[-1]              # the next kill once the market serves again
+                eventually(lambda: any(at > killed_at and endpoint != old and r.msg_type == MsgType.ACK
+                                       for t in traders for at, endpoint, r in list(t.reports))
+                           or any(t.error for t in traders), 30, what="an ACK from the new primary")
                 assert not any(t.error for t in traders), [t.error for t in traders]
             time.sleep(1.0)
             for t in traders:
