@@ -72,6 +72,7 @@ class HaMarket:
         self.config_text, ports = replicated_config(cluster.urls, directory / "keys", names, self.stream, ttl_ms,
                                                     base=market, extra=f"replicas = {replicas}\n{extra}")
         self.nodes = {}
+        self.clients: list = []
         for n in names:                     # one after the other: the first generates the shared keys
             args = ("--metrics-port", str(free_port())) if metrics else ()
             self.nodes[n] = Node(n, directory / n, self.config_text, ports[n], args)
@@ -91,8 +92,10 @@ class HaMarket:
     def client(self, zctx, session: int, **kw) -> Client:
         """A client of ``session`` given every node's order endpoint."""
         public, secret = load_keys(self.keys, SESSION_KEYS[session])
-        return Client([n.orders for n in self.nodes.values()], self.server_key(), public, secret, session,
-                      context=zctx, **kw)
+        c = Client([n.orders for n in self.nodes.values()], self.server_key(), public, secret, session,
+                   context=zctx, **kw)
+        self.clients.append(c)
+        return c
 
     def server_key(self) -> str:
         for n in self.nodes.values():
@@ -105,6 +108,8 @@ class HaMarket:
         return admin_request(zctx, node, "status", timeout_ms)["status"]
 
     def stop(self) -> None:
+        for c in self.clients:
+            c.sock.close(linger=0)
         for n in self.nodes.values():
             if n.proc.poll() is None:
                 try:

@@ -91,10 +91,13 @@ def client(zctx, endpoints, cls=Client, ctx=None):
 def test_one_endpoint_or_several_and_nothing_else():
     ctx = zmq.Context()
     try:
-        assert client(ctx, "tcp://127.0.0.1:1").endpoints == ["tcp://127.0.0.1:1"]
+        one = client(ctx, "tcp://127.0.0.1:1")
+        assert one.endpoints == ["tcp://127.0.0.1:1"]
+        one.close()
         pair = ("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")
         c = client(ctx, pair)
         assert c.endpoints == list(pair) and c.endpoint == pair[0]
+        c.close()
         for bad in ([], (), None, ["tcp://127.0.0.1:1", 7]):
             with pytest.raises(ValueError):
                 client(ctx, bad)

@@ -99,15 +99,24 @@ class FakeReplica:
         self.boundaries: list = []
 
 
-def replicated(tmp_path, link):
-    local = Journal(tmp_path, "none")
-    return ReplicatedJournal(local, link, FakeReplica()), local
+@pytest.fixture
+def replicated(tmp_path):
+    """``replicated(link)``: a ReplicatedJournal over a local journal in tmp_path (closed at teardown)."""
+    made = []
+
+    def make(link):
+        local = Journal(tmp_path, "none")
+        made.append(local)
+        return ReplicatedJournal(local, link, FakeReplica()), local
+    yield make
+    for local in made:
+        local.close()
 
 
 # ---------------------------------------------------------------------- the replicated journal
-def test_a_batch_is_on_the_stream_before_the_local_journal(tmp_path):
+def test_a_batch_is_on_the_stream_before_the_local_journal(tmp_path, replicated):
     link = FakeLink()
-    journal, local = replicated(tmp_path, link)
+    journal, local = replicated(link)
     journal.append(batch(1, 5))
     journal.append(batch(6, 3))
     assert [m for _, m in link.published] == ["a.7.1", "a.7.6"]          # node.epoch.first seq
@@ -117,19 +126,19 @@ def test_a_batch_is_on_the_stream_before_the_local_journal(tmp_path):
     assert journal.replica.stream_seq == 2 and journal.replica.boundaries == [(5, 1), (8, 2)]
 
 
-def test_a_batch_larger_than_a_message_goes_as_several_records(tmp_path):
+def test_a_batch_larger_than_a_message_goes_as_several_records(tmp_path, replicated):
     per = 4
     link = FakeLink(max_payload=HEADER.size + MSG_HEADER_BYTES + per * ROW)
-    journal, _ = replicated(tmp_path, link)
+    journal, _ = replicated(link)
     journal.append(batch(1, 10))
     sizes = [len(decode_record(p).rows) for p, _ in link.published]
     assert sizes == [4, 4, 2] and [m for _, m in link.published] == ["a.7.1", "a.7.5", "a.7.9"]
     assert journal.replica.stream_seq == 3
 
 
-def test_a_refused_publish_leaves_the_local_journal_alone(tmp_path):
+def test_a_refused_publish_leaves_the_local_journal_alone(tmp_path, replicated):
     link = FakeLink()
-    journal, local = replicated(tmp_path, link)
+    journal, local = replicated(link)
     journal.append(batch(1, 2))
     link.refuse = True
     with pytest.raises(StepDown):
@@ -137,9 +146,9 @@ def test_a_refused_publish_leaves_the_local_journal_alone(tmp_path):
     assert local.last_seq == 2
 
 
-def test_a_lease_lost_while_publishing_acknowledges_nothing(tmp_path):
+def test_a_lease_lost_while_publishing_acknowledges_nothing(tmp_path, replicated):
     link = FakeLink()
-    journal, local = replicated(tmp_path, link)
+    journal, local = replicated(link)
 
     def publish_then_lose(payload, expected_last, msg_id):
         link.valid = False
@@ -289,4 +298,5 @@ def test_a_local_journal_behind_its_snapshot_is_set_aside(tmp_path):
     journal.append(batch(50, 2))                             # after the snapshot: any seq may start it
     assert [r.rows["seq"].tolist() for r in read_records(tmp_path)] == [[50, 51]]
     journal.close()
-    assert Journal(tmp_path, "none").last_seq == 51
+    with Journal(tmp_path, "none") as reopened:
+        assert reopened.last_seq == 51
