@@ -415,9 +415,14 @@ def _journal_status(d: BenchDaemon) -> dict | None:
     """The daemon's journal counters (records, fsyncs, fsync time), from the admin ``status``."""
     from exchange.admin import AdminError
     try:
-        return d.status()["journal"]
+        status = d.status()
     except AdminError:
         return None
+    journal = dict(status["journal"])
+    published = status.get("replication", {}).get("published")
+    if published:                       # a replicated primary: its publishes, and the wait for each ack
+        journal["published"] = published
+    return journal
 
 
 def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rate, curve: bool,
@@ -591,7 +596,9 @@ def table(results: dict) -> str:
     for r in results["runs"]:
         lat = r["latency_ns"]
         j = r.get("journal") or {}
-        fsyncs = f"{j['fsyncs']:,} x {j['fsync_mean_us']:,.0f} µs" if j.get("fsyncs") else "-"
+        fsyncs = f"{j['fsyncs']:,} x {j['fsync_mean_us']:,.0f} µs" if j.get("fsyncs") else \
+            f"{j['published']['batches']:,} acks x {j['published']['publish_mean_us']:,.0f} µs" \
+            if j.get("published", {}).get("batches") else "-"
         rows.append((r["scenario"], str(r["clients"]), str(r["batch"]), r.get("durability", "none"),
                      f"{r['orders_per_s']:,.0f}", _us(lat["p50"]), _us(lat["p99"]), _us(lat["p999"]), fsyncs))
     b = results["baseline"]
@@ -617,7 +624,8 @@ def table(results: dict) -> str:
         lines.append(f"{'met   ' if t['met'] else 'missed'}  {t['target']}: {value} (goal {t['goal']:,})")
     m = results["machine"]
     lines.append(f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores; Python {m['python']}; "
-                 f"journal durability per row (fsyncs: count x mean); loopback")
+                 f"journal durability per row (fsyncs: count x mean; replicated: publishes x mean wait for the "
+                 f"stream's ack); loopback")
     return "\n".join(lines)
 
 

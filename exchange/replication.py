@@ -712,7 +712,15 @@ class Replica:
                 "epoch": self.link.epoch if self.role == "primary" else None, "stream": self.cfg.stream,
                 "stream_seq": self.stream_seq, "servers": list(self.cfg.servers),
                 "candidate": self.link.candidate, "local_journal_error": self.journal_error,
+                "published": self._published(),
                 "connected": self.link.connected, "lease_ttl_ms": self.cfg.lease_ttl_ms, "nodes": lags}
+
+    def _published(self) -> dict:
+        """What this node published as primary: batches, records, bytes, the mean wait for an ack."""
+        p = getattr(self.node.journal, "published", None) or {}
+        batches = p.get("batches", 0)
+        return {"batches": batches, "records": p.get("records", 0), "bytes": p.get("bytes", 0),
+                "publish_mean_us": round(p.get("publish_ns", 0) / batches / 1e3, 1) if batches else 0.0}
 
     def close(self) -> None:
         self.link.release()
