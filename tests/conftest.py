@@ -4,6 +4,7 @@ Every engine test takes ``impl`` (the engine class) or ``make_engine`` (a factor
 once against the pure-Python reference model and once against the Cython engine.
 """
 import pytest
+import zmq
 
 from helpers import MAX_ACCOUNTS, market
 from matching import Engine, ReferenceEngine, StpMode
@@ -32,3 +33,11 @@ def make_engine(impl):
 def engine(make_engine):
     """An engine over the test market whose accounts default to self-trade prevention OFF."""
     return make_engine(default_stp=StpMode.OFF)
+
+
+@pytest.fixture
+def zctx():
+    """A ZeroMQ context of the test's own, destroyed (linger 0) at teardown."""
+    ctx = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-import zmq
 
 from exchange.admin import AdminClient
 from gateway.client import Client, load_keys
@@ -254,13 +253,6 @@ def fresh_daemon(tmp_path):
     d = Daemon(tmp_path / "state")
     yield d
     d.stop()
-
-
-@pytest.fixture
-def zctx():
-    ctx = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 @pytest.fixture

@@ -12,40 +12,17 @@ import numpy as np
 import zmq
 import zmq.asyncio
 
-from conftest import Daemon, cli, drain
+from conftest import Daemon, cli
+from exchange.nats_cluster import free_port
 from feed_helpers import journal_events
 from feeds.client import FeedClient
-from gateway.client import AsyncClient, Client, as_reports, load_keys, orders
+from gapfill_helpers import SC, SCEA, fill_while_away, numbered, resting_sells
+from gateway.client import AsyncClient, Client, as_reports, load_keys
 from gateway.protocol import REPORT_DTYPE, MsgType
-from matching import EventKind, OrderType, Side, TimeInForce, TradeType
-
-SCEA = 0
-SC = 1                          # an account of session 1 (sc-platform)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (for a while: long enough for a test)."""
-    ctx = zmq.Context()
-    try:
-        s = ctx.socket(zmq.ROUTER)
-        port = s.bind_to_random_port("tcp://127.0.0.1")
-        s.close(linger=0)
-        return port
-    finally:
-        ctx.term()
-
+from matching import EventKind, Side, TradeType
 
 def endpoint(port: int) -> str:
     return f"tcp://127.0.0.1:{port}"
-
-
-def sells(n: int, price: int) -> np.ndarray:
-    return orders(n, instrument=SCEA, account=SC, side=Side.SELL, qty=1, price=price,
-                  order_type=OrderType.LIMIT, tif=TimeInForce.GTC)
-
-
-def numbered(rows: np.ndarray) -> np.ndarray:
-    return rows[(rows["msg_type"] >= MsgType.ACK) & (rows["msg_type"] < MsgType.LOGIN_ACK) & (rows["report_seq"] != 0)]
 
 
 def receive(c: Client, count: int, timeout: float = 10.0) -> np.ndarray:
@@ -63,16 +40,6 @@ def receive(c: Client, count: int, timeout: float = 10.0) -> np.ndarray:
 def session(d: Daemon, cls, endpoints, number: int, key: str, ctx):
     public, secret = load_keys(d.keys, key)
     return cls(endpoints, d.info["server_public_key"], public, secret, number, context=ctx)
-
-
-def fill_while_away(d: Daemon, zctx, n: int) -> None:
-    """Session 2 buys ``n`` of session 1's resting sells: FILLs for session 1 while it is away."""
-    with session(d, Client, d.info["orders"], 2, "cq-platform", zctx) as cq:
-        cq.login()
-        cq.send_orders(orders(n, instrument=SCEA, account=3, side=Side.BUY, qty=1, price=5300,
-                              order_type=OrderType.LIMIT, tif=TimeInForce.IOC))
-        drain(cq, lambda got: sum(r.msg_type == MsgType.FILL for r in got) >= n)
-        cq.logout()
 
 
 def test_a_client_given_a_dead_and_a_live_endpoint_logs_in_on_the_live_one(daemon, zctx):
@@ -93,14 +60,14 @@ def test_after_a_move_to_another_port_reconnect_finds_it_and_every_report_comes_
         c = session(d, Client, [first, moved], 1, "sc-platform", zctx)
         c.login()
         assert c.endpoint == first
-        c.send_orders(sells(20, 5300))
+        c.send_orders(resting_sells(20, 5300))
         seen = receive(c, 20)
-        c.send_orders(sells(5, 5310))                     # answered, never read before the node goes
+        c.send_orders(resting_sells(5, 5310))                     # answered, never read before the node goes
         assert c.sock.poll(5000)
         assert d.stop() == 0
         d.start("--order-port", moved.rsplit(":", 1)[1])  # the same state dir: the same numbering
         assert d.info["orders"] == moved
-        fill_while_away(d, zctx, 6)
+        fill_while_away(session(d, Client, d.info["orders"], 2, "cq-platform", zctx), 6)
         ack = c.reconnect(timeout_ms=10_000)              # the old endpoint first, then the new one
         assert c.endpoint == moved and ack.report_seq == 20 + 5 + 6
         missed = receive(c, ack.report_seq - c.last_report_seq)
@@ -127,12 +94,12 @@ def test_the_async_client_follows_a_killed_daemon_to_its_new_port(tmp_path):
         c = session(d, AsyncClient, [d.info["orders"], moved], 1, "sc-platform", actx)
         try:
             await c.login()
-            await c.send_orders(sells(6, 5300))
+            await c.send_orders(resting_sells(6, 5300))
             got = []
             while sum(r.msg_type == MsgType.ACK for r in got) < 3:
                 got += await c.reports(2000)
             seen = [r.report_seq for r in got if r.report_seq]
-            await c.send_orders(sells(4, 5340))           # answered while the client is not reading
+            await c.send_orders(resting_sells(4, 5340))           # answered while the client is not reading
             assert await c.sock.poll(5000)
             d.proc.kill()
             d.proc.wait(10)

@@ -12,18 +12,12 @@ import numpy as np
 import pytest
 
 from conftest import MARKET, Daemon, drain, eventually
-from gateway.client import AsyncClient, SessionError, as_reports, load_keys, orders
+from gapfill_helpers import SC, SCEA, fill_while_away, numbered, resting_sells
+from gateway.client import AsyncClient, SessionError, as_reports, load_keys
 from gateway.protocol import REPORT_DTYPE, GatewayReject, MsgType, encode
-from matching import OrderType, Side, TimeInForce
+from matching import Side
 
-SCEA = 0
-SC, SC2 = 1, 2                          # accounts of session 1 (sc-platform)
-
-
-def _resting_sells(n: int, price: int = 5300) -> np.ndarray:
-    msgs = orders(n, instrument=SCEA, account=SC, side=Side.SELL, qty=1, price=price,
-                  order_type=OrderType.LIMIT, tif=TimeInForce.GTC)
-    return msgs
+SC2 = 2                                 # an account of session 1 (sc-platform) besides gapfill_helpers.SC
 
 
 def _recv_rows(c, until, timeout: float = 5.0) -> np.ndarray:
@@ -38,39 +32,24 @@ def _copy(rows):
     return np.zeros(0, dtype=REPORT_DTYPE) if rows is None else rows.copy()
 
 
-def _numbered(rows: np.ndarray) -> np.ndarray:
-    return rows[(rows["msg_type"] >= MsgType.ACK) & (rows["msg_type"] < MsgType.LOGIN_ACK)
-                & (rows["report_seq"] != 0)]
-
-
-def _fill_sc_while_away(d, connect, n: int) -> None:
-    """Session 2 buys against session 1's resting sells: FILLs for session 1 while it is away."""
-    cq = connect(d, 2)
-    cq.login()
-    cq.send_orders(orders(n, instrument=SCEA, account=3, side=Side.BUY, qty=1, price=5300,
-                          order_type=OrderType.LIMIT, tif=TimeInForce.IOC))
-    drain(cq, lambda g: sum(r.msg_type == MsgType.FILL for r in g) >= n)
-    cq.logout()
-
-
 def test_a_reconnecting_session_receives_exactly_what_it_missed_in_order(fresh_daemon, connect):
     d = fresh_daemon
     c = connect(d, 1)
     c.login()
-    c.send_orders(_resting_sells(30))
+    c.send_orders(resting_sells(30))
     seen = _recv_rows(c, lambda r: (r["msg_type"] == MsgType.ACK).sum() >= 30)
     before = c.last_report_seq
-    assert before == int(_numbered(seen)["report_seq"].max()) >= 30
+    assert before == int(numbered(seen)["report_seq"].max()) >= 30
     # mid-stream: more orders go out, then the connection is dropped without reading the answers
-    c.send_orders(_resting_sells(10, price=5310))
+    c.send_orders(resting_sells(10, price=5310))
     assert c.sock.poll(5000)                                 # answered (so sent), never read
     c.sock.close(linger=0)
-    _fill_sc_while_away(d, connect, 12)                      # reports for session 1 while it is away
+    fill_while_away(connect(d, 2), 12)                      # reports for session 1 while it is away
     ack = c.reconnect(timeout_ms=10_000)                     # retried until the server saw the drop
     assert ack.report_seq >= before + 10 + 12
     missed = ack.report_seq - before
-    filled = _recv_rows(c, lambda r: len(_numbered(r)) >= missed)
-    got = _numbered(filled)
+    filled = _recv_rows(c, lambda r: len(numbered(r)) >= missed)
+    got = numbered(filled)
     assert got["report_seq"].tolist() == list(range(before + 1, ack.report_seq + 1))
     kinds = as_reports(got)
     assert sum(r.msg_type == MsgType.ACK and r.price == 5310 for r in kinds) == 10
@@ -105,7 +84,7 @@ def test_refused_gap_fills_name_their_reason(tmp_path, connect):
     try:
         c = connect(d, 1)
         c.login()
-        c.send_orders(_resting_sells(20))
+        c.send_orders(resting_sells(20))
         drain(c, lambda g: sum(r.msg_type == MsgType.ACK for r in g) >= 20)
         c.logout()
         c2 = connect(d, 1)
@@ -119,7 +98,7 @@ def test_refused_gap_fills_name_their_reason(tmp_path, connect):
         c2.send_raw(encode(MsgType.LOGIN, version=1, session=1, flags=0x82))     # an unknown flag bit
         assert c2.reports(2000)[0].reason == GatewayReject.RESERVED_NOT_ZERO
         ack = c2.login(last_report_seq=15)                    # the oldest the window can serve
-        got = _numbered(_recv_rows(c2, lambda r: len(_numbered(r)) >= 5))
+        got = numbered(_recv_rows(c2, lambda r: len(numbered(r)) >= 5))
         assert ack.report_seq == 20 and got["report_seq"].tolist() == [16, 17, 18, 19, 20]
     finally:
         d.stop()
@@ -131,11 +110,11 @@ def test_gap_fill_after_a_restart_resends_the_same_reports_byte_for_byte(tmp_pat
     try:
         c = connect(d, 1)
         c.login()
-        c.send_orders(_resting_sells(25))
-        first = _numbered(_recv_rows(c, lambda r: (r["msg_type"] == MsgType.ACK).sum() >= 25))
-        _fill_sc_while_away(d, connect, 5)                    # session 1 still logged in: it gets them
-        first = np.concatenate([first, _numbered(_recv_rows(c, lambda r: len(_numbered(r)) >= 5))])
-        c.send_orders(_resting_sells(8, price=5330))          # answered, never read before the crash
+        c.send_orders(resting_sells(25))
+        first = numbered(_recv_rows(c, lambda r: (r["msg_type"] == MsgType.ACK).sum() >= 25))
+        fill_while_away(connect(d, 2), 5)                    # session 1 still logged in: it gets them
+        first = np.concatenate([first, numbered(_recv_rows(c, lambda r: len(numbered(r)) >= 5))])
+        c.send_orders(resting_sells(8, price=5330))          # answered, never read before the crash
         eventually(lambda: c.poll(20), 5, what="reports in flight")
         if how == "kill -9":
             d.proc.kill()
@@ -146,7 +125,7 @@ def test_gap_fill_after_a_restart_resends_the_same_reports_byte_for_byte(tmp_pat
         d.start()                                             # on new ports
         ack = c.reconnect(timeout_ms=10_000, endpoint=d.info["orders"])
         assert ack.report_seq == 25 + 5 + 8
-        filled = _numbered(_recv_rows(c, lambda r: len(_numbered(r)) >= ack.report_seq - last_seen))
+        filled = numbered(_recv_rows(c, lambda r: len(numbered(r)) >= ack.report_seq - last_seen))
         assert filled["report_seq"].tolist() == list(range(last_seen + 1, ack.report_seq + 1))
         assert sum(r.msg_type == MsgType.ACK and r.price == 5330 for r in as_reports(filled)) == 8
         # everything from the start, rebuilt from the snapshot's window or the journal, is what
@@ -154,7 +133,7 @@ def test_gap_fill_after_a_restart_resends_the_same_reports_byte_for_byte(tmp_pat
         c.logout()
         c3 = connect(d, 1)
         c3.login(last_report_seq=0)
-        again = _numbered(_recv_rows(c3, lambda r: len(_numbered(r)) >= ack.report_seq))
+        again = numbered(_recv_rows(c3, lambda r: len(numbered(r)) >= ack.report_seq))
         assert again["report_seq"].tolist() == list(range(1, ack.report_seq + 1))
         assert again[:len(first)].tobytes() == first.tobytes()
         assert again[last_seen:].tobytes() == filled.tobytes()
@@ -169,12 +148,12 @@ def test_the_async_client_reconnects_with_gap_fill_after_a_kill(tmp_path):
         pub, sec = load_keys(d.keys, "sc-platform")
         async with AsyncClient(d.info["orders"], d.info["server_public_key"], pub, sec, 1) as c:
             await c.login()
-            await c.send_orders(_resting_sells(6))
+            await c.send_orders(resting_sells(6))
             got = []
             while sum(r.msg_type == MsgType.ACK for r in got) < 3:
                 got += await c.reports(2000)
             seen = [r.report_seq for r in got]
-            await c.send_orders(_resting_sells(4, price=5340))      # answered while the client is not reading
+            await c.send_orders(resting_sells(4, price=5340))      # answered while the client is not reading
             assert await c.sock.poll(5000)
             d.proc.kill()
             d.proc.wait(10)

@@ -32,13 +32,6 @@ def poll_until(client, predicate, timeout=5.0):
 
 
 @pytest.fixture
-def zctx():
-    ctx = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
-@pytest.fixture
 def markets():
     """``markets(seed, epoch)``: a node publishing a market of its own, heartbeating; closed at
     teardown."""

@@ -65,13 +65,6 @@ class Node:
 
 
 @pytest.fixture
-def zctx():
-    ctx = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
-
-
-@pytest.fixture
 def nodes(zctx):
     """``nodes(**kwargs)``: a started :class:`Node`, closed at teardown."""
     made = []
