@@ -23,6 +23,8 @@ def add_bench_all(bench) -> None:
                        help="with no TARGET: also write every result as JSON to FILE ('-' for stdout)")
     bench.add_argument("--only", dest="all_only", metavar="SUITE", nargs="+", choices=SUITES,
                        help=f"with no TARGET: run only these ({', '.join(SUITES)})")
+    from .clikit import add_no_fail
+    add_no_fail(bench, dest="all_no_fail")
     bench.set_defaults(handler=_bench_all)
 
 
@@ -111,9 +113,10 @@ def _bench_all(args) -> int:
     from rich.table import Table
 
     from bench.engine_bench import machine_info
-    from chuanyu.clikit import CliError, check_json_target, write_json
+    from chuanyu.clikit import CliError, begin_bench, bench_status, check_json_target, write_json
 
     check_json_target(args.all_json)
+    run = begin_bench(args.argv)
     suites = tuple(dict.fromkeys(args.all_only)) if args.all_only else SUITES
     out = Console(stderr=args.all_json == "-")
     err = Console(stderr=True)
@@ -147,5 +150,7 @@ def _bench_all(args) -> int:
     m = machine_info()
     out.print(f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}; "
               + ", ".join(f"{s} {results[s]['seconds']:.0f} s" for s in suites), highlight=False)
-    write_json(args.all_json, {"results": results, "summary": summary_rows(results), "machine": m})
-    return 0
+    summary = summary_rows(results)
+    write_json(args.all_json, {"results": results, "summary": summary, "machine": m, "run": run.finish()})
+    return bench_status([{"target": f"{r['suite']}: {r['what']}", "met": r["met"]} for r in summary],
+                        args.all_no_fail)

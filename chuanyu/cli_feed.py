@@ -14,7 +14,7 @@ import time
 
 from .argtypes import number
 from .cli_gateway import DEFAULT_STATE_DIR, _report, read_endpoints
-from .clikit import CliError, check_json_target, handler
+from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler
 
 __all__ = ["register", "add_bench_feeds", "render", "message_json", "snapshot_json"]
 
@@ -419,6 +419,7 @@ def add_bench_feeds(targets) -> None:
     p.add_argument("--seconds", type=float, default=3.0, metavar="S", help="seconds per measurement (default 3)")
     p.add_argument("--subscribers", type=int, nargs="+", metavar="N", default=[1, 4, 16],
                    help="subscriber counts with feeds on (default 1 4 16)")
+    add_no_fail(p)
     p.set_defaults(handler=handler(_bench_feeds))
 
 
@@ -429,7 +430,9 @@ def _bench_feeds(args) -> int:
         raise CliError("--subscribers must be 0..64", 2)
     if not 0 < args.seconds <= 600:
         raise CliError("--seconds must be in (0, 600]", 2)
+    run = begin_bench(args.argv)
     results = feeds_bench.run(subscribers=args.subscribers, seconds=args.seconds, quick=args.quick,
                               log=lambda m: print(m, file=sys.stderr))
+    results["run"] = run.finish()
     _report(args.json, feeds_bench.table(results), results)
-    return 0
+    return bench_status(results["targets"], args.no_fail)

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from .clikit import CliError, check_json_target, handler, write_json
+from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler, write_json
 
 __all__ = ["register", "add_bench_gateway", "add_bench_recovery", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
 
@@ -723,6 +723,7 @@ def add_bench_gateway(targets) -> None:
     p.add_argument("--rounds", type=int, metavar="N",
                    help="times the paced scenario and the bare echo alternate; percentiles are over all "
                         "rounds' samples (default 3)")
+    add_no_fail(p)
     p.set_defaults(handler=handler(_bench_gateway))
 
 
@@ -737,12 +738,14 @@ def _bench_gateway(args) -> int:
     if not 1 <= rounds <= 20:
         raise CliError("--rounds must be 1..20", 2)
     duration = 1.0 if args.quick else args.duration
+    run = begin_bench(args.argv)
     results = gateway_bench.run(clients=args.clients, batch=args.batch, rate=args.rate, duration=duration,
                                 log=lambda m: print(m, file=sys.stderr),
                                 durability=args.durability or gateway_bench.DURABILITY_MODES,
                                 baselines=args.baselines, rounds=rounds, replication=args.replication)
+    results["run"] = run.finish()
     _report(args.json, gateway_bench.table(results), results)
-    return 0
+    return bench_status(results["targets"], args.no_fail)
 
 
 # ------------------------------------------------------------------ bench recovery
@@ -757,6 +760,7 @@ def add_bench_recovery(targets) -> None:
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
     p.add_argument("--quick", action="store_true", help="100,000 commands instead of 1,000,000")
     p.add_argument("--batch", type=int, default=1024, metavar="B", help="commands per journal record (default 1024)")
+    add_no_fail(p)
     p.set_defaults(handler=handler(_bench_recovery))
 
 
@@ -765,9 +769,11 @@ def _bench_recovery(args) -> int:
     check_json_target(args.json)
     if not 1 <= args.batch <= 1_000_000:
         raise CliError("--batch must be 1..1000000", 2)
+    run = begin_bench(args.argv)
     results = recovery_bench.run(quick=args.quick, batch=args.batch, log=lambda m: print(m, file=sys.stderr))
+    results["run"] = run.finish()
     _report(args.json, recovery_bench.table(results), results)
-    return 0
+    return bench_status(results["targets"], args.no_fail)
 
 
 def _report(target: str | None, table: str, results: dict) -> None:

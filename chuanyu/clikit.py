@@ -9,7 +9,10 @@ import json
 import os
 import sys
 
-__all__ = ["CliError", "handler", "check_json_target", "write_json"]
+__all__ = ["CliError", "handler", "check_json_target", "write_json", "add_no_fail", "begin_bench", "bench_status",
+           "TARGET_MISSED"]
+
+TARGET_MISSED = 3           # a benchmark's exit status when one of its targets was missed
 
 
 class CliError(Exception):
@@ -59,3 +62,32 @@ def write_json(path: str | None, results) -> None:
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
     print(f"results written to {path}", file=sys.stderr)
+
+
+def add_no_fail(parser, dest: str = "no_fail") -> None:
+    """The ``--no-fail`` option of a benchmark command."""
+    parser.add_argument("--no-fail", dest=dest, action="store_true",
+                        help=f"exit 0 even when a target is missed (default: exit status {TARGET_MISSED})")
+
+
+def begin_bench(argv: list | None = None):
+    """Start a benchmark run (``bench.provenance.Run``, recording ``argv``: the command as typed,
+    by default this process's); warn on stderr when the machine is busy."""
+    from bench.provenance import Run
+    run = Run(argv)
+    warning = run.warning()
+    if warning:
+        print(f"chuanyu: {warning}", file=sys.stderr)
+    return run
+
+
+def bench_status(targets, no_fail: bool) -> int:
+    """The exit status of a benchmark whose ``targets`` (dicts with ``met`` and a label in
+    ``target`` or ``label``) were judged: :data:`TARGET_MISSED` when one was missed, unless
+    ``no_fail``; the missed ones listed on stderr."""
+    missed = [t.get("target") or t.get("label") or "?" for t in targets if t.get("met") is False]
+    if missed:
+        print(f"chuanyu: {len(missed)} target{'s' if len(missed) > 1 else ''} missed: "
+              + "; ".join(str(m).strip() for m in missed)
+              + (" (--no-fail: exit 0)" if no_fail else ""), file=sys.stderr)
+    return TARGET_MISSED if missed and not no_fail else 0

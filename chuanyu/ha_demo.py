@@ -29,7 +29,8 @@ __all__ = ["register", "Trader", "replicated_config", "NODE_PORTS"]
 
 NODE_PORTS = ("order_port", "admin_port", "feed_port", "snapshot_port", "drop_copy_port")
 BUY, SELL = 1, 2
-PLATFORMS = {1: ("sc-platform", 0, 1, 2, 5000), 2: ("cq-platform", 1, 3, 4, 4480)}  # session: key, instrument, accounts, price
+# session: key, instrument, the two accounts, price
+PLATFORMS = {1: ("sc-platform", 0, 1, 2, 5000), 2: ("cq-platform", 1, 3, 4, 4480)}
 
 
 def register(commands) -> None:

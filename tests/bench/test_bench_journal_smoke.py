@@ -40,7 +40,7 @@ def test_cli_bench_recovery_writes_json(tmp_path, capsys, monkeypatch):
     real = recovery_bench.daemon_recovery
     monkeypatch.setattr(recovery_bench, "daemon_recovery", lambda d, n, b: real(d, 2_000, b))
     path = tmp_path / "recovery.json"
-    assert cli.main(["bench", "recovery", "--quick", "--batch", "500", "--json", str(path)]) == 0
+    assert cli.main(["bench", "recovery", "--quick", "--batch", "500", "--json", str(path), "--no-fail"]) == 0
     data = json.loads(path.read_text())
     assert data["replay_commands_per_s"] > 0 and data["batch"] == 500 and data["consistent"]
     assert "commands/s" in capsys.readouterr().out
@@ -49,8 +49,8 @@ def test_cli_bench_recovery_writes_json(tmp_path, capsys, monkeypatch):
 
 def test_cli_bench_gateway_runs_the_durability_modes(tmp_path, capsys):
     path = tmp_path / "gateway.json"
-    argv = ["bench", "gateway", "--clients", "1", "--batch", "256", "--duration", "0.6", "--durability", "fsync",
-            "--durability", "none", "--no-baselines", "--json", str(path)]
+    argv = ["bench", "gateway", "--no-fail", "--clients", "1", "--batch", "256", "--duration", "0.6",
+            "--durability", "fsync", "--durability", "none", "--no-baselines", "--json", str(path)]
     assert cli.main(argv) == 0
     data = json.loads(path.read_text())
     runs = data["runs"]
@@ -73,8 +73,8 @@ def test_gateway_bench_refuses_an_unknown_durability_mode():
 def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(gateway_bench, "LATENCY_MIN_S", 0.8)     # the paced rounds' floor, kept short here
     path = tmp_path / "gateway.json"
-    argv = ["bench", "gateway", "--clients", "1", "--rate", "2000", "--duration", "0.5", "--durability", "none",
-            "--rounds", "2", "--json", str(path)]
+    argv = ["bench", "gateway", "--no-fail", "--clients", "1", "--rate", "2000", "--duration", "0.5",
+            "--durability", "none", "--rounds", "2", "--json", str(path)]
     assert cli.main(argv) == 0
     data = json.loads(path.read_text())
     paced, = data["runs"]

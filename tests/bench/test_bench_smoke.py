@@ -216,8 +216,15 @@ def test_a_separate_reference_is_timed_on_its_bounded_slice():
 def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     path = tmp_path / "engine.json"
     argv = ["bench", "engine", "--quick", "--engine", "reference", "--scale", "0.002", "--json", str(path)]
-    assert cli.main(argv) == 0
-    data = json.loads(path.read_text())
+    assert cli.main(argv) == 3                             # the reference model misses its ratio targets
+    assert "targets missed:" in capsys.readouterr().err
+    assert cli.main([*argv, "--no-fail"]) == 0
+    document = json.loads(path.read_text())
+    data = document["workloads"]
+    assert any(t["met"] is False for t in document["targets"])
+    run = document["run"]
+    assert run["argv"][-1] == "--no-fail" and run["date"].endswith("+00:00") and run["cpu"]
+    assert run["commit"] and len(run["load_start"]) == 3 and isinstance(run["loaded"], bool)
     assert [r["workload"] for r in data] == [*workloads.WORKLOADS, "fixed_price_takes", "auction_clearing"]
     assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data[:-2])
     assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-2])
@@ -234,10 +241,10 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
                                    ["auction_clearing"]])
 def test_cli_runs_selected_workloads(capsys, names):
     argv = ["bench", "engine", "--engine", "reference", "--scale", "0.001", "--workload", *names,
-            "--json", "-"]
+            "--json", "-", "--no-fail"]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
-    assert [r["workload"] for r in json.loads(captured.out)] == names
+    assert [r["workload"] for r in json.loads(captured.out)["workloads"]] == names
 
 
 @pytest.mark.parametrize("argv", [

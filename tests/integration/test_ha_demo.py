@@ -31,7 +31,7 @@ def test_the_ha_demo_refuses_a_used_state_dir(tmp_path):
 def test_the_gateway_bench_measures_a_replicated_primary_beside_fsync(tmp_path):
     out = tmp_path / "bench.json"
     r = cli("bench", "gateway", "--batch", "256", "--durability", "fsync", "--replication", "jetstream",
-            "--no-baselines", "--duration", "1", "--clients", "1", "--json", str(out), timeout=300)
+            "--no-baselines", "--duration", "1", "--clients", "1", "--json", str(out), "--no-fail", timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     results = json.loads(out.read_text())
     modes = {run["durability"]: run for run in results["runs"]}
