@@ -235,6 +235,8 @@ def _bench_engine(args) -> int:
         tasks = {name: bar.add_task(name, total=len(phases), start=False) for name in names}
 
         def progress(workload: str, phase: str) -> None:
+            if not err.is_terminal:         # piped or logged: a line per step (a bar draws nothing there)
+                print(f"chuanyu bench engine: {workload}: {phase}", file=sys.stderr, flush=True)
             task = tasks[workload]
             if phase == "generate":
                 bar.start_task(task)

@@ -8,6 +8,7 @@ not the absolute rates, with another run.
 """
 from __future__ import annotations
 
+import sys
 import time
 
 SUITES = ("engine", "gateway", "recovery", "feeds")
@@ -127,6 +128,8 @@ def _bench_all(args) -> int:
         tasks = {s: bar.add_task("waiting", suite=s, total=expected[s], start=False) for s in suites}
 
         def log(suite: str, message: str) -> None:
+            if not err.is_terminal:         # piped or logged: a line per step (a bar draws nothing there)
+                print(f"chuanyu bench {suite}: {message.strip()}", file=sys.stderr, flush=True)
             task = tasks[suite]
             if message == "done":
                 bar.update(task, completed=expected[suite], description="done")
