@@ -69,7 +69,7 @@ __all__ = [
     "AUCTION_TARGETS", "AUCTION_ROUNDS", "ENGINES",
     "EngineUnavailable", "engine_class", "sizes_for", "fresh_engine", "split_batches", "process_batches",
     "call_plan", "bind_calls", "run_calls", "run_calls_timed", "latency_summary",
-    "bench_workload", "bench_takes", "bench_auction", "run_engine_bench", "check_targets", "machine_info",
+    "bench_workload", "bench_takes", "rate_spread", "bench_auction", "run_engine_bench", "check_targets", "machine_info",
     "MEASUREMENTS", "FIXED_PRICE_TAKES", "AUCTION_CLEARING",
 ]
 
@@ -310,6 +310,15 @@ def run_calls_timed(bound: list) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
+def rate_spread(n: int, seconds: list) -> dict:
+    """Commands/s over the rounds: ``min``, ``median`` (the figure reported) and ``max``, so
+    that a reader sees how far one run's figure is from the next."""
+    rates = sorted(n / s for s in seconds if s > 0)
+    if not rates:
+        return {"min": None, "median": None, "max": None}
+    return {"min": rates[0], "median": float(np.median(rates)), "max": rates[-1]}
+
+
 def latency_summary(ns: np.ndarray) -> dict:
     """p50, p99 and p99.9 of per-command latencies in ns, by nearest rank (observed values).
 
@@ -467,6 +476,7 @@ def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEng
         "reference": _name(reference_cls),
         "seed": workload.seed,
         "seconds": {k: [round(x, 4) for x in v] for k, v in seconds.items()},
+        "spread": {k: rate_spread(n, seconds[k]) for k in ("batch", "call")},
         "workload_stats": stats,
     }
 

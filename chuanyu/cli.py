@@ -88,6 +88,13 @@ def _rate(x) -> str:
     return f"{x:.0f}"
 
 
+def _range(spread) -> str:
+    """A figure's spread over the rounds, ``min–max``."""
+    if not spread or spread.get("min") is None:
+        return "-"
+    return f"{_rate(spread['min'])}–{_rate(spread['max'])}"
+
+
 def _us(ns) -> str:
     return "-" if ns is None else f"{ns / 1000:.2f}"
 
@@ -124,7 +131,9 @@ def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"
 
     row("timed commands", lambda r: f"{r['commands']:,}")
     row("process() cmd/s", lambda r: _rate(r["batch_commands_per_s"]))
+    row("  rounds min–max", lambda r: _range(r.get("spread", {}).get("batch")))
     row("per-call cmd/s", lambda r: _rate(r["call_commands_per_s"]))
+    row("  rounds min–max", lambda r: _range(r.get("spread", {}).get("call")))
     row("reference cmd/s", lambda r: _rate(r["reference_commands_per_s"])
         + ("*" if r["reference_commands"] != r["commands"] else ""))
     row("process() ÷ ref", lambda r: _ratio(r["batch_vs_reference"]))

@@ -229,12 +229,16 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     assert run["commit"] and len(run["load_start"]) == 3 and isinstance(run["loaded"], bool)
     assert [r["workload"] for r in data] == [*workloads.WORKLOADS, "fixed_price_takes", "auction_clearing"]
     assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data[:-2])
+    for r in data[:-2]:                                    # each figure with its spread over the rounds
+        for path, rate in (("batch", r["batch_commands_per_s"]), ("call", r["call_commands_per_s"])):
+            spread = r["spread"][path]
+            assert spread["min"] <= spread["median"] <= spread["max"] and spread["median"] == pytest.approx(rate)
     assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-2])
     assert set(engine_bench.AUCTION_RESULT_KEYS) <= set(data[-1])
     assert all(r["reject_fraction"] == 0 for r in data if r["risk"])
     assert AUCTION_TARGET in data[0]["targets"] and list(data[-1]["targets"]) == [AUCTION_TARGET]
     out = capsys.readouterr().out
-    assert "process() ÷ ref" in out and "targets on exchange_core_mix" in out
+    assert "process() ÷ ref" in out and "targets on exchange_core_mix" in out and "rounds min–max" in out
     assert "risk on" in out and "risk-on ÷ risk-off" in out and "fixed-price takes" in out
     assert "auction clearing" in out and "clearing a 10,000-bid auction" in out
 
