@@ -134,6 +134,10 @@ def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"
     row("  rounds min–max", lambda r: _range(r.get("spread", {}).get("batch")))
     row("per-call cmd/s", lambda r: _rate(r["call_commands_per_s"]))
     row("  rounds min–max", lambda r: _range(r.get("spread", {}).get("call")))
+    row("plain book cmd/s", lambda r: _rate(r.get("plain_commands_per_s")))
+    row("process() ÷ plain", lambda r: _ratio(r.get("batch_vs_plain")))
+    row("per-call ÷ plain", lambda r: _ratio(r.get("call_vs_plain")))
+    row("plain: same trades", lambda r: {True: "yes", False: "NO", None: "-"}[r.get("plain_trades_agree")])
     row("reference cmd/s", lambda r: _rate(r["reference_commands_per_s"])
         + ("*" if r["reference_commands"] != r["commands"] else ""))
     row("process() ÷ ref", lambda r: _ratio(r["batch_vs_reference"]))
@@ -237,7 +241,7 @@ def _bench_engine(args) -> int:
     run = begin_bench(args.argv)
     names = list(dict.fromkeys(args.workload)) if args.workload else list(_WORKLOAD_NAMES)
     # fixed_price_takes and auction_clearing have no per-call or latency phase
-    phases = ("generate", "process()", "per-call", "latency", "reference")
+    phases = ("generate", "process()", "per-call", "plain book", "latency", "reference")
     with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
@@ -273,6 +277,10 @@ def _bench_engine(args) -> int:
         out.print(_takes_table(takes, Table))
     if auctions:
         out.print(_auction_table(auctions, Table))
+    if any(r.get("plain_commands_per_s") for r in results):
+        out.print("plain book: a pure-Python price-time book on sortedcontainers (bench/plain_book.py), the same "
+                  "commands from the same book, its trades checked against the engine's; per-call times the "
+                  "engine's methods without reading their numpy results", highlight=False)
     for r in results:
         if r["reference_commands"] != r["commands"]:
             out.print(f"* {r['workload']}: reference model timed on the first "
