@@ -67,7 +67,8 @@ def test_after_a_move_to_another_port_reconnect_finds_it_and_every_report_comes_
         assert d.stop() == 0
         d.start("--order-port", moved.rsplit(":", 1)[1])  # the same state dir: the same numbering
         assert d.info["orders"] == moved
-        fill_while_away(session(d, Client, d.info["orders"], 2, "cq-platform", zctx), 6)
+        with session(d, Client, d.info["orders"], 2, "cq-platform", zctx) as cq:
+            fill_while_away(cq, 6)
         ack = c.reconnect(timeout_ms=10_000)              # the old endpoint first, then the new one
         assert c.endpoint == moved and ack.report_seq == 20 + 5 + 6
         missed = receive(c, ack.report_seq - c.last_report_seq)
