@@ -25,6 +25,8 @@ from sortedcontainers import SortedDict
 
 from matching import CommandType, EventKind, OrderType, Side, TimeInForce
 
+from bench.workloads import SETUP_CHUNK
+
 __all__ = ["PlainBook", "engine_trades", "trades_agree"]
 
 _NEW, _CANCEL, _REPLACE = int(CommandType.NEW_ORDER), int(CommandType.CANCEL), int(CommandType.REPLACE)
@@ -165,7 +167,8 @@ def engine_trades(events: np.ndarray) -> list:
 
 def trades_agree(workload, trades: list, engine_cls=None) -> bool:
     """Do ``trades`` (a plain book's over ``workload.timed``, after its setup) equal the engine's?"""
-    from bench.engine_bench import fresh_engine   # noqa: PLC0415
     from matching import Engine                    # noqa: PLC0415
-    engine = fresh_engine(engine_cls or Engine, workload)
+    engine = workload.make_engine(engine_cls or Engine)
+    for start in range(0, len(workload.setup), SETUP_CHUNK):
+        engine.process(workload.setup[start:start + SETUP_CHUNK])
     return engine_trades(engine.process(workload.timed)) == trades
