@@ -192,8 +192,8 @@ def test_a_restarted_standby_catches_up(market, zctx):
 
 @pytest.mark.parametrize("victim", ["a follower", "the leader"])
 def test_one_nats_server_killed_loses_nothing(tmp_path, zctx, victim):
-    """One server of three dies while a platform trades. A follower's death goes unnoticed (no
-    pause, no failover). The stream leader's pauses acknowledgements while JetStream elects
+    """One server of three dies while a platform trades. A follower's death costs at most the
+    node's reconnect to another server (no failover). The stream leader's pauses acknowledgements while JetStream elects
     another, a few seconds of Raft; when it also led the lease bucket the lease may lapse
     meanwhile and another node take over: either way nothing is lost."""
     with NatsCluster(tmp_path / "nats", 3) as cluster:
@@ -217,7 +217,9 @@ def test_one_nats_server_killed_loses_nothing(tmp_path, zctx, victim):
             assert trader.numbering_whole()
             if victim == "a follower":
                 times = [at for at, _, _ in trader.reports]
-                assert max(b - a for a, b in zip(times, times[1:])) < 1.0      # no pause
+                # at most the node's own reconnect to another server (about a second in CI's
+                # debug build); a leader's death pauses for the election, seconds more
+                assert max(b - a for a, b in zip(times, times[1:])) < 2.0
                 assert trader.reconnects == 0 and market.primary() is primary
             st = wait_caught_up(market, zctx, 30)
             assert len({s["state_digest"] for s in st.values()}) == 1
