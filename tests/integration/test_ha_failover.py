@@ -220,7 +220,7 @@ def test_one_nats_server_killed_loses_nothing(tmp_path, zctx, victim):
                 # at most the node's own reconnect to another server (about a second in CI's
                 # debug build); a leader's death pauses for the election, seconds more
                 assert max(b - a for a, b in zip(times, times[1:])) < 2.0
-                assert trader.reconnects == 0 and market.primary() is primary
+                assert market.primary() is primary    # no failover (a trader silent 0.6 s may log in again)
             st = wait_caught_up(market, zctx, 30)
             assert len({s["state_digest"] for s in st.values()}) == 1
         finally:
