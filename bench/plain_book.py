@@ -47,39 +47,57 @@ class PlainBook:
         self.trades: list = []
 
     # ------------------------------------------------------------------ the per-call API
+    def place(self, instrument: int, account: int, side: int, qty: int, price: int = 0,
+              order_type: int = 1, tif: int = 1, *_unused) -> tuple[int, list]:
+        """Enter an order: ``(order id, fills)``, each fill ``(price, qty, contra order id)``;
+        id 0 for a FOK that could not fill (refused). Arguments past ``tif`` (the engine's
+        STP mode, client order id, time stamp, sequence) are accepted and ignored."""
+        market = order_type == _MARKET
+        if tif == _FOK and not self._fillable(instrument, account, side, qty, price, market):
+            return 0, []
+        oid = self.next_id
+        self.next_id += 1
+        fills = []
+        left = self._match(oid, instrument, account, side, qty, price, market, fills)
+        if left and not market and tif in _RESTS:
+            self._rest(oid, instrument, side, price, left, account)
+        return oid, fills
+
     def submit(self, instrument: int, account: int, side: int, qty: int, price: int = 0,
                order_type: int = 1, tif: int = 1) -> int:
         """Enter an order; its id (0: a FOK that could not fill, refused)."""
-        market = order_type == _MARKET
-        if tif == _FOK and not self._fillable(instrument, account, side, qty, price, market):
-            return 0
-        oid = self.next_id
-        self.next_id += 1
-        left = self._match(oid, instrument, account, side, qty, price, market)
-        if left and not market and tif in _RESTS:
-            self._rest(oid, instrument, side, price, left, account)
-        return oid
+        return self.place(instrument, account, side, qty, price, order_type, tif)[0]
 
-    def cancel(self, order_id: int, account: int) -> bool:
+    def cancel(self, order_id: int, account: int, *_unused) -> bool:
         o = self.orders.get(order_id)
         if o is None or o[4] != account:
             return False
         self._unlink(order_id, o)
         return True
 
-    def replace(self, order_id: int, account: int, price: int, qty: int) -> bool:
+    def withdraw(self, order_id: int, account: int, *_unused) -> tuple[int, tuple]:
+        """Cancel an order: ``(its id, no fills)``, id 0 when there was no such order of the account."""
+        return (order_id if self.cancel(order_id, account) else 0), ()
+
+    def amend(self, order_id: int, account: int, price: int, qty: int, *_unused) -> tuple[int, list]:
+        """Change an order's price and quantity: ``(its id, fills)`` as :meth:`place`'s, id 0
+        when there was no such order of the account."""
         o = self.orders.get(order_id)
         if o is None or o[4] != account:
-            return False
+            return 0, []
         if price == o[2] and qty <= o[3]:
             o[3] = qty                   # in place: it keeps its turn
-            return True
+            return order_id, []
         self._unlink(order_id, o)
         instrument, side = o[0], o[1]
-        left = self._match(order_id, instrument, account, side, qty, price, False)
+        fills = []
+        left = self._match(order_id, instrument, account, side, qty, price, False, fills)
         if left:
             self._rest(order_id, instrument, side, price, left, account)
-        return True
+        return order_id, fills
+
+    def replace(self, order_id: int, account: int, price: int, qty: int) -> bool:
+        return self.amend(order_id, account, price, qty)[0] != 0
 
     # ------------------------------------------------------------------ a command array
     def run(self, commands: np.ndarray) -> None:
@@ -101,7 +119,7 @@ class PlainBook:
     def _contra(self, instrument: int, side: int) -> SortedDict:
         return self.asks[instrument] if side == _BUY else self.bids[instrument]
 
-    def _match(self, oid, instrument, account, side, qty, price, market) -> int:
+    def _match(self, oid, instrument, account, side, qty, price, market, fills: list) -> int:
         book = self._contra(instrument, side)
         buy = side == _BUY
         orders, trades = self.orders, self.trades
@@ -116,6 +134,7 @@ class PlainBook:
                 return 0
             n = qty if qty < r[3] else r[3]
             trades.append((oid, rid, level_price, n) if buy else (rid, oid, level_price, n))
+            fills.append((level_price, n, rid))
             qty -= n
             r[3] -= n
             if not r[3]:

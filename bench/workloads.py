@@ -16,6 +16,11 @@ time), so a reader can check that the workload is meaningful.
 
 Workloads
 ---------
+``broker_mix``
+    One book of about 1,900 resting orders; 62% limit adds (an eighth of them marketable),
+    28% cancels, 10% IOC sweeps: a broker's flow, the shallow book the per-call targets use.
+``broker_deep``
+    The same stream over a 100,000-order book spread across the whole band.
 ``exchange_core_mix``
     One book of about 1,000 resting orders; 9% GTC orders, 3% IOC orders, 6% cancels and
     82% moves (a replace to a new price), after exchange-core's single-pair benchmark.
@@ -69,7 +74,7 @@ from matching.instrument import MAX_QTY, Instrument
 from matching.reference import ReferenceEngine
 
 __all__ = [
-    "Workload", "WORKLOADS", "BASE_WORKLOADS", "generate", "exchange_core_mix", "carbon_mix", "deep_book",
+    "Workload", "WORKLOADS", "BASE_WORKLOADS", "generate", "broker_mix", "broker_deep", "exchange_core_mix", "carbon_mix", "deep_book",
     "fixed_price_takes", "risk_name", "instruments", "REFERENCE_PRICE", "MAX_ACCOUNTS", "N_INSTRUMENTS",
     "RISK_SUFFIX", "RISK_ACCOUNTS", "RISK_FEES", "RISK_CASH", "RISK_UNITS", "FIXED_PRICE_TAKES",
     "auction_clearing", "auction_summary", "AUCTION_CLEARING",
@@ -562,19 +567,22 @@ NEAR_LEVELS = 10                # setup: one order on each of the first 10 level
 GAP_SEARCH = 20                 # a near add looks this many levels deep for a free price
 
 
-def _carbon_setup(rng, n_resting: int, far: tuple[int, int], n_accounts: int = MAX_ACCOUNTS) -> np.ndarray:
+def _carbon_setup(rng, n_resting: int, far: tuple[int, int], n_accounts: int = MAX_ACCOUNTS,
+                  n_instruments: int = N_INSTRUMENTS) -> np.ndarray:
     """One order on each of the ``NEAR_LEVELS`` levels next to the reference price on
     every side of every instrument, the rest uniformly ``far`` ticks away."""
-    n_near = min(n_resting, 2 * N_INSTRUMENTS * NEAR_LEVELS)
-    near = 1 + (np.arange(n_near) // (2 * N_INSTRUMENTS)) % NEAR_LEVELS
+    n_near = min(n_resting, 2 * n_instruments * NEAR_LEVELS)
+    near = 1 + (np.arange(n_near) // (2 * n_instruments)) % NEAR_LEVELS
     rest = rng.integers(far[0], far[1] + 1, n_resting - n_near)
-    return _passive_setup(rng, N_INSTRUMENTS, np.concatenate([near, rest]), n_accounts)
+    return _passive_setup(rng, n_instruments, np.concatenate([near, rest]), n_accounts)
 
 
 def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int,
                    far: tuple[int, int], shadow, accounts: int = MAX_ACCOUNTS,
-                   risk: bool = False) -> Workload:
-    """The carbon_mix stream over ``setup``'s book: 60% adds, 30% cancels, 10% sweeps.
+                   risk: bool = False, *, n_instruments: int = N_INSTRUMENTS,
+                   mix: tuple[float, float, float] = (0.6, 0.3, 0.1), marketable: float = 0.0) -> Workload:
+    """The carbon_mix stream over ``setup``'s book: 60% adds, 30% cancels, 10% sweeps
+    (``mix``) on ``n_instruments`` instruments.
 
     The mix fixes the long-run balance: adds bring 0.6 orders per command and cancels
     take 0.3 whatever the book holds, so a steady book needs sweeps that fill about
@@ -583,13 +591,15 @@ def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int
     the top of the book is kept thin: a *near* add rests on the first free price level
     at or behind its side's best, without crossing. A *far* add rests ``far`` ticks from
     the reference price, beyond the sweeps. The share of far adds rises when the book is
-    below its starting size and falls above it; far orders mostly leave by cancels.
+    below its starting size and falls above it; far orders mostly leave by cancels. A
+    ``marketable`` share of the adds is instead priced at the other side's best: it trades
+    there and rests what is left.
 
     With ``risk`` the setup's orders come from ``accounts`` accounts, and the workload
     (named ``name`` plus :data:`RISK_SUFFIX`) first creates and funds them.
     """
     n = n_commands
-    ins_list = instruments(N_INSTRUMENTS)
+    ins_list = instruments(n_instruments)
     target = max(len(setup), 1)                                  # orders resting after setup
     if risk:
         setup = _risk_setup(setup, accounts, len(ins_list))
@@ -597,8 +607,8 @@ def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int
     fees = RISK_FEES if risk else None
     sim = _Shadow(shadow, ins_list, setup, n, risk=risk, fees=fees)
     w = _Writer(n, len(setup) + 1)
-    kind = rng.choice(3, size=n, p=[0.6, 0.3, 0.1]).tolist()
-    ins = rng.integers(0, N_INSTRUMENTS, n).tolist()
+    kind = rng.choice(3, size=n, p=list(mix)).tolist()
+    ins = rng.integers(0, n_instruments, n).tolist()
     side = rng.integers(1, 3, n).tolist()
     qty = rng.integers(1, 1001, n).tolist()
     acct = (rng.integers(0, MAX_ACCOUNTS, n) % accounts).tolist()
@@ -617,7 +627,10 @@ def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int
             s = side[i]
             bids, asks, bid, ask = sim.book(n_ins, GAP_SEARCH)
             price = None
-            if u1[i] < _clip(0.5 + 4.0 * (1.0 - fill), 0.05, 0.95):
+            other = ask if s == Side.BUY else bid
+            if u2[i] < marketable and other is not None:
+                price = other                                    # crosses: trades, then rests the rest
+            elif u1[i] < _clip(0.5 + 4.0 * (1.0 - fill), 0.05, 0.95):
                 d = distance[i]
                 price = REFERENCE_PRICE - d if s == Side.BUY else REFERENCE_PRICE + d
                 if (s == Side.BUY and ask is not None and price >= ask) or (
@@ -632,7 +645,7 @@ def _carbon_stream(name: str, rng, seed: int, setup: np.ndarray, n_commands: int
                         break
                     price = _clamp(price + away)
             w.new(n_ins, acct[i], s, qty[i], price)
-            label = "add"
+            label = "marketable_add" if price == other else "add"
         elif k == 1:                                             # cancel a live order
             oid = sim.random_live(u1[i])
             w.cancel(oid, sim.account[oid])
@@ -737,6 +750,60 @@ def deep_book(n_commands: int = 1_000_000, n_resting: int = 1_000_000, *, seed: 
     accounts = _accounts_for(risk, n_accounts)
     setup = _carbon_setup(rng, n_resting, DEEP_FAR, accounts)
     return _carbon_stream("deep_book", rng, seed, setup, n_commands, DEEP_FAR, shadow, accounts, risk)
+
+
+# --------------------------------------------------------------------------- broker_mix, broker_deep
+BROKER_MIX = (0.62, 0.28, 0.10)     # adds, cancels, sweeps
+BROKER_MARKETABLE = 0.125           # of the adds
+BROKER_FAR = (20, 80)               # ticks: broker_mix's far adds, ~1,900 orders over ~120 levels
+BROKER_DEEP_FAR = (1, 499)          # ... and broker_deep's: every tick of the band
+
+
+def broker_mix(n_commands: int = 200_000, n_resting: int = 1_900, *, seed: int = 6,
+               shadow=ReferenceEngine, risk: bool = False, n_accounts: int | None = None) -> Workload:
+    """One instrument, the mix a broker's flow makes: 62% limit adds (an eighth of them
+    marketable), 28% cancels anywhere in the book, 10% IOC sweeps; about 1,900 resting orders.
+
+    The stream is :func:`carbon_mix`'s on one instrument, with the far adds 20-80 ticks out
+    and an eighth of the adds priced at the other side's best.
+
+    Parameters
+    ----------
+    n_commands : int
+        Length of the timed stream.
+    n_resting : int
+        Orders resting after setup.
+    seed : int
+        Seed of the random draws.
+    shadow : type
+        Engine class that simulates the stream while it is written.
+    risk : bool
+        Build the risk-on variant, ``broker_mix_risk``.
+    n_accounts : int, optional
+        Risk on: accounts to create and fund (default :data:`RISK_ACCOUNTS`).
+
+    Returns
+    -------
+    Workload
+    """
+    return _broker("broker_mix", BROKER_FAR, n_commands, n_resting, seed, shadow, risk, n_accounts)
+
+
+def broker_deep(n_commands: int = 200_000, n_resting: int = 100_000, *, seed: int = 7,
+                shadow=ReferenceEngine, risk: bool = False, n_accounts: int | None = None) -> Workload:
+    """:func:`broker_mix`'s stream over a 100,000-order book: the far orders spread over every
+    tick of the band (about 1,000 levels, some 100 orders deep), so cancels land anywhere
+    in long queues. Parameters as :func:`broker_mix`'s."""
+    return _broker("broker_deep", BROKER_DEEP_FAR, n_commands, n_resting, seed, shadow, risk, n_accounts)
+
+
+def _broker(name: str, far: tuple[int, int], n_commands: int, n_resting: int, seed: int, shadow, risk: bool,
+            n_accounts: int | None) -> Workload:
+    rng = np.random.default_rng([seed, 0xD])
+    accounts = _accounts_for(risk, n_accounts)
+    setup = _carbon_setup(rng, n_resting, far, accounts, n_instruments=1)
+    return _carbon_stream(name, rng, seed, setup, n_commands, far, shadow, accounts, risk, n_instruments=1,
+                          mix=BROKER_MIX, marketable=BROKER_MARKETABLE)
 
 
 # --------------------------------------------------------------------------- (d) fixed_price_takes
@@ -926,6 +993,8 @@ def _auction_stats(setup_events: np.ndarray, events: np.ndarray, n_bids: int, re
 
 # --------------------------------------------------------------------------- the registry
 BASE_WORKLOADS = {
+    "broker_mix": broker_mix,
+    "broker_deep": broker_deep,
     "exchange_core_mix": exchange_core_mix,
     "carbon_mix": carbon_mix,
     "deep_book": deep_book,

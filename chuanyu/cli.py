@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .argtypes import number
 from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, write_json
@@ -27,7 +28,7 @@ __all__ = ["main", "build_parser", "CliError"]
 
 # --------------------------------------------------------------------------- chuanyu bench ...
 _WORKLOAD_NAMES = (                 # bench.engine_bench.MEASUREMENTS
-    "exchange_core_mix", "exchange_core_mix_risk", "carbon_mix", "carbon_mix_risk",
+    "broker_mix", "broker_mix_risk", "broker_deep", "broker_deep_risk", "exchange_core_mix", "exchange_core_mix_risk", "carbon_mix", "carbon_mix_risk",
     "deep_book", "deep_book_risk", "fixed_price_takes", "auction_clearing",
 )
 
@@ -135,8 +136,9 @@ def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"
     row("per-call cmd/s", lambda r: _rate(r["call_commands_per_s"]))
     row("  rounds min–max", lambda r: _range(r.get("spread", {}).get("call")))
     row("plain book cmd/s", lambda r: _rate(r.get("plain_commands_per_s")))
+    row("plain per-call cmd/s", lambda r: _rate(r.get("plain_call_commands_per_s")))
     row("process() ÷ plain", lambda r: _ratio(r.get("batch_vs_plain")))
-    row("per-call ÷ plain", lambda r: _ratio(r.get("call_vs_plain")))
+    row("per-call ÷ plain per-call", lambda r: _ratio(r.get("call_vs_plain")))
     row("plain: same trades", lambda r: {True: "yes", False: "NO", None: "-"}[r.get("plain_trades_agree")])
     row("reference cmd/s", lambda r: _rate(r["reference_commands_per_s"])
         + ("*" if r["reference_commands"] != r["commands"] else ""))
@@ -154,6 +156,21 @@ def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"
     row("rejected", lambda r: f"{r['reject_fraction']:.2%}")
     if any(r.get("risk") for r in results):
         row("funded accounts", lambda r: "-" if r.get("accounts") is None else f"{r['accounts']:,}")
+    return table
+
+
+def _curve_table(results: list, Table):
+    """process() throughput by commands per call, one column per workload, each size with its
+    rounds' range, then the whole workload in one call over slices of 1,024."""
+    table = Table(title="process() cmd/s by commands per call", title_justify="left")
+    table.add_column("")
+    for r in results:
+        table.add_column(r["workload"], justify="right")
+    for size in results[0]["batch_curve"]:
+        label = "whole workload" if size == "whole" else f"{int(size):,} a call"
+        table.add_row(label, *(_rate(r["batch_curve"][size]["median"]) for r in results))
+        table.add_row("  rounds min–max", *(_range(r["batch_curve"][size]) for r in results))
+    table.add_row("whole ÷ 1,024", *(_ratio(r.get("whole_vs_slices")) for r in results))
     return table
 
 
@@ -223,15 +240,19 @@ def _auction_table(results: list, Table):
 def _bench_engine(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from hdrh.histogram import HdrHistogram
     from rich.table import Table
 
     try:
         from bench import engine_bench
+        from bench.histograms import save_histograms
     except ImportError as exc:          # e.g. a stale or missing build of the compiled engine
         raise CliError(f"cannot load the engine benchmark: {exc}") from None
 
     check_json_target(args.json)
     out = Console(stderr=args.json == "-")
+    if not out.is_terminal:             # a file or a pipe has no width to wrap the tables to
+        out.width = 160
     err = Console(stderr=True)
     try:
         engine_bench.engine_class(args.engine)
@@ -241,7 +262,7 @@ def _bench_engine(args) -> int:
     run = begin_bench(args.argv)
     names = list(dict.fromkeys(args.workload)) if args.workload else list(_WORKLOAD_NAMES)
     # fixed_price_takes and auction_clearing have no per-call or latency phase
-    phases = ("generate", "process()", "per-call", "plain book", "latency", "reference")
+    phases = ("generate", "process()", "per-call", "plain book", "latency", "batch sizes", "reference")
     with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
@@ -269,18 +290,23 @@ def _bench_engine(args) -> int:
     auctions = [r for r in results if r["workload"] == engine_bench.AUCTION_CLEARING]
     risk_off = [r for r in results if r["workload"] not in special and not r.get("risk")]
     risk_on = [r for r in results if r["workload"] not in special and r.get("risk")]
-    if risk_off:
-        out.print(_results_table(risk_off, Table))
-    if risk_on:
-        out.print(_results_table(risk_on, Table, title=_risk_title(risk_on)))
+    # three workloads a table: wider tables wrap every cell on an 80-column terminal
+    for start in range(0, len(risk_off), 3):
+        out.print(_results_table(risk_off[start:start + 3], Table))
+    for start in range(0, len(risk_on), 3):
+        out.print(_results_table(risk_on[start:start + 3], Table, title=_risk_title(risk_on)))
+    curves = [r for r in results if r.get("batch_curve")]
+    for start in range(0, len(curves), 3):
+        out.print(_curve_table(curves[start:start + 3], Table))
     if takes:
         out.print(_takes_table(takes, Table))
     if auctions:
         out.print(_auction_table(auctions, Table))
     if any(r.get("plain_commands_per_s") for r in results):
         out.print("plain book: a pure-Python price-time book on sortedcontainers (bench/plain_book.py), the same "
-                  "commands from the same book, its trades checked against the engine's; per-call times the "
-                  "engine's methods without reading their numpy results", highlight=False)
+                  "commands from the same book, its trades checked against the engine's. per-call: place/withdraw/"
+                  "amend, each result's order id and fills read, as a broker's code would (the plain book's the "
+                  "same way); plain book cmd/s: its own loop, results unread", highlight=False)
     for r in results:
         if r["reference_commands"] != r["commands"]:
             out.print(f"* {r['workload']}: reference model timed on the first "
@@ -299,18 +325,23 @@ def _bench_engine(args) -> int:
 
     checks = engine_bench.check_targets(results)
     if checks:
-        checked = ", ".join(dict.fromkeys(c["workload"] for c in checks))
-        targets = Table(title=f"targets on {checked} (ratios from this run)", title_justify="left")
-        for header in ("target", "measured", "goal", ""):
-            targets.add_column(header, justify="left" if header == "target" else "right")
+        targets = Table(title="targets (ratios from this run)", title_justify="left")
+        for header in ("workload", "target", "measured", "goal", ""):
+            targets.add_column(header, justify="left" if header in ("workload", "target") else "right")
         for c in checks:
             shown = "n/a" if c["value"] is None else _quantity(c["value"], c["unit"])
             goal = ("≥ " if c["kind"] == "min" else "≤ ") + _quantity(c["goal"], c["unit"])
             mark = {True: "[green]met[/]", False: "[red]missed[/]", None: "[dim]n/a[/]"}[c["met"]]
-            targets.add_row(c["label"], shown, goal, mark)
+            targets.add_row(c["workload"], c["label"], shown, goal, mark)
         out.print(targets)
 
     write_json(args.json, {"workloads": results, "targets": checks, "run": run.finish()})
+    saved = save_histograms(args.json, {f"{r['workload']}.per-call": HdrHistogram.decode(r["latency_histogram"])
+                                        for r in results if r.get("latency_histogram")},
+                            comment="per-call latency, results read")
+    if saved:
+        err.print(f"latency histograms (HdrHistogram log and percentile distribution) beside it: "
+                  f"{saved[0].parent}/{Path(args.json).stem}.*.hdr, *.hgrm", highlight=False)
     return bench_status(checks, args.no_fail)
 
 

@@ -13,7 +13,7 @@ import time
 
 SUITES = ("engine", "gateway", "recovery", "feeds")
 # --quick: the engine workloads the engine targets are judged on
-_QUICK_WORKLOADS = ("exchange_core_mix", "exchange_core_mix_risk")
+_QUICK_WORKLOADS = ("broker_mix", "broker_deep", "exchange_core_mix", "exchange_core_mix_risk")
 
 
 def add_bench_all(bench) -> None:

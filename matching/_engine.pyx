@@ -4,10 +4,14 @@
 cimport cython
 cimport numpy as cnp
 from cpython.object cimport PyObject, PyTypeObject
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetPointer, PyCapsule_New, PyCapsule_SetContext
 from cpython.ref cimport Py_INCREF
-from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset
+from posix.mman cimport MADV_HUGEPAGE, madvise
 
 import dataclasses
 
@@ -58,6 +62,11 @@ cdef enum:
     INITIAL_EVENTS = 1024
     INITIAL_TOUCHED = 64
     EVENT_BLOCK = 2048
+    HAND_OVER_ROWS = 8192           # a batch with at least this many events gets the buffer itself
+    EVENTS_PER_COMMAND = 3          # rows reserved per command of a batch (a command makes ~2.5)
+    MAX_RESERVED_EVENTS = 1 << 21   # ... up to this many rows; beyond, the buffer grows as it fills
+    HUGE_PAGE_BYTES = 2 * 1024 * 1024
+    MAX_SPARE_BYTES = 512 * 1024 * 1024
     INITIAL_ACCOUNTS = 1024
 
     # which resting orders _cancel_where takes
@@ -205,6 +214,25 @@ cdef bint symbol_valid(const char* symbol) noexcept nogil:
     return True
 
 
+# One large event buffer, handed over to an array that has since been freed, kept for the
+# next large batch of any engine: its pages are already mapped and faulted in, where a
+# fresh buffer's must be zeroed by the kernel first (as much memory traffic as the events).
+# Only touched with the GIL held: by array deallocation and before a batch releases it.
+cdef void* _spare_events = NULL
+cdef size_t _spare_bytes = 0
+
+
+cdef void _recycle_events(object capsule) noexcept:
+    global _spare_events, _spare_bytes
+    cdef void* buffer = PyCapsule_GetPointer(capsule, NULL)
+    cdef size_t size = <size_t>PyCapsule_GetContext(capsule)
+    if size > _spare_bytes and size <= MAX_SPARE_BYTES:
+        free(_spare_events)
+        _spare_events, _spare_bytes = buffer, size
+    else:
+        free(buffer)
+
+
 cdef void* grow(void* ptr, int64_t count, size_t size) noexcept nogil:
     return realloc(ptr, <size_t>count * size)
 
@@ -222,6 +250,71 @@ cdef int32_t grow_pool(void** pool, int32_t* cap, size_t size, int32_t divisor) 
 
 
 @cython.final
+# ------------------------------------------------------------------ per-call results
+@cython.freelist(64)
+@cython.final
+cdef class Fill:
+    """One trade of the order a per-call method placed, amended or withdrew.
+
+    A plain read-only record: reading a field costs what reading a tuple item does, where
+    a field of a numpy event row costs a numpy scalar.
+    """
+    cdef readonly int64_t trade_id, price, qty, fee, contra_order_id
+    cdef readonly int32_t contra_account
+
+    def __repr__(self):
+        return (f"Fill(trade_id={self.trade_id}, price={self.price}, qty={self.qty}, fee={self.fee}, "
+                f"contra_order_id={self.contra_order_id}, contra_account={self.contra_account})")
+
+    def astuple(self):
+        """``(trade_id, price, qty, fee, contra_order_id, contra_account)``."""
+        return (self.trade_id, self.price, self.qty, self.fee, self.contra_order_id, self.contra_account)
+
+
+@cython.freelist(16)
+@cython.final
+cdef class OrderResult:
+    """What one per-call command did to its order (see :meth:`Engine.place`).
+
+    ``status`` is the ``EventKind`` of the order's last word in the command: ACCEPTED,
+    REPLACED, CANCELLED (an IOC remainder, a self-trade, or a withdrawal) or REJECTED;
+    ``reason`` its ``Reject`` or ``CancelReason`` code (0 otherwise). ``order_id`` is 0 when a
+    new order is rejected. ``leaves`` is what rests on the book afterwards, ``filled`` the
+    quantity traded and ``fills`` the trades, oldest first. ``events`` gives the command's
+    full ``EVENT_DTYPE`` rows, depth included, built only when read.
+    """
+    cdef readonly int64_t order_id, filled, leaves
+    cdef readonly int status
+    cdef readonly int reason
+    cdef readonly tuple fills
+    cdef bytes _raw
+
+    @property
+    def n_fills(self):
+        return len(self.fills)
+
+    @property
+    def ok(self):
+        """True unless the command was rejected."""
+        return self.status != EV_REJECTED
+
+    @property
+    def events(self):
+        return np.frombuffer(self._raw, dtype=EVENT_DTYPE)
+
+    def astuple(self):
+        """``(order_id, status, reason, filled, leaves, fills as tuples)``: comparable across engines."""
+        return (self.order_id, self.status, self.reason, self.filled, self.leaves,
+                tuple(f.astuple() for f in self.fills))
+
+    def __repr__(self):
+        return (f"OrderResult(order_id={self.order_id}, status={self.status}, reason={self.reason}, "
+                f"filled={self.filled}, leaves={self.leaves}, fills={len(self.fills)})")
+
+
+cdef tuple _NO_FILLS = ()
+
+
 cdef class Engine:
     """The price-time-priority matching engine.
 
@@ -651,12 +744,12 @@ cdef class Engine:
         cdef void* p
         cdef Event* e
         if self.n_events == self.events_cap:
-            p = grow(self.events, self.events_cap * 2, sizeof(Event))
+            p = grow(self.events, max(self.events_cap * 2, INITIAL_EVENTS), sizeof(Event))
             if p == NULL:
                 self.oom = True
                 return NULL
             self.events = <Event*>p
-            self.events_cap *= 2
+            self.events_cap = max(self.events_cap * 2, INITIAL_EVENTS)
         e = &self.events[self.n_events]
         self.n_events += 1
         memset(e, 0, sizeof(Event))
@@ -2152,6 +2245,53 @@ cdef class Engine:
         Py_INCREF(_EVENT_DESCR)     # PyArray_NewFromDescr steals a reference
         return PyArray_NewFromDescr(&PyArray_Type, <cnp.PyArray_Descr*>_EVENT_DESCR, 1, dims, NULL, NULL, 0, NULL)
 
+    cdef object _hand_over_events(self):
+        """The C buffer itself as the result array, without a copy: the array frees it.
+
+        Copying a large run's events into a fresh array costs as much as matching them
+        (every row written twice, and the copy's pages faulted in), so the buffer changes
+        hands and the next run starts another (the spare, if there is one). The rows past
+        the events were never written, so on Linux they take no memory.
+        """
+        cdef int64_t n = self.n_events
+        cdef cnp.npy_intp dims[1]
+        dims[0] = n
+        Py_INCREF(_EVENT_DESCR)     # PyArray_NewFromDescr steals a reference
+        out = PyArray_NewFromDescr(&PyArray_Type, <cnp.PyArray_Descr*>_EVENT_DESCR, 1, dims, NULL,
+                                   self.events, cnp.NPY_ARRAY_CARRAY, NULL)
+        owner = PyCapsule_New(self.events, NULL, _recycle_events)
+        PyCapsule_SetContext(owner, <void*><size_t>(self.events_cap * sizeof(Event)))
+        Py_INCREF(owner)            # PyArray_SetBaseObject steals a reference
+        cnp.PyArray_SetBaseObject(<cnp.ndarray>out, owner)
+        self.events = NULL
+        self.events_cap = 0
+        self.n_events = 0
+        return out
+
+    cdef int _reserve_events(self, int64_t rows) except -1:
+        """Room for ``rows`` events before a run, so a large batch does not grow the buffer
+        by doubling (each step a copy); large buffers ask for transparent huge pages."""
+        global _spare_events, _spare_bytes
+        cdef void* fresh
+        if self.events_cap >= rows:
+            return 0
+        if _spare_bytes >= rows * sizeof(Event):
+            free(self.events)
+            self.events = <Event*>_spare_events
+            self.events_cap = <int64_t>(_spare_bytes // sizeof(Event))
+            _spare_events, _spare_bytes = NULL, 0
+            return 0
+        fresh = malloc(rows * sizeof(Event))
+        if fresh == NULL:
+            raise MemoryError("the matching engine could not grow its event buffer")
+        if rows * sizeof(Event) >= HUGE_PAGE_BYTES:
+            madvise(<void*>((<uintptr_t>fresh + HUGE_PAGE_BYTES - 1) & ~(<uintptr_t>HUGE_PAGE_BYTES - 1)),
+                    rows * sizeof(Event) - HUGE_PAGE_BYTES, MADV_HUGEPAGE)
+        free(self.events)
+        self.events = <Event*>fresh
+        self.events_cap = rows
+        return 0
+
     cdef object _take_events(self, bint small):
         """The events of the last run as an array, and the C buffer emptied.
 
@@ -2162,6 +2302,8 @@ cdef class Engine:
         """
         cdef int64_t n = self.n_events
         cdef char* dst
+        if not small and n >= HAND_OVER_ROWS:
+            return self._hand_over_events()
         self.n_events = 0
         if not small or n > EVENT_BLOCK // 8:
             out = self._new_event_array(n)
@@ -2181,6 +2323,7 @@ cdef class Engine:
         cdef int rc
         self.n_events = 0
         if batch:
+            self._reserve_events(max(INITIAL_EVENTS, min(n * EVENTS_PER_COMMAND, MAX_RESERVED_EVENTS)))
             with nogil:
                 rc = self._run(cmds, n)
         else:
@@ -2229,12 +2372,10 @@ cdef class Engine:
         self._symbols_n = self.n_instruments
         return self._symbol_list
 
-    def submit(self, instrument, int32_t account, uint8_t side, int64_t qty, int64_t price=0,
-               uint8_t order_type=OT_LIMIT, uint8_t tif=TIF_GTC, uint8_t stp=STP_ACCOUNT_DEFAULT,
-               int64_t client_order_id=0, int64_t ts=0, int64_t seq=0):
-        """Enter a new order; return the events it caused."""
-        cdef Command c
-        start_command(&c, CMD_NEW_ORDER, ts, seq)
+    cdef int _order_command(self, Command* c, object instrument, int32_t account, uint8_t side, int64_t qty,
+                            int64_t price, uint8_t order_type, uint8_t tif, uint8_t stp, int64_t client_order_id,
+                            int64_t ts, int64_t seq) except -1:
+        start_command(c, CMD_NEW_ORDER, ts, seq)
         c.instrument = self._instrument_arg(instrument)
         c.account = account
         c.side = side
@@ -2244,6 +2385,14 @@ cdef class Engine:
         c.tif = tif
         c.stp = stp
         c.client_order_id = client_order_id
+        return 0
+
+    def submit(self, instrument, int32_t account, uint8_t side, int64_t qty, int64_t price=0,
+               uint8_t order_type=OT_LIMIT, uint8_t tif=TIF_GTC, uint8_t stp=STP_ACCOUNT_DEFAULT,
+               int64_t client_order_id=0, int64_t ts=0, int64_t seq=0):
+        """Enter a new order; return the events it caused."""
+        cdef Command c
+        self._order_command(&c, instrument, account, side, qty, price, order_type, tif, stp, client_order_id, ts, seq)
         return self._execute(&c, 1, False)
 
     def cancel(self, int64_t order_id, int32_t account, int64_t ts=0, int64_t seq=0):
@@ -2263,6 +2412,14 @@ cdef class Engine:
         c.qty = qty
         return self._execute(&c, 1, False)
 
+    cdef inline void _replace_command(self, Command* c, int64_t order_id, int32_t account, int64_t price,
+                                      int64_t qty, int64_t ts, int64_t seq) noexcept:
+        start_command(c, CMD_REPLACE, ts, seq)
+        c.order_id = order_id
+        c.account = account
+        c.price = price
+        c.qty = qty
+
     def replace(self, int64_t order_id, int32_t account, int64_t price, int64_t qty,
                 int64_t ts=0, int64_t seq=0):
         """Change a resting order's price and remaining quantity.
@@ -2271,12 +2428,107 @@ cdef class Engine:
         same price keeps it.
         """
         cdef Command c
-        start_command(&c, CMD_REPLACE, ts, seq)
+        self._replace_command(&c, order_id, account, price, qty, ts, seq)
+        return self._execute(&c, 1, False)
+
+    # ------------------------------------------------- per-call, typed results
+    def place(self, instrument, int32_t account, uint8_t side, int64_t qty, int64_t price=0,
+              uint8_t order_type=OT_LIMIT, uint8_t tif=TIF_GTC, uint8_t stp=STP_ACCOUNT_DEFAULT,
+              int64_t client_order_id=0, int64_t ts=0, int64_t seq=0):
+        """Enter a new order, as :meth:`submit` does; return an :class:`OrderResult`.
+
+        The per-call path for Python callers: the new order's id, status and fills are
+        plain attributes, where :meth:`submit` returns numpy rows (still at hand as the
+        result's ``events``).
+        """
+        cdef Command c
+        self._order_command(&c, instrument, account, side, qty, price, order_type, tif, stp, client_order_id, ts, seq)
+        return self._execute_result(&c)
+
+    def withdraw(self, int64_t order_id, int32_t account, int64_t ts=0, int64_t seq=0):
+        """Cancel a resting order, as :meth:`cancel` does; return an :class:`OrderResult`
+        (status CANCELLED, or REJECTED with the reason)."""
+        cdef Command c
+        start_command(&c, CMD_CANCEL, ts, seq)
         c.order_id = order_id
         c.account = account
-        c.price = price
-        c.qty = qty
-        return self._execute(&c, 1, False)
+        return self._execute_result(&c)
+
+    def amend(self, int64_t order_id, int32_t account, int64_t price, int64_t qty, int64_t ts=0, int64_t seq=0):
+        """Change a resting order's price and quantity, as :meth:`replace` does; return an
+        :class:`OrderResult` (status REPLACED, with the fills of a price that crossed)."""
+        cdef Command c
+        self._replace_command(&c, order_id, account, price, qty, ts, seq)
+        return self._execute_result(&c)
+
+    cdef OrderResult _execute_result(self, const Command* c):
+        self.n_events = 0
+        if self._run(c, 1) != 0:
+            self.n_events = 0
+            self.oom = False
+            raise MemoryError("the matching engine could not grow its tables")
+        return self._result()
+
+    cdef OrderResult _result(self):
+        """The last command's events folded into an OrderResult; the C buffer emptied.
+
+        The command's first event names its order (ACCEPTED, REPLACED, CANCELLED or
+        REJECTED); trades with that order on either side are its fills, and a later
+        CANCELLED of it (IOC remainder, self-trade) its final status.
+        """
+        cdef int64_t n = self.n_events, i, oid, count = 0, k = 0
+        cdef Event* e
+        cdef OrderResult r = OrderResult.__new__(OrderResult)
+        cdef Fill f
+        cdef tuple fills
+        self.n_events = 0
+        if n == 0:
+            raise RuntimeError("a per-call command made no event")
+        r._raw = PyBytes_FromStringAndSize(<char*>self.events, n * sizeof(Event))
+        e = &self.events[0]
+        oid = e.order_id
+        r.order_id = oid
+        r.status = e.kind
+        r.reason = e.reason
+        r.leaves = e.leaves if e.kind == EV_ACCEPTED or e.kind == EV_REPLACED else 0
+        for i in range(1, n):
+            e = &self.events[i]
+            if e.kind == EV_TRADE and (e.buy_order_id == oid or e.sell_order_id == oid):
+                count += 1
+        if count == 0:
+            r.fills = _NO_FILLS
+        else:
+            fills = PyTuple_New(count)
+            r.fills = fills
+        for i in range(1, n):
+            e = &self.events[i]
+            if e.kind == EV_TRADE:
+                if e.buy_order_id == oid:
+                    f = Fill.__new__(Fill)
+                    f.contra_order_id = e.sell_order_id
+                    f.contra_account = e.sell_account
+                    f.fee = e.buy_fee
+                    r.leaves = e.buy_leaves
+                elif e.sell_order_id == oid:
+                    f = Fill.__new__(Fill)
+                    f.contra_order_id = e.buy_order_id
+                    f.contra_account = e.buy_account
+                    f.fee = e.sell_fee
+                    r.leaves = e.sell_leaves
+                else:
+                    continue
+                f.trade_id = e.trade_id
+                f.price = e.price
+                f.qty = e.qty
+                r.filled += e.qty
+                Py_INCREF(f)            # PyTuple_SET_ITEM steals a reference
+                PyTuple_SET_ITEM(fills, k, f)
+                k += 1
+            elif e.kind == EV_CANCELLED and e.order_id == oid:
+                r.status = EV_CANCELLED
+                r.reason = e.reason
+                r.leaves = 0
+        return r
 
     # Operator commands are rare: they go through the command builders and process().
     def set_instrument_status(self, instrument, int status, int64_t ts=0, int64_t seq=0):

@@ -85,6 +85,7 @@ from .instrument import (
     MAX_CLOSE_VOLUME, MAX_INSTRUMENTS, MAX_PRICE, MAX_QTY, MAX_YEAR, MIN_YEAR, Instrument, engine_market,
 )
 from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
+from .results import OrderResult, fold
 
 __all__ = ["ReferenceEngine"]
 
@@ -380,6 +381,20 @@ class ReferenceEngine:
     def replace(self, order_id, account, price, qty, ts=0, seq=0):
         """Change a resting order's price and remaining quantity."""
         return self.process(build.replace(order_id, account, price, qty, ts, seq))
+
+    def place(self, instrument, account, side, qty, price=0, order_type=OrderType.LIMIT,
+              tif=TimeInForce.GTC, stp=StpMode.ACCOUNT_DEFAULT, client_order_id=0, ts=0, seq=0) -> OrderResult:
+        """Enter a new order; return its :class:`~matching.results.OrderResult`."""
+        return fold(self.submit(instrument, account, side, qty, price, order_type, tif, stp, client_order_id,
+                                ts, seq))
+
+    def withdraw(self, order_id, account, ts=0, seq=0) -> OrderResult:
+        """Cancel a resting order; return its :class:`~matching.results.OrderResult`."""
+        return fold(self.cancel(order_id, account, ts, seq))
+
+    def amend(self, order_id, account, price, qty, ts=0, seq=0) -> OrderResult:
+        """Replace a resting order; return its :class:`~matching.results.OrderResult`."""
+        return fold(self.replace(order_id, account, price, qty, ts, seq))
 
     def set_instrument_status(self, instrument, status, ts=0, seq=0):
         return self.process(build.set_instrument_status(self.instrument_index(instrument), status, ts, seq))

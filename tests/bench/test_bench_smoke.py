@@ -18,6 +18,10 @@ from chuanyu import cli
 from matching import CancelReason, CommandType, EventKind, ReferenceEngine, Side
 
 TINY = {
+    "broker_mix": {"n_commands": 1_500, "n_resting": 500},
+    "broker_mix_risk": {"n_commands": 1_500, "n_resting": 500, "n_accounts": 100},
+    "broker_deep": {"n_commands": 1_000, "n_resting": 5_000, "reference_commands": 300},
+    "broker_deep_risk": {"n_commands": 1_000, "n_resting": 5_000, "n_accounts": 100, "reference_commands": 300},
     "exchange_core_mix": {"n_commands": 1_500, "n_resting": 200},
     "exchange_core_mix_risk": {"n_commands": 1_500, "n_resting": 200, "n_accounts": 100},
     "carbon_mix": {"n_commands": 1_500, "n_resting": 1_000},
@@ -29,6 +33,8 @@ TINY_TAKES = {"n_commands": 600, "n_resting": 1_000, "reference_commands": 200}
 TINY_AUCTION = {"n_bids": 300}
 AUCTION_TARGET = "clearing a 10,000-bid auction < 10 ms"
 MIX = {
+    "broker_mix": {"add": 0.62 * 0.875, "marketable_add": 0.62 * 0.125, "cancel": 0.28, "sweep": 0.10},
+    "broker_deep": {"add": 0.62 * 0.875, "marketable_add": 0.62 * 0.125, "cancel": 0.28, "sweep": 0.10},
     "exchange_core_mix": {"gtc": 0.09, "ioc": 0.03, "cancel": 0.06, "move": 0.82},
     "carbon_mix": {"add": 0.60, "cancel": 0.30, "sweep": 0.10},
     "deep_book": {"add": 0.60, "cancel": 0.30, "sweep": 0.10},
@@ -174,11 +180,19 @@ def test_runner_results_have_the_documented_shape():
         else:
             assert r["accounts"] is None and "batch_vs_risk_off" not in r
     # The implementation under test is the reference model itself: its batch run is reused.
-    assert [r["reference_commands"] for r in results] == [1_500, 1_500, 1_500, 1_500, 1_000, 1_000]
-    assert "targets" in results[0] and all("targets" not in r for r in results[1:])
-    targets = results[0]["targets"]
-    assert list(targets)[-1] == "risk-on ÷ risk-off process()"
-    assert targets["risk-on ÷ risk-off process()"]["value"] == results[1]["batch_vs_risk_off"]
+    assert [r["reference_commands"] for r in results] == [TINY[name]["n_commands"] for name in TINY]
+    by_name = {r["workload"]: r for r in results}
+    # Each workload with targets carries its own, and only those.
+    assert {r["workload"] for r in results if "targets" in r} == set(engine_bench.TARGETS) & set(TINY)
+    for r in results:
+        assert list(r.get("targets", {})) == list(engine_bench.TARGETS.get(r["workload"], {}))
+    risk_target = by_name["exchange_core_mix_risk"]["targets"]["risk-on ÷ risk-off process()"]
+    assert risk_target["value"] == by_name["exchange_core_mix_risk"]["batch_vs_risk_off"]
+    deep = by_name["broker_deep"]
+    assert deep["batch_vs_shallow"] == deep["batch_commands_per_s"] / by_name["broker_mix"]["batch_commands_per_s"]
+    # the reference model is the yardstick here: no batch-size curve, no plain book with risk on
+    assert all(r["batch_curve"] is None and r["whole_vs_slices"] is None for r in results)
+    assert all((r["plain_call_commands_per_s"] is None) == r["risk"] for r in results)
     assert json.loads(json.dumps(results)) == results
 
 
@@ -219,7 +233,7 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     assert cli.main(argv) == 3                             # the reference model misses its ratio targets
     err = capsys.readouterr().err
     assert "targets missed:" in err
-    assert "chuanyu bench engine: exchange_core_mix: process()" in err     # not a terminal: progress lines
+    assert "chuanyu bench engine: broker_mix: process()" in err     # not a terminal: progress lines
     assert cli.main([*argv, "--no-fail"]) == 0
     document = json.loads(path.read_text())
     data = document["workloads"]
@@ -236,11 +250,21 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-2])
     assert set(engine_bench.AUCTION_RESULT_KEYS) <= set(data[-1])
     assert all(r["reject_fraction"] == 0 for r in data if r["risk"])
-    assert AUCTION_TARGET in data[0]["targets"] and list(data[-1]["targets"]) == [AUCTION_TARGET]
+    assert list(data[-1]["targets"]) == [AUCTION_TARGET]
+    assert {t["workload"] for t in document["targets"]} == set(engine_bench.TARGETS)
     out = capsys.readouterr().out
-    assert "process() ÷ ref" in out and "targets on exchange_core_mix" in out and "rounds min–max" in out
+    assert "process() ÷ ref" in out and "targets (ratios from this run)" in out and "rounds min–max" in out
+    # every per-call latency series as an HdrHistogram log beside the JSON, readable back
+    from hdrh.histogram import HdrHistogram
+    from hdrh.log import HistogramLogReader
+    for r in data[:-2]:
+        log = tmp_path / f"engine.{r['workload']}.per-call.hdr"
+        assert (tmp_path / f"engine.{r['workload']}.per-call.hgrm").exists()
+        read = HistogramLogReader(str(log), HdrHistogram(1, 60 * 10**9, 3)).get_next_interval_histogram()
+        assert read.get_total_count() == r["commands"]
+        assert read.get_value_at_percentile(50) == pytest.approx(r["latency_ns"]["p50"], rel=0.01)
     assert "risk on" in out and "risk-on ÷ risk-off" in out and "fixed-price takes" in out
-    assert "auction clearing" in out and "clearing a 10,000-bid auction" in out
+    assert "auction clearing" in out and AUCTION_TARGET in out
 
 
 @pytest.mark.parametrize("names", [["carbon_mix"], ["fixed_price_takes", "exchange_core_mix_risk"],
@@ -378,4 +402,4 @@ def test_cli_shows_the_auction_table_and_target(capsys):
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "auction clearing" in out and "clearing ms (median)" in out and "CLEARED" in out
-    assert "targets on auction_clearing" in out and AUCTION_TARGET in out
+    assert "targets (ratios from this run)" in out and AUCTION_TARGET in out
