@@ -50,8 +50,6 @@ auction_clearing to the clearing-time target.
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import time
 from typing import Callable
 
@@ -61,6 +59,7 @@ from matching.codes import CommandType, TradeType
 from matching.reference import ReferenceEngine
 
 from .histograms import histogram
+from .provenance import machine_info, spread
 from .workloads import (
     AUCTION_CLEARING, FIXED_PRICE_TAKES, RISK_SUFFIX, WORKLOADS, Workload, auction_summary, generate, risk_name,
 )
@@ -362,12 +361,8 @@ def run_calls_timed(bound: list) -> np.ndarray:
 
 
 def rate_spread(n: int, seconds: list) -> dict:
-    """Commands/s over the rounds: ``min``, ``median`` (the figure reported) and ``max``, so
-    that a reader sees how far one run's figure is from the next."""
-    rates = sorted(n / s for s in seconds if s > 0)
-    if not rates:
-        return {"min": None, "median": None, "max": None}
-    return {"min": rates[0], "median": float(np.median(rates)), "max": rates[-1]}
+    """Commands/s over the rounds: ``min``, ``median`` (the figure reported) and ``max``."""
+    return spread([n / s for s in seconds if s > 0])
 
 
 def latency_summary(ns: np.ndarray) -> dict:
@@ -929,39 +924,3 @@ def check_targets(results: list) -> list:
             out.append({"label": label, "workload": workload, "value": value, "goal": goal, "kind": kind,
                         "unit": unit, "met": met})
     return out
-
-
-def machine_info() -> dict:
-    """CPU model, core counts, memory and software versions of this machine."""
-    cpu = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory = None
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    memory = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "cpu": cpu or platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "memory_bytes": memory,
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-    }

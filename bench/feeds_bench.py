@@ -331,6 +331,7 @@ def run(subscribers=SUBSCRIBERS, seconds: float = 3.0, quick: bool = False, log=
     workload length (default 60,000; 20,000 with ``quick``).
     """
     from bench.engine_bench import machine_info
+    from bench.provenance import spread
     counts = sorted(set(int(n) for n in subscribers) | {1})      # 1: the target's scenario
     if any(n < 0 or n > 64 for n in counts):
         raise ValueError("subscribers must be 0..64")
@@ -374,6 +375,9 @@ def run(subscribers=SUBSCRIBERS, seconds: float = 3.0, quick: bool = False, log=
         "feeds_on_commands_per_s": on["commands_per_s"],
         "cost": cost,
         "fan_out": fan,
+        "spread": {"feeds_off_commands_per_s": spread([r["commands_per_s"] for r in runs if not r["feeds"]]),
+                   "feeds_on_commands_per_s": spread([r["commands_per_s"] for r in runs
+                                                      if r["feeds"] and r["subscribers"] == 1])},
         "in_process": path,
         "runs": runs,
         "targets": [target],

@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.daemon import BenchDaemon
+from bench.provenance import spread
 
 __all__ = ["run", "table", "market_config", "orders_pool", "RESULT_KEYS", "WINDOW", "SCENARIOS", "DURABILITY_MODES"]
 
@@ -340,6 +341,12 @@ def _percentiles(lat: np.ndarray) -> dict:
     return {"p50": int(p[0]), "p99": int(p[1]), "p999": int(p[2])}
 
 
+def _encoded_histogram(lat: np.ndarray) -> str | None:
+    """``lat`` (ns) as HdrHistogram's compressed encoding, for the JSON and the files beside it."""
+    from bench.histograms import histogram
+    return histogram(lat).encode().decode("ascii") if len(lat) else None
+
+
 def _run_clients(mp_ctx, keys: Path, clients: int, duration: float, conf_of) -> list:
     """Start ``clients`` load processes (``conf_of(i, public, secret)``: each one's conf); their results."""
     import zmq.auth
@@ -398,6 +405,7 @@ def _gateway_run(mp_ctx, workdir: Path, clients: int, batch: int, rate, duration
     res = {
         "orders_per_s": sum(o["acked_in_window"] for o in out) / window,
         "latency_ns": _percentiles(lat),
+        "latency_histogram": _encoded_histogram(lat),
         "clients": clients,
         "batch": batch,
         "durability": durability,
@@ -444,7 +452,8 @@ def _bare_run(mp_ctx, keys: Path, clients: int, duration: float, echo: bool, rat
         lat = np.concatenate([np.asarray(o["latency"], dtype=np.int64) for o in out])
         if samples is not None:
             samples.append(lat)
-        return {"latency_ns": _percentiles(lat), "msgs_per_s": sum(o["acked_in_window"] for o in out) / (duration * 0.9)}
+        return {"latency_ns": _percentiles(lat), "latency_histogram": _encoded_histogram(lat),
+                "msgs_per_s": sum(o["acked_in_window"] for o in out) / (duration * 0.9)}
     return {"msgs_per_s": server_out["counted"] / server_out["seconds"]}
 
 
@@ -466,8 +475,12 @@ def _latency_rounds(mp_ctx, workdir: Path, clients: int, batch: int, rate: float
         res[key] = sum(r[key] for r in results)
     res["orders_per_s"] = sum(r["orders_per_s"] for r in results) / rounds
     res["latency_ns"] = _percentiles(np.concatenate(gateway_lat))
+    res["latency_histogram"] = _encoded_histogram(np.concatenate(gateway_lat))
     res["rounds"] = pairs
-    echo = {"latency_ns": _percentiles(np.concatenate(echo_lat))}
+    res["spread"] = {"gateway_p99": spread([p["gateway_p99"] for p in pairs]),
+                     "echo_p99": spread([p["echo_p99"] for p in pairs])}
+    echo = {"latency_ns": _percentiles(np.concatenate(echo_lat)),
+            "latency_histogram": _encoded_histogram(np.concatenate(echo_lat))}
     log(f"  over {rounds} rounds: gateway p99 {_us(res['latency_ns']['p99'])}, "
         f"echo p99 {_us(echo['latency_ns']['p99'])}")
     return res, echo
@@ -545,7 +558,8 @@ def run(clients: int = 2, batch: int | None = None, rate: float | None = None, d
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     baseline = {"bare_msgs_per_s": bare_curve["msgs_per_s"], "bare_plain_msgs_per_s": bare_plain["msgs_per_s"],
-                "bare_echo_latency_ns": echo["latency_ns"], "bare_echo_rate": echo_rate}
+                "bare_echo_latency_ns": echo["latency_ns"], "bare_echo_rate": echo_rate,
+                "bare_echo_latency_histogram": echo["latency_histogram"]}
     result = dict(runs[0])
     result.update(runs=runs, baseline=baseline, targets=_targets(runs, baseline), machine=machine_info())
     return result

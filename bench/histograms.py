@@ -21,7 +21,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
-__all__ = ["histogram", "save_histograms", "histogram_paths"]
+__all__ = ["histogram", "save_histograms", "histogram_paths", "encoded_histograms"]
 
 LOWEST_NS, HIGHEST_NS, DIGITS = 1, 60 * 10**9, 3
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -68,3 +68,28 @@ def save_histograms(json_path: str | Path | None, latencies: dict, comment: str 
             h.output_percentile_distribution(f, 1000.0)         # ns recorded, µs shown
         written += [log_path, hgrm_path]
     return written
+
+
+def encoded_histograms(document, path: str = "") -> dict:
+    """Every HdrHistogram encoded in a benchmark's JSON-ready ``document`` (a ``latency_histogram``
+    or ``*_latency_histogram`` string), decoded, by a series name made of where it was found:
+    the ``workload`` or ``scenario`` of its dict, else its key path.
+
+    >>> doc = {"runs": [{"scenario": "paced", "latency_histogram": histogram([5, 7]).encode().decode()}]}
+    >>> {name: h.get_total_count() for name, h in encoded_histograms(doc).items()}
+    {'paced': 2}
+    """
+    found = {}
+    if isinstance(document, dict):
+        here = str(document.get("workload") or document.get("scenario") or path)
+        for key, value in document.items():
+            if key.endswith("latency_histogram") and isinstance(value, str):
+                prefix = key[:-len("latency_histogram")].rstrip("_")
+                name = ".".join(part for part in (here, prefix) if part) or "latency"
+                found[name] = HdrHistogram.decode(value)
+            elif isinstance(value, (dict, list)):
+                found.update(encoded_histograms(value, f"{path}.{key}" if path else str(key)))
+    elif isinstance(document, list):
+        for i, item in enumerate(document):
+            found.update(encoded_histograms(item, f"{path}.{i}"))
+    return found

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["Run", "commit", "LOADED_PER_CORE"]
+__all__ = ["Run", "commit", "spread", "machine_info", "LOADED_PER_CORE"]
 
 # a 1-minute load average above this many runnable processes per usable core, before the
 # benchmark starts, means something else competes for the cores: its figures are suspect
@@ -83,7 +84,62 @@ class Run:
                 "or run again on a quiet machine")
 
     def finish(self) -> dict:
-        from bench.engine_bench import machine_info   # noqa: PLC0415  (numpy; only once a run is done)
         return {"commit": commit(), "date": self.date, "argv": self.argv, "cpu": machine_info()["cpu"],
                 "usable_cores": self.cores, "load_start": self.load_start, "load_end": _load(),
                 "loaded": self.loaded, "seconds": round(time.perf_counter() - self.started, 1)}
+
+
+def spread(values) -> dict:
+    """A figure over the rounds: ``min``, ``median`` and ``max`` (None each without a value),
+    so that a reader sees how far one run's figure is from the next.
+
+    >>> spread([3.0, 1.0, 2.0])
+    {'min': 1.0, 'median': 2.0, 'max': 3.0}
+    """
+    ordered = sorted(v for v in values if v is not None)
+    if not ordered:
+        return {"min": None, "median": None, "max": None}
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return {"min": ordered[0], "median": median, "max": ordered[-1]}
+
+
+def machine_info() -> dict:
+    """CPU model, core counts, memory and software versions of this machine."""
+    cpu = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    memory = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_bytes": memory,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "numpy": _numpy_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _numpy_version() -> str:
+    import numpy                                    # noqa: PLC0415 - provenance itself needs no numpy
+    return numpy.__version__

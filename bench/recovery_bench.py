@@ -110,6 +110,7 @@ def run(quick: bool = False, batch: int = 1024, repeat: int = 3, workload: str =
     """
     from bench import workloads
     from bench.engine_bench import machine_info
+    from bench.provenance import spread
     from exchange.journal import read_records
     from exchange.recovery import replay
     from matching import Engine
@@ -132,17 +133,18 @@ def run(quick: bool = False, batch: int = 1024, repeat: int = 3, workload: str =
         records = _write_journal(workdir, commands, batch)
         size = sum(p.stat().st_size for p in workdir.glob("journal-*.seg"))
         log(f"journal: {len(commands):,} commands in {records:,} records, {size / 2**20:,.1f} MiB")
-        verify_s = replay_s = float("inf")
+        verify_times, replay_times = [], []
         result = None
         for _ in range(repeat):
             t0 = time.perf_counter()
             n = sum(len(rec.rows) for rec in read_records(workdir))
-            verify_s = min(verify_s, time.perf_counter() - t0)
+            verify_times.append(time.perf_counter() - t0)
             if n != len(commands):
                 raise RuntimeError(f"read back {n} commands of {len(commands)}")
             t0 = time.perf_counter()
             result = replay(workdir, new_engine=lambda: w.make_engine(Engine))
-            replay_s = min(replay_s, time.perf_counter() - t0)
+            replay_times.append(time.perf_counter() - t0)
+        verify_s, replay_s = min(verify_times), min(replay_times)
         log(f"  verify: {len(commands) / verify_s:,.0f} commands/s; replay: {len(commands) / replay_s:,.0f} "
             f"commands/s")
         n_daemon = daemon_commands or (100_000 if quick else 400_000)
@@ -165,11 +167,17 @@ def run(quick: bool = False, batch: int = 1024, repeat: int = 3, workload: str =
         "trades": result.trades,
         "workload": workload,
         "consistent": consistent,
+        "spread": {"verify_commands_per_s": spread([len(commands) / t for t in verify_times]),
+                   "replay_commands_per_s": spread([len(commands) / t for t in replay_times])},
         **daemon,
         "targets": [{"target": f"replay >= {TARGET_REPLAY_PER_S:,} commands/s", "value": per_s,
                      "goal": TARGET_REPLAY_PER_S, "met": per_s >= TARGET_REPLAY_PER_S and consistent}],
         "machine": machine_info(),
     }
+
+
+def _spread(s: dict) -> str:
+    return f"{s['min']:,.0f}–{s['median']:,.0f}–{s['max']:,.0f}"
 
 
 def table(results: dict) -> str:
@@ -181,6 +189,8 @@ def table(results: dict) -> str:
              f"({r['verify_s']:.3f} s)",
              f"replay (verify + engine):        {r['replay_commands_per_s']:>14,.0f} commands/s  "
              f"({r['replay_s']:.3f} s)",
+             f"rounds min–median–max: verify {_spread(r['spread']['verify_commands_per_s'])}, "
+             f"replay {_spread(r['spread']['replay_commands_per_s'])} commands/s",
              f"state digest equals direct processing: {'yes' if r['consistent'] else 'NO'}; {r['trades']:,} trades",
              f"daemon restart (replay + routing tables + report numbering and windows): "
              f"{r['daemon_recovery_commands_per_s']:,.0f} commands/s over {r['daemon_commands']:,} commands "

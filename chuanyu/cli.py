@@ -74,6 +74,10 @@ def _add_bench(commands) -> None:
                              "takes minutes, even with --quick)")
     engine.add_argument("--seed", type=int, default=None,
                         help="seed for every workload instead of each one's default")
+    engine.add_argument("--export-workload", metavar="DIR",
+                        help="write the chosen workloads' commands (.npy), the engine's trades on them "
+                             "(.csv) and a manifest (.json) into DIR, and exit without timing: "
+                             "run another engine on the same commands (see bench/export.py)")
     # Shrinks every workload; for tests and quick trials, not a supported measurement.
     engine.add_argument("--scale", type=number(float, 0, above=True), default=1.0, help=argparse.SUPPRESS)
     add_no_fail(engine)
@@ -240,12 +244,11 @@ def _auction_table(results: list, Table):
 def _bench_engine(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from hdrh.histogram import HdrHistogram
     from rich.table import Table
 
     try:
         from bench import engine_bench
-        from bench.histograms import save_histograms
+        from bench.histograms import encoded_histograms, save_histograms
     except ImportError as exc:          # e.g. a stale or missing build of the compiled engine
         raise CliError(f"cannot load the engine benchmark: {exc}") from None
 
@@ -259,8 +262,10 @@ def _bench_engine(args) -> int:
     except engine_bench.EngineUnavailable as exc:
         raise CliError(str(exc)) from None
 
-    run = begin_bench(args.argv)
     names = list(dict.fromkeys(args.workload)) if args.workload else list(_WORKLOAD_NAMES)
+    if args.export_workload:
+        return _export_workloads(engine_bench, names, args, err)
+    run = begin_bench(args.argv)
     # fixed_price_takes and auction_clearing have no per-call or latency phase
     phases = ("generate", "process()", "per-call", "plain book", "latency", "batch sizes", "reference")
     with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
@@ -336,13 +341,35 @@ def _bench_engine(args) -> int:
         out.print(targets)
 
     write_json(args.json, {"workloads": results, "targets": checks, "run": run.finish()})
-    saved = save_histograms(args.json, {f"{r['workload']}.per-call": HdrHistogram.decode(r["latency_histogram"])
-                                        for r in results if r.get("latency_histogram")},
-                            comment="per-call latency, results read")
+    try:
+        saved = save_histograms(args.json, {f"{name}.per-call": h for name, h in encoded_histograms(results).items()},
+                                comment="per-call latency, results read")
+    except OSError as exc:
+        raise CliError(f"cannot write the latency histograms beside {args.json}: {exc}") from None
     if saved:
         err.print(f"latency histograms (HdrHistogram log and percentile distribution) beside it: "
                   f"{saved[0].parent}/{Path(args.json).stem}.*.hdr, *.hgrm", highlight=False)
     return bench_status(checks, args.no_fail)
+
+
+def _export_workloads(engine_bench, names: list, args, err) -> int:
+    from bench.export import export_workload
+    from bench.workloads import generate
+
+    sizes = engine_bench.sizes_for(args.quick, args.scale)
+    engine_cls = engine_bench.engine_class(args.engine)
+    for name in names:
+        kwargs = {k: v for k, v in sizes[name].items() if k != "reference_commands"}
+        if args.seed is not None:
+            kwargs["seed"] = args.seed
+        err.print(f"chuanyu bench engine: generating {name}", highlight=False)
+        workload = generate(name, shadow=engine_cls, **kwargs)
+        try:
+            paths = export_workload(workload, args.export_workload, engine_cls, sizes=kwargs)
+        except OSError as exc:
+            raise CliError(f"cannot write the workload to {args.export_workload}: {exc}") from None
+        print(f"{name}: {', '.join(str(p) for p in paths)}")
+    return 0
 
 
 # --------------------------------------------------------------------------- the parser

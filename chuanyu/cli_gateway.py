@@ -778,8 +778,14 @@ def _bench_recovery(args) -> int:
 
 def _report(target: str | None, table: str, results: dict) -> None:
     """A benchmark's table (on stderr when the JSON goes to stdout), then its JSON to ``target``."""
+    from bench.histograms import encoded_histograms, save_histograms
     print(table, file=sys.stderr if target == "-" else sys.stdout)
     try:
         write_json(target, results)
+        saved = save_histograms(target, encoded_histograms(results))
     except CliError as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write the latency histograms beside {target}: {exc}") from None
+    if saved:
+        print(f"latency histograms beside it: {', '.join(p.name for p in saved)}", file=sys.stderr)

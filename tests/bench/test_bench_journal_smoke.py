@@ -43,6 +43,8 @@ def test_cli_bench_recovery_writes_json(tmp_path, capsys, monkeypatch):
     assert cli.main(["bench", "recovery", "--quick", "--batch", "500", "--json", str(path), "--no-fail"]) == 0
     data = json.loads(path.read_text())
     assert data["replay_commands_per_s"] > 0 and data["batch"] == 500 and data["consistent"]
+    replay = data["spread"]["replay_commands_per_s"]          # the headline is the best of the rounds
+    assert replay["min"] <= replay["median"] <= replay["max"] == pytest.approx(data["replay_commands_per_s"])
     assert "commands/s" in capsys.readouterr().out
     assert cli.main(["bench", "recovery", "--batch", "0"]) == 2
 
@@ -88,5 +90,17 @@ def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsy
     assert 0.99 * lows <= echo["p99"] <= 1.01 * highs
     target = next(t for t in data["targets"] if "bare echo p99" in t["target"])
     assert target["value"] == pytest.approx(paced["latency_ns"]["p99"] / echo["p99"])
+    assert paced["spread"]["echo_p99"]["min"] == lows and paced["spread"]["echo_p99"]["max"] == highs
+    # every latency series as an HdrHistogram beside the JSON, holding every sample of the rounds
+    from hdrh.histogram import HdrHistogram
+    from hdrh.log import HistogramLogReader
+    logs = {p.name for p in tmp_path.glob("gateway.*.hdr")}
+    assert {p.name for p in tmp_path.glob("gateway.*.hgrm")} == {n[:-4] + ".hgrm" for n in logs}
+    pooled = HdrHistogram.decode(paced["latency_histogram"])
+    assert pooled.get_value_at_percentile(99) == pytest.approx(paced["latency_ns"]["p99"], rel=0.01)
+    echo_log = tmp_path / "gateway.baseline.bare_echo.hdr"
+    assert echo_log.name in logs
+    read = HistogramLogReader(str(echo_log), HdrHistogram(1, 60 * 10**9, 3)).get_next_interval_histogram()
+    assert read.get_total_count() == HdrHistogram.decode(data["baseline"]["bare_echo_latency_histogram"]).get_total_count()
     assert "p99 of each round" in capsys.readouterr().out
     assert cli.main(["bench", "gateway", "--rounds", "0"]) == 2
