@@ -66,6 +66,8 @@ cdef enum:
     EVENTS_PER_COMMAND = 3          # rows reserved per command of a batch (a command makes ~2.5)
     MAX_RESERVED_EVENTS = 1 << 21   # ... up to this many rows; beyond, the buffer grows as it fills
     HUGE_PAGE_BYTES = 2 * 1024 * 1024
+    TERMS_SHIFT = 10                # terms pages: 1,024 order slots each
+    TERMS_PAGE = 1 << TERMS_SHIFT
     MAX_SPARE_BYTES = 512 * 1024 * 1024
     INITIAL_ACCOUNTS = 1024
 
@@ -233,6 +235,10 @@ cdef void _recycle_events(object capsule) noexcept:
         free(buffer)
 
 
+cdef inline bint has_terms(uint8_t order_type) noexcept nogil:
+    return order_type == OT_FIXED_LISTING or order_type == OT_BLOCK_QUOTE
+
+
 cdef void* grow(void* ptr, int64_t count, size_t size) noexcept nogil:
     return realloc(ptr, <size_t>count * size)
 
@@ -354,6 +360,8 @@ cdef class Engine:
     cdef readonly uint8_t default_stp
     cdef slot_t* index
     cdef int64_t index_cap, index_used
+    cdef int32_t** terms_pages      # terms by slot, TERMS_PAGE slots a page, NULL until needed
+    cdef int32_t n_terms_pages
     cdef int32_t index_bits
     cdef readonly int64_t next_order_id, next_trade_id, next_event_seq, clock
     cdef uint32_t stamp
@@ -456,6 +464,10 @@ cdef class Engine:
         free(self.holdings)
         free(self.net_credits)
         free(self.index)
+        if self.terms_pages != NULL:
+            for i in range(self.n_terms_pages):
+                free(self.terms_pages[i])
+        free(self.terms_pages)
         free(self.events)
         free(self.touched)
 
@@ -471,7 +483,7 @@ cdef class Engine:
         cdef int32_t i
         for i in range(start, self.orders_cap):
             self.orders[i].next = i + 1
-            self.orders[i].level = -1
+            self.orders[i].prev = NOT_RESTING
         self.orders[self.orders_cap - 1].next = -1
         self.free_order = start
 
@@ -487,11 +499,11 @@ cdef class Engine:
     cdef int _reserve(self) noexcept nogil:
         """Make room for one more order and level, so no pool moves inside a command."""
         cdef int32_t old
-        # The order pool grows by an eighth: it is most of the engine's memory and never
+        # The order pool grows by a sixteenth: it is most of the engine's memory and never
         # shrinks, so a small factor keeps the slack per resting order low; realloc of large
         # blocks remaps pages rather than copying them.
         if self.free_order == -1:
-            old = grow_pool(<void**>&self.orders, &self.orders_cap, sizeof(Order), 8)
+            old = grow_pool(<void**>&self.orders, &self.orders_cap, sizeof(Order), 16)
             if old < 0:
                 return -1
             self._link_free_orders(old)
@@ -523,9 +535,49 @@ cdef class Engine:
 
     cdef inline void _free_order(self, slot_t s) noexcept nogil:
         self.orders[s].next = self.free_order
-        self.orders[s].level = -1
+        self.orders[s].prev = NOT_RESTING
         self.free_order = s
         self.live_orders -= 1
+
+    # ------------------------------------------------- terms and flags of orders
+    cdef int _set_terms(self, slot_t s, int32_t terms) noexcept nogil:
+        """Record the terms of the listing or block quote in slot ``s``; -1 when out of memory."""
+        cdef int32_t page = s >> TERMS_SHIFT, n
+        cdef void* p
+        if page >= self.n_terms_pages:
+            n = max(page + 1, 2 * self.n_terms_pages)
+            p = realloc(self.terms_pages, n * sizeof(int32_t*))
+            if p == NULL:
+                return -1
+            self.terms_pages = <int32_t**>p
+            memset(&self.terms_pages[self.n_terms_pages], 0, (n - self.n_terms_pages) * sizeof(int32_t*))
+            self.n_terms_pages = n
+        if self.terms_pages[page] == NULL:
+            self.terms_pages[page] = <int32_t*>calloc(TERMS_PAGE, sizeof(int32_t))
+            if self.terms_pages[page] == NULL:
+                return -1
+        self.terms_pages[page][s & (TERMS_PAGE - 1)] = terms
+        return 0
+
+    cdef inline int32_t _terms(self, slot_t s) noexcept nogil:
+        """A listing's minimum take or a block quote's contra account (PUBLIC: anyone)."""
+        return self.terms_pages[s >> TERMS_SHIFT][s & (TERMS_PAGE - 1)]
+
+    cdef inline uint8_t _order_flags(self, const Order* o) noexcept nogil:
+        """An order's flags: its own (a block quote's FLAG_PARTIAL) and an auction bid's
+        auction's FLAG_COMPLIANCE_ONLY, which every bid of the auction shares."""
+        if o.order_type == OT_AUCTION_BID:
+            return o.flags | (self.auctions[o.instrument].flags & FLAG_COMPLIANCE_ONLY)
+        return o.flags
+
+    cdef uint8_t _snapshot_flags(self, uint8_t order_type, int32_t instrument, uint8_t flags) noexcept nogil:
+        """The flags a snapshot's order of ``order_type`` may carry, given it carries ``flags``:
+        a row whose flags differ is invalid."""
+        if order_type == OT_BLOCK_QUOTE:
+            return flags & FLAG_PARTIAL
+        if order_type == OT_AUCTION_BID and 0 <= instrument < self.n_instruments:
+            return self.auctions[instrument].flags & FLAG_COMPLIANCE_ONLY
+        return 0
 
     # ------------------------------------------------------- order-id index
     cdef int _grow_index(self) noexcept nogil:
@@ -633,7 +685,6 @@ cdef class Engine:
             bs.n += 1
             self._touch_new_level(lv, o.instrument, book, o.side)
         L = &self.levels[lv]
-        o.level = lv
         o.prev = L.tail
         o.next = -1
         if L.tail != -1:
@@ -646,15 +697,26 @@ cdef class Engine:
         self._index_insert(s)
         return 0
 
+    cdef inline slot_t _level_of(self, const Order* o, int32_t* pos) noexcept nogil:
+        """The level a resting order is on; its position in its book side into ``pos``."""
+        cdef bint found
+        cdef BookSide* bs = self._side(o.instrument, book_of(o.order_type), o.side)
+        pos[0] = self._level_pos(bs, o.side, o.price, &found)
+        return bs.levels[pos[0]]
+
     cdef void _unlink(self, slot_t s) noexcept nogil:
         """Take a resting order out of its level and the index; the slot stays allocated."""
-        cdef Order* o = &self.orders[s]
-        cdef slot_t lv = o.level
-        cdef Level* L = &self.levels[lv]
-        cdef BookSide* bs
-        cdef bint found
         cdef int32_t pos
+        self._level_of(&self.orders[s], &pos)
+        self._unlink_at(s, pos)
+
+    cdef void _unlink_at(self, slot_t s, int32_t pos) noexcept nogil:
+        """:meth:`_unlink` of an order whose level is at ``pos`` in its book side."""
+        cdef Order* o = &self.orders[s]
         cdef uint8_t book = book_of(o.order_type)
+        cdef BookSide* bs = self._side(o.instrument, book, o.side)
+        cdef slot_t lv = bs.levels[pos]
+        cdef Level* L = &self.levels[lv]
         self._touch_level(lv, o.instrument, book, o.side)
         if o.prev != -1:
             self.orders[o.prev].next = o.next
@@ -667,14 +729,12 @@ cdef class Engine:
         L.qty -= o.qty
         L.count -= 1
         if L.count == 0:
-            bs = self._side(o.instrument, book, o.side)
-            pos = self._level_pos(bs, o.side, L.price, &found)
             memmove(&bs.levels[pos], &bs.levels[pos + 1], (bs.n - pos - 1) * sizeof(slot_t))
             bs.n -= 1
             L.head = self.free_level
             self.free_level = lv
             self.live_levels -= 1
-        o.level = -1
+        o.prev = NOT_RESTING
         self._index_remove(o.order_id)
 
     # ------------------------------------------------------ depth tracking
@@ -944,7 +1004,7 @@ cdef class Engine:
         b.cash_frozen -= release
         b.cash_available += release - (price * qty + buy_fee)
         hb.buying -= qty
-        if buy.flags & FLAG_COMPLIANCE_ONLY:
+        if self._order_flags(buy) & FLAG_COMPLIANCE_ONLY:
             hb.non_tradable += qty
         elif self.params[buy.instrument].t_plus_one:
             hb.locked += qty
@@ -966,8 +1026,9 @@ cdef class Engine:
         self._unlink(s)
         self._drop_incoming(s, reason)
 
-    cdef void _trade(self, slot_t a, slot_t r, int64_t q, int64_t price) noexcept nogil:
-        """Trade ``q`` at ``price``; the trade type is the resting order's book's."""
+    cdef void _trade(self, slot_t a, slot_t r, int64_t q, int64_t price, int32_t pos) noexcept nogil:
+        """Trade ``q`` at ``price``; the trade type is the resting order's book's. ``pos``: the
+        position of the resting order's level in its book side, -1 when the caller does not know."""
         cdef Order* ag = &self.orders[a]
         cdef Order* ro = &self.orders[r]
         cdef int64_t buy_fee = 0, sell_fee = 0
@@ -977,6 +1038,11 @@ cdef class Engine:
         cdef Order* sell
         cdef Event* e
         cdef Day* day
+        cdef slot_t lv
+        if pos < 0:
+            lv = self._level_of(ro, &pos)
+        else:
+            lv = self._side(ro.instrument, book, ro.side).levels[pos]
         if ag.side == SIDE_BUY:
             buy = ag
             sell = ro
@@ -987,10 +1053,10 @@ cdef class Engine:
             buy_fee = fee(price * q, self.fee_bps[trade_type][0])
             sell_fee = fee(price * q, self.fee_bps[trade_type][1])
         self._settle(buy, sell, price, q, buy_fee, sell_fee)
-        self._touch_level(ro.level, ro.instrument, book, ro.side)
+        self._touch_level(lv, ro.instrument, book, ro.side)
         ag.qty -= <int32_t>q
         ro.qty -= <int32_t>q
-        self.levels[ro.level].qty -= q
+        self.levels[lv].qty -= q
         e = self._emit(EV_TRADE)
         if e != NULL:
             e.trade_id = self.next_trade_id
@@ -1021,7 +1087,7 @@ cdef class Engine:
             if price < day.low:
                 day.low = price
         if ro.qty == 0:
-            self._unlink(r)
+            self._unlink_at(r, pos)
             self._free_order(r)
 
     cdef bint _fok_fillable(self, int32_t instrument, int32_t account, uint8_t side,
@@ -1066,7 +1132,7 @@ cdef class Engine:
                     return
                 continue
             self._trade(s, r, o.qty if o.qty < self.orders[r].qty else self.orders[r].qty,
-                        self.orders[r].price)
+                        self.orders[r].price, bs.n - 1)
         if o.qty == 0:
             self._free_order(s)
         elif o.order_type == OT_LIMIT and (o.tif == TIF_GTC or o.tif == TIF_DAY):
@@ -1087,14 +1153,15 @@ cdef class Engine:
         o.price = price
         o.account = c.account
         o.instrument = <int16_t>c.instrument
-        o.prev = -1
-        o.level = -1
+        o.prev = NOT_RESTING
         o.side = side
         o.tif = tif
         o.stp = stp
         o.order_type = order_type
-        o.terms = terms
         o.flags = flags
+        if order_type == OT_FIXED_LISTING or order_type == OT_BLOCK_QUOTE:
+            if self._set_terms(s, terms) != 0:
+                self.oom = True
         return s
 
     cdef void _accept_slot(self, slot_t s) noexcept nogil:
@@ -1200,7 +1267,7 @@ cdef class Engine:
         """
         cdef const Order* o = &self.orders[s]
         return (o.account == account or o.order_type == OT_FIXED_LISTING
-                or (o.order_type == OT_BLOCK_QUOTE and (o.terms == PUBLIC or o.terms == account)))
+                or (o.order_type == OT_BLOCK_QUOTE and (self._terms(s) == PUBLIC or self._terms(s) == account)))
 
     cdef slot_t _owned_revocable_order(self) noexcept nogil:
         """The resting order a CANCEL or REDUCE names; auction bids are irrevocable."""
@@ -1218,8 +1285,10 @@ cdef class Engine:
     cdef void _lower_resting(self, slot_t s, int64_t qty) noexcept nogil:
         """Lower a resting order's remaining quantity in place, keeping its priority."""
         cdef Order* o = &self.orders[s]
-        self._touch_level(o.level, o.instrument, book_of(o.order_type), o.side)
-        self.levels[o.level].qty -= o.qty - qty
+        cdef int32_t pos
+        cdef slot_t lv = self._level_of(o, &pos)
+        self._touch_level(lv, o.instrument, book_of(o.order_type), o.side)
+        self.levels[lv].qty -= o.qty - qty
         self._set_leaves(o, qty)
 
     cdef void _reduce(self) noexcept nogil:
@@ -1387,11 +1456,11 @@ cdef class Engine:
             self._reject(REJ_EXCEEDS_REMAINING)
             return
         if take_fixed:
-            if c.qty < po.qty and c.qty < po.terms:
+            if c.qty < po.qty and c.qty < self._terms(posted):
                 self._reject(REJ_BELOW_MINIMUM)
                 return
             bs = self._side(po.instrument, FIXED_BOOK, po.side)
-            if p.must_take_best and bs.levels[bs.n - 1] != po.level:
+            if p.must_take_best and self.levels[bs.levels[bs.n - 1]].price != po.price:
                 self._reject(REJ_NOT_BEST_LISTING)
                 return
         elif c.qty < po.qty:
@@ -1409,7 +1478,7 @@ cdef class Engine:
             self._reject(reason)
             return
         self._accept_slot(s)
-        self._trade(s, posted, c.qty, self.orders[posted].price)
+        self._trade(s, posted, c.qty, self.orders[posted].price, -1)
         self._free_order(s)
 
     # ................................................. operator commands
@@ -2063,8 +2132,7 @@ cdef class Engine:
                                                  and total > self._shortfall(c.account, lot.instrument)):
                 self._reject(REJ_BIDDER_CAP)
                 return
-        s = self._new_slot(c, OT_AUCTION_BID, opposite(lot.side), c.price, c.qty, TIF_GTC, STP_OFF, 0,
-                           auc.flags & FLAG_COMPLIANCE_ONLY)
+        s = self._new_slot(c, OT_AUCTION_BID, opposite(lot.side), c.price, c.qty, TIF_GTC, STP_OFF, 0, 0)
         self.orders[s].instrument = lot.instrument
         self._admit_and_rest(s)
 
@@ -2138,11 +2206,11 @@ cdef class Engine:
                 r = ranked[i].slot
                 q = self.orders[r].qty if self.orders[r].qty < remaining else remaining
                 remaining -= q
-                self._trade(auc.lot, r, q, self.orders[r].price if auc.flags & FLAG_PAY_AS_BID else clearing)
+                self._trade(auc.lot, r, q, self.orders[r].price if auc.flags & FLAG_PAY_AS_BID else clearing, -1)
         for i in range(count):
             r = ranked[i].slot
-            # a filled bid's slot is free (level -1) and may not be reused within this loop
-            if self.orders[r].level != -1 and self.orders[r].order_type == OT_AUCTION_BID:
+            # a filled bid's slot is free (not resting) and may not be reused within this loop
+            if self.orders[r].prev != NOT_RESTING and self.orders[r].order_type == OT_AUCTION_BID:
                 self._cancel_resting(r, CXL_AUCTION)
         free(ranked)
         if outcome == OUT_CANCELLED_PRICE or outcome == OUT_CANCELLED_VOLUME:
@@ -2625,8 +2693,12 @@ cdef class Engine:
         """Bytes allocated for orders, levels, the order-id index and the book arrays."""
         cdef int64_t total = (<int64_t>self.orders_cap * sizeof(Order)
                               + <int64_t>self.levels_cap * sizeof(Level)
-                              + self.index_cap * sizeof(slot_t))
+                              + self.index_cap * sizeof(slot_t)
+                              + self.n_terms_pages * sizeof(int32_t*))
         cdef int32_t i
+        for i in range(self.n_terms_pages):
+            if self.terms_pages[i] != NULL:
+                total += TERMS_PAGE * sizeof(int32_t)
         for i in range(2 * N_BOOKS * self.n_instruments):
             total += self.sides[i].cap * sizeof(slot_t) + sizeof(BookSide)
         return total
@@ -2657,12 +2729,12 @@ cdef class Engine:
                             row[n].ts = o.ts
                             row[n].account = o.account
                             row[n].instrument = o.instrument
-                            row[n].terms = o.terms
+                            row[n].terms = self._terms(r) if has_terms(o.order_type) else 0
                             row[n].side = o.side
                             row[n].tif = o.tif
                             row[n].stp = o.stp
                             row[n].order_type = o.order_type
-                            row[n].flags = o.flags
+                            row[n].flags = self._order_flags(o)
                             n += 1
                             r = o.next
         return out
@@ -2785,9 +2857,8 @@ cdef class Engine:
             o.order_type = OT_AUCTION_LOT
             o.tif = TIF_GTC
             o.stp = STP_OFF
-            o.prev = -1
+            o.prev = NOT_RESTING
             o.next = -1
-            o.level = -1
             auc.active = True
             auc.lot = s
             auc.volume = a["volume"]
@@ -2884,7 +2955,9 @@ cdef class Engine:
         for i in range(n):
             if not (0 <= row[i].instrument < self.n_instruments
                     and (row[i].side == SIDE_BUY or row[i].side == SIDE_SELL)
-                    and 0 < row[i].qty <= MAX_QTY and row[i].price > 0
+                    and 0 < row[i].qty <= MAX_QTY and 0 < row[i].price <= 2 * MAX_PRICE
+                    and TIF_GTC <= row[i].tif <= TIF_FOK and STP_OFF <= row[i].stp <= STP_CANCEL_BOTH
+                    and row[i].flags == self._snapshot_flags(row[i].order_type, row[i].instrument, row[i].flags)
                     and (row[i].order_type == OT_LIMIT or row[i].order_type == OT_FIXED_LISTING
                          or row[i].order_type == OT_BLOCK_QUOTE or row[i].order_type == OT_AUCTION_BID)
                     and 0 <= row[i].account < self.max_accounts
@@ -2908,8 +2981,9 @@ cdef class Engine:
             o.tif = row[i].tif
             o.stp = row[i].stp
             o.order_type = row[i].order_type
-            o.terms = row[i].terms
-            o.flags = row[i].flags
+            o.flags = row[i].flags & FLAG_PARTIAL
+            if has_terms(o.order_type) and self._set_terms(s, row[i].terms) != 0:
+                raise MemoryError()
             if self._rest(s) != 0:
                 raise MemoryError()
         self.n_touched = 0
@@ -2961,7 +3035,7 @@ cdef class Engine:
                         while r != -1:
                             o = &self.orders[r]
                             assert o.prev == prev, "broken FIFO links"
-                            assert o.level == bs.levels[i] and o.price == L.price, "order on the wrong level"
+                            assert o.price == L.price, "order on the wrong level"
                             assert (o.instrument == instrument and o.side == side
                                     and book_of(o.order_type) == book), "order on the wrong book"
                             assert o.qty > 0, "empty order resting"

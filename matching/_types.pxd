@@ -196,6 +196,7 @@ cdef enum:
     FLAG_T_PLUS_ONE = 1
     FLAG_MUST_TAKE_BEST = 2
     FLAG_LISTINGS_EXPIRE = 4
+    NOT_RESTING = -2            # Order.prev of an order in no level
 
 
 # Mirrors COMMAND_DTYPE (aligned).
@@ -273,26 +274,48 @@ ctypedef struct BookOrder:
     uint8_t order_type
     uint8_t flags
 
-# A live order: 64 bytes. It is always in exactly one of: the free list (next = next free),
-# a price level's FIFO (prev/next), or in flight as the incoming order of a command.
-# Quantities fit 32 bits because an order is at most MAX_QTY (10**7) tonnes.
-ctypedef struct Order:
-    int64_t order_id
-    int64_t client_order_id
-    int64_t ts              # time priority stamp (engine clock)
-    int64_t price           # 0 for market orders
-    int32_t qty             # remaining
-    int32_t terms           # listing: minimum take; block quote: contra account or PUBLIC
-    int32_t account
-    slot_t prev
-    slot_t next
-    slot_t level            # -1 while not resting
-    int16_t instrument
-    uint8_t side
-    uint8_t tif
-    uint8_t stp             # resolved mode, never ACCOUNT_DEFAULT
-    uint8_t order_type      # OrderType; names the book the order rests in
-    uint8_t flags           # block quote: FLAG_PARTIAL
+# A live order: 48 bytes, the most of the memory a resting order costs. It is always in
+# exactly one of: the free list (next = next free), a price level's FIFO (prev/next; prev is
+# -1 at the head), or in flight as the incoming order of a command (prev = NOT_RESTING, as
+# on the free list). Its level is found from its price (one per price and side of a book).
+# Prices fit 32 bits (at most 2 x MAX_PRICE, an auction's reserve) and quantities too (at
+# most MAX_QTY); the small fields are C bit-fields, so no code may take their address.
+# The minimum take of a listing and the contra account of a block quote live beside the
+# pool (Engine._terms): only those orders have them.
+cdef extern from *:
+    """
+    typedef struct {
+        int64_t order_id;
+        int64_t client_order_id;
+        int64_t ts;             /* time priority stamp (engine clock) */
+        int32_t price;          /* 0 for market orders */
+        int32_t qty;            /* remaining */
+        int32_t account;
+        int32_t prev;
+        int32_t next;
+        int16_t instrument;
+        uint16_t side : 2;
+        uint16_t tif : 3;
+        uint16_t stp : 3;       /* resolved mode, never ACCOUNT_DEFAULT */
+        uint16_t order_type : 4;    /* names the book the order rests in */
+        uint16_t flags : 2;     /* block quote: FLAG_PARTIAL (an auction bid's flags are its auction's) */
+    } Order;
+    """
+    ctypedef struct Order:
+        int64_t order_id
+        int64_t client_order_id
+        int64_t ts
+        int32_t price
+        int32_t qty
+        int32_t account
+        slot_t prev
+        slot_t next
+        int16_t instrument
+        uint8_t side
+        uint8_t tif
+        uint8_t stp
+        uint8_t order_type
+        uint8_t flags
 
 # A price level: a FIFO of order slots with its aggregates.
 ctypedef struct Level:      # 32 bytes
