@@ -343,6 +343,7 @@ cdef class Engine:
     cdef int32_t orders_cap, free_order, live_orders
     cdef Level* levels
     cdef int32_t levels_cap, free_level, live_levels
+    cdef slot_t freed_levels        # emptied in this command: freed when it ends (_flush_depth)
     cdef BookSide* sides
     cdef InstrumentParams* params
     cdef Day* days
@@ -421,6 +422,7 @@ cdef class Engine:
         memset(self.index, 0xFF, self.index_cap * sizeof(slot_t))
         self._link_free_orders(0)
         self._link_free_levels(0)
+        self.freed_levels = -1
         cdef int32_t i
         for i in range(2 * N_BOOKS * self.n_instruments):
             self.sides[i].cap = INITIAL_SIDE_LEVELS
@@ -639,9 +641,21 @@ cdef class Engine:
 
     cdef inline int32_t _level_pos(self, BookSide* bs, uint8_t side, int64_t price,
                                    bint* found) noexcept nogil:
-        """Position of the first level whose key is >= the price's key (lower bound)."""
+        """Position of the first level whose key is >= the price's key (lower bound).
+
+        The search gallops from the best end first: most prices a command names (new orders,
+        cancels, the levels a sweep changed) are near the top of the book, a probe or two
+        away, and a deep price still costs only about twice a plain binary search.
+        """
         cdef int64_t key = side_key(side, price)
-        cdef int32_t lo = 0, hi = bs.n, mid
+        cdef int32_t lo = 0, hi = bs.n, mid, step = 1
+        while step <= hi:
+            mid = hi - step
+            if side_key(side, self.levels[bs.levels[mid]].price) < key:
+                lo = mid + 1
+                break
+            hi = mid
+            step *= 2
         while lo < hi:
             mid = (lo + hi) >> 1
             if side_key(side, self.levels[bs.levels[mid]].price) < key:
@@ -731,14 +745,15 @@ cdef class Engine:
         if L.count == 0:
             memmove(&bs.levels[pos], &bs.levels[pos + 1], (bs.n - pos - 1) * sizeof(slot_t))
             bs.n -= 1
-            L.head = self.free_level
-            self.free_level = lv
+            # not reused before the command ends, so its depth change can read count 0 there
+            L.head = self.freed_levels
+            self.freed_levels = lv
             self.live_levels -= 1
         o.prev = NOT_RESTING
         self._index_remove(o.order_id)
 
     # ------------------------------------------------------ depth tracking
-    cdef inline void _push_touch(self, int32_t instrument, uint8_t book, uint8_t side,
+    cdef inline void _push_touch(self, slot_t lv, int32_t instrument, uint8_t book, uint8_t side,
                                  int64_t price) noexcept nogil:
         cdef void* p
         if self.n_touched == self.touched_cap:
@@ -752,6 +767,7 @@ cdef class Engine:
         self.touched[self.n_touched].book = book
         self.touched[self.n_touched].side = side
         self.touched[self.n_touched].price = price
+        self.touched[self.n_touched].level = lv
         self.n_touched += 1
 
     cdef inline void _touch_level(self, slot_t lv, int32_t instrument, uint8_t book,
@@ -760,7 +776,7 @@ cdef class Engine:
         # book is in the depth feed.
         if self.levels[lv].stamp != self.stamp and book < BLOCK_BOOK:
             self.levels[lv].stamp = self.stamp
-            self._push_touch(instrument, book, side, self.levels[lv].price)
+            self._push_touch(lv, instrument, book, side, self.levels[lv].price)
 
     cdef void _touch_new_level(self, slot_t lv, int32_t instrument, uint8_t book,
                                uint8_t side) noexcept nogil:
@@ -773,20 +789,30 @@ cdef class Engine:
         for i in range(self.n_touched):
             if (self.touched[i].price == price and self.touched[i].side == side
                     and self.touched[i].book == book and self.touched[i].instrument == instrument):
+                self.touched[i].level = lv
                 return
-        self._push_touch(instrument, book, side, price)
+        self._push_touch(lv, instrument, book, side, price)
 
     cdef void _flush_depth(self) noexcept nogil:
-        cdef int32_t i, pos
-        cdef bint found
+        """One DEPTH event per level the command changed, and its emptied levels freed.
+
+        Each touch holds its level's slot: an emptied level is not reused within the command
+        (it reads count 0: gone), and a level created where one was emptied replaces it in
+        the touch, so no level is looked up again.
+        """
+        cdef int32_t i
         cdef Touch* t
         cdef Event* e
-        cdef BookSide* bs
         cdef Level* L
+        cdef slot_t lv = self.freed_levels
+        if lv != -1:
+            while self.levels[lv].head != -1:
+                lv = self.levels[lv].head
+            self.levels[lv].head = self.free_level
+            self.free_level = self.freed_levels
+            self.freed_levels = -1
         for i in range(self.n_touched):
             t = &self.touched[i]
-            bs = self._side(t.instrument, t.book, t.side)
-            pos = self._level_pos(bs, t.side, t.price, &found)
             e = self._emit(EV_DEPTH)
             if e == NULL:
                 return
@@ -794,8 +820,8 @@ cdef class Engine:
             e.trade_type = t.book + 1
             e.side = t.side
             e.price = t.price
-            if found:
-                L = &self.levels[bs.levels[pos]]
+            L = &self.levels[t.level]
+            if L.count > 0:
                 e.qty = L.qty
                 e.count = L.count
 

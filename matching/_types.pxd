@@ -369,6 +369,7 @@ ctypedef struct Day:
 ctypedef struct Touch:
     int64_t price
     int32_t instrument
+    slot_t level
     uint8_t book
     uint8_t side
 
