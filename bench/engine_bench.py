@@ -1,4 +1,5 @@
-"""Engine throughput and latency on the seeded workloads, with the reference model as yardstick.
+"""Engine throughput and latency on the seeded workloads, against a plain sortedcontainers
+book (what a user would pick instead) and the reference model (a slow specification).
 
 For each workload (see :mod:`bench.workloads`) the runner generates the commands first,
 then makes these runs, each from a fresh engine holding the same starting book (the setup
@@ -7,17 +8,23 @@ snapshot of that state instead):
 
 1. the whole timed stream through ``process()`` in batches of :data:`BATCH_SIZE`,
    :data:`ROUNDS` times;
-2. the same stream through the per-call API (``submit``/``cancel``/``replace``), one call
-   per command, :data:`ROUNDS` times, each timed as a whole;
-3. the per-call run once more with ``time.perf_counter_ns()`` read around every call, for
-   the latency percentiles;
-4. the reference model through ``process()`` in the same batches, once, on the whole
+2. the same stream through the per-call API with typed results (``place``/``withdraw``/
+   ``amend``), one call per command, each result's order id and fills read as a broker's
+   code would, :data:`ROUNDS` times, each timed as a whole;
+3. risk off, the plain book (:mod:`bench.plain_book`) on the same commands from the same
+   book, :data:`ROUNDS` times its own way (its command loop, results unread) and the
+   per-call way (results read); its trades are checked against the engine's;
+4. the per-call run once more with ``time.perf_counter_ns()`` read around every call, for
+   the latency percentiles (and an HdrHistogram of them, ``latency_histogram``);
+5. ``process()`` in slices of every size of :data:`BATCH_CURVE` (1 to the whole stream in
+   one call), :data:`ROUNDS` times each: ``batch_curve`` and ``whole_vs_slices``;
+6. the reference model through ``process()`` in the same batches, once, on the whole
    stream or on its first ``reference_commands`` commands (see :data:`SIZES`).
 
 Every workload has a risk-on variant, ``<name>_risk`` (funded accounts, fees; see
 :mod:`bench.workloads`), run right after it; its result also carries
 ``batch_vs_risk_off``, its ``process()`` throughput over the risk-off workload's in the
-same run.
+same run. A deep book's result (:data:`DEEP_OF`) carries ``batch_vs_shallow``.
 
 ``fixed_price_takes`` is measured by :func:`bench_takes`: 100,000 ``TAKE_FIXED``
 commands of resting fixed-price listings, through ``process()`` (there is no per-call
@@ -29,15 +36,14 @@ clears a 10,000-bid sealed-bid auction (about half the bids win), at least
 :data:`AUCTION_ROUNDS` times, each from a fresh engine into which the bids were just
 processed in batches (that run is timed too, for bids/s), then once through the reference
 model. Its result is a separate entry with :data:`AUCTION_RESULT_KEYS` (``clearing_ms``,
-the median round, and ``clearing_ms_max``) and carries :data:`AUCTION_TARGETS`.
+the median round, and ``clearing_ms_max``).
 
-Throughputs use the median round. The garbage collector is off while a run is timed.
-Results are plain dicts, one per workload, ready for ``json.dump``: :data:`RESULT_KEYS`
-are always there, and the rest describes the run (reject fraction, book sizes, every
-round's seconds, the machine, ...). :func:`check_targets` holds the exchange_core_mix
-result to the issue's performance targets, ratios to the reference model of the same run,
-exchange_core_mix_risk to the risk-on target, its ratio to exchange_core_mix, and
-auction_clearing to the clearing-time target.
+Throughputs use the median round, with every figure's ``spread`` (min, median, max) over
+the rounds. The garbage collector is off while a run is timed. Results are plain dicts,
+one per workload, ready for ``json.dump``: :data:`RESULT_KEYS` are always there, and the
+rest describes the run (reject fraction, book sizes, event bytes per command, every
+round's seconds, the machine, ...). :func:`check_targets` holds each result to its
+workload's :data:`TARGETS`; a result with targets carries them as ``targets``.
 
 >>> from matching import ReferenceEngine
 >>> res = run_engine_bench(engine=ReferenceEngine, workloads=["exchange_core_mix"], rounds=1,
@@ -56,6 +62,7 @@ from typing import Callable
 import numpy as np
 
 from matching.codes import CommandType, TradeType
+from matching.dtypes import EVENT_DTYPE
 from matching.reference import ReferenceEngine
 
 from .histograms import histogram
@@ -563,6 +570,8 @@ def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEng
         "latency_histogram": histogram(latencies).encode().decode("ascii") if n else None,
         "reference_commands_per_s": ref_rate,
         "bytes_per_resting_order": memory / resting[0] if memory is not None and resting[0] else None,
+        "events_per_command": stats["events"] / n if stats.get("events") and n else None,
+        "event_bytes_per_command": stats["events"] * EVENT_DTYPE.itemsize / n if stats.get("events") and n else None,
         "reference_commands": m,
         "batch_vs_reference": batch_rate / ref_rate,
         "call_vs_reference": call_rate / ref_rate,

@@ -22,14 +22,17 @@ from pathlib import Path
 
 from .argtypes import number
 from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, write_json
+from .clikit import rate_range as _range
+from .clikit import rate_text as _rate
 
 __all__ = ["main", "build_parser", "CliError"]
 
 
 # --------------------------------------------------------------------------- chuanyu bench ...
 _WORKLOAD_NAMES = (                 # bench.engine_bench.MEASUREMENTS
-    "broker_mix", "broker_mix_risk", "broker_deep", "broker_deep_risk", "exchange_core_mix", "exchange_core_mix_risk", "carbon_mix", "carbon_mix_risk",
-    "deep_book", "deep_book_risk", "fixed_price_takes", "auction_clearing",
+    "broker_mix", "broker_mix_risk", "broker_deep", "broker_deep_risk", "exchange_core_mix",
+    "exchange_core_mix_risk", "carbon_mix", "carbon_mix_risk", "deep_book", "deep_book_risk",
+    "fixed_price_takes", "auction_clearing",
 )
 
 
@@ -46,20 +49,26 @@ def _add_bench(commands) -> None:
     cli_gateway.add_bench_recovery(targets)
     from . import cli_feed
     cli_feed.add_bench_feeds(targets)
+    cli_bench.add_bench_compare(targets)
     engine = targets.add_parser(
         "engine", help="matching engine throughput and latency",
         description=(
-            "Time the matching engine on seeded workloads (exchange_core_mix: one book, "
+            "Time the matching engine on seeded workloads (broker_mix: one book of ~1,900 "
+            "orders, 62% limit adds (an eighth marketable) / 28% cancels / 10% sweeps; "
+            "broker_deep: the same over 100,000 orders; exchange_core_mix: one book, "
             "9% GTC / 3% IOC / 6% cancel / 82% move; carbon_mix: 20 instruments, 60% adds / "
             "30% cancels / 10% sweeps; deep_book: 1,000,000 resting orders, then carbon_mix), "
             "each also with risk on (NAME_risk: funded accounts, fees), on 100,000 "
             "fixed-price takes (fixed_price_takes) and on clearing a 10,000-bid auction "
             "(auction_clearing: its bids through process(), then the AUCTION_CLOSE). "
-            "Reports commands/s through process() in batches of 1,024 and through the per-call "
-            "API, per-call latency percentiles, the pure-Python reference model's commands/s "
-            "in the same run, bytes per resting order, and risk-on throughput over risk-off. "
-            "Workloads are generated before timing. The full run takes a few minutes; --quick "
-            "well under one."))
+            "Reports commands/s through process() in batches of 1,024 and by batch size (1 to "
+            "the whole workload), through the per-call API with each result read, against a "
+            "plain sortedcontainers book timed on the same commands and checked trade for "
+            "trade, per-call latency percentiles (HdrHistogram files beside --json), the "
+            "reference model's commands/s, bytes per resting order and per command's events, "
+            "and risk-on throughput over risk-off; every figure with its spread over the rounds. "
+            "Workloads are generated before timing. The full run takes several minutes; --quick "
+            "a few."))
     engine.add_argument("--json", metavar="FILE",
                         help="also write the results as JSON to FILE ('-' for stdout)")
     engine.add_argument("--quick", action="store_true",
@@ -84,20 +93,6 @@ def _add_bench(commands) -> None:
     engine.set_defaults(handler=_bench_engine)
 
 
-def _rate(x) -> str:
-    if x is None:
-        return "-"
-    for unit, div in (("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{x / div:.2f} {unit}"
-    return f"{x:.0f}"
-
-
-def _range(spread) -> str:
-    """A figure's spread over the rounds, ``min–max``."""
-    if not spread or spread.get("min") is None:
-        return "-"
-    return f"{_rate(spread['min'])}–{_rate(spread['max'])}"
 
 
 def _us(ns) -> str:
@@ -155,6 +150,8 @@ def _results_table(results: list, Table, title: str = "chuanyu engine benchmark"
     row("latency p99.9 µs", lambda r: _us(r["latency_ns"]["p999"]))
     row("bytes per order", lambda r: "-" if r["bytes_per_resting_order"] is None
         else f"{r['bytes_per_resting_order']:.1f}")
+    row("event bytes per command", lambda r: "-" if r.get("event_bytes_per_command") is None
+        else f"{r['event_bytes_per_command']:.0f} ({r['events_per_command']:.2f} events)")
     row("resting at start", lambda r: f"{r['resting_orders_start']:,}")
     row("resting at end", lambda r: f"{r['resting_orders_end']:,}")
     row("rejected", lambda r: f"{r['reject_fraction']:.2%}")

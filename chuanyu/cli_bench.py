@@ -157,3 +157,85 @@ def _bench_all(args) -> int:
     write_json(args.all_json, {"results": results, "summary": summary, "machine": m, "run": run.finish()})
     return bench_status([{"target": f"{r['suite']}: {r['what']}", "met": r["met"]} for r in summary],
                         args.all_no_fail)
+
+
+# --------------------------------------------------------------------------- bench compare
+def add_bench_compare(targets) -> None:
+    p = targets.add_parser(
+        "compare", help="do two `bench engine --json` runs agree within their spread?",
+        description="Compare two JSON files of `chuanyu bench engine --json`: for every workload and every "
+                    "throughput both report with a spread over rounds (process(), per-call, the plain book, each "
+                    "batch size), whether each run's median lies within the other run's min-max. Exits 0 when "
+                    "every figure agrees, 3 when one does not (--no-fail: 0).")
+    p.add_argument("first", metavar="A.json")
+    p.add_argument("second", metavar="B.json")
+    from .clikit import add_no_fail
+    add_no_fail(p)
+    p.set_defaults(handler=_bench_compare)
+
+
+def compare_runs(first: dict, second: dict) -> list[dict]:
+    """Every figure two engine bench documents both report with a spread: ``workload``,
+    ``figure``, both spreads and ``agree`` (each median within the other's min-max).
+
+    >>> a = {"workloads": [{"workload": "w", "spread": {"batch": {"min": 9, "median": 10, "max": 12}}}]}
+    >>> b = {"workloads": [{"workload": "w", "spread": {"batch": {"min": 10, "median": 11, "max": 11}}}]}
+    >>> [(r["figure"], r["agree"]) for r in compare_runs(a, b)]
+    [('process() in 1,024s', True)]
+    """
+    names = {"batch": "process() in 1,024s", "call": "per-call, results read", "plain": "plain book",
+             "plain_call": "plain book per call"}
+    theirs = {w["workload"]: w for w in second.get("workloads", [])}
+    rows = []
+    for mine in first.get("workloads", []):
+        other = theirs.get(mine["workload"])
+        if other is None:
+            continue
+        pairs = [(names[k], v, other.get("spread", {}).get(k)) for k, v in mine.get("spread", {}).items() if k in names]
+        for size, v in (mine.get("batch_curve") or {}).items():
+            label = "process() whole" if size == "whole" else f"process() in {int(size):,}s"
+            pairs.append((label, v, (other.get("batch_curve") or {}).get(size)))
+        for figure, a, b in pairs:
+            if not a or not b or a.get("median") is None or b.get("median") is None:
+                continue
+            agree = a["min"] <= b["median"] <= a["max"] and b["min"] <= a["median"] <= b["max"]
+            rows.append({"workload": mine["workload"], "figure": figure, "first": a, "second": b, "agree": agree})
+    return rows
+
+
+def _bench_compare(args) -> int:
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .clikit import CliError, rate_range, rate_text
+
+    docs = []
+    for path in (args.first, args.second):
+        try:
+            docs.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot read {path}: {exc}") from None
+        if not isinstance(docs[-1], dict) or "workloads" not in docs[-1]:
+            raise CliError(f"{path} is not the JSON of `chuanyu bench engine --json`")
+    rows = compare_runs(*docs)
+    if not rows:
+        raise CliError("the two runs have no figure with a spread in common")
+    table = Table(title=f"{args.first} against {args.second} (median, rounds min–max)", title_justify="left")
+    for header in ("workload", "figure", "first", "second", ""):
+        table.add_column(header, justify="left" if header in ("workload", "figure") else "right")
+    for r in rows:
+        table.add_row(r["workload"], r["figure"], f"{rate_text(r['first']['median'])} ({rate_range(r['first'])})",
+                      f"{rate_text(r['second']['median'])} ({rate_range(r['second'])})",
+                      "[green]agree[/]" if r["agree"] else "[red]differ[/]")
+    out = Console()
+    if not out.is_terminal:
+        out.width = 160
+    out.print(table)
+    differ = [r for r in rows if not r["agree"]]
+    out.print(f"{len(rows) - len(differ)} of {len(rows)} figures agree within their spread", highlight=False)
+    if differ and not args.no_fail:
+        return 3
+    return 0

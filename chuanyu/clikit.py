@@ -10,7 +10,7 @@ import os
 import sys
 
 __all__ = ["CliError", "handler", "check_json_target", "write_json", "add_no_fail", "begin_bench", "bench_status",
-           "TARGET_MISSED"]
+           "TARGET_MISSED", "rate_text", "rate_range"]
 
 TARGET_MISSED = 3           # a benchmark's exit status when one of its targets was missed
 
@@ -91,3 +91,20 @@ def bench_status(targets, no_fail: bool) -> int:
               + "; ".join(str(m).strip() for m in missed)
               + (" (--no-fail: exit 0)" if no_fail else ""), file=sys.stderr)
     return TARGET_MISSED if missed and not no_fail else 0
+
+
+def rate_text(x) -> str:
+    """A rate for a table: ``5.99 M``, ``845.00 k``, ``-`` for none."""
+    if x is None:
+        return "-"
+    for unit, div in (("M", 1e6), ("k", 1e3)):
+        if x >= div:
+            return f"{x / div:.2f} {unit}"
+    return f"{x:.0f}"
+
+
+def rate_range(spread) -> str:
+    """A figure's spread over the rounds, ``min–max``."""
+    if not spread or spread.get("min") is None:
+        return "-"
+    return f"{rate_text(spread['min'])}–{rate_text(spread['max'])}"

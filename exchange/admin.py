@@ -87,7 +87,11 @@ def describe_events(events) -> list[dict]:
     for e in events:
         kind = int(e["kind"])
         d = {"kind": EventKind(kind).name if kind in set(map(int, EventKind)) else kind,
-             "seq": int(e["cmd_seq"]), "account": int(e["account"]), "instrument": int(e["instrument"])}
+             "seq": int(e["cmd_seq"]), "instrument": int(e["instrument"])}
+        if kind == EventKind.TRADE:         # a trade's accounts share bytes with other events' account
+            d["buy_account"], d["sell_account"] = int(e["buy_account"]), int(e["sell_account"])
+        else:
+            d["account"] = int(e["account"])
         if kind == EventKind.REJECTED:
             d["reason"] = reject_name(int(e["reason"]))
         elif kind == EventKind.CANCELLED:

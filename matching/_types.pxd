@@ -224,39 +224,66 @@ ctypedef struct Command:
     uint8_t status
     uint8_t flags
 
-# Mirrors EVENT_DTYPE (aligned).
-ctypedef struct Event:
-    int64_t seq
-    int64_t cmd_seq
-    int64_t ts
-    int64_t order_id
-    int64_t client_order_id
-    int64_t price
-    int64_t qty
-    int64_t leaves
-    int64_t trade_id
-    int64_t buy_order_id
-    int64_t sell_order_id
-    int64_t buy_leaves
-    int64_t sell_leaves
-    int64_t value
-    int64_t buy_fee
-    int64_t sell_fee
-    int64_t open
-    int64_t high
-    int64_t low
-    int32_t account
-    int32_t buy_account
-    int32_t sell_account
-    int32_t instrument
-    int32_t count
-    uint16_t reason
-    uint8_t kind
-    uint8_t side
-    uint8_t trade_type
-    uint8_t order_type
-    uint8_t tif
-    uint8_t command
+# Mirrors EVENT_DTYPE: fields no kind of event uses together share their bytes.
+cdef extern from *:
+    """
+    typedef struct {
+        int64_t seq;
+        int64_t cmd_seq;
+        int64_t ts;
+        union { int64_t order_id; int64_t trade_id; };
+        union { int64_t client_order_id; int64_t buy_order_id; };
+        int64_t price;
+        int64_t qty;
+        union { int64_t leaves; int64_t sell_order_id; };
+        union { int64_t value; int64_t buy_leaves; };
+        union { int64_t sell_leaves; int64_t open; };
+        union { int64_t buy_fee; int64_t high; };
+        union { int64_t sell_fee; int64_t low; };
+        union { int32_t account; int32_t buy_account; };
+        union { int32_t sell_account; int32_t count; };
+        int32_t instrument;
+        uint16_t reason;
+        uint8_t kind;
+        uint8_t side;
+        uint8_t trade_type;
+        uint8_t order_type;
+        uint8_t tif;
+        uint8_t command;
+    } Event;
+    """
+    ctypedef struct Event:
+        int64_t seq
+        int64_t cmd_seq
+        int64_t ts
+        int64_t order_id
+        int64_t client_order_id
+        int64_t price
+        int64_t qty
+        int64_t leaves
+        int64_t trade_id
+        int64_t buy_order_id
+        int64_t sell_order_id
+        int64_t buy_leaves
+        int64_t sell_leaves
+        int64_t value
+        int64_t buy_fee
+        int64_t sell_fee
+        int64_t open
+        int64_t high
+        int64_t low
+        int32_t account
+        int32_t buy_account
+        int32_t sell_account
+        int32_t instrument
+        int32_t count
+        uint16_t reason
+        uint8_t kind
+        uint8_t side
+        uint8_t trade_type
+        uint8_t order_type
+        uint8_t tif
+        uint8_t command
 
 # Mirrors BOOK_ORDER_DTYPE (aligned).
 ctypedef struct BookOrder:

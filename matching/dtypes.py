@@ -2,7 +2,7 @@
 
 Both are little-endian and C-aligned so that the Cython core can read and write them as
 plain C structs (it checks the layout against these definitions on import). Fields a
-command kind does not use are zero.
+command kind does not use are zero; an event's fields follow the notes on EVENT_DTYPE.
 """
 import numpy as np
 
@@ -36,42 +36,47 @@ COMMAND_DTYPE = np.dtype(
     align=True,
 )
 
-EVENT_DTYPE = np.dtype(
-    [
-        ("seq", "<i8"),              # engine-wide event sequence number, from 1
-        ("cmd_seq", "<i8"),          # the causing command's seq
-        ("ts", "<i8"),               # the causing command's ts
-        ("order_id", "<i8"),
-        ("client_order_id", "<i8"),
-        ("price", "<i8"),
-        ("qty", "<i8"),
-        ("leaves", "<i8"),           # the order's remaining quantity after the event
-        ("trade_id", "<i8"),
-        ("buy_order_id", "<i8"),
-        ("sell_order_id", "<i8"),
-        ("buy_leaves", "<i8"),
-        ("sell_leaves", "<i8"),
-        ("value", "<i8"),            # kind-specific: new status, priority kept on replace, cash delta
-        ("buy_fee", "<i8"),          # fen
-        ("sell_fee", "<i8"),
-        ("open", "<i8"),             # daily statistics
-        ("high", "<i8"),
-        ("low", "<i8"),
-        ("account", "<i4"),
-        ("buy_account", "<i4"),
-        ("sell_account", "<i4"),
-        ("instrument", "<i4"),
-        ("count", "<i4"),            # depth: orders at the level
-        ("reason", "<u2"),           # Reject code or CancelReason
-        ("kind", "u1"),              # EventKind
-        ("side", "u1"),              # order side; trade: aggressor side; depth: level side
-        ("trade_type", "u1"),        # TradeType
-        ("order_type", "u1"),
-        ("tif", "u1"),
-        ("command", "u1"),           # the CommandType that caused the event
-    ],
-    align=True,
-)
+# Events: 120 bytes. No kind of event uses every field, so fields that no kind uses together
+# share their bytes (a C union in the engine): a trade's ids, leaves and fees lie over an
+# order event's order id, client order id, leaves and value, and the daily statistics'
+# open, high and low over the trade-only fields. Read a field only for the kinds that set
+# it (listed here); on other kinds it holds another field's value, not zero.
+_EVENT_FIELDS = [
+    # name               type   offset
+    ("seq", "<i8", 0),               # engine-wide event sequence number, from 1
+    ("cmd_seq", "<i8", 8),           # the causing command's seq
+    ("ts", "<i8", 16),               # the causing command's ts
+    ("order_id", "<i8", 24),         # order events, AUCTION_RESULT (the lot), ACCOUNT_UPDATED (eligibility)
+    ("client_order_id", "<i8", 32),  # order events
+    ("price", "<i8", 40),
+    ("qty", "<i8", 48),
+    ("leaves", "<i8", 56),           # order events: the order's remaining quantity after the event; AUCTION_RESULT
+    ("trade_id", "<i8", 24),         # TRADE
+    ("buy_order_id", "<i8", 32),     # TRADE
+    ("sell_order_id", "<i8", 56),    # TRADE
+    ("buy_leaves", "<i8", 64),       # TRADE
+    ("sell_leaves", "<i8", 72),      # TRADE
+    ("value", "<i8", 64),            # all but TRADE: new status, priority kept on replace, cash delta, ...
+    ("buy_fee", "<i8", 80),          # TRADE, fen
+    ("sell_fee", "<i8", 88),         # TRADE, fen
+    ("open", "<i8", 72),             # DAILY_STATS
+    ("high", "<i8", 80),             # DAILY_STATS
+    ("low", "<i8", 88),              # DAILY_STATS
+    ("account", "<i4", 96),          # all but TRADE
+    ("buy_account", "<i4", 96),      # TRADE
+    ("sell_account", "<i4", 100),    # TRADE
+    ("instrument", "<i4", 104),
+    ("count", "<i4", 100),           # DEPTH: orders at the level; AUCTION_RESULT: bids
+    ("reason", "<u2", 108),          # Reject code or CancelReason
+    ("kind", "u1", 110),             # EventKind
+    ("side", "u1", 111),             # order side; trade: aggressor side; depth: level side
+    ("trade_type", "u1", 112),       # TradeType
+    ("order_type", "u1", 113),
+    ("tif", "u1", 114),
+    ("command", "u1", 115),          # the CommandType that caused the event
+]
+EVENT_DTYPE = np.dtype({"names": [f[0] for f in _EVENT_FIELDS], "formats": [f[1] for f in _EVENT_FIELDS],
+                        "offsets": [f[2] for f in _EVENT_FIELDS], "itemsize": 120})
 
 # One resting order in canonical book order; the unit of snapshots and state digests.
 BOOK_ORDER_DTYPE = np.dtype(

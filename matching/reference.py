@@ -89,9 +89,24 @@ from .results import OrderResult, fold
 
 __all__ = ["ReferenceEngine"]
 
-_EVENT_FIELDS = EVENT_DTYPE.names
 _COMMAND_FIELDS = COMMAND_DTYPE.names
-_ZERO_EVENT = dict.fromkeys(_EVENT_FIELDS, 0)
+
+
+def _event_array(events: list[dict]) -> np.ndarray:
+    """Events, each a dict of the fields its kind sets, as an EVENT_DTYPE array. Fields of
+    other kinds share bytes (see matching.dtypes), so each row gets only its own fields."""
+    out = np.zeros(len(events), dtype=EVENT_DTYPE)
+    columns: dict[str, tuple[list, list]] = {}
+    for i, ev in enumerate(events):
+        for name, value in ev.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = ([], [])
+            column[0].append(i)
+            column[1].append(value)
+    for name, (rows, values) in columns.items():
+        out[name][rows] = values
+    return out
 _SIDES = (Side.BUY, Side.SELL)
 
 # Each instrument has four books: continuous orders, fixed-price listings, block quotes and
@@ -352,8 +367,7 @@ class ReferenceEngine:
         self._events: list[dict] = []
         for row in commands.tolist():
             self._command(dict(zip(_COMMAND_FIELDS, row)))
-        return np.array([tuple(ev[name] for name in _EVENT_FIELDS) for ev in self._events],
-                        dtype=EVENT_DTYPE)
+        return _event_array(self._events)
 
     # ------------------------------------------------------------- per-call API
     def instrument_index(self, instrument) -> int:
@@ -625,8 +639,7 @@ class ReferenceEngine:
 
     # ------------------------------------------------------------ the rules
     def _emit(self, cmd, kind, **fields) -> None:
-        ev = dict(_ZERO_EVENT)
-        ev.update(fields)
+        ev = fields
         ev["seq"] = self.next_event_seq
         self.next_event_seq += 1
         ev["cmd_seq"] = int(cmd["seq"])

@@ -103,19 +103,23 @@ def as_dicts(events) -> list[dict]:
 
 
 def event(kind, **fields) -> dict:
-    """An expected event for :func:`as_dicts`: ``kind`` and ``fields``, every other field 0.
+    """An expected event for :func:`as_dicts`: ``kind`` and ``fields``, every other field 0
+    (or, where it shares bytes with a given field, that field's value).
 
     A DEPTH event is of the continuous book unless ``trade_type`` says otherwise. A field
     name the dtype lacks is an error.
     """
-    expected = dict.fromkeys(EVENT_DTYPE.names, 0)
-    unknown = set(fields) - set(expected)
+    unknown = set(fields) - set(EVENT_DTYPE.names)
     if unknown:
         raise KeyError(f"EVENT_DTYPE has no field {sorted(unknown)}")
+    # built as a row, so that fields sharing bytes with the given ones read as they will
+    row = np.zeros(1, dtype=EVENT_DTYPE)
     if kind == EventKind.DEPTH:
-        expected["trade_type"] = TradeType.CONTINUOUS      # the continuous book's depth, unless given
-    expected.update(fields, kind=int(kind))
-    return expected
+        row["trade_type"] = TradeType.CONTINUOUS           # the continuous book's depth, unless given
+    for name, value in fields.items():
+        row[name] = value
+    row["kind"] = kind
+    return as_dicts(row)[0]
 
 
 def state(engine) -> tuple[dict, list]:

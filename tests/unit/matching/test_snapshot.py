@@ -6,7 +6,7 @@ import pytest
 
 from helpers import CER, CQ, MAX_ACCOUNTS, SC, as_dicts, ladder, market, rows
 from matching import (
-    BOOK_ORDER_DTYPE, CancelReason, InstrumentStatus, OrderType, ReferenceEngine, Reject, Side,
+    BOOK_ORDER_DTYPE, CancelReason, EventKind, InstrumentStatus, OrderType, ReferenceEngine, Reject, Side,
     StpMode, TimeInForce,
 )
 from matching._state import MAGIC, digest
@@ -90,13 +90,15 @@ def test_restored_engine_goes_on_like_one_that_never_stopped(impl):
 def test_restored_engine_keeps_its_counters_clock_and_account_modes(impl):
     restored = impl.restore(build(impl).snapshot())
     events = restored.submit(SC, 7, BUY, 60, 5001, ts=0)
-    # 19 events so far; order ids 1-7 and trade id 1 used; the clock stands at 10.
-    assert rows(events, "seq", "kind", "order_id", "trade_id", "ts", "reason") == [
-        (20, 1, 8, 0, 10, 0),                                   # ACCEPTED
-        (21, 4, 1, 0, 10, CancelReason.SELF_TRADE),             # own order 1, cancel-oldest
-        (22, 3, 0, 2, 10, 0),                                   # TRADE with order 2
-        (23, 7, 0, 0, 10, 0),                                   # DEPTH ask 5001
-        (24, 7, 0, 0, 10, 0),                                   # DEPTH bid 5001
+    # 19 events so far; order ids 1-7 and trade id 1 used; the clock stands at 10. The id
+    # column is the trade id of a trade, the order id of an order event (DEPTH has neither).
+    ids = [int(e["trade_id"] if e["kind"] == EventKind.TRADE else e["order_id"]) for e in events]
+    assert [(*row[:2], k, *row[2:]) for row, k in zip(rows(events, "seq", "kind", "ts", "reason"), ids)] == [
+        (20, 1, 8, 10, 0),                                      # ACCEPTED
+        (21, 4, 1, 10, CancelReason.SELF_TRADE),                # own order 1, cancel-oldest
+        (22, 3, 2, 10, 0),                                      # TRADE 2, with order 2
+        (23, 7, 0, 10, 0),                                      # DEPTH ask 5001
+        (24, 7, 0, 10, 0),                                      # DEPTH bid 5001
     ]
     assert rows(restored.submit(CER, 9, BUY, 5, 6000), "reason") == [(Reject.INSTRUMENT_HALTED,)]
 
