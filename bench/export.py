@@ -20,7 +20,7 @@ For a workload ``NAME`` the directory gets:
 >>> w = broker_mix(n_commands=500, n_resting=400)
 >>> with tempfile.TemporaryDirectory() as d:
 ...     paths = export_workload(w, d)
-...     manifest = json.load(open(paths[-1]))
+...     manifest = json.loads(paths[-1].read_text())
 ...     timed = np.load(f"{d}/broker_mix.timed.npy")
 >>> [p.name for p in paths]
 ['broker_mix.setup.npy', 'broker_mix.timed.npy', 'broker_mix.trades.csv', 'broker_mix.json']

@@ -21,7 +21,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
-__all__ = ["histogram", "save_histograms", "histogram_paths", "encoded_histograms"]
+__all__ = ["histogram", "save_histograms", "histogram_paths", "encoded_histograms", "read_histogram_log"]
 
 LOWEST_NS, HIGHEST_NS, DIGITS = 1, 60 * 10**9, 3
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -93,3 +93,14 @@ def encoded_histograms(document, path: str = "") -> dict:
         for i, item in enumerate(document):
             found.update(encoded_histograms(item, f"{path}.{i}"))
     return found
+
+
+def read_histogram_log(path: str | Path) -> HdrHistogram:
+    """The (first) histogram of an interval log :func:`save_histograms` wrote, read back with
+    HdrHistogram's own log reader."""
+    from hdrh.log import HistogramLogReader        # noqa: PLC0415 - only readers of logs need it
+    reader = HistogramLogReader(str(path), HdrHistogram(LOWEST_NS, HIGHEST_NS, DIGITS))
+    try:
+        return reader.get_next_interval_histogram()
+    finally:
+        reader.input_file.close()                  # the reader never closes its file itself

@@ -93,14 +93,15 @@ def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsy
     assert paced["spread"]["echo_p99"]["min"] == lows and paced["spread"]["echo_p99"]["max"] == highs
     # every latency series as an HdrHistogram beside the JSON, holding every sample of the rounds
     from hdrh.histogram import HdrHistogram
-    from hdrh.log import HistogramLogReader
+
+    from bench.histograms import read_histogram_log
     logs = {p.name for p in tmp_path.glob("gateway.*.hdr")}
     assert {p.name for p in tmp_path.glob("gateway.*.hgrm")} == {n[:-4] + ".hgrm" for n in logs}
     pooled = HdrHistogram.decode(paced["latency_histogram"])
     assert pooled.get_value_at_percentile(99) == pytest.approx(paced["latency_ns"]["p99"], rel=0.01)
     echo_log = tmp_path / "gateway.baseline.bare_echo.hdr"
     assert echo_log.name in logs
-    read = HistogramLogReader(str(echo_log), HdrHistogram(1, 60 * 10**9, 3)).get_next_interval_histogram()
+    read = read_histogram_log(echo_log)
     assert read.get_total_count() == HdrHistogram.decode(data["baseline"]["bare_echo_latency_histogram"]).get_total_count()
     assert "p99 of each round" in capsys.readouterr().out
     assert cli.main(["bench", "gateway", "--rounds", "0"]) == 2

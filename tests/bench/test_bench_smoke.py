@@ -14,6 +14,7 @@ import pytest
 
 import bench
 from bench import engine_bench, workloads
+from bench.histograms import read_histogram_log
 from chuanyu import cli
 from matching import CancelReason, CommandType, EventKind, ReferenceEngine, Side
 
@@ -193,6 +194,12 @@ def test_runner_results_have_the_documented_shape():
     # the reference model is the yardstick here: no batch-size curve, no plain book with risk on
     assert all(r["batch_curve"] is None and r["whole_vs_slices"] is None for r in results)
     assert all((r["plain_call_commands_per_s"] is None) == r["risk"] for r in results)
+    for r in results:                       # one round: each ratio's spread is that round's ratio
+        if not r["risk"]:
+            for key in ("batch_vs_plain", "call_vs_plain"):
+                assert r["ratio_spread"][key] == pytest.approx(dict.fromkeys(("min", "median", "max"), r[key]))
+    # from the rounds' seconds as kept in the result (to 0.1 ms: coarse on these tiny runs)
+    assert deep["ratio_spread"]["batch_vs_shallow"]["median"] == pytest.approx(deep["batch_vs_shallow"], rel=0.05)
     assert json.loads(json.dumps(results)) == results
 
 
@@ -255,12 +262,10 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "process() ÷ ref" in out and "targets (ratios from this run)" in out and "rounds min–max" in out
     # every per-call latency series as an HdrHistogram log beside the JSON, readable back
-    from hdrh.histogram import HdrHistogram
-    from hdrh.log import HistogramLogReader
     for r in data[:-2]:
         log = tmp_path / f"engine.{r['workload']}.per-call.hdr"
         assert (tmp_path / f"engine.{r['workload']}.per-call.hgrm").exists()
-        read = HistogramLogReader(str(log), HdrHistogram(1, 60 * 10**9, 3)).get_next_interval_histogram()
+        read = read_histogram_log(log)
         assert read.get_total_count() == r["commands"]
         assert read.get_value_at_percentile(50) == pytest.approx(r["latency_ns"]["p50"], rel=0.01)
     assert "risk on" in out and "risk-on ÷ risk-off" in out and "fixed-price takes" in out
