@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -84,18 +85,35 @@ def _run(args) -> int:
         state = Path(tempfile.mkdtemp(prefix="chuanyu-demo-"))
     view = demo_view.Headless() if args.headless else demo_view.Dashboard()
     # SIGTERM unwinds like Ctrl-C, so the daemon (in a session of its own, out of reach of
-    # signals sent to the demo's process group) is still shut down on the way out.
+    # signals sent to the demo's process group) is still shut down on the way out. Both also
+    # set a flag the demo's loop checks: a KeyboardInterrupt raised while a finaliser runs is
+    # swallowed by Python, and Ctrl-C must not be lost that way.
+    _INTERRUPTED.clear()
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:          # an ignored Ctrl-C stays ignored
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         return run_demo(state, args.seed, args.duration, view, metrics_port=args.metrics_port, keep=keep)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if not keep:
             shutil.rmtree(state, ignore_errors=True)
 
 
+_INTERRUPTED = threading.Event()
+
+
 def _interrupt(signum, frame) -> None:
+    _INTERRUPTED.set()
     raise KeyboardInterrupt
+
+
+def _check_interrupted() -> None:
+    """Raise the KeyboardInterrupt of a Ctrl-C or SIGTERM that a finaliser swallowed."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 # ------------------------------------------------------------------ the daemon
@@ -485,6 +503,7 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
         for step in plan:
             due = t0 + duration * step.step / (len(plan) - 1)
             while True:
+                _check_interrupted()
                 left = due - time.monotonic()
                 if left <= 0:
                     break
@@ -494,6 +513,7 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
                 _execute(market, action, refs, view)
             market.pump(0)
             daemon.check()
+            _check_interrupted()
         reports = sorted(state.glob("eod-*.json"))
         if not reports:
             raise DemoError(f"the daemon wrote no end-of-day report in {state}{daemon.tail()}")
