@@ -466,20 +466,20 @@ def _time_batch_curve(build, engine_cls, timed: np.ndarray, rounds: int, seconds
     """process() in slices of every :data:`BATCH_CURVE` size but :data:`BATCH_SIZE` (timed as
     the main run), ``rounds`` times each; ``{size label: rate spread}``."""
     say("batch sizes")
+
+    def key(size):
+        return "batch" if size == BATCH_SIZE else f"batch_{size or 'whole'}"
     for size in BATCH_CURVE:
         if size == BATCH_SIZE:
             continue
-        key = f"batch_{size or 'whole'}"
-        seconds[key] = []
+        seconds[key(size)] = []
         batches = split_batches(timed, size or max(len(timed), 1))
         for _ in range(rounds):
             engine = build(engine_cls)
             elapsed, _ = _timed(process_batches, engine, batches)
-            seconds[key].append(elapsed)
+            seconds[key(size)].append(elapsed)
             engine = None
-    n = len(timed)
-    return {str(size or "whole"): rate_spread(n, seconds["batch" if size == BATCH_SIZE else f"batch_{size or 'whole'}"])
-            for size in BATCH_CURVE}
+    return {str(size or "whole"): rate_spread(len(timed), seconds[key(size)]) for size in BATCH_CURVE}
 
 
 def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEngine,

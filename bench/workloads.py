@@ -767,24 +767,7 @@ def broker_mix(n_commands: int = 200_000, n_resting: int = 1_900, *, seed: int =
     The stream is :func:`carbon_mix`'s on one instrument, with the far adds 20-80 ticks out
     and an eighth of the adds priced at the other side's best.
 
-    Parameters
-    ----------
-    n_commands : int
-        Length of the timed stream.
-    n_resting : int
-        Orders resting after setup.
-    seed : int
-        Seed of the random draws.
-    shadow : type
-        Engine class that simulates the stream while it is written.
-    risk : bool
-        Build the risk-on variant, ``broker_mix_risk``.
-    n_accounts : int, optional
-        Risk on: accounts to create and fund (default :data:`RISK_ACCOUNTS`).
-
-    Returns
-    -------
-    Workload
+    Parameters as :func:`carbon_mix`'s; ``risk`` builds ``broker_mix_risk``.
     """
     return _broker("broker_mix", BROKER_FAR, n_commands, n_resting, seed, shadow, risk, n_accounts)
 
