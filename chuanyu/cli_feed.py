@@ -37,8 +37,10 @@ topic, no gaps), "ts_ns" (engine time, ns since 1970; null on snapshot levels),
   listing      a fixed-price listing level: side (SELL: listed for sale, BUY: to
                buy), price_fen, qty_t (0: none left at that price), listings
   bbo          bid_fen, bid_qty_t, ask_fen, ask_qty_t (null and 0: that side is empty)
-  phase        phase (TRADING, PRE_OPEN, CLOSED, HALTED), block_window (true: open);
-               published when either changes: none for an instrument that never did
+  phase        phase (TRADING, PRE_OPEN, CLOSED, HALTED, CALL), block_window (true:
+               open); published when either changes: none for an instrument that never did
+  indicative   in a call auction: price_fen and qty_t it would uncross at now (null
+               and 0: it would not), surplus_t and surplus_side (BUY, SELL; null: none)
   auction      auction_id, outcome, clearing_price_fen, sold_t, bid_t, bids
   daily_stats  open_fen, high_fen, low_fen (null: no continuous or fixed-price trade),
                close_fen, previous_close_fen, volume_t, volume_t_by_type and
@@ -203,6 +205,11 @@ def message_json(row, symbols, snapshot: bool = False) -> dict:
                    ask_qty_t=int(row["ask_qty"]))
     elif kind == FeedType.STATUS:
         obj.update(type="phase", phase=_name(InstrumentStatus, row["status"]), block_window=bool(row["block_window"]))
+    elif kind == FeedType.INDICATIVE:
+        side = int(row["side"])
+        obj.update(type="indicative", price_fen=int(row["price"]) or None, qty_t=int(row["qty"]),
+                   surplus_t=int(row["bid_qty"] if side == Side.BUY else row["ask_qty"]),
+                   surplus_side=_name(Side, side) if side else None)
     elif kind == FeedType.AUCTION_RESULT:
         obj.update(type="auction", auction_id=int(row["trade_id"]), outcome=_name(AuctionOutcome, row["status"]),
                    clearing_price_fen=int(row["price"]), sold_t=int(row["qty"]), bid_t=int(row["previous"]),
@@ -223,14 +230,14 @@ def snapshot_json(client, shown, since=()) -> list[dict]:
     """What ``client`` knows of the instruments ``shown`` right after a (re)synchronisation,
     as ``--json``'s snapshot block: its marker line, then per instrument its phase, book
     levels, listing levels, best bid and offer, and latest trade, auction result and daily
-    statistics.
+    statistics (and, in a call auction, its indicative uncrossing).
 
     ``since``: the live messages the client applied on top of the snapshot (those that came
     while it waited for it). The books and the latest phase and best bid and offer include
     them; the trades, auction results and daily statistics among them are not state but
     events, left for the caller to write as live lines."""
     from feeds.messages import FeedType, topic
-    from matching import Side, TradeType
+    from matching import InstrumentStatus, Side, TradeType
     seq = max([client.seq, *(int(r["seq"]) for r in since)])
     lines = [{"type": "snapshot", "seq": seq, "epoch": client.epoch, "symbols": [client.symbols[n] for n in shown]}]
     for n in shown:
@@ -248,6 +255,9 @@ def snapshot_json(client, shown, since=()) -> list[dict]:
                                   "qty_t": int(qty), count: int(orders)})
         if FeedType.BBO in latest:
             lines.append(message_json(latest[FeedType.BBO], client.symbols, snapshot=True))
+        in_call = FeedType.STATUS in latest and int(latest[FeedType.STATUS]["status"]) == InstrumentStatus.CALL
+        if in_call and FeedType.INDICATIVE in latest:
+            lines.append(message_json(latest[FeedType.INDICATIVE], client.symbols, snapshot=True))
         for kind in (FeedType.TRADE, FeedType.AUCTION_RESULT, FeedType.DAILY_STATS):
             row = latest.get(kind)
             if row is not None and int(row["seq"]) <= client.seq:     # later ones are the caller's live lines

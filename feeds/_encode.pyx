@@ -10,7 +10,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from matching._types cimport Event, EV_AUCTION_RESULT, EV_BLOCK_WINDOW, EV_DAILY_STATS, EV_DAILY_VOLUME, \
-    EV_DEPTH, EV_INSTRUMENT_STATUS, EV_TRADE, SIDE_BUY, SIDE_SELL, TT_CONTINUOUS, TT_FIXED
+    EV_DEPTH, EV_INDICATIVE, EV_INSTRUMENT_STATUS, EV_TRADE, SIDE_BUY, SIDE_SELL, TT_CONTINUOUS, TT_FIXED
 from matching.dtypes import EVENT_DTYPE
 
 from .messages import FEED_DTYPE
@@ -52,7 +52,8 @@ cdef enum:
     F_STATUS = 4
     F_AUCTION_RESULT = 5
     F_DAILY_STATS = 6
-    N_FEED_TYPES = 7            # message types 1..6 plus the unused 0: keys are type * instruments + instrument
+    F_INDICATIVE = 7
+    N_FEED_TYPES = 8            # message types 1..7 plus the unused 0: keys are type * instruments + instrument
     N_TRADE_TYPES = 4
     MAX_KEY_INSTRUMENTS = 1 << 20
 
@@ -132,6 +133,12 @@ cdef inline void write_row(FeedMsg* m, const Plan* p, const Event* ev, Py_ssize_
             if v.kind == EV_DAILY_VOLUME and v.instrument == e.instrument and 1 <= v.trade_type <= N_TRADE_TYPES:
                 m.volume[v.trade_type - 1] = v.qty
                 m.amount[v.trade_type - 1] = v.value
+    elif p.msg_type == F_INDICATIVE:
+        m.price, m.qty, m.side = e.price, e.qty, e.side
+        if e.side == SIDE_BUY:
+            m.bid_qty = e.leaves
+        elif e.side == SIDE_SELL:
+            m.ask_qty = e.leaves
 
 
 cdef class BatchEncoder:
@@ -187,7 +194,7 @@ cdef class BatchEncoder:
         for i in range(n):
             kind = ev[i].kind
             if kind == EV_TRADE or kind == EV_DEPTH or kind == EV_INSTRUMENT_STATUS or kind == EV_BLOCK_WINDOW \
-                    or kind == EV_AUCTION_RESULT or kind == EV_DAILY_STATS:
+                    or kind == EV_AUCTION_RESULT or kind == EV_DAILY_STATS or kind == EV_INDICATIVE:
                 if not 0 <= ev[i].instrument < n_ins or not 0 <= ev[i].price < MAX_KEY_PRICE:
                     free(sel)
                     raise ValueError(f"event {ev[i].seq}: instrument {ev[i].instrument} outside the feed's {n_ins} "
@@ -204,25 +211,29 @@ cdef class BatchEncoder:
         cdef int32_t* table = <int32_t*>malloc(cap * sizeof(int32_t))      # event index of a level's last change
         cdef uint64_t* keys = <uint64_t*>malloc(cap * sizeof(uint64_t))    # ... and that level's key
         cdef uint8_t* touched = <uint8_t*>malloc(n_ins)                     # continuous depth that may move the BBO
+        cdef int32_t* indicative = <int32_t*>malloc(n_ins * sizeof(int32_t))  # each call's last INDICATIVE
         cdef int64_t ts = 0
-        if plan == NULL or table == NULL or keys == NULL or touched == NULL:
-            free(sel); free(plan); free(table); free(keys); free(touched)
+        if plan == NULL or table == NULL or keys == NULL or touched == NULL or indicative == NULL:
+            free(sel); free(plan); free(table); free(keys); free(touched); free(indicative)
             raise MemoryError()
         try:
             memset(table, 0xFF, cap * sizeof(int32_t))
             memset(touched, 0, n_ins)
-            n_out = self._collect(ev, sel, n_sel, plan, table, keys, bits, touched)
+            memset(indicative, 0xFF, n_ins * sizeof(int32_t))
+            n_out = self._collect(ev, sel, n_sel, plan, table, keys, bits, touched, indicative)
             for i in range(n_sel):
                 if ev[sel[i]].ts > ts:
                     ts = ev[sel[i]].ts
             n_out = self._bbos(engine, plan, n_out, touched)
             return self._number(ev, n, plan, n_out, ts, reuse)
         finally:
-            free(sel); free(plan); free(table); free(keys); free(touched)
+            free(sel); free(plan); free(table); free(keys); free(touched); free(indicative)
 
     cdef Py_ssize_t _collect(self, const Event* ev, const int32_t* sel, Py_ssize_t n_sel, Plan* plan,
-                             int32_t* table, uint64_t* keys, int bits, uint8_t* touched) except -1:
-        """What to publish for the selected events (``sel``: indices into ``ev``, in order)."""
+                             int32_t* table, uint64_t* keys, int bits, uint8_t* touched,
+                             int32_t* indicative) except -1:
+        """What to publish for the selected events (``sel``: indices into ``ev``, in order):
+        each level's last change and each call's last indicative uncrossing of the batch."""
         cdef Py_ssize_t i, j, n_out = 0
         cdef uint64_t h, key, mask = (1ULL << bits) - 1
         cdef int shift = 64 - bits
@@ -237,7 +248,9 @@ cdef class BatchEncoder:
         for j in range(n_sel):
             i = sel[j]
             e = &ev[i]
-            if e.kind == EV_DEPTH:
+            if e.kind == EV_INDICATIVE:
+                indicative[e.instrument] = <int32_t>i
+            elif e.kind == EV_DEPTH:
                 key = level_key(e)
                 h = (key * 0x9E3779B97F4A7C15ULL) >> shift
                 while table[h] >= 0 and keys[h] != key:
@@ -273,6 +286,10 @@ cdef class BatchEncoder:
                 p.status, p.block_window = status[e.instrument], block_window[e.instrument]
             elif e.kind == EV_AUCTION_RESULT:
                 p.msg_type = F_AUCTION_RESULT
+            elif e.kind == EV_INDICATIVE:
+                if indicative[e.instrument] != i:
+                    continue                      # superseded later in the batch
+                p.msg_type = F_INDICATIVE
             else:
                 p.msg_type = F_DAILY_STATS
             p.event = <int32_t>i

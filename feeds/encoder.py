@@ -10,7 +10,9 @@ into ``FEED_DTYPE`` messages and groups them into frames by topic. What it publi
   are private to their parties and auction bids sealed: neither is ever published);
 - the continuous book's best bid and offer when the batch changed it;
 - phase and block-window changes, auction results (without the initiator's account) and
-  the end-of-day statistics (one message per instrument, volume and amount by trade type).
+  the end-of-day statistics (one message per instrument, volume and amount by trade type);
+- in a call auction, the indicative uncrossing (price, volume, surplus): the last of the
+  batch per instrument, as depth is.
 
 Sequence numbers: ``seq`` runs over the whole feed; ``instrument_seq`` runs per topic, that
 is per instrument within a channel, so a subscriber to some topics only can still see a
@@ -121,8 +123,9 @@ class FeedEncoder:
         """What a late subscriber needs: ``(seq, topic sequence numbers, rows)``.
 
         The rows are every published level (DEPTH) of the chosen instruments (all when
-        None) and their latest BBO, STATUS, TRADE, AUCTION_RESULT and DAILY_STATS messages
-        (a STATUS with the instrument's phase, sequence numbers 0, where none was published);
+        None) and their latest BBO, STATUS, TRADE, AUCTION_RESULT and DAILY_STATS messages, and
+        INDICATIVE while the instrument is in a call (a STATUS with the instrument's phase,
+        sequence numbers 0, where none was published);
         ``seq`` is the feed sequence number they reflect: a subscriber applies only live
         messages above it.
         """
@@ -140,6 +143,8 @@ class FeedEncoder:
                         depth["price"], depth["qty"], depth["count"] = np.array(levels, dtype=np.int64).T
                         rows.append(depth)
             keys = [int(t) * n_ins + n for t in FeedType if t != FeedType.DEPTH]
+            if self._core.status[n] != InstrumentStatus.CALL:
+                keys.remove(int(FeedType.INDICATIVE) * n_ins + n)   # a call's indicative ends with it
             rows += [self._core.last[k:k + 1].copy() for k in keys if self._core.has_last[k]]
             if not self._core.has_last[int(FeedType.STATUS) * n_ins + n]:
                 # no phase change published yet: the phase it has, so every subscriber knows it

@@ -25,11 +25,12 @@ class FeedType(IntEnum):
     STATUS = 4           # the instrument's phase, and whether its block window is open
     AUCTION_RESULT = 5   # an auction's outcome, clearing price and volumes
     DAILY_STATS = 6      # the end of day: OHLC, previous close, volume and amount by type
+    INDICATIVE = 7       # a call auction's indicative uncrossing: price, volume, surplus
 
 
 # The channel letter of each message type: the first byte of its topic.
 CHANNEL = {FeedType.TRADE: b"T", FeedType.DEPTH: b"D", FeedType.BBO: b"B", FeedType.STATUS: b"S",
-           FeedType.AUCTION_RESULT: b"A", FeedType.DAILY_STATS: b"E"}
+           FeedType.AUCTION_RESULT: b"A", FeedType.DAILY_STATS: b"E", FeedType.INDICATIVE: b"I"}
 
 FEED_DTYPE = np.dtype(
     [
@@ -70,14 +71,15 @@ FEED_FIELD_DOCS = {
     "instrument_seq": "sequence number within the topic (channel and instrument), from 1, no gaps",
     "ts": "engine time of the event, ns since 1970 (BBO: the latest event of its batch)",
     "engine_seq": "the engine event it comes from (0 for BBO)",
-    "price": "TRADE: price; DEPTH: the level's price; AUCTION_RESULT: clearing price; DAILY_STATS: close (fen/t)",
+    "price": "TRADE: price; DEPTH: the level's price; AUCTION_RESULT: clearing price; DAILY_STATS: close; "
+             "INDICATIVE: the price the call would uncross at now, 0 = it would not (fen/t)",
     "qty": "TRADE: quantity; DEPTH: the level's quantity, 0 = level gone; AUCTION_RESULT: volume sold; "
-           "DAILY_STATS: the day's volume (t)",
+           "DAILY_STATS: the day's volume; INDICATIVE: the volume it would execute (t)",
     "trade_id": "TRADE: engine trade id; AUCTION_RESULT: the auction id",
     "bid_price": "BBO: best bid price, 0 = no bid",
-    "bid_qty": "BBO: quantity at the best bid",
+    "bid_qty": "BBO: quantity at the best bid; INDICATIVE: the buy surplus (bids left unfilled)",
     "ask_price": "BBO: best ask price, 0 = no ask",
-    "ask_qty": "BBO: quantity at the best ask",
+    "ask_qty": "BBO: quantity at the best ask; INDICATIVE: the sell surplus (asks left unfilled)",
     "open": "DAILY_STATS: first continuous or fixed-price trade's price, 0 = none",
     "high": "DAILY_STATS: highest such price",
     "low": "DAILY_STATS: lowest such price",
@@ -87,7 +89,7 @@ FEED_FIELD_DOCS = {
     "instrument": "instrument index (the snapshot header's `symbols`, the configuration's order)",
     "count": "DEPTH: orders at the level; AUCTION_RESULT: bids",
     "msg_type": "FeedType",
-    "side": "TRADE: aggressor side, 0 = none; DEPTH: the level's side",
+    "side": "TRADE: aggressor side, 0 = none; DEPTH: the level's side; INDICATIVE: the surplus side, 0 = none",
     "trade_type": "TRADE: TradeType; DEPTH: the book, CONTINUOUS (1) or FIXED (2, fixed-price listings)",
     "status": "STATUS: InstrumentStatus; AUCTION_RESULT: AuctionOutcome",
     "block_window": "STATUS: 1 = the block-trade window is open",

@@ -339,8 +339,7 @@ class Client(_Base):
         yet seen our old connection close)."""
         frame = login_frame(self.session, self.heartbeat_ms, last_report_seq)
         while True:
-            self._send(frame)
-            if self.sock.poll(turns.wait_ms()):
+            if self._offer(frame, turns.wait_ms()) and self.sock.poll(turns.wait_ms()):
                 try:
                     return self._accepted_login(_parse_login(self.sock.recv(), self.session))
                 except SessionError as exc:
@@ -452,6 +451,19 @@ class Client(_Base):
         self.sock.send(frame)
         self._last_send = time.monotonic()
 
+    def _offer(self, frame: bytes, wait_ms: int) -> bool:
+        """Send ``frame`` if the socket can queue it within ``wait_ms``; False if it had no
+        connection to queue it on all that time. A refused CURVE key ends the connection and
+        libzmq makes a new one a moment later: a blocking send in between never returns."""
+        if not self.sock.poll(wait_ms, zmq.POLLOUT):
+            return False
+        try:
+            self.sock.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        self._last_send = time.monotonic()
+        return True
+
     # .............................................................. receiving
     def poll(self, timeout_ms: int) -> bool:
         """True when a frame is waiting; sends a heartbeat when one is due."""
@@ -547,8 +559,7 @@ class AsyncClient(_Base):
         """As :meth:`Client._log_in`."""
         frame = login_frame(self.session, self.heartbeat_ms, last_report_seq)
         while True:
-            await self._send(frame)
-            if await self.sock.poll(turns.wait_ms()):
+            if await self._offer(frame, turns.wait_ms()) and await self.sock.poll(turns.wait_ms()):
                 try:
                     return self._accepted_login(_parse_login(await self.sock.recv(), self.session))
                 except SessionError as exc:
@@ -654,6 +665,17 @@ class AsyncClient(_Base):
     async def _send(self, frame: bytes) -> None:
         await self.sock.send(frame)
         self._last_send = time.monotonic()
+
+    async def _offer(self, frame: bytes, wait_ms: int) -> bool:
+        """As :meth:`Client._offer`."""
+        if not await self.sock.poll(wait_ms, zmq.POLLOUT):
+            return False
+        try:
+            await self.sock.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        self._last_send = time.monotonic()
+        return True
 
     async def recv(self, timeout_ms: int = 1000) -> np.ndarray | None:
         if not await self.sock.poll(timeout_ms):

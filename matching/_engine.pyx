@@ -80,6 +80,7 @@ cdef enum:
     DOOM_ACCOUNT_BUYS = 5
     DOOM_OUTSIDE_BLOCK_BAND = 6
     DOOM_MASS = 7               # CANCEL_ALL: the command's account (-1: any) and member (-1: any)
+    DOOM_IOC = 8                # leaving a call: the IOC and market orders that waited for it
 
 
 cdef inline int64_t side_key(uint8_t side, int64_t price) noexcept nogil:
@@ -527,6 +528,8 @@ cdef class Engine:
         if self.stamp == 0:
             for i in range(self.levels_cap):
                 self.levels[i].stamp = 0
+            for i in range(self.n_instruments):
+                self.params[i].indicated = 0
             self.stamp = 1
 
     cdef inline slot_t _alloc_order(self) noexcept nogil:
@@ -690,6 +693,7 @@ cdef class Engine:
             self.live_levels += 1
             L = &self.levels[lv]
             L.price = o.price
+            L.markets = 0
             L.qty = 0
             L.count = 0
             L.head = -1
@@ -708,6 +712,8 @@ cdef class Engine:
         L.tail = s
         L.qty += o.qty
         L.count += 1
+        if o.order_type == OT_MARKET:
+            L.markets += 1
         self._index_insert(s)
         return 0
 
@@ -742,6 +748,8 @@ cdef class Engine:
             L.tail = o.prev
         L.qty -= o.qty
         L.count -= 1
+        if o.order_type == OT_MARKET:
+            L.markets -= 1
         if L.count == 0:
             memmove(&bs.levels[pos], &bs.levels[pos + 1], (bs.n - pos - 1) * sizeof(slot_t))
             bs.n -= 1
@@ -824,6 +832,11 @@ cdef class Engine:
             if L.count > 0:
                 e.qty = L.qty
                 e.count = L.count
+        for i in range(self.n_touched):
+            t = &self.touched[i]
+            if (t.book == CONTINUOUS_BOOK and self.params[t.instrument].status == STATUS_CALL
+                    and self.params[t.instrument].indicated != self.stamp):
+                self._emit_indicative(t.instrument)
 
     # ------------------------------------------------------------ events
     cdef Event* _emit(self, uint8_t kind) noexcept nogil:
@@ -907,7 +920,8 @@ cdef class Engine:
         """Why the instrument's phase refuses an order entry, or 0."""
         if p.status == STATUS_HALTED:
             return REJ_INSTRUMENT_HALTED
-        if p.status == STATUS_CLOSED or (p.status == STATUS_PRE_OPEN and not pre_open_ok):
+        if p.status == STATUS_CLOSED or ((p.status == STATUS_PRE_OPEN or p.status == STATUS_CALL)
+                                         and not pre_open_ok):
             return REJ_MARKET_CLOSED
         return 0
 
@@ -950,7 +964,9 @@ cdef class Engine:
 
     cdef inline int64_t _hold_price(self, Order* o) noexcept nogil:
         """The price a buy holds cash at: its limit, or the band's top for a market buy."""
-        return self.params[o.instrument].band_high if o.order_type == OT_MARKET else o.price
+        if o.order_type == OT_MARKET and o.price == 0:
+            return self.params[o.instrument].band_high
+        return o.price          # a market buy resting in a call holds at the edge it rests at
 
     cdef inline int64_t _buy_need(self, Order* o, int64_t leaves) noexcept nogil:
         return buy_hold(self._hold_price(o), leaves, self.fee_bps[book_of(o.order_type) + 1][0])
@@ -1139,6 +1155,14 @@ cdef class Engine:
                 r = self.orders[r].next
         return False
 
+    cdef void _match_or_call(self, slot_t s, int64_t limit) noexcept nogil:
+        """Match and rest an incoming order; in a call it only rests, whatever it crosses."""
+        if self.params[self.orders[s].instrument].status == STATUS_CALL:
+            if self._rest(s) != 0:
+                self.oom = True
+        else:
+            self._match_and_rest(s, limit)
+
     cdef void _match_and_rest(self, slot_t s, int64_t limit) noexcept nogil:
         """Trade an incoming order against the opposite side, then rest or cancel the rest."""
         cdef Order* o = &self.orders[s]
@@ -1257,12 +1281,16 @@ cdef class Engine:
             if self._would_cross(c.instrument, c.side, c.price):
                 self._reject(REJ_WOULD_CROSS)
                 return
+        if p.status == STATUS_CALL and c.tif == TIF_FOK:
+            self._reject(REJ_MARKET_CLOSED)
+            return
         stp = c.stp
         if stp == STP_ACCOUNT_DEFAULT:
             stp = self._account_stp(c.account)
             if stp == STP_ACCOUNT_DEFAULT:
                 stp = self.default_stp
-        s = self._new_slot(c, c.order_type, c.side, c.price if c.order_type == OT_LIMIT else 0,
+        s = self._new_slot(c, c.order_type, c.side,
+                           c.price if c.order_type == OT_LIMIT else (limit if p.status == STATUS_CALL else 0),
                            c.qty, c.tif, stp, 0, 0)
         reason = self._risk_reason(&self.orders[s])
         if reason:
@@ -1272,7 +1300,7 @@ cdef class Engine:
             self._reject(REJ_FOK_NOT_FILLABLE)
             return
         self._accept_slot(s)
-        self._match_and_rest(s, limit)
+        self._match_or_call(s, limit)
 
     cdef slot_t _owned_order(self) noexcept nogil:
         """The order a CANCEL, REDUCE or REPLACE names; another account's is UNKNOWN_ORDER.
@@ -1388,7 +1416,7 @@ cdef class Engine:
         o.ts = self.clock
         self._hold(o, old_need, old_qty)
         self._emit_order(EV_REPLACED, s, qty, qty, 0, 0)
-        self._match_and_rest(s, price)
+        self._match_or_call(s, price)
 
     # ............................... fixed-price listings and block quotes
     cdef inline uint16_t _block_phase_reason(self, int32_t instrument) noexcept nogil:
@@ -1540,11 +1568,171 @@ cdef class Engine:
         cdef const Command* c = self.cmd
         if not self._instrument_ok(False):
             return
-        if c.status < STATUS_TRADING or c.status > STATUS_PRE_OPEN:
+        cdef uint8_t was
+        if c.status < STATUS_TRADING or c.status > STATUS_CALL:
             self._reject(REJ_BAD_STATUS)
             return
+        was = self.params[c.instrument].status
         self.params[c.instrument].status = c.status
+        if c.status == STATUS_TRADING or (was == STATUS_CALL and c.status == STATUS_CLOSED):
+            self._uncross(c.instrument)
+        if was == STATUS_CALL and c.status != STATUS_CALL:
+            self._cancel_where(c.instrument, CONTINUOUS_BOOK, CONTINUOUS_BOOK, DOOM_IOC, -1, CXL_IOC_REMAINDER)
         self._instrument_event(EV_INSTRUMENT_STATUS, c.instrument, c.status)
+        if c.status == STATUS_CALL:
+            self._emit_indicative(c.instrument)
+
+    # ............................................................ call auctions
+    cdef bint _uncross_price(self, int32_t instrument, int64_t* price, int64_t* volume,
+                             int64_t* surplus) noexcept nogil:
+        """The price, volume and surplus the continuous book would uncross at; False when it
+        would not. The rules are reference._uncross_price's; this walks the crossed levels
+        once, in ascending price, keeping only the running best and its ties."""
+        cdef BookSide* bids = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
+        cdef BookSide* asks = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
+        cdef int64_t low, high, p, buy_total = 0, buy_below = 0, sell_upto = 0, bid_here, vol, sur
+        cdef int64_t best_vol = 0, best_abs = 0, lowest = 0, highest = 0, nearest = 0, reference
+        cdef int32_t bi, ai, n_pos = 0, n_neg = 0, n_ties = 0
+        cdef bint candidate
+        cdef Level* L
+        if bids.n == 0 or asks.n == 0:
+            return False
+        low = self.levels[asks.levels[asks.n - 1]].price
+        high = self.levels[bids.levels[bids.n - 1]].price
+        if high < low:
+            return False
+        reference = self.params[instrument].reference
+        bi = bids.n
+        while bi > 0 and self.levels[bids.levels[bi - 1]].price >= low:
+            bi -= 1
+            buy_total += self.levels[bids.levels[bi]].qty
+        ai = asks.n - 1
+        while bi < bids.n or (ai >= 0 and self.levels[asks.levels[ai]].price <= high):
+            p = high + 1
+            if bi < bids.n:
+                p = self.levels[bids.levels[bi]].price
+            if ai >= 0 and self.levels[asks.levels[ai]].price < p:
+                p = self.levels[asks.levels[ai]].price
+            candidate = False
+            bid_here = 0
+            if bi < bids.n and self.levels[bids.levels[bi]].price == p:
+                L = &self.levels[bids.levels[bi]]
+                bid_here = L.qty
+                candidate = L.count > L.markets
+                bi += 1
+            if ai >= 0 and self.levels[asks.levels[ai]].price == p:
+                L = &self.levels[asks.levels[ai]]
+                sell_upto += L.qty
+                candidate = candidate or L.count > L.markets
+                ai -= 1
+            if candidate:
+                vol = min(buy_total - buy_below, sell_upto)
+                sur = buy_total - buy_below - sell_upto
+                if vol > best_vol or (vol == best_vol and (sur if sur >= 0 else -sur) < best_abs):
+                    best_vol = vol
+                    best_abs = sur if sur >= 0 else -sur
+                    n_ties = n_pos = n_neg = 0
+                    lowest = p
+                    nearest = p
+                if vol == best_vol and (sur if sur >= 0 else -sur) == best_abs:
+                    n_ties += 1
+                    n_pos += sur > 0
+                    n_neg += sur < 0
+                    highest = p
+                    if (p - reference if p >= reference else reference - p) <= (
+                            nearest - reference if nearest >= reference else reference - nearest):
+                        nearest = p
+            buy_below += bid_here
+        if n_ties == 0:
+            # only market orders cross: they meet at the reference price
+            buy_total = 0
+            sell_upto = 0
+            for bi in range(bids.n):
+                if self.levels[bids.levels[bi]].price >= reference:
+                    buy_total += self.levels[bids.levels[bi]].qty
+            for ai in range(asks.n):
+                if self.levels[asks.levels[ai]].price <= reference:
+                    sell_upto += self.levels[asks.levels[ai]].qty
+            if buy_total == 0 or sell_upto == 0:
+                return False
+            price[0] = reference
+            volume[0] = min(buy_total, sell_upto)
+            surplus[0] = buy_total - sell_upto
+            return True
+        if n_pos == n_ties:
+            price[0] = highest
+        elif n_neg == n_ties:
+            price[0] = lowest
+        else:
+            price[0] = nearest
+        volume[0] = best_vol
+        surplus[0] = best_abs if n_pos == n_ties else (-best_abs if n_neg == n_ties else 0)
+        if n_pos != n_ties and n_neg != n_ties and best_abs != 0:
+            # mixed signs at one absolute surplus: the chosen price's own surplus
+            surplus[0] = self._surplus_at(instrument, nearest)
+        return True
+
+    cdef int64_t _surplus_at(self, int32_t instrument, int64_t price) noexcept nogil:
+        """Bids at or above ``price`` less asks at or below it."""
+        cdef BookSide* bids = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
+        cdef BookSide* asks = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
+        cdef int64_t total = 0
+        cdef int32_t i
+        for i in range(bids.n - 1, -1, -1):
+            if self.levels[bids.levels[i]].price < price:
+                break
+            total += self.levels[bids.levels[i]].qty
+        for i in range(asks.n - 1, -1, -1):
+            if self.levels[asks.levels[i]].price > price:
+                break
+            total -= self.levels[asks.levels[i]].qty
+        return total
+
+    cdef void _uncross(self, int32_t instrument) noexcept nogil:
+        """Execute the call at one price (reference._uncross): best bid against best ask,
+        the later of the two orders the aggressor, until the volume is done."""
+        cdef int64_t price, volume, surplus, q
+        cdef BookSide* bids = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
+        cdef BookSide* asks = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
+        cdef slot_t b, a, ag, r, ag_level
+        cdef int32_t r_pos, ag_pos
+        cdef Order* ob
+        cdef Order* oa
+        if not self._uncross_price(instrument, &price, &volume, &surplus):
+            return
+        while volume > 0 and not self.oom:
+            b = self.levels[bids.levels[bids.n - 1]].head
+            a = self.levels[asks.levels[asks.n - 1]].head
+            ob = &self.orders[b]
+            oa = &self.orders[a]
+            q = min(min(<int64_t>ob.qty, <int64_t>oa.qty), volume)
+            if ob.ts > oa.ts or (ob.ts == oa.ts and ob.order_id > oa.order_id):
+                ag, ag_pos, r, r_pos = b, bids.n - 1, a, asks.n - 1
+                ag_level = bids.levels[ag_pos]
+            else:
+                ag, ag_pos, r, r_pos = a, asks.n - 1, b, bids.n - 1
+                ag_level = asks.levels[ag_pos]
+            self._trade(ag, r, q, price, r_pos)
+            self._touch_level(ag_level, instrument, CONTINUOUS_BOOK, self.orders[ag].side)
+            self.levels[ag_level].qty -= q
+            if self.orders[ag].qty == 0:
+                self._unlink_at(ag, ag_pos)
+                self._free_order(ag)
+            volume -= q
+
+    cdef void _emit_indicative(self, int32_t instrument) noexcept nogil:
+        cdef int64_t price = 0, volume = 0, surplus = 0
+        cdef Event* e
+        self.params[instrument].indicated = self.stamp
+        if not self._uncross_price(instrument, &price, &volume, &surplus):
+            price = volume = surplus = 0
+        e = self._emit(EV_INDICATIVE)
+        if e != NULL:
+            e.instrument = instrument
+            e.price = price
+            e.qty = volume
+            e.leaves = surplus if surplus >= 0 else -surplus
+            e.side = SIDE_BUY if surplus > 0 else (SIDE_SELL if surplus < 0 else 0)
 
     cdef void _set_instrument_parameter(self) noexcept nogil:
         """Change one trading parameter from the next command on; a band it moves cancels
@@ -1608,7 +1796,7 @@ cdef class Engine:
                 return
         if (c.order_type < KIND_ALLOWANCE or c.order_type > KIND_CER
                 or c.region < REGION_SC or c.region > REGION_CQ
-                or c.status < STATUS_TRADING or c.status > STATUS_PRE_OPEN
+                or c.status < STATUS_TRADING or c.status > STATUS_CALL
                 or c.min_qty < MIN_YEAR or c.min_qty > MAX_YEAR or n >= MAX_INSTRUMENTS):
             self._reject(REJ_BAD_PARAMETER)
             return
@@ -1740,6 +1928,8 @@ cdef class Engine:
             return o.price < self.params[o.instrument].block_low or o.price > self.params[o.instrument].block_high
         if mode == DOOM_ACCOUNT:
             return o.account == account
+        if mode == DOOM_IOC:
+            return o.tif == TIF_IOC
         if mode == DOOM_MASS:
             return ((account == -1 or o.account == account)
                     and (self.cmd.member == -1 or (self._exists(o.account)
@@ -2985,6 +3175,7 @@ cdef class Engine:
                     and TIF_GTC <= row[i].tif <= TIF_FOK and STP_OFF <= row[i].stp <= STP_CANCEL_BOTH
                     and row[i].flags == self._snapshot_flags(row[i].order_type, row[i].instrument, row[i].flags)
                     and (row[i].order_type == OT_LIMIT or row[i].order_type == OT_FIXED_LISTING
+                         or (row[i].order_type == OT_MARKET and row[i].tif == TIF_IOC)
                          or row[i].order_type == OT_BLOCK_QUOTE or row[i].order_type == OT_AUCTION_BID)
                     and 0 <= row[i].account < self.max_accounts
                     and 0 < row[i].order_id < self.next_order_id
@@ -3034,7 +3225,7 @@ cdef class Engine:
 
     def check_invariants(self):
         """Raise AssertionError if any structural invariant is broken. O(n)."""
-        cdef int32_t instrument, i, count, free_count
+        cdef int32_t instrument, i, count, markets, free_count
         cdef uint8_t side
         cdef BookSide* bs
         cdef Level* L
@@ -3054,6 +3245,7 @@ cdef class Engine:
                             assert side_key(side, self.levels[bs.levels[i - 1]].price) < side_key(side, L.price), \
                                 "levels out of price order"
                         count = 0
+                        markets = 0
                         qty = 0
                         prev = -1
                         r = L.head
@@ -3067,18 +3259,22 @@ cdef class Engine:
                             assert o.qty > 0, "empty order resting"
                             assert o.ts >= last_ts, "time priority broken"
                             assert self._find_order(o.order_id) == r, "order-id index disagrees with the book"
+                            assert o.tif != TIF_IOC or self.params[instrument].status == STATUS_CALL, \
+                                "an IOC order rests outside a call"
                             last_ts = o.ts
                             count += 1
+                            markets += o.order_type == OT_MARKET
                             qty += o.qty
                             prev = r
                             r = o.next
                         assert L.tail == prev, "level tail wrong"
                         assert count == L.count and count > 0, "level order count wrong"
+                        assert markets == L.markets, "level market order count wrong"
                         assert qty == L.qty, "level quantity is not the sum of its orders"
                         seen += count
             bid = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
             ask = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
-            if bid.n and ask.n:
+            if bid.n and ask.n and self.params[instrument].status == STATUS_TRADING:
                 assert (self.levels[bid.levels[bid.n - 1]].price
                         < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
         lots = sum(1 for n in range(self.n_instruments) if self.auctions[n].active)
@@ -3249,7 +3445,8 @@ def _constants():
                       "ACCOUNT_UPDATED": EV_ACCOUNT_UPDATED, "BALANCE": EV_BALANCE,
                       "DAILY_STATS": EV_DAILY_STATS, "DAILY_VOLUME": EV_DAILY_VOLUME,
                       "BLOCK_WINDOW": EV_BLOCK_WINDOW, "AUCTION_RESULT": EV_AUCTION_RESULT,
-                      "INSTRUMENT_PARAMETER": EV_INSTRUMENT_PARAMETER, "INSTRUMENT_ADDED": EV_INSTRUMENT_ADDED},
+                      "INSTRUMENT_PARAMETER": EV_INSTRUMENT_PARAMETER, "INSTRUMENT_ADDED": EV_INSTRUMENT_ADDED,
+                      "INDICATIVE": EV_INDICATIVE},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
             "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,
@@ -3280,7 +3477,8 @@ def _constants():
         "TradeType": {"CONTINUOUS": TT_CONTINUOUS, "FIXED": TT_FIXED, "BLOCK": TT_BLOCK,
                       "AUCTION": TT_AUCTION},
         "InstrumentStatus": {"TRADING": STATUS_TRADING, "HALTED": STATUS_HALTED,
-                             "CLOSED": STATUS_CLOSED, "PRE_OPEN": STATUS_PRE_OPEN},
+                             "CLOSED": STATUS_CLOSED, "PRE_OPEN": STATUS_PRE_OPEN,
+                             "CALL": STATUS_CALL},
         "InstrumentParameter": {"TICK": PARAM_TICK, "LOT": PARAM_LOT, "MAX_ORDER_QTY": PARAM_MAX_ORDER_QTY,
                                 "REFERENCE_PRICE": PARAM_REFERENCE_PRICE, "BAND_BPS": PARAM_BAND_BPS,
                                 "BLOCK_BAND_BPS": PARAM_BLOCK_BAND_BPS, "BLOCK_MIN_QTY": PARAM_BLOCK_MIN_QTY,

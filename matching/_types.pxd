@@ -84,6 +84,7 @@ cdef enum:
     EV_AUCTION_RESULT = 14
     EV_INSTRUMENT_PARAMETER = 15
     EV_INSTRUMENT_ADDED = 16
+    EV_INDICATIVE = 17
 
     REJ_UNKNOWN_COMMAND = 1001
     # 1002-1018: raised by the gateway, listed in matching.codes.Reject, never by the engine
@@ -157,6 +158,7 @@ cdef enum:
     STATUS_HALTED = 2
     STATUS_CLOSED = 3
     STATUS_PRE_OPEN = 4
+    STATUS_CALL = 5
 
     PARAM_TICK = 1
     PARAM_LOT = 2
@@ -346,7 +348,8 @@ cdef extern from *:
 
 # A price level: a FIFO of order slots with its aggregates.
 ctypedef struct Level:      # 32 bytes
-    int64_t price
+    int32_t price           # prices fit 32 bits, as an Order's
+    int32_t markets         # market orders resting here: a call's band edge, no price of its own
     int64_t qty
     uint32_t stamp          # the command that last reported it in the depth list (wraps)
     int32_t count
@@ -378,6 +381,7 @@ ctypedef struct InstrumentParams:
     uint8_t must_take_best
     uint8_t listings_expire
     uint8_t block_window
+    uint32_t indicated      # the command stamp of the instrument's last INDICATIVE event
     # the definition, read only by queries and snapshots (after the fields matching reads)
     char symbol[SYMBOL_BYTES]   # UTF-8, NUL-padded
     uint8_t kind                # InstrumentKind

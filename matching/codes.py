@@ -103,6 +103,8 @@ class EventKind(IntEnum):
                                  # sold; leaves: volume unsold; value: volume bid; count: bids
     INSTRUMENT_PARAMETER = 15    # reason: the InstrumentParameter; value: its new value
     INSTRUMENT_ADDED = 16        # instrument: the new instrument's index; value: its InstrumentStatus
+    INDICATIVE = 17              # call auction: price and qty the book would uncross at now (0, 0:
+                                 # it would not), leaves: the surplus, side: the surplus side (0: none)
 
 
 class Reject(IntEnum):
@@ -238,6 +240,8 @@ class InstrumentStatus(IntEnum):
     HALTED = 2
     CLOSED = 3
     PRE_OPEN = 4            # orders and listings rest; nothing trades
+    CALL = 5                # call auction: orders rest, crossing ones too; the move to TRADING
+                            # (or, closing, to CLOSED) uncrosses the book at one price
 
 
 class InstrumentKind(IntEnum):

@@ -12,8 +12,20 @@ CLOSED: MARKET_CLOSED), side, order type, time in force (a market order must be 
 FOK), STP mode, quantity > 0, quantity on the lot, quantity within the instrument's maximum,
 and for limit orders price > 0, price on the tick, price within the band; in PRE_OPEN a
 market, IOC or FOK order is MARKET_CLOSED and a limit order that would cross WOULD_CROSS
-(orders rest, nothing trades); then the account checks below; last, a FOK order that could
-not fill completely is rejected. A rejected command changes nothing.
+(orders rest, nothing trades); in CALL a FOK order is MARKET_CLOSED; then the account
+checks below; last, a FOK order that could not fill completely is rejected. A rejected
+command changes nothing.
+
+CALL is a call auction (opening, closing or a volatility interruption's): accepted orders
+rest without matching, crossing ones too; a market order rests at the band edge (its limit,
+and the price it shows and holds cash at) and an IOC order waits for the uncrossing. After
+every command that changed an instrument's continuous book in a call, and when the call
+starts, one INDICATIVE event gives the price, volume and surplus it would uncross at now
+(``_uncross_price``), after the command's DEPTH events. SET_INSTRUMENT_STATUS to TRADING
+first uncrosses the book (``_uncross``: all trades at one price), whatever the phase before,
+so a book that stays crossed in a halted call trades when trading resumes; so does CALL to
+CLOSED (a closing call). Leaving CALL then cancels the IOC and market orders still resting
+(IOC_REMAINDER); the INSTRUMENT_STATUS event comes after those trades and cancellations.
 
 An accepted order is given the next order id and walks the opposite side from the best
 level while that level's price crosses its limit (a market order's limit is the band edge:
@@ -121,6 +133,8 @@ _TRADE_TYPE_OF_BOOK = (TradeType.CONTINUOUS, TradeType.FIXED, TradeType.BLOCK, T
 # Block quotes are private to their parties and auction bids are sealed: neither is in the
 # depth feed.
 _PUBLISHED_BOOKS = (CONTINUOUS_BOOK, FIXED_BOOK)
+# Phases that take orders into the books without trading them.
+_ORDER_ENTRY_ONLY = (InstrumentStatus.PRE_OPEN, InstrumentStatus.CALL)
 _ROLLOVER_AUCTIONS = 4      # a cancelled primary auction's volume spreads over the next four
 _MASK64 = 2**64 - 1
 # InstrumentParameter -> (Instrument field, lowest value, highest value)
@@ -603,8 +617,12 @@ class ReferenceEngine:
                             assert o.instrument == n and o.book == kind and self._orders.get(o.order_id) is o
                             seen += 1
             bids, asks = books[CONTINUOUS_BOOK].sides[Side.BUY], books[CONTINUOUS_BOOK].sides[Side.SELL]
-            if bids and asks:
+            status = self.instruments[n].status
+            if bids and asks and status == InstrumentStatus.TRADING:
                 assert bids.peekitem(0)[1].price < asks.peekitem(0)[1].price, "book crossed at rest"
+            assert status == InstrumentStatus.CALL or not any(
+                o.tif == TimeInForce.IOC for side in _SIDES for level in books[CONTINUOUS_BOOK].levels(side)
+                for o in level.orders), "an IOC order rests outside a call"
         assert seen == len(self._orders), "order index and book disagree"
         self._check_accounts()
 
@@ -682,6 +700,9 @@ class ReferenceEngine:
             self._emit(cmd, EventKind.DEPTH, instrument=instrument, side=side, price=price,
                        trade_type=_TRADE_TYPE_OF_BOOK[kind],
                        qty=level.qty if level else 0, count=len(level.orders) if level else 0)
+        for instrument in dict.fromkeys(n for n, kind, _, _ in self._touched if kind == CONTINUOUS_BOOK):
+            if self.instruments[instrument].status == InstrumentStatus.CALL:
+                self._emit_indicative(cmd, instrument)
 
     @staticmethod
     def _validate_qty(ins: Instrument, qty: int, max_qty: int | None = None) -> int:
@@ -709,7 +730,7 @@ class ReferenceEngine:
         """Why the instrument's phase refuses an order entry, or 0."""
         if ins.status == InstrumentStatus.HALTED:
             return Reject.INSTRUMENT_HALTED
-        if ins.status == InstrumentStatus.CLOSED or (ins.status == InstrumentStatus.PRE_OPEN and not pre_open_ok):
+        if ins.status == InstrumentStatus.CLOSED or (ins.status in _ORDER_ENTRY_ONLY and not pre_open_ok):
             return Reject.MARKET_CLOSED
         return 0
 
@@ -720,7 +741,9 @@ class ReferenceEngine:
     # ..................................................... risk: holds and settlement
     def _hold_price(self, o: _Order) -> int:
         """The price a buy holds cash at: its limit, or the band's top for a market buy."""
-        return self.instruments[o.instrument].band[1] if o.order_type == OrderType.MARKET else o.price
+        if o.order_type == OrderType.MARKET and not o.price:
+            return self.instruments[o.instrument].band[1]
+        return o.price          # a market buy resting in a call holds at the edge it rests at
 
     def _buy_need(self, o: _Order, leaves: int) -> int:
         return buy_hold(self._hold_price(o), leaves, self.fees[_TRADE_TYPE_OF_BOOK[o.book]][0])
@@ -838,10 +861,13 @@ class ReferenceEngine:
             return self._reject(cmd, Reject.MARKET_CLOSED)
         if ins.status == InstrumentStatus.PRE_OPEN and self._would_cross(n_ins, side, price):
             return self._reject(cmd, Reject.WOULD_CROSS)
+        in_call = ins.status == InstrumentStatus.CALL
+        if in_call and tif == TimeInForce.FOK:
+            return self._reject(cmd, Reject.MARKET_CLOSED)
         if stp == StpMode.ACCOUNT_DEFAULT:
             stp = self._account_stp.get(account, self.default_stp)
         order = _Order(self.next_order_id, int(cmd["client_order_id"]), n_ins, account, side, otype,
-                       tif, stp, price if otype == OrderType.LIMIT else 0, qty, self.clock)
+                       tif, stp, price if otype == OrderType.LIMIT else (limit if in_call else 0), qty, self.clock)
         reason = self._risk_reason(order)
         if reason:
             return self._reject(cmd, reason)
@@ -850,7 +876,7 @@ class ReferenceEngine:
         self.next_order_id += 1
         self._hold(order, 0, 0)
         self._emit_order(cmd, EventKind.ACCEPTED, order, qty=qty, leaves=qty)
-        self._match_and_rest(cmd, order, limit)
+        self._match_or_call(cmd, order, limit)
 
     def _fok_fillable(self, n_ins, account, side, limit, qty, stp) -> bool:
         available = 0
@@ -866,6 +892,13 @@ class ReferenceEngine:
                 if available >= qty:
                     return True
         return False
+
+    def _match_or_call(self, cmd, order: _Order, limit: int) -> None:
+        """Match and rest an incoming order; in a call it only rests, whatever it crosses."""
+        if self.instruments[order.instrument].status == InstrumentStatus.CALL:
+            self._rest(order)
+        else:
+            self._match_and_rest(cmd, order, limit)
 
     def _match_and_rest(self, cmd, order: _Order, limit: int) -> None:
         book = self._books[order.instrument][CONTINUOUS_BOOK]
@@ -1024,7 +1057,7 @@ class ReferenceEngine:
         o.price, o.qty, o.ts = price, qty, self.clock
         self._hold(o, old_need, old_qty)
         self._emit_order(cmd, EventKind.REPLACED, o, qty=qty, leaves=qty, value=0)
-        self._match_and_rest(cmd, o, price)
+        self._match_or_call(cmd, o, price)
 
     # ..................................................... fixed-price listings and block quotes
     def _list_fixed(self, cmd) -> None:
@@ -1161,8 +1194,81 @@ class ReferenceEngine:
         status = int(cmd["status"])
         if status not in set(InstrumentStatus):
             return self._reject(cmd, Reject.BAD_STATUS)
-        self.instruments[n_ins].status = InstrumentStatus(status)
+        ins = self.instruments[n_ins]
+        was = ins.status
+        ins.status = InstrumentStatus(status)
+        if status == InstrumentStatus.TRADING or (was == InstrumentStatus.CALL and status == InstrumentStatus.CLOSED):
+            self._uncross(cmd, n_ins)
+        if was == InstrumentStatus.CALL and status != InstrumentStatus.CALL:
+            self._cancel_where(cmd, [n_ins], (CONTINUOUS_BOOK,), lambda o: o.tif == TimeInForce.IOC,
+                               CancelReason.IOC_REMAINDER)
         self._emit(cmd, EventKind.INSTRUMENT_STATUS, instrument=n_ins, value=status)
+        if status == InstrumentStatus.CALL:
+            self._emit_indicative(cmd, n_ins)
+
+    # ..................................................... call auctions
+    def _uncross_price(self, n_ins: int):
+        """``(price, volume, surplus)`` the continuous book would uncross at, or None.
+
+        The candidates are the prices of the levels holding a limit order between the best
+        ask and the best bid (a market order rests at its band edge and names no price); with
+        none, the reference price. At each, the volume is the lesser of the bids at or above
+        it and the asks at or below it, the surplus the bids' excess (negative: the asks').
+        The price executes the most volume; of equals, the least absolute surplus; of those,
+        the highest when every surplus is on the buy side, the lowest when every one is on
+        the sell side, else the one nearest the reference price (of two as near, the higher).
+        """
+        book = self._books[n_ins][CONTINUOUS_BOOK]
+        bids, asks = list(book.levels(Side.BUY)), list(book.levels(Side.SELL))
+        if not bids or not asks or bids[0].price < asks[0].price:
+            return None
+        low, high = asks[0].price, bids[0].price
+        reference = self.instruments[n_ins].reference_price
+        prices = sorted({level.price for level in bids + asks if low <= level.price <= high
+                         and any(o.order_type == OrderType.LIMIT for o in level.orders)}) or [reference]
+        rows = []
+        for price in prices:
+            buy = sum(level.qty for level in bids if level.price >= price)
+            sell = sum(level.qty for level in asks if level.price <= price)
+            if min(buy, sell) > 0:
+                rows.append((price, min(buy, sell), buy - sell))
+        if not rows:
+            return None
+        most = max(volume for _, volume, _ in rows)
+        rows = [row for row in rows if row[1] == most]
+        least = min(abs(surplus) for _, _, surplus in rows)
+        rows = [row for row in rows if abs(row[2]) == least]
+        if all(surplus > 0 for _, _, surplus in rows):
+            return rows[-1]
+        if all(surplus < 0 for _, _, surplus in rows):
+            return rows[0]
+        return min(rows, key=lambda row: (abs(row[0] - reference), -row[0]))
+
+    def _uncross(self, cmd, n_ins: int) -> None:
+        """Execute the call: the best bid and the best ask trade at the one uncrossing price,
+        in price-time priority on both sides, until its volume is done. Each trade's aggressor
+        is the later of its two orders (time stamp, then order id)."""
+        found = self._uncross_price(n_ins)
+        if found is None:
+            return
+        price, volume, _ = found
+        book = self._books[n_ins][CONTINUOUS_BOOK]
+        while volume > 0:
+            buy = book.sides[Side.BUY].peekitem(0)[1].orders[0]
+            sell = book.sides[Side.SELL].peekitem(0)[1].orders[0]
+            qty = min(buy.qty, sell.qty, volume)
+            later, earlier = (buy, sell) if (buy.ts, buy.order_id) > (sell.ts, sell.order_id) else (sell, buy)
+            self._trade(cmd, later, earlier, qty, price)
+            self._touch(later)
+            if later.qty == 0:
+                book.remove(later)
+                del self._orders[later.order_id]
+            volume -= qty
+
+    def _emit_indicative(self, cmd, n_ins: int) -> None:
+        price, volume, surplus = self._uncross_price(n_ins) or (0, 0, 0)
+        self._emit(cmd, EventKind.INDICATIVE, instrument=n_ins, price=price, qty=volume, leaves=abs(surplus),
+                   side=Side.BUY if surplus > 0 else Side.SELL if surplus < 0 else 0)
 
     def _set_instrument_parameter(self, cmd) -> None:
         """Change one trading parameter from the next command on; a band it moves cancels

@@ -140,7 +140,10 @@ def _feeds() -> dict[str, str]:
                FeedType.AUCTION_RESULT: "an auction's outcome (`status`), clearing `price`, volume sold `qty`, "
                                         "volume bid `previous`, bids `count`, auction id `trade_id`",
                FeedType.DAILY_STATS: "the end of day: close `price`, `open`, `high`, `low`, `previous` close, "
-                                     "day volume `qty`, `volume` and `amount` by trade type"}
+                                     "day volume `qty`, `volume` and `amount` by trade type",
+               FeedType.INDICATIVE: "a call auction's indicative uncrossing, the batch's last: `price` and `qty` "
+                                    "(0 = it would not uncross), surplus `side` and quantity (`bid_qty` or "
+                                    "`ask_qty`); in snapshots only while `status` is CALL"}
     types = ["| msg_type | name | topic | carries |", "| ---: | --- | --- | --- |"]
     types += [f"| {int(t)} | {t.name} | `{CHANNEL[t].decode()}.<symbol>` | {meaning[t]} |" for t in FeedType]
     types.append(f"| - | heartbeat | `{HEARTBEAT.decode()}` | JSON `{{\"epoch\", \"seq\", \"topics\": {{topic: last "

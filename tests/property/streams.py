@@ -49,7 +49,7 @@ ADD_ROWS = np.concatenate(
        _add_row(Instrument("X"), order_id=0x80E3),                    # a truncated UTF-8 sequence
        _add_row(Instrument("BADKIND"), order_type=3),
        _add_row(Instrument("BADREGION"), region=0),
-       _add_row(Instrument("BADSTATUS"), status=5),
+       _add_row(Instrument("BADSTATUS"), status=max(InstrumentStatus) + 1),
        _add_row(Instrument("BADYEAR"), min_qty=2101),
        _add_row(Instrument("OLDYEAR"), min_qty=1999),
        _add_row(Instrument("WILDFLAGS"), flags=255)])
@@ -141,7 +141,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
     elif kind < 91:
         row["type"] = CommandType.SET_INSTRUMENT_STATUS
         row["instrument"] = instrument if draw(st.integers(0, 10)) else 7
-        row["value"] = draw(st.sampled_from([1, 1, 1, 2, 0, 3]))
+        row["status"] = draw(st.sampled_from([1, 1, 1, 2, 0, 3, 5, 5, 5]))   # 5: a call auction
     elif kind < 93:
         row["type"] = CommandType.SET_ACCOUNT_STP
         row["stp"] = draw(st.sampled_from([1, 2, 3, 4, 0, 5]))
@@ -159,7 +159,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["type"] = draw(st.sampled_from([CommandType.EXPIRE_DAY_ORDERS, CommandType.END_OF_DAY,
                                             CommandType.SET_BLOCK_WINDOW, CommandType.SET_INSTRUMENT_STATUS]))
         row["instrument"] = instrument if draw(st.integers(0, 10)) else draw(st.sampled_from([-1, -3, 7]))
-        row["status"] = draw(st.sampled_from([1, 1, 0, 2, 3, 4, 9]))
+        row["status"] = draw(st.sampled_from([1, 1, 0, 2, 3, 4, 5, 9]))
     elif kind < 98:
         row["type"] = draw(st.sampled_from([CommandType.LIST_FIXED, CommandType.BLOCK_QUOTE,
                                             CommandType.TAKE_FIXED, CommandType.BLOCK_ACCEPT,
@@ -256,7 +256,7 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     out["min_qty"] = lots * rng.integers(1, 6, n)
     out["contra_account"] = np.where(rng.random(n) < 0.6, -1, rng.integers(0, LONG_ACCOUNTS, n))
     out["status"] = np.where(out["type"] == CommandType.SET_BLOCK_WINDOW, rng.random(n) < 0.8,
-                             rng.choice([1] * 16 + [2, 3, 4, 0], n))
+                             rng.choice([1] * 16 + [2, 3, 4, 5, 5, 0], n))
     out["qty"] = np.where(out["type"] == CommandType.BLOCK_ACCEPT, block_min * rng.integers(1, 3, n), out["qty"])
     out["value"] = rng.choice([100_000, 1_000_000, 20_000_000, 0, -1], n)
     out["flags"] = np.where(is_block, 2 * (rng.random(n) < 0.5), rng.random(n) < 0.1)

@@ -29,12 +29,12 @@ class Market:
         self.service.start()
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
         self.rng = np.random.default_rng(seed)
-        self.heartbeat_s = heartbeat_s
+        self.heartbeat_s = heartbeat_s          # set before the thread that reads it starts
         self.trades = []
         self.clients = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self):
         beat_at = time.monotonic()

@@ -105,3 +105,23 @@ def test_a_subscribers_books_equal_the_engines_after_a_random_stream():
 def test_topics_are_channel_then_symbol():
     assert topic(FeedType.TRADE, "SCEA2026") == b"T.SCEA2026"
     assert topic(FeedType.DAILY_STATS, "CQEA2026") == b"E.CQEA2026"
+
+
+def test_a_call_publishes_its_last_indicative_per_batch_and_snapshots_it_only_while_it_lasts(market):
+    engine, encoder = market
+    frames = publish(market, commands.set_instrument_status(0, InstrumentStatus.CALL),
+                     commands.new_order(0, 1, BUY, 100, 5010), commands.new_order(0, 2, SELL, 60, 4990))
+    # three INDICATIVE events in the batch (the call's start and each order): the last is published
+    (indicative,) = messages(frames, FeedType.INDICATIVE)
+    assert not messages(frames, FeedType.TRADE).size
+    # 4990 and 5010: 100 vs 60 -> 60, a buy surplus of 40 everywhere: the higher price
+    assert (indicative["price"], indicative["qty"], indicative["side"], indicative["bid_qty"],
+            indicative["ask_qty"]) == (5010, 60, BUY, 40, 0)
+    assert [name for name, _ in frames if name.startswith(b"I.")] == [b"I.SCEA2026"]
+    _, _, rows = encoder.snapshot([0])
+    assert rows[rows["msg_type"] == FeedType.INDICATIVE]["seq"].tolist() == [indicative["seq"]]
+    frames = publish(market, commands.set_instrument_status(0, InstrumentStatus.TRADING))
+    assert messages(frames, FeedType.TRADE)[["price", "qty"]].tolist() == [(5010, 60)]
+    assert not messages(frames, FeedType.INDICATIVE).size
+    _, _, rows = encoder.snapshot([0])
+    assert not (rows["msg_type"] == FeedType.INDICATIVE).any()

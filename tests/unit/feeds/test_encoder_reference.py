@@ -74,7 +74,14 @@ class ModelEncoder:
                              & (volumes["seq"] <= ev["seq"] + len(TradeType))]:
                 e["volume"][i, int(v["trade_type"]) - 1] = v["qty"]
                 e["amount"][i, int(v["trade_type"]) - 1] = v["value"]
-        rows = np.concatenate([t, d, s, a, e])
+        calls = events[events["kind"] == EventKind.INDICATIVE]
+        _, last = np.unique(calls["instrument"][::-1], return_index=True)       # each call's last
+        calls = calls[np.sort(len(calls) - 1 - last)]
+        c = self._rows(calls, FeedType.INDICATIVE)
+        c["price"], c["qty"], c["side"] = calls["price"], calls["qty"], calls["side"]
+        c["bid_qty"] = np.where(calls["side"] == 1, calls["leaves"], 0)
+        c["ask_qty"] = np.where(calls["side"] == 2, calls["leaves"], 0)
+        rows = np.concatenate([t, d, s, a, e, c])
         rows = rows[np.argsort(rows["engine_seq"], kind="stable")]
         bbos = []
         moved = rows["instrument"][(rows["msg_type"] == FeedType.DEPTH) & (rows["trade_type"] == TradeType.CONTINUOUS)]
@@ -129,4 +136,4 @@ def test_the_compiled_encoder_publishes_what_the_model_does(seed, risk):
     assert compiled.seq == model.seq and compiled.topic_seq == model.topic_seq
     # every kind of event the feed publishes came up
     assert {EventKind.TRADE, EventKind.DEPTH, EventKind.INSTRUMENT_STATUS, EventKind.BLOCK_WINDOW,
-            EventKind.AUCTION_RESULT, EventKind.DAILY_STATS, EventKind.DAILY_VOLUME} <= kinds
+            EventKind.AUCTION_RESULT, EventKind.DAILY_STATS, EventKind.DAILY_VOLUME, EventKind.INDICATIVE} <= kinds

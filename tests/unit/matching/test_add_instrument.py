@@ -226,7 +226,7 @@ def test_a_symbol_added_before_is_refused(engine):
     raw_add(b"SCEA2050\xe9\x87\x8d" * 3 + b"SCEA\xe9\x87"),  # 32 bytes ending inside a character
     raw_add(order_type=0), raw_add(order_type=3),          # kind
     raw_add(region=0), raw_add(region=3),                  # region
-    raw_add(status=0), raw_add(status=5),                  # status
+    raw_add(status=0), raw_add(status=max(InstrumentStatus) + 1),  # status
     raw_add(min_qty=1999), raw_add(min_qty=2101), raw_add(min_qty=-2027),    # year
     raw_add(raw_add(b"SC\xffEA")["order_id"][0].tobytes(), order_type=0),   # both: one reason
 ], ids=lambda c: f"{commands.command_symbol(c)!r}-{int(c['order_type'][0])}-{int(c['region'][0])}-"

@@ -51,7 +51,7 @@ def test_a_status_change_is_announced(engine):
     events = engine.set_instrument_status(CQ, PRE_OPEN, ts=4, seq=2)
     assert as_dicts(events) == [event(EventKind.INSTRUMENT_STATUS, command=CommandType.SET_INSTRUMENT_STATUS,
                                       seq=1, cmd_seq=2, ts=4, instrument=CQ_I, value=PRE_OPEN)]
-    assert_rejected(engine, commands.set_instrument_status(CQ_I, 5), Reject.BAD_STATUS)
+    assert_rejected(engine, commands.set_instrument_status(CQ_I, max(InstrumentStatus) + 1), Reject.BAD_STATUS)
     assert_rejected(engine, commands.set_instrument_status(CQ_I, 0), Reject.BAD_STATUS)
 
 
