@@ -36,7 +36,9 @@ clears a 10,000-bid sealed-bid auction (about half the bids win), at least
 :data:`AUCTION_ROUNDS` times, each from a fresh engine into which the bids were just
 processed in batches (that run is timed too, for bids/s), then once through the reference
 model. Its result is a separate entry with :data:`AUCTION_RESULT_KEYS` (``clearing_ms``,
-the median round, and ``clearing_ms_max``).
+the median round, and ``clearing_ms_max``). ``call_uncrossing`` is measured the same way:
+the single move to TRADING that uncrosses a 100,000-order call book (``commands``: the
+orders; ``bids_per_s``: their entry into the call).
 
 Throughputs use the median round, with every figure's ``spread`` (min, median, max) over
 the rounds. The garbage collector is off while a run is timed. Results are plain dicts,
@@ -68,7 +70,8 @@ from matching.reference import ReferenceEngine
 from .histograms import histogram
 from .provenance import machine_info, spread
 from .workloads import (
-    AUCTION_CLEARING, FIXED_PRICE_TAKES, RISK_SUFFIX, WORKLOADS, Workload, auction_summary, generate, risk_name,
+    AUCTION_CLEARING, CALL_UNCROSSING, FIXED_PRICE_TAKES, RISK_SUFFIX, WORKLOADS, Workload, auction_summary, generate,
+    risk_name, uncross_summary,
 )
 
 __all__ = [
@@ -77,7 +80,7 @@ __all__ = [
     "EngineUnavailable", "engine_class", "sizes_for", "fresh_engine", "split_batches", "process_batches",
     "call_plan", "bind_calls", "run_calls", "run_calls_timed", "run_plain_calls", "latency_summary", "ratio_spread",
     "bench_workload", "bench_takes", "rate_spread", "bench_auction", "run_engine_bench", "check_targets", "machine_info",
-    "MEASUREMENTS", "FIXED_PRICE_TAKES", "AUCTION_CLEARING",
+    "MEASUREMENTS", "FIXED_PRICE_TAKES", "AUCTION_CLEARING", "CALL_UNCROSSING",
 ]
 
 BATCH_SIZE = 1024
@@ -106,6 +109,7 @@ SIZES = {
                            "reference_commands": 100_000},
         "fixed_price_takes": {"n_commands": 100_000, "n_resting": 100_000},
         "auction_clearing": {"n_bids": 10_000},
+        "call_uncrossing": {"n_orders": 100_000},
     },
     # Quick risk-on runs of the 20-instrument workloads fund 2,000 accounts, and the deep
     # book is a tenth of the million orders (restoring the reference model from a
@@ -128,13 +132,15 @@ SIZES = {
                            "reference_commands": 10_000},
         "fixed_price_takes": {"n_commands": 100_000, "n_resting": 100_000, "reference_commands": 10_000},
         "auction_clearing": {"n_bids": 10_000},
+        "call_uncrossing": {"n_orders": 100_000},
     },
 }
 # Smallest sizes ``scale`` may shrink to: the carbon books need an order per level and side.
-_MINIMUM = {"n_commands": 100, "n_resting": 400, "reference_commands": 100, "n_accounts": 50, "n_bids": 100}
+_MINIMUM = {"n_commands": 100, "n_resting": 400, "reference_commands": 100, "n_accounts": 50, "n_bids": 100,
+            "n_orders": 200}
 
 # What run_engine_bench can run: the workloads, then the fixed-price takes and the auction clearing.
-MEASUREMENTS = (*WORKLOADS, FIXED_PRICE_TAKES, AUCTION_CLEARING)
+MEASUREMENTS = (*WORKLOADS, FIXED_PRICE_TAKES, AUCTION_CLEARING, CALL_UNCROSSING)
 
 # Past this many setup commands the reference model is restored from a snapshot of the
 # engine under test taken after its setup (the same state), not built command by command.
@@ -188,7 +194,17 @@ AUCTION_TARGETS = {
     "clearing a 10,000-bid auction < 10 ms": ("clearing_ms_max", 10.0, "max", "ms"),
 }
 TARGETS[AUCTION_CLEARING] = AUCTION_TARGETS
+TARGETS[CALL_UNCROSSING] = {
+    "uncrossing a 100,000-order call < 20 ms": ("clearing_ms_max", 20.0, "max", "ms"),
+}
 AUCTION_TARGET_BIDS = 10_000
+# The size each one-command measurement's target names: smaller runs are reported, not judged.
+TARGET_SIZE = {AUCTION_CLEARING: AUCTION_TARGET_BIDS, CALL_UNCROSSING: 100_000}
+# The one-command measurements: (the setup's first command, the timed command, its summary).
+CLOSINGS = {
+    AUCTION_CLEARING: (CommandType.AUCTION_OPEN, CommandType.AUCTION_CLOSE, auction_summary),
+    CALL_UNCROSSING: (CommandType.SET_INSTRUMENT_STATUS, CommandType.SET_INSTRUMENT_STATUS, uncross_summary),
+}
 # process() is also timed in slices of these sizes (None: the whole workload in one call)
 BATCH_CURVE = (1, 64, BATCH_SIZE, 65_536, None)
 DEEP_OF = {"broker_deep": "broker_mix", "broker_deep_risk": "broker_mix_risk"}
@@ -709,12 +725,13 @@ def _auction_engine(engine_cls, workload: Workload, bid_batches: list):
 def bench_auction(workload: Workload, engine_cls, *, reference_cls=ReferenceEngine,
                   reference_commands: int | None = None, batch_size: int = BATCH_SIZE,
                   rounds: int = AUCTION_ROUNDS, progress: Callable[[str], None] | None = None) -> dict:
-    """Time the clearing of the auction of ``workload`` (see :func:`bench.workloads.auction_clearing`).
+    """Time the clearing of the auction of ``workload`` (see :func:`bench.workloads.auction_clearing`),
+    or the uncrossing of its call (:func:`bench.workloads.call_uncrossing`).
 
-    Every round builds a fresh engine, opens the auction (untimed), processes the bids in
-    batches of ``batch_size`` (timed: ``bids_per_s``), then processes the ``AUCTION_CLOSE``
-    on its own (timed: the clearing, every trade, cancellation and the result, and the
-    events array ``process()`` returns). ``rounds`` rounds; then the reference model once,
+    Every round builds a fresh engine, opens the auction or the call (untimed), processes the
+    bids or orders in batches of ``batch_size`` (timed: ``bids_per_s``), then processes the
+    ``AUCTION_CLOSE`` (or the move to TRADING) on its own (timed: the clearing, every trade,
+    cancellation and the result, and the events array ``process()`` returns). ``rounds`` rounds; then the reference model once,
     the same way (its bids cost it time quadratic in their number: it adds up a bidder's
     earlier bids by scanning them all). One round when ``engine_cls`` is ``reference_cls``.
 
@@ -735,10 +752,10 @@ def bench_auction(workload: Workload, engine_cls, *, reference_cls=ReferenceEngi
     """
     say = progress or (lambda phase: None)
     setup, close = workload.setup, workload.timed
-    if not len(setup) or setup["type"][0] != CommandType.AUCTION_OPEN or len(close) != 1 \
-            or close["type"][0] != CommandType.AUCTION_CLOSE:
-        raise ValueError("bench_auction needs an auction_clearing workload: setup = AUCTION_OPEN then "
-                         "the bids, timed = the AUCTION_CLOSE")
+    opening, closing, summarise = CLOSINGS.get(workload.name, CLOSINGS[AUCTION_CLEARING])
+    if not len(setup) or setup["type"][0] != opening or len(close) != 1 or close["type"][0] != closing:
+        raise ValueError(f"bench_auction needs an auction_clearing or call_uncrossing workload: setup = "
+                         f"{opening.name} then the bids, timed = the {closing.name}")
     n = len(setup) - 1
     if reference_commands is not None and reference_commands < n:
         raise ValueError("the reference model clears the whole auction: reference_commands cannot bound it")
@@ -746,10 +763,18 @@ def bench_auction(workload: Workload, engine_cls, *, reference_cls=ReferenceEngi
     bid_batches = split_batches(setup[1:], batch_size)
     seconds: dict[str, list] = {"bids": [], "clearing": []}
     closes, resting = [], []                    # the close's events and (bids before, orders after)
+    # The reference model publishes a call's indicative price after every order by adding up
+    # the crossed levels order by order: it starts from the engine's call book instead.
+    call_book: list = []
 
     def one_round(cls, bids_key: str, clearing_key: str) -> None:
-        engine, elapsed = _auction_engine(cls, workload, bid_batches)
-        seconds[bids_key].append(elapsed)
+        if cls is reference_cls and call_book:
+            engine = reference_cls.restore(call_book[0])
+        else:
+            engine, elapsed = _auction_engine(cls, workload, bid_batches)
+            seconds[bids_key].append(elapsed)
+            if workload.name == CALL_UNCROSSING and not call_book:
+                call_book.append(engine.snapshot())
         before = engine.resting_orders
         elapsed, events = _timed(engine.process, close)
         seconds[clearing_key].append(elapsed)
@@ -769,12 +794,12 @@ def bench_auction(workload: Workload, engine_cls, *, reference_cls=ReferenceEngi
     gc.collect()
 
     stats = workload.stats
-    median = {k: float(np.median(v)) for k, v in seconds.items()}
+    median = {k: (float(np.median(v)) if v else None) for k, v in seconds.items()}
     clearing_ms = median["clearing"] * 1e3
     reference_ms = median["reference_clearing"] * 1e3
     bids_per_s = n / median["bids"] if median["bids"] else None
     reference_bids_per_s = n / median["reference_bids"] if median["reference_bids"] else None
-    summary = auction_summary(closes[0])
+    summary = {"outcome": None, "sold": None, "bid_volume": None, **summarise(closes[0])}
     start, end = stats.get("resting_start", n), stats.get("resting_end", 0)
     return {
         "workload": workload.name,
@@ -876,7 +901,7 @@ def run_engine_bench(*, engine="cython", quick: bool = False, workloads=None, sc
         bench, n_rounds = bench_workload, rounds
         if name == FIXED_PRICE_TAKES:
             bench = bench_takes
-        elif name == AUCTION_CLEARING:
+        elif name in CLOSINGS:
             bench, n_rounds = bench_auction, max(rounds, AUCTION_ROUNDS)
         result = bench(workload, engine_cls, reference_cls=reference_cls,
                        reference_commands=reference_commands, rounds=n_rounds, progress=say)
@@ -950,7 +975,7 @@ def check_targets(results: list) -> list:
         targets = TARGETS.get(workload)
         if not targets:
             continue
-        judged = workload != AUCTION_CLEARING or result.get("commands", 0) >= AUCTION_TARGET_BIDS
+        judged = result.get("commands", 0) >= TARGET_SIZE.get(workload, 0)
         for label, (key, goal, kind, unit) in targets.items():
             value = result.get(key)
             met = None if value is None or not judged else (value >= goal if kind == "min" else value <= goal)

@@ -13,7 +13,8 @@ one workload and path share a group, risk on and off, so pytest-benchmark's tabl
 the engine's speed-up over the reference model and the cost of risk from this one run.
 ``test_fixed_price_takes`` times the fixed-price takes through ``process()`` (takes have
 no per-call method); ``test_auction_clearing`` times the ``AUCTION_CLOSE`` of a 10,000-bid
-auction, each round from a fresh engine holding the bids.
+auction, each round from a fresh engine holding the bids; ``test_call_uncrossing`` the move
+to TRADING that uncrosses a 100,000-order call auction.
 
 Each workload is generated once per session with ``bench.engine_bench.SIZES["quick"]``
 (seeded, untimed, shadowed by the fastest engine available); a risk-on variant takes its
@@ -27,7 +28,9 @@ restores a large book from a snapshot of the engine's).
 import pytest
 
 from bench import engine_bench
-from bench.workloads import AUCTION_CLEARING, BASE_WORKLOADS, FIXED_PRICE_TAKES, RISK_SUFFIX, generate, risk_name
+from bench.workloads import (
+    AUCTION_CLEARING, BASE_WORKLOADS, CALL_UNCROSSING, FIXED_PRICE_TAKES, RISK_SUFFIX, generate, risk_name,
+)
 from matching import ReferenceEngine
 
 ROUNDS = {"engine": 5, "reference": 2}
@@ -54,7 +57,7 @@ class _Prepared:
         self.workload = generate(name, shadow=shadow, **args)
         self.commands = self.workload.timed[:limit] if limit else self.workload.timed
         self.batches = engine_bench.split_batches(self.commands, engine_bench.BATCH_SIZE)
-        no_calls = name in (FIXED_PRICE_TAKES, AUCTION_CLEARING)
+        no_calls = name in (FIXED_PRICE_TAKES, AUCTION_CLEARING, CALL_UNCROSSING)
         self.plan = None if no_calls else engine_bench.call_plan(self.commands)
         self.snapshot = None
         if len(self.workload.setup) > engine_bench.RESTORE_ABOVE:
@@ -151,3 +154,19 @@ def test_auction_clearing(benchmark, prepared, impl):
     stats = getattr(benchmark, "stats", None)
     if stats is not None:
         benchmark.extra_info["clearing_ms"] = stats.stats.median * 1e3
+
+
+def test_call_uncrossing(benchmark, prepared, impl):
+    label, cls = impl
+    p = prepared(CALL_UNCROSSING)
+    orders = len(p.workload.setup) - 1
+    benchmark.group = f"{CALL_UNCROSSING}: the move to TRADING that uncrosses {orders:,} orders"
+
+    def setup():
+        return (p.fresh(cls), p.batches), {}
+
+    benchmark.pedantic(engine_bench.process_batches, setup=setup, rounds=ROUNDS[label], iterations=1)
+    benchmark.extra_info["orders"] = orders
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["uncrossing_ms"] = stats.stats.median * 1e3

@@ -44,6 +44,10 @@ Workloads
     A sealed-bid auction on one instrument: the setup opens it and places 10,000 bids from
     distinct accounts; the timed stream is the single ``AUCTION_CLOSE`` that clears it,
     about half the bids winning.
+``call_uncrossing`` (nor this one)
+    A call auction on one instrument: the setup starts the call and enters 100,000 orders,
+    half of them crossing; the timed stream is the single move to TRADING that uncrosses the
+    book at one price.
 
 Prices stay inside the ±10% band of the reference price (5,000 fen, tick 1, lot 1) and
 orders come from 100,000 accounts (risk off) or 10,000 (risk on), so self-trade
@@ -66,8 +70,8 @@ from functools import partial
 import numpy as np
 
 from matching.codes import (
-    AuctionOutcome, CommandType, EventKind, InstrumentKind, OrderType, Region, Reject, Sector, Side, TimeInForce,
-    TradeType,
+    AuctionOutcome, CommandType, EventKind, InstrumentKind, InstrumentStatus, OrderType, Region, Reject, Sector, Side,
+    TimeInForce, TradeType,
 )
 from matching.dtypes import COMMAND_DTYPE, EVENT_DTYPE
 from matching.instrument import MAX_QTY, Instrument
@@ -77,7 +81,8 @@ __all__ = [
     "Workload", "WORKLOADS", "BASE_WORKLOADS", "generate", "broker_mix", "broker_deep", "exchange_core_mix", "carbon_mix", "deep_book",
     "fixed_price_takes", "risk_name", "instruments", "REFERENCE_PRICE", "MAX_ACCOUNTS", "N_INSTRUMENTS",
     "RISK_SUFFIX", "RISK_ACCOUNTS", "RISK_FEES", "RISK_CASH", "RISK_UNITS", "FIXED_PRICE_TAKES",
-    "auction_clearing", "auction_summary", "AUCTION_CLEARING",
+    "auction_clearing", "auction_summary", "AUCTION_CLEARING", "call_uncrossing", "uncross_summary",
+    "CALL_UNCROSSING",
 ]
 
 REFERENCE_PRICE = 5000          # fen per tonne; with the default ±10% band, [4500, 5500]
@@ -932,6 +937,83 @@ def auction_clearing(n_bids: int = 10_000, *, seed: int = 5, shadow=ReferenceEng
         setup_events, events, n_bids, resting_start, engine.resting_orders))
 
 
+# --------------------------------------------------------------------------- (f) call_uncrossing
+CALL_UNCROSSING = "call_uncrossing"
+CALL_MARKET_SHARE = 0.01         # of the orders, market orders (IOC: cancelled if left over)
+
+
+def call_uncrossing(n_orders: int = 100_000, *, seed: int = 8, shadow=ReferenceEngine) -> Workload:
+    """A call auction of ``n_orders`` orders; the timed stream is the move to TRADING.
+
+    ``setup[0]`` puts the one instrument (risk off) into CALL; ``setup[1:]`` are the orders,
+    half buys and half sells from accounts 0..99,999, 1-100 t, one in a hundred a market
+    order (IOC), the rest GTC limits whose prices spread 100 ticks each side of the
+    reference (5,000 fen, tick 1): buys from 4,900 to 5,030, sells from 4,970 to 5,100, so
+    about a third of each side crosses the other. ``timed`` is the one
+    ``SET_INSTRUMENT_STATUS`` to TRADING: thousands of trades at one price, the market
+    orders left over cancelled.
+
+    The shadow engine records ``stats`` as :func:`uncross_summary` gives them, with
+    ``resting_start`` and ``resting_end``.
+
+    >>> w = call_uncrossing(n_orders=2_000)
+    >>> len(w.setup), len(w.timed), w.stats["rejected"], 4_970 <= w.stats["clearing_price"] <= 5_030
+    (2001, 1, 0, True)
+    >>> w.stats["trades"] > 100 and w.stats["resting_end"] < w.stats["resting_start"]
+    True
+    """
+    rng = np.random.default_rng([seed, 0xC])
+    ins_list = instruments(1)
+    seq = np.arange(1, n_orders + 3, dtype=np.int64)                      # call, orders, uncrossing
+    cmds = np.zeros(n_orders + 2, dtype=COMMAND_DTYPE)
+    cmds["seq"] = seq
+    cmds["ts"] = seq * TS_STEP
+    cmds["client_order_id"] = seq
+    start, orders, end = cmds[:1], cmds[1:-1], cmds[-1:]
+    start["type"] = end["type"] = CommandType.SET_INSTRUMENT_STATUS
+    start["status"], end["status"] = InstrumentStatus.CALL, InstrumentStatus.TRADING
+    side = rng.integers(1, 3, n_orders)
+    market = rng.random(n_orders) < CALL_MARKET_SHARE
+    orders["type"] = CommandType.NEW_ORDER
+    orders["account"] = rng.integers(0, MAX_ACCOUNTS, n_orders)
+    orders["side"] = side
+    orders["qty"] = rng.integers(1, 101, n_orders)
+    orders["order_type"] = np.where(market, OrderType.MARKET, OrderType.LIMIT)
+    orders["tif"] = np.where(market, TimeInForce.IOC, TimeInForce.GTC)
+    reference = ins_list[0].reference_price
+    low = np.where(side == Side.BUY, reference - 100, reference - 30)
+    orders["price"] = np.where(market, 0, low + rng.integers(0, 131, n_orders))
+    setup, timed = cmds[:-1].copy(), cmds[-1:].copy()
+
+    engine = _new_engine(shadow, ins_list, False, None)
+    setup_events = np.concatenate([engine.process(setup[i:i + SETUP_CHUNK])
+                                   for i in range(0, len(setup), SETUP_CHUNK)])
+    resting_start = engine.resting_orders
+    events = engine.process(timed)
+    rejected = int(np.count_nonzero(setup_events["kind"] == EventKind.REJECTED)
+                   + np.count_nonzero(events["kind"] == EventKind.REJECTED))
+    return Workload(CALL_UNCROSSING, ins_list, setup, timed, seed, stats={
+        "commands": 1, "orders": n_orders, "rejected": rejected, "reject_fraction": rejected / (n_orders + 2),
+        **uncross_summary(events), "resting_start": resting_start, "resting_end": engine.resting_orders})
+
+
+def uncross_summary(events: np.ndarray) -> dict:
+    """What the end of a call says: ``trades``, ``cancelled`` (market orders left over),
+    ``events``, ``outcome`` (UNCROSSED, or NOTHING_CROSSED), ``clearing_price`` (the one price of its trades; None without trades) and
+    ``volume`` (tonnes traded)."""
+    kinds = events["kind"]
+    trades = events[kinds == EventKind.TRADE]
+    prices = set(trades["price"].tolist())
+    return {
+        "trades": len(trades),
+        "cancelled": int(np.count_nonzero(kinds == EventKind.CANCELLED)),
+        "events": len(events),
+        "outcome": "UNCROSSED" if len(trades) else "NOTHING_CROSSED",
+        "clearing_price": prices.pop() if len(prices) == 1 else None,
+        "volume": int(trades["qty"].sum()),
+    }
+
+
 def auction_summary(events: np.ndarray) -> dict:
     """What an ``AUCTION_CLOSE``'s ``events`` say: ``trades``, ``cancelled`` (bids or their
     unfilled rest), ``events``, and from its AUCTION_RESULT ``outcome`` (an
@@ -993,7 +1075,8 @@ del _name, _generator
 
 def generate(name: str, **kwargs) -> Workload:
     """Generate the workload called ``name`` (a key of :data:`WORKLOADS`,
-    ``"fixed_price_takes"`` or ``"auction_clearing"``), passing the generator's keyword arguments.
+    ``"fixed_price_takes"``, ``"auction_clearing"`` or ``"call_uncrossing"``), passing the
+    generator's keyword arguments.
 
     >>> generate("carbon_mix", n_commands=100, n_resting=400).name
     'carbon_mix'
@@ -1004,9 +1087,11 @@ def generate(name: str, **kwargs) -> Workload:
         return fixed_price_takes(**kwargs)
     if name == AUCTION_CLEARING:
         return auction_clearing(**kwargs)
+    if name == CALL_UNCROSSING:
+        return call_uncrossing(**kwargs)
     try:
         generator = WORKLOADS[name]
     except KeyError:
         raise ValueError(f"unknown workload {name!r}; choose from "
-                         f"{', '.join([*WORKLOADS, FIXED_PRICE_TAKES, AUCTION_CLEARING])}") from None
+                         f"{', '.join([*WORKLOADS, FIXED_PRICE_TAKES, AUCTION_CLEARING, CALL_UNCROSSING])}") from None
     return generator(**kwargs)

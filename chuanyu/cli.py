@@ -32,7 +32,7 @@ __all__ = ["main", "build_parser", "CliError"]
 _WORKLOAD_NAMES = (                 # bench.engine_bench.MEASUREMENTS
     "broker_mix", "broker_mix_risk", "broker_deep", "broker_deep_risk", "exchange_core_mix",
     "exchange_core_mix_risk", "carbon_mix", "carbon_mix_risk", "deep_book", "deep_book_risk",
-    "fixed_price_takes", "auction_clearing",
+    "fixed_price_takes", "auction_clearing", "call_uncrossing",
 )
 
 
@@ -60,7 +60,9 @@ def _add_bench(commands) -> None:
             "30% cancels / 10% sweeps; deep_book: 1,000,000 resting orders, then carbon_mix), "
             "each also with risk on (NAME_risk: funded accounts, fees), on 100,000 "
             "fixed-price takes (fixed_price_takes) and on clearing a 10,000-bid auction "
-            "(auction_clearing: its bids through process(), then the AUCTION_CLOSE). "
+            "(auction_clearing: its bids through process(), then the AUCTION_CLOSE) and on "
+            "uncrossing a 100,000-order call auction (call_uncrossing: the orders, then the move "
+            "to TRADING). "
             "Reports commands/s through process() in batches of 1,024 and by batch size (1 to "
             "the whole workload), through the per-call API with each result read, against a "
             "plain sortedcontainers book timed on the same commands and checked trade for "
@@ -74,7 +76,8 @@ def _add_bench(commands) -> None:
     engine.add_argument("--quick", action="store_true",
                         help="smaller workloads (deep_book keeps its million-order book; "
                              "deep_book_risk has 100,000 orders, and it and carbon_mix_risk "
-                             "fund 2,000 accounts; auction_clearing keeps its 10,000 bids)")
+                             "fund 2,000 accounts; auction_clearing keeps its 10,000 bids and "
+                             "call_uncrossing its 100,000 orders)")
     engine.add_argument("--workload", metavar="NAME", nargs="+", action="extend", choices=_WORKLOAD_NAMES,
                         help=f"run only these workloads (choices: {', '.join(_WORKLOAD_NAMES)})")
     engine.add_argument("--engine", dest="engine", choices=("cython", "reference"), default="cython",
@@ -211,8 +214,9 @@ def _ms(ms) -> str:
 
 
 def _auction_table(results: list, Table):
-    """The auction clearing: one column per result; the close's cost, the bids' rate, the outcome."""
-    table = Table(title="auction clearing", title_justify="left")
+    """The auction clearing and the call's uncrossing: one column per result; the closing
+    command's cost, the rate of the bids (orders) before it, the outcome."""
+    table = Table(title="auction clearing and call uncrossing", title_justify="left")
     table.add_column("")
     for r in results:
         table.add_column(r["workload"], justify="right")
@@ -220,7 +224,7 @@ def _auction_table(results: list, Table):
     def row(label, fn):
         table.add_row(label, *(fn(r) for r in results))
 
-    row("bids", lambda r: f"{r['commands']:,}")
+    row("bids (call: orders)", lambda r: f"{r['commands']:,}")
     row("clearing ms (median)", lambda r: _ms(r["clearing_ms"]))
     row("clearing ms (max)", lambda r: _ms(r["clearing_ms_max"]))
     row("clearing ns/bid", lambda r: _ns(r["clearing_ns_per_bid"]))
@@ -231,8 +235,9 @@ def _auction_table(results: list, Table):
     row("outcome", lambda r: r["outcome"] or "-")
     row("clearing price", lambda r: "-" if r["clearing_price"] is None else f"{r['clearing_price']:,}")
     row("sold / bid for (t)", lambda r: "-" if r["sold"] is None else f"{r['sold']:,} / {r['bid_volume']:,}")
+    row("volume (t)", lambda r: "-" if r.get("volume") is None else f"{r['volume']:,}")
     row("trades", lambda r: f"{r['trades']:,}")
-    row("bids cancelled", lambda r: f"{r['cancelled']:,}")
+    row("cancelled", lambda r: f"{r['cancelled']:,}")
     row("rejected", lambda r: f"{r['reject_fraction']:.2%}")
     row("rounds", lambda r: f"{r['rounds']}")
     return table
@@ -287,9 +292,9 @@ def _bench_engine(args) -> int:
             seed=args.seed, progress=progress)
 
     machine = results[0]["machine"] if results else engine_bench.machine_info()
-    special = (engine_bench.FIXED_PRICE_TAKES, engine_bench.AUCTION_CLEARING)
+    special = (engine_bench.FIXED_PRICE_TAKES, *engine_bench.CLOSINGS)
     takes = [r for r in results if r["workload"] == engine_bench.FIXED_PRICE_TAKES]
-    auctions = [r for r in results if r["workload"] == engine_bench.AUCTION_CLEARING]
+    auctions = [r for r in results if r["workload"] in engine_bench.CLOSINGS]
     risk_off = [r for r in results if r["workload"] not in special and not r.get("risk")]
     risk_on = [r for r in results if r["workload"] not in special and r.get("risk")]
     # three workloads a table: wider tables wrap every cell on an 80-column terminal

@@ -173,15 +173,22 @@ class Hours:
     continuous: tuple                 # ((start, end), ...) TRADING, in time order, not overlapping
     block: tuple                      # ((start, end), ...) the block window is open
     end_of_day: datetime.time         # END_OF_DAY once per trading date, at or after this time
+    opening_call: datetime.time | None = None   # CALL from here until continuous trading starts
+    closing_call: datetime.time | None = None   # CALL from here until the last session ends
+    call_random_end_s: int = 0        # each call ends up to this many seconds late (seeded draw)
 
     @property
     def last_end(self) -> datetime.time:
-        """When the day's last session (continuous or block) ends."""
+        """When the day's last session (continuous or block) ends, a closing call's latest
+        end included."""
         ends = [end for _, end in self.continuous + self.block]
+        if self.closing_call is not None and self.continuous:
+            ends.append(_later(self.continuous[-1][1], self.call_random_end_s))
         return max(ends) if ends else self.pre_open
 
 
 _T = datetime.time
+MAX_CALL_RANDOM_END_S = 300       # a call's random end stays within five minutes
 DEFAULT_HOURS = Hours(_T(9, 15), ((_T(9, 30), _T(11, 30)), (_T(13, 0), _T(15, 0))),
                       ((_T(13, 0), _T(15, 0)),), _T(15, 30))
 CHINA = datetime.timezone(datetime.timedelta(hours=8), "UTC+08:00")
@@ -208,6 +215,7 @@ class Schedule:
     extra_trading_days: frozenset = frozenset()       # dates traded although not a weekday above
     holidays: frozenset = frozenset()                 # dates not traded although a weekday above
     instruments: tuple = ()           # ((symbol, Hours), ...): instruments with their own hours
+    call_seed: int = 0                # seeds the draw of each call's late end (Hours.call_random_end_s)
 
     def hours_for(self, symbol: str) -> Hours:
         for sym, hours in self.instruments:
@@ -227,8 +235,12 @@ class Schedule:
         h = self.hours
         days = ",".join(WEEKDAYS[d].capitalize() for d in sorted(self.weekdays)) or "none"
         zone = self.timezone + (" (fixed UTC+08:00: no time zone database)" if self.tz_fallback else "")
-        text = (f"{zone}: pre-open {_hhmm(h.pre_open)}, continuous {spans(h.continuous)}, "
-                f"block {spans(h.block)}, end of day {_hhmm(h.end_of_day)}, {days}")
+        calls = [f"{what} call {_hhmm(t)}" for what, t in (("opening", h.opening_call), ("closing", h.closing_call))
+                 if t is not None]
+        if calls and h.call_random_end_s:
+            calls[-1] += f" (ends up to {h.call_random_end_s} s late)"
+        text = (f"{zone}: pre-open {_hhmm(h.pre_open)}, {''.join(c + ', ' for c in calls)}"
+                f"continuous {spans(h.continuous)}, block {spans(h.block)}, end of day {_hhmm(h.end_of_day)}, {days}")
         if self.holidays or self.extra_trading_days:
             text += f", {len(self.holidays)} holidays, {len(self.extra_trading_days)} extra trading days"
         if self.instruments:
@@ -238,6 +250,12 @@ class Schedule:
 
 def _hhmm(t: datetime.time) -> str:
     return t.strftime("%H:%M:%S" if t.second else "%H:%M")
+
+
+def _later(t: datetime.time, seconds: int) -> datetime.time:
+    """``t`` plus ``seconds``, at most 23:59:59 (a day's timetable never crosses midnight)."""
+    total = min(t.hour * 3600 + t.minute * 60 + t.second + seconds, 86_399)
+    return datetime.time(total // 3600, total // 60 % 60, total % 60)
 
 
 @dataclass
@@ -611,6 +629,12 @@ def _time(value: Any, key: str, what: str = "") -> datetime.time:
     raise ConfigError(key, f'{what}must be a time "HH:MM", 00:00 to 23:59 (got {value!r})')
 
 
+def _optional_time(r: _Reader, name: str, default: datetime.time | None) -> datetime.time | None:
+    """A time, or none: "" (or the key left out of a table whose default is none)."""
+    value = r.get(name, (str, datetime.time), default)
+    return None if value is None or value == "" else _time(value, r.key(name))
+
+
 def _sessions(r: _Reader, name: str, default: tuple) -> tuple:
     """A list of [start, end] pairs: each ends after it starts; in time order, no overlaps."""
     rows = r.get(name, list, None)
@@ -638,7 +662,22 @@ def _hours(r: _Reader, base: Hours) -> Hours:
     continuous = _sessions(r, "continuous", base.continuous)
     block = _sessions(r, "block", base.block)
     end_of_day = _time(r.get("end_of_day", (str, datetime.time), base.end_of_day), r.key("end_of_day"))
-    hours = Hours(pre_open, continuous, block, end_of_day)
+    opening_call = _optional_time(r, "opening_call", base.opening_call)
+    closing_call = _optional_time(r, "closing_call", base.closing_call)
+    random_end = r.get("call_random_end_s", int, base.call_random_end_s, lambda v: 0 <= v <= MAX_CALL_RANDOM_END_S,
+                       f"must be 0..{MAX_CALL_RANDOM_END_S} seconds")
+    hours = Hours(pre_open, continuous, block, end_of_day, opening_call, closing_call, random_end)
+    if (opening_call or closing_call) and not continuous:
+        raise ConfigError(r.key("opening_call" if opening_call else "closing_call"),
+                          "a call auction needs a continuous session to open or close")
+    if opening_call and not pre_open <= opening_call < continuous[0][0]:
+        raise ConfigError(r.key("opening_call"), f"opening call {_hhmm(opening_call)} must be from the pre-open "
+                                                 f"({_hhmm(pre_open)}) to before the first continuous session "
+                                                 f"({_hhmm(continuous[0][0])})")
+    if closing_call and not continuous[-1][0] < closing_call < continuous[-1][1]:
+        raise ConfigError(r.key("closing_call"), f"closing call {_hhmm(closing_call)} must fall within the last "
+                                                 f"continuous session ({_hhmm(continuous[-1][0])}-"
+                                                 f"{_hhmm(continuous[-1][1])})")
     if continuous and pre_open > continuous[0][0]:
         key = "pre_open" if "pre_open" in given or "continuous" not in given else "continuous"
         raise ConfigError(r.key(key), f"pre-open {_hhmm(pre_open)} is after the first continuous session "
@@ -722,6 +761,7 @@ def _schedule(root: _Reader, symbols: list) -> Schedule:
     both = sorted(extra & holidays)
     if both:
         raise ConfigError(r.key("holidays"), f"{both[0].isoformat()} is also in {r.key('extra_trading_days')}")
+    call_seed = r.get("call_seed", int, 0, lambda v: 0 <= v < 2**63, "must be 0 .. 2**63-1")
     hours = _hours(r, DEFAULT_HOURS)
     own = r.sub("instruments", keyed_by="SYMBOL")
     overrides = []
@@ -733,7 +773,8 @@ def _schedule(root: _Reader, symbols: list) -> Schedule:
         sub.done()
     own.done()
     r.done()
-    return Schedule(enabled, zone, tz, fallback, hours, frozenset(weekdays), extra, holidays, tuple(overrides))
+    return Schedule(enabled, zone, tz, fallback, hours, frozenset(weekdays), extra, holidays, tuple(overrides),
+                    call_seed)
 
 
 # ------------------------------------------------------------------ the embedded market
@@ -965,6 +1006,12 @@ tls_key = ""
 enabled = true                   # false: no automatic phases (instruments start TRADING)
 timezone = "Asia/Shanghai"       # IANA name, or a fixed offset such as "UTC+08:00"
 pre_open = "09:15"               # PRE_OPEN (orders rest, nothing trades) until continuous trading
+opening_call = "09:25"           # CALL: orders collect, crossing ones too, and the open uncrosses
+                                 # them all at one price ("": no opening call, PRE_OPEN to the open)
+closing_call = ""                # e.g. "14:57": the close uncrosses a call at one price
+call_random_end_s = 30           # each call ends up to this many seconds late, drawn per trading
+                                 # date and instrument from call_seed (0: on time)
+call_seed = 2026                 # the draw's seed: keep it to yourself
 continuous = [["09:30", "11:30"], ["13:00", "15:00"]]   # TRADING; CLOSED in between and after
 block = [["13:00", "15:00"]]     # block window open (closing it expires the block quotes)
 end_of_day = "15:30"             # statistics, close, new reference price, T+1 release

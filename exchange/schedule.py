@@ -5,8 +5,15 @@ This module turns the ``[schedule]`` of the market configuration (:class:`exchan
 and the time of day into those commands.
 
 - :func:`wanted_state` is a pure function: (schedule, local date and time) -> what each
-  instrument should be doing: its phase (``PRE_OPEN``, ``TRADING`` or ``CLOSED``), whether its
-  block window is open, and whether that trading date's end of day is due and not yet done.
+  instrument should be doing: its phase (``PRE_OPEN``, ``CALL``, ``TRADING`` or ``CLOSED``),
+  whether its block window is open, and whether that trading date's end of day is due and
+  not yet done.
+- Call auctions: from ``opening_call`` until continuous trading starts, and from
+  ``closing_call`` until the last continuous session ends, the phase is ``CALL``; the engine
+  uncrosses the book at one price when the call ends (to TRADING, or to CLOSED after a
+  closing call). With ``call_random_end_s`` each call ends up to that many seconds late, a
+  whole number of seconds drawn per trading date and instrument from ``call_seed``
+  (:func:`call_delay`): the same on every node and after a restart, unknown to traders.
 - :class:`ScheduleDriver` is what the daemon loop calls once per iteration. It compares the
   wanted state with what it last applied and returns the ``COMMAND_DTYPE`` rows to add to that
   iteration's batch (``set_instrument_status``, ``set_block_window``, ``end_of_day``), so that
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,7 +65,7 @@ from matching import CommandType, EventKind, InstrumentStatus, commands
 
 from .config import Hours, Schedule
 
-__all__ = ["Wanted", "wanted_state", "phase_at", "next_boundary", "local_time", "ScheduleDriver",
+__all__ = ["Wanted", "wanted_state", "phase_at", "call_delay", "next_boundary", "local_time", "ScheduleDriver",
            "real_clock", "fake_clock", "clock_from_env", "FAKE_CLOCK_START", "FAKE_CLOCK_SPEED"]
 
 FAKE_CLOCK_START = "CHUANYU_FAKE_CLOCK_START"
@@ -65,7 +73,7 @@ FAKE_CLOCK_SPEED = "CHUANYU_FAKE_CLOCK_SPEED"
 RECHECK = dt.timedelta(seconds=60)      # recompute at least this often, boundary or not
 
 _TRADING, _HALTED = InstrumentStatus.TRADING, InstrumentStatus.HALTED
-_CLOSED, _PRE_OPEN = InstrumentStatus.CLOSED, InstrumentStatus.PRE_OPEN
+_CLOSED, _PRE_OPEN, _CALL = InstrumentStatus.CLOSED, InstrumentStatus.PRE_OPEN, InstrumentStatus.CALL
 _STATUSES = frozenset(int(s) for s in InstrumentStatus)
 _ALL = commands.ALL_INSTRUMENTS
 
@@ -74,7 +82,7 @@ _ALL = commands.ALL_INSTRUMENTS
 class Wanted:
     """What the timetable wants of one instrument at one moment."""
 
-    phase: InstrumentStatus          # PRE_OPEN, TRADING or CLOSED
+    phase: InstrumentStatus          # PRE_OPEN, CALL, TRADING or CLOSED
     block_open: bool
     trading_day: dt.date | None      # the date, if it is a trading date
     eod_due: bool                    # that date's end of day is due and not yet done
@@ -89,12 +97,40 @@ def _within(t: dt.time, spans) -> bool:
     return any(start <= t < end for start, end in spans)
 
 
-def phase_at(hours: Hours, t: dt.time) -> tuple[InstrumentStatus, bool]:
-    """(phase, block window open) at local time ``t`` of a trading date.
+def _plus(t: dt.time, delay: dt.timedelta) -> dt.time:
+    return min((dt.datetime.combine(dt.date.min, t) + delay).time(), dt.time.max) if delay else t
+
+
+def call_delay(schedule: Schedule, day: dt.date, symbol: str) -> dt.timedelta:
+    """How late the calls of ``symbol`` end on ``day``: 0 ..``call_random_end_s`` whole
+    seconds, drawn from the schedule's ``call_seed``, the date and the symbol.
+
+    >>> from exchange.config import Hours, Schedule, DEFAULT_HOURS
+    >>> import dataclasses
+    >>> s = Schedule(enabled=True, hours=dataclasses.replace(DEFAULT_HOURS, call_random_end_s=30), call_seed=7)
+    >>> call_delay(s, dt.date(2026, 11, 30), "SCEA") == call_delay(s, dt.date(2026, 11, 30), "SCEA")
+    True
+    """
+    most = schedule.hours_for(symbol).call_random_end_s
+    if not most:
+        return dt.timedelta()
+    draw = random.Random(f"{schedule.call_seed}/{day.isoformat()}/{symbol}").randint(0, most)
+    return dt.timedelta(seconds=draw)
+
+
+def phase_at(hours: Hours, t: dt.time, delay: dt.timedelta = dt.timedelta()) -> tuple[InstrumentStatus, bool]:
+    """(phase, block window open) at local time ``t`` of a trading date whose calls end
+    ``delay`` late.
 
     Sessions are half-open, ``[start, end)``: at 11:30 the morning session is over.
     """
-    if _within(t, hours.continuous):
+    if hours.continuous and hours.opening_call is not None and (
+            hours.opening_call <= t < _plus(hours.continuous[0][0], delay)):
+        phase = _CALL
+    elif hours.continuous and hours.closing_call is not None and (
+            hours.closing_call <= t < _plus(hours.continuous[-1][1], delay)):
+        phase = _CALL
+    elif _within(t, hours.continuous):
         phase = _TRADING
     elif hours.continuous and hours.pre_open <= t < hours.continuous[0][0]:
         phase = _PRE_OPEN
@@ -124,7 +160,7 @@ def wanted_state(schedule: Schedule, now: dt.datetime, symbols: Sequence[str],
     out = []
     for n, symbol in enumerate(symbols):
         hours = schedule.hours_for(symbol)
-        phase, block = phase_at(hours, t)
+        phase, block = phase_at(hours, t, call_delay(schedule, day, symbol))
         done = eod_done[n] if eod_done is not None else None
         due = t >= hours.end_of_day and (done is None or done < day)
         out.append(Wanted(phase, block, day, due))
@@ -143,6 +179,10 @@ def next_boundary(schedule: Schedule, now: dt.datetime, symbols: Sequence[str]) 
         times.update((h.pre_open, h.end_of_day))
         for start, end in h.continuous + h.block:
             times.update((start, end))
+        if h.continuous and (h.opening_call or h.closing_call):
+            delay = call_delay(schedule, now.date(), symbol)
+            times.update(t for t in (h.opening_call, h.closing_call) if t is not None)
+            times.update((_plus(h.continuous[0][0], delay), _plus(h.continuous[-1][1], delay)))
     later = [t for t in times if t > now.time()]
     return dt.datetime.combine(now.date(), min(later)) if later else midnight
 

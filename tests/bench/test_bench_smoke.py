@@ -16,7 +16,9 @@ import bench
 from bench import engine_bench, workloads
 from bench.histograms import read_histogram_log
 from chuanyu import cli
-from matching import CancelReason, CommandType, EventKind, ReferenceEngine, Side
+from matching import (
+    CancelReason, CommandType, EventKind, InstrumentStatus, OrderType, ReferenceEngine, Side, TimeInForce,
+)
 
 TINY = {
     "broker_mix": {"n_commands": 1_500, "n_resting": 500},
@@ -33,6 +35,7 @@ TINY = {
 TINY_TAKES = {"n_commands": 600, "n_resting": 1_000, "reference_commands": 200}
 TINY_AUCTION = {"n_bids": 300}
 AUCTION_TARGET = "clearing a 10,000-bid auction < 10 ms"
+CALL_TARGET = "uncrossing a 100,000-order call < 20 ms"
 MIX = {
     "broker_mix": {"add": 0.62 * 0.875, "marketable_add": 0.62 * 0.125, "cancel": 0.28, "sweep": 0.10},
     "broker_deep": {"add": 0.62 * 0.875, "marketable_add": 0.62 * 0.125, "cancel": 0.28, "sweep": 0.10},
@@ -248,21 +251,23 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     run = document["run"]
     assert run["argv"][-1] == "--no-fail" and run["date"].endswith("+00:00") and run["cpu"]
     assert run["commit"] and len(run["load_start"]) == 3 and isinstance(run["loaded"], bool)
-    assert [r["workload"] for r in data] == [*workloads.WORKLOADS, "fixed_price_takes", "auction_clearing"]
-    assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data[:-2])
-    for r in data[:-2]:                                    # each figure with its spread over the rounds
+    assert [r["workload"] for r in data] == [*workloads.WORKLOADS, "fixed_price_takes", "auction_clearing",
+                                             "call_uncrossing"]
+    assert all(set(engine_bench.RESULT_KEYS) <= set(r) for r in data[:-3])
+    for r in data[:-3]:                                    # each figure with its spread over the rounds
         for path, rate in (("batch", r["batch_commands_per_s"]), ("call", r["call_commands_per_s"])):
             spread = r["spread"][path]
             assert spread["min"] <= spread["median"] <= spread["max"] and spread["median"] == pytest.approx(rate)
-    assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-2])
-    assert set(engine_bench.AUCTION_RESULT_KEYS) <= set(data[-1])
+    assert set(engine_bench.TAKES_RESULT_KEYS) <= set(data[-3])
+    assert all(set(engine_bench.AUCTION_RESULT_KEYS) <= set(r) for r in data[-2:])
     assert all(r["reject_fraction"] == 0 for r in data if r["risk"])
-    assert list(data[-1]["targets"]) == [AUCTION_TARGET]
+    assert list(data[-2]["targets"]) == [AUCTION_TARGET]
+    assert list(data[-1]["targets"]) == [CALL_TARGET] and data[-1]["targets"][CALL_TARGET]["met"] is None  # 200 orders
     assert {t["workload"] for t in document["targets"]} == set(engine_bench.TARGETS)
     out = capsys.readouterr().out
     assert "process() ÷ ref" in out and "targets (ratios from this run)" in out and "rounds min–max" in out
     # every per-call latency series as an HdrHistogram log beside the JSON, readable back
-    for r in data[:-2]:
+    for r in data[:-3]:
         log = tmp_path / f"engine.{r['workload']}.per-call.hdr"
         assert (tmp_path / f"engine.{r['workload']}.per-call.hgrm").exists()
         read = read_histogram_log(log)
@@ -328,7 +333,7 @@ def test_cli_refuses_an_unwritable_json_path_before_running(tmp_path, capsys):
 
 def test_cli_workload_names_match_the_generators():
     assert cli._WORKLOAD_NAMES == engine_bench.MEASUREMENTS == (
-        *workloads.WORKLOADS, "fixed_price_takes", "auction_clearing")
+        *workloads.WORKLOADS, "fixed_price_takes", "auction_clearing", "call_uncrossing")
 
 
 # --------------------------------------------------------------------------- auction_clearing
@@ -408,3 +413,33 @@ def test_cli_shows_the_auction_table_and_target(capsys):
     out = capsys.readouterr().out
     assert "auction clearing" in out and "clearing ms (median)" in out and "CLEARED" in out
     assert "targets (ratios from this run)" in out and AUCTION_TARGET in out
+
+
+# --------------------------------------------------------------------------- call_uncrossing
+def test_call_uncrossing_workload_calls_orders_and_uncrosses():
+    w = workloads.generate(workloads.CALL_UNCROSSING, n_orders=2_000)
+    assert np.array_equal(w.setup, workloads.generate(workloads.CALL_UNCROSSING, n_orders=2_000).setup)
+    start, orders = w.setup[0], w.setup[1:]
+    assert (start["type"], start["status"]) == (CommandType.SET_INSTRUMENT_STATUS, InstrumentStatus.CALL)
+    assert (w.timed["type"][0], w.timed["status"][0]) == (CommandType.SET_INSTRUMENT_STATUS, InstrumentStatus.TRADING)
+    assert len(orders) == 2_000 and (orders["type"] == CommandType.NEW_ORDER).all()
+    market = orders["order_type"] == OrderType.MARKET
+    assert 0 < market.sum() < 60 and (orders["tif"][market] == TimeInForce.IOC).all()
+    s = w.stats
+    assert s["rejected"] == 0 and s["outcome"] == "UNCROSSED" and s["resting_start"] == 2_000
+    # about a third of each side crosses: hundreds of trades, all at one price
+    assert s["clearing_price"] is not None and 200 < s["trades"] < 1_500
+    assert s["volume"] > 0 and s["resting_end"] < s["resting_start"]
+
+
+def test_runner_times_the_call_uncrossing_against_the_reference_from_the_same_book():
+    engine_cls = pytest.importorskip("matching").Engine
+    sizes = {workloads.CALL_UNCROSSING: {"n_orders": 3_000}}
+    (r,) = engine_bench.run_engine_bench(engine=engine_cls, workloads=["call_uncrossing"], sizes=sizes, rounds=2)
+    assert set(engine_bench.AUCTION_RESULT_KEYS) <= set(r)
+    assert r["commands"] == 3_000 and r["outcome"] == "UNCROSSED" and r["consistent"]
+    assert r["rounds"] == engine_bench.AUCTION_ROUNDS and len(r["seconds"]["clearing"]) == r["rounds"]
+    # the reference model starts from the engine's call book: its uncrossing is timed, its orders are not
+    assert len(r["seconds"]["reference_clearing"]) == 1 and r["seconds"]["reference_bids"] == []
+    assert r["reference_bids_per_s"] is None and r["clearing_vs_reference"] > 1
+    assert list(r["targets"]) == [CALL_TARGET] and r["targets"][CALL_TARGET]["met"] is None   # under 100,000

@@ -1,5 +1,6 @@
 """The trading schedule: the pure timetable function over a day, and the driver that turns it
 into commands (only changes, never over a halt, one end of day per trading date)."""
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from exchange.config import Schedule, parse_config
 from exchange.schedule import (
-    ScheduleDriver, clock_from_env, fake_clock, next_boundary, wanted_state,
+    ScheduleDriver, call_delay, clock_from_env, fake_clock, next_boundary, wanted_state,
 )
 from helpers import market
 from matching import CancelReason, CommandType, Engine, EventKind, InstrumentStatus, Reject, Side, commands
@@ -393,3 +394,45 @@ def test_rows_are_plain_commands():
     d, clock = driver(at(MON, "08:00"))
     rows = d.tick()
     assert isinstance(rows, np.ndarray) and rows.dtype.names[0] == "seq" and (rows["seq"] == 0).all()
+
+
+# ------------------------------------------------------------------ call auctions
+CALL = InstrumentStatus.CALL
+CALLS = Schedule(enabled=True, hours=dataclasses.replace(
+    DEFAULT.hours, opening_call=dt.time(9, 25), closing_call=dt.time(14, 57), call_random_end_s=30), call_seed=5)
+
+
+def test_calls_open_and_close_the_day_and_end_late_by_a_seeded_draw():
+    delays = {s: call_delay(CALLS, MON, s) for s in SYMBOLS}
+    assert all(dt.timedelta() <= d <= dt.timedelta(seconds=30) for d in delays.values())
+    assert delays == {s: call_delay(CALLS, MON, s) for s in SYMBOLS}          # the same draw every time
+    days = [call_delay(CALLS, MON + dt.timedelta(days=k), SYMBOLS[0]) for k in range(20)]
+    assert len(set(days)) > 5, "the end should vary from day to day"
+    d = delays[SYMBOLS[0]]
+    open_end, close_end = at(MON, "09:30") + d, at(MON, "15:00") + d
+
+    def phase(when):
+        return wanted_state(CALLS, when, SYMBOLS)[0].phase
+    assert [phase(at(MON, t)) for t in ("09:20", "09:24:59", "09:25", "09:29:59")] == [PRE_OPEN, PRE_OPEN, CALL, CALL]
+    assert (phase(open_end - dt.timedelta(seconds=1)), phase(open_end)) == (CALL, TRADING)
+    assert [phase(at(MON, t)) for t in ("14:56:59", "14:57")] == [TRADING, CALL]
+    assert (phase(close_end - dt.timedelta(seconds=1)), phase(close_end)) == (CALL, CLOSED)
+    # the boundaries the driver wakes up for include each call's start and its drawn end
+    assert next_boundary(CALLS, at(MON, "09:20"), SYMBOLS[:1]) == at(MON, "09:25")
+    assert next_boundary(CALLS, at(MON, "09:29:59"), SYMBOLS[:1]) == at(MON, "09:30")    # the session's start
+    assert next_boundary(CALLS, open_end - dt.timedelta(seconds=1), SYMBOLS[:1]) == open_end
+
+
+def test_the_driver_moves_through_the_calls_and_the_engine_uncrosses_them():
+    engine = Engine(market())
+    driver = ScheduleDriver(CALLS, SYMBOLS, clock=lambda: at(MON, "09:00"))
+    engine.process(driver.tick(at(MON, "09:00")))
+    engine.process(driver.tick(at(MON, "09:25")))
+    assert engine.instruments[0].status == CALL
+    engine.submit(0, 1, Side.BUY, 10, 5010)
+    engine.submit(0, 2, Side.SELL, 10, 4990)
+    done = at(MON, "09:30") + call_delay(CALLS, MON, SYMBOLS[0])
+    events = engine.process(driver.tick(done))
+    trades = events[events["kind"] == EventKind.TRADE]
+    assert trades[["price", "qty", "command"]].tolist() == [(5010, 10, CommandType.SET_INSTRUMENT_STATUS)]
+    assert engine.instruments[0].status == TRADING

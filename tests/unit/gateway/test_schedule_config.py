@@ -1,4 +1,5 @@
 """The ``[schedule]`` table of the market configuration: defaults, forms, and errors naming their key."""
+import dataclasses
 import datetime as dt
 import logging
 import zoneinfo
@@ -25,10 +26,40 @@ def test_the_embedded_market_drives_the_default_timetable():
     assert s.hours.block == ((T(13, 0), T(15, 0)),)
     assert s.hours.end_of_day == T(15, 30)
     assert s.weekdays == frozenset(range(5)) and not s.holidays and not s.extra_trading_days
+    # the embedded market opens with a call auction, and no closing one
+    assert (s.hours.opening_call, s.hours.closing_call, s.hours.call_random_end_s, s.call_seed) == (
+        T(9, 25), None, 30, 2026)
 
 
 def test_an_empty_schedule_table_means_the_defaults_switched_on():
-    assert schedule() == default_config().schedule
+    embedded = default_config().schedule
+    no_calls = dataclasses.replace(embedded.hours, opening_call=None, call_random_end_s=0)
+    assert schedule() == dataclasses.replace(embedded, hours=no_calls, call_seed=0)
+
+
+@pytest.mark.parametrize("text, key, message", [
+    ('opening_call = "09:35"', "schedule.opening_call", "must be from the pre-open (09:15) to before the first"),
+    ('opening_call = "09:10"', "schedule.opening_call", "must be from the pre-open"),
+    ('closing_call = "11:00"', "schedule.closing_call", "must fall within the last continuous session (13:00-15:00)"),
+    ('closing_call = "14:57"\ncall_random_end_s = 301', "schedule.call_random_end_s", "must be 0..300 seconds"),
+    ('closing_call = "14:57"\ncall_random_end_s = 120\nend_of_day = "15:01"', "schedule.end_of_day",
+     "is before the last session ends (15:02)"),
+    ('opening_call = "nine"', "schedule.opening_call", 'must be a time "HH:MM"'),
+    ('call_seed = -1', "schedule.call_seed", "must be 0 .. 2**63-1"),
+])
+def test_call_auction_hours_are_checked(text, key, message):
+    with pytest.raises(ConfigError) as err:
+        schedule(text)
+    assert err.value.key == key and message in str(err.value)
+
+
+def test_call_auction_hours_are_read():
+    s = schedule('opening_call = "09:25"\nclosing_call = "14:57:30"\ncall_random_end_s = 20\ncall_seed = 9\n'
+                 '[schedule.instruments.CCER2025]\nopening_call = ""\n')
+    assert (s.hours.opening_call, s.hours.closing_call, s.hours.call_random_end_s, s.call_seed) == (
+        T(9, 25), T(14, 57, 30), 20, 9)
+    assert s.hours_for("CCER2025").opening_call is None and s.hours_for("CCER2025").closing_call == T(14, 57, 30)
+    assert "opening call 09:25, closing call 14:57:30 (ends up to 20 s late)" in s.describe()
 
 
 def test_without_a_schedule_table_the_daemon_drives_nothing():

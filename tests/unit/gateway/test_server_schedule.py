@@ -14,7 +14,8 @@ from wire import Wire, logged_in
 from matching import CommandType, InstrumentStatus, Side, TimeInForce, commands
 
 MON = dt.date(2026, 11, 30)
-TRADING, HALTED, CLOSED = InstrumentStatus.TRADING, InstrumentStatus.HALTED, InstrumentStatus.CLOSED
+TRADING, HALTED, CLOSED, CALL = (InstrumentStatus.TRADING, InstrumentStatus.HALTED, InstrumentStatus.CLOSED,
+                                 InstrumentStatus.CALL)
 
 
 def at(hhmm: str) -> dt.datetime:
@@ -63,7 +64,10 @@ def test_the_schedule_rows_are_sequenced_after_the_orders_of_their_batch(tmp_pat
     gw.run_batch([], [], [])
     assert len(journal.batches) == n                     # nothing changed, nothing sent
 
-    clock.when = at("09:30")
+    clock.when = at("09:25")                            # the opening call auction
+    gw.run_batch([], [], [])
+    assert _statuses(gw) == [CALL] * 3
+    clock.when = at("09:31")                            # it ends up to 30 s late
     gw.run_batch([], [], [])
     assert _statuses(gw) == [TRADING] * 3
     # An order received in the iteration that reaches 11:30 goes first: it still trades.
