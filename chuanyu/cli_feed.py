@@ -38,7 +38,8 @@ topic, no gaps), "ts_ns" (engine time, ns since 1970; null on snapshot levels),
                buy), price_fen, qty_t (0: none left at that price), listings
   bbo          bid_fen, bid_qty_t, ask_fen, ask_qty_t (null and 0: that side is empty)
   phase        phase (TRADING, PRE_OPEN, CLOSED, HALTED, CALL), block_window (true:
-               open); published when either changes: none for an instrument that never did
+               open), cause (COMMAND; VOLATILITY: a volatility interruption's call);
+               published when either changes: none for an instrument that never did
   indicative   in a call auction: price_fen and qty_t it would uncross at now (null
                and 0: it would not), surplus_t and surplus_side (BUY, SELL; null: none)
   auction      auction_id, outcome, clearing_price_fen, sold_t, bid_t, bids
@@ -187,7 +188,7 @@ def _yuan(fen: int) -> str:
 def message_json(row, symbols, snapshot: bool = False) -> dict:
     """One FEED_DTYPE message as the JSON object ``--json`` writes (see :data:`JSON_HELP`)."""
     from feeds.messages import FeedType
-    from matching import AuctionOutcome, InstrumentStatus, Side, TradeType
+    from matching import AuctionOutcome, InstrumentStatus, Side, StatusCause, TradeType
     kind = int(row["msg_type"])
     obj = {"type": None, "symbol": symbols[int(row["instrument"])], "seq": int(row["seq"]),
            "instrument_seq": int(row["instrument_seq"]), "ts_ns": int(row["ts"]), "snapshot": snapshot}
@@ -204,7 +205,8 @@ def message_json(row, symbols, snapshot: bool = False) -> dict:
         obj.update(type="bbo", bid_fen=bid or None, bid_qty_t=int(row["bid_qty"]), ask_fen=ask or None,
                    ask_qty_t=int(row["ask_qty"]))
     elif kind == FeedType.STATUS:
-        obj.update(type="phase", phase=_name(InstrumentStatus, row["status"]), block_window=bool(row["block_window"]))
+        obj.update(type="phase", phase=_name(InstrumentStatus, row["status"]), block_window=bool(row["block_window"]),
+                   cause=_name(StatusCause, row["cause"]))
     elif kind == FeedType.INDICATIVE:
         side = int(row["side"])
         obj.update(type="indicative", price_fen=int(row["price"]) or None, qty_t=int(row["qty"]),

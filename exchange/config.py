@@ -176,6 +176,8 @@ class Hours:
     opening_call: datetime.time | None = None   # CALL from here until continuous trading starts
     closing_call: datetime.time | None = None   # CALL from here until the last session ends
     call_random_end_s: int = 0        # each call ends up to this many seconds late (seeded draw)
+    interruption_s: int = 120         # a volatility interruption's call lasts this long (and up
+                                      # to call_random_end_s more)
 
     @property
     def last_end(self) -> datetime.time:
@@ -189,6 +191,7 @@ class Hours:
 
 _T = datetime.time
 MAX_CALL_RANDOM_END_S = 300       # a call's random end stays within five minutes
+MAX_INTERRUPTION_S = 3600         # a volatility interruption lasts at most an hour
 DEFAULT_HOURS = Hours(_T(9, 15), ((_T(9, 30), _T(11, 30)), (_T(13, 0), _T(15, 0))),
                       ((_T(13, 0), _T(15, 0)),), _T(15, 30))
 CHINA = datetime.timezone(datetime.timedelta(hours=8), "UTC+08:00")
@@ -598,6 +601,7 @@ def _instrument(r: _Reader) -> Instrument:
         block_band_bps=r.get("block_band_bps", int, 3000),
         block_min_qty=r.get("block_min_qty", int, 100_000),
         min_close_volume=r.get("min_close_volume", int, 0),
+        dynamic_band_bps=r.get("dynamic_band_bps", int, 0),
         must_take_best=r.get("must_take_best", bool, True),
         listings_expire=r.get("listings_expire", bool, True),
     )
@@ -607,7 +611,7 @@ def _instrument(r: _Reader) -> Instrument:
     except ValueError as exc:
         text = str(exc)
         for name in ("symbol", "tick", "lot", "reference_price", "band_bps", "max_order_qty", "block_band_bps",
-                     "block_min_qty", "min_close_volume"):
+                     "block_min_qty", "min_close_volume", "dynamic_band_bps"):
             if f"invalid {name}=" in text:
                 raise ConfigError(r.key(name), text) from None
         raise ConfigError(r.key("reference_price"), text) from None
@@ -666,7 +670,9 @@ def _hours(r: _Reader, base: Hours) -> Hours:
     closing_call = _optional_time(r, "closing_call", base.closing_call)
     random_end = r.get("call_random_end_s", int, base.call_random_end_s, lambda v: 0 <= v <= MAX_CALL_RANDOM_END_S,
                        f"must be 0..{MAX_CALL_RANDOM_END_S} seconds")
-    hours = Hours(pre_open, continuous, block, end_of_day, opening_call, closing_call, random_end)
+    interruption = r.get("interruption_s", int, base.interruption_s,
+                         lambda v: 1 <= v <= MAX_INTERRUPTION_S, f"must be 1..{MAX_INTERRUPTION_S} seconds")
+    hours = Hours(pre_open, continuous, block, end_of_day, opening_call, closing_call, random_end, interruption)
     if (opening_call or closing_call) and not continuous:
         raise ConfigError(r.key("opening_call" if opening_call else "closing_call"),
                           "a call auction needs a continuous session to open or close")
@@ -806,6 +812,8 @@ t_plus_one = true                # units bought today are sellable tomorrow
 block_band_bps = 3000            # block trades: +-30% around the reference price
 block_min_qty = 100000           # a block trade is at least 100,000 t
 min_close_volume = 0             # a day of at most this volume keeps the previous close (Guangdong: 100)
+dynamic_band_bps = 300           # a continuous trade more than 3% from the last price starts a
+                                 # volatility interruption (a call auction) instead (0: none)
 must_take_best = true            # fixed-price takes: only the best-priced listing
 listings_expire = true           # fixed-price listings end with the day
 
@@ -1012,6 +1020,8 @@ closing_call = ""                # e.g. "14:57": the close uncrosses a call at o
 call_random_end_s = 30           # each call ends up to this many seconds late, drawn per trading
                                  # date and instrument from call_seed (0: on time)
 call_seed = 2026                 # the draw's seed: keep it to yourself
+interruption_s = 120             # a volatility interruption (instruments' dynamic_band_bps) is a
+                                 # call of this many seconds, ending up to call_random_end_s late
 continuous = [["09:30", "11:30"], ["13:00", "15:00"]]   # TRADING; CLOSED in between and after
 block = [["13:00", "15:00"]]     # block window open (closing it expires the block quotes)
 end_of_day = "15:30"             # statistics, close, new reference price, T+1 release

@@ -29,9 +29,9 @@ import sys
 
 import numpy as np
 
-from matching import AccountStatus, AuctionOutcome, CommandType, EventKind, InstrumentStatus, Reject
+from matching import AccountStatus, AuctionOutcome, CommandType, EventKind, InstrumentStatus, Reject, StatusCause
 
-__all__ = ["JsonFormatter", "TEXT_FORMAT", "configure", "log_operator_events"]
+__all__ = ["JsonFormatter", "TEXT_FORMAT", "configure", "log_operator_events", "phase_changed", "log_interruptions"]
 
 TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -125,3 +125,18 @@ def log_operator_events(log: logging.Logger, events: np.ndarray, symbols: list, 
             command = _name(CommandType, int(e["command"]))
             log.warning("operator command %s rejected: %s", command, reason,
                         extra={"event": "operator_reject", "command": command, "reason": reason, "seq": seq})
+
+
+def phase_changed(events: np.ndarray) -> bool:
+    """Whether a batch changed a phase (an order's may: a volatility interruption)."""
+    return bool(np.any(events["kind"] == _STATUS))
+
+
+def log_interruptions(log: logging.Logger, events: np.ndarray, symbols: list) -> None:
+    """One line per volatility interruption among ``events``."""
+    for e in events[(events["kind"] == _STATUS) & (events["reason"] == StatusCause.VOLATILITY)]:
+        n, seq = int(e["instrument"]), int(e["cmd_seq"])
+        symbol = symbols[n] if 0 <= n < len(symbols) else str(n)
+        log.warning("instrument %s: volatility interruption, a call auction instead of a trade outside the "
+                    "dynamic band", symbol,
+                    extra={"event": "volatility_interruption", "instrument": symbol, "seq": seq})

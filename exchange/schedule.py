@@ -14,6 +14,14 @@ and the time of day into those commands.
   closing call). With ``call_random_end_s`` each call ends up to that many seconds late, a
   whole number of seconds drawn per trading date and instrument from ``call_seed``
   (:func:`call_delay`): the same on every node and after a restart, unknown to traders.
+- Volatility interruptions: when a trade would have printed outside an instrument's dynamic
+  band the engine puts it into ``CALL`` by itself (INSTRUMENT_STATUS, reason VOLATILITY).
+  The driver ends that call ``interruption_s`` later (plus up to ``call_random_end_s``, a
+  draw seeded like the calls' and by the moment it started) with the phase the timetable
+  wants then: TRADING uncrosses it; a boundary reached meanwhile (the lunch break, a closing
+  call) takes it over. An instrument found in CALL on start while the timetable wants
+  TRADING (an interruption under way when the daemon stopped, or an operator's call) is
+  ended ``interruption_s`` after the start.
 - :class:`ScheduleDriver` is what the daemon loop calls once per iteration. It compares the
   wanted state with what it last applied and returns the ``COMMAND_DTYPE`` rows to add to that
   iteration's batch (``set_instrument_status``, ``set_block_window``, ``end_of_day``), so that
@@ -61,7 +69,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching import CommandType, EventKind, InstrumentStatus, commands
+from matching import CommandType, EventKind, InstrumentStatus, StatusCause, commands
 
 from .config import Hours, Schedule
 
@@ -298,6 +306,8 @@ class ScheduleDriver:
         self.day_open: list = [None] * n           # latest trading date whose trading began
         self._reapply: set = set()
         self._next_check: dt.datetime | None = None  # None: due now
+        self.interrupted: dict[int, dt.datetime] = {}   # instrument -> when its interruption ends
+        self._started = False
         if state:
             self.load(state)
 
@@ -324,6 +334,11 @@ class ScheduleDriver:
         wanted = wanted_state(self.schedule, now, self.symbols, self.eod_done)
         today = now.date()
         rows = []
+        if not self._started:                   # an interruption under way when the daemon stopped
+            self._started = True
+            for n, w in enumerate(wanted):
+                if self.actual[n] == _CALL and w.phase == _TRADING:
+                    self._interrupted(n, now, random_end=False)
         for n in range(len(self.symbols)):          # a missed end of day comes before all else
             opened, done = self.day_open[n], self.eod_done[n]
             if opened is not None and opened < today and (done is None or done < opened):
@@ -331,10 +346,21 @@ class ScheduleDriver:
                 self.eod_done[n] = opened
         for n, w in enumerate(wanted):
             if w.phase != self.applied_phase[n] or n in self._reapply:
+                first = self.applied_phase[n] is None
                 self.applied_phase[n] = w.phase
+                if first and n in self.interrupted:
+                    continue                        # on start: the interruption's end moves it on
                 if not self.halted[n] and self.actual[n] != w.phase:
                     rows.append(commands.set_instrument_status(n, w.phase))
                     self.actual[n] = int(w.phase)
+        for n, end in sorted(self.interrupted.items()):
+            if self.actual[n] != _CALL or self.halted[n]:
+                del self.interrupted[n]             # a boundary, a halt or the operator ended it
+            elif now >= end:
+                del self.interrupted[n]
+                if wanted[n].phase != _CALL:        # a call the timetable wants goes on
+                    rows.append(commands.set_instrument_status(n, wanted[n].phase))
+                    self.actual[n] = int(wanted[n].phase)
         for n, w in enumerate(wanted):
             if w.block_open != self.applied_block[n]:
                 rows.append(commands.set_block_window(n, w.block_open))
@@ -348,8 +374,21 @@ class ScheduleDriver:
                 if self.day_open[n] is None or self.day_open[n] < w.trading_day:
                     self.day_open[n] = w.trading_day
         self._reapply.clear()
-        self._next_check = min(next_boundary(self.schedule, now, self.symbols), now + RECHECK)
+        self._next_check = min(next_boundary(self.schedule, now, self.symbols), now + RECHECK,
+                               *self.interrupted.values())
         return np.concatenate(rows) if rows else None
+
+    def _interrupted(self, n: int, now: dt.datetime, random_end: bool = True) -> None:
+        """Instrument ``n`` went into a volatility interruption at ``now``: note when it ends."""
+        hours = self.schedule.hours_for(self.symbols[n])
+        late = 0
+        if random_end and hours.call_random_end_s:
+            draw = random.Random(f"{self.schedule.call_seed}/{now.isoformat()}/{self.symbols[n]}")
+            late = draw.randint(0, hours.call_random_end_s)
+        end = now + dt.timedelta(seconds=hours.interruption_s + late)
+        self.interrupted[n] = end
+        if self._next_check is None or end < self._next_check:
+            self._next_check = end
 
     def note_operator(self, rows: np.ndarray, now: dt.datetime | None = None) -> None:
         """Take note of operator commands queued for the next batch (the admin path).
@@ -412,10 +451,13 @@ class ScheduleDriver:
     def observe(self, events: np.ndarray) -> None:
         """Follow the engine's INSTRUMENT_STATUS events (the status each instrument really has)."""
         changes = events[events["kind"] == EventKind.INSTRUMENT_STATUS]
-        for n, value in zip(changes["instrument"].tolist(), changes["value"].tolist()):
+        for n, value, cause in zip(changes["instrument"].tolist(), changes["value"].tolist(),
+                                   changes["reason"].tolist()):
             if 0 <= n < len(self.symbols):
                 self.actual[n] = value
                 self.halted[n] = value == _HALTED
+                if value == _CALL and cause == StatusCause.VOLATILITY:
+                    self._interrupted(n, self.now())
 
     # -------------------------------------------------------------- persistence and status
     def state(self) -> dict:

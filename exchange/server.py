@@ -42,7 +42,7 @@ from .config import MarketConfig
 from gateway.errors import GatewayError
 from gateway.intake import Intake
 from .journal import Journal, JournalError, JournalTailLost
-from .logs import log_operator_events
+from .logs import log_interruptions, log_operator_events, phase_changed
 from .marketdata import MarketData
 from gateway.protocol import INBOUND_SIZE, MAX_FRAME_BYTES, OPERATOR, REPORT_DTYPE, GatewayReject
 from gateway.gapfill import GAP_FILL_FRAME_REPORTS
@@ -461,9 +461,11 @@ class ExchangeNode:
         events = self._commit(cmds, cmd_sess, cmd_pos, waiting, rejects) if len(cmds) else None
         reports, dest, rpos = _NO_REPORTS
         if events is not None:
-            if operator:
+            if operator or phase_changed(events):      # an operator's, or a volatility interruption
                 if self.schedule is not None:
                     self.schedule.observe(events)
+                log_interruptions(log, events, [i.symbol for i in self.config.instruments])
+            if operator:
                 log_operator_events(log, events, [i.symbol for i in self.config.instruments],
                                     cmds["session"][events["cmd_seq"] - base] == OPERATOR)
             reports, dest, rpos = self.reports.build(events, cmd_sess, cmds["session"], cmd_pos, base,

@@ -44,6 +44,7 @@ ctypedef struct FeedMsg:
     uint8_t trade_type
     uint8_t status
     uint8_t block_window
+    uint8_t cause
 
 cdef enum:
     F_TRADE = 1
@@ -76,7 +77,7 @@ def layout():
         "instrument": <char*>&m.instrument - base, "count": <char*>&m.count - base,
         "msg_type": <char*>&m.msg_type - base, "side": <char*>&m.side - base,
         "trade_type": <char*>&m.trade_type - base, "status": <char*>&m.status - base,
-        "block_window": <char*>&m.block_window - base,
+        "block_window": <char*>&m.block_window - base, "cause": <char*>&m.cause - base,
     }
 
 
@@ -98,6 +99,7 @@ ctypedef struct Plan:
     uint8_t msg_type
     uint8_t status              # STATUS: the instrument's phase and block window after the event
     uint8_t block_window
+    uint8_t cause               # STATUS: the phase change's StatusCause
 
 
 cdef inline void write_row(FeedMsg* m, const Plan* p, const Event* ev, Py_ssize_t n_events,
@@ -121,7 +123,7 @@ cdef inline void write_row(FeedMsg* m, const Plan* p, const Event* ev, Py_ssize_
     elif p.msg_type == F_TRADE:
         m.price, m.qty, m.trade_id, m.side, m.trade_type = e.price, e.qty, e.trade_id, e.side, e.trade_type
     elif p.msg_type == F_STATUS:
-        m.status, m.block_window = p.status, p.block_window
+        m.status, m.block_window, m.cause = p.status, p.block_window, p.cause
     elif p.msg_type == F_AUCTION_RESULT:
         m.price, m.qty, m.count = e.price, e.qty, e.count
         m.previous, m.status, m.trade_id = e.value, <uint8_t>e.reason, e.order_id
@@ -284,6 +286,7 @@ cdef class BatchEncoder:
                     block_window[e.instrument] = <uint8_t>e.value
                 p.msg_type = F_STATUS
                 p.status, p.block_window = status[e.instrument], block_window[e.instrument]
+                p.cause = <uint8_t>e.reason if e.kind == EV_INSTRUMENT_STATUS else 0
             elif e.kind == EV_AUCTION_RESULT:
                 p.msg_type = F_AUCTION_RESULT
             elif e.kind == EV_INDICATIVE:

@@ -59,6 +59,7 @@ FEED_DTYPE = np.dtype(
         ("trade_type", "u1"),        # TRADE: its type; DEPTH: the book (CONTINUOUS or FIXED)
         ("status", "u1"),            # STATUS: InstrumentStatus; AUCTION_RESULT: AuctionOutcome
         ("block_window", "u1"),      # STATUS
+        ("cause", "u1"),             # STATUS: StatusCause (VOLATILITY: an interruption's call)
     ],
     align=True,
 )
@@ -93,6 +94,8 @@ FEED_FIELD_DOCS = {
     "trade_type": "TRADE: TradeType; DEPTH: the book, CONTINUOUS (1) or FIXED (2, fixed-price listings)",
     "status": "STATUS: InstrumentStatus; AUCTION_RESULT: AuctionOutcome",
     "block_window": "STATUS: 1 = the block-trade window is open",
+    "cause": "STATUS: why the phase changed, a StatusCause: 0 = a command (schedule or operator), "
+             "1 = VOLATILITY (the engine started a call: a volatility interruption)",
 }
 
 

@@ -12,7 +12,7 @@
 from . import commands
 from .codes import (
     AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentParameter,
-    InstrumentStatus, OrderType, Region, Reject, Sector, Side, StpMode, TimeInForce, TradeType,
+    InstrumentStatus, OrderType, Region, Reject, Sector, Side, StatusCause, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
 from .engine import Engine
@@ -23,7 +23,7 @@ __all__ = [
     "Engine", "ReferenceEngine", "Instrument", "price_band", "commands",
     "COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE", "ACCOUNT_DTYPE", "HOLDING_DTYPE",
     "AccountStatus", "AuctionOutcome", "CancelReason", "CommandType", "EventKind", "InstrumentKind",
-    "InstrumentParameter", "InstrumentStatus", "OrderType", "Region", "Reject", "Sector", "Side", "StpMode",
-    "TimeInForce", "TradeType",
+    "InstrumentParameter", "InstrumentStatus", "OrderType", "Region", "Reject", "Sector", "Side", "StatusCause",
+    "StpMode", "TimeInForce", "TradeType",
 ]
 

@@ -54,6 +54,7 @@ cdef int64_t DEFAULT_BAND_BPS = _DEFAULTS["band_bps"]
 cdef int64_t DEFAULT_BLOCK_BAND_BPS = _DEFAULTS["block_band_bps"]
 cdef int64_t DEFAULT_BLOCK_MIN = _DEFAULTS["block_min_qty"]
 cdef int64_t DEFAULT_MIN_CLOSE_VOLUME = _DEFAULTS["min_close_volume"]
+cdef int64_t DEFAULT_DYNAMIC_BAND_BPS = _DEFAULTS["dynamic_band_bps"]
 
 cdef enum:
     INITIAL_ORDERS = 1024
@@ -443,6 +444,7 @@ cdef class Engine:
             self.params[i].block_band_bps = d.block_band_bps
             self.params[i].block_min = d.block_min_qty
             self.params[i].min_close_volume = d.min_close_volume
+            self.params[i].dynamic_band_bps = d.dynamic_band_bps
             self.params[i].status = d.status
             self.params[i].t_plus_one = d.t_plus_one
             self.params[i].must_take_best = d.must_take_best
@@ -1119,6 +1121,8 @@ cdef class Engine:
         day = &self.days[ag.instrument]
         day.volume[trade_type] += q
         day.amount[trade_type] += price * q
+        if trade_type == TT_CONTINUOUS:
+            day.last = price
         if trade_type == TT_CONTINUOUS or trade_type == TT_FIXED:
             if day.open == 0:
                 day.open = price
@@ -1136,12 +1140,12 @@ cdef class Engine:
                             int64_t limit, int64_t qty, uint8_t stp) noexcept nogil:
         cdef BookSide* bs = self._side(instrument, CONTINUOUS_BOOK, opposite(side))
         cdef int32_t i
-        cdef int64_t available = 0
+        cdef int64_t available = 0, centre = self._band_centre(instrument)
         cdef slot_t r
         cdef Level* L
         for i in range(bs.n - 1, -1, -1):
             L = &self.levels[bs.levels[i]]
-            if not crosses(side, limit, L.price):
+            if not crosses(side, limit, L.price) or self._interrupts(instrument, L.price, centre):
                 break
             r = L.head
             while r != -1:
@@ -1154,6 +1158,27 @@ cdef class Engine:
                         return True
                 r = self.orders[r].next
         return False
+
+    cdef inline int64_t _band_centre(self, int32_t instrument) noexcept nogil:
+        """reference._band_centre: the last continuous trade before the incoming order."""
+        return self.days[instrument].last if self.days[instrument].last else self.params[instrument].reference
+
+    cdef inline bint _interrupts(self, int32_t instrument, int64_t price, int64_t centre) noexcept nogil:
+        """reference._interrupts: a continuous trade at ``price`` would leave the dynamic band."""
+        cdef InstrumentParams* p = &self.params[instrument]
+        if p.dynamic_band_bps == 0 or p.status != STATUS_TRADING:
+            return False
+        return (price - centre if price >= centre else centre - price) * 10000 > centre * p.dynamic_band_bps
+
+    cdef void _interrupt(self, int32_t instrument) noexcept nogil:
+        """A volatility interruption: the instrument goes into a call auction at once."""
+        cdef Event* e
+        self.params[instrument].status = STATUS_CALL
+        e = self._emit(EV_INSTRUMENT_STATUS)
+        if e != NULL:
+            e.instrument = instrument
+            e.value = STATUS_CALL
+            e.reason = CAUSE_VOLATILITY
 
     cdef void _match_or_call(self, slot_t s, int64_t limit) noexcept nogil:
         """Match and rest an incoming order; in a call it only rests, whatever it crosses."""
@@ -1169,9 +1194,13 @@ cdef class Engine:
         cdef uint8_t contra = opposite(o.side)
         cdef BookSide* bs = self._side(o.instrument, CONTINUOUS_BOOK, contra)
         cdef slot_t lv, r
+        cdef int64_t centre = self._band_centre(o.instrument)
         while o.qty > 0 and bs.n > 0:
             lv = bs.levels[bs.n - 1]
             if not crosses(o.side, limit, self.levels[lv].price):
+                break
+            if self._interrupts(o.instrument, self.levels[lv].price, centre):
+                self._interrupt(o.instrument)
                 break
             r = self.levels[lv].head
             if o.stp != STP_OFF and self.orders[r].account == o.account:
@@ -1185,6 +1214,10 @@ cdef class Engine:
                         self.orders[r].price, bs.n - 1)
         if o.qty == 0:
             self._free_order(s)
+        elif self.params[o.instrument].status == STATUS_CALL:         # interrupted
+            o.price = <int32_t>limit        # a market order waits at the band edge, as in any call
+            if self._rest(s) != 0:
+                self.oom = True
         elif o.order_type == OT_LIMIT and (o.tif == TIF_GTC or o.tif == TIF_DAY):
             if self._rest(s) != 0:
                 self.oom = True
@@ -1762,6 +1795,8 @@ cdef class Engine:
             p.block_min = v
         elif c.status == PARAM_MIN_CLOSE_VOLUME and 0 <= v <= MAX_CLOSE_VOLUME:
             p.min_close_volume = v
+        elif c.status == PARAM_DYNAMIC_BAND_BPS and 0 <= v <= 10000:
+            p.dynamic_band_bps = v
         else:
             self._reject(REJ_BAD_PARAMETER)
             return
@@ -1819,6 +1854,7 @@ cdef class Engine:
         p.block_band_bps = DEFAULT_BLOCK_BAND_BPS
         p.block_min = DEFAULT_BLOCK_MIN
         p.min_close_volume = DEFAULT_MIN_CLOSE_VOLUME
+        p.dynamic_band_bps = DEFAULT_DYNAMIC_BAND_BPS
         self._recentre(n, DEFAULT_REFERENCE)
         self._instrument_event(EV_INSTRUMENT_ADDED, n, c.status)
 
@@ -2856,6 +2892,7 @@ cdef class Engine:
                                   reference_price=p.reference, tick=p.tick, lot=p.lot, max_order_qty=p.max_qty,
                                   band_bps=p.band_bps, block_band_bps=p.block_band_bps,
                                   block_min_qty=p.block_min, min_close_volume=p.min_close_volume,
+                                  dynamic_band_bps=p.dynamic_band_bps,
                                   t_plus_one=bool(p.t_plus_one), must_take_best=bool(p.must_take_best),
                                   listings_expire=bool(p.listings_expire)))
         return out
@@ -3018,7 +3055,8 @@ cdef class Engine:
             "net_credits": [self.net_credits[n] for n in range(self.n_instruments)],
             "days": [[self.days[n].open, self.days[n].high, self.days[n].low,
                       [self.days[n].volume[t] for t in range(N_TRADE_TYPES)],
-                      [self.days[n].amount[t] for t in range(N_TRADE_TYPES)]] for n in range(self.n_instruments)],
+                      [self.days[n].amount[t] for t in range(N_TRADE_TYPES)], self.days[n].last]
+                     for n in range(self.n_instruments)],
             "block_window": [self.params[n].block_window for n in range(self.n_instruments)],
             "rollover": [[self.auctions[n].rollover[i] for i in range(ROLLOVER_AUCTIONS)]
                          for n in range(self.n_instruments)],
@@ -3153,7 +3191,8 @@ cdef class Engine:
             self.net_credits[i] = total
         if len(meta["days"]) != self.n_instruments or len(meta["block_window"]) != self.n_instruments:
             raise ValueError("snapshot holds the wrong number of instrument days")
-        for i, (opening, high, low, volume, amount) in enumerate(meta["days"]):
+        for i, (opening, high, low, volume, amount, *last) in enumerate(meta["days"]):
+            self.days[i].last = last[0] if last else 0          # snapshots before dynamic bands had none
             self.days[i].open = opening
             self.days[i].high = high
             self.days[i].low = low
@@ -3482,7 +3521,8 @@ def _constants():
         "InstrumentParameter": {"TICK": PARAM_TICK, "LOT": PARAM_LOT, "MAX_ORDER_QTY": PARAM_MAX_ORDER_QTY,
                                 "REFERENCE_PRICE": PARAM_REFERENCE_PRICE, "BAND_BPS": PARAM_BAND_BPS,
                                 "BLOCK_BAND_BPS": PARAM_BLOCK_BAND_BPS, "BLOCK_MIN_QTY": PARAM_BLOCK_MIN_QTY,
-                                "MIN_CLOSE_VOLUME": PARAM_MIN_CLOSE_VOLUME},
+                                "MIN_CLOSE_VOLUME": PARAM_MIN_CLOSE_VOLUME,
+                                "DYNAMIC_BAND_BPS": PARAM_DYNAMIC_BAND_BPS},
         "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
         "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
         "InstrumentKind": {"ALLOWANCE": KIND_ALLOWANCE, "CER": KIND_CER},

@@ -168,6 +168,9 @@ cdef enum:
     PARAM_BLOCK_BAND_BPS = 6
     PARAM_BLOCK_MIN_QTY = 7
     PARAM_MIN_CLOSE_VOLUME = 8
+    PARAM_DYNAMIC_BAND_BPS = 9
+
+    CAUSE_VOLATILITY = 1
 
     ACCT_ACTIVE = 1
     ACCT_SELL_ONLY = 2
@@ -376,6 +379,7 @@ ctypedef struct InstrumentParams:
     int64_t block_high
     int64_t block_min
     int64_t min_close_volume
+    int64_t dynamic_band_bps
     uint8_t status
     uint8_t t_plus_one
     uint8_t must_take_best
@@ -395,6 +399,7 @@ ctypedef struct Day:
     int64_t open
     int64_t high
     int64_t low
+    int64_t last            # the latest continuous trade's price: the dynamic band's centre
 
 # A level a command changed, reported in one DEPTH event when the command ends.
 ctypedef struct Touch:

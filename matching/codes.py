@@ -12,7 +12,7 @@ from enum import IntEnum
 __all__ = [
     "Side", "OrderType", "TimeInForce", "StpMode", "CommandType", "EventKind",
     "Reject", "CancelReason", "TradeType", "InstrumentStatus", "InstrumentKind", "Region",
-    "Sector", "AccountStatus", "AuctionOutcome", "InstrumentParameter", "RETIRED_REJECTS",
+    "Sector", "AccountStatus", "AuctionOutcome", "InstrumentParameter", "StatusCause", "RETIRED_REJECTS",
 ]
 
 
@@ -205,6 +205,8 @@ class InstrumentParameter(IntEnum):
     BLOCK_BAND_BPS = 6
     BLOCK_MIN_QTY = 7
     MIN_CLOSE_VOLUME = 8
+    DYNAMIC_BAND_BPS = 9    # a continuous trade further than this from the last price starts a
+                            # volatility interruption (a call auction) instead; 0: none
 
 
 class CancelReason(IntEnum):
@@ -242,6 +244,13 @@ class InstrumentStatus(IntEnum):
     PRE_OPEN = 4            # orders and listings rest; nothing trades
     CALL = 5                # call auction: orders rest, crossing ones too; the move to TRADING
                             # (or, closing, to CLOSED) uncrosses the book at one price
+
+
+class StatusCause(IntEnum):
+    """Why an instrument's phase changed: the ``reason`` of an INSTRUMENT_STATUS event."""
+
+    COMMAND = 0             # SET_INSTRUMENT_STATUS (the schedule or the operator)
+    VOLATILITY = 1          # a trade would have printed outside the dynamic band: a call instead
 
 
 class InstrumentKind(IntEnum):

@@ -86,6 +86,7 @@ class Instrument:
     block_band_bps: int = 3000            # block trades: ±30% of the reference
     block_min_qty: int = 100_000
     min_close_volume: int = 0             # a day of at most this volume keeps the previous close
+    dynamic_band_bps: int = 0             # a trade this far from the last price interrupts (0: off)
     must_take_best: bool = True           # only the best-priced listing may be taken
     listings_expire: bool = True          # fixed-price listings expire at the end of the day
     band: tuple[int, int] = field(init=False, repr=False)
@@ -105,6 +106,7 @@ class Instrument:
             ("block_band_bps", 0 <= self.block_band_bps <= 10000),
             ("block_min_qty", 0 < self.block_min_qty <= MAX_QTY),
             ("min_close_volume", 0 <= self.min_close_volume <= MAX_CLOSE_VOLUME),
+            ("dynamic_band_bps", 0 <= self.dynamic_band_bps <= 10000),
         ]
         for name, ok in checks:
             if not ok:

@@ -27,6 +27,15 @@ so a book that stays crossed in a halted call trades when trading resumes; so do
 CLOSED (a closing call). Leaving CALL then cancels the IOC and market orders still resting
 (IOC_REMAINDER); the INSTRUMENT_STATUS event comes after those trades and cancellations.
 
+Volatility interruptions (``dynamic_band_bps`` > 0, in TRADING): an incoming order's walk
+stops before a level whose price lies further than the dynamic band from the centre, the
+day's last continuous trade before the order (the reference price before the first; so no
+sweep moves the band with its own fills). The instrument goes into CALL at once (an
+INSTRUMENT_STATUS event with reason StatusCause.VOLATILITY, after the trades made within
+the band) and the order's remainder rests in the call whatever its time in force (a market
+order at its band edge); the call ends like any other. A FOK order counts only what lies
+within the band, so it never interrupts.
+
 An accepted order is given the next order id and walks the opposite side from the best
 level while that level's price crosses its limit (a market order's limit is the band edge:
 it never trades outside the band). Each resting order in time priority either trades with it
@@ -90,7 +99,7 @@ from . import commands as build
 from ._state import BookView, OrderView, account_view, daily_view, digest, pack_state, unpack_state
 from .codes import (
     AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentParameter,
-    InstrumentStatus, OrderType, Region, Reject, Sector, Side, StpMode, TimeInForce, TradeType,
+    InstrumentStatus, OrderType, Region, Reject, Sector, Side, StatusCause, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
 from .instrument import (
@@ -147,6 +156,7 @@ _PARAMETERS = {
     InstrumentParameter.BLOCK_BAND_BPS: ("block_band_bps", 0, 10000),
     InstrumentParameter.BLOCK_MIN_QTY: ("block_min_qty", 1, MAX_QTY),
     InstrumentParameter.MIN_CLOSE_VOLUME: ("min_close_volume", 0, MAX_CLOSE_VOLUME),
+    InstrumentParameter.DYNAMIC_BAND_BPS: ("dynamic_band_bps", 0, 10000),
 }
 
 
@@ -211,6 +221,7 @@ class _Day:
     open: int = 0
     high: int = 0
     low: int = 0
+    last: int = 0           # the latest continuous trade's price: the dynamic band's centre
 
 
 @dataclass(eq=False)
@@ -522,7 +533,7 @@ class ReferenceEngine:
             "fees_collected": self.fees_collected,
             "net_deposits": self.net_deposits,
             "net_credits": self.net_credits,
-            "days": [[d.open, d.high, d.low, d.volume, d.amount] for d in self._days],
+            "days": [[d.open, d.high, d.low, d.volume, d.amount, d.last] for d in self._days],
             "block_window": [int(w) for w in self._block_window],
             "rollover": self._rollover,
             "auctions": [None if a is None else {
@@ -563,8 +574,9 @@ class ReferenceEngine:
         engine = cls([Instrument(**d) for d in meta["instruments"]],
                      max_accounts=meta["max_accounts"], default_stp=meta["default_stp"],
                      risk=meta["risk"], fees=meta["fees"])
-        for day, (opening, high, low, volume, amount) in zip(engine._days, meta["days"]):
+        for day, (opening, high, low, volume, amount, *last) in zip(engine._days, meta["days"]):
             day.open, day.high, day.low, day.volume, day.amount = opening, high, low, list(volume), list(amount)
+            day.last = last[0] if last else 0           # snapshots before dynamic bands had none
         engine._block_window = [bool(w) for w in meta["block_window"]]
         engine._rollover = [list(r) for r in meta["rollover"]]
         for n, a in enumerate(meta["auctions"]):
@@ -879,9 +891,9 @@ class ReferenceEngine:
         self._match_or_call(cmd, order, limit)
 
     def _fok_fillable(self, n_ins, account, side, limit, qty, stp) -> bool:
-        available = 0
+        available, centre = 0, self._band_centre(n_ins)
         for level in self._books[n_ins][CONTINUOUS_BOOK].levels(_opposite(side)):
-            if not _crosses(side, limit, level.price):
+            if not _crosses(side, limit, level.price) or self._interrupts(n_ins, level.price, centre):
                 break
             for resting in level.orders:
                 if stp != StpMode.OFF and resting.account == account:
@@ -903,12 +915,16 @@ class ReferenceEngine:
     def _match_and_rest(self, cmd, order: _Order, limit: int) -> None:
         book = self._books[order.instrument][CONTINUOUS_BOOK]
         contra_side = _opposite(order.side)
+        centre = self._band_centre(order.instrument)
         while order.qty > 0:
             levels = book.sides[contra_side]
             if not levels:
                 break
             level = levels.peekitem(0)[1]
             if not _crosses(order.side, limit, level.price):
+                break
+            if self._interrupts(order.instrument, level.price, centre):
+                self._interrupt(cmd, order.instrument)
                 break
             resting = level.orders[0]
             if order.stp != StpMode.OFF and resting.account == order.account:
@@ -921,10 +937,33 @@ class ReferenceEngine:
             self._trade(cmd, order, resting, min(order.qty, resting.qty))
         if order.qty == 0:
             return
-        if order.order_type == OrderType.LIMIT and order.tif in (TimeInForce.GTC, TimeInForce.DAY):
+        if self.instruments[order.instrument].status == InstrumentStatus.CALL:   # interrupted
+            order.price = limit          # a market order waits at the band edge, as in any call
+            self._rest(order)
+        elif order.order_type == OrderType.LIMIT and order.tif in (TimeInForce.GTC, TimeInForce.DAY):
             self._rest(order)
         else:
             self._drop_incoming(cmd, order, CancelReason.IOC_REMAINDER)
+
+    def _band_centre(self, n_ins: int) -> int:
+        """The dynamic band's centre for an incoming order: the day's last continuous trade
+        before it arrived (the reference price before the first), so that no sweep can walk
+        the band along with its own fills."""
+        return self._days[n_ins].last or self.instruments[n_ins].reference_price
+
+    def _interrupts(self, n_ins: int, price: int, centre: int) -> bool:
+        """Would a continuous trade at ``price`` print outside the dynamic band: further than
+        ``dynamic_band_bps`` from ``centre``?"""
+        ins = self.instruments[n_ins]
+        if not ins.dynamic_band_bps or ins.status != InstrumentStatus.TRADING:
+            return False
+        return abs(price - centre) * 10000 > centre * ins.dynamic_band_bps
+
+    def _interrupt(self, cmd, n_ins: int) -> None:
+        """A volatility interruption: the instrument goes into a call auction at once."""
+        self.instruments[n_ins].status = InstrumentStatus.CALL
+        self._emit(cmd, EventKind.INSTRUMENT_STATUS, instrument=n_ins, value=InstrumentStatus.CALL,
+                   reason=StatusCause.VOLATILITY)
 
     def _rest(self, o: _Order) -> None:
         self._books[o.instrument][o.book].add(o)
@@ -963,6 +1002,8 @@ class ReferenceEngine:
         day = self._days[n_ins]
         day.volume[trade_type] += qty
         day.amount[trade_type] += price * qty
+        if trade_type == TradeType.CONTINUOUS:
+            day.last = price
         if trade_type in (TradeType.CONTINUOUS, TradeType.FIXED):
             if not day.open:
                 day.open = day.high = day.low = price

@@ -98,7 +98,9 @@ def test_cli_bench_gateway_alternates_the_paced_run_and_the_echo(tmp_path, capsy
     logs = {p.name for p in tmp_path.glob("gateway.*.hdr")}
     assert {p.name for p in tmp_path.glob("gateway.*.hgrm")} == {n[:-4] + ".hgrm" for n in logs}
     pooled = HdrHistogram.decode(paced["latency_histogram"])
-    assert pooled.get_value_at_percentile(99) == pytest.approx(paced["latency_ns"]["p99"], rel=0.01)
+    # HdrHistogram takes the sample at the 99th rank, the JSON interpolates between the two
+    # around it: in a sparse tail of a few thousand samples they lie a few percent apart
+    assert pooled.get_value_at_percentile(99) == pytest.approx(paced["latency_ns"]["p99"], rel=0.05)
     echo_log = tmp_path / "gateway.baseline.bare_echo.hdr"
     assert echo_log.name in logs
     read = read_histogram_log(echo_log)

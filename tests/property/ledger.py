@@ -7,15 +7,10 @@ orders still open must be exactly the engine's resting orders, quantity for quan
 from __future__ import annotations
 
 from matching import EventKind, Instrument, InstrumentParameter, OrderType, TradeType
+from matching.commands import PARAMETER_FIELDS
 
 from streams import INSTRUMENTS
 
-PARAMETER_FIELDS = {InstrumentParameter.TICK: "tick", InstrumentParameter.LOT: "lot",
-                    InstrumentParameter.MAX_ORDER_QTY: "max_order_qty",
-                    InstrumentParameter.REFERENCE_PRICE: "reference_price", InstrumentParameter.BAND_BPS: "band_bps",
-                    InstrumentParameter.BLOCK_BAND_BPS: "block_band_bps",
-                    InstrumentParameter.BLOCK_MIN_QTY: "block_min_qty",
-                    InstrumentParameter.MIN_CLOSE_VOLUME: "min_close_volume"}
 
 
 class Ledger:

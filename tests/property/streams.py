@@ -11,7 +11,7 @@ from matching import COMMAND_DTYPE, CommandType, Instrument, InstrumentKind, Ins
 # reference so orders cross, and a tick/lot that off-tick and off-lot inputs can miss.
 INSTRUMENTS = [
     Instrument("SCEA2026", region=Region.SC, reference_price=5000, tick=1, lot=1, max_order_qty=500,
-               block_min_qty=50),
+               block_min_qty=50, dynamic_band_bps=40),       # 20 fen from the last trade: interruptions
     Instrument("CCER2025", kind=InstrumentKind.CER, region=Region.CQ, year=2025,
                reference_price=3000, tick=5, lot=10, band_bps=500, max_order_qty=2000,
                block_min_qty=200, t_plus_one=False, min_close_volume=100, must_take_best=False),
@@ -263,10 +263,10 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     # parameter changes the book survives (a band around the reference, a nearby reference),
     # and now and then any value at all
     parameter = out["type"] == CommandType.SET_INSTRUMENT_PARAMETER
-    which = rng.choice([3, 4, 5, 5, 6, 7, 8], n)
-    sane = np.select([which == 3, which == 4, which == 5, which == 6, which == 7],
+    which = rng.choice([3, 4, 5, 5, 6, 7, 8, 9], n)
+    sane = np.select([which == 3, which == 4, which == 5, which == 6, which == 7, which == 9],
                      [rng.choice([500, 2000], n), refs + ticks * rng.integers(-20, 21, n), rng.choice([300, 1000, 2000], n),
-                      rng.choice([2000, 3000], n), block_min], rng.choice([0, 100], n))
+                      rng.choice([2000, 3000], n), block_min, rng.choice([0, 40, 300], n)], rng.choice([0, 100], n))
     wild = rng.random(n) < 0.1
     out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 10, n), which), out["status"])
     out["value"] = np.where(parameter, np.where(wild, rng.choice(PARAMETER_VALUES, n), sane), out["value"])

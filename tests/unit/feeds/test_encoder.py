@@ -125,3 +125,15 @@ def test_a_call_publishes_its_last_indicative_per_batch_and_snapshots_it_only_wh
     assert not messages(frames, FeedType.INDICATIVE).size
     _, _, rows = encoder.snapshot([0])
     assert not (rows["msg_type"] == FeedType.INDICATIVE).any()
+
+
+def test_a_volatility_interruption_is_announced_with_its_cause(market):
+    from matching import InstrumentParameter, StatusCause
+    frames = publish(market, commands.set_instrument_parameter(0, InstrumentParameter.DYNAMIC_BAND_BPS, 100),
+                     commands.new_order(0, 1, SELL, 10, 5080), commands.new_order(0, 2, BUY, 10, 5100))
+    (status,) = messages(frames, FeedType.STATUS)
+    assert (status["status"], status["cause"]) == (InstrumentStatus.CALL, StatusCause.VOLATILITY)
+    assert not messages(frames, FeedType.TRADE).size and messages(frames, FeedType.INDICATIVE)["qty"].tolist() == [10]
+    frames = publish(market, commands.set_instrument_status(0, InstrumentStatus.TRADING))
+    (status,) = messages(frames, FeedType.STATUS)
+    assert (status["status"], status["cause"]) == (InstrumentStatus.TRADING, StatusCause.COMMAND)

@@ -59,6 +59,7 @@ class ModelEncoder:
             else:
                 self.block_window[n] = int(ev["value"])
             s["status"][i], s["block_window"][i] = self.status[n], self.block_window[n]
+            s["cause"][i] = ev["reason"] if ev["kind"] == EventKind.INSTRUMENT_STATUS else 0
         results = events[events["kind"] == EventKind.AUCTION_RESULT]
         a = self._rows(results, FeedType.AUCTION_RESULT)
         a["price"], a["qty"], a["count"] = results["price"], results["qty"], results["count"]

@@ -11,7 +11,9 @@ from exchange.schedule import (
     ScheduleDriver, call_delay, clock_from_env, fake_clock, next_boundary, wanted_state,
 )
 from helpers import market
-from matching import CancelReason, CommandType, Engine, EventKind, InstrumentStatus, Reject, Side, commands
+from matching import (
+    CancelReason, CommandType, Engine, EventKind, InstrumentParameter, InstrumentStatus, Reject, Side, commands,
+)
 
 TRADING, HALTED, CLOSED, PRE_OPEN = (InstrumentStatus.TRADING, InstrumentStatus.HALTED, InstrumentStatus.CLOSED,
                                      InstrumentStatus.PRE_OPEN)
@@ -436,3 +438,54 @@ def test_the_driver_moves_through_the_calls_and_the_engine_uncrosses_them():
     trades = events[events["kind"] == EventKind.TRADE]
     assert trades[["price", "qty", "command"]].tolist() == [(5010, 10, CommandType.SET_INSTRUMENT_STATUS)]
     assert engine.instruments[0].status == TRADING
+
+
+# ------------------------------------------------------------------ volatility interruptions
+INTERRUPTING = Schedule(enabled=True, hours=dataclasses.replace(DEFAULT.hours, interruption_s=120,
+                                                                call_random_end_s=30), call_seed=3)
+
+
+def _interrupted_market():
+    """An engine whose first instrument has a dynamic band of 1%, trading; a driver at 10:00."""
+    engine = Engine(market())
+    engine.process(commands.set_instrument_parameter(0, InstrumentParameter.DYNAMIC_BAND_BPS, 100))
+    driver = ScheduleDriver(INTERRUPTING, SYMBOLS, clock=lambda: at(MON, "10:00"))
+    engine.process(driver.tick(at(MON, "10:00")))
+    engine.submit(0, 1, Side.SELL, 10, 5080)
+    events = engine.submit(0, 2, Side.BUY, 10, 5100)            # 80 fen from 5000: interrupted
+    assert engine.instruments[0].status == CALL
+    driver.observe(events)
+    return engine, driver
+
+
+def test_the_driver_ends_a_volatility_interruption_after_its_length():
+    engine, driver = _interrupted_market()
+    end = driver.interrupted[0]
+    assert at(MON, "10:02") <= end <= at(MON, "10:02:30")
+    assert driver.tick(end - dt.timedelta(seconds=1)) is None
+    rows = driver.tick(end)
+    assert rows[["type", "instrument", "status"]].tolist() == [(CommandType.SET_INSTRUMENT_STATUS, 0, TRADING)]
+    events = engine.process(rows)
+    assert events[events["kind"] == EventKind.TRADE][["price", "qty"]].tolist() == [(5080, 10)]
+    assert not driver.interrupted
+
+
+def test_a_boundary_during_an_interruption_takes_it_over():
+    engine, driver = _interrupted_market()
+    driver.interrupted[0] = at(MON, "11:31")                   # a long one: it runs into the lunch break
+    rows = driver.tick(at(MON, "11:30"))
+    assert (CommandType.SET_INSTRUMENT_STATUS, 0, CLOSED) in rows[["type", "instrument", "status"]].tolist()
+    events = engine.process(rows)
+    assert events[events["kind"] == EventKind.TRADE]["price"].tolist() == [5080]   # CALL -> CLOSED uncrosses
+    driver.observe(events)
+    assert driver.tick(at(MON, "11:31")) is None and not driver.interrupted
+
+
+def test_an_interruption_found_on_start_ends_after_its_length():
+    driver = ScheduleDriver(INTERRUPTING, SYMBOLS, clock=lambda: at(MON, "10:00"),
+                            statuses=[CALL, TRADING, TRADING])
+    rows = driver.tick(at(MON, "10:00"))
+    assert (CommandType.SET_INSTRUMENT_STATUS, 0) not in rows[["type", "instrument"]].tolist()
+    assert driver.interrupted == {0: at(MON, "10:02")}          # no random end: its start is not known
+    rows = driver.tick(at(MON, "10:02"))
+    assert rows[["type", "instrument", "status"]].tolist() == [(CommandType.SET_INSTRUMENT_STATUS, 0, TRADING)]

@@ -103,7 +103,7 @@ def test_block_minimum_and_close_threshold_apply_from_the_next_command(make_engi
 
 
 @pytest.mark.parametrize("parameter, value", [
-    (0, 10), (9, 10), (255, 10),
+    (0, 10), (max(P) + 1, 10), (255, 10), (P.DYNAMIC_BAND_BPS, -1), (P.DYNAMIC_BAND_BPS, 10_001),
     (P.TICK, 0), (P.TICK, 10**8 + 1), (P.LOT, 0), (P.LOT, 10**7 + 1), (P.MAX_ORDER_QTY, 0),
     (P.REFERENCE_PRICE, 0), (P.REFERENCE_PRICE, -5000), (P.BAND_BPS, -1), (P.BAND_BPS, 10_001),
     (P.BLOCK_BAND_BPS, 10_001), (P.BLOCK_MIN_QTY, 0), (P.MIN_CLOSE_VOLUME, -1), (P.MIN_CLOSE_VOLUME, 10**15 + 1),
