@@ -312,8 +312,9 @@ class _Market:
                 self.view.feed_message(msg, self.feed)
         self.view.refresh(self)
 
-    def wait_reply(self, name: str, coid: int):
-        """The ACK or REJECT of the message numbered ``coid`` on platform ``name``."""
+    def wait_reply(self, name: str, coid: int, cancels: int | None = None):
+        """The ACK or REJECT of the message numbered ``coid`` on platform ``name``; with
+        ``cancels``, the CANCELLED or REJECT of a cancel of that order id."""
         from gateway.protocol import MsgType
         c = self.clients[name]
         deadline = time.monotonic() + ACK_TIMEOUT_S
@@ -321,7 +322,10 @@ class _Market:
             rows = c.recv(50)
             if rows is not None:
                 for r in self._take(name, rows):
-                    if r.client_order_id == coid and r.msg_type in (MsgType.ACK, MsgType.REJECT):
+                    if cancels is None and r.client_order_id == coid and r.msg_type in (MsgType.ACK, MsgType.REJECT):
+                        return r
+                    if cancels is not None and r.order_id == cancels and r.msg_type in (MsgType.CANCELLED,
+                                                                                          MsgType.REJECT):
                         return r
                     if r.msg_type == MsgType.SERVER_LOGOUT:
                         raise DemoError(f"the daemon logged the {name} platform out ({r.reason_name})")
@@ -359,14 +363,16 @@ class _Market:
 # ------------------------------------------------------------------ the day
 def _execute(market: _Market, action, refs: dict, view) -> None:
     """Send one action of the plan and wait for the daemon's answer."""
-    from matching import Side, TimeInForce, commands
+    from matching import InstrumentStatus, Side, TimeInForce, commands
     k = action.kind
-    if k in ("take", "accept", "bid") and action.target not in refs:
+    if k in ("take", "accept", "bid", "cancel") and action.target not in refs:
         view.note(f"{k} skipped: {action.target} was never accepted")
         return
     if action.platform == "operator":
         symbol = market.symbols[action.instrument]
-        if k == "block_window":
+        if k == "phase":
+            events = market.operator("phase", instrument=symbol, status=InstrumentStatus(action.qty).name)
+        elif k == "block_window":
             events = market.operator("block_window", instrument=symbol, open=bool(action.qty))
         elif k == "auction_open":
             min_bid, cap, flags, cancel_bps, seed = action.extra
@@ -398,6 +404,10 @@ def _execute(market: _Market, action, refs: dict, view) -> None:
                             action.min_qty)
     elif k == "take":
         coid = c.take_fixed(refs[action.target], action.account, action.qty)
+    elif k == "cancel":
+        c.cancel(refs[action.target], action.account)
+        view.answer(action, market.wait_reply(action.platform, 0, cancels=refs[action.target]))
+        return
     elif k == "quote":
         coid = c.block_quote(action.instrument, action.account, action.side, action.qty, action.price,
                              contra_account=action.contra)
@@ -412,6 +422,30 @@ def _execute(market: _Market, action, refs: dict, view) -> None:
         if action.ref:
             refs[action.ref] = reply.order_id
     view.answer(action, reply)
+
+
+def _end_interruptions(market: _Market, step: int, interrupted: dict, view) -> None:
+    """End each volatility interruption INTERRUPTION_STEPS steps after the step that
+    started it, as the daemon's schedule would (the demo runs without one). The daemon's
+    state after a step's answered actions is the same in every run, so the ends are too."""
+    from matching import InstrumentStatus
+
+    from .demo_plan import INTERRUPTION_STEPS, OPENING_CALL_STEPS
+    from .demo_view import price
+    if step < OPENING_CALL_STEPS:
+        return                          # the opening call: the plan ends it
+    status = market.admin.request("status")["status"]["instruments"]
+    for n, row in enumerate(status):
+        if row["status"] != InstrumentStatus.CALL.name:
+            interrupted.pop(n, None)
+        elif n not in interrupted:
+            interrupted[n] = step + INTERRUPTION_STEPS
+        elif step >= interrupted[n]:
+            del interrupted[n]
+            events = market.operator("phase", instrument=market.symbols[n], status="TRADING")
+            trades = [e for e in events if e["kind"] == "TRADE"]
+            view.log(f"operator: {market.symbols[n]} volatility interruption ends"
+                     + (f": uncrossed, {len(trades)} trades at {price(trades[0]['price'])}" if trades else ""))
 
 
 _ROLES = {"buyer": "short of allowances", "seller": "surplus", "investor": "buys and sells", "cer": "CER supplier",
@@ -500,6 +534,7 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
                 f"{f.name} ({f.sector.name.lower().replace('_', ' ')}, {_ROLES[f.role]})"
                 for f in demo_plan.CAST if f.region.name == region))
         t0 = time.monotonic()
+        interrupted: dict = {}          # instrument -> the step its volatility interruption ends
         for step in plan:
             due = t0 + duration * step.step / (len(plan) - 1)
             while True:
@@ -511,6 +546,7 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
             view.step(step)
             for action in step.actions:
                 _execute(market, action, refs, view)
+            _end_interruptions(market, step.step, interrupted, view)
             market.pump(0)
             daemon.check()
             _check_interrupted()

@@ -9,11 +9,17 @@ engine in the same order and the end-of-day report is the same.
 
 The day runs 240 simulated minutes, 09:30-11:30 and 13:00-15:00, one step a minute:
 
+- 09:30 an opening call auction: the orders of the first three minutes collect, crossing
+  ones too, and at 09:33 each book uncrosses at the one price that executes the most;
 - continuous trading all day: compliance buyers short of allowances bid, firms with a
   surplus offer, investors do both, on their own platform's allowance and across regions;
 - 09:45 fixed-price listings (power companies of both regions and a Sichuan forestry CER
   project sell, a Chongqing chemical company buys), taken by counterparties until 11:20;
 - 10:30-11:15 a single-direction auction of CERs by their Sichuan project owner;
+- 11:22 a careless buy of Sichuan allowances sweeps the offers up to one far over the
+  market: that trade would print outside the dynamic band, so a volatility interruption (a
+  call) starts instead; the buyer cancels the rest at 11:23 and at 11:25 the operator ends
+  the interruption with the uncrossing;
 - 13:00 the block window opens: a directed cross-regional block (Chongqing steel to Sichuan
   petrochemical) and a public block of Sichuan allowances;
 - 13:20-14:20 a primary auction of Chongqing reserve allowances by the issuer;
@@ -35,13 +41,16 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from matching import Region, Sector, Side, commands
+from matching import InstrumentStatus, Region, Sector, Side, commands
 from matching.money import buy_hold
 
 __all__ = ["Firm", "Action", "Step", "CAST", "SHORT_NAMES", "STEPS", "market_toml", "plan_day", "clock_label",
            "firm"]
 
 STEPS = 240                       # simulated minutes: 09:30-11:30 and 13:00-15:00
+OPENING_CALL_STEPS = 3            # 09:30-09:33: the opening call auction
+INTERRUPTION_STEP = 112           # 11:22: after the last fixed-price take, before the block window
+INTERRUPTION_STEPS = 3            # a volatility interruption ends three minutes after it starts
 SCEA, CQEA, CCER = 0, 1, 2        # instrument indices of the embedded default market
 REFERENCE = {SCEA: 5000, CQEA: 4480, CCER: 6000}
 TICK = {SCEA: 1, CQEA: 1, CCER: 5}
@@ -188,9 +197,11 @@ def market_toml(year: int | None = None) -> str:
 class Action:
     """One thing a platform or the operator does.
 
-    ``kind``: ``order`` (a continuous DAY limit order), ``list`` / ``take`` (fixed-price),
-    ``quote`` / ``accept`` (block), ``bid`` (auction), and the operator's ``block_window``,
-    ``auction_open``, ``auction_close`` and ``end_of_day``. ``ref`` names what the action
+    ``kind``: ``order`` (a continuous DAY limit order), ``cancel`` (of ``target``), ``list`` /
+    ``take`` (fixed-price),
+    ``quote`` / ``accept`` (block), ``bid`` (auction), and the operator's ``phase`` (``qty``:
+    the InstrumentStatus), ``block_window``, ``auction_open``, ``auction_close`` and
+    ``end_of_day``. ``ref`` names what the action
     creates (a listing, a quote, an auction) so later actions can point at it with
     ``target``; the engine's id for it is only known when the daemon acknowledges it.
     """
@@ -219,7 +230,7 @@ class Action:
         return _TYPE_OF.get(self.kind, "")
 
 
-OPERATOR_ACTIONS = ("block_window", "auction_open", "auction_close", "end_of_day")
+OPERATOR_ACTIONS = ("phase", "block_window", "auction_open", "auction_close", "end_of_day")
 _TYPE_OF = {"order": "CONTINUOUS", "list": "FIXED", "take": "FIXED", "quote": "BLOCK", "accept": "BLOCK",
             "bid": "AUCTION", "auction_open": "AUCTION"}
 
@@ -282,6 +293,24 @@ def plan_day(seed: int) -> list[Step]:
     drift = {n: rng.uniform(-0.0002, 0.0003) for n in REFERENCE}
     steps: list[list[Action]] = [[] for _ in range(STEPS + 1)]
     notes = [""] * (STEPS + 1)
+
+    # ---- 09:30-09:33 the opening call auction, before any order of its minutes
+    steps[0] += [Action("phase", instrument=n, qty=InstrumentStatus.CALL) for n in REFERENCE]
+    steps[OPENING_CALL_STEPS] += [Action("phase", instrument=n, qty=InstrumentStatus.TRADING) for n in REFERENCE]
+    notes[OPENING_CALL_STEPS] = "the open: each book uncrosses at one price"
+    # opening interest on both allowances: bids over the fair value and offers under it cross
+    opening = []
+    for n, buyer, seller in ((SCEA, 11, 14), (CQEA, 21, 23)):
+        for k in range(3):
+            qty = _lots(rng, 1_000, 5_000)
+            bid = _on_tick(n, fair[n] * (1 + rng.uniform(0.001, 0.008)))
+            ask = _on_tick(n, fair[n] * (1 - rng.uniform(0.001, 0.008)))
+            if books.can_buy(buyer, bid, qty, CONTINUOUS_FEE_BPS) and books.can_sell(seller, n, qty):
+                books.buy(buyer, bid, qty, CONTINUOUS_FEE_BPS)
+                books.sell(seller, n, qty)
+                opening += [Action("order", account=buyer, instrument=n, side=Side.BUY, qty=qty, price=bid),
+                            Action("order", account=seller, instrument=n, side=Side.SELL, qty=qty, price=ask)]
+    steps[1] += opening
 
     # Units the story's set pieces need are put aside first, so continuous trading cannot use them.
     block_cq = Action("quote", account=3, instrument=CQEA, side=Side.SELL, qty=120_000,
@@ -428,7 +457,22 @@ def plan_day(seed: int) -> list[Step]:
                 account = pool[rng.randrange(len(pool))]
                 books.sell(account, n, qty)
             steps[step].append(Action("order", account=account, instrument=n, side=side, qty=qty, price=price))
-    notes[0] = "continuous trading opens"
+    # ---- 11:22 a careless buy sweeps the offers up to a high one: a volatility interruption;
+    # 11:23 the buyer cancels what is left of it; 11:25 the call ends (demo._end_interruptions)
+    # the offer 9% over the reference: further than the 3% band from wherever the day trades
+    offer_qty, buy_qty = 2_000, 99_000          # under the order size limit (99,999 t)
+    high, limit = _on_tick(SCEA, REFERENCE[SCEA] * 1.09), _on_tick(SCEA, REFERENCE[SCEA] * 1.095)
+    # (a compliance buyer: it has no offers of its own that self-trade prevention would meet)
+    if books.can_sell(14, SCEA, offer_qty) and books.can_buy(11, limit, buy_qty, CONTINUOUS_FEE_BPS):
+        books.sell(14, SCEA, offer_qty)
+        books.buy(11, limit, buy_qty, CONTINUOUS_FEE_BPS)
+        steps[INTERRUPTION_STEP][:0] = [
+            Action("order", account=14, instrument=SCEA, side=Side.SELL, qty=offer_qty, price=high),
+            Action("order", account=11, instrument=SCEA, side=Side.BUY, qty=buy_qty, price=limit, ref="careless")]
+        steps[INTERRUPTION_STEP + 1].insert(0, Action("cancel", account=11, instrument=SCEA, target="careless"))
+        notes[INTERRUPTION_STEP] = "a careless buy of 99,000 t at up to 9.5% over the reference"
+        notes[INTERRUPTION_STEP + 1] = "the buyer cancels what is left of its careless order"
+    notes[0] = "the opening call auction starts: orders collect, nothing trades yet"
     steps[STEPS].append(Action("end_of_day"))
     notes[STEPS] = "end of day"
     return [Step(i, tuple(actions), notes[i]) for i, actions in enumerate(steps)]

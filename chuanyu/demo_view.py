@@ -16,6 +16,7 @@ from collections import Counter, deque
 
 __all__ = ["Headless", "Dashboard", "price", "tonnes"]
 
+from matching import InstrumentStatus
 from matching.commands import FLAG_PRIMARY
 
 TYPES = ("CONTINUOUS", "FIXED", "BLOCK", "AUCTION")
@@ -66,10 +67,11 @@ class Headless:
         """A platform's message was acknowledged or refused."""
         sym = self.symbols[action.instrument]
         target = self.refs.get(action.target, "?")
-        if reply.type_name != "ACK":
+        if reply.type_name == "REJECT":
             self.log(f"{action.platform} {self.who(action.account)}: {action.kind} refused ({reply.reason_name})")
             return
         what = {
+            "cancel": lambda: f"cancels what is left of its order #{reply.order_id}: {tonnes(reply.qty)} {sym}",
             "list": lambda: (f"lists {'sell' if action.side == 2 else 'buy'} {tonnes(action.qty)} {sym} "
                              f"@ {price(action.price)} (min take {action.min_qty:,}): listing #{reply.order_id}"),
             "take": lambda: f"takes {tonnes(action.qty)} {sym} of listing #{target} @ {price(action.price)}",
@@ -83,7 +85,13 @@ class Headless:
 
     def operator(self, action, events) -> None:
         sym = self.symbols[action.instrument]
-        if action.kind == "block_window":
+        if action.kind == "phase":
+            trades = sum(1 for e in events if e["kind"] == "TRADE")
+            done = ""
+            if action.qty == InstrumentStatus.TRADING:
+                done = f": uncrossed, {trades} trades at {price(events[0]['price'])}" if trades else ": nothing crossed"
+            self.log(f"operator: {sym} {InstrumentStatus(action.qty).name}{done}")
+        elif action.kind == "block_window":
             self.log(f"operator: block window {'opens' if action.qty else 'closes'} on {sym}")
         elif action.kind == "auction_open":
             kind = "primary" if action.extra[2] & FLAG_PRIMARY else "single-direction"
@@ -103,8 +111,12 @@ class Headless:
 
     def feed_message(self, msg, feed) -> None:
         from feeds.messages import FeedType
-        from matching import AuctionOutcome
-        if int(msg["msg_type"]) == FeedType.AUCTION_RESULT:
+        from matching import AuctionOutcome, StatusCause
+        kind = int(msg["msg_type"])
+        if kind == FeedType.STATUS and int(msg["cause"]) == StatusCause.VOLATILITY:
+            self.log(f"feed: {self.symbols[int(msg['instrument'])]} volatility interruption: a call auction "
+                     f"instead of a trade outside the dynamic band")
+        if kind == FeedType.AUCTION_RESULT:
             self.log(f"feed: auction result {self.symbols[int(msg['instrument'])]}: "
                      f"{AuctionOutcome(int(msg['status'])).name} at {price(int(msg['price']))}, "
                      f"{tonnes(int(msg['qty']))} sold of {tonnes(int(msg['previous']))} bid, "

@@ -54,7 +54,8 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from matching import (
-    AccountStatus, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, Side, StpMode, commands,
+    AccountStatus, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, Side, StatusCause,
+    StpMode, commands,
 )
 
 from gateway.protocol import OPERATOR, reject_name
@@ -88,16 +89,24 @@ def describe_events(events) -> list[dict]:
         kind = int(e["kind"])
         d = {"kind": EventKind(kind).name if kind in set(map(int, EventKind)) else kind,
              "seq": int(e["cmd_seq"]), "instrument": int(e["instrument"])}
-        if kind == EventKind.TRADE:         # a trade's accounts share bytes with other events' account
-            d["buy_account"], d["sell_account"] = int(e["buy_account"]), int(e["sell_account"])
-        else:
-            d["account"] = int(e["account"])
+        if kind == EventKind.TRADE:         # a trade's ids and accounts share bytes with other events' fields
+            d.update(trade_id=int(e["trade_id"]), price=int(e["price"]), qty=int(e["qty"]),
+                     buy_order_id=int(e["buy_order_id"]), sell_order_id=int(e["sell_order_id"]),
+                     buy_account=int(e["buy_account"]), sell_account=int(e["sell_account"]))
+            out.append(d)
+            continue
+        d["account"] = int(e["account"])
         if kind == EventKind.REJECTED:
             d["reason"] = reject_name(int(e["reason"]))
         elif kind == EventKind.CANCELLED:
             d["reason"] = CancelReason(int(e["reason"])).name
         elif kind == EventKind.INSTRUMENT_PARAMETER:
             d["parameter"] = InstrumentParameter(int(e["reason"])).name.lower()
+        elif kind == EventKind.INSTRUMENT_STATUS and int(e["reason"]):
+            d["cause"] = StatusCause(int(e["reason"])).name
+        elif kind == EventKind.INDICATIVE:          # the call's uncrossing as it stands
+            d.update(price=int(e["price"]), surplus=int(e["leaves"]),
+                     surplus_side=Side(int(e["side"])).name if int(e["side"]) else None)
         for name in ("order_id", "qty", "value"):
             if int(e[name]):
                 d[name] = int(e[name])

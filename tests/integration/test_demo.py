@@ -45,6 +45,13 @@ def test_the_demo_trades_every_type_and_ends_with_the_report(seed7):
     volume = {t: sum(r[f"{t.lower()}_volume"] for r in eod["instruments"]) for t in TYPES}
     assert all(v > 0 for v in volume.values()), volume
     assert "END OF DAY REPORT" in out and "MARKET VITALITY" in out
+    # the opening call uncrossed both allowances at one price each; the careless buy at 11:22
+    # stopped at the dynamic band, a volatility interruption, ended three minutes later
+    assert re.search(r"^\[09:33\] operator: SCEA2026 TRADING: uncrossed, \d+ trades at ", out, re.M)
+    assert re.search(r"^\[09:33\] operator: CQEA2026 TRADING: uncrossed, \d+ trades at ", out, re.M)
+    assert re.search(r"^\[11:22\] feed: SCEA2026 volatility interruption", out, re.M)
+    assert re.search(r"^\[11:23\] SC Sichuan Petrochemical cancels what is left of its order", out, re.M)
+    assert re.search(r"^\[11:25\] operator: SCEA2026 volatility interruption ends", out, re.M)
     for label in ("turnover rate:", "trading activity:", "cross-regional share:", "net allowance flow:"):
         assert label in out
     for r in eod["instruments"]:                      # each instrument's row is printed
