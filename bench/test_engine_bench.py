@@ -140,33 +140,27 @@ def test_fixed_price_takes(benchmark, prepared, impl):
     _record(benchmark, len(p.commands))
 
 
-def test_auction_clearing(benchmark, prepared, impl):
+def _time_closing(benchmark, prepared, impl, name: str, what: str, counted: str, ms_key: str) -> None:
+    """Time the one command that closes ``name``'s setup (``counted``: what its setup enters)."""
     label, cls = impl
-    p = prepared(AUCTION_CLEARING)
-    bids = len(p.workload.setup) - 1
-    benchmark.group = f"{AUCTION_CLEARING}: AUCTION_CLOSE of {bids:,} bids"
+    p = prepared(name)
+    n = len(p.workload.setup) - 1
+    benchmark.group = f"{name}: {what} of {n:,} {counted}"
 
     def setup():
         return (p.fresh(cls), p.batches), {}
 
     benchmark.pedantic(engine_bench.process_batches, setup=setup, rounds=ROUNDS[label], iterations=1)
-    benchmark.extra_info["bids"] = bids
+    benchmark.extra_info[counted] = n
     stats = getattr(benchmark, "stats", None)
     if stats is not None:
-        benchmark.extra_info["clearing_ms"] = stats.stats.median * 1e3
+        benchmark.extra_info[ms_key] = stats.stats.median * 1e3
+
+
+def test_auction_clearing(benchmark, prepared, impl):
+    _time_closing(benchmark, prepared, impl, AUCTION_CLEARING, "AUCTION_CLOSE", "bids", "clearing_ms")
 
 
 def test_call_uncrossing(benchmark, prepared, impl):
-    label, cls = impl
-    p = prepared(CALL_UNCROSSING)
-    orders = len(p.workload.setup) - 1
-    benchmark.group = f"{CALL_UNCROSSING}: the move to TRADING that uncrosses {orders:,} orders"
-
-    def setup():
-        return (p.fresh(cls), p.batches), {}
-
-    benchmark.pedantic(engine_bench.process_batches, setup=setup, rounds=ROUNDS[label], iterations=1)
-    benchmark.extra_info["orders"] = orders
-    stats = getattr(benchmark, "stats", None)
-    if stats is not None:
-        benchmark.extra_info["uncrossing_ms"] = stats.stats.median * 1e3
+    _time_closing(benchmark, prepared, impl, CALL_UNCROSSING, "the move to TRADING that uncrosses a call",
+                  "orders", "uncrossing_ms")

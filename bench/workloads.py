@@ -904,11 +904,7 @@ def auction_clearing(n_bids: int = 10_000, *, seed: int = 5, shadow=ReferenceEng
     price = rng.integers(AUCTION_PRICES[0], AUCTION_PRICES[1] + 1, n_bids)
     volume = int(min(max(int(qty.sum()) // 2, AUCTION_MIN_BID), MAX_QTY))
 
-    seq = np.arange(1, n_bids + 3, dtype=np.int64)                        # open, bids, close
-    cmds = np.zeros(n_bids + 2, dtype=COMMAND_DTYPE)
-    cmds["seq"] = seq
-    cmds["ts"] = seq * TS_STEP
-    cmds["client_order_id"] = seq
+    cmds = _numbered(n_bids + 2)                                          # open, bids, close
     opening, bids, close = cmds[:1], cmds[1:-1], cmds[-1:]
     opening["type"] = CommandType.AUCTION_OPEN
     opening["instrument"] = 0
@@ -927,14 +923,28 @@ def auction_clearing(n_bids: int = 10_000, *, seed: int = 5, shadow=ReferenceEng
     close["instrument"] = 0
     close["client_order_id"] = 0
     setup, timed = cmds[:-1].copy(), cmds[-1:].copy()
+    setup_events, resting_start, events, resting_end = _shadow_closing(shadow, ins_list, setup, timed)
+    return Workload(AUCTION_CLEARING, ins_list, setup, timed, seed, stats=_auction_stats(
+        setup_events, events, n_bids, resting_start, resting_end))
 
+
+def _numbered(n: int) -> np.ndarray:
+    """``n`` zeroed commands whose seq and client order id count from 1, ``TS_STEP`` apart."""
+    cmds = np.zeros(n, dtype=COMMAND_DTYPE)
+    cmds["seq"] = cmds["client_order_id"] = np.arange(1, n + 1, dtype=np.int64)
+    cmds["ts"] = cmds["seq"] * TS_STEP
+    return cmds
+
+
+def _shadow_closing(shadow, ins_list, setup: np.ndarray, timed: np.ndarray) -> tuple:
+    """A one-command workload through ``shadow``: ``(setup events, orders resting before the
+    timed command, its events, orders resting after)``."""
     engine = _new_engine(shadow, ins_list, False, None)
     setup_events = np.concatenate([engine.process(setup[i:i + SETUP_CHUNK])
                                    for i in range(0, len(setup), SETUP_CHUNK)])
     resting_start = engine.resting_orders
     events = engine.process(timed)
-    return Workload(AUCTION_CLEARING, ins_list, setup, timed, seed, stats=_auction_stats(
-        setup_events, events, n_bids, resting_start, engine.resting_orders))
+    return setup_events, resting_start, events, engine.resting_orders
 
 
 # --------------------------------------------------------------------------- (f) call_uncrossing
@@ -964,11 +974,7 @@ def call_uncrossing(n_orders: int = 100_000, *, seed: int = 8, shadow=ReferenceE
     """
     rng = np.random.default_rng([seed, 0xC])
     ins_list = instruments(1)
-    seq = np.arange(1, n_orders + 3, dtype=np.int64)                      # call, orders, uncrossing
-    cmds = np.zeros(n_orders + 2, dtype=COMMAND_DTYPE)
-    cmds["seq"] = seq
-    cmds["ts"] = seq * TS_STEP
-    cmds["client_order_id"] = seq
+    cmds = _numbered(n_orders + 2)                                        # call, orders, uncrossing
     start, orders, end = cmds[:1], cmds[1:-1], cmds[-1:]
     start["type"] = end["type"] = CommandType.SET_INSTRUMENT_STATUS
     start["status"], end["status"] = InstrumentStatus.CALL, InstrumentStatus.TRADING
@@ -984,17 +990,12 @@ def call_uncrossing(n_orders: int = 100_000, *, seed: int = 8, shadow=ReferenceE
     low = np.where(side == Side.BUY, reference - 100, reference - 30)
     orders["price"] = np.where(market, 0, low + rng.integers(0, 131, n_orders))
     setup, timed = cmds[:-1].copy(), cmds[-1:].copy()
-
-    engine = _new_engine(shadow, ins_list, False, None)
-    setup_events = np.concatenate([engine.process(setup[i:i + SETUP_CHUNK])
-                                   for i in range(0, len(setup), SETUP_CHUNK)])
-    resting_start = engine.resting_orders
-    events = engine.process(timed)
+    setup_events, resting_start, events, resting_end = _shadow_closing(shadow, ins_list, setup, timed)
     rejected = int(np.count_nonzero(setup_events["kind"] == EventKind.REJECTED)
                    + np.count_nonzero(events["kind"] == EventKind.REJECTED))
     return Workload(CALL_UNCROSSING, ins_list, setup, timed, seed, stats={
         "commands": 1, "orders": n_orders, "rejected": rejected, "reject_fraction": rejected / (n_orders + 2),
-        **uncross_summary(events), "resting_start": resting_start, "resting_end": engine.resting_orders})
+        **uncross_summary(events), "resting_start": resting_start, "resting_end": resting_end})
 
 
 def uncross_summary(events: np.ndarray) -> dict:

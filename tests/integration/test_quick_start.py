@@ -26,7 +26,9 @@ def test_the_readme_quick_start_runs_verbatim_and_trades(tmp_path):
     year = datetime.date.today().year            # the embedded market's symbols carry this year
     script = script.replace("SCEA2026", f"SCEA{year}")
     env = {**_env(), "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    run = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env,
+    # a failing line must not leave the daemon holding the README's ports for the next run
+    guarded = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + script
+    run = subprocess.run(["bash", "-e", "-c", guarded], cwd=tmp_path, capture_output=True, text=True, env=env,
                          timeout=180)
     log = (tmp_path / "engine.log").read_text() if (tmp_path / "engine.log").exists() else ""
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n{log}"
