@@ -13,7 +13,7 @@ from chuanyu.cli import main
 from chuanyu.cli_feed import _InFeedOrder, message_json, render, snapshot_json
 from feeds.book import LocalBook
 from feeds.messages import FEED_DTYPE, FeedType
-from matching import AuctionOutcome, InstrumentStatus, Side, TradeType
+from matching import AuctionOutcome, InstrumentStatus, Side, StatusCause, TradeType
 
 SYMBOLS = ["SCEA2026", "CQEA2026"]
 
@@ -46,7 +46,16 @@ def test_each_message_type_becomes_a_json_object_in_fen_and_tonnes():
     bbo = message_json(row(FeedType.BBO, ask_price=5010, ask_qty=15), SYMBOLS)
     assert (bbo["bid_fen"], bbo["bid_qty_t"], bbo["ask_fen"], bbo["ask_qty_t"]) == (None, 0, 5010, 15)
     phase = message_json(row(FeedType.STATUS, status=InstrumentStatus.PRE_OPEN, block_window=1), SYMBOLS)
-    assert (phase["type"], phase["phase"], phase["block_window"]) == ("phase", "PRE_OPEN", True)
+    assert (phase["type"], phase["phase"], phase["block_window"], phase["cause"]) == (
+        "phase", "PRE_OPEN", True, "COMMAND")
+    interruption = message_json(row(FeedType.STATUS, status=InstrumentStatus.CALL, cause=StatusCause.VOLATILITY),
+                                SYMBOLS)
+    assert (interruption["phase"], interruption["cause"]) == ("CALL", "VOLATILITY")
+    indicative = message_json(row(FeedType.INDICATIVE, price=5010, qty=60, side=Side.BUY, bid_qty=40), SYMBOLS)
+    assert {k: indicative[k] for k in ("type", "price_fen", "qty_t", "surplus_t", "surplus_side")} == {
+        "type": "indicative", "price_fen": 5010, "qty_t": 60, "surplus_t": 40, "surplus_side": "BUY"}
+    nothing = message_json(row(FeedType.INDICATIVE), SYMBOLS)
+    assert (nothing["price_fen"], nothing["qty_t"], nothing["surplus_t"], nothing["surplus_side"]) == (None, 0, 0, None)
     auction = message_json(row(FeedType.AUCTION_RESULT, status=AuctionOutcome.CLEARED, price=4530, qty=60_000,
                                previous=86_000, count=11, trade_id=9), SYMBOLS)
     assert {k: auction[k] for k in ("type", "auction_id", "outcome", "clearing_price_fen", "sold_t", "bid_t",
@@ -58,7 +67,7 @@ def test_each_message_type_becomes_a_json_object_in_fen_and_tonnes():
     assert stats["open_fen"] is None and stats["close_fen"] == 5001 and stats["previous_close_fen"] == 5000
     assert stats["volume_t_by_type"] == {"continuous": 25, "fixed": 200, "block": 0, "auction": 0}
     assert stats["amount_fen_by_type"]["fixed"] == 1_000_000
-    json.dumps([trade, block, depth, listing, bbo, phase, auction, stats])      # plain JSON types only
+    json.dumps([trade, block, depth, listing, bbo, phase, interruption, indicative, auction, stats])      # plain JSON types only
 
 
 def test_a_status_value_this_version_does_not_know_is_passed_on_as_its_number():
@@ -93,6 +102,16 @@ def test_the_snapshot_block_holds_the_state_and_leaves_later_events_to_the_live_
     client.seq = 21                                 # the trade was in the snapshot itself: it is state there
     assert [o["type"] for o in snapshot_json(client, [0])[1:]] == ["phase", "depth", "depth", "listing", "trade"]
     assert snapshot_json(client, [1])[1:] == []     # nothing known of CQEA2026
+
+
+def test_the_snapshot_block_shows_the_indicative_uncrossing_only_during_a_call():
+    client = _client()
+    client.latest[(FeedType.INDICATIVE, 0)] = row(FeedType.INDICATIVE, seq=3, price=5000, qty=15)
+    assert "indicative" not in [o["type"] for o in snapshot_json(client, [0])]     # the call is over
+    client.latest[(FeedType.STATUS, 0)] = row(FeedType.STATUS, seq=2, status=InstrumentStatus.CALL)
+    body = snapshot_json(client, [0])[1:]
+    assert [o["type"] for o in body] == ["phase", "depth", "depth", "listing", "indicative"]
+    assert (body[-1]["price_fen"], body[-1]["qty_t"]) == (5000, 15)
 
 
 def test_live_messages_come_out_in_feed_order():
