@@ -62,3 +62,39 @@ def test_an_order_outside_the_dynamic_band_starts_an_interruption_the_schedule_e
                what="trading again")
     for c in (sc, cq):
         c.logout(timeout_ms=1000)
+
+
+@pytest.fixture
+def banded_daemon(tmp_path):
+    """As scheduled_daemon, SCEA2026's 1% dynamic band in its configuration."""
+    market = MARKET.replace("reference_price = 5000\n", "reference_price = 5000\ndynamic_band_bps = 100\n", 1)
+    assert market != MARKET
+    d = Daemon(tmp_path / "state", market + SCHEDULE, env=CLOCK)
+    yield d
+    d.stop()
+
+
+def test_an_interruption_under_way_at_a_crash_is_ended_after_the_restart(banded_daemon, connect, zctx):
+    d = banded_daemon
+    sc, cq = connect(d, 1), connect(d, 2)
+    sc.login()
+    cq.login()
+    sc.submit(SCEA, SC_ACCOUNT, Side.SELL, qty=10, price=5080)
+    drain(sc, lambda got: any(r.msg_type == MsgType.ACK for r in got))
+    cq.submit(SCEA, CQ_ACCOUNT, Side.BUY, qty=10, price=5100)
+    drain(cq, lambda got: any(r.msg_type == MsgType.ACK for r in got))
+    assert admin_request(zctx, d, "status")["status"]["instruments"][SCEA]["status"] == "CALL"
+    d.proc.kill()                                  # kill -9 inside the interruption's 20 fake seconds
+    d.proc.wait(10)
+    d.start()                                      # the fake clock restarts at 10:00: trading hours
+    status = admin_request(zctx, d, "status")["status"]
+    assert status["instruments"][SCEA]["status"] == "CALL"          # recovered in its call
+    # the restarted schedule ends it interruption_s after the start: the book uncrosses at 5080
+    eventually(lambda: admin_request(zctx, d, "status")["status"]["instruments"][SCEA]["status"] == "TRADING",
+               timeout=10, what="the interruption's end after the restart")
+    assert "instrument SCEA2026: TRADING" in d.output().rsplit("engine starting", 1)[1]
+    sc2 = connect(d, 1)
+    sc2.login(last_report_seq=0)                   # gap fill: every report of the session
+    fills = drain(sc2, lambda got: any(r.msg_type == MsgType.FILL for r in got), timeout=10)
+    fill = next(r for r in fills if r.msg_type == MsgType.FILL)
+    assert (fill.price, fill.qty) == (5080, 10)
