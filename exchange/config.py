@@ -602,6 +602,8 @@ def _instrument(r: _Reader) -> Instrument:
         block_min_qty=r.get("block_min_qty", int, 100_000),
         min_close_volume=r.get("min_close_volume", int, 0),
         dynamic_band_bps=r.get("dynamic_band_bps", int, 0),
+        select_depth=r.get("select_depth", int, 0),
+        select_fifo=int(r.get("select_fifo", bool, False)),
         must_take_best=r.get("must_take_best", bool, True),
         listings_expire=r.get("listings_expire", bool, True),
     )
@@ -611,7 +613,7 @@ def _instrument(r: _Reader) -> Instrument:
     except ValueError as exc:
         text = str(exc)
         for name in ("symbol", "tick", "lot", "reference_price", "band_bps", "max_order_qty", "block_band_bps",
-                     "block_min_qty", "min_close_volume", "dynamic_band_bps"):
+                     "block_min_qty", "min_close_volume", "dynamic_band_bps", "select_depth", "select_fifo"):
             if f"invalid {name}=" in text:
                 raise ConfigError(r.key(name), text) from None
         raise ConfigError(r.key("reference_price"), text) from None

@@ -55,6 +55,8 @@ cdef int64_t DEFAULT_BLOCK_BAND_BPS = _DEFAULTS["block_band_bps"]
 cdef int64_t DEFAULT_BLOCK_MIN = _DEFAULTS["block_min_qty"]
 cdef int64_t DEFAULT_MIN_CLOSE_VOLUME = _DEFAULTS["min_close_volume"]
 cdef int64_t DEFAULT_DYNAMIC_BAND_BPS = _DEFAULTS["dynamic_band_bps"]
+cdef int64_t DEFAULT_SELECT_DEPTH = _DEFAULTS["select_depth"]
+cdef uint8_t DEFAULT_SELECT_FIFO = _DEFAULTS["select_fifo"]
 
 cdef enum:
     INITIAL_ORDERS = 1024
@@ -445,6 +447,8 @@ cdef class Engine:
             self.params[i].block_min = d.block_min_qty
             self.params[i].min_close_volume = d.min_close_volume
             self.params[i].dynamic_band_bps = d.dynamic_band_bps
+            self.params[i].select_depth = d.select_depth
+            self.params[i].select_fifo = d.select_fifo
             self.params[i].status = d.status
             self.params[i].t_plus_one = d.t_plus_one
             self.params[i].must_take_best = d.must_take_best
@@ -1181,8 +1185,10 @@ cdef class Engine:
             e.reason = CAUSE_VOLATILITY
 
     cdef void _match_or_call(self, slot_t s, int64_t limit) noexcept nogil:
-        """Match and rest an incoming order; in a call it only rests, whatever it crosses."""
-        if self.params[self.orders[s].instrument].status == STATUS_CALL:
+        """Match and rest an incoming order; in a call, or in taker-select, it only rests,
+        whatever it crosses."""
+        cdef InstrumentParams* p = &self.params[self.orders[s].instrument]
+        if p.status == STATUS_CALL or p.select_depth:
             if self._rest(s) != 0:
                 self.oom = True
         else:
@@ -1316,6 +1322,9 @@ cdef class Engine:
                 return
         if p.status == STATUS_CALL and c.tif == TIF_FOK:
             self._reject(REJ_MARKET_CLOSED)
+            return
+        if p.select_depth and (c.order_type == OT_MARKET or c.tif >= TIF_IOC):
+            self._reject(REJ_WRONG_ORDER_KIND)          # taker-select: orders rest, takers take
             return
         stp = c.stp
         if stp == STP_ACCOUNT_DEFAULT:
@@ -1511,17 +1520,21 @@ cdef class Engine:
     cdef void _take(self) noexcept nogil:
         """TAKE_FIXED and BLOCK_ACCEPT: trade part or all of one resting listing or quote."""
         cdef const Command* c = self.cmd
-        cdef bint take_fixed = c.type == CMD_TAKE_FIXED
+        cdef bint take_fixed = c.type == CMD_TAKE_FIXED, selected
         cdef slot_t posted = self._find_order(c.order_id), s
         cdef Order* po
         cdef InstrumentParams* p
         cdef BookSide* bs
         cdef uint16_t reason
-        if posted == -1 or not self._visible(posted, c.account):
+        cdef int32_t pos = -1
+        # a resting limit order of a taker-select instrument is public, for takers to name
+        selected = (take_fixed and posted != -1 and self.orders[posted].order_type == OT_LIMIT
+                    and self.params[self.orders[posted].instrument].select_depth > 0)
+        if posted == -1 or not (self._visible(posted, c.account) or selected):
             self._reject(REJ_UNKNOWN_ORDER)
             return
         po = &self.orders[posted]
-        if po.order_type != (OT_FIXED_LISTING if take_fixed else OT_BLOCK_QUOTE):
+        if po.order_type != (OT_FIXED_LISTING if take_fixed else OT_BLOCK_QUOTE) and not selected:
             self._reject(REJ_WRONG_ORDER_KIND)
             return
         p = &self.params[po.instrument]
@@ -1535,14 +1548,23 @@ cdef class Engine:
         if c.account == po.account:
             self._reject(REJ_SELF_TAKE)
             return
-        reason = self._check_qty(p, c.qty, MAX_QTY)
+        reason = self._check_qty(p, c.qty, p.max_qty if selected else MAX_QTY)
         if reason:
             self._reject(reason)
             return
         if c.qty > po.qty:
             self._reject(REJ_EXCEEDS_REMAINING)
             return
-        if take_fixed:
+        if selected:
+            bs = self._side(po.instrument, CONTINUOUS_BOOK, po.side)
+            self._level_of(po, &pos)
+            if bs.n - pos > p.select_depth:                # the best level is the last, rank 1
+                self._reject(REJ_BEYOND_SELECT_DEPTH)
+                return
+            if p.select_fifo and self.levels[bs.levels[pos]].head != posted:
+                self._reject(REJ_NOT_FIRST_AT_LEVEL)
+                return
+        elif take_fixed:
             if c.qty < po.qty and c.qty < self._terms(posted):
                 self._reject(REJ_BELOW_MINIMUM)
                 return
@@ -1557,15 +1579,15 @@ cdef class Engine:
             if c.qty < p.block_min or po.qty - c.qty < p.block_min:
                 self._reject(REJ_BELOW_MINIMUM)
                 return
-        s = self._new_slot(c, OT_FIXED_TAKE if take_fixed else OT_BLOCK_ACCEPT, opposite(po.side),
-                           po.price, c.qty, TIF_IOC, STP_OFF, 0, 0)
+        s = self._new_slot(c, OT_LIMIT if selected else (OT_FIXED_TAKE if take_fixed else OT_BLOCK_ACCEPT),
+                           opposite(po.side), po.price, c.qty, TIF_IOC, STP_OFF, 0, 0)
         self.orders[s].instrument = po.instrument
         reason = self._risk_reason(&self.orders[s])
         if reason:
             self._reject(reason)
             return
         self._accept_slot(s)
-        self._trade(s, posted, c.qty, self.orders[posted].price, -1)
+        self._trade(s, posted, c.qty, self.orders[posted].price, pos)
         self._free_order(s)
 
     # ................................................. operator commands
@@ -1797,6 +1819,10 @@ cdef class Engine:
             p.min_close_volume = v
         elif c.status == PARAM_DYNAMIC_BAND_BPS and 0 <= v <= 10000:
             p.dynamic_band_bps = v
+        elif c.status == PARAM_SELECT_DEPTH and 0 <= v <= MAX_SELECT_DEPTH:
+            p.select_depth = v
+        elif c.status == PARAM_SELECT_FIFO and 0 <= v <= 1:
+            p.select_fifo = <uint8_t>v
         else:
             self._reject(REJ_BAD_PARAMETER)
             return
@@ -1810,6 +1836,8 @@ cdef class Engine:
             e.instrument = c.instrument
             e.reason = c.status
             e.value = v
+        if c.status == PARAM_SELECT_DEPTH and v == 0 and p.status == STATUS_TRADING:
+            self._uncross(c.instrument)             # back to matching: a crossed book trades at once
         if p.band_low != before.band_low or p.band_high != before.band_high:
             self._cancel_where(c.instrument, CONTINUOUS_BOOK, FIXED_BOOK, DOOM_OUTSIDE_BAND, -1, CXL_OUTSIDE_BAND)
         if p.block_low != before.block_low or p.block_high != before.block_high:
@@ -1855,6 +1883,8 @@ cdef class Engine:
         p.block_min = DEFAULT_BLOCK_MIN
         p.min_close_volume = DEFAULT_MIN_CLOSE_VOLUME
         p.dynamic_band_bps = DEFAULT_DYNAMIC_BAND_BPS
+        p.select_depth = DEFAULT_SELECT_DEPTH
+        p.select_fifo = DEFAULT_SELECT_FIFO
         self._recentre(n, DEFAULT_REFERENCE)
         self._instrument_event(EV_INSTRUMENT_ADDED, n, c.status)
 
@@ -2892,7 +2922,8 @@ cdef class Engine:
                                   reference_price=p.reference, tick=p.tick, lot=p.lot, max_order_qty=p.max_qty,
                                   band_bps=p.band_bps, block_band_bps=p.block_band_bps,
                                   block_min_qty=p.block_min, min_close_volume=p.min_close_volume,
-                                  dynamic_band_bps=p.dynamic_band_bps,
+                                  dynamic_band_bps=p.dynamic_band_bps, select_depth=p.select_depth,
+                                  select_fifo=p.select_fifo,
                                   t_plus_one=bool(p.t_plus_one), must_take_best=bool(p.must_take_best),
                                   listings_expire=bool(p.listings_expire)))
         return out
@@ -3313,7 +3344,8 @@ cdef class Engine:
                         seen += count
             bid = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
             ask = self._side(instrument, CONTINUOUS_BOOK, SIDE_SELL)
-            if bid.n and ask.n and self.params[instrument].status == STATUS_TRADING:
+            if (bid.n and ask.n and self.params[instrument].status == STATUS_TRADING
+                    and not self.params[instrument].select_depth):
                 assert (self.levels[bid.levels[bid.n - 1]].price
                         < self.levels[ask.levels[ask.n - 1]].price), "book crossed at rest"
         lots = sum(1 for n in range(self.n_instruments) if self.auctions[n].active)
@@ -3508,7 +3540,8 @@ def _constants():
             "NOT_BEST_LISTING": REJ_NOT_BEST_LISTING, "WRONG_ORDER_KIND": REJ_WRONG_ORDER_KIND,
             "NOT_COUNTERPARTY": REJ_NOT_COUNTERPARTY, "PARTIAL_NOT_ALLOWED": REJ_PARTIAL_NOT_ALLOWED,
             "BELOW_RESERVE": REJ_BELOW_RESERVE, "BIDDER_CAP": REJ_BIDDER_CAP, "NOT_ELIGIBLE": REJ_NOT_ELIGIBLE,
-            "AUCTION_IN_PROGRESS": REJ_AUCTION_IN_PROGRESS, "NO_AUCTION": REJ_NO_AUCTION},
+            "AUCTION_IN_PROGRESS": REJ_AUCTION_IN_PROGRESS, "NO_AUCTION": REJ_NO_AUCTION,
+            "BEYOND_SELECT_DEPTH": REJ_BEYOND_SELECT_DEPTH, "NOT_FIRST_AT_LEVEL": REJ_NOT_FIRST_AT_LEVEL},
         "CancelReason": {"USER": CXL_USER, "IOC_REMAINDER": CXL_IOC_REMAINDER,
                          "SELF_TRADE": CXL_SELF_TRADE, "EXPIRY": CXL_EXPIRY, "SANCTION": CXL_SANCTION,
                          "OUTSIDE_BAND": CXL_OUTSIDE_BAND, "AUCTION": CXL_AUCTION,
@@ -3522,7 +3555,8 @@ def _constants():
                                 "REFERENCE_PRICE": PARAM_REFERENCE_PRICE, "BAND_BPS": PARAM_BAND_BPS,
                                 "BLOCK_BAND_BPS": PARAM_BLOCK_BAND_BPS, "BLOCK_MIN_QTY": PARAM_BLOCK_MIN_QTY,
                                 "MIN_CLOSE_VOLUME": PARAM_MIN_CLOSE_VOLUME,
-                                "DYNAMIC_BAND_BPS": PARAM_DYNAMIC_BAND_BPS},
+                                "DYNAMIC_BAND_BPS": PARAM_DYNAMIC_BAND_BPS, "SELECT_DEPTH": PARAM_SELECT_DEPTH,
+                                "SELECT_FIFO": PARAM_SELECT_FIFO},
         "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
         "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
         "InstrumentKind": {"ALLOWANCE": KIND_ALLOWANCE, "CER": KIND_CER},

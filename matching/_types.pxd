@@ -126,6 +126,8 @@ cdef enum:
     REJ_NOT_ELIGIBLE = 3029
     REJ_AUCTION_IN_PROGRESS = 3030
     REJ_NO_AUCTION = 3031
+    REJ_BEYOND_SELECT_DEPTH = 3032
+    REJ_NOT_FIRST_AT_LEVEL = 3033
     REJ_BAD_STATUS = 4001
     REJ_ACCOUNT_EXISTS = 4002
     REJ_BAD_REGION = 4003
@@ -169,6 +171,9 @@ cdef enum:
     PARAM_BLOCK_MIN_QTY = 7
     PARAM_MIN_CLOSE_VOLUME = 8
     PARAM_DYNAMIC_BAND_BPS = 9
+    PARAM_SELECT_DEPTH = 10
+    PARAM_SELECT_FIFO = 11
+    MAX_SELECT_DEPTH = 100
 
     CAUSE_VOLATILITY = 1
 
@@ -380,6 +385,8 @@ ctypedef struct InstrumentParams:
     int64_t block_min
     int64_t min_close_volume
     int64_t dynamic_band_bps
+    int64_t select_depth    # 0: continuous orders match; N: taker-select within the best N levels
+    uint8_t select_fifo
     uint8_t status
     uint8_t t_plus_one
     uint8_t must_take_best

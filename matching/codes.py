@@ -172,6 +172,8 @@ class Reject(IntEnum):
     NOT_ELIGIBLE = 3029
     AUCTION_IN_PROGRESS = 3030
     NO_AUCTION = 3031
+    BEYOND_SELECT_DEPTH = 3032   # taker-select: the order named is not within the best select_depth levels
+    NOT_FIRST_AT_LEVEL = 3033    # taker-select with select_fifo: another order at its price came first
     # 4xxx admin
     BAD_STATUS = 4001
     ACCOUNT_EXISTS = 4002
@@ -207,6 +209,9 @@ class InstrumentParameter(IntEnum):
     MIN_CLOSE_VOLUME = 8
     DYNAMIC_BAND_BPS = 9    # a continuous trade further than this from the last price starts a
                             # volatility interruption (a call auction) instead; 0: none
+    SELECT_DEPTH = 10       # 0: continuous orders match (AUTO_MATCH); 1..100: TAKER_SELECT, orders
+                            # rest unmatched and a taker takes one within this many best levels
+    SELECT_FIFO = 11        # taker-select: 1, only the first order at a level may be taken; 0, any
 
 
 class CancelReason(IntEnum):

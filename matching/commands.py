@@ -54,13 +54,16 @@ PARAMETER_FIELDS = {
     InstrumentParameter.BLOCK_MIN_QTY: "block_min_qty",
     InstrumentParameter.MIN_CLOSE_VOLUME: "min_close_volume",
     InstrumentParameter.DYNAMIC_BAND_BPS: "dynamic_band_bps",
+    InstrumentParameter.SELECT_DEPTH: "select_depth",
+    InstrumentParameter.SELECT_FIFO: "select_fifo",
 }
 # The order parameters are set in: the tick last, once the reference and the band it rounds
 # are in place (every SET_INSTRUMENT_PARAMETER must leave a band that holds a price)
 PARAMETER_ORDER = (InstrumentParameter.REFERENCE_PRICE, InstrumentParameter.BAND_BPS,
                    InstrumentParameter.BLOCK_BAND_BPS, InstrumentParameter.LOT, InstrumentParameter.MAX_ORDER_QTY,
                    InstrumentParameter.BLOCK_MIN_QTY, InstrumentParameter.MIN_CLOSE_VOLUME,
-                   InstrumentParameter.DYNAMIC_BAND_BPS, InstrumentParameter.TICK)
+                   InstrumentParameter.DYNAMIC_BAND_BPS, InstrumentParameter.SELECT_DEPTH,
+                   InstrumentParameter.SELECT_FIFO, InstrumentParameter.TICK)
 
 
 def command(type: int, **fields) -> np.ndarray:

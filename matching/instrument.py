@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from .codes import InstrumentKind, InstrumentStatus, Region
 
 __all__ = ["Instrument", "price_band", "engine_market", "MAX_PRICE", "MAX_QTY", "MAX_INSTRUMENTS", "MAX_CLOSE_VOLUME",
+           "MAX_SELECT_DEPTH",
            "SYMBOL_BYTES", "MIN_YEAR", "MAX_YEAR", "encode_symbol", "decode_symbol"]
 
 # Bounds that keep price x quantity x fee basis points inside int64.
@@ -13,6 +14,7 @@ MAX_PRICE = 10**8           # fen per tonne: 1 million CNY per tonne
 MAX_QTY = 10**7             # tonnes in one order
 MAX_INSTRUMENTS = 32767     # the engine stores an order's instrument in 16 bits
 MAX_CLOSE_VOLUME = 10**15   # tonnes: far above any day's volume
+MAX_SELECT_DEPTH = 100      # taker-select: the most levels a taker may reach into
 SYMBOL_BYTES = 32           # a symbol is 1..32 bytes of UTF-8 (the engine keeps it NUL-padded in C)
 MIN_YEAR, MAX_YEAR = 2000, 2100     # ADD_INSTRUMENT: the years a listed instrument may have
 
@@ -87,6 +89,8 @@ class Instrument:
     block_min_qty: int = 100_000
     min_close_volume: int = 0             # a day of at most this volume keeps the previous close
     dynamic_band_bps: int = 0             # a trade this far from the last price interrupts (0: off)
+    select_depth: int = 0                 # 0: orders match; N: taker-select within the best N levels
+    select_fifo: int = 0                  # taker-select: 1, only a level's first order may be taken
     must_take_best: bool = True           # only the best-priced listing may be taken
     listings_expire: bool = True          # fixed-price listings expire at the end of the day
     band: tuple[int, int] = field(init=False, repr=False)
@@ -107,6 +111,8 @@ class Instrument:
             ("block_min_qty", 0 < self.block_min_qty <= MAX_QTY),
             ("min_close_volume", 0 <= self.min_close_volume <= MAX_CLOSE_VOLUME),
             ("dynamic_band_bps", 0 <= self.dynamic_band_bps <= 10000),
+            ("select_depth", 0 <= self.select_depth <= MAX_SELECT_DEPTH),
+            ("select_fifo", self.select_fifo in (0, 1)),
         ]
         for name, ok in checks:
             if not ok:

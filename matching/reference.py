@@ -36,6 +36,17 @@ the band) and the order's remainder rests in the call whatever its time in force
 order at its band edge); the call ends like any other. A FOK order counts only what lies
 within the band, so it never interrupts.
 
+Taker-select (``select_depth`` > 0, the national market's listing trade): limit GTC and DAY
+orders rest without matching, so the book may rest crossed; a market, IOC or FOK order is
+WRONG_ORDER_KIND. Such an instrument's resting limit orders are public: TAKE_FIXED naming one
+is checked like a listing's take (phase, SELF_TAKE, the quantity on the lot and within the
+instrument's maximum, EXCEEDS_REMAINING), then its price level must be among the best
+``select_depth`` of its side (BEYOND_SELECT_DEPTH) and, with ``select_fifo``, it must be the
+first order at its level (NOT_FIRST_AT_LEVEL); the taker is an IOC limit order at that price,
+risk-checked like any, and trades the named order alone (a continuous trade). Setting
+``select_depth`` back to 0 in TRADING uncrosses the book at once (after the
+INSTRUMENT_PARAMETER event).
+
 An accepted order is given the next order id and walks the opposite side from the best
 level while that level's price crosses its limit (a market order's limit is the band edge:
 it never trades outside the band). Each resting order in time priority either trades with it
@@ -103,7 +114,8 @@ from .codes import (
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
 from .instrument import (
-    MAX_CLOSE_VOLUME, MAX_INSTRUMENTS, MAX_PRICE, MAX_QTY, MAX_YEAR, MIN_YEAR, Instrument, engine_market,
+    MAX_CLOSE_VOLUME, MAX_INSTRUMENTS, MAX_PRICE, MAX_QTY, MAX_SELECT_DEPTH, MAX_YEAR, MIN_YEAR, Instrument,
+    engine_market,
 )
 from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
 from .results import OrderResult, fold
@@ -157,6 +169,8 @@ _PARAMETERS = {
     InstrumentParameter.BLOCK_MIN_QTY: ("block_min_qty", 1, MAX_QTY),
     InstrumentParameter.MIN_CLOSE_VOLUME: ("min_close_volume", 0, MAX_CLOSE_VOLUME),
     InstrumentParameter.DYNAMIC_BAND_BPS: ("dynamic_band_bps", 0, 10000),
+    InstrumentParameter.SELECT_DEPTH: ("select_depth", 0, MAX_SELECT_DEPTH),
+    InstrumentParameter.SELECT_FIFO: ("select_fifo", 0, 1),
 }
 
 
@@ -189,6 +203,11 @@ def _visible(o, account: int) -> bool:
     """
     return (o.account == account or o.order_type == OrderType.FIXED_LISTING
             or (o.order_type == OrderType.BLOCK_QUOTE and o.terms in (build.PUBLIC, account)))
+
+
+def _selectable(o, instrument) -> bool:
+    """A resting limit order of a taker-select instrument: public, for takers to name."""
+    return o.order_type == OrderType.LIMIT and instrument.select_depth > 0
 
 
 @dataclass(eq=False)       # orders are compared by identity
@@ -630,7 +649,7 @@ class ReferenceEngine:
                             seen += 1
             bids, asks = books[CONTINUOUS_BOOK].sides[Side.BUY], books[CONTINUOUS_BOOK].sides[Side.SELL]
             status = self.instruments[n].status
-            if bids and asks and status == InstrumentStatus.TRADING:
+            if bids and asks and status == InstrumentStatus.TRADING and not self.instruments[n].select_depth:
                 assert bids.peekitem(0)[1].price < asks.peekitem(0)[1].price, "book crossed at rest"
             assert status == InstrumentStatus.CALL or not any(
                 o.tif == TimeInForce.IOC for side in _SIDES for level in books[CONTINUOUS_BOOK].levels(side)
@@ -876,6 +895,8 @@ class ReferenceEngine:
         in_call = ins.status == InstrumentStatus.CALL
         if in_call and tif == TimeInForce.FOK:
             return self._reject(cmd, Reject.MARKET_CLOSED)
+        if ins.select_depth and (otype == OrderType.MARKET or tif in (TimeInForce.IOC, TimeInForce.FOK)):
+            return self._reject(cmd, Reject.WRONG_ORDER_KIND)     # taker-select: orders rest, takers take
         if stp == StpMode.ACCOUNT_DEFAULT:
             stp = self._account_stp.get(account, self.default_stp)
         order = _Order(self.next_order_id, int(cmd["client_order_id"]), n_ins, account, side, otype,
@@ -906,8 +927,10 @@ class ReferenceEngine:
         return False
 
     def _match_or_call(self, cmd, order: _Order, limit: int) -> None:
-        """Match and rest an incoming order; in a call it only rests, whatever it crosses."""
-        if self.instruments[order.instrument].status == InstrumentStatus.CALL:
+        """Match and rest an incoming order; in a call, or in taker-select, it only rests,
+        whatever it crosses."""
+        ins = self.instruments[order.instrument]
+        if ins.status == InstrumentStatus.CALL or ins.select_depth:
             self._rest(order)
         else:
             self._match_and_rest(cmd, order, limit)
@@ -1165,9 +1188,10 @@ class ReferenceEngine:
         posted_type = OrderType.FIXED_LISTING if take_fixed else OrderType.BLOCK_QUOTE
         posted = self._orders.get(int(cmd["order_id"]))
         account, qty = int(cmd["account"]), int(cmd["qty"])
-        if posted is None or not _visible(posted, account):
+        selected = take_fixed and posted is not None and _selectable(posted, self.instruments[posted.instrument])
+        if posted is None or not (_visible(posted, account) or selected):
             return self._reject(cmd, Reject.UNKNOWN_ORDER)
-        if posted.order_type != posted_type:
+        if posted.order_type != posted_type and not selected:
             return self._reject(cmd, Reject.WRONG_ORDER_KIND)
         ins = self.instruments[posted.instrument]
         if not 0 <= account < self.max_accounts or (self.risk and account not in self._accounts):
@@ -1180,12 +1204,19 @@ class ReferenceEngine:
             return self._reject(cmd, reason)
         if account == posted.account:
             return self._reject(cmd, Reject.SELF_TAKE)
-        reason = self._validate_qty(ins, qty, max_qty=MAX_QTY)
+        reason = self._validate_qty(ins, qty, max_qty=None if selected else MAX_QTY)
         if reason:
             return self._reject(cmd, reason)
         if qty > posted.qty:
             return self._reject(cmd, Reject.EXCEEDS_REMAINING)
-        if take_fixed:
+        if selected:
+            levels = self._books[posted.instrument][CONTINUOUS_BOOK].sides[posted.side]
+            rank = levels.index(_Book.key(posted.side, posted.price)) + 1       # 1: the best level
+            if rank > ins.select_depth:
+                return self._reject(cmd, Reject.BEYOND_SELECT_DEPTH)
+            if ins.select_fifo and levels[_Book.key(posted.side, posted.price)].orders[0] is not posted:
+                return self._reject(cmd, Reject.NOT_FIRST_AT_LEVEL)
+        elif take_fixed:
             if qty < posted.qty and qty < posted.terms:
                 return self._reject(cmd, Reject.BELOW_MINIMUM)
             best = self._books[posted.instrument][FIXED_BOOK].sides[posted.side].peekitem(0)[1]
@@ -1196,9 +1227,9 @@ class ReferenceEngine:
                 return self._reject(cmd, Reject.PARTIAL_NOT_ALLOWED)
             if qty < ins.block_min_qty or posted.qty - qty < ins.block_min_qty:
                 return self._reject(cmd, Reject.BELOW_MINIMUM)        # every block trade is a block
+        kind = OrderType.LIMIT if selected else OrderType.FIXED_TAKE if take_fixed else OrderType.BLOCK_ACCEPT
         taker = _Order(self.next_order_id, int(cmd["client_order_id"]), posted.instrument, account,
-                       _opposite(posted.side), OrderType.FIXED_TAKE if take_fixed else OrderType.BLOCK_ACCEPT,
-                       TimeInForce.IOC, StpMode.OFF, posted.price, qty, self.clock)
+                       _opposite(posted.side), kind, TimeInForce.IOC, StpMode.OFF, posted.price, qty, self.clock)
         reason = self._risk_reason(taker)
         if reason:
             return self._reject(cmd, reason)
@@ -1331,6 +1362,8 @@ class ReferenceEngine:
             ins.recentre(ins.reference_price)
             return self._reject(cmd, Reject.BAD_PARAMETER)
         self._emit(cmd, EventKind.INSTRUMENT_PARAMETER, instrument=n_ins, reason=parameter, value=value)
+        if parameter == InstrumentParameter.SELECT_DEPTH and not value and ins.status == InstrumentStatus.TRADING:
+            self._uncross(cmd, n_ins)               # back to matching: a crossed book trades at once
         if ins.band != band:
             low, high = ins.band
             self._cancel_where(cmd, [n_ins], (CONTINUOUS_BOOK, FIXED_BOOK), lambda o: not low <= o.price <= high,

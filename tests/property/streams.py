@@ -14,7 +14,8 @@ INSTRUMENTS = [
                block_min_qty=50, dynamic_band_bps=40),       # 20 fen from the last trade: interruptions
     Instrument("CCER2025", kind=InstrumentKind.CER, region=Region.CQ, year=2025,
                reference_price=3000, tick=5, lot=10, band_bps=500, max_order_qty=2000,
-               block_min_qty=200, t_plus_one=False, min_close_volume=100, must_take_best=False),
+               block_min_qty=200, t_plus_one=False, min_close_volume=100, must_take_best=False,
+               select_depth=3),                                  # taker-select: orders rest, takes pick
 ]
 # Instruments a stream may list (ADD_INSTRUMENT) at indices 2, 3 ... in the order the adds
 # succeed; each starts with the Instrument defaults (ADDED_MODEL), which orders are drawn for.
@@ -153,7 +154,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
     elif kind < 95:
         row["type"] = CommandType.SET_INSTRUMENT_PARAMETER
         row["instrument"] = instrument if draw(st.integers(0, 10)) else draw(st.sampled_from([-1, 7]))
-        row["status"] = draw(st.sampled_from(list(range(10))))
+        row["status"] = draw(st.sampled_from(list(range(13))))
         row["value"] = draw(st.sampled_from(PARAMETER_VALUES))
     elif kind < 97:
         row["type"] = draw(st.sampled_from([CommandType.EXPIRE_DAY_ORDERS, CommandType.END_OF_DAY,
@@ -263,12 +264,14 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     # parameter changes the book survives (a band around the reference, a nearby reference),
     # and now and then any value at all
     parameter = out["type"] == CommandType.SET_INSTRUMENT_PARAMETER
-    which = rng.choice([3, 4, 5, 5, 6, 7, 8, 9], n)
-    sane = np.select([which == 3, which == 4, which == 5, which == 6, which == 7, which == 9],
+    which = rng.choice([3, 4, 5, 5, 6, 7, 8, 9, 10, 11], n)
+    sane = np.select([which == 3, which == 4, which == 5, which == 6, which == 7, which == 9, which == 10,
+                      which == 11],
                      [rng.choice([500, 2000], n), refs + ticks * rng.integers(-20, 21, n), rng.choice([300, 1000, 2000], n),
-                      rng.choice([2000, 3000], n), block_min, rng.choice([0, 40, 300], n)], rng.choice([0, 100], n))
+                      rng.choice([2000, 3000], n), block_min, rng.choice([0, 40, 300], n), rng.choice([0, 1, 3, 5], n),
+                      rng.integers(0, 2, n)], rng.choice([0, 100], n))
     wild = rng.random(n) < 0.1
-    out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 10, n), which), out["status"])
+    out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 13, n), which), out["status"])
     out["value"] = np.where(parameter, np.where(wild, rng.choice(PARAMETER_VALUES, n), sane), out["value"])
     mass = out["type"] == CommandType.CANCEL_ALL
     out["instrument"] = np.where(mass & (rng.random(n) < 0.5), -1, out["instrument"])
@@ -290,11 +293,14 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
         aimed = rng.random(n) < 0.9
         out["order_id"] = np.where(aimed, pick[:, 0], rng.integers(0, 10**6, n))
         out["account"] = np.where(aimed & (rng.random(n) < 0.95), pick[:, 1], out["account"])
-        posted = np.array([(o, a, t) for o, a, t in live if t in (3, 5)] or [(0, 0, 0)])
+        # listings, quotes and (taker-select) limit orders
+        posted = np.array([(o, a, t) for o, a, t in live if t in (1, 3, 5)] or [(0, 0, 0)])
         takes = (out["type"] == CommandType.TAKE_FIXED) | (out["type"] == CommandType.BLOCK_ACCEPT)
         target = posted[rng.integers(0, len(posted), n)]
         out["order_id"] = np.where(takes, target[:, 0], out["order_id"])
         out["account"] = np.where(takes, (target[:, 1] + rng.integers(0, 4, n)) % LONG_ACCOUNTS, out["account"])
+        # a take of a limit order (taker-select): a few lots of any instrument (the lots divide 10)
+        out["qty"] = np.where(takes & (target[:, 2] == 1), 10 * rng.integers(1, 4, n), out["qty"])
         lots_open = np.array([(o, a, t) for o, a, t in live if t == 8] or [(0, 0, 0)])
         bidding = (out["type"] == CommandType.AUCTION_BID) | (out["type"] == CommandType.AUCTION_ELIGIBLE)
         out["order_id"] = np.where(bidding, lots_open[rng.integers(0, len(lots_open), n)][:, 0], out["order_id"])
