@@ -42,6 +42,8 @@ topic, no gaps), "ts_ns" (engine time, ns since 1970; null on snapshot levels),
                published when either changes: none for an instrument that never did
   indicative   in a call auction: price_fen and qty_t it would uncross at now (null
                and 0: it would not), surplus_t and surplus_side (BUY, SELL; null: none)
+  order        taker-select instruments: a resting order's order_id (what a take names),
+               side, price_fen (null: unchanged) and qty_t left (0: gone)
   auction      auction_id, outcome, clearing_price_fen, sold_t, bid_t, bids
   daily_stats  open_fen, high_fen, low_fen (null: no continuous or fixed-price trade),
                close_fen, previous_close_fen, volume_t, volume_t_by_type and
@@ -212,6 +214,9 @@ def message_json(row, symbols, snapshot: bool = False) -> dict:
         obj.update(type="indicative", price_fen=int(row["price"]) or None, qty_t=int(row["qty"]),
                    surplus_t=int(row["bid_qty"] if side == Side.BUY else row["ask_qty"]),
                    surplus_side=_name(Side, side) if side else None)
+    elif kind == FeedType.ORDER:
+        obj.update(type="order", order_id=int(row["trade_id"]), side=_name(Side, row["side"]),
+                   price_fen=int(row["price"]) or None, qty_t=int(row["qty"]))
     elif kind == FeedType.AUCTION_RESULT:
         obj.update(type="auction", auction_id=int(row["trade_id"]), outcome=_name(AuctionOutcome, row["status"]),
                    clearing_price_fen=int(row["price"]), sold_t=int(row["qty"]), bid_t=int(row["previous"]),

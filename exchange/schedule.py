@@ -17,7 +17,8 @@ and the time of day into those commands.
 - Volatility interruptions: when a trade would have printed outside an instrument's dynamic
   band the engine puts it into ``CALL`` by itself (INSTRUMENT_STATUS, reason VOLATILITY).
   The driver ends that call ``interruption_s`` later (plus up to ``call_random_end_s``, a
-  draw seeded like the calls' and by the moment it started) with the phase the timetable
+  draw seeded by ``call_seed``, the engine time of the command that started it and the
+  symbol: the same on every node) with the phase the timetable
   wants then: TRADING uncrosses it; a boundary reached meanwhile (the lunch break, a closing
   call) takes it over. An instrument found in CALL on start while the timetable wants
   TRADING (an interruption under way when the daemon stopped, or an operator's call) is
@@ -338,7 +339,7 @@ class ScheduleDriver:
             self._started = True
             for n, w in enumerate(wanted):
                 if self.actual[n] == _CALL and w.phase == _TRADING:
-                    self._interrupted(n, now, random_end=False)
+                    self._interrupted(n, now)
         for n in range(len(self.symbols)):          # a missed end of day comes before all else
             opened, done = self.day_open[n], self.eod_done[n]
             if opened is not None and opened < today and (done is None or done < opened):
@@ -378,12 +379,14 @@ class ScheduleDriver:
                                *self.interrupted.values())
         return np.concatenate(rows) if rows else None
 
-    def _interrupted(self, n: int, now: dt.datetime, random_end: bool = True) -> None:
-        """Instrument ``n`` went into a volatility interruption at ``now``: note when it ends."""
+    def _interrupted(self, n: int, now: dt.datetime, started_ns: int | None = None) -> None:
+        """Instrument ``n`` went into a volatility interruption at ``now`` (by the command of
+        engine time ``started_ns``, which seeds its late end: the same draw on every node and
+        in every replay; None: no late end): note when it ends."""
         hours = self.schedule.hours_for(self.symbols[n])
         late = 0
-        if random_end and hours.call_random_end_s:
-            draw = random.Random(f"{self.schedule.call_seed}/{now.isoformat()}/{self.symbols[n]}")
+        if started_ns is not None and hours.call_random_end_s:
+            draw = random.Random(f"{self.schedule.call_seed}/{started_ns}/{self.symbols[n]}")
             late = draw.randint(0, hours.call_random_end_s)
         end = now + dt.timedelta(seconds=hours.interruption_s + late)
         self.interrupted[n] = end
@@ -451,13 +454,13 @@ class ScheduleDriver:
     def observe(self, events: np.ndarray) -> None:
         """Follow the engine's INSTRUMENT_STATUS events (the status each instrument really has)."""
         changes = events[events["kind"] == EventKind.INSTRUMENT_STATUS]
-        for n, value, cause in zip(changes["instrument"].tolist(), changes["value"].tolist(),
-                                   changes["reason"].tolist()):
+        for n, value, cause, ts in zip(changes["instrument"].tolist(), changes["value"].tolist(),
+                                       changes["reason"].tolist(), changes["ts"].tolist()):
             if 0 <= n < len(self.symbols):
                 self.actual[n] = value
                 self.halted[n] = value == _HALTED
                 if value == _CALL and cause == StatusCause.VOLATILITY:
-                    self._interrupted(n, self.now())
+                    self._interrupted(n, self.now(), ts)
 
     # -------------------------------------------------------------- persistence and status
     def state(self) -> dict:

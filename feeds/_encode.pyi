@@ -11,6 +11,7 @@ class BatchEncoder:
     topic_seq: np.ndarray
     status: np.ndarray
     block_window: np.ndarray
+    cause: np.ndarray
     bbo: np.ndarray
     last: np.ndarray
     has_last: np.ndarray

@@ -54,7 +54,8 @@ cdef enum:
     F_AUCTION_RESULT = 5
     F_DAILY_STATS = 6
     F_INDICATIVE = 7
-    N_FEED_TYPES = 8            # message types 1..7 plus the unused 0: keys are type * instruments + instrument
+    # F_ORDER = 8: taker-select orders, made in Python (feeds.encoder) after this pass
+    N_FEED_TYPES = 9            # message types 1..8 plus the unused 0: keys are type * instruments + instrument
     N_TRADE_TYPES = 4
     MAX_KEY_INSTRUMENTS = 1 << 20
 
@@ -156,6 +157,7 @@ cdef class BatchEncoder:
     cdef readonly object topic_seq          # int64 [N_FEED_TYPES * n]
     cdef readonly object status             # uint8 [n]
     cdef readonly object block_window       # uint8 [n]
+    cdef readonly object cause              # uint8 [n]: the StatusCause of the last phase change
     cdef readonly object bbo                # int64 [n, 4]: bid price, bid qty, ask price, ask qty
     cdef readonly object last               # FEED_DTYPE [N_FEED_TYPES * n]
     cdef readonly object has_last           # bool [N_FEED_TYPES * n]
@@ -170,6 +172,7 @@ cdef class BatchEncoder:
         self.topic_seq = np.zeros(N_FEED_TYPES * n_instruments, dtype=np.int64)
         self.status = np.zeros(n_instruments, dtype=np.uint8)
         self.block_window = np.zeros(n_instruments, dtype=np.uint8)
+        self.cause = np.zeros(n_instruments, dtype=np.uint8)
         self.bbo = np.zeros((n_instruments, 4), dtype=np.int64)
         self.last = np.zeros(N_FEED_TYPES * n_instruments, dtype=FEED_DTYPE)
         self.has_last = np.zeros(N_FEED_TYPES * n_instruments, dtype=bool)
@@ -243,6 +246,7 @@ cdef class BatchEncoder:
         cdef Plan* p
         cdef uint8_t[::1] status = self.status
         cdef uint8_t[::1] block_window = self.block_window
+        cdef uint8_t[::1] cause = self.cause
         cdef int64_t[:, ::1] bbo = self.bbo
         cdef int n_ins = self.n_instruments
         # each level's last change in the batch: the one whose final state is published
@@ -282,11 +286,12 @@ cdef class BatchEncoder:
             elif e.kind == EV_INSTRUMENT_STATUS or e.kind == EV_BLOCK_WINDOW:
                 if e.kind == EV_INSTRUMENT_STATUS:
                     status[e.instrument] = <uint8_t>e.value
+                    cause[e.instrument] = <uint8_t>e.reason
                 else:
                     block_window[e.instrument] = <uint8_t>e.value
                 p.msg_type = F_STATUS
                 p.status, p.block_window = status[e.instrument], block_window[e.instrument]
-                p.cause = <uint8_t>e.reason if e.kind == EV_INSTRUMENT_STATUS else 0
+                p.cause = cause[e.instrument]      # a block window's change keeps the phase's cause
             elif e.kind == EV_AUCTION_RESULT:
                 p.msg_type = F_AUCTION_RESULT
             elif e.kind == EV_INDICATIVE:

@@ -68,6 +68,8 @@ class _FeedState:
         self.trades: list = []       # in feed order
         self._trade_seqs: list[tuple[int, int]] = []     # (generation, seq) of each of trades
         self.latest: dict[tuple[int, int], np.ndarray] = {}
+        # taker-select instruments' resting orders: instrument -> {order id: [side, price, qty]}
+        self.orders: dict[int, dict[int, list]] = {}
         self.epoch = None
         self.seq = 0
         self.topic_seq: dict[bytes, int] = {}
@@ -178,6 +180,7 @@ class _FeedState:
         for book in self.books:
             book.clear()
         self.latest.clear()
+        self.orders.clear()
         self._generation += 1            # what follows a snapshot comes after every trade before it
         self._heard = time.monotonic()
         self._stale = False
@@ -255,9 +258,24 @@ class _FeedState:
             return
         other = rows[rows["msg_type"] != FeedType.DEPTH]
         for kind, n, row in zip(other["msg_type"].tolist(), other["instrument"].tolist(), other):
-            self.latest[(kind, n)] = row
+            if kind == FeedType.ORDER:
+                self._apply_order(n, row)
+            else:
+                self.latest[(kind, n)] = row
         for row in other[other["msg_type"] == FeedType.TRADE]:
             self._add_trade(row)
+
+    def _apply_order(self, n: int, row) -> None:
+        """A taker-select order's new state: quantity 0, gone; price 0, the price it had."""
+        orders = self.orders.setdefault(n, {})
+        oid, qty = int(row["trade_id"]), int(row["qty"])
+        if not qty:
+            orders.pop(oid, None)
+        elif oid in orders:
+            orders[oid][2] = qty
+            orders[oid][1] = int(row["price"]) or orders[oid][1]
+        else:
+            orders[oid] = [int(row["side"]), int(row["price"]), qty]
 
     def _add_trade(self, row) -> None:
         """Keep the trades in feed order: one poll may bring a batch's frame for one topic and
@@ -278,6 +296,8 @@ class _FeedState:
         if kind == FeedType.DEPTH:
             self.books[n].apply_level(int(row["trade_type"]), int(row["side"]), int(row["price"]),
                                       int(row["qty"]), int(row["count"]))
+        elif kind == FeedType.ORDER:
+            self._apply_order(n, row)
         else:
             self.latest[(kind, n)] = row
             if kind == FeedType.TRADE:

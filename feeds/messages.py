@@ -26,11 +26,13 @@ class FeedType(IntEnum):
     AUCTION_RESULT = 5   # an auction's outcome, clearing price and volumes
     DAILY_STATS = 6      # the end of day: OHLC, previous close, volume and amount by type
     INDICATIVE = 7       # a call auction's indicative uncrossing: price, volume, surplus
+    ORDER = 8            # taker-select: one resting order's id, side, price and quantity left
 
 
 # The channel letter of each message type: the first byte of its topic.
 CHANNEL = {FeedType.TRADE: b"T", FeedType.DEPTH: b"D", FeedType.BBO: b"B", FeedType.STATUS: b"S",
-           FeedType.AUCTION_RESULT: b"A", FeedType.DAILY_STATS: b"E", FeedType.INDICATIVE: b"I"}
+           FeedType.AUCTION_RESULT: b"A", FeedType.DAILY_STATS: b"E", FeedType.INDICATIVE: b"I",
+           FeedType.ORDER: b"O"}
 
 FEED_DTYPE = np.dtype(
     [
@@ -73,10 +75,12 @@ FEED_FIELD_DOCS = {
     "ts": "engine time of the event, ns since 1970 (BBO: the latest event of its batch)",
     "engine_seq": "the engine event it comes from (0 for BBO)",
     "price": "TRADE: price; DEPTH: the level's price; AUCTION_RESULT: clearing price; DAILY_STATS: close; "
-             "INDICATIVE: the price the call would uncross at now, 0 = it would not (fen/t)",
+             "INDICATIVE: the price the call would uncross at now, 0 = it would not; ORDER: the order's "
+             "price, 0 = unchanged (fen/t)",
     "qty": "TRADE: quantity; DEPTH: the level's quantity, 0 = level gone; AUCTION_RESULT: volume sold; "
-           "DAILY_STATS: the day's volume; INDICATIVE: the volume it would execute (t)",
-    "trade_id": "TRADE: engine trade id; AUCTION_RESULT: the auction id",
+           "DAILY_STATS: the day's volume; INDICATIVE: the volume it would execute; ORDER: the quantity "
+           "left, 0 = gone (t)",
+    "trade_id": "TRADE: engine trade id; AUCTION_RESULT: the auction id; ORDER: the order id (what a take names)",
     "bid_price": "BBO: best bid price, 0 = no bid",
     "bid_qty": "BBO: quantity at the best bid; INDICATIVE: the buy surplus (bids left unfilled)",
     "ask_price": "BBO: best ask price, 0 = no ask",
@@ -90,11 +94,12 @@ FEED_FIELD_DOCS = {
     "instrument": "instrument index (the snapshot header's `symbols`, the configuration's order)",
     "count": "DEPTH: orders at the level; AUCTION_RESULT: bids",
     "msg_type": "FeedType",
-    "side": "TRADE: aggressor side, 0 = none; DEPTH: the level's side; INDICATIVE: the surplus side, 0 = none",
+    "side": "TRADE: aggressor side, 0 = none; DEPTH: the level's side; INDICATIVE: the surplus side, 0 = none; "
+            "ORDER: the order's side",
     "trade_type": "TRADE: TradeType; DEPTH: the book, CONTINUOUS (1) or FIXED (2, fixed-price listings)",
     "status": "STATUS: InstrumentStatus; AUCTION_RESULT: AuctionOutcome",
     "block_window": "STATUS: 1 = the block-trade window is open",
-    "cause": "STATUS: why the phase changed, a StatusCause: 0 = a command (schedule or operator), "
+    "cause": "STATUS: why the phase last changed, a StatusCause: 0 = a command (schedule or operator), "
              "1 = VOLATILITY (the engine started a call: a volatility interruption)",
 }
 

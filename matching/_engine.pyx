@@ -1205,9 +1205,6 @@ cdef class Engine:
             lv = bs.levels[bs.n - 1]
             if not crosses(o.side, limit, self.levels[lv].price):
                 break
-            if self._interrupts(o.instrument, self.levels[lv].price, centre):
-                self._interrupt(o.instrument)
-                break
             r = self.levels[lv].head
             if o.stp != STP_OFF and self.orders[r].account == o.account:
                 if o.stp == STP_CANCEL_OLDEST or o.stp == STP_CANCEL_BOTH:
@@ -1216,6 +1213,9 @@ cdef class Engine:
                     self._drop_incoming(s, CXL_SELF_TRADE)
                     return
                 continue
+            if self._interrupts(o.instrument, self.levels[lv].price, centre):     # only a trade is judged
+                self._interrupt(o.instrument)
+                break
             self._trade(s, r, o.qty if o.qty < self.orders[r].qty else self.orders[r].qty,
                         self.orders[r].price, bs.n - 1)
         if o.qty == 0:
@@ -1629,7 +1629,9 @@ cdef class Engine:
             return
         was = self.params[c.instrument].status
         self.params[c.instrument].status = c.status
-        if c.status == STATUS_TRADING or (was == STATUS_CALL and c.status == STATUS_CLOSED):
+        # a taker-select book may rest crossed: only the end of a call uncrosses it
+        if (c.status == STATUS_TRADING and (self.params[c.instrument].select_depth == 0 or was == STATUS_CALL)) or (
+                was == STATUS_CALL and c.status == STATUS_CLOSED):
             self._uncross(c.instrument)
         if was == STATUS_CALL and c.status != STATUS_CALL:
             self._cancel_where(c.instrument, CONTINUOUS_BOOK, CONTINUOUS_BOOK, DOOM_IOC, -1, CXL_IOC_REMAINDER)
@@ -2942,6 +2944,27 @@ cdef class Engine:
         if n < 0 or n >= self.n_instruments:
             raise KeyError(f"unknown instrument {instrument!r}")
         return BookView(self._levels(n, FIXED_BOOK, SIDE_BUY, depth), self._levels(n, FIXED_BOOK, SIDE_SELL, depth))
+
+    def queue(self, instrument, int depth=10):
+        """The orders of the continuous book's best ``depth`` levels of each side, in
+        priority order, as (order id, price, quantity): what a taker-select taker names."""
+        cdef int32_t n = self._instrument_arg(instrument), i
+        cdef BookSide* bs
+        cdef slot_t r
+        cdef uint8_t side
+        if n < 0 or n >= self.n_instruments:
+            raise KeyError(f"unknown instrument {instrument!r}")
+        sides = []
+        for side in range(SIDE_BUY, SIDE_SELL + 1):
+            bs = self._side(n, CONTINUOUS_BOOK, side)
+            rows = []
+            for i in range(bs.n - 1, max(bs.n - 1 - depth, -1), -1):
+                r = self.levels[bs.levels[i]].head
+                while r != -1:
+                    rows.append((self.orders[r].order_id, self.orders[r].price, self.orders[r].qty))
+                    r = self.orders[r].next
+            sides.append(rows)
+        return BookView(*sides)
 
     def daily(self, instrument):
         """The instrument's day so far: open, high, low, and volume and amount by trade type."""

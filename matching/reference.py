@@ -28,13 +28,15 @@ CLOSED (a closing call). Leaving CALL then cancels the IOC and market orders sti
 (IOC_REMAINDER); the INSTRUMENT_STATUS event comes after those trades and cancellations.
 
 Volatility interruptions (``dynamic_band_bps`` > 0, in TRADING): an incoming order's walk
-stops before a level whose price lies further than the dynamic band from the centre, the
+stops before a trade (self-trade prevention acts first) at a price further than the dynamic
+band from the centre, the
 day's last continuous trade before the order (the reference price before the first; so no
 sweep moves the band with its own fills). The instrument goes into CALL at once (an
 INSTRUMENT_STATUS event with reason StatusCause.VOLATILITY, after the trades made within
 the band) and the order's remainder rests in the call whatever its time in force (a market
 order at its band edge); the call ends like any other. A FOK order counts only what lies
-within the band, so it never interrupts.
+within the band, so it never interrupts. The uncrossing of a call is not self-trade
+prevented: an account whose orders cross each other in a call trades with itself.
 
 Taker-select (``select_depth`` > 0, the national market's listing trade): limit GTC and DAY
 orders rest without matching, so the book may rest crossed; a market, IOC or FOK order is
@@ -45,7 +47,8 @@ instrument's maximum, EXCEEDS_REMAINING), then its price level must be among the
 first order at its level (NOT_FIRST_AT_LEVEL); the taker is an IOC limit order at that price,
 risk-checked like any, and trades the named order alone (a continuous trade). Setting
 ``select_depth`` back to 0 in TRADING uncrosses the book at once (after the
-INSTRUMENT_PARAMETER event).
+INSTRUMENT_PARAMETER event); in the mode, SET_INSTRUMENT_STATUS to TRADING uncrosses the
+book only at the end of a call.
 
 An accepted order is given the next order id and walks the opposite side from the best
 level while that level's price crosses its limit (a market order's limit is the band edge:
@@ -475,6 +478,13 @@ class ReferenceEngine:
     def listings(self, instrument, depth: int = 10) -> BookView:
         """The fixed-price listings' best ``depth`` levels, as :meth:`book` shows orders."""
         return self._view(self._books[self.instrument_index(instrument)][FIXED_BOOK], depth)
+
+    def queue(self, instrument, depth: int = 10) -> BookView:
+        """The orders of the continuous book's best ``depth`` levels of each side, in
+        priority order, as (order id, price, quantity): what a taker-select taker names."""
+        book = self._books[self.instrument_index(instrument)][CONTINUOUS_BOOK]
+        return BookView(*([(o.order_id, o.price, o.qty) for level in list(book.levels(side))[:depth]
+                           for o in level.orders] for side in _SIDES))
 
     def daily(self, instrument) -> dict:
         """The instrument's day so far: open, high, low, and volume and amount by trade type."""
@@ -946,9 +956,6 @@ class ReferenceEngine:
             level = levels.peekitem(0)[1]
             if not _crosses(order.side, limit, level.price):
                 break
-            if self._interrupts(order.instrument, level.price, centre):
-                self._interrupt(cmd, order.instrument)
-                break
             resting = level.orders[0]
             if order.stp != StpMode.OFF and resting.account == order.account:
                 if order.stp in (StpMode.CANCEL_OLDEST, StpMode.CANCEL_BOTH):
@@ -957,6 +964,9 @@ class ReferenceEngine:
                     self._drop_incoming(cmd, order, CancelReason.SELF_TRADE)
                     return
                 continue
+            if self._interrupts(order.instrument, level.price, centre):     # only a trade is judged
+                self._interrupt(cmd, order.instrument)
+                break
             self._trade(cmd, order, resting, min(order.qty, resting.qty))
         if order.qty == 0:
             return
@@ -1269,7 +1279,9 @@ class ReferenceEngine:
         ins = self.instruments[n_ins]
         was = ins.status
         ins.status = InstrumentStatus(status)
-        if status == InstrumentStatus.TRADING or (was == InstrumentStatus.CALL and status == InstrumentStatus.CLOSED):
+        # a taker-select book may rest crossed: only the end of a call uncrosses it
+        if (status == InstrumentStatus.TRADING and (not ins.select_depth or was == InstrumentStatus.CALL)) or (
+                was == InstrumentStatus.CALL and status == InstrumentStatus.CLOSED):
             self._uncross(cmd, n_ins)
         if was == InstrumentStatus.CALL and status != InstrumentStatus.CALL:
             self._cancel_where(cmd, [n_ins], (CONTINUOUS_BOOK,), lambda o: o.tif == TimeInForce.IOC,

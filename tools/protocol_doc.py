@@ -143,7 +143,10 @@ def _feeds() -> dict[str, str]:
                                      "day volume `qty`, `volume` and `amount` by trade type",
                FeedType.INDICATIVE: "a call auction's indicative uncrossing, the batch's last: `price` and `qty` "
                                     "(0 = it would not uncross), surplus `side` and quantity (`bid_qty` or "
-                                    "`ask_qty`); in snapshots only while `status` is CALL"}
+                                    "`ask_qty`); in snapshots only while `status` is CALL",
+               FeedType.ORDER: "taker-select instruments only: one resting order's id (`trade_id`, what a take "
+                               "names), `side`, `price` (0 = unchanged) and quantity left `qty` (0 = gone), "
+                               "numbered after the batch's other messages; snapshots list every resting order"}
     types = ["| msg_type | name | topic | carries |", "| ---: | --- | --- | --- |"]
     types += [f"| {int(t)} | {t.name} | `{CHANNEL[t].decode()}.<symbol>` | {meaning[t]} |" for t in FeedType]
     types.append(f"| - | heartbeat | `{HEARTBEAT.decode()}` | JSON `{{\"epoch\", \"seq\", \"topics\": {{topic: last "

@@ -201,6 +201,13 @@ class Daemon:
         return self.proc.returncode
 
 
+def instrument_setting(reference_price: int, setting: str) -> str:
+    """MARKET with ``setting`` (a TOML line) added to the instrument of that reference price."""
+    line = f"reference_price = {reference_price}\n"
+    assert MARKET.count(line) == 1, f"MARKET has no one instrument at {reference_price}"
+    return MARKET.replace(line, line + setting + "\n")
+
+
 def admin_request(zctx, d: Daemon, op: str, timeout_ms: int = 10_000, **args) -> dict:
     """One admin request to the daemon with the admin key pair: its reply."""
     public, secret = load_keys(d.keys, "admin")

@@ -5,7 +5,7 @@ says why, and the daemon's schedule ends the call ``interruption_s`` (20 fake se
 uncrossing it at one price: both platforms get their fills."""
 import pytest
 
-from conftest import MARKET, Daemon, admin_request, drain, eventually
+from conftest import MARKET, Daemon, admin_request, drain, eventually, instrument_setting
 from gateway.protocol import MsgType
 from matching import Side
 
@@ -67,9 +67,7 @@ def test_an_order_outside_the_dynamic_band_starts_an_interruption_the_schedule_e
 @pytest.fixture
 def banded_daemon(tmp_path):
     """As scheduled_daemon, SCEA2026's 1% dynamic band in its configuration."""
-    market = MARKET.replace("reference_price = 5000\n", "reference_price = 5000\ndynamic_band_bps = 100\n", 1)
-    assert market != MARKET
-    d = Daemon(tmp_path / "state", market + SCHEDULE, env=CLOCK)
+    d = Daemon(tmp_path / "state", instrument_setting(5000, "dynamic_band_bps = 100") + SCHEDULE, env=CLOCK)
     yield d
     d.stop()
 

@@ -54,6 +54,10 @@ def test_each_message_type_becomes_a_json_object_in_fen_and_tonnes():
     indicative = message_json(row(FeedType.INDICATIVE, price=5010, qty=60, side=Side.BUY, bid_qty=40), SYMBOLS)
     assert {k: indicative[k] for k in ("type", "price_fen", "qty_t", "surplus_t", "surplus_side")} == {
         "type": "indicative", "price_fen": 5010, "qty_t": 60, "surplus_t": 40, "surplus_side": "BUY"}
+    order = message_json(row(FeedType.ORDER, trade_id=12, side=Side.SELL, price=5010, qty=7), SYMBOLS)
+    assert {k: order[k] for k in ("type", "order_id", "side", "price_fen", "qty_t")} == {
+        "type": "order", "order_id": 12, "side": "SELL", "price_fen": 5010, "qty_t": 7}
+    assert message_json(row(FeedType.ORDER, trade_id=12, qty=3), SYMBOLS)["price_fen"] is None     # unchanged
     nothing = message_json(row(FeedType.INDICATIVE), SYMBOLS)
     assert (nothing["price_fen"], nothing["qty_t"], nothing["surplus_t"], nothing["surplus_side"]) == (None, 0, 0, None)
     auction = message_json(row(FeedType.AUCTION_RESULT, status=AuctionOutcome.CLEARED, price=4530, qty=60_000,

@@ -136,3 +136,26 @@ def test_an_unknown_symbol_is_refused_at_start(market):
     market.clients.append(client)
     with pytest.raises(FeedError, match="the feed lists no NOPE"):
         client.start()
+
+
+def test_taker_select_orders_are_followed_from_the_snapshot_and_live(market):
+    from matching import InstrumentParameter, commands
+
+    def publish(*cmds):
+        with market.lock:
+            for cmd in cmds:
+                market.service.publish(market.engine.process(cmd))
+
+    def engine_orders():
+        view = market.engine.queue(0, 10**6)
+        return {oid: [side, price, qty] for side, rows in ((1, view.bids), (2, view.asks)) for oid, price, qty in rows}
+    publish(commands.set_instrument_parameter(0, InstrumentParameter.SELECT_DEPTH, 5),
+            commands.new_order(0, 1, 2, 10, 5010), commands.new_order(0, 2, 1, 7, 5030))     # crossed: it rests
+    late = subscriber(market)
+    assert late.orders[0] == engine_orders() == {1: [2, 5010, 10], 2: [1, 5030, 7]}     # from the snapshot
+    publish(commands.take_fixed(1, 3, 4), commands.new_order(0, 4, 2, 5, 5020), commands.cancel(2, 2))
+    for _ in range(100):
+        late.poll(20)
+        if late.orders[0] == engine_orders():
+            break
+    assert late.orders[0] == engine_orders() == {1: [2, 5010, 6], 4: [2, 5020, 5]}

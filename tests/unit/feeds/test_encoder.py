@@ -137,3 +137,37 @@ def test_a_volatility_interruption_is_announced_with_its_cause(market):
     frames = publish(market, commands.set_instrument_status(0, InstrumentStatus.TRADING))
     (status,) = messages(frames, FeedType.STATUS)
     assert (status["status"], status["cause"]) == (InstrumentStatus.TRADING, StatusCause.COMMAND)
+
+
+def test_a_block_window_change_keeps_the_cause_of_the_phase_in_force(market):
+    from matching import InstrumentParameter, StatusCause
+    publish(market, commands.set_instrument_parameter(0, InstrumentParameter.DYNAMIC_BAND_BPS, 100),
+            commands.new_order(0, 1, SELL, 10, 5080), commands.new_order(0, 2, BUY, 10, 5100))
+    frames = publish(market, commands.set_block_window(0, True))
+    (status,) = messages(frames, FeedType.STATUS)
+    assert (status["status"], status["block_window"], status["cause"]) == (
+        InstrumentStatus.CALL, 1, StatusCause.VOLATILITY)
+
+
+def test_taker_select_instruments_publish_every_resting_order_for_takers_to_name(market):
+    from matching import InstrumentParameter
+    engine, encoder = market
+    publish(market, commands.new_order(0, 1, SELL, 10, 5010))                    # order 1, before the mode
+    frames = publish(market, commands.set_instrument_parameter(0, InstrumentParameter.SELECT_DEPTH, 5),
+                     commands.new_order(0, 2, SELL, 20, 5020), commands.new_order(0, 3, BUY, 5, 5030))
+    orders = messages(frames, FeedType.ORDER)
+    # the book as the mode starts (after the batch: orders 1 and 2 ask, 3 bids), then each order in turn
+    assert orders[["trade_id", "side", "price", "qty"]].tolist() == [
+        (3, BUY, 5030, 5), (1, SELL, 5010, 10), (2, SELL, 5020, 20), (2, SELL, 5020, 20), (3, BUY, 5030, 5)]
+    assert orders["seq"].tolist() == sorted(orders["seq"].tolist()) and orders["seq"][0] > messages(
+        frames)["seq"][messages(frames)["msg_type"] != FeedType.ORDER].max()           # numbered last
+    assert [name for name, _ in frames][-1] == b"O.SCEA2026"
+    frames = publish(market, commands.take_fixed(2, 4, 8), commands.cancel(1, 1))
+    # the take: the taker (order 4) never rests, the named order keeps 12; the cancel: 0 left
+    assert messages(frames, FeedType.ORDER)[["trade_id", "price", "qty"]].tolist() == [(2, 0, 12), (1, 5010, 0)]
+    _, _, rows = encoder.snapshot([0])
+    snap = rows[rows["msg_type"] == FeedType.ORDER]
+    assert snap[["trade_id", "side", "price", "qty"]].tolist() == [(3, BUY, 5030, 5), (2, SELL, 5020, 12)]
+    frames = publish(market, commands.set_instrument_parameter(0, InstrumentParameter.SELECT_DEPTH, 0))
+    assert messages(frames, FeedType.TRADE)[["price", "qty"]].tolist() == [(5020, 5)]     # back to matching
+    assert not messages(frames, FeedType.ORDER).size                             # the mode ended first

@@ -9,7 +9,7 @@ import pytest
 
 from feeds.encoder import FeedEncoder
 from feeds.messages import FEED_DTYPE, FeedType, topic
-from matching import Engine, EventKind, InstrumentStatus, TradeType
+from matching import CommandType, Engine, EventKind, InstrumentParameter, InstrumentStatus, TradeType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "property"))
 from streams import FEES, INSTRUMENTS, funded_accounts, numpy_stream  # noqa: E402
@@ -25,7 +25,39 @@ class ModelEncoder:
         n = len(self.symbols)
         self.status = [int(InstrumentStatus.TRADING)] * n
         self.block_window = [0] * n
+        self.cause = [0] * n
         self.bbo = [self._engine_bbo(i) for i in range(n)]
+        self.selecting = {i for i, ins in enumerate(engine.instruments) if ins.select_depth}
+
+    def _orders(self, events):
+        """Taker-select instruments' ORDER messages, event by event: (event, id, side, price, qty)."""
+        out = []
+        for e in events:
+            n, kind = int(e["instrument"]), EventKind(int(e["kind"]))
+            if kind == EventKind.INSTRUMENT_PARAMETER and int(e["reason"]) == InstrumentParameter.SELECT_DEPTH:
+                if int(e["value"]) and n not in self.selecting:
+                    self.selecting.add(n)
+                    view = self.engine.queue(n, 10**9)
+                    out += [(e, o, 1, p, q) for o, p, q in view.bids] + [(e, o, 2, p, q) for o, p, q in view.asks]
+                elif not int(e["value"]):
+                    self.selecting.discard(n)
+                continue
+            if n not in self.selecting:
+                continue
+            if kind == EventKind.TRADE and int(e["trade_type"]) == TradeType.CONTINUOUS:
+                for side, name in ((1, "buy"), (2, "sell")):
+                    taker = int(e["command"]) == CommandType.TAKE_FIXED and int(e["side"]) == side
+                    if not taker:
+                        out.append((e, int(e[f"{name}_order_id"]), side, 0, int(e[f"{name}_leaves"])))
+            elif int(e["order_type"]) == 1 and (kind in (EventKind.CANCELLED, EventKind.REDUCED, EventKind.REPLACED)
+                                                or (kind == EventKind.ACCEPTED and int(e["tif"]) in (1, 2))):
+                out.append((e, int(e["order_id"]), int(e["side"]), int(e["price"]), int(e["leaves"])))
+        rows = np.zeros(len(out), FEED_DTYPE)
+        for row, (e, oid, side, price, qty) in zip(rows, out):
+            row["msg_type"], row["ts"], row["engine_seq"], row["instrument"] = FeedType.ORDER, e["ts"], e["seq"], \
+                e["instrument"]
+            row["trade_id"], row["side"], row["price"], row["qty"] = oid, side, price, qty
+        return rows
 
     def _engine_bbo(self, n):
         view = self.engine.book(n, 1)
@@ -58,8 +90,9 @@ class ModelEncoder:
                 self.status[n] = int(ev["value"])
             else:
                 self.block_window[n] = int(ev["value"])
-            s["status"][i], s["block_window"][i] = self.status[n], self.block_window[n]
-            s["cause"][i] = ev["reason"] if ev["kind"] == EventKind.INSTRUMENT_STATUS else 0
+            if ev["kind"] == EventKind.INSTRUMENT_STATUS:
+                self.cause[n] = int(ev["reason"])
+            s["status"][i], s["block_window"][i], s["cause"][i] = self.status[n], self.block_window[n], self.cause[n]
         results = events[events["kind"] == EventKind.AUCTION_RESULT]
         a = self._rows(results, FeedType.AUCTION_RESULT)
         a["price"], a["qty"], a["count"] = results["price"], results["qty"], results["count"]
@@ -94,7 +127,7 @@ class ModelEncoder:
                 row["msg_type"], row["instrument"], row["ts"] = FeedType.BBO, n, rows["ts"].max()
                 row["bid_price"], row["bid_qty"], row["ask_price"], row["ask_qty"] = bbo
                 bbos.append(row)
-        rows = np.concatenate([rows, *bbos])
+        rows = np.concatenate([rows, *bbos, self._orders(events)])
         rows["seq"] = np.arange(self.seq + 1, self.seq + len(rows) + 1)
         self.seq += len(rows)
         frames = []

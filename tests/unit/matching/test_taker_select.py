@@ -120,3 +120,14 @@ def test_the_taker_pays_the_resting_price_and_the_continuous_fee(make_engine):
     assert units(engine, 2, SC)[2] == 10                       # bought today: locked until T+1
     assert cash(engine, 1)[0] == 50_100 - fee
     engine.check_invariants()
+
+
+def test_a_crossed_taker_select_book_stays_crossed_through_a_move_to_trading(engine):
+    from matching import InstrumentStatus
+    select(engine)
+    engine.submit(SC, 1, SELL, 10, 4990)
+    engine.submit(SC, 2, BUY, 10, 5010)
+    assert not trades(engine.set_instrument_status(SC, InstrumentStatus.HALTED))
+    assert not trades(engine.set_instrument_status(SC, InstrumentStatus.TRADING))    # a resume: no uncrossing
+    engine.set_instrument_status(SC, InstrumentStatus.CALL)
+    assert trades(engine.set_instrument_status(SC, InstrumentStatus.TRADING)) == [(5010, 10, 2, 1)]  # a call's end

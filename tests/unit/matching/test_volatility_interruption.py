@@ -109,3 +109,13 @@ def test_a_call_and_a_halt_check_no_band_and_the_uncrossing_sets_the_next_centre
     assert trades(engine.set_instrument_status(SC, TRADING)) == [(5200, 10, 2, 1)]
     engine.submit(SC, 1, SELL, 10, 5240)                       # 40 from the uncrossing price
     assert trades(engine.submit(SC, 2, BUY, 10, 5240)) == [(5240, 10, 4, 3)]
+
+
+def test_self_trade_prevention_acts_before_the_band_is_judged(make_engine):
+    # the buy meets only its own account's offer beyond the band: prevention cancels it,
+    # no trade would print, so no interruption (a call would have crossed the two)
+    engine = banded(make_engine())                             # accounts default to CANCEL_NEWEST
+    engine.submit(SC, 1, SELL, 10, 5100)
+    events = engine.submit(SC, 1, BUY, 10, 5100)
+    assert status(engine) == TRADING and not only(events, STATUS).size
+    assert cancels(events) == [(2, 3, 10)]                     # SELF_TRADE, the newest
