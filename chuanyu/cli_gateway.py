@@ -255,7 +255,7 @@ _ADMIN_ARGS = {
     "cancel-all": ["--instrument", "--account", "--member", "--session"],
     "retention-floor": ["account", "instrument", "qty"], "position-limit": ["account", "instrument", "qty"],
     "obligation": ["account", "instrument", "qty"], "stp": ["account", "mode"],
-    "end-of-day": ["instrument?"],
+    "fee-rebate": ["account", "trade_type", "bps"], "end-of-day": ["instrument?"],
     "suspend": ["account"], "restore": ["account"], "sell-only": ["account"],
     "deposit": ["account", "amount"], "withdraw": ["account", "amount"],
     "credit": ["account", "instrument", "qty"], "debit": ["account", "instrument", "qty"],
@@ -263,7 +263,7 @@ _ADMIN_ARGS = {
     "auction-open": ["instrument", "account", "side", "volume", "reserve", "min_bid", "rules?"],
     "auction-eligible": ["auction", "account"], "auction-close": ["instrument"],
 }
-_INT_ARGS = ("account", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
+_INT_ARGS = ("account", "bps", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
 _ADMIN_HELP = {
     "status": "the daemon's state: digest, journal, recovery, schedule, sessions, instruments",
     "account": "an account's cash and holdings (with floors, limits, obligations)",
@@ -278,6 +278,8 @@ _ADMIN_HELP = {
                                                                              "(tonnes; 0: no limit)",
     "obligation": "units an account must surrender (tonnes)",
     "stp": "an account's self-trade prevention: off, cancel_newest, cancel_oldest, cancel_both",
+    "fee-rebate": "basis points off the market's fee for an account on one trade type "
+                  "(continuous, fixed, block, auction); 0 ends the rebate",
     "phase": "set an instrument's phase (an InstrumentStatus name)", "end-of-day": "run the end of day",
     "suspend": "suspend an account (cancels its orders)", "restore": "make an account active again",
     "sell-only": "let an account only sell", "deposit": "add cash (fen)", "withdraw": "remove cash (fen)",
@@ -324,6 +326,8 @@ def _event_line(e: dict, symbols: list) -> str:
         parts.append(symbols[n] if n < len(symbols) else f"instrument {n}")
     if e.get("parameter"):
         parts.append(f"{e['parameter']} = {e.get('value', 0)}")
+    elif e.get("trade_type"):
+        parts.append(f"{e['trade_type'].lower()} fee rebate {e.get('value', 0)} bps")
     elif e.get("value"):
         parts.append(f"value {e['value']:,}")
     if e.get("qty"):

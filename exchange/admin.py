@@ -24,6 +24,8 @@ retention_floor           account, instrument, qty (units the account must keep)
 position_limit            account, instrument, qty (most units it may hold; 0: none)
 obligation                account, instrument, qty (units it must surrender)
 stp                       account, mode (OFF, CANCEL_NEWEST, CANCEL_OLDEST, CANCEL_BOTH)
+fee_rebate                account, trade_type (CONTINUOUS, FIXED, BLOCK, AUCTION), bps (basis points
+                          off the market's fee on that trade type, both sides; 0 ends it)
 phase                     instrument, status (an InstrumentStatus name)
 end_of_day                instrument (optional; default all)
 suspend / restore         account            (restore: back to ACTIVE)
@@ -55,7 +57,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from matching import (
     AccountStatus, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, Side, StatusCause,
-    StpMode, commands,
+    StpMode, TradeType, commands,
 )
 
 from gateway.protocol import OPERATOR, reject_name
@@ -67,7 +69,7 @@ log = logging.getLogger("chuanyu.gateway")
 OPS = ("status", "account", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
        "withdraw", "credit", "debit", "block_window", "auction_open", "auction_eligible", "auction_close",
        "instrument", "cancel_all", "retention_floor", "position_limit", "obligation", "stp",
-       "snapshot", "shutdown")
+       "fee_rebate", "snapshot", "shutdown")
 _READS = ("status", "account")          # answered from the state as it is: not commands, not logged
 _BOUNDS = {"retention_floor": commands.set_retention_floor, "position_limit": commands.set_position_limit,
            "obligation": commands.set_obligation}
@@ -104,6 +106,8 @@ def describe_events(events) -> list[dict]:
             d["parameter"] = InstrumentParameter(int(e["reason"])).name.lower()
         elif kind == EventKind.INSTRUMENT_STATUS and int(e["reason"]):
             d["cause"] = StatusCause(int(e["reason"])).name
+        elif kind == EventKind.ACCOUNT_UPDATED and int(e["trade_type"]):       # a fee rebate
+            d["trade_type"] = TradeType(int(e["trade_type"])).name
         elif kind == EventKind.INDICATIVE:          # the call's uncrossing as it stands
             d.update(price=int(e["price"]), surplus=int(e["leaves"]),
                      surplus_side=Side(int(e["side"])).name if int(e["side"]) else None)
@@ -178,6 +182,9 @@ def _commands(gw, op: str, request: dict) -> np.ndarray:
     if op == "stp":
         concrete = [m.name for m in StpMode if m != StpMode.ACCOUNT_DEFAULT]
         return commands.set_account_stp(_int(request, "account"), _name(request, "mode", StpMode, concrete))
+    if op == "fee_rebate":
+        return commands.set_fee_rebate(_int(request, "account"), _name(request, "trade_type", TradeType),
+                                       _int(request, "bps"))
     if op == "phase":
         name = str(request.get("status", "")).upper()
         if name not in InstrumentStatus.__members__:

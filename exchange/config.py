@@ -27,12 +27,13 @@ import zoneinfo
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from feeds.market_makers import Obligation
 from matching import Instrument, InstrumentKind, Region, Sector, StpMode, TradeType
 from matching.instrument import MAX_PRICE
 from matching.money import MAX_CASH, MAX_FEE_BPS, MAX_HOLDING
 
 __all__ = [
-    "ConfigError", "MarketConfig", "Member", "Account", "Session", "Security", "Network",
+    "ConfigError", "MarketConfig", "Member", "Account", "MarketMaker", "Session", "Security", "Network",
     "Durability", "Daemon", "Replication", "ReplicaNode", "Hours", "Schedule", "load_config", "parse_config", "default_config",
     "example_toml", "schema_keys",
 ]
@@ -69,6 +70,23 @@ class Account:
     retention_floor: dict = field(default_factory=dict)   # symbol -> tonnes the account must keep
     position_limit: dict = field(default_factory=dict)    # symbol -> most tonnes it may hold (0: none)
     obligation: dict = field(default_factory=dict)        # symbol -> tonnes it must surrender
+
+
+@dataclass(frozen=True)
+class MarketMaker:
+    """A designated market maker: its quoting obligation in each of its instruments and its
+    fee rebates (basis points off the market's fees, by trade type, on all its trades)."""
+
+    account: int
+    instruments: tuple                # symbols
+    max_spread_bps: int               # best offer - best bid, of their midpoint
+    min_qty: int                      # tonnes at each of its best prices
+    presence_pct: int                 # share of continuous trading time it must quote so
+    rebate_bps: dict = field(default_factory=dict)        # TradeType -> bps
+
+    def obligations(self, config: "MarketConfig") -> list:
+        return [Obligation(self.account, config.instrument_index(symbol), self.max_spread_bps, self.min_qty,
+                           self.presence_pct) for symbol in self.instruments]
 
 
 @dataclass(frozen=True)
@@ -278,6 +296,11 @@ class MarketConfig:
     source: str = "<default>"
     schedule: Schedule = field(default_factory=Schedule)
     replication: Replication = field(default_factory=Replication)
+    market_makers: list = field(default_factory=list)
+
+    def obligations(self) -> list:
+        """Every designated market maker's obligations (``feeds.market_makers.Obligation``)."""
+        return [ob for m in self.market_makers for ob in m.obligations(self)]
 
     def instrument_index(self, symbol: str) -> int:
         for n, ins in enumerate(self.instruments):
@@ -458,6 +481,8 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
                                 None if stp is None else int(stp), per_symbol["retention_floor"],
                                 per_symbol["position_limit"], per_symbol["obligation"]))
 
+    market_makers = _market_makers(root, account_ids, symbols)
+
     sessions, session_ids, session_names = [], set(), set()
     for r in root.items("sessions"):
         s_id = r.get("id", int, check=lambda v: 0 < v <= INT32_MAX,
@@ -543,7 +568,36 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
     replication = _replication(root, network, source)
     root.done()
     return MarketConfig(instruments, members, accounts, sessions, security, network, durability, daemon,
-                        max_accounts, int(default_stp), risk, fees, source, schedule, replication)
+                        max_accounts, int(default_stp), risk, fees, source, schedule, replication, market_makers)
+
+
+def _market_makers(root: _Reader, account_ids: set, symbols: dict) -> list:
+    makers, seen = [], set()
+    for r in root.items("market_makers"):
+        account = r.get("account", int, check=lambda v: v in account_ids, why="no such [[accounts]] id")
+        if account in seen:
+            raise ConfigError(r.key("account"), f"account {account} is designated twice: list all its "
+                                                "instruments in one [[market_makers]]")
+        seen.add(account)
+        names = r.get("instruments", list, check=lambda v: bool(v), why="must list at least one instrument symbol")
+        for n, name in enumerate(names):
+            if name not in symbols:
+                raise ConfigError(f"{r.key('instruments')}[{n}]", f"no such instrument symbol {name!r}")
+        if len(set(names)) != len(names):
+            raise ConfigError(r.key("instruments"), "lists an instrument twice")
+        max_spread = r.get("max_spread_bps", int, 200, lambda v: 1 <= v <= 10_000, "must be 1..10000 bps")
+        min_qty = r.get("min_qty", int, 1_000, lambda v: 1 <= v <= MAX_HOLDING, f"must be 1..{MAX_HOLDING} tonnes")
+        presence = r.get("presence_pct", int, 80, lambda v: 1 <= v <= 100, "must be 1..100 (%)")
+        table = r.sub("rebate_bps")
+        rebates = {}
+        for tt in TradeType:
+            bps = table.get(tt.name.lower(), int, 0, lambda v: 0 <= v <= MAX_FEE_BPS, f"must be 0..{MAX_FEE_BPS} bps")
+            if bps:
+                rebates[int(tt)] = bps
+        table.done()
+        r.done()
+        makers.append(MarketMaker(account, tuple(names), max_spread, min_qty, presence, rebates))
+    return makers
 
 
 _NATS_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -889,6 +943,18 @@ member = 202
 sector = "INVESTOR"
 cash = 800_000_000
 holdings = {{ CQEA{year} = 50_000, SCEA{year} = 50_000, CCER{vintage} = 50_000 }}
+
+# Designated market makers: each quotes its instruments on both sides, best bid and offer
+# with at least min_qty tonnes each and at most max_spread_bps apart (of their midpoint), for
+# presence_pct of continuous trading; the end-of-day report measures it. rebate_bps: basis
+# points off the market's fees on all the account's trades, by trade type.
+# [[market_makers]]
+# account = 4
+# instruments = ["CQEA{year}", "SCEA{year}"]
+# max_spread_bps = 200
+# min_qty = 1_000
+# presence_pct = 80
+# rebate_bps = {{ continuous = 30 }}
 
 # Order-entry sessions. A session logs in with its id from a connection authenticated by
 # its CURVE key and acts only for the accounts of its members. `key` names a key pair in

@@ -13,7 +13,7 @@ journaled, so replay and standbys see the change at the point it was made.
 Compared: each instrument's symbol (in order; new ones may follow the recovered ones and are
 listed by --apply-config) and trading parameters, the market-wide
 engine settings, and each configured account's existence, member, region, sector, STP mode,
-retention floors, position limits and obligations.
+retention floors, position limits and obligations, and the market makers' fee rebates.
 Not compared: ``reference_price`` and an account's ``cash`` and ``holdings`` are opening
 values, applied when the instrument or account enters the market; afterwards the closes
 move the reference and trading and operator commands move the balances.
@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from matching import InstrumentParameter, StpMode, commands
+from matching import InstrumentParameter, StpMode, TradeType, commands
 from matching.money import fee_table
 
 __all__ = ["Difference", "ConfigDrift", "drift", "genesis"]
@@ -102,13 +102,29 @@ def _account_drift(config, a, view: dict, stp: int, market_stp: int) -> list[Dif
     return out
 
 
+def _rebates(config) -> dict:
+    """{(account, trade type): bps} the configuration's market makers are given."""
+    return {(m.account, t): bps for m in config.market_makers for t, bps in m.rebate_bps.items()}
+
+
 def genesis(config) -> np.ndarray:
     """The first start's commands: every instrument listed with its parameters, then the
-    accounts. The daemon's engine starts with no instrument, so a replay of the journal
-    rebuilds the market whatever today's configuration says."""
+    accounts, then the market makers' fee rebates. The daemon's engine starts with no
+    instrument, so a replay of the journal rebuilds the market whatever today's
+    configuration says."""
     rows = [commands.instrument_commands(n, ins) for n, ins in enumerate(config.instruments)]
     rows.extend(_account_rows(config, a) for a in config.accounts)
+    rows.extend(commands.set_fee_rebate(a, t, bps) for (a, t), bps in sorted(_rebates(config).items()))
     return np.concatenate(rows)
+
+
+def _rebate_drift(config, meta: dict) -> list[Difference]:
+    """Fee rebates the market gives that the configuration's market makers do not, or the other way."""
+    want = _rebates(config)
+    have = {(a, t): bps for a, t, bps in meta.get("fee_rebates", [])}
+    return [Difference(f"market_makers[{a}].rebate_bps.{TradeType(t).name.lower()}", want.get((a, t), 0),
+                       have.get((a, t), 0), commands.set_fee_rebate(a, t, want.get((a, t), 0)))
+            for a, t in sorted(set(want) | set(have)) if want.get((a, t), 0) != have.get((a, t), 0)]
 
 
 def drift(config, engine) -> list[Difference]:
@@ -150,4 +166,5 @@ def drift(config, engine) -> list[Difference]:
         else:
             out.extend(_account_drift(config, a, view, account_stp.get(a.id, meta["default_stp"]),
                                       meta["default_stp"]))
+    out.extend(_rebate_drift(config, meta))
     return out

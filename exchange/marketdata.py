@@ -47,7 +47,8 @@ class MarketData:
         self._next_beat = 0
         if config.network.feeds:
             region_of = {a.id: a.region for a in config.accounts}
-            self.disclosure = Disclosure(state_dir, config.instruments, lambda a: region_of.get(a, 0))
+            self.disclosure = Disclosure(state_dir, config.instruments, lambda a: region_of.get(a, 0),
+                                         config.obligations())
             self.active = True
 
     def bind(self, ctx: zmq.Context, engine, auth, drop_copy_allowlist, server_keys: tuple[bytes, bytes]) -> dict:

@@ -6,12 +6,15 @@ buyer and seller but never their accounts. The end-of-day report (``eod-<YYYYMMD
 low, close, previous close, change, volume and amount per trade type: block and auction
 volume apart from the price bars), the cross-regional volume (trades whose buyer and seller
 are in different regions) and the net allowance flow from Sichuan to Chongqing accounts.
-Dates are trading dates in China Standard Time (UTC+8).
+With designated market makers it also has, per maker and instrument, the day's quoting
+against the obligation (:mod:`feeds.market_makers`): under ``market_makers`` in the JSON and
+in ``market-makers-<YYYYMMDD>.csv``. Dates are trading dates in China Standard Time (UTC+8).
 
 Both are derived from the daemon's journal: recovery replays every journaled batch's events
 through :meth:`Disclosure.record` as the live loop does, onto the figures kept with the
 snapshot it starts from (:meth:`Disclosure.state` / :meth:`Disclosure.restore`: the flows
-since each instrument's last close and the newest date's report rows). The tape is written
+since each instrument's last close, the makers' quoting so far and the newest date's report
+rows). The tape is written
 exactly once per trade id: at start the last whole row of the tape files gives the last trade
 written (a torn last line is cut off), and replayed trades up to it are not written again.
 """
@@ -30,6 +33,7 @@ import numpy as np
 from matching import EVENT_DTYPE, EventKind, InstrumentKind, Region, Side, TradeType
 
 from ._encode import tape
+from .market_makers import MAKER_FIELDS, Quoting
 
 __all__ = ["Disclosure", "TAPE_FIELDS", "REPORT_FIELDS"]
 
@@ -74,9 +78,11 @@ class Disclosure:
         By engine index.
     region_of : callable
         Account id -> ``Region`` (from the market configuration).
+    obligations : sequence of feeds.market_makers.Obligation, optional
+        The designated market makers' obligations, measured into the report.
     """
 
-    def __init__(self, directory, instruments, region_of) -> None:
+    def __init__(self, directory, instruments, region_of, obligations=()) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.instruments = list(instruments)
@@ -90,6 +96,8 @@ class Disclosure:
         self._tape_date = None
         self._report_date: str | None = None        # the newest date reported, and its rows so far
         self._report_rows: list[dict] = []
+        self._maker_rows: list[dict] = []
+        self.quoting = Quoting(obligations, self._symbols, [ins.status for ins in self.instruments])
         self._tape_through = self._scan_tapes()      # trades up to this id are on the tape already
 
     def record(self, events: np.ndarray) -> list[Path]:
@@ -108,6 +116,7 @@ class Disclosure:
             if not unknown:
                 break
             self._ask_regions(unknown)
+        makers = self.quoting.record(events)
         skip = 0
         if len(days) and self._tape_through:               # replay: leave out the rows already written
             ids = events["trade_id"][events["kind"] == _TRADE]
@@ -127,7 +136,7 @@ class Disclosure:
             volumes = events[i + 1:i + 1 + len(TradeType)]
             volumes = volumes[(volumes["kind"] == EventKind.DAILY_VOLUME)
                               & (volumes["instrument"] == stats["instrument"])]
-            written += self._close(stats, volumes)
+            written += self._close(stats, volumes, makers.get(int(stats["instrument"]), []))
         return written
 
     def _ask_regions(self, accounts: list) -> None:
@@ -194,7 +203,7 @@ class Disclosure:
     def state(self) -> dict:
         """What the report needs from before now (JSON-ready): kept with each snapshot."""
         return {"cross": self._cross.tolist(), "net": self._net.tolist(), "report_date": self._report_date,
-                "report": self._report_rows}
+                "report": self._report_rows, "makers": self._maker_rows, "quoting": self.quoting.state()}
 
     def restore(self, state: dict) -> None:
         """Take back :meth:`state` (recovery, from a snapshot); ValueError if it does not fit."""
@@ -208,9 +217,15 @@ class Disclosure:
         cross, net = np.pad(cross, (0, n - len(cross))), np.pad(net, (0, n - len(net)))
         if not all(isinstance(r, dict) and set(r) == set(REPORT_FIELDS) for r in rows):
             raise ValueError("disclosure report rows without the report's fields")
+        makers = list(state.get("makers", []))          # snapshots from before market makers have none
+        if not all(isinstance(r, dict) and set(r) == set(MAKER_FIELDS) for r in makers):
+            raise ValueError("disclosure market maker rows without the report's fields")
+        if "quoting" in state:
+            self.quoting.restore(state["quoting"])
         date = state["report_date"]
         self._cross, self._net = cross, net
         self._report_date, self._report_rows = (None if date is None else str(date)), rows
+        self._maker_rows = makers
 
     def __enter__(self):
         return self
@@ -218,7 +233,7 @@ class Disclosure:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _close(self, stats, volumes) -> list[Path]:
+    def _close(self, stats, volumes, makers: list[dict]) -> list[Path]:
         n = int(stats["instrument"])
         ins = self.instruments[n]
         by_type = {int(v["trade_type"]): (int(v["qty"]), int(v["value"])) for v in volumes}
@@ -235,29 +250,43 @@ class Disclosure:
         if date != self._report_date:
             # another date (a new day, or a replay reaching one after the snapshot): its rows so
             # far are those written already; replay rewrites any it repeats, in the same order
-            self._report_date, self._report_rows = date, _report_rows(json_path)
+            self._report_date = date
+            self._report_rows, self._maker_rows = _report_rows(json_path)
         report = [r for r in self._report_rows if r["symbol"] != ins.symbol] + [row]
         self._report_rows = report
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, REPORT_FIELDS)
-        writer.writeheader()
-        writer.writerows(report)
-        _replace(csv_path, text.getvalue().encode())
-        _replace(json_path, json.dumps({"date": date, "instruments": report}, indent=2).encode())
-        return [csv_path, json_path]
+        self._maker_rows = [r for r in self._maker_rows if r["symbol"] != ins.symbol] + makers
+        written = [csv_path, json_path]
+        _replace(csv_path, _csv(REPORT_FIELDS, report))
+        if self._maker_rows:
+            written.append(self.directory / f"market-makers-{date}.csv")
+            _replace(written[-1], _csv(MAKER_FIELDS, self._maker_rows))
+        _replace(json_path, json.dumps({"date": date, "instruments": report, "market_makers": self._maker_rows},
+                                       indent=2).encode())
+        return written
 
 
-def _report_rows(path: Path) -> list[dict]:
-    """The rows of an end-of-day report written before ([] if there is none)."""
+def _csv(fields, rows) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def _report_rows(path: Path) -> tuple[list[dict], list[dict]]:
+    """The instrument and market maker rows of an end-of-day report written before (none if
+    there is none)."""
     try:
-        rows = json.loads(path.read_text())["instruments"]
-        return [r for r in rows if isinstance(r, dict) and set(r) == set(REPORT_FIELDS)]
+        report = json.loads(path.read_text())
+        rows, makers = report["instruments"], report.get("market_makers", [])
+        return ([r for r in rows if isinstance(r, dict) and set(r) == set(REPORT_FIELDS)],
+                [r for r in makers if isinstance(r, dict) and set(r) == set(MAKER_FIELDS)])
     except FileNotFoundError:
-        return []
-    except (OSError, ValueError, KeyError, TypeError) as exc:    # damaged by hand: report the day anew
+        return [], []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:   # damaged by hand: report anew
         log.warning("%s is not an end-of-day report (%s): writing it anew", path, exc,
                     extra={"event": "error", "error": f"{path.name}: {exc}"})
-        return []
+        return [], []
 
 
 def _replace(path: Path, data: bytes) -> None:

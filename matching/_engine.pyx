@@ -36,6 +36,7 @@ cdef cnp.dtype _BOOK_ORDER_DESCR = BOOK_ORDER_DTYPE
 cdef cnp.dtype _COMMAND_DESCR = COMMAND_DTYPE
 cdef int64_t MAX_CASH = money.MAX_CASH
 cdef int64_t MAX_HOLDING = money.MAX_HOLDING
+cdef int64_t MAX_FEE_BPS = money.MAX_FEE_BPS
 cdef int64_t MAX_QTY = instrument_limits.MAX_QTY
 cdef int64_t MAX_PRICE = instrument_limits.MAX_PRICE
 cdef int64_t MAX_CLOSE_VOLUME = instrument_limits.MAX_CLOSE_VOLUME
@@ -942,6 +943,11 @@ cdef class Engine:
     cdef inline bint _exists(self, int32_t account) noexcept nogil:
         return 0 <= account < self.accounts_cap and self.accounts[account].exists
 
+    cdef inline int64_t _fee_rate(self, int32_t account, uint8_t trade_type, int side) noexcept nogil:
+        """The account's fee in bps on one side of a trade: the market's less its rebate."""
+        cdef int64_t bps = self.fee_bps[trade_type][side] - self.accounts[account].rebate_bps[trade_type]
+        return bps if bps > 0 else 0
+
     cdef inline uint8_t _account_stp(self, int32_t account) noexcept nogil:
         return self.accounts[account].stp if account < self.accounts_cap else STP_ACCOUNT_DEFAULT
 
@@ -1098,8 +1104,8 @@ cdef class Engine:
             buy = ro
             sell = ag
         if self.risk:
-            buy_fee = fee(price * q, self.fee_bps[trade_type][0])
-            sell_fee = fee(price * q, self.fee_bps[trade_type][1])
+            buy_fee = fee(price * q, self._fee_rate(buy.account, trade_type, 0))
+            sell_fee = fee(price * q, self._fee_rate(sell.account, trade_type, 1))
         self._settle(buy, sell, price, q, buy_fee, sell_fee)
         self._touch_level(lv, ro.instrument, book, ro.side)
         ag.qty -= <int32_t>q
@@ -1982,6 +1988,24 @@ cdef class Engine:
         self.accounts[c.account].stp = c.stp
         self._account_event(EV_ACCOUNT_UPDATED, 0, c.stp, 0)
 
+    cdef void _set_fee_rebate(self) noexcept nogil:
+        """SET_FEE_REBATE (see ``reference._set_fee_rebate``): buys keep holding at the market's fee."""
+        cdef const Command* c = self.cmd
+        if c.account < 0 or c.account >= self.max_accounts:
+            self._reject(REJ_UNKNOWN_ACCOUNT)
+            return
+        if c.status < 1 or c.status >= N_TRADE_TYPES or c.value < 0 or c.value > MAX_FEE_BPS:
+            self._reject(REJ_BAD_PARAMETER)
+            return
+        if self._ensure_account(c.account) != 0:
+            return
+        self.accounts[c.account].rebate_bps[c.status] = <uint16_t>c.value
+        cdef Event* e = self._emit(EV_ACCOUNT_UPDATED)
+        if e != NULL:
+            e.account = c.account
+            e.trade_type = c.status
+            e.value = c.value
+
     cdef inline bint _doomed(self, Order* o, uint8_t mode, int32_t account) noexcept nogil:
         if mode == DOOM_ALL:
             return True
@@ -2544,6 +2568,8 @@ cdef class Engine:
                 self._set_instrument_status()
             elif self.cmd.type == CMD_SET_ACCOUNT_STP:
                 self._set_account_stp()
+            elif self.cmd.type == CMD_SET_FEE_REBATE:
+                self._set_fee_rebate()
             elif self.cmd.type == CMD_SET_INSTRUMENT_PARAMETER:
                 self._set_instrument_parameter()
             elif self.cmd.type == CMD_CANCEL_ALL:
@@ -3093,11 +3119,15 @@ cdef class Engine:
     def export_meta(self):
         """The market-wide settings, instrument parameters and counters, as a snapshot's header
         carries them (a plain dict: JSON-ready)."""
-        cdef int32_t a
+        cdef int32_t a, t
         account_stp = []
+        fee_rebates = []
         for a in range(self.accounts_cap):
             if self.accounts[a].stp != 0 and self.accounts[a].stp != self.default_stp:
                 account_stp.append([a, self.accounts[a].stp])
+            for t in range(1, N_TRADE_TYPES):
+                if self.accounts[a].rebate_bps[t]:
+                    fee_rebates.append([a, t, self.accounts[a].rebate_bps[t]])
         return {
             "instruments": [d.to_dict() for d in self.instruments],
             "max_accounts": self.max_accounts,
@@ -3116,6 +3146,7 @@ cdef class Engine:
                          for n in range(self.n_instruments)],
             "auctions": [self._auction_meta(n) for n in range(self.n_instruments)],
             "account_stp": account_stp,
+            "fee_rebates": fee_rebates,
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
             "next_event_seq": self.next_event_seq,
@@ -3239,6 +3270,12 @@ cdef class Engine:
             if self._ensure_account(a) != 0:
                 raise MemoryError()
             self.accounts[a].stp = mode
+        for a, t, bps in meta.get("fee_rebates", []):         # snapshots from before fee rebates have none
+            if not (0 <= a < self.max_accounts and 0 < t < N_TRADE_TYPES and 0 <= bps <= MAX_FEE_BPS):
+                raise ValueError("snapshot holds an invalid fee rebate")
+            if self._ensure_account(a) != 0:
+                raise MemoryError()
+            self.accounts[a].rebate_bps[t] = bps
         if len(meta["net_credits"]) != self.n_instruments:
             raise ValueError("snapshot holds the wrong number of instrument totals")
         for i, total in enumerate(meta["net_credits"]):
@@ -3532,7 +3569,7 @@ def _constants():
             "END_OF_DAY": CMD_END_OF_DAY, "AUCTION_OPEN": CMD_AUCTION_OPEN, "AUCTION_BID": CMD_AUCTION_BID,
             "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE,
             "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER, "CANCEL_ALL": CMD_CANCEL_ALL,
-            "ADD_INSTRUMENT": CMD_ADD_INSTRUMENT},
+            "ADD_INSTRUMENT": CMD_ADD_INSTRUMENT, "SET_FEE_REBATE": CMD_SET_FEE_REBATE},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,

@@ -67,6 +67,7 @@ cdef enum:
     CMD_SET_INSTRUMENT_PARAMETER = 40
     CMD_CANCEL_ALL = 41
     CMD_ADD_INSTRUMENT = 42
+    CMD_SET_FEE_REBATE = 43
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -454,6 +455,7 @@ ctypedef struct Account:
     uint8_t sector
     uint8_t status
     uint8_t stp             # its default STP mode, 0 = the engine default
+    uint16_t rebate_bps[N_TRADE_TYPES]   # basis points off the market's fee, by trade type
 
 # An instrument's auction: the open one (when active) and the primary volume still to roll over.
 ctypedef struct Auction:

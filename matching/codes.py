@@ -83,6 +83,7 @@ class CommandType(IntEnum):
     SET_INSTRUMENT_PARAMETER = 40  # instrument; status: an InstrumentParameter; value: its new value
     CANCEL_ALL = 41              # mass cancel: instrument (-1: all), account (-1: any), member (-1: any)
     ADD_INSTRUMENT = 42          # list a new instrument: see matching.commands.add_instrument for the fields
+    SET_FEE_REBATE = 43          # account; status: the TradeType; value: basis points off the market's fee
 
 
 class EventKind(IntEnum):

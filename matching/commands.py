@@ -16,7 +16,7 @@ from .instrument import decode_symbol, encode_symbol
 
 __all__ = [
     "command", "new_order", "cancel", "reduce", "replace", "set_instrument_status",
-    "set_account_stp", "expire_day_orders", "create_account", "set_account_status", "deposit",
+    "set_account_stp", "set_fee_rebate", "expire_day_orders", "create_account", "set_account_status", "deposit",
     "withdraw", "credit_holdings", "debit_holdings", "set_retention_floor", "set_position_limit",
     "release_t1", "list_fixed", "take_fixed", "block_quote", "block_accept", "set_block_window",
     "end_of_day", "auction_open", "auction_bid", "auction_eligible", "auction_close",
@@ -117,6 +117,11 @@ def cancel_all(instrument: int = ALL_INSTRUMENTS, account: int = -1, member: int
 
 def set_account_stp(account: int, mode: int, ts: int = 0, seq: int = 0) -> np.ndarray:
     return command(CommandType.SET_ACCOUNT_STP, account=account, stp=mode, ts=ts, seq=seq)
+
+
+def set_fee_rebate(account: int, trade_type: int, bps: int, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """``account`` pays ``bps`` less than the market's fee on trades of ``trade_type``."""
+    return command(CommandType.SET_FEE_REBATE, account=account, status=trade_type, value=bps, ts=ts, seq=seq)
 
 
 def expire_day_orders(instrument: int, ts: int = 0, seq: int = 0) -> np.ndarray:

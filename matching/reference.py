@@ -120,7 +120,7 @@ from .instrument import (
     MAX_CLOSE_VOLUME, MAX_INSTRUMENTS, MAX_PRICE, MAX_QTY, MAX_SELECT_DEPTH, MAX_YEAR, MIN_YEAR, Instrument,
     engine_market,
 )
-from .money import MAX_CASH, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
+from .money import MAX_CASH, MAX_FEE_BPS, MAX_HOLDING, N_TRADE_TYPES, buy_hold, fee, fee_table
 from .results import OrderResult, fold
 
 __all__ = ["ReferenceEngine"]
@@ -359,6 +359,7 @@ class ReferenceEngine:
         self.risk = bool(risk)
         self.fees = fee_table(fees)
         self._account_stp: dict[int, int] = {}
+        self._rebates: dict[tuple[int, int], int] = {}     # (account, trade type) -> bps off the market's fees
         self._accounts: dict[int, _Account] = {}
         self.fees_collected = 0
         self.net_deposits = 0
@@ -380,6 +381,7 @@ class ReferenceEngine:
             CommandType.REPLACE: self._replace,
             CommandType.SET_INSTRUMENT_STATUS: self._set_instrument_status,
             CommandType.SET_ACCOUNT_STP: self._set_account_stp,
+            CommandType.SET_FEE_REBATE: self._set_fee_rebate,
             CommandType.SET_INSTRUMENT_PARAMETER: self._set_instrument_parameter,
             CommandType.CANCEL_ALL: self._cancel_all,
             CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
@@ -571,6 +573,7 @@ class ReferenceEngine:
                 "flags": a.flags, "cancel_bps": a.cancel_bps, "seed": a.seed, "eligible": a.eligible}
                 for a in self._auctions],
             "account_stp": sorted([a, m] for a, m in self._account_stp.items() if m != self.default_stp),
+            "fee_rebates": sorted([a, t, bps] for (a, t), bps in self._rebates.items() if bps),
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
             "next_event_seq": self.next_event_seq,
@@ -628,6 +631,8 @@ class ReferenceEngine:
                 setattr(h, name, int(row[name]))
         orders = sections["orders"]
         engine._account_stp = {int(a): int(m) for a, m in meta["account_stp"]}
+        # snapshots from before fee rebates have none
+        engine._rebates = {(int(a), int(t)): int(bps) for a, t, bps in meta.get("fee_rebates", [])}
         engine.next_order_id = meta["next_order_id"]
         engine.next_trade_id = meta["next_trade_id"]
         engine.next_event_seq = meta["next_event_seq"]
@@ -1015,6 +1020,8 @@ class ReferenceEngine:
         trade_type = _TRADE_TYPE_OF_BOOK[resting.book]
         buy, sell = (aggressor, resting) if aggressor.side == Side.BUY else (resting, aggressor)
         buy_bps, sell_bps = self.fees[trade_type] if self.risk else (0, 0)
+        buy_bps = max(0, buy_bps - self._rebates.get((buy.account, trade_type), 0))
+        sell_bps = max(0, sell_bps - self._rebates.get((sell.account, trade_type), 0))
         buy_fee, sell_fee = fee(price * qty, buy_bps), fee(price * qty, sell_bps)
         self._settle(buy, sell, price, qty, buy_fee, sell_fee)
         self._touch(resting)
@@ -1448,6 +1455,18 @@ class ReferenceEngine:
             return self._reject(cmd, Reject.BAD_STP_MODE)
         self._account_stp[account] = mode
         self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=account, value=mode)
+
+    def _set_fee_rebate(self, cmd) -> None:
+        """SET_FEE_REBATE: the account pays ``value`` bps less than the market's fee on trades
+        of trade type ``status`` (never below zero). Buys still hold cash at the market's fee:
+        the hold covers any rebate, so a rebate can change while orders rest."""
+        account, trade_type, bps = int(cmd["account"]), int(cmd["status"]), int(cmd["value"])
+        if not 0 <= account < self.max_accounts:
+            return self._reject(cmd, Reject.UNKNOWN_ACCOUNT)
+        if not (0 < trade_type < N_TRADE_TYPES and 0 <= bps <= MAX_FEE_BPS):
+            return self._reject(cmd, Reject.BAD_PARAMETER)
+        self._rebates[account, trade_type] = bps
+        self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=account, trade_type=trade_type, value=bps)
 
     def _cancel_where(self, cmd, instruments, books, doomed, reason: int) -> None:
         """Cancel, in canonical book order, the resting orders in ``books`` of ``instruments``

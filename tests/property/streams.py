@@ -143,9 +143,15 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["type"] = CommandType.SET_INSTRUMENT_STATUS
         row["instrument"] = instrument if draw(st.integers(0, 10)) else 7
         row["status"] = draw(st.sampled_from([1, 1, 1, 2, 0, 3, 5, 5, 5]))   # 5: a call auction
-    elif kind < 93:
+    elif kind < 92:
         row["type"] = CommandType.SET_ACCOUNT_STP
         row["stp"] = draw(st.sampled_from([1, 2, 3, 4, 0, 5]))
+    elif kind < 93:
+        row["type"] = CommandType.SET_FEE_REBATE
+        row["status"] = draw(st.sampled_from([1, 1, 2, 3, 4, 0, 5]))       # the trade type
+        row["value"] = draw(st.sampled_from([0, 1, 3, 5, 50, 1000, 1001, -1]))
+        if draw(st.integers(0, 10)) == 0:
+            row["account"] = draw(st.sampled_from([-1, 100_000]))
     elif kind < 94:
         row["type"] = CommandType.CANCEL_ALL
         row["instrument"] = draw(st.sampled_from([-1, -1, instrument, 7]))
@@ -273,6 +279,11 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     wild = rng.random(n) < 0.1
     out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 13, n), which), out["status"])
     out["value"] = np.where(parameter, np.where(wild, rng.choice(PARAMETER_VALUES, n), sane), out["value"])
+    # half the STP rows set a fee rebate instead: within the fees, past them, now and then out of range
+    rebate = (out["type"] == CommandType.SET_ACCOUNT_STP) & (rng.random(n) < 0.5)
+    out["type"] = np.where(rebate, CommandType.SET_FEE_REBATE, out["type"])
+    out["status"] = np.where(rebate, rng.choice([1, 1, 2, 3, 4, 0, 5], n), out["status"])
+    out["value"] = np.where(rebate, rng.choice([0, 1, 3, 5, 50, 1000, 1001, -1], n), out["value"])
     mass = out["type"] == CommandType.CANCEL_ALL
     out["instrument"] = np.where(mass & (rng.random(n) < 0.5), -1, out["instrument"])
     out["account"] = np.where(mass & (rng.random(n) < 0.5), -1, out["account"])

@@ -33,6 +33,11 @@ retention_floor = {{ SCEA{YEAR} = 1 }}
 position_limit = {{ SCEA{YEAR} = 1 }}
 obligation = {{ SCEA{YEAR} = 1 }}
 
+[[market_makers]]
+account = 99
+instruments = ["SCEA{YEAR}"]
+rebate_bps = {{ continuous = 1 }}
+
 [[replication.nodes]]
 name = "a"
 """
