@@ -20,6 +20,7 @@ before it), so they are the same for the same seed too.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -312,11 +313,14 @@ class _Market:
                 self.view.feed_message(msg, self.feed)
         self.view.refresh(self)
 
-    def wait_reply(self, name: str, coid: int, cancels: int | None = None):
+    def wait_reply(self, name: str, coid: int, cancels: int | None = None, replaces: int | None = None):
         """The ACK or REJECT of the message numbered ``coid`` on platform ``name``; with
-        ``cancels``, the CANCELLED or REJECT of a cancel of that order id."""
+        ``cancels`` (``replaces``), the CANCELLED (REPLACED) or REJECT of a cancel (replace) of
+        that order id."""
         from gateway.protocol import MsgType
         c = self.clients[name]
+        answers = (MsgType.REPLACED, MsgType.REJECT) if replaces is not None else (MsgType.CANCELLED, MsgType.REJECT)
+        cancels = replaces if replaces is not None else cancels
         deadline = time.monotonic() + ACK_TIMEOUT_S
         while True:
             rows = c.recv(50)
@@ -324,8 +328,7 @@ class _Market:
                 for r in self._take(name, rows):
                     if cancels is None and r.client_order_id == coid and r.msg_type in (MsgType.ACK, MsgType.REJECT):
                         return r
-                    if cancels is not None and r.order_id == cancels and r.msg_type in (MsgType.CANCELLED,
-                                                                                          MsgType.REJECT):
+                    if cancels is not None and r.order_id == cancels and r.msg_type in answers:
                         return r
                     if r.msg_type == MsgType.SERVER_LOGOUT:
                         raise DemoError(f"the daemon logged the {name} platform out ({r.reason_name})")
@@ -399,12 +402,23 @@ def _execute(market: _Market, action, refs: dict, view) -> None:
     if k == "order":
         coid = c.submit(action.instrument, action.account, action.side, action.qty, action.price,
                         tif=TimeInForce.DAY)
+    elif k == "requote":
+        action = dataclasses.replace(action, price=_quote_price(market, action))
+        if action.ref in refs and _quoting(market, action):     # move the quote; place it anew once filled
+            c.replace(refs[action.ref], action.account, action.price, action.qty)
+            view.answer(action, market.wait_reply(action.platform, 0, replaces=refs[action.ref]))
+            return
+        coid = c.submit(action.instrument, action.account, action.side, action.qty, action.price,
+                        tif=TimeInForce.DAY)
     elif k == "list":
         coid = c.list_fixed(action.instrument, action.account, action.side, action.qty, action.price,
                             action.min_qty)
     elif k == "take":
         coid = c.take_fixed(refs[action.target], action.account, action.qty)
     elif k == "cancel":
+        if action.side and not _quoting(market, action):     # a market maker's quote, filled meanwhile
+            view.note(f"{view.who(action.account)} has no {Side(action.side).name.lower()} quote left to cancel")
+            return
         c.cancel(refs[action.target], action.account)
         view.answer(action, market.wait_reply(action.platform, 0, cancels=refs[action.target]))
         return
@@ -422,6 +436,34 @@ def _execute(market: _Market, action, refs: dict, view) -> None:
         if action.ref:
             refs[action.ref] = reply.order_id
     view.answer(action, reply)
+
+
+def _quote_price(market: _Market, action) -> int:
+    """The market maker's price on one side: ``action.extra[0]`` bps from the midpoint of the
+    book as it is now (with one side alone, that side's price; an empty book, the reference),
+    a tick further out, within the band. The daemon's state after the step's answered actions
+    is the same in every run, so the prices are too."""
+    from matching import Side
+
+    from .demo_plan import REFERENCE, TICK, _band
+    row = market.admin.request("status")["status"]["instruments"][action.instrument]
+    sides = [p for p in (row["bid"], row["ask"]) if p is not None]
+    mid = sum(sides) / len(sides) if sides else REFERENCE[action.instrument]
+    tick, (low, high) = TICK[action.instrument], _band(action.instrument)
+    if action.side == Side.BUY:
+        target = int(mid * (10_000 - action.extra[0]) / 10_000 / tick) * tick
+    else:
+        target = -int(-mid * (10_000 + action.extra[0]) / 10_000 // tick) * tick
+    return min(high, max(low, target))
+
+
+def _quoting(market: _Market, action) -> bool:
+    """Whether the market maker's quote on the action's side still rests: its only order on
+    that side, so its account's open buying (units frozen for sells) says so."""
+    from matching import Side
+    holding = market.admin.request("account", account=action.account)["account"]["holdings"]
+    held = holding[market.symbols[action.instrument]]
+    return (held["buying"] if action.side == Side.BUY else held["frozen"]) > 0
 
 
 def _end_interruptions(market: _Market, step: int, interrupted: dict, view) -> None:
@@ -449,7 +491,7 @@ def _end_interruptions(market: _Market, step: int, interrupted: dict, view) -> N
 
 
 _ROLES = {"buyer": "short of allowances", "seller": "surplus", "investor": "buys and sells", "cer": "CER supplier",
-          "issuer": "issuer of reserve allowances"}
+          "issuer": "issuer of reserve allowances", "maker": "designated market maker"}
 
 
 def indicators(eod: dict, tally: Tally, config, plan) -> dict:

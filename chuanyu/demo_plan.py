@@ -16,6 +16,10 @@ The day runs 240 simulated minutes, 09:30-11:30 and 13:00-15:00, one step a minu
 - 09:45 fixed-price listings (power companies of both regions and a Sichuan forestry CER
   project sell, a Chongqing chemical company buys), taken by counterparties until 11:20;
 - 10:30-11:15 a single-direction auction of CERs by their Sichuan project owner;
+- all day a designated market maker (Tianfu Market Making) quotes Sichuan allowances on both
+  sides around the book's midpoint, requoting every two minutes, except 14:10-14:25 when it
+  steps away: the end-of-day report measures its presence, spread and size against its obligation,
+  and its continuous trades pay the market's fee less its rebate;
 - 11:22 a careless buy of Sichuan allowances sweeps the offers up to one far over the
   market: that trade would print outside the dynamic band, so a volatility interruption (a
   call) starts instead; the buyer cancels the rest at 11:23 and at 11:25 the operator ends
@@ -56,6 +60,13 @@ REFERENCE = {SCEA: 5000, CQEA: 4480, CCER: 6000}
 TICK = {SCEA: 1, CQEA: 1, CCER: 5}
 BAND_BPS = {SCEA: 1000, CQEA: 1000, CCER: 2000}
 CONTINUOUS_FEE_BPS = 50           # the default market's continuous fee, per side
+MAKER = 17                        # the designated market maker's account
+MAKER_OBLIGATION = {"max_spread_bps": 150, "min_qty": 1_000, "presence_pct": 80,
+                    "rebate_bps": {"continuous": 30}}
+MAKER_QTY = 1_500                 # tonnes a side
+MAKER_HALF_SPREAD_BPS = 50        # of the book's midpoint: quotes about 100 bps apart
+MAKER_REQUOTE_STEPS = 2
+MAKER_AWAY = range(190, 205)      # 14:10-14:25: the maker steps away
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class Firm:
     region: Region
     sector: Sector
     role: str                     # "buyer" (short of allowances), "seller" (surplus), "investor",
-    cash: int                     # "cer" (CER project owner) or "issuer"; cash in fen
+    cash: int                     # "cer" (CER project owner), "issuer" or "maker"; cash in fen
     holdings: dict = field(default_factory=dict)       # instrument index -> tonnes
     new: bool = True              # added by the demo (False: already in the embedded default)
 
@@ -91,6 +102,7 @@ CAST = (
     Firm(15, 107, "Tianfu Carbon Fund", _SC, Sector.INVESTOR, "investor", 1_500_000_000,
          {SCEA: 60_000, CQEA: 30_000, CCER: 10_000}),
     Firm(16, 108, "Liangshan Forestry Carbon Sink", _SC, Sector.OTHER, "cer", 10_000_000, {CCER: 120_000}),
+    Firm(MAKER, 109, "Tianfu Market Making", _SC, Sector.INVESTOR, "maker", 1_000_000_000, {SCEA: 180_000}),
     Firm(21, 203, "Chongqing Chemical Industry", _CQ, Sector.CHEMICAL, "buyer", 600_000_000, {CQEA: 10_000}),
     Firm(22, 204, "Chongqing Aluminium", _CQ, Sector.NON_FERROUS, "buyer", 500_000_000, {CQEA: 20_000}),
     Firm(23, 205, "Chongqing Energy Power", _CQ, Sector.POWER, "seller", 200_000_000, {CQEA: 180_000}),
@@ -101,7 +113,7 @@ _BY_ACCOUNT = {f.account: f for f in CAST}
 # The firms' names in at most 14 characters: the dashboard's trade columns at 80 columns hold them whole.
 SHORT_NAMES = {1: "Chengdu Power", 2: "Sichuan Cement", 3: "Steel Works", 4: "Green Invest",
                11: "Petrochemical", 12: "Leshan Paper", 13: "Sichuan Air", 14: "Panzhihua Ti", 15: "Tianfu Fund",
-               16: "Liangshan Sink", 21: "Chongqing Chem", 22: "Aluminium", 23: "Energy Power", 24: "Cement",
+               16: "Liangshan Sink", MAKER: "Market Maker", 21: "Chongqing Chem", 22: "Aluminium", 23: "Energy Power", 24: "Cement",
                29: "Reserve"}
 
 
@@ -185,6 +197,7 @@ def market_toml(year: int | None = None) -> str:
         for key in data.get(section, {}):
             if key.endswith("_port"):
                 data[section][key] = 0
+    data["market_makers"] = [{"account": MAKER, "instruments": [symbols[SCEA]], **MAKER_OBLIGATION}]
     data.setdefault("schedule", {})["enabled"] = False
     data["schedule"].pop("instruments", None)
     return ("# chuanyu demo market: the embedded default (`chuanyu config example`) with the demo's\n"
@@ -197,7 +210,10 @@ def market_toml(year: int | None = None) -> str:
 class Action:
     """One thing a platform or the operator does.
 
-    ``kind``: ``order`` (a continuous DAY limit order), ``cancel`` (of ``target``), ``list`` /
+    ``kind``: ``order`` (a continuous DAY limit order), ``cancel`` (of ``target``; with a
+    ``side``, the market maker's quote on that side, if any is left), ``requote``
+    (the market maker's quote ``ref`` moved to ``qty`` at ``extra[0]`` bps from the book's
+    midpoint as it is when the action runs, or placed anew when it is gone), ``list`` /
     ``take`` (fixed-price),
     ``quote`` / ``accept`` (block), ``bid`` (auction), and the operator's ``phase`` (``qty``:
     the InstrumentStatus), ``block_window``, ``auction_open``, ``auction_close`` and
@@ -231,7 +247,7 @@ class Action:
 
 
 OPERATOR_ACTIONS = ("phase", "block_window", "auction_open", "auction_close", "end_of_day")
-_TYPE_OF = {"order": "CONTINUOUS", "list": "FIXED", "take": "FIXED", "quote": "BLOCK", "accept": "BLOCK",
+_TYPE_OF = {"order": "CONTINUOUS", "requote": "CONTINUOUS", "list": "FIXED", "take": "FIXED", "quote": "BLOCK", "accept": "BLOCK",
             "bid": "AUCTION", "auction_open": "AUCTION"}
 
 
@@ -457,6 +473,24 @@ def plan_day(seed: int) -> list[Step]:
                 account = pool[rng.randrange(len(pool))]
                 books.sell(account, n, qty)
             steps[step].append(Action("order", account=account, instrument=n, side=side, qty=qty, price=price))
+    # ---- the market maker: both sides of SCEA around the fair value, first in its steps
+    for step in range(OPENING_CALL_STEPS, STEPS, MAKER_REQUOTE_STEPS):
+        at = len(REFERENCE) if step == OPENING_CALL_STEPS else 0        # after the opening's phase changes
+        if step in MAKER_AWAY:
+            if step - MAKER_REQUOTE_STEPS not in MAKER_AWAY:
+                steps[step][at:at] = [Action("cancel", account=MAKER, instrument=SCEA, side=side, target=ref)
+                                      for side, ref in ((Side.BUY, "maker-bid"), (Side.SELL, "maker-offer"))]
+                notes[step] = "the market maker steps away for a quarter of an hour"
+            continue
+        top = _band(SCEA)[1]                    # the prices come from the book when it runs: hold at the band's top
+        if not (books.can_buy(MAKER, top, MAKER_QTY, CONTINUOUS_FEE_BPS) and books.can_sell(MAKER, SCEA, MAKER_QTY)):
+            break
+        books.buy(MAKER, top, MAKER_QTY, CONTINUOUS_FEE_BPS)
+        books.sell(MAKER, SCEA, MAKER_QTY)
+        steps[step][at:at] = [Action("requote", account=MAKER, instrument=SCEA, side=side, qty=MAKER_QTY, ref=ref,
+                                     extra=(MAKER_HALF_SPREAD_BPS,))
+                              for side, ref in ((Side.BUY, "maker-bid"), (Side.SELL, "maker-offer"))]
+
     # ---- 11:22 a careless buy sweeps the offers up to a high one: a volatility interruption;
     # 11:23 the buyer cancels what is left of it; 11:25 the call ends (demo._end_interruptions)
     # the offer 9% over the reference: further than the 3% band from wherever the day trades

@@ -37,6 +37,7 @@ class Headless:
     def __init__(self, out=None) -> None:
         self.out = out or sys.stdout
         self.clock = "09:30"
+        self._maker_bid = 0                # the market maker's bid, logged with its offer
 
     # .............................................................. the day
     def start(self, seed, duration, state, symbols, names, tally, steps, keep, refs, short_names=None) -> None:
@@ -80,6 +81,12 @@ class Headless:
             "accept": lambda: f"accepts block quote #{target}: {tonnes(action.qty)} {sym} @ {price(action.price)}",
             "bid": lambda: f"bids (sealed) in auction #{target}",
         }.get(action.kind)
+        if action.kind == "requote":                # one line for both sides, on the offer
+            if action.side == 1:
+                self._maker_bid = action.price
+                return
+            what = lambda: (f"quotes {sym} {price(self._maker_bid)} / {price(action.price)}, "  # noqa: E731
+                            f"{tonnes(action.qty)} a side")
         if what is not None:
             self.log(f"{action.platform} {self.who(action.account)} {what()}")
 
@@ -144,6 +151,11 @@ class Headless:
             self.emit(line)
         for line in report_lines(summary):
             self.emit(line)
+        if eod.get("market_makers"):
+            self.emit("")
+            self.emit("MARKET MAKERS")
+            for line in maker_lines(eod["market_makers"], self.who):
+                self.emit(line)
 
 
 PRICE_HEAD = ("symbol", "kind", "open", "high", "low", "close", "prev", "change")
@@ -187,6 +199,23 @@ def vitality(s: dict) -> tuple[str, list[tuple[str, str]]]:
                                  f"{s['volume_total']:,} t had buyer and seller in different regions)"),
         ("net allowance flow", f"{abs(flow):,} t {direction}"),
     ]
+
+
+def maker_lines(rows: list[dict], who, width: int = 80) -> list[str]:
+    """Each market maker's day against its obligation (``who``: account -> name), wrapped to ``width``."""
+    import textwrap
+    lines = []
+    for r in rows:
+        verdict = "met" if r["compliant"] else "MISSED"
+        spread = "never two-sided" if r["avg_spread_bps"] is None else (
+            f"spread {r['avg_spread_bps']:.0f} bps on average (at most {r['max_spread_bps']}), "
+            f"{r['avg_size']:,} t a side (at least {r['min_qty']:,})")
+        text = (f"{who(r['account'])} in {r['symbol']}: quoted within its obligation {r['presence_pct']:.1f}% of "
+                f"continuous trading (required {r['required_presence_pct']}%): {verdict}; {spread}; traded "
+                f"{r['volume']:,} t in {r['trades']} trades, fees {price(r['fees'])} CNY after its rebate")
+        lines += textwrap.wrap(text, width=width, initial_indent="  ", subsequent_indent="    ",
+                               break_long_words=False, break_on_hyphens=False)
+    return lines
 
 
 def report_lines(s: dict, width: int = 80) -> list[str]:
@@ -485,6 +514,11 @@ class Dashboard(Headless):
         for label, text in items:
             grid.add_row(Text(f"  {label}:"), Text(text))
         self.console.print(grid)
+        if eod.get("market_makers"):
+            self.console.print()
+            self.console.print(Text("MARKET MAKERS", style="bold"))
+            for line in maker_lines(eod["market_makers"], self.who, min(width, 100)):
+                self.console.print(Text(line))
 
 
 def _rich_table(title: str, head, rows):

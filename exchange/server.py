@@ -65,6 +65,11 @@ _MAX_REPORT_FRAME_BYTES = GAP_FILL_FRAME_REPORTS * REPORT_DTYPE.itemsize    # a 
 _NO_REPORTS = (np.zeros(0, dtype=REPORT_DTYPE), np.zeros(0, dtype=np.int32), np.zeros(0, np.int64))
 
 
+
+def _touch(book) -> dict:
+    """The best bid and offer of a continuous book (fen; None for an empty side)."""
+    return {"bid": book.bids[0][0] if book.bids else None, "ask": book.asks[0][0] if book.asks else None}
+
 class ExchangeNode:
     """The engine daemon. Build it, :meth:`bind`, then :meth:`run` until shut down.
 
@@ -582,8 +587,8 @@ class ExchangeNode:
             "counters": dict(self.counters),
             "curve_refused": {name: a.refused for name, a in self.auth.allowlists.items()},
             "feed_snapshots": self.market_data.snapshot_counts(),
-            "instruments": [{"index": n, "symbol": i.symbol, "status": InstrumentStatus(int(i.status)).name}
-                            for n, i in enumerate(eng.instruments)],
+            "instruments": [{"index": n, "symbol": i.symbol, "status": InstrumentStatus(int(i.status)).name,
+                             **_touch(eng.book(n, 1))} for n, i in enumerate(eng.instruments)],
             "sessions": [{"id": s.cfg.id, "name": s.cfg.name, "logged_in": s.logged_in,
                           "report_seq": int(reports.report_seq[s.idx]), "queued_frames": len(s.queue),
                           "queued_bytes": s.queued_bytes, "delivered": s.delivered, "dropped": s.dropped,

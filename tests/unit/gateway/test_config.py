@@ -69,3 +69,48 @@ def test_cli_config_errors_exit_2_without_a_traceback(tmp_path):
                         cwd=REPO, timeout=60)
     assert ok.returncode == 0
     parse_config(ok.stdout)
+
+
+MAKER = """
+[[market_makers]]
+account = 4
+instruments = ["CQEA2026", "SCEA2026"]
+max_spread_bps = 150
+rebate_bps = { continuous = 30, block = 5 }
+"""
+
+
+def test_a_market_maker_has_its_obligations_by_instrument_and_its_rebates_by_trade_type():
+    from matching import TradeType
+    cfg = parse_config(example_toml(2026) + MAKER)
+    maker, = cfg.market_makers
+    assert (maker.account, maker.instruments, maker.max_spread_bps, maker.min_qty, maker.presence_pct) == (
+        4, ("CQEA2026", "SCEA2026"), 150, 1_000, 80)
+    assert maker.rebate_bps == {TradeType.CONTINUOUS: 30, TradeType.BLOCK: 5}
+    assert [(o.account, o.instrument, o.max_spread_bps) for o in cfg.obligations()] == [(4, 1, 150), (4, 0, 150)]
+    assert default_config().market_makers == []
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("account = 4", "account = 77"), "market_makers[0].account"),
+    (('"CQEA2026", "SCEA2026"', '"CQEA2026", "XXEA1999"'), "market_makers[0].instruments[1]"),
+    (('"CQEA2026", "SCEA2026"', '"CQEA2026", "CQEA2026"'), "market_makers[0].instruments"),
+    (('["CQEA2026", "SCEA2026"]', "[]"), "market_makers[0].instruments"),
+    (("max_spread_bps = 150", "max_spread_bps = 0"), "market_makers[0].max_spread_bps"),
+    (("max_spread_bps = 150", "presence_pct = 101"), "market_makers[0].presence_pct"),
+    (("max_spread_bps = 150", "min_qty = 0"), "market_makers[0].min_qty"),
+    (("continuous = 30", "continuous = 1001"), "market_makers[0].rebate_bps.continuous"),
+    (("block = 5", "spot = 5"), "market_makers[0].rebate_bps.spot"),
+    (("max_spread_bps = 150", "max_spread_bps = 150\nspread = 3"), "market_makers[0].spread"),
+])
+def test_a_bad_market_maker_names_its_key(edit, key):
+    text = MAKER.replace(edit[0], edit[1], 1)
+    with pytest.raises(ConfigError) as err:
+        parse_config(example_toml(2026) + text)
+    assert err.value.key == key, str(err.value)
+
+
+def test_an_account_is_designated_once():
+    with pytest.raises(ConfigError, match="designated twice") as err:
+        parse_config(example_toml(2026) + MAKER + MAKER.replace("\"CQEA2026\", ", ""))
+    assert err.value.key == "market_makers[1].account"

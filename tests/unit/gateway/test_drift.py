@@ -169,3 +169,30 @@ tick = 5
     reordered = market()
     reordered.instruments = reordered.instruments[::-1]
     assert [(d.key, d.rows) for d in drift(reordered, started(market()))] == [("instruments", None)]
+
+
+MAKER = f"""
+[[market_makers]]
+account = 4
+instruments = ["{SC}"]
+rebate_bps = {{ continuous = 30, auction = 2 }}
+"""
+
+
+def test_genesis_gives_the_market_makers_their_rebates_and_a_changed_rebate_is_applied_by_its_command():
+    from matching import TradeType
+    engine = started(market(MAKER))
+    assert engine.export_meta()["fee_rebates"] == [[4, TradeType.CONTINUOUS, 30], [4, TradeType.AUCTION, 2]]
+    assert drift(market(MAKER), engine) == []
+    changed = market(MAKER.replace("continuous = 30, auction = 2", "continuous = 20, fixed = 1"))
+    differences = drift(changed, engine)
+    assert [(d.key, d.config, d.state) for d in differences] == [
+        ("market_makers[4].rebate_bps.continuous", 20, 30), ("market_makers[4].rebate_bps.fixed", 1, 0),
+        ("market_makers[4].rebate_bps.auction", 0, 2)]
+    apply(engine, differences)
+    assert drift(changed, engine) == []
+    undesignated = drift(market(), engine)                 # the maker struck from the configuration
+    assert {d.key for d in undesignated} == {"market_makers[4].rebate_bps.continuous",
+                                             "market_makers[4].rebate_bps.fixed"}
+    apply(engine, undesignated)
+    assert engine.export_meta()["fee_rebates"] == []
