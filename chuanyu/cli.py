@@ -387,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_gateway.register(commands)
     from . import cli_feed
     cli_feed.register(commands)
+    from . import cli_surveil
+    cli_surveil.register(commands)
     from . import demo
     demo.register(commands)
     from . import ha_demo

@@ -33,7 +33,7 @@ from matching.instrument import MAX_PRICE
 from matching.money import MAX_CASH, MAX_FEE_BPS, MAX_HOLDING
 
 __all__ = [
-    "ConfigError", "MarketConfig", "Member", "Account", "MarketMaker", "Session", "Security", "Network",
+    "ConfigError", "MarketConfig", "Member", "Account", "MarketMaker", "SurveillanceRules", "Session", "Security", "Network",
     "Durability", "Daemon", "Replication", "ReplicaNode", "Hours", "Schedule", "load_config", "parse_config", "default_config",
     "example_toml", "schema_keys",
 ]
@@ -87,6 +87,22 @@ class MarketMaker:
     def obligations(self, config: "MarketConfig") -> list:
         return [Obligation(self.account, config.instrument_index(symbol), self.max_spread_bps, self.min_qty,
                            self.presence_pct) for symbol in self.instruments]
+
+
+@dataclass(frozen=True)
+class SurveillanceRules:
+    """The thresholds of market surveillance (``[surveillance]``; ``chuanyu surveil``)."""
+
+    related_accounts: tuple = ()      # ((a, b), ...) declared related parties, beyond one member's accounts
+    close_window_s: int = 600         # marking the close: the last seconds of continuous trading
+    close_move_bps: int = 100         # ... an account's trades there moving the day's VWAP this much
+    layering_min_qty: int = 10_000    # layering: an order at least this large (tonnes) ...
+    layering_window_s: int = 60       # ... cancelled this soon after its account's fill on the other side
+    otr_max: int = 50                 # order-to-trade ratio per account and instrument and day ...
+    otr_min_orders: int = 100         # ... judged from this many orders on
+    otr_exempt_market_makers: bool = True
+    concentration_max_pct: int = 50   # an account's share of the day's volume (bought + sold, of twice it)
+    concentration_min_volume: int = 100_000   # ... judged from this day volume (tonnes) on
 
 
 @dataclass(frozen=True)
@@ -297,6 +313,7 @@ class MarketConfig:
     schedule: Schedule = field(default_factory=Schedule)
     replication: Replication = field(default_factory=Replication)
     market_makers: list = field(default_factory=list)
+    surveillance: SurveillanceRules = field(default_factory=SurveillanceRules)
 
     def obligations(self) -> list:
         """Every designated market maker's obligations (``feeds.market_makers.Obligation``)."""
@@ -482,6 +499,7 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
                                 per_symbol["position_limit"], per_symbol["obligation"]))
 
     market_makers = _market_makers(root, account_ids, symbols)
+    surveillance = _surveillance(root, account_ids)
 
     sessions, session_ids, session_names = [], set(), set()
     for r in root.items("sessions"):
@@ -568,7 +586,29 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
     replication = _replication(root, network, source)
     root.done()
     return MarketConfig(instruments, members, accounts, sessions, security, network, durability, daemon,
-                        max_accounts, int(default_stp), risk, fees, source, schedule, replication, market_makers)
+                        max_accounts, int(default_stp), risk, fees, source, schedule, replication, market_makers,
+                        surveillance)
+
+
+def _surveillance(root: _Reader, account_ids: set) -> SurveillanceRules:
+    r = root.sub("surveillance")
+    pairs = r.get("related_accounts", list, [])
+    for n, pair in enumerate(pairs):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(a in account_ids for a in pair)
+                and pair[0] != pair[1]):
+            raise ConfigError(f"{r.key('related_accounts')}[{n}]", "must be a pair of two [[accounts]] ids")
+    count = lambda name, default, low, high, what: r.get(name, int, default, lambda v: low <= v <= high,  # noqa: E731
+                                                          f"must be {low}..{high} {what}")
+    rules = SurveillanceRules(
+        tuple(tuple(p) for p in pairs),
+        count("close_window_s", 600, 1, 86_400, "s"), count("close_move_bps", 100, 1, 10_000, "bps"),
+        count("layering_min_qty", 10_000, 1, MAX_HOLDING, "tonnes"), count("layering_window_s", 60, 1, 86_400, "s"),
+        count("otr_max", 50, 1, 10**9, "orders per trade"), count("otr_min_orders", 100, 1, 10**9, "orders"),
+        r.get("otr_exempt_market_makers", bool, True),
+        count("concentration_max_pct", 50, 1, 100, "%"),
+        count("concentration_min_volume", 100_000, 1, MAX_HOLDING, "tonnes"))
+    r.done()
+    return rules
 
 
 def _market_makers(root: _Reader, account_ids: set, symbols: dict) -> list:

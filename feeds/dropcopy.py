@@ -8,9 +8,16 @@ seller's accounts and orders, and the fees.
 
 Each engine batch with executions is one frame ``[b"X", rows]``, ``rows`` ``DROP_COPY_DTYPE``
 messages back to back; ``seq`` runs from 1 per ``epoch`` (the publisher's start) without gaps,
-so a subscriber sees a loss (and reads what it missed from the trade tape or the journal). A
-heartbeat ``[b"H", {"epoch", "seq"}]`` twice a second shows a lost tail and tells a new
-subscriber that its subscription is live.
+so a subscriber sees a loss (and reads what it missed from the trade tape or the journal).
+
+Market surveillance needs the orders too: each batch with order events is one frame
+``[b"E", rows]`` of ``DROP_COPY_EVENT_DTYPE``: every order's acceptance, reduction,
+replacement and cancellation with its account, and each instrument's phase changes and end of
+day (its statistics: the close). Its ``seq`` is numbered apart, from 1 per epoch. A subscriber
+asks for it (:class:`DropCopyClient` with ``events=True``); the executions alone stay as they were.
+
+A heartbeat ``[b"H", {"epoch", "seq", "events_seq"}]`` twice a second shows a lost tail and
+tells a new subscriber that its subscription is live.
 """
 from __future__ import annotations
 
@@ -19,13 +26,17 @@ import json
 import numpy as np
 import zmq
 
+from matching import EventKind
+
 from ._encode import drop_copy, drop_copy_layout
 
-__all__ = ["DROP_COPY_DTYPE", "DROP_COPY_FIELD_DOCS", "DROP_COPY_TOPIC", "DropCopy", "DropCopyClient",
-           "bind_drop_copy"]
+__all__ = ["DROP_COPY_DTYPE", "DROP_COPY_FIELD_DOCS", "DROP_COPY_TOPIC", "DROP_COPY_EVENT_DTYPE",
+           "DROP_COPY_EVENT_FIELD_DOCS", "EVENTS_TOPIC", "DropCopy", "DropCopyClient", "bind_drop_copy",
+           "drop_copy_rows", "drop_copy_event_rows"]
 
 DROP_COPY_TOPIC = b"X"
-HEARTBEAT = b"H"          # JSON {epoch, seq}, twice a second
+EVENTS_TOPIC = b"E"
+HEARTBEAT = b"H"          # JSON {epoch, seq, events_seq}, twice a second
 ZAP_DOMAIN = b"dropcopy"
 
 DROP_COPY_DTYPE = np.dtype(
@@ -72,6 +83,55 @@ DROP_COPY_FIELD_DOCS = {
 }
 
 
+DROP_COPY_EVENT_DTYPE = np.dtype(
+    [
+        ("epoch", "<i8"),            # as the executions'
+        ("seq", "<i8"),              # from 1 in each epoch, no gaps; numbered apart from the executions
+        ("engine_seq", "<i8"),       # the event's engine sequence number
+        ("cmd_seq", "<i8"),          # the command that caused it
+        ("ts", "<i8"),               # engine time, ns
+        ("order_id", "<i8"),         # order events
+        ("price", "<i8"),            # order events: its limit; DAILY_STATS: the close
+        ("qty", "<i8"),              # ACCEPTED: the order's quantity; CANCELLED, REDUCED: the quantity taken off
+        ("leaves", "<i8"),           # order events: what still rests after the event
+        ("value", "<i8"),            # INSTRUMENT_STATUS: the new status; DAILY_STATS: the previous close
+        ("account", "<i4"),          # order events; -1 on the others
+        ("instrument", "<i4"),
+        ("reason", "<u2"),           # CANCELLED: CancelReason; INSTRUMENT_STATUS: StatusCause
+        ("kind", "u1"),              # EventKind: ACCEPTED, CANCELLED, REDUCED, REPLACED, INSTRUMENT_STATUS, DAILY_STATS
+        ("side", "u1"),
+        ("order_type", "u1"),
+        ("tif", "u1"),
+    ],
+    align=True,
+)
+
+DROP_COPY_EVENT_FIELD_DOCS = {
+    "epoch": "the publisher's start (ns since 1970), as the executions'",
+    "seq": "event sequence number, from 1 in each epoch, no gaps (apart from the executions')",
+    "engine_seq": "the event's engine sequence number",
+    "cmd_seq": "the gateway sequence number of the command that caused it",
+    "ts": "engine time, ns since 1970",
+    "order_id": "order events: the engine order id",
+    "price": "order events: the order's limit (0 for a market order); DAILY_STATS: the close",
+    "qty": "ACCEPTED: the order's quantity; CANCELLED, REDUCED: the quantity taken off; REPLACED: the new quantity",
+    "leaves": "order events: the quantity still resting after the event",
+    "value": "INSTRUMENT_STATUS: the new InstrumentStatus; DAILY_STATS: the previous close",
+    "account": "order events: the order's account; -1 on the others",
+    "instrument": "instrument index",
+    "reason": "CANCELLED: CancelReason; INSTRUMENT_STATUS: StatusCause",
+    "kind": "EventKind: ACCEPTED, CANCELLED, REDUCED, REPLACED, INSTRUMENT_STATUS or DAILY_STATS",
+    "side": "order events: Side",
+    "order_type": "order events: OrderType",
+    "tif": "order events: TimeInForce",
+}
+
+_ORDER_KINDS = np.array([EventKind.ACCEPTED, EventKind.CANCELLED, EventKind.REDUCED, EventKind.REPLACED],
+                        dtype=np.uint8)
+_MARKET_KINDS = np.array([EventKind.INSTRUMENT_STATUS, EventKind.DAILY_STATS], dtype=np.uint8)
+_COPIED = ("cmd_seq", "ts", "price", "qty", "instrument", "reason", "kind")
+_ORDER_ONLY = ("order_id", "leaves", "account", "side", "order_type", "tif")
+
 
 def _check_build() -> None:
     size, offsets = drop_copy_layout()
@@ -88,6 +148,27 @@ def drop_copy_rows(events: np.ndarray, epoch: int = 0, first_seq: int = 1) -> np
     return drop_copy(events, DROP_COPY_DTYPE, epoch, first_seq)
 
 
+def drop_copy_event_rows(events: np.ndarray, epoch: int = 0, first_seq: int = 1) -> np.ndarray:
+    """The ``DROP_COPY_EVENT_DTYPE`` rows of a batch's order, phase and end-of-day events."""
+    kind = events["kind"]
+    order = np.isin(kind, _ORDER_KINDS)
+    picked = events[order | np.isin(kind, _MARKET_KINDS)]
+    out = np.zeros(len(picked), DROP_COPY_EVENT_DTYPE)
+    if not len(out):
+        return out
+    out["epoch"] = epoch
+    out["seq"] = np.arange(first_seq, first_seq + len(out))
+    out["engine_seq"] = picked["seq"]
+    for name in _COPIED:
+        out[name] = picked[name]
+    mine = order[order | np.isin(kind, _MARKET_KINDS)]
+    for name in _ORDER_ONLY:                 # other kinds hold other fields' bytes there: zero, -1
+        out[name] = np.where(mine, picked[name], -1 if name == "account" else 0)
+    market = ~mine
+    out["value"][market] = picked["value"][market]
+    return out
+
+
 class DropCopy:
     """Publishes each batch's executions on the authenticated drop-copy socket."""
 
@@ -95,9 +176,15 @@ class DropCopy:
         self.publisher = publisher
         self.epoch = epoch
         self.seq = 0
+        self.events_seq = 0
 
     def publish(self, events: np.ndarray) -> int:
-        """Send the batch's executions (nothing when there are none); return how many."""
+        """Send the batch's executions and its order and market events (nothing of a kind
+        there is none of); return how many executions."""
+        rows = drop_copy_event_rows(events, self.epoch, self.events_seq + 1)
+        if len(rows):
+            self.events_seq += len(rows)
+            self.publisher.send_multipart([EVENTS_TOPIC, rows.tobytes()])
         rows = drop_copy_rows(events, self.epoch, self.seq + 1)
         if not len(rows):
             return 0
@@ -106,9 +193,10 @@ class DropCopy:
         return len(rows)
 
     def heartbeat(self) -> None:
-        """Where the drop copy stands (JSON ``epoch``, ``seq``): a subscriber sees a lost tail,
-        and a new one knows its subscription is live."""
-        self.publisher.send_multipart([HEARTBEAT, json.dumps({"epoch": self.epoch, "seq": self.seq}).encode()])
+        """Where the drop copy stands (JSON ``epoch``, ``seq``, ``events_seq``): a subscriber
+        sees a lost tail, and a new one knows its subscription is live."""
+        self.publisher.send_multipart([HEARTBEAT, json.dumps({"epoch": self.epoch, "seq": self.seq,
+                                                              "events_seq": self.events_seq}).encode()])
 
 
 def bind_drop_copy(ctx: zmq.Context, host: str, port: int, server_public: bytes, server_secret: bytes,
@@ -146,10 +234,12 @@ class DropCopyClient:
         The daemon's CURVE public key.
     public, secret : bytes
         This subscriber's key pair; the public key must belong to a ``drop_copy`` session.
+    events : bool
+        Also subscribe to the order and market events: :meth:`receive` returns them.
     """
 
     def __init__(self, endpoint: str, server_public, public: bytes, secret: bytes,
-                 ctx: zmq.Context | None = None) -> None:
+                 ctx: zmq.Context | None = None, events: bool = False) -> None:
         self.ctx = ctx or zmq.Context.instance()
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.linger = 0
@@ -157,43 +247,67 @@ class DropCopyClient:
         self.sub.curve_publickey, self.sub.curve_secretkey = public, secret
         self.sub.setsockopt(zmq.SUBSCRIBE, DROP_COPY_TOPIC)
         self.sub.setsockopt(zmq.SUBSCRIBE, HEARTBEAT)
+        self.events_wanted = events
+        if events:
+            self.sub.setsockopt(zmq.SUBSCRIBE, EVENTS_TOPIC)
         self.sub.connect(endpoint)
         self.executions: list = []
         self.epoch = None
         self.seq = 0
+        self.events_seq = 0
         self.gaps = 0          # losses seen (a sequence jump within an epoch, or behind a heartbeat)
         self.heartbeats = 0
 
     def poll(self, timeout_ms: int = 0) -> np.ndarray:
         """The executions that arrived (waiting up to ``timeout_ms`` for the first frame)."""
-        got = []
+        return self.receive(timeout_ms)[0]
+
+    def receive(self, timeout_ms: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The executions and the events (with ``events=True``) that arrived, waiting up to
+        ``timeout_ms`` for the first frame. Within a batch its events come before its executions."""
+        got = {DROP_COPY_TOPIC: [], EVENTS_TOPIC: []}
         wait = timeout_ms
         while self.sub.poll(wait):
             wait = 0
             topic, payload = self.sub.recv_multipart()
             if topic == HEARTBEAT:
                 self.heartbeats += 1
-                beat = json.loads(payload)
-                if beat["epoch"] == self.epoch and beat["seq"] > self.seq:
-                    self.gaps += 1
-                    self.seq = beat["seq"]
-                elif beat["epoch"] != self.epoch:
-                    self.epoch, self.seq = beat["epoch"], beat["seq"]     # numbering from here on
+                self._beat(json.loads(payload))
                 continue
-            if topic != DROP_COPY_TOPIC or len(payload) % DROP_COPY_DTYPE.itemsize:
+            dtype = {DROP_COPY_TOPIC: DROP_COPY_DTYPE, EVENTS_TOPIC: DROP_COPY_EVENT_DTYPE}.get(topic)
+            if dtype is None or len(payload) % dtype.itemsize:
                 continue                       # not a drop-copy frame: ignore rather than misread
-            rows = np.frombuffer(payload, DROP_COPY_DTYPE)
-            if not len(rows):
-                continue
-            if rows["epoch"][0] != self.epoch:
-                self.epoch, self.seq = int(rows["epoch"][0]), int(rows["seq"][0]) - 1
-            if int(rows["seq"][0]) != self.seq + 1:
+            rows = np.frombuffer(payload, dtype)
+            if len(rows):
+                self._count(topic, rows)
+                got[topic].append(rows)
+        executions = np.concatenate(got[DROP_COPY_TOPIC]) if got[DROP_COPY_TOPIC] else np.zeros(0, DROP_COPY_DTYPE)
+        events = np.concatenate(got[EVENTS_TOPIC]) if got[EVENTS_TOPIC] else np.zeros(0, DROP_COPY_EVENT_DTYPE)
+        self.executions += list(executions)
+        return executions, events
+
+    def _beat(self, beat: dict) -> None:
+        if beat["epoch"] != self.epoch:                    # numbering from here on
+            self.epoch, self.seq, self.events_seq = beat["epoch"], beat["seq"], beat.get("events_seq", 0)
+            return
+        for name in ("seq", "events_seq") if self.events_wanted else ("seq",):
+            mine, seen = getattr(self, name), beat.get(name, 0)
+            if mine is None:
+                setattr(self, name, seen)
+            elif seen > mine:                              # a lost tail
                 self.gaps += 1
-            self.seq = int(rows["seq"][-1])
-            got.append(rows)
-        rows = np.concatenate(got) if got else np.zeros(0, DROP_COPY_DTYPE)
-        self.executions += list(rows)
-        return rows
+                setattr(self, name, seen)
+
+    def _count(self, topic: bytes, rows: np.ndarray) -> None:
+        """Follow the numbering of ``topic``; a jump is a loss. In a new epoch each topic's
+        numbering starts from its first frame (or heartbeat)."""
+        if rows["epoch"][0] != self.epoch:
+            self.epoch, self.seq, self.events_seq = int(rows["epoch"][0]), None, None
+        name = "seq" if topic == DROP_COPY_TOPIC else "events_seq"
+        mine = getattr(self, name)
+        if mine is not None and int(rows["seq"][0]) != mine + 1:
+            self.gaps += 1
+        setattr(self, name, int(rows["seq"][-1]))
 
     def close(self) -> None:
         self.sub.close(0)
