@@ -49,6 +49,8 @@ def _add_bench(commands) -> None:
     cli_gateway.add_bench_recovery(targets)
     from . import cli_feed
     cli_feed.add_bench_feeds(targets)
+    from . import cli_surveil
+    cli_surveil.add_bench_surveillance(targets)
     cli_bench.add_bench_compare(targets)
     engine = targets.add_parser(
         "engine", help="matching engine throughput and latency",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-SUITES = ("engine", "gateway", "recovery", "feeds")
+SUITES = ("engine", "gateway", "recovery", "feeds", "surveillance")
 # --quick: the engine workloads the engine targets are judged on
 _QUICK_WORKLOADS = ("broker_mix", "broker_deep", "exchange_core_mix", "exchange_core_mix_risk")
 
@@ -34,7 +34,7 @@ def run_all(quick: bool, suites=SUITES, log=None) -> dict:
 
     ``log(suite, message)`` hears each benchmark's progress lines.
     """
-    from bench import engine_bench, feeds_bench, gateway_bench, recovery_bench
+    from bench import engine_bench, feeds_bench, gateway_bench, recovery_bench, surveillance_bench
 
     log = log or (lambda suite, message: None)
     results: dict = {}
@@ -52,6 +52,9 @@ def run_all(quick: bool, suites=SUITES, log=None) -> dict:
             results[suite] = recovery_bench.run(quick=quick, repeat=1 if quick else 3, log=say)
         elif suite == "feeds":
             results[suite] = feeds_bench.run(quick=quick, log=say)
+        elif suite == "surveillance":
+            results[suite] = surveillance_bench.run(50_000 if quick else 200_000, 3 if quick else 5, log=say)
+            results[suite]["targets"] = [results[suite]["target"]]
         else:
             raise ValueError(f"unknown benchmark {suite!r}")
         results[suite]["seconds"] = round(time.perf_counter() - started, 1)
@@ -101,7 +104,11 @@ def summary_rows(results: dict) -> list[dict]:
             rows.append({"suite": "feeds", "what": f"{f['subscribers']} subscriber(s): published / delivered msgs/s",
                          "value": f"{f['published_per_s']:,.0f} / {f['delivered_per_s']:,.0f}", "goal": None,
                          "met": None})
-    for suite in ("gateway", "recovery", "feeds"):
+    sv = results.get("surveillance")
+    if sv:
+        rows.append({"suite": "surveillance", "what": "rules over the drop copy: commands/s",
+                     "value": _fmt(sv["surveillance_commands_per_s"]["median"]), "goal": None, "met": None})
+    for suite in ("gateway", "recovery", "feeds", "surveillance"):
         for t in (results.get(suite) or {}).get("targets", []):
             rows.append({"suite": suite, "what": t["target"].strip(), "value": _fmt(t["value"], t["goal"]),
                          "goal": _fmt(t["goal"], t["goal"]), "met": t["met"]})
@@ -124,7 +131,8 @@ def _bench_all(args) -> int:
     with Progress(SpinnerColumn(), TextColumn("{task.fields[suite]:<9}"), BarColumn(bar_width=24),
                   TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
         # each benchmark's progress lines, counted against what a run of it usually prints
-        expected = {"engine": 10 if args.all_quick else 40, "gateway": 18, "recovery": 6, "feeds": 14}
+        expected = {"engine": 10 if args.all_quick else 40, "gateway": 18, "recovery": 6, "feeds": 14,
+                    "surveillance": 3 if args.all_quick else 5}
         tasks = {s: bar.add_task("waiting", suite=s, total=expected[s], start=False) for s in suites}
 
         def log(suite: str, message: str) -> None:

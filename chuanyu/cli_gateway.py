@@ -255,7 +255,8 @@ _ADMIN_ARGS = {
     "cancel-all": ["--instrument", "--account", "--member", "--session"],
     "retention-floor": ["account", "instrument", "qty"], "position-limit": ["account", "instrument", "qty"],
     "obligation": ["account", "instrument", "qty"], "stp": ["account", "mode"],
-    "fee-rebate": ["account", "trade_type", "bps"], "end-of-day": ["instrument?"],
+    "fee-rebate": ["account", "trade_type", "bps"], "surrender": ["account", "instrument", "qty", "--against"],
+    "compliance": [], "end-of-day": ["instrument?"],
     "suspend": ["account"], "restore": ["account"], "sell-only": ["account"],
     "deposit": ["account", "amount"], "withdraw": ["account", "amount"],
     "credit": ["account", "instrument", "qty"], "debit": ["account", "instrument", "qty"],
@@ -272,12 +273,15 @@ _ADMIN_HELP = {
     "halt": "halt an instrument (without one: every instrument)",
     "resume": "resume trading an instrument (without one: every instrument)",
     "instrument": "change an instrument parameter: tick, lot, max_order_qty, reference_price, band_bps, "
-                  "block_band_bps, block_min_qty, min_close_volume",
+                  "block_band_bps, block_min_qty, min_close_volume, dynamic_band_bps, select_depth, select_fifo, "
+                  "cer_cap_bps",
     "cancel-all": "mass cancel by --instrument, --account, --member (all must match) or --session",
     "retention-floor": "units an account must keep (tonnes)", "position-limit": "most units an account may hold "
                                                                              "(tonnes; 0: no limit)",
     "obligation": "units an account must surrender (tonnes)",
     "stp": "an account's self-trade prevention: off, cancel_newest, cancel_oldest, cancel_both",
+    "surrender": "compliance: retire an account's units against its obligation (CERs: --against the allowance)",
+    "compliance": "every account's obligations: left (the shortfall now), surrendered, of it CERs, CER room",
     "fee-rebate": "basis points off the market's fee for an account on one trade type "
                   "(continuous, fixed, block, auction); 0 ends the rebate",
     "phase": "set an instrument's phase (an InstrumentStatus name)", "end-of-day": "run the end of day",
@@ -324,7 +328,11 @@ def _event_line(e: dict, symbols: list) -> str:
     # -1: cash or every instrument; an account's status and STP events carry 0
     if n >= 0 and (e["kind"] != "ACCOUNT_UPDATED" or e.get("qty")):
         parts.append(symbols[n] if n < len(symbols) else f"instrument {n}")
-    if e.get("parameter"):
+    if e["kind"] == "SURRENDERED":
+        against = e.get("against", 0)
+        parts.append(f"against {symbols[against] if 0 <= against < len(symbols) else against}, obligation left "
+                     f"{e.get('obligation_left', 0):,} t")
+    elif e.get("parameter"):
         parts.append(f"{e['parameter']} = {e.get('value', 0)}")
     elif e.get("trade_type"):
         parts.append(f"{e['trade_type'].lower()} fee rebate {e.get('value', 0)} bps")
@@ -359,6 +367,15 @@ def _admin(args) -> int:
         _print_status(reply["status"])
     elif args.op == "account":
         _print_account(reply["account"])
+    elif args.op == "compliance":
+        rows = reply["compliance"]
+        print(f"{'account':>8}  {'member':>6}  {'instrument':<12}{'left':>12}{'surrendered':>13}{'of it CERs':>12}"
+              f"{'CER room':>10}")
+        for r in rows:
+            print(f"{r['account']:>8}  {r['member']:>6}  {r['instrument']:<12}{r['obligation_left']:>12,}"
+                  f"{r['surrendered']:>13,}{r['cer_surrendered']:>12,}{r['cer_room']:>10,}")
+        if not rows:
+            print("no obligations")
     elif args.op in ("snapshot", "shutdown"):
         print(f"{args.op}: ok" + (f"; snapshot {reply['snapshot']}" if reply.get("snapshot") else ""))
     else:

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from .argtypes import number
-from .clikit import CliError, handler
+from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler
 
-__all__ = ["register"]
+__all__ = ["register", "add_bench_surveillance"]
 
 
 def register(commands) -> None:
@@ -82,19 +82,24 @@ def _live(args, config, state: Path, sinks) -> int:
         raise CliError(f"key pair {args.key!r} in {keys}: {exc}") from None
     ctx = zmq.Context()
     client = DropCopyClient(info["drop_copy"], info["server_public_key"], public, secret, ctx=ctx, events=True)
-    auth = None
+    auth = endpoint = None
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     try:
         if args.alerts_port is not None:
             sinks.publisher, endpoint, auth = bind_alerts(ctx, config, keys, args.alerts_port)
-        described = {"drop_copy": info["drop_copy"], "alerts": endpoint if auth else None,
+        described = {"drop_copy": info["drop_copy"], "alerts": endpoint,
                      "metrics": getattr(sinks, "metrics_port", None), "out": str(sinks.dir)}
-        (sinks.dir / "surveil.json").write_text(json.dumps(described, indent=2))
-        print(json.dumps(described), flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
         surveillance = for_config(config)
+        live = time.monotonic() + 10                # a heartbeat proves the subscription (the slow joiner)
+        while not client.heartbeats and time.monotonic() < live and not stopping:
+            executions, events = client.receive(100)
+            sinks.emit(surveillance.process(executions, events))
+        described["subscribed"] = bool(client.heartbeats)
+        (sinks.dir / "surveil.json").write_text(json.dumps(described, indent=2))
+        print(json.dumps(described), flush=True)
         run_live(surveillance, client, sinks,
                  lambda: bool(stopping) or (deadline is not None and time.monotonic() > deadline))
         print(json.dumps({"rows": surveillance.rows, "alerts": surveillance.alerts, "gaps": client.gaps,
@@ -107,3 +112,33 @@ def _live(args, config, state: Path, sinks) -> int:
             auth.stop()
         ctx.term()
     return 0
+
+
+def add_bench_surveillance(targets) -> None:
+    """Add ``bench surveillance`` under ``chuanyu bench``."""
+    p = targets.add_parser(
+        "surveillance", help="does market surveillance keep up with the daemon?",
+        description="Run a carbon-mix workload through the engine in batches of 1,024, turn each batch's events "
+                    "into the drop copy's rows and time the surveillance rules on them: commands/s of the "
+                    "engine and of surveillance, rounds with their spread. Target: surveillance reads at least "
+                    "the daemon's batched throughput.")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
+    p.add_argument("--commands", type=number(int, 10_240, what="an integer of at least 10,240"), default=200_000,
+                   metavar="N", help="commands per round (default 200,000)")
+    p.add_argument("--rounds", type=number(int, 1, 50, what="1..50"), default=5, metavar="N",
+                   help="rounds (default 5)")
+    add_no_fail(p)
+    p.set_defaults(handler=handler(_bench_surveillance))
+
+
+def _bench_surveillance(args) -> int:
+    import sys
+
+    from bench import surveillance_bench
+    from .cli_gateway import _report
+    check_json_target(args.json)
+    run = begin_bench(args.argv)
+    results = surveillance_bench.run(args.commands, args.rounds, log=lambda m: print(m, file=sys.stderr))
+    results["run"] = run.finish()
+    _report(args.json, surveillance_bench.table(results), results)
+    return bench_status([results["target"]], args.no_fail)

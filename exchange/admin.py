@@ -16,7 +16,8 @@ status                    -                  (the daemon's state: digest, journa
 account                   account            (cash and holdings: floors, limits, obligations)
 halt / resume             instrument (symbol or index; without it every instrument)
 instrument                instrument, parameter (tick, lot, max_order_qty, reference_price, band_bps,
-                          block_band_bps, block_min_qty, min_close_volume), value
+                          block_band_bps, block_min_qty, min_close_volume, dynamic_band_bps,
+                          select_depth, select_fifo, cer_cap_bps), value
 cancel_all                any of instrument, account, member (all must match), or session alone;
                           at least one: resting orders, listings and block quotes go (reason
                           OPERATOR; a session's orders by CANCEL each); auction bids stay
@@ -24,6 +25,9 @@ retention_floor           account, instrument, qty (units the account must keep)
 position_limit            account, instrument, qty (most units it may hold; 0: none)
 obligation                account, instrument, qty (units it must surrender)
 stp                       account, mode (OFF, CANCEL_NEWEST, CANCEL_OLDEST, CANCEL_BOTH)
+surrender                 account, instrument, qty, and for CERs against (the allowance whose obligation
+                          they meet): compliance, the units retired
+compliance                -                  (every account's obligations: left, surrendered, of it CERs)
 fee_rebate                account, trade_type (CONTINUOUS, FIXED, BLOCK, AUCTION), bps (basis points
                           off the market's fee on that trade type, both sides; 0 ends it)
 phase                     instrument, status (an InstrumentStatus name)
@@ -69,8 +73,8 @@ log = logging.getLogger("chuanyu.gateway")
 OPS = ("status", "account", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
        "withdraw", "credit", "debit", "block_window", "auction_open", "auction_eligible", "auction_close",
        "instrument", "cancel_all", "retention_floor", "position_limit", "obligation", "stp",
-       "fee_rebate", "snapshot", "shutdown")
-_READS = ("status", "account")          # answered from the state as it is: not commands, not logged
+       "fee_rebate", "surrender", "compliance", "snapshot", "shutdown")
+_READS = ("status", "account", "compliance")          # answered from the state as it is: not commands, not logged
 _BOUNDS = {"retention_floor": commands.set_retention_floor, "position_limit": commands.set_position_limit,
            "obligation": commands.set_obligation}
 # auction_open "rules" names -> matching.commands flag bits
@@ -108,6 +112,8 @@ def describe_events(events) -> list[dict]:
             d["cause"] = StatusCause(int(e["reason"])).name
         elif kind == EventKind.ACCOUNT_UPDATED and int(e["trade_type"]):       # a fee rebate
             d["trade_type"] = TradeType(int(e["trade_type"])).name
+        elif kind == EventKind.SURRENDERED:
+            d.update(against=int(e["value"]), obligation_left=int(e["leaves"]))
         elif kind == EventKind.INDICATIVE:          # the call's uncrossing as it stands
             d.update(price=int(e["price"]), surplus=int(e["leaves"]),
                      surplus_side=Side(int(e["side"])).name if int(e["side"]) else None)
@@ -116,6 +122,34 @@ def describe_events(events) -> list[dict]:
                 d[name] = int(e[name])
         out.append(d)
     return out
+
+
+def compliance(engine) -> list[dict]:
+    """Every account with an obligation, or a surrender, in an allowance: ``obligation_left``
+    (the shortfall if the deadline is now), ``surrendered`` and of it ``cer_surrendered``,
+    and the CERs it may still surrender there (``cer_room``)."""
+    rows = []
+    caps = {i.symbol: i.cer_cap_bps for i in engine.instruments}
+    meta = engine.export_meta()
+    accounts = sorted({a for a, *_ in meta.get("surrendered", [])} | _obliged(engine))
+    for a in accounts:
+        view, done = engine.account(a), engine.surrendered(a)
+        for symbol, h in view["holdings"].items():
+            units, cer = done.get(symbol, (0, 0))
+            if h["obligation"] or units:
+                base = h["obligation"] + units
+                rows.append({"account": a, "member": view["member"], "instrument": symbol,
+                             "obligation_left": h["obligation"], "surrendered": units, "cer_surrendered": cer,
+                             "cer_room": max(0, caps[symbol] * base // 10_000 - cer)})
+    return rows
+
+
+def _obliged(engine) -> set:
+    """Accounts with an obligation: read from the engine's snapshot sections."""
+    from matching._state import unpack_state
+    _, sections = unpack_state(engine.snapshot())
+    held = sections["holdings"]
+    return set(held["account"][held["obligation"] > 0].tolist())
 
 
 def _instrument(gw, value) -> int:
@@ -182,6 +216,11 @@ def _commands(gw, op: str, request: dict) -> np.ndarray:
     if op == "stp":
         concrete = [m.name for m in StpMode if m != StpMode.ACCOUNT_DEFAULT]
         return commands.set_account_stp(_int(request, "account"), _name(request, "mode", StpMode, concrete))
+    if op == "surrender":
+        units = _instrument(gw, request.get("instrument"))
+        against = request.get("against")
+        return commands.surrender(_int(request, "account"), units, _int(request, "qty"),
+                                  units if against is None else _instrument(gw, against))
     if op == "fee_rebate":
         return commands.set_fee_rebate(_int(request, "account"), _name(request, "trade_type", TradeType),
                                        _int(request, "bps"))
@@ -256,6 +295,8 @@ def handle(gw, identity: bytes, request: dict, key: str | None = None):
             if view is None:
                 raise ValueError(f"unknown account {request.get('account')}")
             return {"ok": True, "id": request_id, "account": view}
+        if op == "compliance":
+            return {"ok": True, "id": request_id, "compliance": compliance(gw.engine)}
         if op == "snapshot":              # written in the background; the reply once it is on disk
             gw.request_snapshot(identity, request_id)
             return None

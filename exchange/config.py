@@ -698,6 +698,7 @@ def _instrument(r: _Reader) -> Instrument:
         dynamic_band_bps=r.get("dynamic_band_bps", int, 0),
         select_depth=r.get("select_depth", int, 0),
         select_fifo=int(r.get("select_fifo", bool, False)),
+        cer_cap_bps=r.get("cer_cap_bps", int, 500),
         must_take_best=r.get("must_take_best", bool, True),
         listings_expire=r.get("listings_expire", bool, True),
     )
@@ -707,7 +708,8 @@ def _instrument(r: _Reader) -> Instrument:
     except ValueError as exc:
         text = str(exc)
         for name in ("symbol", "tick", "lot", "reference_price", "band_bps", "max_order_qty", "block_band_bps",
-                     "block_min_qty", "min_close_volume", "dynamic_band_bps", "select_depth", "select_fifo"):
+                     "block_min_qty", "min_close_volume", "dynamic_band_bps", "select_depth", "select_fifo",
+                     "cer_cap_bps"):
             if f"invalid {name}=" in text:
                 raise ConfigError(r.key(name), text) from None
         raise ConfigError(r.key("reference_price"), text) from None

@@ -83,9 +83,10 @@ def _account_rows(config, a) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def _account_drift(config, a, view: dict, stp: int, market_stp: int) -> list[Difference]:
+def _account_drift(config, a, view: dict, stp: int, market_stp: int, surrendered: dict) -> list[Difference]:
     """A configured account that exists: its fixed fields, STP mode (``stp``; without one
-    configured, the market's default ``market_stp``), floors, limits, obligations."""
+    configured, the market's default ``market_stp``), floors, limits, obligations (those
+    met by surrenders, ``surrendered``: ``{symbol: (units, cers)}``, count as they were)."""
     out = [Difference(f"accounts[{a.id}].{f}", int(getattr(a, f)), view[f], None)
            for f in _ACCOUNT_FIELDS if int(getattr(a, f)) != view[f]]
     want_stp = market_stp if a.stp is None else a.stp
@@ -97,8 +98,11 @@ def _account_drift(config, a, view: dict, stp: int, market_stp: int) -> list[Dif
         for n, ins in enumerate(config.instruments):
             held = view["holdings"].get(ins.symbol)       # None: an instrument listed by this same change
             want, have = configured.get(ins.symbol, 0), 0 if held is None else held[field]
-            if want != have:
-                out.append(Difference(f"accounts[{a.id}].{name}.{ins.symbol}", want, have, build(a.id, n, want)))
+            # an obligation is met by surrenders: what is left of it plus what was surrendered
+            done = surrendered.get(ins.symbol, (0, 0))[0] if name == "obligation" else 0
+            if want != have + done:
+                out.append(Difference(f"accounts[{a.id}].{name}.{ins.symbol}", want, have + done,
+                                      build(a.id, n, max(0, want - done))))
     return out
 
 
@@ -165,6 +169,6 @@ def drift(config, engine) -> list[Difference]:
             out.append(Difference(f"accounts[{a.id}]", "configured", "absent", _account_rows(config, a)))
         else:
             out.extend(_account_drift(config, a, view, account_stp.get(a.id, meta["default_stp"]),
-                                      meta["default_stp"]))
+                                      meta["default_stp"], engine.surrendered(a.id)))
     out.extend(_rebate_drift(config, meta))
     return out

@@ -58,6 +58,7 @@ cdef int64_t DEFAULT_MIN_CLOSE_VOLUME = _DEFAULTS["min_close_volume"]
 cdef int64_t DEFAULT_DYNAMIC_BAND_BPS = _DEFAULTS["dynamic_band_bps"]
 cdef int64_t DEFAULT_SELECT_DEPTH = _DEFAULTS["select_depth"]
 cdef uint8_t DEFAULT_SELECT_FIFO = _DEFAULTS["select_fifo"]
+cdef int64_t DEFAULT_CER_CAP_BPS = _DEFAULTS["cer_cap_bps"]
 
 cdef enum:
     INITIAL_ORDERS = 1024
@@ -362,6 +363,9 @@ cdef class Engine:
     cdef int64_t fee_bps[N_TRADE_TYPES][2]
     cdef readonly int64_t fees_collected, net_deposits
     cdef int64_t* net_credits
+    cdef int64_t* retired           # by instrument: units surrendered for compliance
+    cdef Surrender* surrenders      # by (account, allowance), in the order first surrendered
+    cdef int32_t n_surrenders, surrenders_cap
     cdef readonly int32_t max_accounts
     cdef readonly uint8_t default_stp
     cdef slot_t* index
@@ -411,6 +415,7 @@ cdef class Engine:
         self.holdings_cap = 16
         self.holdings = <Holding*>malloc(self.holdings_cap * (self.n_instruments + 1) * sizeof(Holding))
         self.net_credits = <int64_t*>malloc((self.n_instruments + 1) * sizeof(int64_t))
+        self.retired = <int64_t*>calloc(self.n_instruments + 1, sizeof(int64_t))
         self.index_bits = 11
         self.index_cap = 1 << self.index_bits
         self.index = <slot_t*>malloc(self.index_cap * sizeof(slot_t))
@@ -421,7 +426,8 @@ cdef class Engine:
         if (self.orders == NULL or self.levels == NULL or self.sides == NULL or self.params == NULL
                 or self.days == NULL or self.auctions == NULL
                 or self.accounts == NULL or self.index == NULL or self.events == NULL
-                or self.touched == NULL or self.holdings == NULL or self.net_credits == NULL):
+                or self.touched == NULL or self.holdings == NULL or self.net_credits == NULL
+                or self.retired == NULL):
             raise MemoryError()
         memset(self.net_credits, 0, (self.n_instruments + 1) * sizeof(int64_t))
         memset(self.index, 0xFF, self.index_cap * sizeof(slot_t))
@@ -450,6 +456,7 @@ cdef class Engine:
             self.params[i].dynamic_band_bps = d.dynamic_band_bps
             self.params[i].select_depth = d.select_depth
             self.params[i].select_fifo = d.select_fifo
+            self.params[i].cer_cap_bps = d.cer_cap_bps
             self.params[i].status = d.status
             self.params[i].t_plus_one = d.t_plus_one
             self.params[i].must_take_best = d.must_take_best
@@ -473,6 +480,8 @@ cdef class Engine:
         free(self.accounts)
         free(self.holdings)
         free(self.net_credits)
+        free(self.retired)
+        free(self.surrenders)
         free(self.index)
         if self.terms_pages != NULL:
             for i in range(self.n_terms_pages):
@@ -1831,6 +1840,8 @@ cdef class Engine:
             p.select_depth = v
         elif c.status == PARAM_SELECT_FIFO and 0 <= v <= 1:
             p.select_fifo = <uint8_t>v
+        elif c.status == PARAM_CER_CAP_BPS and 0 <= v <= 10000:
+            p.cer_cap_bps = v
         else:
             self._reject(REJ_BAD_PARAMETER)
             return
@@ -1893,6 +1904,7 @@ cdef class Engine:
         p.dynamic_band_bps = DEFAULT_DYNAMIC_BAND_BPS
         p.select_depth = DEFAULT_SELECT_DEPTH
         p.select_fifo = DEFAULT_SELECT_FIFO
+        p.cer_cap_bps = DEFAULT_CER_CAP_BPS
         self._recentre(n, DEFAULT_REFERENCE)
         self._instrument_event(EV_INSTRUMENT_ADDED, n, c.status)
 
@@ -1928,6 +1940,9 @@ cdef class Engine:
             p = grow(self.net_credits, m + 1, sizeof(int64_t))
         if p != NULL:
             self.net_credits = <int64_t*>p
+            p = grow(self.retired, m + 1, sizeof(int64_t))
+        if p != NULL:
+            self.retired = <int64_t*>p
             p = grow(self.holdings, <int64_t>self.holdings_cap * (m + 1), sizeof(Holding))
         if p == NULL:
             for i in range(2 * N_BOOKS):
@@ -1950,6 +1965,7 @@ cdef class Engine:
         memset(&self.days[n], 0, sizeof(Day))
         memset(&self.auctions[n], 0, sizeof(Auction))
         self.net_credits[n] = 0
+        self.retired[n] = 0
         self.n_instruments = m
         return 0
 
@@ -2232,6 +2248,87 @@ cdef class Engine:
         else:
             h.obligation = qty
         self._account_event(EV_ACCOUNT_UPDATED, self.cmd.instrument, 0, qty)
+
+    cdef Surrender* _surrender_record(self, int32_t account, int32_t instrument) noexcept nogil:
+        """The account's surrender record for the allowance, made (zero) if it has none; NULL
+        when out of memory. Surrenders are rare (an account's, once a compliance period): a
+        linear search."""
+        cdef int32_t i
+        cdef void* p
+        for i in range(self.n_surrenders):
+            if self.surrenders[i].account == account and self.surrenders[i].instrument == instrument:
+                return &self.surrenders[i]
+        if self.n_surrenders == self.surrenders_cap:
+            p = grow(self.surrenders, 2 * self.surrenders_cap + 8, sizeof(Surrender))
+            if p == NULL:
+                self.oom = True
+                return NULL
+            self.surrenders = <Surrender*>p
+            self.surrenders_cap = 2 * self.surrenders_cap + 8
+        i = self.n_surrenders
+        self.n_surrenders += 1
+        memset(&self.surrenders[i], 0, sizeof(Surrender))
+        self.surrenders[i].account = account
+        self.surrenders[i].instrument = instrument
+        return &self.surrenders[i]
+
+    cdef void _surrender(self) noexcept nogil:
+        """SURRENDER (see ``reference._surrender``)."""
+        cdef const Command* c = self.cmd
+        cdef Account* a = self._created_account()
+        cdef int64_t target = c.value, qty = c.qty, from_nt, done_units = 0, done_cer = 0
+        cdef Holding* h
+        cdef Holding* obliged
+        cdef Surrender* record
+        cdef bint cer
+        cdef int32_t i
+        cdef Event* e
+        if a == NULL or not self._instrument_ok(False):
+            return
+        if target < 0 or target >= self.n_instruments:
+            self._reject(REJ_UNKNOWN_INSTRUMENT)
+            return
+        cer = self.params[c.instrument].kind == KIND_CER
+        if self.params[target].kind != KIND_ALLOWANCE or (not cer and target != c.instrument):
+            self._reject(REJ_BAD_PARAMETER)
+            return
+        if qty <= 0 or qty > MAX_HOLDING:
+            self._reject(REJ_BAD_AMOUNT)
+            return
+        h = self._holding(c.account, c.instrument)
+        obliged = self._holding(c.account, <int32_t>target)
+        if qty > obliged.obligation:
+            self._reject(REJ_EXCEEDS_REMAINING)
+            return
+        for i in range(self.n_surrenders):
+            if self.surrenders[i].account == c.account and self.surrenders[i].instrument == target:
+                done_units = self.surrenders[i].units
+                done_cer = self.surrenders[i].cer
+        if cer and (done_cer + qty) * 10000 > self.params[target].cer_cap_bps * (obliged.obligation + done_units):
+            self._reject(REJ_CER_CAP)
+            return
+        if qty > h.non_tradable + h.available:
+            self._reject(REJ_INSUFFICIENT_HOLDINGS)
+            return
+        record = self._surrender_record(c.account, <int32_t>target)
+        if record == NULL:
+            return
+        from_nt = qty if qty < h.non_tradable else h.non_tradable
+        h.non_tradable -= from_nt
+        h.available -= qty - from_nt
+        obliged.obligation -= qty
+        record.units += qty
+        if cer:
+            record.cer += qty
+        self.net_credits[c.instrument] -= qty
+        self.retired[c.instrument] += qty
+        e = self._emit(EV_SURRENDERED)
+        if e != NULL:
+            e.account = c.account
+            e.instrument = c.instrument
+            e.qty = qty
+            e.value = target
+            e.leaves = obliged.obligation
 
     cdef void _release_t1(self) noexcept nogil:
         cdef int32_t first = self.cmd.instrument, last = self.cmd.instrument
@@ -2570,6 +2667,8 @@ cdef class Engine:
                 self._set_account_stp()
             elif self.cmd.type == CMD_SET_FEE_REBATE:
                 self._set_fee_rebate()
+            elif self.cmd.type == CMD_SURRENDER:
+                self._surrender()
             elif self.cmd.type == CMD_SET_INSTRUMENT_PARAMETER:
                 self._set_instrument_parameter()
             elif self.cmd.type == CMD_CANCEL_ALL:
@@ -2951,7 +3050,7 @@ cdef class Engine:
                                   band_bps=p.band_bps, block_band_bps=p.block_band_bps,
                                   block_min_qty=p.block_min, min_close_volume=p.min_close_volume,
                                   dynamic_band_bps=p.dynamic_band_bps, select_depth=p.select_depth,
-                                  select_fifo=p.select_fifo,
+                                  select_fifo=p.select_fifo, cer_cap_bps=p.cer_cap_bps,
                                   t_plus_one=bool(p.t_plus_one), must_take_best=bool(p.must_take_best),
                                   listings_expire=bool(p.listings_expire)))
         return out
@@ -3116,6 +3215,15 @@ cdef class Engine:
         return account_view((a.cash_available, a.cash_frozen, account, a.member, a.region, a.sector,
                              a.status), rows, self._sync_symbols())
 
+    def surrendered(self, int32_t account):
+        """What the account surrendered against each allowance's obligation: ``{symbol: (units,
+        of them CERs)}`` (see ``reference.ReferenceEngine.surrendered``)."""
+        cdef int32_t i
+        symbols = self._sync_symbols()
+        rows = sorted((self.surrenders[i].instrument, self.surrenders[i].units, self.surrenders[i].cer)
+                      for i in range(self.n_surrenders) if self.surrenders[i].account == account)
+        return {symbols[n]: (units, cer) for n, units, cer in rows}
+
     def export_meta(self):
         """The market-wide settings, instrument parameters and counters, as a snapshot's header
         carries them (a plain dict: JSON-ready)."""
@@ -3137,6 +3245,10 @@ cdef class Engine:
             "fees_collected": self.fees_collected,
             "net_deposits": self.net_deposits,
             "net_credits": [self.net_credits[n] for n in range(self.n_instruments)],
+            "retired": [self.retired[n] for n in range(self.n_instruments)],
+            "surrendered": sorted([self.surrenders[i].account, self.surrenders[i].instrument,
+                                   self.surrenders[i].units, self.surrenders[i].cer]
+                                  for i in range(self.n_surrenders)),
             "days": [[self.days[n].open, self.days[n].high, self.days[n].low,
                       [self.days[n].volume[t] for t in range(N_TRADE_TYPES)],
                       [self.days[n].amount[t] for t in range(N_TRADE_TYPES)], self.days[n].last]
@@ -3248,6 +3360,7 @@ cdef class Engine:
         cdef Order* o
         cdef Account* acct
         cdef HoldingRecord* hrow
+        cdef Surrender* record
         if holdings.shape[0] != accounts.shape[0] * self.n_instruments:
             raise ValueError("snapshot holdings do not match its accounts")
         for i in range(accounts.shape[0]):
@@ -3280,6 +3393,18 @@ cdef class Engine:
             raise ValueError("snapshot holds the wrong number of instrument totals")
         for i, total in enumerate(meta["net_credits"]):
             self.net_credits[i] = total
+        retired = meta.get("retired", [0] * self.n_instruments)   # snapshots from before compliance: none
+        if len(retired) != self.n_instruments or min(retired, default=0) < 0:
+            raise ValueError("snapshot holds invalid retired units")
+        for i, total in enumerate(retired):
+            self.retired[i] = total
+        for a, n, units, cer in meta.get("surrendered", []):
+            if not (0 <= a < self.max_accounts and 0 <= n < self.n_instruments and 0 <= cer <= units):
+                raise ValueError("snapshot holds an invalid surrender")
+            record = self._surrender_record(a, n)
+            if record == NULL:
+                raise MemoryError()
+            record.units, record.cer = units, cer
         if len(meta["days"]) != self.n_instruments or len(meta["block_window"]) != self.n_instruments:
             raise ValueError("snapshot holds the wrong number of instrument days")
         for i, (opening, high, low, volume, amount, *last) in enumerate(meta["days"]):
@@ -3569,7 +3694,8 @@ def _constants():
             "END_OF_DAY": CMD_END_OF_DAY, "AUCTION_OPEN": CMD_AUCTION_OPEN, "AUCTION_BID": CMD_AUCTION_BID,
             "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE,
             "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER, "CANCEL_ALL": CMD_CANCEL_ALL,
-            "ADD_INSTRUMENT": CMD_ADD_INSTRUMENT, "SET_FEE_REBATE": CMD_SET_FEE_REBATE},
+            "ADD_INSTRUMENT": CMD_ADD_INSTRUMENT, "SET_FEE_REBATE": CMD_SET_FEE_REBATE,
+            "SURRENDER": CMD_SURRENDER},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
@@ -3577,12 +3703,12 @@ def _constants():
                       "DAILY_STATS": EV_DAILY_STATS, "DAILY_VOLUME": EV_DAILY_VOLUME,
                       "BLOCK_WINDOW": EV_BLOCK_WINDOW, "AUCTION_RESULT": EV_AUCTION_RESULT,
                       "INSTRUMENT_PARAMETER": EV_INSTRUMENT_PARAMETER, "INSTRUMENT_ADDED": EV_INSTRUMENT_ADDED,
-                      "INDICATIVE": EV_INDICATIVE},
+                      "INDICATIVE": EV_INDICATIVE, "SURRENDERED": EV_SURRENDERED},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
             "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,
             "RETENTION_FLOOR": REJ_RETENTION_FLOOR, "ACCOUNT_SUSPENDED": REJ_ACCOUNT_SUSPENDED,
-            "ACCOUNT_SELL_ONLY": REJ_ACCOUNT_SELL_ONLY, "POSITION_LIMIT": REJ_POSITION_LIMIT,
+            "ACCOUNT_SELL_ONLY": REJ_ACCOUNT_SELL_ONLY, "POSITION_LIMIT": REJ_POSITION_LIMIT, "CER_CAP": REJ_CER_CAP,
             "UNKNOWN_INSTRUMENT": REJ_UNKNOWN_INSTRUMENT, "INSTRUMENT_HALTED": REJ_INSTRUMENT_HALTED,
             "BAD_SIDE": REJ_BAD_SIDE, "BAD_ORDER_TYPE": REJ_BAD_ORDER_TYPE,
             "BAD_TIME_IN_FORCE": REJ_BAD_TIME_IN_FORCE, "BAD_STP_MODE": REJ_BAD_STP_MODE,
@@ -3616,7 +3742,7 @@ def _constants():
                                 "BLOCK_BAND_BPS": PARAM_BLOCK_BAND_BPS, "BLOCK_MIN_QTY": PARAM_BLOCK_MIN_QTY,
                                 "MIN_CLOSE_VOLUME": PARAM_MIN_CLOSE_VOLUME,
                                 "DYNAMIC_BAND_BPS": PARAM_DYNAMIC_BAND_BPS, "SELECT_DEPTH": PARAM_SELECT_DEPTH,
-                                "SELECT_FIFO": PARAM_SELECT_FIFO},
+                                "SELECT_FIFO": PARAM_SELECT_FIFO, "CER_CAP_BPS": PARAM_CER_CAP_BPS},
         "AccountStatus": {"ACTIVE": ACCT_ACTIVE, "SELL_ONLY": ACCT_SELL_ONLY, "SUSPENDED": ACCT_SUSPENDED},
         "Region": {"SC": REGION_SC, "CQ": REGION_CQ},
         "InstrumentKind": {"ALLOWANCE": KIND_ALLOWANCE, "CER": KIND_CER},

@@ -68,6 +68,7 @@ cdef enum:
     CMD_CANCEL_ALL = 41
     CMD_ADD_INSTRUMENT = 42
     CMD_SET_FEE_REBATE = 43
+    CMD_SURRENDER = 44
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -86,6 +87,7 @@ cdef enum:
     EV_INSTRUMENT_PARAMETER = 15
     EV_INSTRUMENT_ADDED = 16
     EV_INDICATIVE = 17
+    EV_SURRENDERED = 18
 
     REJ_UNKNOWN_COMMAND = 1001
     # 1002-1018: raised by the gateway, listed in matching.codes.Reject, never by the engine
@@ -96,6 +98,7 @@ cdef enum:
     REJ_ACCOUNT_SUSPENDED = 2005
     REJ_ACCOUNT_SELL_ONLY = 2006
     REJ_POSITION_LIMIT = 2007
+    REJ_CER_CAP = 2008
     REJ_UNKNOWN_INSTRUMENT = 3001
     REJ_INSTRUMENT_HALTED = 3002
     REJ_BAD_SIDE = 3003
@@ -174,6 +177,7 @@ cdef enum:
     PARAM_DYNAMIC_BAND_BPS = 9
     PARAM_SELECT_DEPTH = 10
     PARAM_SELECT_FIFO = 11
+    PARAM_CER_CAP_BPS = 12
     MAX_SELECT_DEPTH = 100
 
     CAUSE_VOLATILITY = 1
@@ -398,6 +402,7 @@ ctypedef struct InstrumentParams:
     char symbol[SYMBOL_BYTES]   # UTF-8, NUL-padded
     uint8_t kind                # InstrumentKind
     uint8_t region              # Region
+    int64_t cer_cap_bps         # compliance: the share of an obligation in it CERs may meet
     int64_t year
 
 # An instrument's trading day so far; volume and amount are indexed by trade type.
@@ -456,6 +461,13 @@ ctypedef struct Account:
     uint8_t status
     uint8_t stp             # its default STP mode, 0 = the engine default
     uint16_t rebate_bps[N_TRADE_TYPES]   # basis points off the market's fee, by trade type
+
+# What one account surrendered against its obligation in one allowance (compliance).
+ctypedef struct Surrender:
+    int64_t units
+    int64_t cer                 # of them CERs (held to the allowance's cer_cap_bps)
+    int32_t account
+    int32_t instrument          # the allowance
 
 # An instrument's auction: the open one (when active) and the primary volume still to roll over.
 ctypedef struct Auction:

@@ -84,6 +84,8 @@ class CommandType(IntEnum):
     CANCEL_ALL = 41              # mass cancel: instrument (-1: all), account (-1: any), member (-1: any)
     ADD_INSTRUMENT = 42          # list a new instrument: see matching.commands.add_instrument for the fields
     SET_FEE_REBATE = 43          # account; status: the TradeType; value: basis points off the market's fee
+    SURRENDER = 44               # account; instrument: the units; qty; value: the allowance instrument whose
+                                 # obligation they meet (CERs up to its cer_cap_bps of the obligation)
 
 
 class EventKind(IntEnum):
@@ -106,6 +108,8 @@ class EventKind(IntEnum):
     INSTRUMENT_ADDED = 16        # instrument: the new instrument's index; value: its InstrumentStatus
     INDICATIVE = 17              # call auction: price and qty the book would uncross at now (0, 0:
                                  # it would not), leaves: the surplus, side: the surplus side (0: none)
+    SURRENDERED = 18             # compliance: account, instrument (the units, retired), qty, value (the
+                                 # obligation's instrument), leaves (its obligation left)
 
 
 class Reject(IntEnum):
@@ -141,6 +145,7 @@ class Reject(IntEnum):
     ACCOUNT_SUSPENDED = 2005
     ACCOUNT_SELL_ONLY = 2006
     POSITION_LIMIT = 2007
+    CER_CAP = 2008                     # surrendering CERs past the instrument's cer_cap_bps of the obligation
     # 3xxx matching
     UNKNOWN_INSTRUMENT = 3001
     INSTRUMENT_HALTED = 3002
@@ -213,6 +218,7 @@ class InstrumentParameter(IntEnum):
     SELECT_DEPTH = 10       # 0: continuous orders match (AUTO_MATCH); 1..100: TAKER_SELECT, orders
                             # rest unmatched and a taker takes one within this many best levels
     SELECT_FIFO = 11        # taker-select: 1, only the first order at a level may be taken; 0, any
+    CER_CAP_BPS = 12        # compliance: the share of an obligation in this allowance CERs may meet, bps
 
 
 class CancelReason(IntEnum):

@@ -16,7 +16,7 @@ from .instrument import decode_symbol, encode_symbol
 
 __all__ = [
     "command", "new_order", "cancel", "reduce", "replace", "set_instrument_status",
-    "set_account_stp", "set_fee_rebate", "expire_day_orders", "create_account", "set_account_status", "deposit",
+    "set_account_stp", "set_fee_rebate", "surrender", "expire_day_orders", "create_account", "set_account_status", "deposit",
     "withdraw", "credit_holdings", "debit_holdings", "set_retention_floor", "set_position_limit",
     "release_t1", "list_fixed", "take_fixed", "block_quote", "block_accept", "set_block_window",
     "end_of_day", "auction_open", "auction_bid", "auction_eligible", "auction_close",
@@ -56,6 +56,7 @@ PARAMETER_FIELDS = {
     InstrumentParameter.DYNAMIC_BAND_BPS: "dynamic_band_bps",
     InstrumentParameter.SELECT_DEPTH: "select_depth",
     InstrumentParameter.SELECT_FIFO: "select_fifo",
+    InstrumentParameter.CER_CAP_BPS: "cer_cap_bps",
 }
 # The order parameters are set in: the tick last, once the reference and the band it rounds
 # are in place (every SET_INSTRUMENT_PARAMETER must leave a band that holds a price)
@@ -63,7 +64,7 @@ PARAMETER_ORDER = (InstrumentParameter.REFERENCE_PRICE, InstrumentParameter.BAND
                    InstrumentParameter.BLOCK_BAND_BPS, InstrumentParameter.LOT, InstrumentParameter.MAX_ORDER_QTY,
                    InstrumentParameter.BLOCK_MIN_QTY, InstrumentParameter.MIN_CLOSE_VOLUME,
                    InstrumentParameter.DYNAMIC_BAND_BPS, InstrumentParameter.SELECT_DEPTH,
-                   InstrumentParameter.SELECT_FIFO, InstrumentParameter.TICK)
+                   InstrumentParameter.SELECT_FIFO, InstrumentParameter.CER_CAP_BPS, InstrumentParameter.TICK)
 
 
 def command(type: int, **fields) -> np.ndarray:
@@ -122,6 +123,14 @@ def set_account_stp(account: int, mode: int, ts: int = 0, seq: int = 0) -> np.nd
 def set_fee_rebate(account: int, trade_type: int, bps: int, ts: int = 0, seq: int = 0) -> np.ndarray:
     """``account`` pays ``bps`` less than the market's fee on trades of ``trade_type``."""
     return command(CommandType.SET_FEE_REBATE, account=account, status=trade_type, value=bps, ts=ts, seq=seq)
+
+
+def surrender(account: int, instrument: int, qty: int, obligation: int | None = None, ts: int = 0,
+              seq: int = 0) -> np.ndarray:
+    """Retire ``qty`` units of ``instrument`` against the account's obligation in the allowance
+    ``obligation`` (default: ``instrument`` itself; CERs name the allowance they offset)."""
+    return command(CommandType.SURRENDER, account=account, instrument=instrument, qty=qty,
+                   value=instrument if obligation is None else obligation, ts=ts, seq=seq)
 
 
 def expire_day_orders(instrument: int, ts: int = 0, seq: int = 0) -> np.ndarray:

@@ -91,6 +91,7 @@ class Instrument:
     dynamic_band_bps: int = 0             # a trade this far from the last price interrupts (0: off)
     select_depth: int = 0                 # 0: orders match; N: taker-select within the best N levels
     select_fifo: int = 0                  # taker-select: 1, only a level's first order may be taken
+    cer_cap_bps: int = 500                # compliance: CERs may meet this share of an obligation in it
     must_take_best: bool = True           # only the best-priced listing may be taken
     listings_expire: bool = True          # fixed-price listings expire at the end of the day
     band: tuple[int, int] = field(init=False, repr=False)
@@ -113,6 +114,7 @@ class Instrument:
             ("dynamic_band_bps", 0 <= self.dynamic_band_bps <= 10000),
             ("select_depth", 0 <= self.select_depth <= MAX_SELECT_DEPTH),
             ("select_fifo", self.select_fifo in (0, 1)),
+            ("cer_cap_bps", 0 <= self.cer_cap_bps <= 10000),
         ]
         for name, ok in checks:
             if not ok:

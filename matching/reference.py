@@ -174,6 +174,7 @@ _PARAMETERS = {
     InstrumentParameter.DYNAMIC_BAND_BPS: ("dynamic_band_bps", 0, 10000),
     InstrumentParameter.SELECT_DEPTH: ("select_depth", 0, MAX_SELECT_DEPTH),
     InstrumentParameter.SELECT_FIFO: ("select_fifo", 0, 1),
+    InstrumentParameter.CER_CAP_BPS: ("cer_cap_bps", 0, 10000),
 }
 
 
@@ -364,6 +365,8 @@ class ReferenceEngine:
         self.fees_collected = 0
         self.net_deposits = 0
         self.net_credits = [0] * len(self.instruments)
+        self.retired = [0] * len(self.instruments)         # units surrendered for compliance, by instrument
+        self._surrendered: dict[tuple[int, int], list[int]] = {}   # (account, allowance) -> [units, of them CERs]
         self._books = [tuple(_Book() for _ in _BOOKS) for _ in self.instruments]
         self._days = [_Day() for _ in self.instruments]
         self._block_window = [False] * len(self.instruments)
@@ -382,6 +385,7 @@ class ReferenceEngine:
             CommandType.SET_INSTRUMENT_STATUS: self._set_instrument_status,
             CommandType.SET_ACCOUNT_STP: self._set_account_stp,
             CommandType.SET_FEE_REBATE: self._set_fee_rebate,
+            CommandType.SURRENDER: self._surrender,
             CommandType.SET_INSTRUMENT_PARAMETER: self._set_instrument_parameter,
             CommandType.CANCEL_ALL: self._cancel_all,
             CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
@@ -564,6 +568,8 @@ class ReferenceEngine:
             "fees_collected": self.fees_collected,
             "net_deposits": self.net_deposits,
             "net_credits": self.net_credits,
+            "retired": self.retired,
+            "surrendered": sorted([a, n, units, cer] for (a, n), (units, cer) in self._surrendered.items()),
             "days": [[d.open, d.high, d.low, d.volume, d.amount, d.last] for d in self._days],
             "block_window": [int(w) for w in self._block_window],
             "rollover": self._rollover,
@@ -620,6 +626,9 @@ class ReferenceEngine:
         engine.fees_collected = meta["fees_collected"]
         engine.net_deposits = meta["net_deposits"]
         engine.net_credits = list(meta["net_credits"])
+        # snapshots from before the compliance cycle have no surrenders
+        engine.retired = list(meta.get("retired", [0] * len(engine.instruments)))
+        engine._surrendered = {(int(a), int(n)): [int(u), int(c)] for a, n, u, c in meta.get("surrendered", [])}
         for row in sections["accounts"]:
             a = int(row["account"])
             engine._accounts[a] = _Account(a, int(row["member"]), int(row["region"]), int(row["sector"]),
@@ -1411,6 +1420,7 @@ class ReferenceEngine:
                                            listings_expire=bool(flags & build.FLAG_LISTINGS_EXPIRE)))
         self._index[symbol] = n
         self.net_credits.append(0)
+        self.retired.append(0)
         self._books.append(tuple(_Book() for _ in _BOOKS))
         self._days.append(_Day())
         self._block_window.append(False)
@@ -1627,6 +1637,50 @@ class ReferenceEngine:
         else:
             h.obligation = qty
         self._emit(cmd, EventKind.ACCOUNT_UPDATED, account=a.account, instrument=n_ins, qty=qty)
+
+    def _surrender(self, cmd) -> None:
+        """SURRENDER: ``qty`` units of ``instrument`` retired against the account's obligation in
+        the allowance ``value``. Allowances meet their own instrument's obligation; CERs any
+        allowance's, up to its ``cer_cap_bps`` of the obligation (what is left plus what was
+        surrendered). Units come from the non-tradable ones first, then the available ones
+        (frozen and locked units stay); they leave the market for good (``retired``). A
+        retention floor stays as the operator set it (a new compliance period sets new ones)."""
+        a = self._account_arg(cmd)
+        n_ins = None if a is None else self._instrument_arg(cmd)
+        if n_ins is None:
+            return
+        target, qty = int(cmd["value"]), int(cmd["qty"])
+        if not 0 <= target < len(self.instruments):
+            return self._reject(cmd, Reject.UNKNOWN_INSTRUMENT)
+        units, owed = self.instruments[n_ins], self.instruments[target]
+        cer = units.kind == InstrumentKind.CER
+        if owed.kind != InstrumentKind.ALLOWANCE or (not cer and target != n_ins):
+            return self._reject(cmd, Reject.BAD_PARAMETER)
+        if not 0 < qty <= MAX_HOLDING:
+            return self._reject(cmd, Reject.BAD_AMOUNT)
+        h, obliged = a.holdings[n_ins], a.holdings[target]
+        if qty > obliged.obligation:
+            return self._reject(cmd, Reject.EXCEEDS_REMAINING)
+        done = self._surrendered.get((a.account, target), [0, 0])
+        if cer and (done[1] + qty) * 10000 > owed.cer_cap_bps * (obliged.obligation + done[0]):
+            return self._reject(cmd, Reject.CER_CAP)
+        if qty > h.non_tradable + h.available:
+            return self._reject(cmd, Reject.INSUFFICIENT_HOLDINGS)
+        from_nt = min(qty, h.non_tradable)
+        h.non_tradable -= from_nt
+        h.available -= qty - from_nt
+        obliged.obligation -= qty
+        self._surrendered[a.account, target] = [done[0] + qty, done[1] + (qty if cer else 0)]
+        self.net_credits[n_ins] -= qty
+        self.retired[n_ins] += qty
+        self._emit(cmd, EventKind.SURRENDERED, account=a.account, instrument=n_ins, qty=qty, value=target,
+                   leaves=obliged.obligation)
+
+    def surrendered(self, account: int) -> dict:
+        """What the account surrendered against each allowance's obligation: ``{symbol: (units,
+        of them CERs)}`` (allowances it surrendered against only)."""
+        return {self.instruments[n].symbol: tuple(v) for (a, n), v in sorted(self._surrendered.items())
+                if a == account}
 
     def _release_t1(self, cmd) -> None:
         which = self._instruments_arg(cmd)

@@ -87,10 +87,10 @@ class Surveillance:
         self.alerts = 0
         self.counts = {kind: 0 for kind in ALERT_KINDS}
         self.rows = 0                                   # executions and events read
-        self._trades: dict[int, list] = defaultdict(list)      # instrument -> the day's execution rows
+        self._trades: list[np.ndarray] = []            # executions not yet in a closed day, every instrument
         self._status: dict[int, int] = {}
         self._trading_ended: dict[int, int] = {}        # instrument -> when continuous trading last ended
-        self._orders: dict[tuple, int] = defaultdict(int)      # (account, instrument) -> entries today
+        self._entries = np.zeros((0, len(self.symbols)), dtype=np.int64)   # account x instrument -> entries today
         self._large: dict[int, list] = {}              # order id -> a large order (see _events)
         self._fills: dict[tuple, deque] = defaultdict(deque)   # (account, instrument, side) -> recent fills
 
@@ -102,8 +102,7 @@ class Surveillance:
         if len(events):
             self._enter(events)
         if len(executions):
-            for n in np.unique(executions["instrument"]).tolist():
-                self._trades[n].append(executions[executions["instrument"] == n])
+            self._trades.append(executions)
             self._note_fills(executions)
         if len(events):
             alerts += self._events(events)
@@ -174,10 +173,14 @@ class Surveillance:
         kind = ev["kind"]
         entries = (kind == _ACCEPTED) | (kind == _REPLACED)
         if entries.any():
-            keys, counts = np.unique(ev["account"][entries].astype(np.int64) << 32
-                                     | ev["instrument"][entries].astype(np.int64), return_counts=True)
-            for key, count in zip(keys.tolist(), counts.tolist()):
-                self._orders[key >> 32, key & 0xFFFFFFFF] += count
+            accounts, instruments = ev["account"][entries], ev["instrument"][entries]
+            top, wide = int(accounts.max()) + 1, int(instruments.max()) + 1
+            if top > self._entries.shape[0] or wide > self._entries.shape[1]:
+                grown = np.zeros((max(top, 2 * self._entries.shape[0]), max(wide, self._entries.shape[1])),
+                                 dtype=np.int64)
+                grown[:self._entries.shape[0], :self._entries.shape[1]] = self._entries
+                self._entries = grown
+            np.add.at(self._entries, (accounts, instruments), 1)
         for row in ev[(kind == _ACCEPTED) & (ev["qty"] >= self.rules.layering_min_qty)]:
             # account, instrument, side, qty, price, entered, engine seq, still open
             self._large[int(row["order_id"])] = [int(row["account"]), int(row["instrument"]), int(row["side"]),
@@ -187,7 +190,10 @@ class Surveillance:
     def _events(self, ev: np.ndarray) -> list[dict]:
         out = []
         kind = ev["kind"]
-        notable = (kind == _CANCELLED) | (kind == _STATUS) | (kind == _STATS) | (kind == _REPLACED)
+        notable = (kind == _STATUS) | (kind == _STATS)
+        if self._large:                # only large orders' cancels and replacements matter, and they are few
+            large = np.fromiter(self._large, dtype=np.int64, count=len(self._large))
+            notable |= ((kind == _CANCELLED) | (kind == _REPLACED)) & np.isin(ev["order_id"], large)
         for row in ev[notable]:
             k, n = int(row["kind"]), int(row["instrument"])
             if k == _CANCELLED or k == _REPLACED:
@@ -225,13 +231,13 @@ class Surveillance:
     # ------------------------------------------------------------------ at the end of day
     def _end_of_day(self, stats) -> list[dict]:
         n, ts, seq = int(stats["instrument"]), int(stats["ts"]), int(stats["engine_seq"])
-        parts = self._trades.pop(n, [])
-        day = np.concatenate(parts) if parts else None
-        if day is not None:
-            later = day["engine_seq"] > seq                  # after the close, in the same batch: tomorrow's
-            if later.any():
-                self._trades[n] = [day[later]]
-                day = day[~later]
+        day = None
+        if self._trades:
+            every = np.concatenate(self._trades) if len(self._trades) > 1 else self._trades[0]
+            # after the close, in the same batch: tomorrow's
+            closed = (every["instrument"] == n) & (every["engine_seq"] < seq)
+            day = every[closed]
+            self._trades = [every[~closed]] if not closed.all() else []
         out = []
         if day is not None and len(day):
             end = self._trading_ended.get(n, ts)
@@ -239,8 +245,8 @@ class Surveillance:
             out += self._concentration(n, day, ts)
         out += self._order_to_trade(n, day, ts)
         self._trading_ended.pop(n, None)
-        for key in [k for k in self._orders if k[1] == n]:
-            del self._orders[key]
+        if n < self._entries.shape[1]:
+            self._entries[:, n] = 0
         return out
 
     def _marking_the_close(self, n: int, day: np.ndarray, end: int, close: int, previous: int) -> list[dict]:
@@ -292,9 +298,9 @@ class Surveillance:
 
     def _order_to_trade(self, n: int, day, ts: int) -> list[dict]:
         out = []
-        for (account, instrument), orders in sorted(self._orders.items()):
-            if instrument != n or orders < self.rules.otr_min_orders:
-                continue
+        column = self._entries[:, n] if n < self._entries.shape[1] else np.zeros(0, dtype=np.int64)
+        for account in np.flatnonzero(column >= self.rules.otr_min_orders).tolist():
+            orders = int(column[account])
             if account in self.makers and self.rules.otr_exempt_market_makers:
                 continue
             mine = day[(day["buy_account"] == account) | (day["sell_account"] == account)] if day is not None else ()

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from feeds.dropcopy import DROP_COPY_DTYPE, DROP_COPY_FIELD_DOCS, DROP_COPY_TOPIC
+from feeds.dropcopy import DROP_COPY_EVENT_DTYPE, DROP_COPY_EVENT_FIELD_DOCS, EVENTS_TOPIC
 from feeds.dropcopy import HEARTBEAT as DROP_COPY_HEARTBEAT
 from feeds.encoder import FeedEncoder
 from feeds.messages import CHANNEL, FEED_DTYPE, FEED_FIELD_DOCS, FeedType
@@ -166,8 +167,16 @@ def _feeds() -> dict[str, str]:
     drop = "\n".join([
         f"One frame per engine batch with executions: `[{DROP_COPY_TOPIC.decode()!r}, messages]` "
         "(the layout below, back to back); "
-        f"a heartbeat `[{DROP_COPY_HEARTBEAT.decode()!r}, JSON {{\"epoch\", \"seq\"}}]` twice a second.", "",
-        _feed_layout("DROP_COPY", DROP_COPY_DTYPE, DROP_COPY_FIELD_DOCS, "Every execution, with both accounts.")])
+        f"one frame per engine batch with order or market events: `[{EVENTS_TOPIC.decode()!r}, messages]`, "
+        "numbered apart (subscribe to that topic to get them; the batch's events frame comes before its "
+        "executions frame); "
+        f"a heartbeat `[{DROP_COPY_HEARTBEAT.decode()!r}, JSON {{\"epoch\", \"seq\", \"events_seq\"}}]` twice a "
+        "second.", "",
+        _feed_layout("DROP_COPY", DROP_COPY_DTYPE, DROP_COPY_FIELD_DOCS, "Every execution, with both accounts."),
+        "",
+        _feed_layout("DROP_COPY_EVENT", DROP_COPY_EVENT_DTYPE, DROP_COPY_EVENT_FIELD_DOCS,
+                     "Every order's acceptance, reduction, replacement and cancellation with its account; "
+                     "each phase change and end of day.")])
     return {"feed-types": "\n".join(types) + "\n", "feed-layout": _feed_layout(
         "FEED", FEED_DTYPE, FEED_FIELD_DOCS, "Every public message; `msg_type` says which fields are used "
         "(unused ones are zero)."), "feed-enums": enums, "feed-example": example + "\n", "drop-copy": drop}
@@ -546,6 +555,8 @@ def schema() -> dict:
             "FEED": {"size": FEED_DTYPE.itemsize, "fields": _layout_fields(FEED_DTYPE, FEED_FIELD_DOCS)},
             "DROP_COPY": {"size": DROP_COPY_DTYPE.itemsize,
                           "fields": _layout_fields(DROP_COPY_DTYPE, DROP_COPY_FIELD_DOCS)},
+            "DROP_COPY_EVENT": {"size": DROP_COPY_EVENT_DTYPE.itemsize,
+                                "fields": _layout_fields(DROP_COPY_EVENT_DTYPE, DROP_COPY_EVENT_FIELD_DOCS)},
         },
     }
 

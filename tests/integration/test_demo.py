@@ -92,6 +92,21 @@ def test_the_demo_trades_every_type_and_ends_with_the_report(seed7):
     assert list(state.glob("snapshot-*.bin"))
 
 
+def test_surveillance_over_the_demo_days_journal_raises_no_alert(seed7, tmp_path):
+    """A clean day: the demo's firms trade as their roles say and nobody abuses the market, so a
+    back-test of its journal with the default thresholds raises nothing (the false-positive
+    count on a 240-minute demo day: zero)."""
+    state, _, _ = seed7
+    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "surveil", "--journal", str(state), "--config",
+                          str(state / "demo-market.toml"), "--out", str(tmp_path / "alerts")],
+                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+    totals = json.loads(run.stdout.splitlines()[-1])
+    assert totals["executions"] > 300 and totals["events"] > 500      # it read the whole day
+    assert totals["alerts"] == 0, totals["by_kind"]
+    assert not list((tmp_path / "alerts").glob("alerts-*.jsonl"))
+
+
 def test_the_dashboard_and_its_report_fit_80_columns_and_24_rows(tmp_path):
     """Issue 14, item 9: at 80x24 the dashboard overflowed and the end-of-day table collapsed
     into "SCE… 49.…". Without a terminal, rich takes the size from COLUMNS and LINES and the

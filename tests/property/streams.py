@@ -160,7 +160,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
     elif kind < 95:
         row["type"] = CommandType.SET_INSTRUMENT_PARAMETER
         row["instrument"] = instrument if draw(st.integers(0, 10)) else draw(st.sampled_from([-1, 7]))
-        row["status"] = draw(st.sampled_from(list(range(13))))
+        row["status"] = draw(st.sampled_from(list(range(14))))
         row["value"] = draw(st.sampled_from(PARAMETER_VALUES))
     elif kind < 97:
         row["type"] = draw(st.sampled_from([CommandType.EXPIRE_DAY_ORDERS, CommandType.END_OF_DAY,
@@ -185,7 +185,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["flags"] = draw(st.sampled_from([0, 2, 4, 8, 16, 16 | 32, 64, 64 | 4, 128]))
         row["order_id"] = draw(st.integers(0, max_order_id))
     elif kind < 99:
-        row["type"] = draw(st.sampled_from(ACCOUNT_COMMANDS))
+        row["type"] = draw(st.sampled_from([*ACCOUNT_COMMANDS, CommandType.SURRENDER]))
         row["instrument"] = draw(st.sampled_from([instrument, instrument, -1, 5]))
         row["status"] = draw(st.sampled_from([1, 1, 2, 3, 0]))
         row["value"] = draw(st.sampled_from([0, -5, 1, 10_000, 5_000_000, 10**17]))
@@ -270,15 +270,19 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     # parameter changes the book survives (a band around the reference, a nearby reference),
     # and now and then any value at all
     parameter = out["type"] == CommandType.SET_INSTRUMENT_PARAMETER
-    which = rng.choice([3, 4, 5, 5, 6, 7, 8, 9, 10, 11], n)
+    which = rng.choice([3, 4, 5, 5, 6, 7, 8, 9, 10, 11, 12], n)
     sane = np.select([which == 3, which == 4, which == 5, which == 6, which == 7, which == 9, which == 10,
-                      which == 11],
+                      which == 11, which == 12],
                      [rng.choice([500, 2000], n), refs + ticks * rng.integers(-20, 21, n), rng.choice([300, 1000, 2000], n),
                       rng.choice([2000, 3000], n), block_min, rng.choice([0, 40, 300], n), rng.choice([0, 1, 3, 5], n),
-                      rng.integers(0, 2, n)], rng.choice([0, 100], n))
+                      rng.integers(0, 2, n), rng.choice([0, 500, 2000, 10000], n)], rng.choice([0, 100], n))
     wild = rng.random(n) < 0.1
-    out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 13, n), which), out["status"])
+    out["status"] = np.where(parameter, np.where(wild, rng.integers(0, 14, n), which), out["status"])
     out["value"] = np.where(parameter, np.where(wild, rng.choice(PARAMETER_VALUES, n), sane), out["value"])
+    # half the holdings debits and T+1 releases surrender units instead, against an allowance's obligation
+    surrender = np.isin(out["type"], [CommandType.DEBIT_HOLDINGS, CommandType.RELEASE_T1]) & (rng.random(n) < 0.5)
+    out["type"] = np.where(surrender, CommandType.SURRENDER, out["type"])
+    out["value"] = np.where(surrender, rare([-1, 5], rng.integers(0, len(INSTRUMENTS), n), 0.05), out["value"])
     # half the STP rows set a fee rebate instead: within the fees, past them, now and then out of range
     rebate = (out["type"] == CommandType.SET_ACCOUNT_STP) & (rng.random(n) < 0.5)
     out["type"] = np.where(rebate, CommandType.SET_FEE_REBATE, out["type"])

@@ -110,6 +110,22 @@ def test_a_new_account_and_changed_rules_are_named_and_applied():
     assert engine.account(7)["holdings"][SC]["floor"] == 300
 
 
+def test_an_obligation_met_by_surrenders_is_no_drift_and_a_changed_one_applies_to_what_is_left():
+    from matching import commands
+    cfg = market(FLOORED)
+    engine = started(cfg)
+    engine.process(commands.surrender(7, 0, 30))           # 30 of the 50 t: 20 left
+    assert drift(cfg, engine) == []
+    raised = market(FLOORED.replace(f"obligation = {{{{ {SC} = 50 }}}}".format(), f"obligation = {{ {SC} = 80 }}"))
+    differences = drift(raised, engine)
+    assert [(d.key, d.config, d.state) for d in differences] == [(f"accounts[7].obligation.{SC}", 80, 50)]
+    apply(engine, differences)
+    assert engine.account(7)["holdings"][SC]["obligation"] == 50 and drift(raised, engine) == []
+    lowered = market(FLOORED.replace(f"obligation = {{{{ {SC} = 50 }}}}".format(), f"obligation = {{ {SC} = 10 }}"))
+    apply(engine, drift(lowered, engine))                   # below what was surrendered: nothing left to meet
+    assert engine.account(7)["holdings"][SC]["obligation"] == 0
+
+
 def test_an_accounts_member_cannot_be_changed():
     engine = started(market(FLOORED))
     differences = drift(market(FLOORED.replace("member = 101", "member = 102")), engine)

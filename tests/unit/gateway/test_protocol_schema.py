@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from feeds.dropcopy import DROP_COPY_DTYPE
+from feeds.dropcopy import DROP_COPY_DTYPE, DROP_COPY_EVENT_DTYPE
 from feeds.messages import FEED_DTYPE, FeedType
 from gateway import protocol as p
 from matching import (
@@ -46,6 +46,8 @@ def test_the_schema_rebuilds_every_dtype():
         assert entry["msg_types"] == [t.name for t in types]
     assert _dtype(s["market_data"]["FEED"]["size"], s["market_data"]["FEED"]["fields"]) == FEED_DTYPE
     assert _dtype(s["market_data"]["DROP_COPY"]["size"], s["market_data"]["DROP_COPY"]["fields"]) == DROP_COPY_DTYPE
+    event = s["market_data"]["DROP_COPY_EVENT"]
+    assert _dtype(event["size"], event["fields"]) == DROP_COPY_EVENT_DTYPE
 
 
 def test_every_message_type_is_in_the_schema_in_its_layout():

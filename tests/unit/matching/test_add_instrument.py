@@ -77,7 +77,7 @@ def test_instrument_commands_list_it_then_set_every_parameter_with_the_tick_last
     assert [(P(int(r["status"])), int(r["value"])) for r in params] == [
         (P.TICK, 1), (P.REFERENCE_PRICE, 3005), (P.BAND_BPS, 1000), (P.BLOCK_BAND_BPS, 3000), (P.LOT, 100),
         (P.MAX_ORDER_QTY, 50_000), (P.BLOCK_MIN_QTY, 100_000), (P.MIN_CLOSE_VOLUME, 0), (P.DYNAMIC_BAND_BPS, 0),
-        (P.SELECT_DEPTH, 0), (P.SELECT_FIFO, 0),
+        (P.SELECT_DEPTH, 0), (P.SELECT_FIFO, 0), (P.CER_CAP_BPS, 500),
         (P.TICK, 10)]
     assert int(commands.instrument_commands(0, market()[0])[1]["status"]) == P.REFERENCE_PRICE   # tick 1: no detour
 
