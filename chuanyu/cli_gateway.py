@@ -256,7 +256,7 @@ _ADMIN_ARGS = {
     "retention-floor": ["account", "instrument", "qty"], "position-limit": ["account", "instrument", "qty"],
     "obligation": ["account", "instrument", "qty"], "stp": ["account", "mode"],
     "fee-rebate": ["account", "trade_type", "bps"], "surrender": ["account", "instrument", "qty", "--against"],
-    "compliance": [], "end-of-day": ["instrument?"],
+    "compliance": [], "fine": ["account", "amount", "reason", "--case"], "fines": [], "end-of-day": ["instrument?"],
     "suspend": ["account"], "restore": ["account"], "sell-only": ["account"],
     "deposit": ["account", "amount"], "withdraw": ["account", "amount"],
     "credit": ["account", "instrument", "qty"], "debit": ["account", "instrument", "qty"],
@@ -264,7 +264,7 @@ _ADMIN_ARGS = {
     "auction-open": ["instrument", "account", "side", "volume", "reserve", "min_bid", "rules?"],
     "auction-eligible": ["auction", "account"], "auction-close": ["instrument"],
 }
-_INT_ARGS = ("account", "bps", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
+_INT_ARGS = ("account", "bps", "case", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
 _ADMIN_HELP = {
     "status": "the daemon's state: digest, journal, recovery, schedule, sessions, instruments",
     "account": "an account's cash and holdings (with floors, limits, obligations)",
@@ -282,6 +282,9 @@ _ADMIN_HELP = {
     "stp": "an account's self-trade prevention: off, cancel_newest, cancel_oldest, cancel_both",
     "surrender": "compliance: retire an account's units against its obligation (CERs: --against the allowance)",
     "compliance": "every account's obligations: left (the shortfall now), surrendered, of it CERs, CER room",
+    "fine": "fine an account (fen; 0 collects what it owes) for a reason: market_abuse, late_surrender, reporting, "
+            "other; --case: the regulator's case number",
+    "fines": "fines collected, and every account's fines owed",
     "fee-rebate": "basis points off the market's fee for an account on one trade type "
                   "(continuous, fixed, block, auction); 0 ends the rebate",
     "phase": "set an instrument's phase (an InstrumentStatus name)", "end-of-day": "run the end of day",
@@ -328,6 +331,10 @@ def _event_line(e: dict, symbols: list) -> str:
     # -1: cash or every instrument; an account's status and STP events carry 0
     if n >= 0 and (e["kind"] != "ACCOUNT_UPDATED" or e.get("qty")):
         parts.append(symbols[n] if n < len(symbols) else f"instrument {n}")
+    if e["kind"] == "FINED":
+        parts.append(f"fine {e.get('value', 0):,} fen ({e.get('reason', '')}, case {e.get('case', 0)}): paid "
+                     f"{e.get('paid', 0):,}, owed {e.get('owed', 0):,}")
+        return f"seq {e['seq']}  {e['kind']}  " + ", ".join(parts)
     if e["kind"] == "SURRENDERED":
         against = e.get("against", 0)
         parts.append(f"against {symbols[against] if 0 <= against < len(symbols) else against}, obligation left "
@@ -367,6 +374,11 @@ def _admin(args) -> int:
         _print_status(reply["status"])
     elif args.op == "account":
         _print_account(reply["account"])
+    elif args.op == "fines":
+        fines = reply["fines"]
+        print(f"fines collected: {fines['collected']:,} fen")
+        for r in fines["owed"]:
+            print(f"  account {r['account']} (member {r['member']}) owes {r['owed']:,} fen")
     elif args.op == "compliance":
         rows = reply["compliance"]
         print(f"{'account':>8}  {'member':>6}  {'instrument':<12}{'left':>12}{'surrendered':>13}{'of it CERs':>12}"

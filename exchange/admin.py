@@ -28,6 +28,9 @@ stp                       account, mode (OFF, CANCEL_NEWEST, CANCEL_OLDEST, CANC
 surrender                 account, instrument, qty, and for CERs against (the allowance whose obligation
                           they meet): compliance, the units retired
 compliance                -                  (every account's obligations: left, surrendered, of it CERs)
+fine                      account, amount (fen; 0 collects what is owed), reason (market_abuse,
+                          late_surrender, reporting, other), case (the regulator's case number)
+fines                     -                  (fines collected, and every account's fines owed)
 fee_rebate                account, trade_type (CONTINUOUS, FIXED, BLOCK, AUCTION), bps (basis points
                           off the market's fee on that trade type, both sides; 0 ends it)
 phase                     instrument, status (an InstrumentStatus name)
@@ -61,7 +64,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from matching import (
     AccountStatus, CancelReason, CommandType, EventKind, InstrumentParameter, InstrumentStatus, Side, StatusCause,
-    StpMode, TradeType, commands,
+    FineReason, StpMode, TradeType, commands,
 )
 
 from gateway.protocol import OPERATOR, reject_name
@@ -73,8 +76,8 @@ log = logging.getLogger("chuanyu.gateway")
 OPS = ("status", "account", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
        "withdraw", "credit", "debit", "block_window", "auction_open", "auction_eligible", "auction_close",
        "instrument", "cancel_all", "retention_floor", "position_limit", "obligation", "stp",
-       "fee_rebate", "surrender", "compliance", "snapshot", "shutdown")
-_READS = ("status", "account", "compliance")          # answered from the state as it is: not commands, not logged
+       "fee_rebate", "surrender", "compliance", "fine", "fines", "snapshot", "shutdown")
+_READS = ("status", "account", "compliance", "fines")          # answered from the state as it is: not commands, not logged
 _BOUNDS = {"retention_floor": commands.set_retention_floor, "position_limit": commands.set_position_limit,
            "obligation": commands.set_obligation}
 # auction_open "rules" names -> matching.commands flag bits
@@ -112,6 +115,9 @@ def describe_events(events) -> list[dict]:
             d["cause"] = StatusCause(int(e["reason"])).name
         elif kind == EventKind.ACCOUNT_UPDATED and int(e["trade_type"]):       # a fee rebate
             d["trade_type"] = TradeType(int(e["trade_type"])).name
+        elif kind == EventKind.FINED:
+            d.update(reason=FineReason(int(e["reason"])).name, case=int(e["order_id"]), paid=int(e["qty"]),
+                     owed=int(e["leaves"]))
         elif kind == EventKind.SURRENDERED:
             d.update(against=int(e["value"]), obligation_left=int(e["leaves"]))
         elif kind == EventKind.INDICATIVE:          # the call's uncrossing as it stands
@@ -221,6 +227,9 @@ def _commands(gw, op: str, request: dict) -> np.ndarray:
         against = request.get("against")
         return commands.surrender(_int(request, "account"), units, _int(request, "qty"),
                                   units if against is None else _instrument(gw, against))
+    if op == "fine":
+        return commands.fine(_int(request, "account"), _int(request, "amount"), _name(request, "reason", FineReason),
+                             int(request.get("case") or 0))
     if op == "fee_rebate":
         return commands.set_fee_rebate(_int(request, "account"), _name(request, "trade_type", TradeType),
                                        _int(request, "bps"))
@@ -297,6 +306,10 @@ def handle(gw, identity: bytes, request: dict, key: str | None = None):
             return {"ok": True, "id": request_id, "account": view}
         if op == "compliance":
             return {"ok": True, "id": request_id, "compliance": compliance(gw.engine)}
+        if op == "fines":
+            meta = gw.engine.export_meta()
+            owed = [{"account": a, "member": gw.engine.account(a)["member"], "owed": o} for a, o in meta["fines_owed"]]
+            return {"ok": True, "id": request_id, "fines": {"collected": gw.engine.fines_collected, "owed": owed}}
         if op == "snapshot":              # written in the background; the reply once it is on disk
             gw.request_snapshot(identity, request_id)
             return None

@@ -13,7 +13,7 @@ so a subscriber sees a loss (and reads what it missed from the trade tape or the
 Market surveillance needs the orders too: each batch with order events is one frame
 ``[b"E", rows]`` of ``DROP_COPY_EVENT_DTYPE``: every order's acceptance, reduction,
 replacement and cancellation with its account, and each instrument's phase changes and end of
-day (its statistics: the close). Its ``seq`` is numbered apart, from 1 per epoch. A subscriber
+day (its statistics: the close), and each account's surrenders and fines. Its ``seq`` is numbered apart, from 1 per epoch. A subscriber
 asks for it (:class:`DropCopyClient` with ``events=True``); the executions alone stay as they were.
 
 A heartbeat ``[b"H", {"epoch", "seq", "events_seq"}]`` twice a second shows a lost tail and
@@ -98,7 +98,7 @@ DROP_COPY_EVENT_DTYPE = np.dtype(
         ("account", "<i4"),          # order events; -1 on the others
         ("instrument", "<i4"),
         ("reason", "<u2"),           # CANCELLED: CancelReason; INSTRUMENT_STATUS: StatusCause
-        ("kind", "u1"),              # EventKind: ACCEPTED, CANCELLED, REDUCED, REPLACED, INSTRUMENT_STATUS, DAILY_STATS
+        ("kind", "u1"),              # EventKind: the order events, INSTRUMENT_STATUS, DAILY_STATS, SURRENDERED, FINED
         ("side", "u1"),
         ("order_type", "u1"),
         ("tif", "u1"),
@@ -112,15 +112,18 @@ DROP_COPY_EVENT_FIELD_DOCS = {
     "engine_seq": "the event's engine sequence number",
     "cmd_seq": "the gateway sequence number of the command that caused it",
     "ts": "engine time, ns since 1970",
-    "order_id": "order events: the engine order id",
+    "order_id": "order events: the engine order id; FINED: the regulator's case number",
     "price": "order events: the order's limit (0 for a market order); DAILY_STATS: the close",
-    "qty": "ACCEPTED: the order's quantity; CANCELLED, REDUCED: the quantity taken off; REPLACED: the new quantity",
-    "leaves": "order events: the quantity still resting after the event",
-    "value": "INSTRUMENT_STATUS: the new InstrumentStatus; DAILY_STATS: the previous close",
-    "account": "order events: the order's account; -1 on the others",
+    "qty": "ACCEPTED: the order's quantity; CANCELLED, REDUCED: the quantity taken off; REPLACED: the new "
+           "quantity; SURRENDERED: the units retired; FINED: the fen paid now",
+    "leaves": "order events: the quantity still resting after the event; SURRENDERED: the obligation left; "
+              "FINED: the fines owed after it",
+    "value": "INSTRUMENT_STATUS: the new InstrumentStatus; DAILY_STATS: the previous close; SURRENDERED: the "
+             "allowance whose obligation it met; FINED: the fine, fen",
+    "account": "order events: the order's account; SURRENDERED, FINED: the account; -1 on the others",
     "instrument": "instrument index",
-    "reason": "CANCELLED: CancelReason; INSTRUMENT_STATUS: StatusCause",
-    "kind": "EventKind: ACCEPTED, CANCELLED, REDUCED, REPLACED, INSTRUMENT_STATUS or DAILY_STATS",
+    "reason": "CANCELLED: CancelReason; INSTRUMENT_STATUS: StatusCause; FINED: FineReason",
+    "kind": "EventKind: ACCEPTED, CANCELLED, REDUCED, REPLACED, INSTRUMENT_STATUS, DAILY_STATS, SURRENDERED or FINED",
     "side": "order events: Side",
     "order_type": "order events: OrderType",
     "tif": "order events: TimeInForce",
@@ -129,6 +132,8 @@ DROP_COPY_EVENT_FIELD_DOCS = {
 _ORDER_KINDS = np.array([EventKind.ACCEPTED, EventKind.CANCELLED, EventKind.REDUCED, EventKind.REPLACED],
                         dtype=np.uint8)
 _MARKET_KINDS = np.array([EventKind.INSTRUMENT_STATUS, EventKind.DAILY_STATS], dtype=np.uint8)
+# an account's compliance and sanctions: copied with the account, order_id (a fine's case), leaves and value
+_ACCOUNT_KINDS = np.array([EventKind.SURRENDERED, EventKind.FINED], dtype=np.uint8)
 _COPIED = ("cmd_seq", "ts", "price", "qty", "instrument", "reason", "kind")
 _ORDER_ONLY = ("order_id", "leaves", "account", "side", "order_type", "tif")
 
@@ -152,7 +157,9 @@ def drop_copy_event_rows(events: np.ndarray, epoch: int = 0, first_seq: int = 1)
     """The ``DROP_COPY_EVENT_DTYPE`` rows of a batch's order, phase and end-of-day events."""
     kind = events["kind"]
     order = np.isin(kind, _ORDER_KINDS)
-    picked = events[order | np.isin(kind, _MARKET_KINDS)]
+    account = np.isin(kind, _ACCOUNT_KINDS)
+    chosen = order | account | np.isin(kind, _MARKET_KINDS)
+    picked = events[chosen]
     out = np.zeros(len(picked), DROP_COPY_EVENT_DTYPE)
     if not len(out):
         return out
@@ -161,11 +168,11 @@ def drop_copy_event_rows(events: np.ndarray, epoch: int = 0, first_seq: int = 1)
     out["engine_seq"] = picked["seq"]
     for name in _COPIED:
         out[name] = picked[name]
-    mine = order[order | np.isin(kind, _MARKET_KINDS)]
+    mine, theirs = order[chosen], account[chosen]
     for name in _ORDER_ONLY:                 # other kinds hold other fields' bytes there: zero, -1
-        out[name] = np.where(mine, picked[name], -1 if name == "account" else 0)
-    market = ~mine
-    out["value"][market] = picked["value"][market]
+        keep = mine | theirs if name in ("order_id", "leaves", "account") else mine
+        out[name] = np.where(keep, picked[name], -1 if name == "account" else 0)
+    out["value"][~mine] = picked["value"][~mine]
     return out
 
 

@@ -11,7 +11,7 @@
 """
 from . import commands
 from .codes import (
-    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentParameter,
+    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, FineReason, InstrumentKind, InstrumentParameter,
     InstrumentStatus, OrderType, Region, Reject, Sector, Side, StatusCause, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
@@ -24,6 +24,6 @@ __all__ = [
     "COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE", "ACCOUNT_DTYPE", "HOLDING_DTYPE",
     "AccountStatus", "AuctionOutcome", "CancelReason", "CommandType", "EventKind", "InstrumentKind",
     "InstrumentParameter", "InstrumentStatus", "OrderType", "Region", "Reject", "Sector", "Side", "StatusCause",
-    "StpMode", "TimeInForce", "TradeType",
+    "StpMode", "TimeInForce", "TradeType", "FineReason",
 ]
 

@@ -22,6 +22,7 @@ from ._state import BookView, OrderView, digest, pack_state, unpack_state
 from ._state import account_view, daily_view
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
 from . import commands, instrument as instrument_limits, money
+from .codes import FineReason
 from .money import fee_table
 
 cnp.import_array()
@@ -37,6 +38,7 @@ cdef cnp.dtype _COMMAND_DESCR = COMMAND_DTYPE
 cdef int64_t MAX_CASH = money.MAX_CASH
 cdef int64_t MAX_HOLDING = money.MAX_HOLDING
 cdef int64_t MAX_FEE_BPS = money.MAX_FEE_BPS
+cdef int64_t MAX_FINE_REASON = max(FineReason)
 cdef int64_t MAX_QTY = instrument_limits.MAX_QTY
 cdef int64_t MAX_PRICE = instrument_limits.MAX_PRICE
 cdef int64_t MAX_CLOSE_VOLUME = instrument_limits.MAX_CLOSE_VOLUME
@@ -361,7 +363,7 @@ cdef class Engine:
     cdef int32_t holdings_rows, holdings_cap
     cdef readonly bint risk
     cdef int64_t fee_bps[N_TRADE_TYPES][2]
-    cdef readonly int64_t fees_collected, net_deposits
+    cdef readonly int64_t fees_collected, fines_collected, net_deposits
     cdef int64_t* net_credits
     cdef int64_t* retired           # by instrument: units surrendered for compliance
     cdef Surrender* surrenders      # by (account, allowance), in the order first surrendered
@@ -2022,6 +2024,35 @@ cdef class Engine:
             e.trade_type = c.status
             e.value = c.value
 
+    cdef void _fine(self) noexcept nogil:
+        """FINE (see ``reference._fine``)."""
+        cdef const Command* c = self.cmd
+        cdef Account* a = self._created_account()
+        cdef int64_t due, paid
+        cdef Event* e
+        if a == NULL:
+            return
+        if c.status < 1 or c.status > MAX_FINE_REASON:
+            self._reject(REJ_BAD_PARAMETER)
+            return
+        if c.value < 0 or c.value > MAX_CASH - a.fines_owed or (c.value == 0 and a.fines_owed == 0):
+            self._reject(REJ_BAD_AMOUNT)
+            return
+        due = a.fines_owed + c.value
+        paid = due if due < a.cash_available else a.cash_available
+        a.cash_available -= paid
+        a.fines_owed = due - paid
+        self.fines_collected += paid
+        e = self._emit(EV_FINED)
+        if e != NULL:
+            e.account = c.account
+            e.instrument = -1
+            e.value = c.value
+            e.qty = paid
+            e.leaves = a.fines_owed
+            e.order_id = c.order_id
+            e.reason = c.status
+
     cdef inline bint _doomed(self, Order* o, uint8_t mode, int32_t account) noexcept nogil:
         if mode == DOOM_ALL:
             return True
@@ -2669,6 +2700,8 @@ cdef class Engine:
                 self._set_fee_rebate()
             elif self.cmd.type == CMD_SURRENDER:
                 self._surrender()
+            elif self.cmd.type == CMD_FINE:
+                self._fine()
             elif self.cmd.type == CMD_SET_INSTRUMENT_PARAMETER:
                 self._set_instrument_parameter()
             elif self.cmd.type == CMD_CANCEL_ALL:
@@ -3213,7 +3246,7 @@ cdef class Engine:
             rows.append((h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying,
                          h.obligation, account, n))
         return account_view((a.cash_available, a.cash_frozen, account, a.member, a.region, a.sector,
-                             a.status), rows, self._sync_symbols())
+                             a.status), rows, self._sync_symbols(), a.fines_owed)
 
     def surrendered(self, int32_t account):
         """What the account surrendered against each allowance's obligation: ``{symbol: (units,
@@ -3243,6 +3276,9 @@ cdef class Engine:
             "risk": bool(self.risk),
             "fees": [[self.fee_bps[n][0], self.fee_bps[n][1]] for n in range(N_TRADE_TYPES)],
             "fees_collected": self.fees_collected,
+            "fines_collected": self.fines_collected,
+            "fines_owed": [[a, self.accounts[a].fines_owed] for a in range(self.accounts_cap)
+                           if self.accounts[a].exists and self.accounts[a].fines_owed],
             "net_deposits": self.net_deposits,
             "net_credits": [self.net_credits[n] for n in range(self.n_instruments)],
             "retired": [self.retired[n] for n in range(self.n_instruments)],
@@ -3417,6 +3453,11 @@ cdef class Engine:
                 self.days[i].amount[t] = amount[t]
             self.params[i].block_window = bool(meta["block_window"][i])
         self.fees_collected = meta["fees_collected"]
+        self.fines_collected = meta.get("fines_collected", 0)      # snapshots from before fines have none
+        for a, owed in meta.get("fines_owed", []):
+            if not (self._exists(a) and 0 < owed <= MAX_CASH):
+                raise ValueError("snapshot holds an invalid fine owed")
+            self.accounts[a].fines_owed = owed
         self.net_deposits = meta["net_deposits"]
         self._import_auctions(meta["rollover"], meta["auctions"])
         self.next_order_id = meta["next_order_id"]
@@ -3570,7 +3611,7 @@ cdef class Engine:
                 h = self._holding(a, n)
                 assert min(h.available, h.frozen, h.locked, h.non_tradable, h.buying) >= 0, "negative holding"
                 held[n] += h.available + h.frozen + h.locked + h.non_tradable
-        assert cash + self.fees_collected == self.net_deposits, "cash created or lost"
+        assert cash + self.fees_collected + self.fines_collected == self.net_deposits, "cash created or lost"
         assert held == [self.net_credits[n] for n in range(self.n_instruments)], "units created or lost"
         if not self.risk:
             return
@@ -3695,7 +3736,7 @@ def _constants():
             "AUCTION_ELIGIBLE": CMD_AUCTION_ELIGIBLE, "AUCTION_CLOSE": CMD_AUCTION_CLOSE,
             "SET_INSTRUMENT_PARAMETER": CMD_SET_INSTRUMENT_PARAMETER, "CANCEL_ALL": CMD_CANCEL_ALL,
             "ADD_INSTRUMENT": CMD_ADD_INSTRUMENT, "SET_FEE_REBATE": CMD_SET_FEE_REBATE,
-            "SURRENDER": CMD_SURRENDER},
+            "SURRENDER": CMD_SURRENDER, "FINE": CMD_FINE},
         "EventKind": {"ACCEPTED": EV_ACCEPTED, "REJECTED": EV_REJECTED, "TRADE": EV_TRADE,
                       "CANCELLED": EV_CANCELLED, "REDUCED": EV_REDUCED, "REPLACED": EV_REPLACED,
                       "DEPTH": EV_DEPTH, "INSTRUMENT_STATUS": EV_INSTRUMENT_STATUS,
@@ -3703,7 +3744,8 @@ def _constants():
                       "DAILY_STATS": EV_DAILY_STATS, "DAILY_VOLUME": EV_DAILY_VOLUME,
                       "BLOCK_WINDOW": EV_BLOCK_WINDOW, "AUCTION_RESULT": EV_AUCTION_RESULT,
                       "INSTRUMENT_PARAMETER": EV_INSTRUMENT_PARAMETER, "INSTRUMENT_ADDED": EV_INSTRUMENT_ADDED,
-                      "INDICATIVE": EV_INDICATIVE, "SURRENDERED": EV_SURRENDERED},
+                      "INDICATIVE": EV_INDICATIVE, "SURRENDERED": EV_SURRENDERED,
+                      "FINED": EV_FINED},
         "Reject": {
             "UNKNOWN_COMMAND": REJ_UNKNOWN_COMMAND, "UNKNOWN_ACCOUNT": REJ_UNKNOWN_ACCOUNT,
             "INSUFFICIENT_CASH": REJ_INSUFFICIENT_CASH, "INSUFFICIENT_HOLDINGS": REJ_INSUFFICIENT_HOLDINGS,

@@ -58,14 +58,15 @@ def daily_view(opening: int, high: int, low: int, volume, amount) -> dict:
             "amount": {t.name: int(amount[t]) for t in TradeType}}
 
 
-def account_view(account_row: tuple, holding_rows: list, symbols) -> dict:
+def account_view(account_row: tuple, holding_rows: list, symbols, fines_owed: int = 0) -> dict:
     """An account's balances as a plain dict, the same from both engines.
 
     ``account_row`` and each of ``holding_rows`` are in ``ACCOUNT_DTYPE`` and
     ``HOLDING_DTYPE`` field order; holdings are keyed by instrument symbol (``symbols``:
-    the instruments' symbols by index).
+    the instruments' symbols by index); ``fines_owed``: fines it could not pay yet, fen.
     """
     view = dict(zip(ACCOUNT_DTYPE.names, (int(x) for x in account_row)))
+    view["fines_owed"] = int(fines_owed)
     names = HOLDING_DTYPE.names
     view["holdings"] = {}
     for row in holding_rows:

@@ -69,6 +69,7 @@ cdef enum:
     CMD_ADD_INSTRUMENT = 42
     CMD_SET_FEE_REBATE = 43
     CMD_SURRENDER = 44
+    CMD_FINE = 45
 
     EV_ACCEPTED = 1
     EV_REJECTED = 2
@@ -88,6 +89,7 @@ cdef enum:
     EV_INSTRUMENT_ADDED = 16
     EV_INDICATIVE = 17
     EV_SURRENDERED = 18
+    EV_FINED = 19
 
     REJ_UNKNOWN_COMMAND = 1001
     # 1002-1018: raised by the gateway, listed in matching.codes.Reject, never by the engine
@@ -461,6 +463,7 @@ ctypedef struct Account:
     uint8_t status
     uint8_t stp             # its default STP mode, 0 = the engine default
     uint16_t rebate_bps[N_TRADE_TYPES]   # basis points off the market's fee, by trade type
+    int64_t fines_owed      # fines it could not pay yet, fen
 
 # What one account surrendered against its obligation in one allowance (compliance).
 ctypedef struct Surrender:

@@ -11,7 +11,7 @@ from enum import IntEnum
 
 __all__ = [
     "Side", "OrderType", "TimeInForce", "StpMode", "CommandType", "EventKind",
-    "Reject", "CancelReason", "TradeType", "InstrumentStatus", "InstrumentKind", "Region",
+    "Reject", "CancelReason", "TradeType", "FineReason", "FineReason", "InstrumentStatus", "InstrumentKind", "Region",
     "Sector", "AccountStatus", "AuctionOutcome", "InstrumentParameter", "StatusCause", "RETIRED_REJECTS",
 ]
 
@@ -86,6 +86,8 @@ class CommandType(IntEnum):
     SET_FEE_REBATE = 43          # account; status: the TradeType; value: basis points off the market's fee
     SURRENDER = 44               # account; instrument: the units; qty; value: the allowance instrument whose
                                  # obligation they meet (CERs up to its cer_cap_bps of the obligation)
+    FINE = 45                    # account; value: fen (0: collect what is owed); status: FineReason;
+                                 # order_id: the regulator's case number
 
 
 class EventKind(IntEnum):
@@ -110,6 +112,8 @@ class EventKind(IntEnum):
                                  # it would not), leaves: the surplus, side: the surplus side (0: none)
     SURRENDERED = 18             # compliance: account, instrument (the units, retired), qty, value (the
                                  # obligation's instrument), leaves (its obligation left)
+    FINED = 19                   # account, value (the fine), qty (paid now), leaves (owed after), order_id
+                                 # (the case), reason (FineReason)
 
 
 class Reject(IntEnum):
@@ -230,6 +234,14 @@ class CancelReason(IntEnum):
     OUTSIDE_BAND = 6             # end of day: a GTC order outside the re-centred band
     AUCTION = 7                  # an auction bid not filled, or its auction failed
     OPERATOR = 8                 # the operator's mass cancel (CANCEL_ALL)
+
+
+class FineReason(IntEnum):
+    """Why a fine was imposed (the case itself is the regulator's, by its number)."""
+    MARKET_ABUSE = 1
+    LATE_SURRENDER = 2           # an obligation not met by the deadline
+    REPORTING = 3
+    OTHER = 4
 
 
 class TradeType(IntEnum):

@@ -16,7 +16,7 @@ from .instrument import decode_symbol, encode_symbol
 
 __all__ = [
     "command", "new_order", "cancel", "reduce", "replace", "set_instrument_status",
-    "set_account_stp", "set_fee_rebate", "surrender", "expire_day_orders", "create_account", "set_account_status", "deposit",
+    "set_account_stp", "set_fee_rebate", "surrender", "fine", "expire_day_orders", "create_account", "set_account_status", "deposit",
     "withdraw", "credit_holdings", "debit_holdings", "set_retention_floor", "set_position_limit",
     "release_t1", "list_fixed", "take_fixed", "block_quote", "block_accept", "set_block_window",
     "end_of_day", "auction_open", "auction_bid", "auction_eligible", "auction_close",
@@ -131,6 +131,12 @@ def surrender(account: int, instrument: int, qty: int, obligation: int | None = 
     ``obligation`` (default: ``instrument`` itself; CERs name the allowance they offset)."""
     return command(CommandType.SURRENDER, account=account, instrument=instrument, qty=qty,
                    value=instrument if obligation is None else obligation, ts=ts, seq=seq)
+
+
+def fine(account: int, amount: int, reason: int, case: int = 0, ts: int = 0, seq: int = 0) -> np.ndarray:
+    """Fine ``account`` ``amount`` fen for ``reason`` (a FineReason) in the regulator's case
+    ``case``; an amount of 0 collects what the account owes, as far as its cash allows."""
+    return command(CommandType.FINE, account=account, value=amount, status=reason, order_id=case, ts=ts, seq=seq)
 
 
 def expire_day_orders(instrument: int, ts: int = 0, seq: int = 0) -> np.ndarray:

@@ -112,7 +112,7 @@ from sortedcontainers import SortedDict
 from . import commands as build
 from ._state import BookView, OrderView, account_view, daily_view, digest, pack_state, unpack_state
 from .codes import (
-    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, InstrumentKind, InstrumentParameter,
+    AccountStatus, AuctionOutcome, CancelReason, CommandType, EventKind, FineReason, InstrumentKind, InstrumentParameter,
     InstrumentStatus, OrderType, Region, Reject, Sector, Side, StatusCause, StpMode, TimeInForce, TradeType,
 )
 from .dtypes import ACCOUNT_DTYPE, BOOK_ORDER_DTYPE, COMMAND_DTYPE, EVENT_DTYPE, HOLDING_DTYPE
@@ -287,6 +287,7 @@ class _Account:
     status: int = AccountStatus.ACTIVE
     cash_available: int = 0
     cash_frozen: int = 0
+    fines_owed: int = 0
 
 
 class _Level:
@@ -363,6 +364,7 @@ class ReferenceEngine:
         self._rebates: dict[tuple[int, int], int] = {}     # (account, trade type) -> bps off the market's fees
         self._accounts: dict[int, _Account] = {}
         self.fees_collected = 0
+        self.fines_collected = 0
         self.net_deposits = 0
         self.net_credits = [0] * len(self.instruments)
         self.retired = [0] * len(self.instruments)         # units surrendered for compliance, by instrument
@@ -386,6 +388,7 @@ class ReferenceEngine:
             CommandType.SET_ACCOUNT_STP: self._set_account_stp,
             CommandType.SET_FEE_REBATE: self._set_fee_rebate,
             CommandType.SURRENDER: self._surrender,
+            CommandType.FINE: self._fine,
             CommandType.SET_INSTRUMENT_PARAMETER: self._set_instrument_parameter,
             CommandType.CANCEL_ALL: self._cancel_all,
             CommandType.EXPIRE_DAY_ORDERS: self._expire_day_orders,
@@ -528,7 +531,7 @@ class ReferenceEngine:
         acct_row = (a.cash_available, a.cash_frozen, a.account, a.member, a.region, a.sector, a.status)
         rows = [(h.available, h.frozen, h.locked, h.non_tradable, h.floor, h.limit, h.buying, h.obligation,
                  a.account, n) for n, h in enumerate(a.holdings)]
-        return account_view(acct_row, rows, [ins.symbol for ins in self.instruments])
+        return account_view(acct_row, rows, [ins.symbol for ins in self.instruments], a.fines_owed)
 
     # ------------------------------------------------------------ state
     def _canonical_orders(self) -> np.ndarray:
@@ -566,6 +569,8 @@ class ReferenceEngine:
             "risk": self.risk,
             "fees": self.fees,
             "fees_collected": self.fees_collected,
+            "fines_collected": self.fines_collected,
+            "fines_owed": [[a, acct.fines_owed] for a, acct in sorted(self._accounts.items()) if acct.fines_owed],
             "net_deposits": self.net_deposits,
             "net_credits": self.net_credits,
             "retired": self.retired,
@@ -624,6 +629,7 @@ class ReferenceEngine:
                 engine._auctions[n] = _Auction(lot, a["volume"], a["min_bid"], a["cap"], a["flags"],
                                                a["cancel_bps"], a["seed"], list(a["eligible"]))
         engine.fees_collected = meta["fees_collected"]
+        engine.fines_collected = meta.get("fines_collected", 0)      # snapshots from before fines have none
         engine.net_deposits = meta["net_deposits"]
         engine.net_credits = list(meta["net_credits"])
         # snapshots from before the compliance cycle have no surrenders
@@ -640,6 +646,8 @@ class ReferenceEngine:
                 setattr(h, name, int(row[name]))
         orders = sections["orders"]
         engine._account_stp = {int(a): int(m) for a, m in meta["account_stp"]}
+        for a, owed in meta.get("fines_owed", []):
+            engine._accounts[int(a)].fines_owed = int(owed)
         # snapshots from before fee rebates have none
         engine._rebates = {(int(a), int(t)): int(bps) for a, t, bps in meta.get("fee_rebates", [])}
         engine.next_order_id = meta["next_order_id"]
@@ -690,7 +698,7 @@ class ReferenceEngine:
             for n, h in enumerate(a.holdings):
                 assert min(h.available, h.frozen, h.locked, h.non_tradable, h.buying) >= 0, "negative holding"
                 held[n] += h.held
-        assert cash + self.fees_collected == self.net_deposits, "cash created or lost"
+        assert cash + self.fees_collected + self.fines_collected == self.net_deposits, "cash created or lost"
         assert held == self.net_credits, "units created or lost"
         if not self.risk:
             return
@@ -1675,6 +1683,26 @@ class ReferenceEngine:
         self.retired[n_ins] += qty
         self._emit(cmd, EventKind.SURRENDERED, account=a.account, instrument=n_ins, qty=qty, value=target,
                    leaves=obliged.obligation)
+
+    def _fine(self, cmd) -> None:
+        """FINE: ``value`` fen debited from the account's available cash, what it lacks recorded
+        as owed; ``value`` 0 collects what is owed as far as the cash goes. Cash frozen by open
+        buys is not touched: a fine does not cancel orders (suspend the account for that)."""
+        a = self._account_arg(cmd)
+        if a is None:
+            return
+        amount, reason = int(cmd["value"]), int(cmd["status"])
+        if reason not in set(FineReason):
+            return self._reject(cmd, Reject.BAD_PARAMETER)
+        if not 0 <= amount <= MAX_CASH - a.fines_owed or (amount == 0 and a.fines_owed == 0):
+            return self._reject(cmd, Reject.BAD_AMOUNT)
+        due = a.fines_owed + amount
+        paid = min(due, a.cash_available)
+        a.cash_available -= paid
+        a.fines_owed = due - paid
+        self.fines_collected += paid
+        self._emit(cmd, EventKind.FINED, account=a.account, instrument=-1, value=amount, qty=paid,
+                   leaves=a.fines_owed, order_id=int(cmd["order_id"]), reason=reason)
 
     def surrendered(self, account: int) -> dict:
         """What the account surrendered against each allowance's obligation: ``{symbol: (units,

@@ -185,7 +185,7 @@ def command(draw, max_order_id: int = 60) -> tuple:
         row["flags"] = draw(st.sampled_from([0, 2, 4, 8, 16, 16 | 32, 64, 64 | 4, 128]))
         row["order_id"] = draw(st.integers(0, max_order_id))
     elif kind < 99:
-        row["type"] = draw(st.sampled_from([*ACCOUNT_COMMANDS, CommandType.SURRENDER]))
+        row["type"] = draw(st.sampled_from([*ACCOUNT_COMMANDS, CommandType.SURRENDER, CommandType.FINE]))
         row["instrument"] = draw(st.sampled_from([instrument, instrument, -1, 5]))
         row["status"] = draw(st.sampled_from([1, 1, 2, 3, 0]))
         row["value"] = draw(st.sampled_from([0, -5, 1, 10_000, 5_000_000, 10**17]))
@@ -283,6 +283,12 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     surrender = np.isin(out["type"], [CommandType.DEBIT_HOLDINGS, CommandType.RELEASE_T1]) & (rng.random(n) < 0.5)
     out["type"] = np.where(surrender, CommandType.SURRENDER, out["type"])
     out["value"] = np.where(surrender, rare([-1, 5], rng.integers(0, len(INSTRUMENTS), n), 0.05), out["value"])
+    # half the withdrawals are fines instead (amount 0: collecting what is owed)
+    fined = (out["type"] == CommandType.WITHDRAW) & (rng.random(n) < 0.5)
+    out["type"] = np.where(fined, CommandType.FINE, out["type"])
+    out["status"] = np.where(fined, rare([0, 9], rng.integers(1, 5, n), 0.05), out["status"])
+    out["value"] = np.where(fined & (rng.random(n) < 0.3), 0, out["value"])
+    out["order_id"] = np.where(fined, rng.integers(0, 10**6, n), out["order_id"])
     # half the STP rows set a fee rebate instead: within the fees, past them, now and then out of range
     rebate = (out["type"] == CommandType.SET_ACCOUNT_STP) & (rng.random(n) < 0.5)
     out["type"] = np.where(rebate, CommandType.SET_FEE_REBATE, out["type"])

@@ -38,7 +38,7 @@ def test_create_account_announces_it_active_and_empty(risk_engine):
                                       cmd_seq=9, ts=5, account=7, value=AccountStatus.ACTIVE)]
     assert risk_engine.account(7) == {
         "cash_available": 0, "cash_frozen": 0, "account": 7, "member": 70, "region": Region.CQ,
-        "sector": Sector.STEEL, "status": AccountStatus.ACTIVE,
+        "sector": Sector.STEEL, "status": AccountStatus.ACTIVE, "fines_owed": 0,
         "holdings": {SC: EMPTY, CQ: EMPTY, CER: EMPTY},
     }
     assert risk_engine.account(8) is None
