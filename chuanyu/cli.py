@@ -391,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_feed.register(commands)
     from . import cli_surveil
     cli_surveil.register(commands)
+    from . import cli_report
+    cli_report.register(commands)
     from . import demo
     demo.register(commands)
     from . import ha_demo

@@ -32,7 +32,7 @@ from matching import CommandType, Engine, EventKind, Reject
 
 from .drift import ConfigDrift, drift, genesis
 from gateway.errors import GatewayError
-from .journal import JournalCorrupt, JournalError, TornTail, check_mark, read_records
+from .journal import JournalCorrupt, JournalError, TornTail, check_mark, read_records, segments
 from gateway.protocol import CREATING_COMMANDS, OPERATOR, REPORT_DTYPE
 
 __all__ = ["replay", "ReplayResult", "ReplayError", "snapshots", "engine_for_config", "load_snapshot",
@@ -215,6 +215,28 @@ def replay(state_dir, until_seq: int | None = None,
     except TornTail as exc:
         torn = exc
     return ReplayResult(engine, done[1], trades, done[2], done[0], path, torn)
+
+
+def replay_events(state_dir, config, on_batch: Callable[[Engine, np.ndarray, np.ndarray], None]):
+    """Replay a state dir's whole journal through a fresh engine, handing the engine, each
+    record's commands and the events they made to ``on_batch``, in order (back-tests and reports that
+    need every event, not just the final state). Starts from the journal's first command, or,
+    when older segments were pruned, from the newest snapshot before the journal's first
+    record. Returns ``(engine, snapshot path or None)``; FileNotFoundError when the journal is
+    missing or starts after every snapshot."""
+    state_dir = Path(state_dir)
+    segs = segments(state_dir)
+    if not segs:
+        raise FileNotFoundError(f"{state_dir}: no journal segments")
+    first, after, path = segs[0][0], 0, None
+    engine = engine_for_config(config)
+    if first > 1:
+        engine, _, after, path = newest_snapshot(state_dir, first - 1, with_tables=False)
+        if engine is None:
+            raise FileNotFoundError(f"{state_dir}: the journal starts at command {first} and no snapshot covers "
+                                    "the commands before it")
+    replay_journal(state_dir, after, lambda rows: on_batch(engine, rows, engine.process(rows)))
+    return engine, path
 
 
 # ---------------------------------------------------------------------- the daemon's start

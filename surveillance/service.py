@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 import zmq
 
-from exchange.journal import segments
-from exchange.recovery import engine_for_config, newest_snapshot, replay_journal
+from exchange.recovery import replay_events
 from exchange.security import Authenticator, KeyAllowlist, load_or_create_keys
 from feeds.dropcopy import DropCopyClient, drop_copy_event_rows, drop_copy_rows
 
@@ -139,30 +138,13 @@ def run_live(surveillance: Surveillance, client: DropCopyClient, sinks: AlertSin
 
 
 def backtest(state_dir, config, surveillance: Surveillance, sinks: AlertSinks | None = None) -> dict:
-    """Replay ``state_dir``'s journal through a fresh engine and the rules: what it read.
-
-    The journal must start at the first command, or a snapshot must cover what pruning took
-    (the back-test then starts from the newest snapshot before the journal's first command).
-    """
-    state_dir = Path(state_dir)
-    segs = segments(state_dir)
-    if not segs:
-        raise FileNotFoundError(f"{state_dir}: no journal segments")
-    first = segs[0][0]
-    after = 0
-    engine = engine_for_config(config)
-    if first > 1:
-        engine, _, after, path = newest_snapshot(state_dir, first - 1, with_tables=False)
-        if engine is None:
-            raise FileNotFoundError(f"{state_dir}: the journal starts at command {first} and no snapshot covers "
-                                    "the commands before it")
-        log.warning("back-test starts from %s: days in progress then are judged on what follows", path.name)
+    """Replay ``state_dir``'s journal through a fresh engine and the rules: what it read
+    (see :func:`exchange.recovery.replay_events` for where the replay starts)."""
     totals = {"commands": 0, "executions": 0, "events": 0, "alerts": 0, "seconds": 0.0}
     spent = 0.0
 
-    def one(rows: np.ndarray) -> None:
+    def one(_engine, rows: np.ndarray, events: np.ndarray) -> None:
         nonlocal spent
-        events = engine.process(rows)
         executions, order_events = drop_copy_rows(events), drop_copy_event_rows(events)
         start = time.perf_counter()
         alerts = surveillance.process(executions, order_events)
@@ -174,8 +156,9 @@ def backtest(state_dir, config, surveillance: Surveillance, sinks: AlertSinks | 
         totals["events"] += len(order_events)
         totals["alerts"] += len(alerts)
 
-    replay_journal(state_dir, after, one)
+    _, path = replay_events(state_dir, config, one)
+    if path is not None:
+        log.warning("the back-test started from %s: days in progress then were judged on what followed", path.name)
     totals["seconds"] = round(spent, 6)
     totals["by_kind"] = dict(surveillance.counts)
     return totals
-

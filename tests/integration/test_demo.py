@@ -107,6 +107,36 @@ def test_surveillance_over_the_demo_days_journal_raises_no_alert(seed7, tmp_path
     assert not list((tmp_path / "alerts").glob("alerts-*.jsonl"))
 
 
+def test_member_statements_of_the_demo_day_reconcile_to_the_daemons_own_state(seed7, tmp_path):
+    """`chuanyu report statements` over the demo day (every trade type, a primary auction, fees):
+    each account's closing balances equal the daemon's final state (its shutdown snapshot), to
+    the fen and the tonne; every movement is accounted for; the fees add up to the market's."""
+    from exchange.recovery import replay
+    state, _, _ = seed7
+    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "report", "statements", "--state-dir", str(state),
+                          "--config", str(state / "demo-market.toml"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report, = tmp_path.glob("statements-*.json")
+    members = json.loads(report.read_text())["members"]
+    engine = replay(state).engine
+    accounts = [a for m in members for a in m["accounts"]]
+    assert {a["account"] for a in accounts} == {f.account for f in CAST}
+    for a in accounts:
+        view = engine.account(a["account"])
+        assert a["reconciled"] and a["cash"]["unexplained"] == 0
+        assert a["cash"]["closing"] == view["cash_available"] + view["cash_frozen"], a["account"]
+        for symbol, u in a["units"].items():
+            h = view["holdings"][symbol]
+            assert u["closing"] == h["available"] + h["frozen"] + h["locked"] + h["non_tradable"], (a["account"], symbol)
+            assert u["unexplained"] == 0
+    assert sum(a["cash"]["fees"] for a in accounts) == engine.fees_collected
+    tape, = state.glob("trades-*.csv")
+    assert sum(len(a["trades"]) for a in accounts) == 2 * (len(tape.read_text().splitlines()) - 1)
+    issuer = next(a for a in accounts if a["account"] == 29)
+    assert issuer["units"]["CQEA2026"]["created"] == issuer["units"]["CQEA2026"]["sold"] == 60_000
+
+
 def test_the_dashboard_and_its_report_fit_80_columns_and_24_rows(tmp_path):
     """Issue 14, item 9: at 80x24 the dashboard overflowed and the end-of-day table collapsed
     into "SCE… 49.…". Without a terminal, rich takes the size from COLUMNS and LINES and the

@@ -283,11 +283,12 @@ def numpy_stream(rng: np.random.Generator, n: int, live: list[tuple[int, int, in
     surrender = np.isin(out["type"], [CommandType.DEBIT_HOLDINGS, CommandType.RELEASE_T1]) & (rng.random(n) < 0.5)
     out["type"] = np.where(surrender, CommandType.SURRENDER, out["type"])
     out["value"] = np.where(surrender, rare([-1, 5], rng.integers(0, len(INSTRUMENTS), n), 0.05), out["value"])
-    # half the withdrawals are fines instead (amount 0: collecting what is owed)
+    # half the withdrawals are fines instead (amount 0: collecting what is owed; small ones: a
+    # stream whose accounts are fined broke stops trading)
     fined = (out["type"] == CommandType.WITHDRAW) & (rng.random(n) < 0.5)
     out["type"] = np.where(fined, CommandType.FINE, out["type"])
     out["status"] = np.where(fined, rare([0, 9], rng.integers(1, 5, n), 0.05), out["status"])
-    out["value"] = np.where(fined & (rng.random(n) < 0.3), 0, out["value"])
+    out["value"] = np.where(fined, rare([-1, 10**18], rng.choice([0, 100, 5_000, 50_000], n), 0.05), out["value"])
     out["order_id"] = np.where(fined, rng.integers(0, 10**6, n), out["order_id"])
     # half the STP rows set a fee rebate instead: within the fees, past them, now and then out of range
     rebate = (out["type"] == CommandType.SET_ACCOUNT_STP) & (rng.random(n) < 0.5)
