@@ -4,7 +4,7 @@ CERs an allowance's up to its cer_cap_bps of the obligation; surrendered units a
 units are conserved throughout. Hand cases over both engines."""
 import pytest
 
-from helpers import CER, CQ, SC, as_dicts, assert_rejected, event, funded_engine, open_account, state, units
+from helpers import CER, SC, as_dicts, assert_rejected, event, funded_engine, open_account, state, units
 from matching import CommandType, EventKind, InstrumentParameter, Reject, Side, commands
 from matching._state import pack_state, unpack_state
 
