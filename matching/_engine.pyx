@@ -66,10 +66,14 @@ cdef enum:
     INITIAL_ORDERS = 1024
     INITIAL_LEVELS = 64
     INITIAL_SIDE_LEVELS = 16
+    SIDE_ENTRY_BYTES = 8            # a level's slot and its key (BookSide)
     INITIAL_EVENTS = 1024
     INITIAL_TOUCHED = 64
     EVENT_BLOCK = 2048
-    HAND_OVER_ROWS = 8192           # a batch with at least this many events gets the buffer itself
+    HAND_OVER_ROWS = 2048           # a batch with at least this many events gets the buffer itself:
+                                    # from a 1,024-command batch (~2,600 events) on, where the copy cost
+                                    # a tenth of the batch; smaller results are copied, so that one
+                                    # kept does not hold a buffer of INITIAL_EVENTS rows
     EVENTS_PER_COMMAND = 3          # rows reserved per command of a batch (a command makes ~2.5)
     MAX_RESERVED_EVENTS = 1 << 21   # ... up to this many rows; beyond, the buffer grows as it fills
     HUGE_PAGE_BYTES = 2 * 1024 * 1024
@@ -347,6 +351,9 @@ cdef class Engine:
     ``matching.reference``, which the differential tests hold it to, event for event.
     """
 
+    # Every cdef method is @cython.final: Cython then calls it directly rather than through
+    # the vtable, so the C compiler can inline the hot path (a command made some twenty
+    # indirect calls). Python code may still subclass the engine; it cannot override these.
     cdef Order* orders
     cdef int32_t orders_cap, free_order, live_orders
     cdef Level* levels
@@ -439,9 +446,10 @@ cdef class Engine:
         cdef int32_t i
         for i in range(2 * N_BOOKS * self.n_instruments):
             self.sides[i].cap = INITIAL_SIDE_LEVELS
-            self.sides[i].levels = <slot_t*>malloc(INITIAL_SIDE_LEVELS * sizeof(slot_t))
+            self.sides[i].levels = <slot_t*>malloc(INITIAL_SIDE_LEVELS * SIDE_ENTRY_BYTES)
             if self.sides[i].levels == NULL:
                 raise MemoryError()
+            self.sides[i].keys = <int32_t*>(self.sides[i].levels + INITIAL_SIDE_LEVELS)
         for i, d in enumerate(defs):
             symbol = instrument_limits.encode_symbol(d.symbol)
             memcpy(self.params[i].symbol, <const char*>symbol, SYMBOL_BYTES)
@@ -493,6 +501,7 @@ cdef class Engine:
         free(self.touched)
 
     # ------------------------------------------------------------ pools
+    @cython.final
     cdef void _recentre(self, int32_t n, int64_t reference) noexcept nogil:
         """Make ``reference`` the instrument's reference price and move both bands."""
         cdef InstrumentParams* p = &self.params[n]
@@ -500,6 +509,7 @@ cdef class Engine:
         price_band(reference, p.band_bps, p.tick, &p.band_low, &p.band_high)
         price_band(reference, p.block_band_bps, p.tick, &p.block_low, &p.block_high)
 
+    @cython.final
     cdef void _link_free_orders(self, int32_t start) noexcept nogil:
         cdef int32_t i
         for i in range(start, self.orders_cap):
@@ -508,6 +518,7 @@ cdef class Engine:
         self.orders[self.orders_cap - 1].next = -1
         self.free_order = start
 
+    @cython.final
     cdef void _link_free_levels(self, int32_t start) noexcept nogil:
         cdef int32_t i
         for i in range(start, self.levels_cap):
@@ -517,6 +528,7 @@ cdef class Engine:
         self.levels[self.levels_cap - 1].head = -1
         self.free_level = start
 
+    @cython.final
     cdef int _reserve(self) noexcept nogil:
         """Make room for one more order and level, so no pool moves inside a command."""
         cdef int32_t old
@@ -563,6 +575,7 @@ cdef class Engine:
         self.live_orders -= 1
 
     # ------------------------------------------------- terms and flags of orders
+    @cython.final
     cdef int _set_terms(self, slot_t s, int32_t terms) noexcept nogil:
         """Record the terms of the listing or block quote in slot ``s``; -1 when out of memory."""
         cdef int32_t page = s >> TERMS_SHIFT, n
@@ -593,6 +606,7 @@ cdef class Engine:
             return o.flags | (self.auctions[o.instrument].flags & FLAG_COMPLIANCE_ONLY)
         return o.flags
 
+    @cython.final
     cdef uint8_t _snapshot_flags(self, uint8_t order_type, int32_t instrument, uint8_t flags) noexcept nogil:
         """The flags a snapshot's order of ``order_type`` may carry, given it carries ``flags``:
         a row whose flags differ is invalid."""
@@ -603,6 +617,7 @@ cdef class Engine:
         return 0
 
     # ------------------------------------------------------- order-id index
+    @cython.final
     cdef int _grow_index(self) noexcept nogil:
         cdef slot_t* old = self.index
         cdef int64_t old_cap = self.index_cap, i
@@ -641,6 +656,7 @@ cdef class Engine:
         cdef int64_t pos = self._index_pos(order_id)
         return -1 if pos < 0 else self.index[pos]
 
+    @cython.final
     cdef void _index_remove(self, int64_t order_id) noexcept nogil:
         # Linear probing with backward-shift deletion: no tombstones to accumulate.
         cdef uint64_t mask = self.index_cap - 1
@@ -664,28 +680,27 @@ cdef class Engine:
                                    bint* found) noexcept nogil:
         """Position of the first level whose key is >= the price's key (lower bound).
 
-        The search gallops from the best end first: most prices a command names (new orders,
-        cancels, the levels a sweep changed) are near the top of the book, a probe or two
-        away, and a deep price still costs only about twice a plain binary search.
+        A binary search whose halving step is a conditional move, not a branch: which way
+        each probe goes is data the branch predictor cannot learn, and a mispredicted probe
+        cost more than the whole search now does. The loop runs log2(n) times whatever the
+        price, so a price at the top is no cheaper than a deep one, but neither is slow.
         """
-        cdef int64_t key = side_key(side, price)
-        cdef int32_t lo = 0, hi = bs.n, mid, step = 1
-        while step <= hi:
-            mid = hi - step
-            if side_key(side, self.levels[bs.levels[mid]].price) < key:
-                lo = mid + 1
-                break
-            hi = mid
-            step *= 2
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if side_key(side, self.levels[bs.levels[mid]].price) < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        found[0] = lo < bs.n and self.levels[bs.levels[lo]].price == price
-        return lo
+        cdef int32_t key = <int32_t>side_key(side, price)     # prices fit 32 bits (Order.price)
+        cdef const int32_t* base = bs.keys
+        cdef int32_t n = bs.n, half, pos
+        if n == 0:
+            found[0] = False
+            return 0
+        while n > 1:
+            # the bound stays within [base, base + n]: every key before base is below the price's
+            half = n >> 1
+            base = base + half if base[half] < key else base
+            n -= half
+        pos = <int32_t>(base - bs.keys) + (base[0] < key)
+        found[0] = pos < bs.n and bs.keys[pos] == key
+        return pos
 
+    @cython.final
     cdef int _rest(self, slot_t s) noexcept nogil:
         """Put an order at the back of its price level, creating the level if needed."""
         cdef Order* o = &self.orders[s]
@@ -701,10 +716,12 @@ cdef class Engine:
             self._touch_level(lv, o.instrument, book, o.side)
         else:
             if bs.n == bs.cap:
-                p = grow(bs.levels, <int64_t>bs.cap * 2, sizeof(slot_t))
+                p = grow(bs.levels, <int64_t>bs.cap * 2, SIDE_ENTRY_BYTES)
                 if p == NULL:
                     return -1
                 bs.levels = <slot_t*>p
+                bs.keys = <int32_t*>(bs.levels + 2 * bs.cap)
+                memmove(bs.keys, bs.levels + bs.cap, bs.n * sizeof(int32_t))      # from the old keys' place
                 bs.cap *= 2
             lv = self.free_level
             self.free_level = self.levels[lv].head
@@ -717,7 +734,9 @@ cdef class Engine:
             L.head = -1
             L.tail = -1
             memmove(&bs.levels[pos + 1], &bs.levels[pos], (bs.n - pos) * sizeof(slot_t))
+            memmove(&bs.keys[pos + 1], &bs.keys[pos], (bs.n - pos) * sizeof(int32_t))
             bs.levels[pos] = lv
+            bs.keys[pos] = <int32_t>side_key(o.side, o.price)
             bs.n += 1
             self._touch_new_level(lv, o.instrument, book, o.side)
         L = &self.levels[lv]
@@ -742,12 +761,14 @@ cdef class Engine:
         pos[0] = self._level_pos(bs, o.side, o.price, &found)
         return bs.levels[pos[0]]
 
+    @cython.final
     cdef void _unlink(self, slot_t s) noexcept nogil:
         """Take a resting order out of its level and the index; the slot stays allocated."""
         cdef int32_t pos
         self._level_of(&self.orders[s], &pos)
         self._unlink_at(s, pos)
 
+    @cython.final
     cdef void _unlink_at(self, slot_t s, int32_t pos) noexcept nogil:
         """:meth:`_unlink` of an order whose level is at ``pos`` in its book side."""
         cdef Order* o = &self.orders[s]
@@ -770,6 +791,7 @@ cdef class Engine:
             L.markets -= 1
         if L.count == 0:
             memmove(&bs.levels[pos], &bs.levels[pos + 1], (bs.n - pos - 1) * sizeof(slot_t))
+            memmove(&bs.keys[pos], &bs.keys[pos + 1], (bs.n - pos - 1) * sizeof(int32_t))
             bs.n -= 1
             # not reused before the command ends, so its depth change can read count 0 there
             L.head = self.freed_levels
@@ -804,6 +826,7 @@ cdef class Engine:
             self.levels[lv].stamp = self.stamp
             self._push_touch(lv, instrument, book, side, self.levels[lv].price)
 
+    @cython.final
     cdef void _touch_new_level(self, slot_t lv, int32_t instrument, uint8_t book,
                                uint8_t side) noexcept nogil:
         # A level created in this command may stand where one was removed earlier in it.
@@ -819,6 +842,7 @@ cdef class Engine:
                 return
         self._push_touch(lv, instrument, book, side, price)
 
+    @cython.final
     cdef void _flush_depth(self) noexcept nogil:
         """One DEPTH event per level the command changed, and its emptied levels freed.
 
@@ -831,6 +855,7 @@ cdef class Engine:
         cdef Event* e
         cdef Level* L
         cdef slot_t lv = self.freed_levels
+        cdef bint in_call = False
         if lv != -1:
             while self.levels[lv].head != -1:
                 lv = self.levels[lv].head
@@ -850,6 +875,9 @@ cdef class Engine:
             if L.count > 0:
                 e.qty = L.qty
                 e.count = L.count
+            in_call |= self.params[t.instrument].status == STATUS_CALL
+        if not in_call:         # the usual case: no second pass over the touches
+            return
         for i in range(self.n_touched):
             t = &self.touched[i]
             if (t.book == CONTINUOUS_BOOK and self.params[t.instrument].status == STATUS_CALL
@@ -857,6 +885,7 @@ cdef class Engine:
                 self._emit_indicative(t.instrument)
 
     # ------------------------------------------------------------ events
+    @cython.final
     cdef Event* _emit(self, uint8_t kind) noexcept nogil:
         cdef void* p
         cdef Event* e
@@ -869,7 +898,7 @@ cdef class Engine:
             self.events_cap = max(self.events_cap * 2, INITIAL_EVENTS)
         e = &self.events[self.n_events]
         self.n_events += 1
-        memset(e, 0, sizeof(Event))
+        event_clear(e)
         e.seq = self.next_event_seq
         self.next_event_seq += 1
         e.cmd_seq = self.cmd.seq
@@ -878,6 +907,7 @@ cdef class Engine:
         e.command = self.cmd.type
         return e
 
+    @cython.final
     cdef void _emit_order(self, uint8_t kind, slot_t s, int64_t qty, int64_t leaves,
                           uint16_t reason, int64_t value) noexcept nogil:
         cdef Order* o = &self.orders[s]
@@ -897,6 +927,7 @@ cdef class Engine:
         e.reason = reason
         e.value = value
 
+    @cython.final
     cdef void _reject(self, uint16_t reason) noexcept nogil:
         cdef const Command* c = self.cmd
         cdef Event* e = self._emit(EV_REJECTED)
@@ -962,6 +993,7 @@ cdef class Engine:
     cdef inline uint8_t _account_stp(self, int32_t account) noexcept nogil:
         return self.accounts[account].stp if account < self.accounts_cap else STP_ACCOUNT_DEFAULT
 
+    @cython.final
     cdef int _ensure_account(self, int32_t account) noexcept nogil:
         """Grow the account table to hold ``account`` (< max_accounts)."""
         cdef int64_t cap = self.accounts_cap
@@ -1010,6 +1042,7 @@ cdef class Engine:
             return REJ_RETENTION_FLOOR
         return 0
 
+    @cython.final
     cdef uint16_t _risk_reason(self, Order* o) noexcept nogil:
         """Why account checks refuse the new order ``o`` (not yet allocated or held), or 0."""
         cdef Account* a
@@ -1028,6 +1061,7 @@ cdef class Engine:
             return self._buy_room(a, h, o.qty, self._buy_need(o, o.qty))
         return self._sell_room(h, o.qty)
 
+    @cython.final
     cdef void _hold(self, Order* o, int64_t old_need, int64_t old_leaves) noexcept nogil:
         """Move the order's hold from what ``old_leaves`` needed to what ``o.qty`` needs."""
         cdef Account* a
@@ -1047,12 +1081,14 @@ cdef class Engine:
             h.available -= delta
             h.frozen += delta
 
+    @cython.final
     cdef void _set_leaves(self, Order* o, int64_t leaves) noexcept nogil:
         cdef int64_t old = o.qty
         cdef int64_t need = self._buy_need(o, old) if o.side == SIDE_BUY else 0
         o.qty = <int32_t>leaves
         self._hold(o, need, old)
 
+    @cython.final
     cdef void _settle(self, Order* buy, Order* sell, int64_t price, int64_t qty, int64_t buy_fee,
                       int64_t sell_fee) noexcept nogil:
         """Move cash and units for one trade; the orders' leaves have not been lowered yet."""
@@ -1080,6 +1116,7 @@ cdef class Engine:
         self.fees_collected += buy_fee + sell_fee
 
     # ............................................................ orders
+    @cython.final
     cdef void _drop_incoming(self, slot_t s, uint16_t reason) noexcept nogil:
         """Cancel the rest of an order that is not in the book and free its slot."""
         cdef Order* o = &self.orders[s]
@@ -1087,10 +1124,12 @@ cdef class Engine:
         self._set_leaves(o, 0)
         self._free_order(s)
 
+    @cython.final
     cdef void _cancel_resting(self, slot_t s, uint16_t reason) noexcept nogil:
         self._unlink(s)
         self._drop_incoming(s, reason)
 
+    @cython.final
     cdef void _trade(self, slot_t a, slot_t r, int64_t q, int64_t price, int32_t pos) noexcept nogil:
         """Trade ``q`` at ``price``; the trade type is the resting order's book's. ``pos``: the
         position of the resting order's level in its book side, -1 when the caller does not know."""
@@ -1157,6 +1196,7 @@ cdef class Engine:
             self._unlink_at(r, pos)
             self._free_order(r)
 
+    @cython.final
     cdef bint _fok_fillable(self, int32_t instrument, int32_t account, uint8_t side,
                             int64_t limit, int64_t qty, uint8_t stp) noexcept nogil:
         cdef BookSide* bs = self._side(instrument, CONTINUOUS_BOOK, opposite(side))
@@ -1191,6 +1231,7 @@ cdef class Engine:
             return False
         return (price - centre if price >= centre else centre - price) * 10000 > centre * p.dynamic_band_bps
 
+    @cython.final
     cdef void _interrupt(self, int32_t instrument) noexcept nogil:
         """A volatility interruption: the instrument goes into a call auction at once."""
         cdef Event* e
@@ -1201,6 +1242,7 @@ cdef class Engine:
             e.value = STATUS_CALL
             e.reason = CAUSE_VOLATILITY
 
+    @cython.final
     cdef void _match_or_call(self, slot_t s, int64_t limit) noexcept nogil:
         """Match and rest an incoming order; in a call, or in taker-select, it only rests,
         whatever it crosses."""
@@ -1211,6 +1253,7 @@ cdef class Engine:
         else:
             self._match_and_rest(s, limit)
 
+    @cython.final
     cdef void _match_and_rest(self, slot_t s, int64_t limit) noexcept nogil:
         """Trade an incoming order against the opposite side, then rest or cancel the rest."""
         cdef Order* o = &self.orders[s]
@@ -1247,6 +1290,7 @@ cdef class Engine:
         else:
             self._drop_incoming(s, CXL_IOC_REMAINDER)
 
+    @cython.final
     cdef slot_t _new_slot(self, const Command* c, uint8_t order_type, uint8_t side, int64_t price,
                           int64_t qty, uint8_t tif, uint8_t stp, int32_t terms, uint8_t flags) noexcept nogil:
         """Fill a fresh (not yet allocated) order in the free slot; _accept_slot takes it."""
@@ -1270,6 +1314,7 @@ cdef class Engine:
                 self.oom = True
         return s
 
+    @cython.final
     cdef void _accept_slot(self, slot_t s) noexcept nogil:
         """Allocate the order _new_slot filled, hold what it needs and report it accepted."""
         cdef Order* o
@@ -1280,6 +1325,7 @@ cdef class Engine:
         self._hold(o, 0, 0)
         self._emit_order(EV_ACCEPTED, s, o.qty, o.qty, 0, 0)
 
+    @cython.final
     cdef void _admit_and_rest(self, slot_t s) noexcept nogil:
         """Risk-check a new listing, block quote or auction bid; accept it and rest it."""
         cdef uint16_t reason = self._risk_reason(&self.orders[s])
@@ -1290,6 +1336,7 @@ cdef class Engine:
         if self._rest(s) != 0:
             self.oom = True
 
+    @cython.final
     cdef void _new_order(self) noexcept nogil:
         cdef const Command* c = self.cmd
         cdef InstrumentParams* p
@@ -1361,6 +1408,7 @@ cdef class Engine:
         self._accept_slot(s)
         self._match_or_call(s, limit)
 
+    @cython.final
     cdef slot_t _owned_order(self) noexcept nogil:
         """The order a CANCEL, REDUCE or REPLACE names; another account's is UNKNOWN_ORDER.
 
@@ -1373,6 +1421,7 @@ cdef class Engine:
             return -1
         return s
 
+    @cython.final
     cdef bint _visible(self, slot_t s, int32_t account) noexcept nogil:
         """May ``account`` learn that order ``s`` exists? (TAKE_FIXED, BLOCK_ACCEPT)
 
@@ -1382,6 +1431,7 @@ cdef class Engine:
         return (o.account == account or o.order_type == OT_FIXED_LISTING
                 or (o.order_type == OT_BLOCK_QUOTE and (self._terms(s) == PUBLIC or self._terms(s) == account)))
 
+    @cython.final
     cdef slot_t _owned_revocable_order(self) noexcept nogil:
         """The resting order a CANCEL or REDUCE names; auction bids are irrevocable."""
         cdef slot_t s = self._owned_order()
@@ -1390,11 +1440,13 @@ cdef class Engine:
             return -1
         return s
 
+    @cython.final
     cdef void _cancel(self) noexcept nogil:
         cdef slot_t s = self._owned_revocable_order()
         if s != -1:
             self._cancel_resting(s, CXL_USER)
 
+    @cython.final
     cdef void _lower_resting(self, slot_t s, int64_t qty) noexcept nogil:
         """Lower a resting order's remaining quantity in place, keeping its priority."""
         cdef Order* o = &self.orders[s]
@@ -1404,6 +1456,7 @@ cdef class Engine:
         self.levels[lv].qty -= o.qty - qty
         self._set_leaves(o, qty)
 
+    @cython.final
     cdef void _reduce(self) noexcept nogil:
         cdef slot_t s = self._owned_revocable_order()
         cdef Order* o
@@ -1427,6 +1480,7 @@ cdef class Engine:
         self._lower_resting(s, qty)
         self._emit_order(EV_REDUCED, s, reduced_by, qty, 0, 0)
 
+    @cython.final
     cdef void _replace(self) noexcept nogil:
         cdef slot_t s = self._owned_order()
         cdef Order* o
@@ -1485,6 +1539,7 @@ cdef class Engine:
             return REJ_BLOCK_WINDOW_CLOSED
         return 0
 
+    @cython.final
     cdef void _post(self, uint8_t order_type) noexcept nogil:
         """LIST_FIXED and BLOCK_QUOTE: a listing or quote that rests until taken or gone."""
         cdef const Command* c = self.cmd
@@ -1534,6 +1589,7 @@ cdef class Engine:
         self._admit_and_rest(self._new_slot(c, order_type, c.side, c.price, c.qty, TIF_DAY, STP_OFF,
                                             terms, flags))
 
+    @cython.final
     cdef void _take(self) noexcept nogil:
         """TAKE_FIXED and BLOCK_ACCEPT: trade part or all of one resting listing or quote."""
         cdef const Command* c = self.cmd
@@ -1608,6 +1664,7 @@ cdef class Engine:
         self._free_order(s)
 
     # ................................................. operator commands
+    @cython.final
     cdef bint _instrument_ok(self, bint allow_all) noexcept nogil:
         cdef int32_t n = self.cmd.instrument
         if (0 <= n < self.n_instruments) or (allow_all and n == ALL_INSTRUMENTS):
@@ -1615,6 +1672,7 @@ cdef class Engine:
         self._reject(REJ_UNKNOWN_INSTRUMENT)
         return False
 
+    @cython.final
     cdef Account* _created_account(self) noexcept nogil:
         cdef int32_t a = self.cmd.account
         if self._exists(a):
@@ -1622,6 +1680,7 @@ cdef class Engine:
         self._reject(REJ_UNKNOWN_ACCOUNT)
         return NULL
 
+    @cython.final
     cdef void _account_event(self, uint8_t kind, int32_t instrument, int64_t value, int64_t qty) noexcept nogil:
         cdef Event* e = self._emit(kind)
         if e != NULL:
@@ -1630,12 +1689,14 @@ cdef class Engine:
             e.value = value
             e.qty = qty
 
+    @cython.final
     cdef void _instrument_event(self, uint8_t kind, int32_t instrument, int64_t value) noexcept nogil:
         cdef Event* e = self._emit(kind)
         if e != NULL:
             e.instrument = instrument
             e.value = value
 
+    @cython.final
     cdef void _set_instrument_status(self) noexcept nogil:
         cdef const Command* c = self.cmd
         if not self._instrument_ok(False):
@@ -1657,6 +1718,7 @@ cdef class Engine:
             self._emit_indicative(c.instrument)
 
     # ............................................................ call auctions
+    @cython.final
     cdef bint _uncross_price(self, int32_t instrument, int64_t* price, int64_t* volume,
                              int64_t* surplus) noexcept nogil:
         """The price, volume and surplus the continuous book would uncross at; False when it
@@ -1746,6 +1808,7 @@ cdef class Engine:
             surplus[0] = self._surplus_at(instrument, nearest)
         return True
 
+    @cython.final
     cdef int64_t _surplus_at(self, int32_t instrument, int64_t price) noexcept nogil:
         """Bids at or above ``price`` less asks at or below it."""
         cdef BookSide* bids = self._side(instrument, CONTINUOUS_BOOK, SIDE_BUY)
@@ -1762,6 +1825,7 @@ cdef class Engine:
             total -= self.levels[asks.levels[i]].qty
         return total
 
+    @cython.final
     cdef void _uncross(self, int32_t instrument) noexcept nogil:
         """Execute the call at one price (reference._uncross): best bid against best ask,
         the later of the two orders the aggressor, until the volume is done."""
@@ -1794,6 +1858,7 @@ cdef class Engine:
                 self._free_order(ag)
             volume -= q
 
+    @cython.final
     cdef void _emit_indicative(self, int32_t instrument) noexcept nogil:
         cdef int64_t price = 0, volume = 0, surplus = 0
         cdef Event* e
@@ -1808,6 +1873,7 @@ cdef class Engine:
             e.leaves = surplus if surplus >= 0 else -surplus
             e.side = SIDE_BUY if surplus > 0 else (SIDE_SELL if surplus < 0 else 0)
 
+    @cython.final
     cdef void _set_instrument_parameter(self) noexcept nogil:
         """Change one trading parameter from the next command on; a band it moves cancels
         what then rests outside it (matching.codes.InstrumentParameter)."""
@@ -1864,6 +1930,7 @@ cdef class Engine:
         if p.block_low != before.block_low or p.block_high != before.block_high:
             self._cancel_where(c.instrument, BLOCK_BOOK, BLOCK_BOOK, DOOM_OUTSIDE_BLOCK_BAND, -1, CXL_OUTSIDE_BAND)
 
+    @cython.final
     cdef void _add_instrument(self) noexcept nogil:
         """ADD_INSTRUMENT: list a new instrument at the next index, as reference._add_instrument."""
         cdef const Command* c = self.cmd
@@ -1910,6 +1977,7 @@ cdef class Engine:
         self._recentre(n, DEFAULT_REFERENCE)
         self._instrument_event(EV_INSTRUMENT_ADDED, n, c.status)
 
+    @cython.final
     cdef int _grow_instruments(self) noexcept nogil:
         """Make room for one more instrument: every per-instrument array one longer, the new
         entries zeroed, the holdings re-laid out at the new stride. On failure (-1) nothing
@@ -1920,7 +1988,7 @@ cdef class Engine:
         cdef BookSide* bs
         cdef void* p
         for i in range(2 * N_BOOKS):
-            fresh[i] = <slot_t*>malloc(INITIAL_SIDE_LEVELS * sizeof(slot_t))
+            fresh[i] = <slot_t*>malloc(INITIAL_SIDE_LEVELS * SIDE_ENTRY_BYTES)
             if fresh[i] == NULL:
                 while i > 0:
                     i -= 1
@@ -1954,6 +2022,7 @@ cdef class Engine:
         for i in range(2 * N_BOOKS):
             bs = &self.sides[2 * N_BOOKS * n + i]
             bs.levels = fresh[i]
+            bs.keys = <int32_t*>(fresh[i] + INITIAL_SIDE_LEVELS)
             bs.n = 0
             bs.cap = INITIAL_SIDE_LEVELS
         # account-major: row r, instrument i at r * n_instruments + i. Row r moves up by r
@@ -1971,6 +2040,7 @@ cdef class Engine:
         self.n_instruments = m
         return 0
 
+    @cython.final
     cdef void _cancel_all(self) noexcept nogil:
         """The operator's mass cancel; auction bids are irrevocable and stay."""
         cdef const Command* c = self.cmd
@@ -1981,6 +2051,7 @@ cdef class Engine:
             return
         self._cancel_where(c.instrument, CONTINUOUS_BOOK, BLOCK_BOOK, DOOM_MASS, c.account, CXL_OPERATOR)
 
+    @cython.final
     cdef void _set_block_window(self) noexcept nogil:
         cdef const Command* c = self.cmd
         if not self._instrument_ok(False):
@@ -1993,6 +2064,7 @@ cdef class Engine:
         if not c.status:
             self._cancel_where(c.instrument, BLOCK_BOOK, BLOCK_BOOK, DOOM_ALL, -1, CXL_EXPIRY)
 
+    @cython.final
     cdef void _set_account_stp(self) noexcept nogil:
         cdef const Command* c = self.cmd
         if c.account < 0 or c.account >= self.max_accounts:
@@ -2006,6 +2078,7 @@ cdef class Engine:
         self.accounts[c.account].stp = c.stp
         self._account_event(EV_ACCOUNT_UPDATED, 0, c.stp, 0)
 
+    @cython.final
     cdef void _set_fee_rebate(self) noexcept nogil:
         """SET_FEE_REBATE (see ``reference._set_fee_rebate``): buys keep holding at the market's fee."""
         cdef const Command* c = self.cmd
@@ -2024,6 +2097,7 @@ cdef class Engine:
             e.trade_type = c.status
             e.value = c.value
 
+    @cython.final
     cdef void _fine(self) noexcept nogil:
         """FINE (see ``reference._fine``)."""
         cdef const Command* c = self.cmd
@@ -2075,6 +2149,7 @@ cdef class Engine:
                                                    and self.accounts[o.account].member == self.cmd.member)))
         return o.account == account and o.side == SIDE_BUY          # DOOM_ACCOUNT_BUYS
 
+    @cython.final
     cdef void _cancel_where(self, int32_t instrument, uint8_t first_book, uint8_t last_book, uint8_t mode,
                             int32_t account, uint16_t reason) noexcept nogil:
         """Cancel, in canonical book order, the resting orders of one instrument (all for
@@ -2106,11 +2181,13 @@ cdef class Engine:
             self._cancel_resting(doomed[i], reason)
         free(doomed)
 
+    @cython.final
     cdef void _expire_day_orders(self) noexcept nogil:
         if self._instrument_ok(False):
             self._cancel_where(self.cmd.instrument, CONTINUOUS_BOOK, CONTINUOUS_BOOK, DOOM_DAY, -1,
                                CXL_EXPIRY)
 
+    @cython.final
     cdef void _end_of_day(self) noexcept nogil:
         """Close the day of one or all instruments, in the order reference._end_of_day states."""
         cdef int32_t first = self.cmd.instrument, last = self.cmd.instrument, n, t
@@ -2158,6 +2235,7 @@ cdef class Engine:
             self._release_units(n, n)
             memset(day, 0, sizeof(Day))
 
+    @cython.final
     cdef void _create_account(self) noexcept nogil:
         cdef const Command* c = self.cmd
         cdef Account* a
@@ -2198,6 +2276,7 @@ cdef class Engine:
         a.cash_frozen = 0
         self._account_event(EV_ACCOUNT_UPDATED, 0, ACCT_ACTIVE, 0)
 
+    @cython.final
     cdef void _set_account_status(self) noexcept nogil:
         cdef Account* a = self._created_account()
         cdef uint8_t status = self.cmd.status
@@ -2213,6 +2292,7 @@ cdef class Engine:
                                DOOM_ACCOUNT_BUYS if status == ACCT_SELL_ONLY else DOOM_ACCOUNT,
                                self.cmd.account, CXL_SANCTION)
 
+    @cython.final
     cdef void _move_cash(self) noexcept nogil:
         """DEPOSIT or WITHDRAW ``value`` fen."""
         cdef Account* a = self._created_account()
@@ -2235,6 +2315,7 @@ cdef class Engine:
         self.net_deposits += amount
         self._account_event(EV_BALANCE, -1, amount, 0)
 
+    @cython.final
     cdef void _move_units(self) noexcept nogil:
         """CREDIT_HOLDINGS or DEBIT_HOLDINGS ``qty`` units, non-tradable ones with flag 1."""
         cdef Account* a = self._created_account()
@@ -2261,6 +2342,7 @@ cdef class Engine:
         self.net_credits[self.cmd.instrument] += qty
         self._account_event(EV_BALANCE, self.cmd.instrument, 0, qty)
 
+    @cython.final
     cdef void _set_position_bound(self) noexcept nogil:
         """SET_RETENTION_FLOOR, SET_POSITION_LIMIT or SET_OBLIGATION to ``qty``."""
         cdef Account* a = self._created_account()
@@ -2280,6 +2362,7 @@ cdef class Engine:
             h.obligation = qty
         self._account_event(EV_ACCOUNT_UPDATED, self.cmd.instrument, 0, qty)
 
+    @cython.final
     cdef Surrender* _surrender_record(self, int32_t account, int32_t instrument) noexcept nogil:
         """The account's surrender record for the allowance, made (zero) if it has none; NULL
         when out of memory. Surrenders are rare (an account's, once a compliance period): a
@@ -2303,6 +2386,7 @@ cdef class Engine:
         self.surrenders[i].instrument = instrument
         return &self.surrenders[i]
 
+    @cython.final
     cdef void _surrender(self) noexcept nogil:
         """SURRENDER (see ``reference._surrender``)."""
         cdef const Command* c = self.cmd
@@ -2361,6 +2445,7 @@ cdef class Engine:
             e.value = target
             e.leaves = obliged.obligation
 
+    @cython.final
     cdef void _release_t1(self) noexcept nogil:
         cdef int32_t first = self.cmd.instrument, last = self.cmd.instrument
         if not self._instrument_ok(True):
@@ -2370,6 +2455,7 @@ cdef class Engine:
             last = self.n_instruments - 1
         self._release_units(first, last)
 
+    @cython.final
     cdef void _release_units(self, int32_t first, int32_t last) noexcept nogil:
         """Make units bought today sellable, account by account."""
         cdef int32_t account, n
@@ -2390,6 +2476,7 @@ cdef class Engine:
                     h.locked = 0
 
     # ........................................................... auctions
+    @cython.final
     cdef void _auction_open(self) noexcept nogil:
         """AUCTION_OPEN: one open auction per instrument; the initiator's lot is held."""
         cdef const Command* c = self.cmd
@@ -2455,6 +2542,7 @@ cdef class Engine:
         auc.n_eligible = 0
         self._emit_order(EV_ACCEPTED, s, auc.volume, auc.volume, 0, auc.seed)
 
+    @cython.final
     cdef Auction* _find_auction(self) noexcept nogil:
         cdef int32_t n
         for n in range(self.n_instruments):
@@ -2463,6 +2551,7 @@ cdef class Engine:
         self._reject(REJ_NO_AUCTION)
         return NULL
 
+    @cython.final
     cdef bint _eligible(self, Auction* auc, int32_t account) noexcept nogil:
         cdef int32_t i
         for i in range(auc.n_eligible):
@@ -2470,6 +2559,7 @@ cdef class Engine:
                 return True
         return False
 
+    @cython.final
     cdef int _add_eligible(self, Auction* auc, int32_t account) noexcept nogil:
         cdef void* p
         if auc.n_eligible == auc.eligible_cap:
@@ -2482,6 +2572,7 @@ cdef class Engine:
         auc.n_eligible += 1
         return 0
 
+    @cython.final
     cdef void _auction_eligible(self) noexcept nogil:
         cdef Auction* auc = self._find_auction()
         cdef Event* e
@@ -2499,6 +2590,7 @@ cdef class Engine:
             e.order_id = self.orders[auc.lot].order_id
             e.value = 1
 
+    @cython.final
     cdef int64_t _shortfall(self, int32_t account, int32_t instrument) noexcept nogil:
         """What the account lacks of its compliance obligation (0 for an uncreated one)."""
         cdef Holding* h
@@ -2509,6 +2601,7 @@ cdef class Engine:
         lack = h.obligation - (h.available + h.frozen + h.locked + h.non_tradable)
         return lack if lack > 0 else 0
 
+    @cython.final
     cdef int64_t _bids_of(self, int32_t instrument, int32_t account) noexcept nogil:
         """The quantity ``account`` has bid in the instrument's open auction."""
         cdef int64_t total = 0
@@ -2526,6 +2619,7 @@ cdef class Engine:
                     r = self.orders[r].next
         return total
 
+    @cython.final
     cdef void _auction_bid(self) noexcept nogil:
         """AUCTION_BID: sealed (no depth), irrevocable, at the reserve or better."""
         cdef const Command* c = self.cmd
@@ -2572,6 +2666,7 @@ cdef class Engine:
         self.orders[s].instrument = lot.instrument
         self._admit_and_rest(s)
 
+    @cython.final
     cdef void _auction_close(self) noexcept nogil:
         """AUCTION_CLOSE: clear the open auction as reference._auction_close states."""
         cdef int32_t n = self.cmd.instrument, i, j, first
@@ -2674,6 +2769,7 @@ cdef class Engine:
         auc.active = False
         auc.n_eligible = 0
 
+    @cython.final
     cdef int _run(self, const Command* cmds, int64_t n) noexcept nogil:
         cdef int64_t i
         for i in range(n):
@@ -2749,12 +2845,14 @@ cdef class Engine:
         return 0
 
     # ------------------------------------------------------- the boundary
+    @cython.final
     cdef object _new_event_array(self, int64_t n):
         cdef cnp.npy_intp dims[1]
         dims[0] = n
         Py_INCREF(_EVENT_DESCR)     # PyArray_NewFromDescr steals a reference
         return PyArray_NewFromDescr(&PyArray_Type, <cnp.PyArray_Descr*>_EVENT_DESCR, 1, dims, NULL, NULL, 0, NULL)
 
+    @cython.final
     cdef object _hand_over_events(self):
         """The C buffer itself as the result array, without a copy: the array frees it.
 
@@ -2778,6 +2876,7 @@ cdef class Engine:
         self.n_events = 0
         return out
 
+    @cython.final
     cdef int _reserve_events(self, int64_t rows) except -1:
         """Room for ``rows`` events before a run, so a large batch does not grow the buffer
         by doubling (each step a copy); large buffers ask for transparent huge pages."""
@@ -2802,6 +2901,7 @@ cdef class Engine:
         self.events_cap = rows
         return 0
 
+    @cython.final
     cdef object _take_events(self, bint small):
         """The events of the last run as an array, and the C buffer emptied.
 
@@ -2829,6 +2929,7 @@ cdef class Engine:
         self._block_used += n
         return out
 
+    @cython.final
     cdef object _execute(self, const Command* cmds, int64_t n, bint batch):
         cdef int rc
         self.n_events = 0
@@ -2865,6 +2966,7 @@ cdef class Engine:
                 raise KeyError(f"unknown instrument {instrument!r}") from None
         return instrument
 
+    @cython.final
     cdef object _symbol(self, int32_t n):
         cdef const char* raw = self.params[n].symbol
         cdef Py_ssize_t length = 0
@@ -2872,6 +2974,7 @@ cdef class Engine:
             length += 1
         return raw[:length].decode("utf-8")
 
+    @cython.final
     cdef list _sync_symbols(self):
         """The symbols by index; the symbol index catches up with instruments added since."""
         cdef int32_t n
@@ -2882,6 +2985,7 @@ cdef class Engine:
         self._symbols_n = self.n_instruments
         return self._symbol_list
 
+    @cython.final
     cdef int _order_command(self, Command* c, object instrument, int32_t account, uint8_t side, int64_t qty,
                             int64_t price, uint8_t order_type, uint8_t tif, uint8_t stp, int64_t client_order_id,
                             int64_t ts, int64_t seq) except -1:
@@ -2971,6 +3075,7 @@ cdef class Engine:
         self._replace_command(&c, order_id, account, price, qty, ts, seq)
         return self._execute_result(&c)
 
+    @cython.final
     cdef OrderResult _execute_result(self, const Command* c):
         self.n_events = 0
         if self._run(c, 1) != 0:
@@ -2979,6 +3084,7 @@ cdef class Engine:
             raise MemoryError("the matching engine could not grow its tables")
         return self._result()
 
+    @cython.final
     cdef OrderResult _result(self):
         """The last command's events folded into an OrderResult; the C buffer emptied.
 
@@ -3134,6 +3240,7 @@ cdef class Engine:
         return daily_view(d.open, d.high, d.low, [d.volume[t] for t in range(N_TRADE_TYPES)],
                           [d.amount[t] for t in range(N_TRADE_TYPES)])
 
+    @cython.final
     cdef list _levels(self, int32_t instrument, uint8_t book, uint8_t side, int depth):
         cdef BookSide* bs = self._side(instrument, book, side)
         cdef int32_t i
@@ -3165,7 +3272,7 @@ cdef class Engine:
             if self.terms_pages[i] != NULL:
                 total += TERMS_PAGE * sizeof(int32_t)
         for i in range(2 * N_BOOKS * self.n_instruments):
-            total += self.sides[i].cap * sizeof(slot_t) + sizeof(BookSide)
+            total += self.sides[i].cap * SIDE_ENTRY_BYTES + sizeof(BookSide)
         return total
 
     # ------------------------------------------------------------- state
@@ -3502,6 +3609,7 @@ cdef class Engine:
         self.n_touched = 0
         self.n_events = 0
 
+    @cython.final
     cdef _execute_one_admin(self, uint8_t type, int32_t account, int32_t member, uint8_t region,
                             uint8_t sector):
         cdef Command c
