@@ -61,12 +61,16 @@ def market(tmp_path, connect):
         if proc.poll() is None:
             proc.terminate()
             proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
         d.stop()
 
 
-def test_each_pattern_raises_its_alert_with_evidence_live_and_in_a_back_test(market, connect, zctx, tmp_path):
+def test_each_pattern_raises_its_alert_with_evidence_live_and_in_a_back_test(market, connect, zctx, tmp_path,
+                                                                            request):
     d, proc, started, out = market
     regulator = zctx.socket(zmq.SUB)
+    request.addfinalizer(lambda: regulator.close(0))
     regulator.linger = 0
     regulator.curve_serverkey = (d.keys / "surveillance.key").read_text().split('public-key = "')[1].split('"')[0].encode()
     regulator.curve_publickey, regulator.curve_secretkey = load_keys(d.keys, "regulator")

@@ -139,10 +139,10 @@ def test_no_obligations_costs_nothing_and_returns_nothing(market):
 
 
 def test_the_report_carries_the_makers_rows_and_a_csv_beside_it(market, tmp_path):
-    disclosure = Disclosure(tmp_path, market.instruments, lambda a: 1, [OBLIGATION])
     written = []
-    for events in run(market, scripted_day(market, start=1_780_000_000), {}):   # 2026-05-28 CST
-        written += disclosure.record(events)
+    with Disclosure(tmp_path, market.instruments, lambda a: 1, [OBLIGATION]) as disclosure:
+        for events in run(market, scripted_day(market, start=1_780_000_000), {}):   # 2026-05-29 CST
+            written += disclosure.record(events)
     names = sorted(p.name for p in written)
     assert names == ["eod-20260529.csv", "eod-20260529.json", "market-makers-20260529.csv"]
     report = json.loads((tmp_path / "eod-20260529.json").read_text())
@@ -150,15 +150,15 @@ def test_the_report_carries_the_makers_rows_and_a_csv_beside_it(market, tmp_path
     lines = (tmp_path / "market-makers-20260529.csv").read_text().splitlines()
     assert lines[0] == ",".join(MAKER_FIELDS) and lines[1].startswith(f"{MAKER},{SC},900.0,600.0,450.0,50.0,80,")
     # the state kept with a snapshot carries the rows; a restore writes the same report again
-    again = Disclosure(tmp_path / "again", market.instruments, lambda a: 1, [OBLIGATION])
-    again.restore(json.loads(json.dumps(disclosure.state())))
-    assert again.state() == disclosure.state()
+    with Disclosure(tmp_path / "again", market.instruments, lambda a: 1, [OBLIGATION]) as again:
+        again.restore(json.loads(json.dumps(disclosure.state())))
+        assert again.state() == disclosure.state()
 
 
 def test_without_makers_the_report_has_an_empty_list_and_no_csv(market, tmp_path):
-    disclosure = Disclosure(tmp_path, market.instruments, lambda a: 1)
-    for events in run(market, scripted_day(market, start=1_780_000_000), {}):
-        disclosure.record(events)
+    with Disclosure(tmp_path, market.instruments, lambda a: 1) as disclosure:
+        for events in run(market, scripted_day(market, start=1_780_000_000), {}):
+            disclosure.record(events)
     assert json.loads((tmp_path / "eod-20260529.json").read_text())["market_makers"] == []
     assert not list(tmp_path.glob("market-makers-*"))
     assert np.array_equal(disclosure.quoting.accounts, np.zeros(0, dtype=np.int32))
