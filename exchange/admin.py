@@ -229,7 +229,7 @@ def _commands(gw, op: str, request: dict) -> np.ndarray:
                                   units if against is None else _instrument(gw, against))
     if op == "fine":
         return commands.fine(_int(request, "account"), _int(request, "amount"), _name(request, "reason", FineReason),
-                             int(request.get("case") or 0))
+                             _int(request, "case") if request.get("case") is not None else 0)
     if op == "fee_rebate":
         return commands.set_fee_rebate(_int(request, "account"), _name(request, "trade_type", TradeType),
                                        _int(request, "bps"))

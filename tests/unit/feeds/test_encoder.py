@@ -7,7 +7,7 @@ from feeds.book import LocalBook
 from feeds.encoder import FeedEncoder
 from feeds.messages import FEED_DTYPE, FeedType, topic
 from matching import (
-    AuctionOutcome, Engine, EventKind, Instrument, InstrumentStatus, Region, Side, TradeType, commands,
+    AuctionOutcome, Engine, Instrument, InstrumentStatus, Region, Side, TradeType, commands,
 )
 
 SYMBOLS = ["SCEA2026", "CQEA2026"]
