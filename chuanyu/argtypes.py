@@ -3,9 +3,20 @@ error naming it, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 
-__all__ = ["number"]
+__all__ = ["number", "iso_date"]
+
+
+def iso_date(text: str) -> dt.date:
+    """A date as YYYY-MM-DD (or YYYYMMDD, as the report files name them)."""
+    for form in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text.strip(), form).date()
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}")
 
 
 def number(kind: type, low: float | None = None, high: float | None = None, *, above: bool = False,

@@ -5,8 +5,11 @@ buyer and seller but never their accounts. The end-of-day report (``eod-<YYYYMMD
 ``.json``) has, per instrument, the day's statistics as the engine closed them (open, high,
 low, close, previous close, change, volume and amount per trade type: block and auction
 volume apart from the price bars), the cross-regional volume (trades whose buyer and seller
-are in different regions) and the net allowance flow from Sichuan to Chongqing accounts.
-With designated market makers it also has, per maker and instrument, the day's quoting
+are in different regions), the net allowance flow from Sichuan to Chongqing accounts, the
+number of trades, and the units in circulation at the close (held in accounts, whatever
+their state; surrendered units are retired and no longer count). The report is filed under
+the trading date its END_OF_DAY named (the schedule names it; an operator's end of day names
+the schedule's date too), else under the date of the command's engine time. With designated market makers it also has, per maker and instrument, the day's quoting
 against the obligation (:mod:`feeds.market_makers`): under ``market_makers`` in the JSON and
 in ``market-makers-<YYYYMMDD>.csv``. Dates are trading dates in China Standard Time (UTC+8).
 
@@ -42,7 +45,8 @@ TAPE_FIELDS = ("trade_id", "time", "symbol", "trade_type", "price", "qty", "aggr
                "buyer_region", "seller_region")
 REPORT_FIELDS = ("symbol", "kind", "region", "open", "high", "low", "close", "previous_close", "change",
                  *(f"{t.name.lower()}_{m}" for t in TradeType for m in ("volume", "amount")),
-                 "cross_regional_volume", "net_flow_sc_to_cq")
+                 "cross_regional_volume", "net_flow_sc_to_cq", "trades", "in_circulation")
+_ADDED_FIELDS = ("trades", "in_circulation")       # reports and snapshots from before them lack them
 
 
 log = logging.getLogger("chuanyu.disclosure")
@@ -56,6 +60,16 @@ _REGION_NAMES = ["", Region.SC.name, Region.CQ.name]
 
 def _date(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1e9, CST).strftime("%Y%m%d")
+
+
+def _trading_date(stats) -> str:
+    """The trading date a DAILY_STATS event closed: the one its END_OF_DAY named, else the
+    date of its engine time (a command that named none)."""
+    named = int(stats["count"])
+    try:
+        return datetime(named // 10_000, named // 100 % 100, named % 100).strftime("%Y%m%d")
+    except ValueError:
+        return _date(int(stats["ts"]))
 
 
 def _day_name(day: int) -> str:
@@ -91,6 +105,7 @@ class Disclosure:
         self._allowance = np.array([ins.kind == InstrumentKind.ALLOWANCE for ins in self.instruments])
         self._cross = np.zeros(len(self.instruments), dtype=np.int64)     # since each instrument's last close
         self._net = np.zeros(len(self.instruments), dtype=np.int64)
+        self._trades = np.zeros(len(self.instruments), dtype=np.int64)
         self._region = np.zeros(0, dtype=np.int64)                         # by account id; _UNASKED until asked
         self._tape_file = None
         self._tape_date = None
@@ -117,6 +132,9 @@ class Disclosure:
                 break
             self._ask_regions(unknown)
         makers = self.quoting.record(events)
+        if len(days):
+            traded = events["instrument"][events["kind"] == _TRADE]
+            self._trades += np.bincount(traded, minlength=len(self._trades))[:len(self._trades)]
         skip = 0
         if len(days) and self._tape_through:               # replay: leave out the rows already written
             ids = events["trade_id"][events["kind"] == _TRADE]
@@ -202,19 +220,21 @@ class Disclosure:
 
     def state(self) -> dict:
         """What the report needs from before now (JSON-ready): kept with each snapshot."""
-        return {"cross": self._cross.tolist(), "net": self._net.tolist(), "report_date": self._report_date,
+        return {"cross": self._cross.tolist(), "net": self._net.tolist(), "trades": self._trades.tolist(),
+                "report_date": self._report_date,
                 "report": self._report_rows, "makers": self._maker_rows, "quoting": self.quoting.state()}
 
     def restore(self, state: dict) -> None:
         """Take back :meth:`state` (recovery, from a snapshot); ValueError if it does not fit."""
         cross = np.array(state["cross"], dtype=np.int64)
         net = np.array(state["net"], dtype=np.int64)
-        rows = list(state["report"])
+        trades = np.array(state.get("trades", np.zeros_like(net)), dtype=np.int64)   # older snapshots: none counted
+        rows = [_with_added_fields(r) for r in state["report"]]
         n = len(self._cross)
-        if cross.ndim != 1 or cross.shape != net.shape or len(cross) > n:
+        if cross.ndim != 1 or cross.shape != net.shape or cross.shape != trades.shape or len(cross) > n:
             raise ValueError(f"disclosure figures for {len(cross)} instruments, not {n}")
         # instruments listed after the snapshot (a new vintage) start from nothing
-        cross, net = np.pad(cross, (0, n - len(cross))), np.pad(net, (0, n - len(net)))
+        cross, net, trades = (np.pad(a, (0, n - len(a))) for a in (cross, net, trades))
         if not all(isinstance(r, dict) and set(r) == set(REPORT_FIELDS) for r in rows):
             raise ValueError("disclosure report rows without the report's fields")
         makers = list(state.get("makers", []))          # snapshots from before market makers have none
@@ -223,7 +243,7 @@ class Disclosure:
         if "quoting" in state:
             self.quoting.restore(state["quoting"])
         date = state["report_date"]
-        self._cross, self._net = cross, net
+        self._cross, self._net, self._trades = cross, net, trades
         self._report_date, self._report_rows = (None if date is None else str(date)), rows
         self._maker_rows = makers
 
@@ -244,8 +264,9 @@ class Disclosure:
         for t in TradeType:
             row[f"{t.name.lower()}_volume"], row[f"{t.name.lower()}_amount"] = by_type.get(int(t), (0, 0))
         row["cross_regional_volume"], row["net_flow_sc_to_cq"] = int(self._cross[n]), int(self._net[n])
-        self._cross[n] = self._net[n] = 0
-        date = _date(int(stats["ts"]))
+        row["trades"], row["in_circulation"] = int(self._trades[n]), int(stats["leaves"])
+        self._cross[n] = self._net[n] = self._trades[n] = 0
+        date = _trading_date(stats)
         csv_path, json_path = self.directory / f"eod-{date}.csv", self.directory / f"eod-{date}.json"
         if date != self._report_date:
             # another date (a new day, or a replay reaching one after the snapshot): its rows so
@@ -279,6 +300,7 @@ def _report_rows(path: Path) -> tuple[list[dict], list[dict]]:
     try:
         report = json.loads(path.read_text())
         rows, makers = report["instruments"], report.get("market_makers", [])
+        rows = [_with_added_fields(r) for r in rows]
         return ([r for r in rows if isinstance(r, dict) and set(r) == set(REPORT_FIELDS)],
                 [r for r in makers if isinstance(r, dict) and set(r) == set(MAKER_FIELDS)])
     except FileNotFoundError:
@@ -287,6 +309,13 @@ def _report_rows(path: Path) -> tuple[list[dict], list[dict]]:
         log.warning("%s is not an end-of-day report (%s): writing it anew", path, exc,
                     extra={"event": "error", "error": f"{path.name}: {exc}"})
         return [], []
+
+
+def _with_added_fields(row):
+    """A report row written before the fields added since: those unknown (None; empty in the CSV)."""
+    if isinstance(row, dict) and set(REPORT_FIELDS) - set(row) == set(_ADDED_FIELDS):
+        return {**row, **dict.fromkeys(_ADDED_FIELDS)}
+    return row
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -8,7 +8,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetPointer, PyCapsule_New, PyCapsule_SetContext
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from libc.stdint cimport INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
+from libc.stdint cimport INT32_MAX, INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset
 from posix.mman cimport MADV_HUGEPAGE, madvise
@@ -2237,6 +2237,8 @@ cdef class Engine:
                 e.high = day.high if day.high else opening
                 e.low = day.low if day.low else opening
                 e.qty = volume
+                e.leaves = self.net_credits[n]
+                e.count = <int32_t>self.cmd.value if 0 < self.cmd.value <= INT32_MAX else 0
             for t in range(TT_CONTINUOUS, N_TRADE_TYPES):
                 e = self._emit(EV_DAILY_VOLUME)
                 if e != NULL:

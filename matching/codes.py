@@ -101,7 +101,8 @@ class EventKind(IntEnum):
     INSTRUMENT_STATUS = 8
     ACCOUNT_UPDATED = 9
     BALANCE = 10
-    DAILY_STATS = 11             # close in price, previous close in value, open/high/low
+    DAILY_STATS = 11             # close in price, previous close in value, open/high/low, volume in
+                                 # qty, units in circulation in leaves, trading date (YYYYMMDD) in count
     DAILY_VOLUME = 12            # one per trade type: volume in qty, amount in value
     BLOCK_WINDOW = 13            # value 1 open, 0 closed
     AUCTION_RESULT = 14          # reason: AuctionOutcome; price: clearing price; qty: volume

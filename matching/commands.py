@@ -229,9 +229,10 @@ def set_block_window(instrument: int, open: bool, ts: int = 0, seq: int = 0) -> 
     return command(CommandType.SET_BLOCK_WINDOW, instrument=instrument, status=int(open), ts=ts, seq=seq)
 
 
-def end_of_day(instrument: int = ALL_INSTRUMENTS, ts: int = 0, seq: int = 0) -> np.ndarray:
-    """Close the day: statistics, the new reference price, expiries and the T+1 release."""
-    return command(CommandType.END_OF_DAY, instrument=instrument, ts=ts, seq=seq)
+def end_of_day(instrument: int = ALL_INSTRUMENTS, ts: int = 0, seq: int = 0, trading_date: int = 0) -> np.ndarray:
+    """Close the day: statistics, the new reference price, expiries and the T+1 release.
+    ``trading_date`` (YYYYMMDD, 0: none) names the day closed; DAILY_STATS carries it."""
+    return command(CommandType.END_OF_DAY, instrument=instrument, ts=ts, seq=seq, value=trading_date)
 
 
 def auction_open(instrument: int, account: int, side: int, volume: int, reserve: int, min_bid: int,

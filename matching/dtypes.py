@@ -50,7 +50,8 @@ _EVENT_FIELDS = [
     ("client_order_id", "<i8", 32),  # order events
     ("price", "<i8", 40),
     ("qty", "<i8", 48),
-    ("leaves", "<i8", 56),           # order events: the order's remaining quantity after the event; AUCTION_RESULT
+    ("leaves", "<i8", 56),           # order events: the order's remaining quantity after the event; AUCTION_RESULT;
+                                     # DAILY_STATS: units in circulation
     ("trade_id", "<i8", 24),         # TRADE
     ("buy_order_id", "<i8", 32),     # TRADE
     ("sell_order_id", "<i8", 56),    # TRADE
@@ -66,7 +67,7 @@ _EVENT_FIELDS = [
     ("buy_account", "<i4", 96),      # TRADE
     ("sell_account", "<i4", 100),    # TRADE
     ("instrument", "<i4", 104),
-    ("count", "<i4", 100),           # DEPTH: orders at the level; AUCTION_RESULT: bids
+    ("count", "<i4", 100),           # DEPTH: orders at the level; AUCTION_RESULT: bids; DAILY_STATS: trading date
     ("reason", "<u2", 108),          # Reject code or CancelReason
     ("kind", "u1", 110),             # EventKind
     ("side", "u1", 111),             # order side; trade: aggressor side; depth: level side

@@ -1507,11 +1507,14 @@ class ReferenceEngine:
         statistics go out (DAILY_STATS, then DAILY_VOLUME per trade type); the close, rounded
         to the tick, becomes the reference price and re-centres the bands; GTC orders and
         listings now outside the band are cancelled; units bought today are released (T+1);
-        the day starts again.
+        the day starts again. DAILY_STATS also carries the units held in accounts at the close
+        (``leaves``: the instrument's units in circulation) and the trading date the command
+        names (``count``: its ``value`` as YYYYMMDD, 0 when it names none).
         """
         which = self._instruments_arg(cmd)
         if which is None:
             return
+        trading_date = int(cmd["value"]) if 0 < int(cmd["value"]) <= 2**31 - 1 else 0
         for n in which:
             ins, day = self.instruments[n], self._days[n]
             self._cancel_where(cmd, [n], _BOOKS, lambda o: (o.order_type == OrderType.FIXED_LISTING and ins.listings_expire)
@@ -1528,7 +1531,8 @@ class ReferenceEngine:
                 reference = (2 * close + ins.tick) // (2 * ins.tick) * ins.tick
             opening = day.open or previous
             self._emit(cmd, EventKind.DAILY_STATS, instrument=n, price=close, value=previous,
-                       open=opening, high=day.high or opening, low=day.low or opening, qty=volume)
+                       open=opening, high=day.high or opening, low=day.low or opening, qty=volume,
+                       leaves=self.net_credits[n], count=trading_date)
             for trade_type in TradeType:
                 self._emit(cmd, EventKind.DAILY_VOLUME, instrument=n, trade_type=trade_type,
                            qty=day.volume[trade_type], value=day.amount[trade_type])

@@ -53,6 +53,8 @@ def test_the_report_closes_at_the_vwap_with_block_volume_apart_and_the_regional_
     assert (sc["block_volume"], sc["block_amount"]) == (100_000, 460_000_000)      # not in the close
     # cross-regional: 60 (SC->CQ) + 30 (CQ->SC) + 100,000 (CQ->SC); net SC->CQ = 60 - 30 - 100,000
     assert (sc["cross_regional_volume"], sc["net_flow_sc_to_cq"]) == (100_090, -99_970)
+    assert (sc["trades"], report["CCER2025"]["trades"]) == (4, 1)
+    assert sc["in_circulation"] == 0                         # risk off: no account holds anything
     cer = report["CCER2025"]
     assert (cer["close"], cer["cross_regional_volume"], cer["net_flow_sc_to_cq"]) == (5040, 10, 0)   # CERs are no allowance flow
     rows = list(csv.DictReader((tmp_path / "eod-20251128.csv").read_text().splitlines()))
@@ -80,3 +82,39 @@ def test_a_batch_across_midnight_goes_to_two_tapes_and_fixed_price_volume_is_rep
     # close = VWAP of continuous and fixed-price trades: (50,100 + 100,600) / 30 = 5023.3 -> 5023
     assert (sc["close"], sc["continuous_volume"], sc["fixed_volume"], sc["fixed_amount"]) == (5023, 10, 20, 100_600)
     assert (sc["cross_regional_volume"], sc["net_flow_sc_to_cq"]) == (30, 30)
+
+
+def test_the_report_counts_units_in_circulation_and_is_filed_under_the_trading_date_named(tmp_path):
+    """Risk on: 1,000 t credited, 100 t debited; the END_OF_DAY, sent after midnight, names the
+    trading date before it."""
+    instruments = [Instrument("SCEA2026", region=Region.SC)]
+    engine = Engine(instruments, risk=True, default_stp=StpMode.OFF)
+    after_midnight = 1_764_345_600_000_000_000 + 60_000_000_000        # 2025-11-29 00:01 CST
+    for account in (1, 2):
+        engine.process(commands.create_account(account, account, REGIONS[account], 1))
+        engine.process(commands.deposit(account, 10**9))
+    setup = np.concatenate([commands.credit_holdings(1, 0, 1_000), commands.debit_holdings(1, 0, 100)])
+    with Disclosure(tmp_path, instruments, REGIONS.get) as disclosure:
+        disclosure.record(engine.process(setup))
+        disclosure.record(engine.process(np.concatenate([commands.new_order(0, 1, SELL, 50, 5000, ts=TS),
+                                                         commands.new_order(0, 2, BUY, 50, 5000, ts=TS)])))
+        disclosure.record(engine.process(commands.end_of_day(0, ts=after_midnight, trading_date=20251128)))
+    assert not (tmp_path / "eod-20251129.json").exists()
+    (sc,) = json.loads((tmp_path / "eod-20251128.json").read_text())["instruments"]
+    assert (sc["trades"], sc["in_circulation"], sc["continuous_volume"]) == (1, 900, 50)
+
+
+def test_reports_and_snapshots_from_before_the_trade_count_keep_their_rows_with_those_figures_unknown(tmp_path):
+    old = {f: 0 for f in REPORT_FIELDS if f not in ("trades", "in_circulation")}
+    old.update(symbol="CCER2025", kind="CER", region="CQ")
+    (tmp_path / "eod-20251128.json").write_text(json.dumps({"date": "20251128", "instruments": [old]}))
+    day(tmp_path)                                             # closes SCEA2026 and CCER2025 on that date
+    rows = json.loads((tmp_path / "eod-20251128.json").read_text())["instruments"]
+    assert [r["symbol"] for r in rows] == ["SCEA2026", "CCER2025"]      # the old CER row was replaced, not lost
+
+    instruments = [Instrument("SCEA2026", region=Region.SC), Instrument("CCER2025", kind=InstrumentKind.CER)]
+    kept = dict(old, symbol="SCEA2026", kind="ALLOWANCE", region="SC")
+    with Disclosure(tmp_path / "restored", instruments, REGIONS.get) as disclosure:
+        disclosure.restore({"cross": [5, 0], "net": [5, 0], "report_date": "20251127", "report": [kept]})
+        state = disclosure.state()
+    assert state["trades"] == [0, 0] and state["report"] == [dict(kept, trades=None, in_circulation=None)]

@@ -147,3 +147,26 @@ def test_each_account_is_judged_on_its_own_obligation(firm):
     surrender(firm, 500, CER_I, SC_I)                          # account 1's cap is its own: 5% of 10,000
     assert firm.surrendered(2) == {SC: (50, 50)} and firm.surrendered(FIRM) == {SC: (500, 500)}
     firm.check_invariants()
+
+
+def circulation(engine, trading_date):
+    """Each instrument's units in circulation, and the trading date, as END_OF_DAY reports them."""
+    events = engine.process(commands.end_of_day(trading_date=trading_date))
+    stats = events[events["kind"] == EventKind.DAILY_STATS]
+    assert set(stats["count"].tolist()) == {trading_date}
+    return dict(zip(stats["instrument"].tolist(), stats["leaves"].tolist()))
+
+
+def test_the_close_counts_units_in_circulation_less_those_retired_plus_those_a_primary_auction_created(firm):
+    assert circulation(firm, 20261228) == {SC_I: 9_000, CQ_I: 0, CER_I: 1_200}
+    surrender(firm, 7_000)
+    surrender(firm, 500, CER_I, SC_I)
+    open_account(firm, 900, 0, {})                               # the issuer: creates what it sells
+    open_account(firm, 2, 10**9, {})
+    opened = firm.process(commands.auction_open(SC_I, 900, Side.SELL, 1_000, 4_000, 100,
+                                                flags=commands.FLAG_PRIMARY))
+    firm.process(commands.auction_bid(int(opened["order_id"][0]), 2, 1_000, 4_000))
+    firm.process(commands.auction_close(SC_I))
+    assert units(firm, 2, SC)[2] == 1_000                       # bought today: locked until the close
+    assert circulation(firm, 20261229) == {SC_I: 2_000 + 1_000, CQ_I: 0, CER_I: 700}
+    assert state(firm)[0]["net_credits"] == [3_000, 0, 700]

@@ -182,7 +182,7 @@ def test_the_day_so_far_is_in_daily(a_day):
 
 
 def test_end_of_day_in_full(a_day):
-    events = end_of_day(a_day, SC_I, ts=50, seq=40)
+    events = end_of_day(a_day, SC_I, ts=50, seq=40, trading_date=20261207)
     first = int(events["seq"][0])
     assert [int(s) for s in events["seq"]] == list(range(first, first + len(events)))
     common = dict(command=EOD, cmd_seq=40, ts=50, instrument=SC_I)
@@ -198,7 +198,9 @@ def test_end_of_day_in_full(a_day):
         expired(12, 2, BUY, OrderType.LIMIT, DAY, 4600, 5),                     # DAY order
         expired(14, 3, SELL, OrderType.FIXED_LISTING, DAY, 5050, 10),           # listing
         expired(15, 4, SELL, OrderType.BLOCK_QUOTE, DAY, 5000, 100_000),        # block quote
-        event(STATS, price=5005, value=5000, open=5011, high=5013, low=4997, qty=40, **common),
+        # in circulation: the six accounts' 1,000,000 each, however they moved between them
+        event(STATS, price=5005, value=5000, open=5011, high=5013, low=4997, qty=40, leaves=6_000_000,
+              count=20261207, **common),
         event(VOLUME, trade_type=TradeType.CONTINUOUS, qty=20, value=100_240, **common),
         event(VOLUME, trade_type=TradeType.FIXED, qty=20, value=99_940, **common),
         event(VOLUME, trade_type=TradeType.BLOCK, qty=100_000, value=600_000_000, **common),
