@@ -393,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_surveil.register(commands)
     from . import cli_report
     cli_report.register(commands)
+    from . import cli_web
+    cli_web.register(commands)
     from . import demo
     demo.register(commands)
     from . import ha_demo

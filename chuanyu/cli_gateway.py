@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from .argtypes import number
 from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler, write_json
 
 __all__ = ["register", "add_bench_gateway", "add_bench_recovery", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
@@ -58,6 +59,8 @@ def _add_engine(commands) -> None:
     p.add_argument("--metrics-port", type=int, metavar="N",
                    help="serve Prometheus metrics at http://HOST:N/metrics; overrides daemon.metrics_port "
                         "(0: off)")
+    p.add_argument("--web-port", type=number(int, 0, 65535, what="a port"), metavar="N",
+                   help="also start `chuanyu web --port N` beside the daemon (a process of its own; stopped with it)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                    help="INFO (default): one line per event of note (start, sessions, snapshots, phases, "
                         "end of day, shutdown); WARNING: problems only")
@@ -102,12 +105,20 @@ def _engine(args) -> int:
                 raise CliError(f"--{name.replace('_', '-')} must be 0..65535", 2)
             net = dataclasses.replace(net, **{name: value})
     cfg.network = net
+    web = None
+    if args.web_port is not None:          # its own process: it waits for endpoints.json, then follows the feed
+        from .cli_web import start_web
+        web = start_web(args.state_dir, args.config, args.web_port)
     try:
         return serve(cfg, args.state_dir, accept_journal_loss=args.accept_journal_loss,
                      apply_config=args.apply_config, node=args.node)
     except (GatewayError, JournalWriteError) as exc:     # the latter: a full disk before serving began
         _log_error(args, exc)
         raise CliError(str(exc)) from None
+    finally:
+        if web is not None:
+            web.terminate()
+            web.wait(10)
 
 
 def _log_error(args, exc) -> None:
@@ -257,6 +268,7 @@ _ADMIN_ARGS = {
     "obligation": ["account", "instrument", "qty"], "stp": ["account", "mode"],
     "fee-rebate": ["account", "trade_type", "bps"], "surrender": ["account", "instrument", "qty", "--against"],
     "compliance": [], "fine": ["account", "amount", "reason", "--case"], "fines": [], "end-of-day": ["instrument?"],
+    "book": ["instrument", "--depth"],
     "suspend": ["account"], "restore": ["account"], "sell-only": ["account"],
     "deposit": ["account", "amount"], "withdraw": ["account", "amount"],
     "credit": ["account", "instrument", "qty"], "debit": ["account", "instrument", "qty"],
@@ -264,7 +276,7 @@ _ADMIN_ARGS = {
     "auction-open": ["instrument", "account", "side", "volume", "reserve", "min_bid", "rules?"],
     "auction-eligible": ["auction", "account"], "auction-close": ["instrument"],
 }
-_INT_ARGS = ("account", "bps", "case", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
+_INT_ARGS = ("account", "bps", "case", "depth", "amount", "qty", "volume", "reserve", "min_bid", "auction", "value", "member", "session")
 _ADMIN_HELP = {
     "status": "the daemon's state: digest, journal, recovery, schedule, sessions, instruments",
     "account": "an account's cash and holdings (with floors, limits, obligations)",
@@ -285,6 +297,8 @@ _ADMIN_HELP = {
     "fine": "fine an account (fen; 0 collects what it owes) for a reason: market_abuse, late_surrender, reporting, "
             "other; --case: the regulator's case number",
     "fines": "fines collected, and every account's fines owed",
+    "book": "an instrument's continuous book and fixed-price listings as the engine holds them (--depth levels a "
+            "side, default 10)",
     "fee-rebate": "basis points off the market's fee for an account on one trade type "
                   "(continuous, fixed, block, auction); 0 ends the rebate",
     "phase": "set an instrument's phase (an InstrumentStatus name)", "end-of-day": "run the end of day",
@@ -388,6 +402,17 @@ def _admin(args) -> int:
                   f"{r['surrendered']:>13,}{r['cer_surrendered']:>12,}{r['cer_room']:>10,}")
         if not rows:
             print("no obligations")
+    elif args.op == "book":
+        book = reply["book"]
+        for name, sides in (("book", book), ("listings", book["listings"])):
+            print(f"{args.instrument} {name}: {'bid orders':>10} {'bid t':>10} {'bid':>9} | {'ask':<9} {'ask t':>10} "
+                  f"{'ask orders':>10}")
+            for i in range(max(len(sides["bids"]), len(sides["asks"]))):
+                b = sides["bids"][i] if i < len(sides["bids"]) else None
+                a = sides["asks"][i] if i < len(sides["asks"]) else None
+                print(" " * (len(args.instrument) + len(name) + 3)
+                      + (f"{b[2]:>10,} {b[1]:>10,} {b[0] / 100:>9.2f}" if b else " " * 31) + " | "
+                      + (f"{a[0] / 100:<9.2f} {a[1]:>10,} {a[2]:>10,}" if a else ""))
     elif args.op in ("snapshot", "shutdown"):
         print(f"{args.op}: ok" + (f"; snapshot {reply['snapshot']}" if reply.get("snapshot") else ""))
     else:

@@ -67,6 +67,8 @@ def register(commands) -> None:
                         "not exist; default: a temporary folder removed at the end)")
     p.add_argument("--metrics-port", type=number(int, 1, 65535, what="a port number"), metavar="N",
                    help="passed to `chuanyu engine --metrics-port N`: Prometheus metrics during the demo")
+    p.add_argument("--web-port", type=number(int, 1, 65535, what="a port number"), metavar="N",
+                   help="also serve the web console at http://127.0.0.1:N/ (`chuanyu web`) during the demo")
     p.set_defaults(handler=handler(_run))
 
 
@@ -95,7 +97,8 @@ def _run(args) -> int:
     if previous_int is signal.default_int_handler:          # an ignored Ctrl-C stays ignored
         signal.signal(signal.SIGINT, _interrupt)
     try:
-        return run_demo(state, args.seed, args.duration, view, metrics_port=args.metrics_port, keep=keep)
+        return run_demo(state, args.seed, args.duration, view, metrics_port=args.metrics_port, keep=keep,
+                        web_port=args.web_port)
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
@@ -541,7 +544,7 @@ def indicators(eod: dict, tally: Tally, config, plan) -> dict:
 
 
 def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | None = None,
-             keep: bool = True) -> int:
+             keep: bool = True, web_port: int | None = None) -> int:
     """Play the demo day in ``state``; the exit status (0 when the day ran to its end)."""
     from exchange.config import ConfigError, parse_config
 
@@ -563,11 +566,15 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
     view.start(seed=seed, duration=duration, state=state, symbols=symbols, names=names, tally=tally,
                steps=len(plan), keep=keep, refs=refs, short_names=demo_plan.SHORT_NAMES)
     daemon = _Daemon(state, config_path, metrics_port)
-    market = None
+    market = web = None
     try:
         info = daemon.wait_ready()
         view.log(f"daemon up (pid {daemon.proc.pid}): orders {info['orders']}, feed {info.get('feed')}"
                  + (f", metrics http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""))
+        if web_port is not None:
+            from .cli_web import start_web
+            web = start_web(state, config_path, web_port, quiet=True)
+            view.log(f"web console: http://127.0.0.1:{web_port}/")
         market = _Market(info, daemon, tally, view)
         market.login()
         view.log("Sichuan and Chongqing platforms, the regulator's drop copy and the public feed are connected")
@@ -610,6 +617,9 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
         return 0
     finally:
         view.stop()
+        if web is not None:
+            web.terminate()
+            web.wait(10)
         if daemon.proc.poll() is None or not daemon.log.closed:
             daemon.stop(market.admin if market is not None else None)
         if market is not None:

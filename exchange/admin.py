@@ -76,8 +76,8 @@ log = logging.getLogger("chuanyu.gateway")
 OPS = ("status", "account", "halt", "resume", "phase", "end_of_day", "suspend", "restore", "sell_only", "deposit",
        "withdraw", "credit", "debit", "block_window", "auction_open", "auction_eligible", "auction_close",
        "instrument", "cancel_all", "retention_floor", "position_limit", "obligation", "stp",
-       "fee_rebate", "surrender", "compliance", "fine", "fines", "snapshot", "shutdown")
-_READS = ("status", "account", "compliance", "fines")          # answered from the state as it is: not commands, not logged
+       "fee_rebate", "surrender", "compliance", "fine", "fines", "book", "snapshot", "shutdown")
+_READS = ("status", "account", "compliance", "fines", "book")          # answered from the state as it is: not commands, not logged
 _BOUNDS = {"retention_floor": commands.set_retention_floor, "position_limit": commands.set_position_limit,
            "obligation": commands.set_obligation}
 # auction_open "rules" names -> matching.commands flag bits
@@ -306,6 +306,15 @@ def handle(gw, identity: bytes, request: dict, key: str | None = None):
             return {"ok": True, "id": request_id, "account": view}
         if op == "compliance":
             return {"ok": True, "id": request_id, "compliance": compliance(gw.engine)}
+        if op == "book":
+            n, depth = _instrument(gw, request.get("instrument")), int(request.get("depth", 10))
+            if not 1 <= depth <= 1000:
+                raise ValueError("depth must be 1..1000")
+            view, listed = gw.engine.book(n, depth), gw.engine.listings(n, depth)
+            return {"ok": True, "id": request_id, "book": {
+                "bids": [list(map(int, v)) for v in view.bids], "asks": [list(map(int, v)) for v in view.asks],
+                "listings": {"bids": [list(map(int, v)) for v in listed.bids],
+                             "asks": [list(map(int, v)) for v in listed.asks]}}}
         if op == "fines":
             meta = gw.engine.export_meta()
             owed = [{"account": a, "member": gw.engine.account(a)["member"], "owed": o} for a, o in meta["fines_owed"]]

@@ -106,6 +106,14 @@ class SurveillanceRules:
 
 
 @dataclass(frozen=True)
+class WebConsole:
+    """Who may use the web console's operator pages (``[web]``; ``chuanyu web``)."""
+
+    console_user: str = "operator"
+    console_password: str = ""        # "scrypt$..." from `chuanyu web password`; empty: the console stays closed
+
+
+@dataclass(frozen=True)
 class Session:
     """One order-entry session: who may log in with it and what it may do."""
 
@@ -314,6 +322,7 @@ class MarketConfig:
     replication: Replication = field(default_factory=Replication)
     market_makers: list = field(default_factory=list)
     surveillance: SurveillanceRules = field(default_factory=SurveillanceRules)
+    web: WebConsole = field(default_factory=WebConsole)
 
     def obligations(self) -> list:
         """Every designated market maker's obligations (``feeds.market_makers.Obligation``)."""
@@ -500,6 +509,7 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
 
     market_makers = _market_makers(root, account_ids, symbols)
     surveillance = _surveillance(root, account_ids)
+    web = _web(root)
 
     sessions, session_ids, session_names = [], set(), set()
     for r in root.items("sessions"):
@@ -587,7 +597,18 @@ def parse_config(text: str, source: str = "<string>", keys: dict | None = None) 
     root.done()
     return MarketConfig(instruments, members, accounts, sessions, security, network, durability, daemon,
                         max_accounts, int(default_stp), risk, fees, source, schedule, replication, market_makers,
-                        surveillance)
+                        surveillance, web)
+
+
+def _web(root: _Reader) -> WebConsole:
+    from .passwords import is_password_hash
+    r = root.sub("web")
+    web = WebConsole(r.get("console_user", str, "operator", lambda v: bool(v) and ":" not in v,
+                           "must be a name without ':'"),
+                     r.get("console_password", str, "", lambda v: v == "" or is_password_hash(v),
+                           "must be what `chuanyu web password` prints (scrypt$...), or empty for no console"))
+    r.done()
+    return web
 
 
 def _surveillance(root: _Reader, account_ids: set) -> SurveillanceRules:

@@ -1,0 +1,97 @@
+"""``chuanyu web``: the web console (:mod:`web.app`), and ``chuanyu web password``."""
+from __future__ import annotations
+
+import getpass
+import sys
+
+from .argtypes import number
+from .clikit import CliError, handler
+
+__all__ = ["register", "start_web"]
+
+DEFAULT_WEB_PORT = 8080
+
+
+def register(commands) -> None:
+    """Add ``web`` to the ``chuanyu`` subcommands."""
+    from .cli_gateway import DEFAULT_STATE_DIR
+    p = commands.add_parser(
+        "web", help="the web console: public market pages, live from the feed, and the operator's console",
+        description="Serve the public market pages (overview, instrument books, trades and charts, end-of-day "
+                    "reports, vitality) live from the daemon's feed, and the operator's console (sessions, phases, "
+                    "journal, alerts; halt, resume, end of day) when [web] console_password is set. A process of "
+                    "its own: it follows the feed as a subscriber and uses the admin socket, never the order path. "
+                    "`chuanyu web password` makes the console_password line.")
+    p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+                   help=f"the daemon's state dir (default: ./{DEFAULT_STATE_DIR})")
+    p.add_argument("--config", metavar="FILE", help="market configuration (TOML; default: the embedded market)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=number(int, 0, 65535, what="a port"), default=DEFAULT_WEB_PORT,
+                   help=f"port to listen on (default: {DEFAULT_WEB_PORT}; 0: any free one)")
+    p.add_argument("--admin-key", default="admin", metavar="NAME",
+                   help="the admin key pair the console uses, in the daemon's keys dir (default: admin)")
+    p.set_defaults(handler=handler(_web))
+    sub = p.add_subparsers(dest="web_command", metavar="")
+    pw = sub.add_parser("password", help="print a [web] console_password line for a password read from the terminal "
+                                         "(or stdin)")
+    pw.set_defaults(handler=handler(_password))
+
+
+def _password(args) -> int:
+    from exchange.passwords import hash_password
+    if sys.stdin.isatty():
+        first = getpass.getpass("console password: ")
+        if getpass.getpass("again: ") != first:
+            raise CliError("the two passwords differ")
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < 8:
+        raise CliError("the password must have at least 8 characters")
+    print(f'console_password = "{hash_password(first)}"')
+    return 0
+
+
+def _web(args) -> int:
+    import asyncio
+    from pathlib import Path
+
+    import uvicorn
+
+    from web.app import create_app
+    from .cli_gateway import _load_config
+    config = _load_config(args.config)
+    app = create_app(Path(args.state_dir), config, admin_key=args.admin_key)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                           access_log=False, lifespan="on"))
+
+    async def serve():
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            port = server.servers[0].sockets[0].getsockname()[1]
+            print(f"chuanyu web: http://{args.host}:{port}/  (console: "
+                  f"{'/console' if config.web.console_password else 'closed, no [web] console_password'})",
+                  flush=True)
+        await task
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0 if server.started else 1
+
+
+def start_web(state_dir, config_path, port: int, admin_key: str = "admin", quiet: bool = False):
+    """``chuanyu web`` as a child process beside a daemon (``--web-port``): the Popen.
+    ``quiet``: its output goes to ``web.log`` in the state dir (the demo's screen is its own)."""
+    import subprocess
+    from pathlib import Path
+    argv = [sys.executable, "-m", "chuanyu.cli", "web", "--state-dir", str(state_dir), "--port", str(port),
+            "--admin-key", admin_key]
+    if config_path:
+        argv += ["--config", str(config_path)]
+    if not quiet:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    with open(Path(state_dir) / "web.log", "ab") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
