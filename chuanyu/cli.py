@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 from .argtypes import number
-from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, write_json
+from .clikit import (CliError, add_no_fail, begin_bench, bench_status, check_json_target, write_bench_page,
+                     write_json)
 from .clikit import rate_range as _range
 from .clikit import rate_text as _rate
 
@@ -51,7 +52,10 @@ def _add_bench(commands) -> None:
     cli_feed.add_bench_feeds(targets)
     from . import cli_surveil
     cli_surveil.add_bench_surveillance(targets)
+    from . import cli_web
+    cli_web.add_bench_web(targets)
     cli_bench.add_bench_compare(targets)
+    cli_bench.add_bench_report(targets)
     engine = targets.add_parser(
         "engine", help="matching engine throughput and latency",
         description=(
@@ -75,6 +79,8 @@ def _add_bench(commands) -> None:
             "a few."))
     engine.add_argument("--json", metavar="FILE",
                         help="also write the results as JSON to FILE ('-' for stdout)")
+    engine.add_argument("--html", metavar="FILE",
+                        help="also write a page with the batch-size curves and latency distributions as charts")
     engine.add_argument("--quick", action="store_true",
                         help="smaller workloads (deep_book keeps its million-order book; "
                              "deep_book_risk has 100,000 orders, and it and carbon_mix_risk "
@@ -344,7 +350,9 @@ def _bench_engine(args) -> int:
             targets.add_row(c["workload"], c["label"], shown, goal, mark)
         out.print(targets)
 
-    write_json(args.json, {"workloads": results, "targets": checks, "run": run.finish()})
+    document = {"workloads": results, "targets": checks, "run": run.finish()}
+    write_json(args.json, document)
+    write_bench_page(args.html, document, "chuanyu bench engine")
     try:
         saved = save_histograms(args.json, {f"{name}.per-call": h for name, h in encoded_histograms(results).items()},
                                 comment="per-call latency, results read")

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from .argtypes import number
-from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler, write_json
+from .clikit import (CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler, write_bench_page,
+                     write_json)
 
 __all__ = ["register", "add_bench_gateway", "add_bench_recovery", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
 
@@ -764,6 +765,7 @@ def add_bench_gateway(targets) -> None:
                     "target scenarios: one order per frame flat out, batched frames flat out, and "
                     "one order per frame at 20,000 orders/s.")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
+    p.add_argument("--html", metavar="FILE", help="also write a page with the latency distributions as charts")
     p.add_argument("--clients", type=int, default=2, metavar="N", help="client processes (default 2)")
     p.add_argument("--batch", type=int, metavar="B", help="orders per frame (one scenario only)")
     p.add_argument("--rate", type=float, metavar="R", help="open-loop target orders/s over all clients "
@@ -803,6 +805,7 @@ def _bench_gateway(args) -> int:
                                 baselines=args.baselines, rounds=rounds, replication=args.replication)
     results["run"] = run.finish()
     _report(args.json, gateway_bench.table(results), results)
+    write_bench_page(args.html, results, "chuanyu bench gateway")
     return bench_status(results["targets"], args.no_fail)
 
 

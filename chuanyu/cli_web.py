@@ -7,7 +7,7 @@ import sys
 from .argtypes import number
 from .clikit import CliError, handler
 
-__all__ = ["register", "start_web"]
+__all__ = ["register", "start_web", "add_bench_web"]
 
 DEFAULT_WEB_PORT = 8080
 
@@ -28,6 +28,8 @@ def register(commands) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=number(int, 0, 65535, what="a port"), default=DEFAULT_WEB_PORT,
                    help=f"port to listen on (default: {DEFAULT_WEB_PORT}; 0: any free one)")
+    p.add_argument("--nice", type=number(int, 0, 19, what="a niceness"), default=10,
+                   help="lower this process's priority by N (default 10): beside a daemon, matching comes first")
     p.add_argument("--admin-key", default="admin", metavar="NAME",
                    help="the admin key pair the console uses, in the daemon's keys dir (default: admin)")
     p.set_defaults(handler=handler(_web))
@@ -60,9 +62,13 @@ def _web(args) -> int:
     from web.app import create_app
     from .cli_gateway import _load_config
     config = _load_config(args.config)
+    if args.nice:
+        import os
+        os.nice(args.nice)
     app = create_app(Path(args.state_dir), config, admin_key=args.admin_key)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                                           access_log=False, lifespan="on"))
+                                           access_log=False, lifespan="on",
+                                           timeout_graceful_shutdown=2))   # event streams never end by themselves
 
     async def serve():
         task = asyncio.create_task(server.serve())
@@ -95,3 +101,32 @@ def start_web(state_dir, config_path, port: int, admin_key: str = "admin", quiet
     with open(Path(state_dir) / "web.log", "ab") as log:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+
+
+def add_bench_web(targets) -> None:
+    p = targets.add_parser(
+        "web", help="does the web console slow the daemon down?",
+        description="Drive a real daemon (feeds on) flat out with batched orders in rounds that alternate "
+                    "without and with `chuanyu web` attached (an event-stream reader and a page fetching five "
+                    "times a second): orders/s of each, their ratio and its spread. Target: with >= 90% of "
+                    "without, or inside the without-rounds' spread.")
+    p.add_argument("--rounds", type=number(int, 1, 20, what="a number of rounds"), default=3,
+                   help="pairs of rounds (default 3)")
+    p.add_argument("--duration", type=number(float, 0, 600, above=True, what="seconds"), default=3.0,
+                   help="seconds a round (default 3)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE ('-' for stdout)")
+    from .clikit import add_no_fail
+    add_no_fail(p)
+    p.set_defaults(handler=handler(_bench_web))
+
+
+def _bench_web(args) -> int:
+    from bench import web_bench
+    from .clikit import begin_bench, bench_status, check_json_target, write_json
+    check_json_target(args.json)
+    run = begin_bench(args.argv)
+    results = web_bench.run(rounds=args.rounds, duration=args.duration, log=lambda m: print(m, file=sys.stderr))
+    results["run"] = run.finish()
+    print(web_bench.table(results), file=sys.stderr if args.json == "-" else sys.stdout)
+    write_json(args.json, results)
+    return bench_status(results["targets"], args.no_fail)

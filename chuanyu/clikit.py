@@ -64,6 +64,19 @@ def write_json(path: str | None, results) -> None:
     print(f"results written to {path}", file=sys.stderr)
 
 
+def write_bench_page(path: str | None, document: dict, title: str) -> None:
+    """Write a benchmark's page (:func:`chuanyu.bench_html.bench_page`) to ``path`` (None: nowhere)."""
+    if not path:
+        return
+    from .bench_html import bench_page
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(bench_page(document, title))
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"page written to {path}", file=sys.stderr)
+
+
 def add_no_fail(parser, dest: str = "no_fail") -> None:
     """The ``--no-fail`` option of a benchmark command."""
     parser.add_argument("--no-fail", dest=dest, action="store_true",

@@ -13,7 +13,8 @@ Public pages (no login; each one whole without JavaScript, then kept live by
   price and volume chart;
 - ``/eod`` and ``/eod/YYYYMMDD``: the end-of-day reports; ``/vitality``: the vitality
   indicators with charts (:mod:`exchange.vitality`);
-- ``/events``: the live messages (server-sent events); ``/api/...``: the same state as JSON.
+- ``/events``: what changed, batch by batch (server-sent events, see :mod:`web.market`);
+  ``/api/...``: the same state as JSON.
 
 The console (``/console``) is closed unless ``[web] console_password`` is set: see
 :mod:`web.console`.
@@ -143,8 +144,11 @@ def create_app(state_dir, config, admin_key: str = "admin", market: MarketView |
                     except asyncio.TimeoutError:
                         yield ": heartbeat\n\n"
                         continue
-                    if symbol and message.get("symbol") not in (None, symbol):
-                        continue
+                    if symbol and message["type"] == "update":
+                        if symbol not in message["symbols"]:
+                            continue
+                        message = {**message, "symbols": [symbol],
+                                   "trades": {k: v for k, v in message["trades"].items() if k == symbol}}
                     yield f"data: {json.dumps(message, separators=(',', ':'))}\n\n"
             finally:
                 market.unsubscribe(queue)

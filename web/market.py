@@ -8,9 +8,13 @@ amount by trade type, the latest trades and one-second bars for the intraday cha
 server started mid-day reads the day's trades before it from the trade tape
 (``trades-<date>.csv``) in the state dir; trades are counted once by id.
 
-Pages follow it through :meth:`MarketView.subscribe`: each live message arrives as the JSON
-object ``chuanyu feed --json`` writes, and ``{"type": "resync"}`` when the view started anew
-(a new snapshot, or a subscriber too slow to keep up): the page then asks for the whole state.
+Pages follow it through :meth:`MarketView.subscribe`: after each batch of feed messages one
+``{"type": "update", "symbols": [...], "trades": {symbol: count}}`` names the instruments the
+batch touched and how many trades each had, and
+``{"type": "resync"}`` says the view started anew (a new snapshot, or a subscriber too slow to
+keep up): the page then asks for the whole state. Updates are per batch, not per message, and
+trades are counted with array operations per batch and instrument, so a flat-out feed costs
+this process little more than receiving it.
 """
 from __future__ import annotations
 
@@ -18,12 +22,15 @@ import asyncio
 import csv
 import json
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from feeds.messages import FeedType
+import numpy as np
+
+from feeds.messages import FEED_DTYPE, FeedType
 from matching import InstrumentStatus, Side, TradeType
 
 __all__ = ["MarketView", "InstrumentDay", "Trade", "intraday_bars"]
@@ -33,6 +40,8 @@ CST = timezone(timedelta(hours=8))
 _PRICED = ("CONTINUOUS", "FIXED")          # the trade types in the price bars and the close
 TRADES_KEPT = 200
 QUEUE_MESSAGES = 2_000                     # a page further behind than this starts anew
+_TAPE_CHUNK_BYTES = 8 << 20
+RESYNC_EVERY_S = 5.0                       # at most one feed snapshot this often
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class InstrumentDay:
     trades: deque = field(default_factory=lambda: deque(maxlen=TRADES_KEPT))
     bars: dict = field(default_factory=dict)     # second of the day -> [open, high, low, close, volume]
     closed: dict | None = None              # the end-of-day statistics, once the day closed
-    seen: set = field(default_factory=set)  # trade ids counted today
+    through: int = 0                        # the highest trade id counted (ids only grow)
 
     @property
     def change(self) -> int | None:
@@ -75,15 +84,15 @@ class InstrumentDay:
         self.__dict__.update(fresh.__dict__)
 
     def add(self, t: Trade) -> bool:
-        """Count a trade (False: counted already)."""
-        if t.trade_id in self.seen:
+        """Count a trade (False: counted already, or of a day before this one)."""
+        if t.trade_id <= self.through:
             return False
         date = t.ts.strftime("%Y-%m-%d")
         if date != self.date:
             if self.date is not None and date < self.date:
                 return False                    # yesterday's, read late: not today's figures
             self.new_day(date)
-        self.seen.add(t.trade_id)
+        self.through = t.trade_id
         self.trades.append(t)
         self.volume[t.trade_type] = self.volume.get(t.trade_type, 0) + t.qty
         self.amount[t.trade_type] = self.amount.get(t.trade_type, 0) + t.qty * t.price
@@ -102,6 +111,61 @@ class InstrumentDay:
         return True
 
 
+    def add_rows(self, rows) -> int:
+        """Count a batch of this instrument's TRADE messages (FEED_DTYPE rows in feed order) at
+        once: per batch, not per trade, as a flat-out feed needs. The number counted."""
+        rows = rows[rows["trade_id"] > self.through]
+        if not len(rows):
+            return 0
+        local_s = rows["ts"] // 1_000_000_000 + _CST_OFFSET_S
+        days = local_s // 86_400
+        cuts = np.flatnonzero(days[1:] != days[:-1]) + 1          # a batch across midnight: day by day
+        counted = 0
+        for part, seconds in zip(np.split(rows, cuts), np.split(local_s % 86_400, cuts)):
+            date = (datetime(1970, 1, 1) + timedelta(days=int(part["ts"][0] // 1_000_000_000 + _CST_OFFSET_S)
+                                                     // 86_400)).strftime("%Y-%m-%d")
+            if date != self.date:
+                if self.date is not None and date < self.date:
+                    continue
+                self.new_day(date)
+            counted += self._add_day_rows(part, seconds)
+        return counted
+
+    def _add_day_rows(self, rows, seconds) -> int:
+        prices, qtys, types = rows["price"].astype(np.int64), rows["qty"].astype(np.int64), rows["trade_type"]
+        for t in TradeType:
+            mask = types == t
+            if mask.any():
+                self.volume[t.name] += int(qtys[mask].sum())
+                self.amount[t.name] += int((qtys[mask] * prices[mask]).sum())
+        priced = (types == TradeType.CONTINUOUS) | (types == TradeType.FIXED)
+        if priced.any():
+            p, q, sec = prices[priced], qtys[priced], seconds[priced]
+            self.open = int(p[0]) if self.open is None else self.open
+            self.high = int(p.max()) if self.high is None else max(self.high, int(p.max()))
+            self.low = int(p.min()) if self.low is None else min(self.low, int(p.min()))
+            self.last = int(p[-1])
+            starts = np.flatnonzero(np.r_[True, sec[1:] != sec[:-1]])       # feed order is time order
+            ends = np.r_[starts[1:], len(sec)] - 1
+            for second, first, high, low, close, volume in zip(
+                    sec[starts].tolist(), p[starts].tolist(), np.maximum.reduceat(p, starts).tolist(),
+                    np.minimum.reduceat(p, starts).tolist(), p[ends].tolist(), np.add.reduceat(q, starts).tolist()):
+                bar = self.bars.get(second)
+                if bar is None:
+                    self.bars[second] = [first, high, low, close, volume]
+                else:
+                    bar[1], bar[2], bar[3], bar[4] = max(bar[1], high), min(bar[2], low), close, bar[4] + volume
+        for row in rows[-TRADES_KEPT:]:                                  # only what the page can show
+            side = int(row["side"])
+            self.trades.append(Trade(int(row["trade_id"]), _cst(int(row["ts"])), int(row["price"]), int(row["qty"]),
+                                     _name(TradeType, row["trade_type"]), _name(Side, side) if side else None))
+        self.through = int(rows["trade_id"][-1])
+        return len(rows)
+
+
+_CST_OFFSET_S = 8 * 3600
+
+
 def _cst(ts_ns: int) -> datetime:
     return datetime.fromtimestamp(ts_ns / 1e9, CST)
 
@@ -111,6 +175,30 @@ def _name(enum, value: int) -> str:
         return enum(int(value)).name
     except ValueError:
         return str(int(value))
+
+
+def _paced_client_class():
+    from feeds.client import AsyncFeedClient
+
+    class PacedFeedClient(AsyncFeedClient):
+        """A feed client that takes a new snapshot at most every :data:`RESYNC_EVERY_S`: under a
+        flood this process cannot follow in Python, it falls behind, its socket drops what it
+        cannot hold (ZeroMQ drops at the publisher's queue for it, which costs the daemon
+        nothing), and it catches up from a snapshot now and then instead of asking the daemon
+        for one on every gap."""
+        _last_resync = float("-inf")
+
+        async def resync(self) -> None:
+            wait = self._last_resync + RESYNC_EVERY_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_resync = time.monotonic()
+            await super().resync()
+    return PacedFeedClient
+
+
+def _PacedFeedClient(*args, **kwargs):
+    return _paced_client_class()(*args, **kwargs)
 
 
 class MarketView:
@@ -137,11 +225,12 @@ class MarketView:
         self.error: str | None = "waiting for the daemon's feed"
         self.resyncs = 0
         self._queues: set[asyncio.Queue] = set()
+        self._tape: tuple[Path | None, int] = (None, 0)      # the tape file read, and how far
 
     # ---------------------------------------------------------------- following the feed
     async def run(self) -> None:
         """Follow the feed until cancelled; wait for the daemon and start anew when it goes."""
-        from feeds.client import AsyncFeedClient, FeedError
+        from feeds.client import FeedError
         while True:
             try:
                 info = json.loads((self.state_dir / "endpoints.json").read_text())
@@ -152,7 +241,7 @@ class MarketView:
                 self.error = f"waiting for the daemon's feed ({exc.__class__.__name__})"
                 await asyncio.sleep(0.5)
                 continue
-            client = AsyncFeedClient(feed, snapshots, timeout_ms=1000)
+            client = _PacedFeedClient(feed, snapshots, timeout_ms=1000)
             try:
                 await client.start()
                 self.client = client
@@ -165,8 +254,11 @@ class MarketView:
                         generation = client._generation
                         self._load(client)
                         continue
-                    for row in rows:
-                        self._apply(row)
+                    if len(rows):
+                        self._apply(rows)
+                    # the client keeps every trade for its own users; this view counted them: free them
+                    client.trades.clear()
+                    client._trade_seqs.clear()
             except FeedError as exc:
                 self.error = f"the feed does not answer ({exc})"
                 log.warning("web: %s", self.error)
@@ -186,8 +278,8 @@ class MarketView:
                 self._closed(n, stats)
         self._previous_closes()
         self._read_tape()
-        for row in client.trades:
-            self._trade(row)
+        if client.trades:
+            self._trades(np.array(client.trades, dtype=client.trades[0].dtype))
         self._broadcast({"type": "resync"})
 
     def _previous_closes(self) -> None:
@@ -206,28 +298,64 @@ class MarketView:
                 day.previous_close = closes[symbol]
 
     def _read_tape(self) -> None:
+        """Count today's trades from the trade tape, from where the last reading stopped: the
+        whole file once, then only what the daemon appended since (after a resync)."""
         today = datetime.now(CST).strftime("%Y%m%d")
         path = self.state_dir / f"trades-{today}.csv"
+        if self._tape[0] != path:
+            self._tape = (path, 0)
         try:
-            with path.open(newline="") as f:
-                for r in csv.DictReader(f):
-                    day = self.days.get(r["symbol"])
-                    if day is None:
-                        continue
-                    ts = datetime.fromisoformat(r["time"]).astimezone(CST)
-                    day.add(Trade(int(r["trade_id"]), ts, int(r["price"]), int(r["qty"]), r["trade_type"],
-                                  r["aggressor"] or None))
+            with path.open("rb") as f:
+                f.seek(self._tape[1])
+                while True:
+                    chunk = f.readlines(_TAPE_CHUNK_BYTES)
+                    if not chunk:
+                        break
+                    whole = chunk if chunk[-1].endswith(b"\n") else chunk[:-1]     # a row being written: later
+                    self._tape = (path, self._tape[1] + sum(len(line) for line in whole))
+                    self._count_tape_lines(whole)
+                    if len(whole) < len(chunk):
+                        break
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, IndexError) as exc:
             log.warning("web: %s: %s (the day starts from the feed)", path, exc)
 
-    def _trade(self, row) -> bool:
-        symbol = self.client.symbols[int(row["instrument"])]
-        side = int(row["side"])
-        return self.days[symbol].add(Trade(int(row["trade_id"]), _cst(int(row["ts"])), int(row["price"]),
-                                           int(row["qty"]), _name(TradeType, row["trade_type"]),
-                                           _name(Side, side) if side else None))
+    def _count_tape_lines(self, lines: list[bytes]) -> None:
+        index = {symbol: n for n, symbol in enumerate(self.client.symbols)}
+        types = {t.name: int(t) for t in TradeType}
+        sides = {"": 0, Side.BUY.name: int(Side.BUY), Side.SELL.name: int(Side.SELL)}
+        midnight: dict[str, int] = {}
+        columns = ([], [], [], [], [], [], [])       # instrument, trade id, seconds, price, qty, type, side
+        for r in csv.reader(line.decode() for line in lines):
+            if not r or r[0] == "trade_id" or r[2] not in index:
+                continue
+            stamp = r[1]                                     # 2026-12-07T10:31:05+08:00: China Standard Time
+            day = stamp[:10]
+            if day not in midnight:
+                midnight[day] = int(datetime.fromisoformat(day).replace(tzinfo=CST).timestamp())
+            seconds = midnight[day] + int(stamp[11:13]) * 3600 + int(stamp[14:16]) * 60 + int(stamp[17:19])
+            for column, value in zip(columns, (index[r[2]], int(r[0]), seconds, int(r[4]), int(r[5]), types[r[3]],
+                                               sides.get(r[6], 0))):
+                column.append(value)
+        if columns[0]:
+            rows = np.zeros(len(columns[0]), dtype=FEED_DTYPE)
+            rows["msg_type"] = FeedType.TRADE
+            for name, column in zip(("instrument", "trade_id", "ts", "price", "qty", "trade_type", "side"), columns):
+                rows[name] = column
+            rows["ts"] *= 1_000_000_000
+            self._trades(rows)
+
+    def _trades(self, rows) -> dict[str, int]:
+        """Count TRADE messages, instrument by instrument; ``{symbol: trades counted}``."""
+        counted = {}
+        instruments = rows["instrument"]
+        for n in np.unique(instruments).tolist():
+            symbol = self.client.symbols[n]
+            k = self.days[symbol].add_rows(rows[instruments == n])
+            if k:
+                counted[symbol] = k
+        return counted
 
     def _closed(self, n: int, row) -> None:
         day = self.days[self.client.symbols[n]]
@@ -238,14 +366,17 @@ class MarketView:
             day.previous_close = int(row["previous"])
             day.closed = {"close": int(row["price"]), "volume": int(row["qty"])}
 
-    def _apply(self, row) -> None:
-        kind = int(row["msg_type"])
-        if kind == FeedType.TRADE:
-            self._trade(row)
-        elif kind == FeedType.DAILY_STATS:
+    def _apply(self, rows) -> None:
+        """One batch of live messages (a FEED_DTYPE array, as the client applied them)."""
+        symbols = self.client.symbols
+        kinds = rows["msg_type"]
+        traded = self._trades(rows[kinds == FeedType.TRADE])
+        for row in rows[kinds == FeedType.DAILY_STATS]:
             self._closed(int(row["instrument"]), row)
-        from chuanyu.cli_feed import message_json
-        self._broadcast(message_json(row, self.client.symbols))
+        if self._queues:
+            touched = np.unique(rows["instrument"]).tolist()
+            self._broadcast({"type": "update", "symbols": [symbols[n] for n in touched if 0 <= n < len(symbols)],
+                             "trades": traded})
 
     # ---------------------------------------------------------------- pages
     def subscribe(self) -> asyncio.Queue:

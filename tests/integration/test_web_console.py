@@ -172,11 +172,14 @@ def test_the_event_stream_carries_a_trade(market, connect):
             line = stream.readline()
             if line.startswith(b"data:"):
                 message = json.loads(line[5:])
-                if message["type"] == "trade":
+                assert message["type"] in ("update", "resync") and message.get("symbols", [SCEA]) == [SCEA]
+                if message.get("trades"):
                     break
         else:
             raise AssertionError("no trade on the event stream")
-    assert (message["symbol"], message["price_fen"], message["qty_t"]) == (SCEA, price, 100)
+    assert message["trades"] == {SCEA: 1}
+    row = next(r for r in json.loads(web.get("/api/overview")[1])["instruments"] if r["symbol"] == SCEA)
+    assert row["last"] == price and row["volume"]["CONTINUOUS"] >= 100
 
 
 def _ctx():
@@ -301,3 +304,62 @@ def _engine_book(d: Daemon):
     from conftest import admin_request
     reply = admin_request(_ctx(), d, "book", instrument=SCEA)
     return ([tuple(level) for level in reply["book"]["bids"]], [tuple(level) for level in reply["book"]["asks"]])
+
+
+def test_pages_fit_a_phone_and_the_end_of_day_page_needs_no_script(market, browser, tmp_path):
+    d, web = market
+    run = subprocess.run([sys.executable, "-m", "chuanyu.cli", "admin", "--state-dir", str(d.state_dir),
+                          "end-of-day", CQEA], capture_output=True, text=True, env=_env(), timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    eventually(lambda: list(d.state_dir.glob("eod-*.json")), 10, what="the end-of-day report")
+    status, html = web.get("/eod")
+    assert status == 200 and "<script" not in html and CQEA in html and "Block trades and auctions" in html
+    browser.set_window_size(390, 844)
+    try:
+        for path in ("/", f"/instrument/{SCEA}", "/eod"):
+            browser.get(web.url + path)
+            widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], f"{path} is wider than a phone: {widths}"
+        browser.save_screenshot(str((SHOTS if os.environ.get("CHUANYU_SCREENSHOTS") == "1" else tmp_path)
+                                    / "eod-phone.png"))
+    finally:
+        browser.set_window_size(1200, 900)
+
+
+def test_after_the_daemon_restarts_the_page_follows_the_new_feed(market, browser, connect, tmp_path):
+    d, web = market
+    browser.get(f"{web.url}/instrument/{SCEA}")
+    d.proc.kill()                                     # kill -9: the web console loses its feed
+    d.proc.wait(10)
+    d.start()                                         # new ports: the web console reads endpoints.json again
+    eventually(lambda: json.loads(web.get("/api/overview")[1])["error"] is None and _connected(web, d), 20,
+               interval=0.1, what="the web console to follow the restarted daemon's feed")
+    before = {trade_id for trade_id, _ in rows(browser, "#trades tr[data-trade-id]")}
+    trade(connect, d, 200, 5020)
+
+    def shown():
+        return [cells for trade_id, cells in rows(browser, "#trades tr[data-trade-id]") if trade_id not in before]
+    assert eventually(shown, 10, interval=0.05, what="a trade after the restart on the page")[0][2] == "50.20"
+
+
+def _connected(web: Web, d: Daemon) -> bool:
+    """Whether the web console's book is the restarted daemon's (the feed's sequence goes on)."""
+    status, body = web.get(f"/api/book/{SCEA}")
+    return status == 200 and json.loads(body)["seq"] is not None
+
+
+def test_the_engine_starts_its_web_console_and_stops_it(tmp_path):
+    import re
+    d = Daemon(tmp_path / "state", re.sub(r"(?m)^(\w+_port) = \d+", r"\1 = 0", example_toml(YEAR)) + WEB, env=CLOCK)
+    d.stop()
+    d.start("--web-port", "0")
+    try:
+        found = eventually(lambda: re.search(r"chuanyu web: (http://\S+)/", d.output()), 20, interval=0.1,
+                           what="the web console's address in the daemon's output")
+        url = found.group(1)
+        with urllib.request.urlopen(url + "/", timeout=10) as page:
+            assert page.status == 200 and SCEA in page.read().decode()
+    finally:
+        assert d.stop() == 0
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "/", timeout=5)
