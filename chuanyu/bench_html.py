@@ -1,10 +1,10 @@
 """A benchmark's results as a page: the batch-size curves and the latency distributions as
 charts, the targets and the run's provenance as tables (``--html FILE`` on ``chuanyu bench
 engine`` and ``gateway``, and ``chuanyu bench report RESULT.json --html FILE`` for a JSON
-written before). The page has no scripts and fetches nothing (:mod:`chuanyu.charts`)."""
+written before). The page has no scripts and fetches nothing (:mod:`web.charts`)."""
 from __future__ import annotations
 
-from .charts import Series, html_page, html_table, line_chart
+from web.charts import Series, html_page, html_table, line_chart
 
 __all__ = ["bench_page", "PERCENTILES"]
 

@@ -19,7 +19,7 @@ from .argtypes import number
 from .clikit import (CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler, write_bench_page,
                      write_json)
 
-__all__ = ["register", "add_bench_gateway", "add_bench_recovery", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
+__all__ = ["register", "add_bench_gateway", "add_bench_recovery", "start_web", "DEFAULT_STATE_DIR", "DEFAULT_KEY_NAMES"]
 
 DEFAULT_STATE_DIR = "chuanyu-state"
 DEFAULT_KEY_NAMES = ("server", "admin", "sc-platform", "cq-platform", "broker", "regulator")
@@ -108,7 +108,6 @@ def _engine(args) -> int:
     cfg.network = net
     web = None
     if args.web_port is not None:          # its own process: it waits for endpoints.json, then follows the feed
-        from .cli_web import start_web
         web = start_web(args.state_dir, args.config, args.web_port)
     try:
         return serve(cfg, args.state_dir, accept_journal_loss=args.accept_journal_loss,
@@ -120,6 +119,22 @@ def _engine(args) -> int:
         if web is not None:
             web.terminate()
             web.wait(10)
+
+
+def start_web(state_dir, config_path, port: int, admin_key: str = "admin", quiet: bool = False):
+    """``chuanyu web`` as a child process beside a daemon (``--web-port``): the Popen.
+    ``quiet``: its output goes to ``web.log`` in the state dir (the demo's screen is its own)."""
+    import subprocess
+    from pathlib import Path
+    argv = [sys.executable, "-m", "chuanyu.cli", "web", "--state-dir", str(state_dir), "--port", str(port),
+            "--admin-key", admin_key]
+    if config_path:
+        argv += ["--config", str(config_path)]
+    if not quiet:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    with open(Path(state_dir) / "web.log", "ab") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def _log_error(args, exc) -> None:

@@ -89,7 +89,9 @@ def _add_vitality(kinds, default_state_dir: str) -> None:
 
 def _vitality(args) -> int:
     from exchange import vitality
-    from .vitality_view import page, print_tables
+    from web.vitality_page import page
+
+    from .vitality_view import print_tables
     try:
         deadline = vitality.parse_deadline(args.deadline)
     except ValueError as exc:

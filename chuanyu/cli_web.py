@@ -7,7 +7,7 @@ import sys
 from .argtypes import number
 from .clikit import CliError, handler
 
-__all__ = ["register", "start_web", "add_bench_web"]
+__all__ = ["register", "add_bench_web"]
 
 DEFAULT_WEB_PORT = 8080
 
@@ -85,22 +85,6 @@ def _web(args) -> int:
     except KeyboardInterrupt:
         pass
     return 0 if server.started else 1
-
-
-def start_web(state_dir, config_path, port: int, admin_key: str = "admin", quiet: bool = False):
-    """``chuanyu web`` as a child process beside a daemon (``--web-port``): the Popen.
-    ``quiet``: its output goes to ``web.log`` in the state dir (the demo's screen is its own)."""
-    import subprocess
-    from pathlib import Path
-    argv = [sys.executable, "-m", "chuanyu.cli", "web", "--state-dir", str(state_dir), "--port", str(port),
-            "--admin-key", admin_key]
-    if config_path:
-        argv += ["--config", str(config_path)]
-    if not quiet:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
-    with open(Path(state_dir) / "web.log", "ab") as log:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
 
 
 def add_bench_web(targets) -> None:

@@ -572,7 +572,7 @@ def run_demo(state: Path, seed: int, duration: float, view, metrics_port: int | 
         view.log(f"daemon up (pid {daemon.proc.pid}): orders {info['orders']}, feed {info.get('feed')}"
                  + (f", metrics http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""))
         if web_port is not None:
-            from .cli_web import start_web
+            from .cli_gateway import start_web
             web = start_web(state, config_path, web_port, quiet=True)
             view.log(f"web console: http://127.0.0.1:{web_port}/")
         market = _Market(info, daemon, tally, view)

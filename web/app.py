@@ -37,9 +37,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from chuanyu.charts import Series, bar_chart, line_chart
 from matching import TradeType
 
+from .charts import Series, bar_chart, line_chart
 from .market import MarketView, intraday_bars
 
 __all__ = ["create_app"]
@@ -122,8 +122,9 @@ def create_app(state_dir, config, admin_key: str = "admin", market: MarketView |
         return page(request, "eod.html", dates=dates, date=date, report=report)
 
     async def vitality(request: Request):
-        from chuanyu.vitality_view import page as vitality_page
         from exchange import vitality as v
+
+        from .vitality_page import page as vitality_page
         days, _ = v.read_days(state_dir)
         if not days:
             return page(request, "error.html", 404, title="No vitality figures yet",

@@ -1,6 +1,7 @@
 """The packages' import graph (issue 15): no circle between modules, lazy imports included, and
 no arrow from a lower package to a higher one. Layers, lowest first: the engine, the transport,
-market data, the daemon, surveillance, the benchmarks, the command line, and above them the repository tools,
+market data, the daemon, surveillance, the benchmarks, the web console, the command line, and above them the
+repository tools,
 which are never installed and so must never be imported by what is."""
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-RUNTIME = ["matching", "zmqio", "feeds", "gateway", "exchange", "surveillance", "bench", "chuanyu"]
+RUNTIME = ["matching", "zmqio", "feeds", "gateway", "exchange", "surveillance", "bench", "web", "chuanyu"]
 TOOLS = "tools"
 LAYERS = RUNTIME + [TOOLS]
 _PYX_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+c?import\s+([\w, ]+)|c?import\s+([\w.]+))", re.M)

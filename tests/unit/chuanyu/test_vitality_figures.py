@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from chuanyu.charts import Series, bar_chart, line_chart
-from chuanyu.vitality_view import page
 from exchange.vitality import group, parse_deadline, read_days, turnover_so_far
 from feeds.disclosure import REPORT_FIELDS
+from web.charts import Series, bar_chart, line_chart
+from web.vitality_page import page
 
 
 def row(symbol, kind="ALLOWANCE", continuous=0, block=0, auction=0, cross=0, net=0, trades=0, held=1_000_000):

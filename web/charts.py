@@ -2,8 +2,8 @@
 
 No JavaScript and nothing fetched: an SVG chart is text in the page, readable by any browser
 (and by a screen reader: each chart has a title and a description), and a page is one file a
-person can mail or archive. Used by the reports (``chuanyu report vitality``) and the
-benchmark pages (``--html``).
+person can mail or archive. Used by the web console's pages, the reports (``chuanyu report
+vitality``) and the benchmark pages (``--html``).
 """
 from __future__ import annotations
 
