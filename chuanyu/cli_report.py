@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .clikit import CliError, handler
+from .clikit import CliError, add_state_options, handler
 
 __all__ = ["register"]
 
@@ -25,9 +25,7 @@ def register(commands) -> None:
                     "each account's opening balances, trades, fees, fines, cash and holdings movements and "
                     "closing balances, with the reconciliation (closing - opening - movements: 'unexplained', "
                     "0 when every movement is accounted for). Prints one line per date and member.")
-    s.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
-                   help=f"the daemon's state dir (default: ./{DEFAULT_STATE_DIR})")
-    s.add_argument("--config", metavar="FILE", help="market configuration (TOML; default: the embedded market)")
+    add_state_options(s, DEFAULT_STATE_DIR)
     s.add_argument("--out", metavar="DIR", help="where the files go (default: STATE_DIR/statements)")
     s.add_argument("--member", type=int, metavar="ID", help="only this member's statements")
     s.set_defaults(handler=handler(_statements))

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from .argtypes import number
-from .clikit import CliError, add_no_fail, begin_bench, bench_status, check_json_target, handler
+from .clikit import CliError, add_no_fail, add_state_options, begin_bench, bench_status, check_json_target, handler
 
 __all__ = ["register", "add_bench_surveillance"]
 
@@ -23,9 +23,8 @@ def register(commands) -> None:
                     "alerts-<date>.jsonl in --out, the log, Prometheus (--metrics-port) and a CURVE feed for "
                     "the drop-copy sessions' keys (--alerts-port). With --journal it back-tests a state dir's "
                     "journal with the same rules and exits.")
-    p.add_argument("--config", metavar="FILE", help="market configuration (TOML; default: the embedded market)")
-    p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
-                   help=f"the daemon's state dir: endpoints.json and keys are read from it (default: ./{DEFAULT_STATE_DIR})")
+    add_state_options(p, DEFAULT_STATE_DIR, f"the daemon's state dir: endpoints.json and keys are read from it "
+                                            f"(default: ./{DEFAULT_STATE_DIR})")
     p.add_argument("--key", default="regulator", metavar="NAME",
                    help="the key pair of a drop-copy session in the keys dir (default: regulator)")
     p.add_argument("--out", metavar="DIR", help="where the alert files go (default: STATE_DIR/surveillance)")

@@ -5,7 +5,7 @@ import getpass
 import sys
 
 from .argtypes import number
-from .clikit import CliError, handler
+from .clikit import CliError, add_state_options, handler
 
 __all__ = ["register", "add_bench_web"]
 
@@ -22,9 +22,7 @@ def register(commands) -> None:
                     "journal, alerts; halt, resume, end of day) when [web] console_password is set. A process of "
                     "its own: it follows the feed as a subscriber and uses the admin socket, never the order path. "
                     "`chuanyu web password` makes the console_password line.")
-    p.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
-                   help=f"the daemon's state dir (default: ./{DEFAULT_STATE_DIR})")
-    p.add_argument("--config", metavar="FILE", help="market configuration (TOML; default: the embedded market)")
+    add_state_options(p, DEFAULT_STATE_DIR)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=number(int, 0, 65535, what="a port"), default=DEFAULT_WEB_PORT,
                    help=f"port to listen on (default: {DEFAULT_WEB_PORT}; 0: any free one)")

@@ -48,6 +48,14 @@ def check_json_target(path: str | None) -> None:
         raise CliError(f"--json {path}: not writable")
 
 
+def add_state_options(p, default_state_dir: str, state_help: str | None = None) -> None:
+    """``--state-dir`` (the daemon's) and ``--config`` (the market's TOML, default the embedded
+    market) on a subcommand that reads a daemon's state dir offline or beside it."""
+    p.add_argument("--state-dir", metavar="DIR", default=default_state_dir,
+                   help=state_help or f"the daemon's state dir (default: ./{default_state_dir})")
+    p.add_argument("--config", metavar="FILE", help="market configuration (TOML; default: the embedded market)")
+
+
 def write_json(path: str | None, results) -> None:
     """Write ``results`` as JSON to ``path`` ('-': standard output; None: nowhere)."""
     if not path:
