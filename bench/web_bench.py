@@ -85,7 +85,7 @@ class _WebConsole:
                 self.stop()
                 raise RuntimeError("chuanyu web did not catch up with the feed within 120 s")
             time.sleep(0.1)
-        self.events = self.pages = 0
+        self.events = self.pages = self.page_errors = 0
         self._threads = [threading.Thread(target=self._read_events, daemon=True),
                          threading.Thread(target=self._fetch_pages, daemon=True)]
         for t in self._threads:
@@ -99,9 +99,12 @@ class _WebConsole:
 
     def _fetch_pages(self) -> None:
         while not self.stopping.wait(0.2):
-            with urllib.request.urlopen(self.url + "/fragment/overview", timeout=30) as page:
-                page.read()
-            self.pages += 1
+            try:
+                with urllib.request.urlopen(self.url + "/fragment/overview", timeout=30) as page:
+                    page.read()
+                self.pages += 1
+            except OSError:                     # counted: a console that fails its pages fails the smoke test
+                self.page_errors += 1
 
     def stop(self) -> None:
         self.stopping.set()
@@ -138,7 +141,7 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
                     note = ""
                     if isinstance(attached, _WebConsole):
                         readers.append({"events": attached.events, "pages": attached.pages,
-                                        "snapshot_requests": snapshots})
+                                        "page_errors": attached.page_errors, "snapshot_requests": snapshots})
                         note = (f" ({attached.events:,} event notices, {attached.pages} page fetches, {snapshots} "
                                 "feed snapshots asked)")
                     log(f"round {n + 1}, {setup}: {rate:,.0f} orders/s{note}")

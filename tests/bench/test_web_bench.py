@@ -18,7 +18,7 @@ def test_a_short_run_measures_every_setup_and_judges_the_console_against_the_bar
     (target,) = r["targets"]
     assert target["met"] == (r["web_vs_bare"] >= web_bench.TARGET_RATIO or r["within_spread"])
     (reader,) = r["web_readers"]
-    assert reader["pages"] > 0                      # the console answered while the daemon was driven
+    assert reader["pages"] > 0 and reader["page_errors"] == 0      # the console answered while the daemon was driven
     assert r["run"]["argv"][:3] == ["chuanyu", "bench", "web"]
     assert "web console ÷ bare subscriber" in capsys.readouterr().out
 
