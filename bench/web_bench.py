@@ -70,10 +70,12 @@ class _WebConsole:
         self.proc = subprocess.Popen([sys.executable, "-m", "chuanyu.cli", "web", "--state-dir", str(state_dir),
                                       "--config", str(config), "--port", "0"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("chuanyu web: http://"):
-            self.proc.kill()
-            raise RuntimeError(f"chuanyu web did not start: {line}{self.proc.stdout.read()}")
+        said = []                                   # warnings may come first (e.g. asyncio's, in development mode)
+        while not (line := self.proc.stdout.readline()).startswith("chuanyu web: http://"):
+            said.append(line)
+            if not line:
+                self.proc.kill()
+                raise RuntimeError(f"chuanyu web did not start: {''.join(said)}")
         self.url = line.split()[2].rstrip("/")
         self.stopping = threading.Event()
         deadline = time.monotonic() + 120          # attached means caught up: its snapshot and the day's tape read

@@ -44,8 +44,10 @@ class Web:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chuanyu.cli", "web", "--state-dir", str(state_dir), "--config", str(config_path),
              "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
-        line = self.proc.stdout.readline()
-        assert line.startswith("chuanyu web: http://"), line + self.proc.stdout.read()
+        said = []                                   # warnings may come first (e.g. asyncio's, in development mode)
+        while not (line := self.proc.stdout.readline()).startswith("chuanyu web: http://"):
+            said.append(line)
+            assert line, "chuanyu web did not start:\n" + "".join(said)
         self.url = line.split()[2].rstrip("/")
 
     def get(self, path: str, data: dict | None = None, headers: dict | None = None):
