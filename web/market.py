@@ -167,7 +167,10 @@ _CST_OFFSET_S = 8 * 3600
 
 
 def _cst(ts_ns: int) -> datetime:
-    return datetime.fromtimestamp(ts_ns / 1e9, CST)
+    """Engine time (ns) in China Standard Time, exactly: ``ts / 1e9`` as a float rounds the last
+    nanoseconds of a second up into the next one."""
+    seconds, ns = divmod(int(ts_ns), 1_000_000_000)
+    return datetime.fromtimestamp(seconds, CST).replace(microsecond=ns // 1000)
 
 
 def _name(enum, value: int) -> str:

@@ -1,6 +1,5 @@
 """The web console's day figures: counting a batch of trades at once (what the live feed does)
 gives what counting them one by one gives (what reading the tape does), across midnight too."""
-from datetime import datetime
 
 import numpy as np
 from hypothesis import given, settings
@@ -8,7 +7,7 @@ from hypothesis import strategies as st
 
 from feeds.messages import FEED_DTYPE, FeedType
 from matching import Side, TradeType
-from web.market import CST, InstrumentDay, Trade, intraday_bars
+from web.market import InstrumentDay, Trade, _cst, intraday_bars
 
 MIDNIGHT = 1_765_123_200_000_000_000 - 8 * 3600 * 10**9      # 2025-12-08 00:00 in China Standard Time
 
@@ -33,7 +32,7 @@ def one_by_one(rows) -> InstrumentDay:
     day = InstrumentDay("SCEA")
     for r in rows:
         side = int(r["side"])
-        day.add(Trade(int(r["trade_id"]), datetime.fromtimestamp(int(r["ts"]) / 1e9, CST), int(r["price"]),
+        day.add(Trade(int(r["trade_id"]), _cst(int(r["ts"])), int(r["price"]),
                       int(r["qty"]), TradeType(int(r["trade_type"])).name, Side(side).name if side else None))
     return day
 
@@ -41,6 +40,10 @@ def one_by_one(rows) -> InstrumentDay:
 def figures(day: InstrumentDay):
     return (day.date, day.open, day.high, day.low, day.last, day.previous_close, day.volume, day.amount, day.bars,
             list(day.trades), day.through, intraday_bars(day))
+
+
+def test_the_last_nanoseconds_of_a_second_stay_in_it():
+    assert _cst(1_765_094_402_999_999_360).second == 2       # as a float, ts / 1e9 rounds up to :03
 
 
 @settings(max_examples=200, deadline=None)
