@@ -175,27 +175,25 @@ def add_bench_report(targets) -> None:
                     "batch-size curves and latency distributions as charts, and its targets and provenance.")
     p.add_argument("json", metavar="RESULT.json")
     p.add_argument("--html", metavar="FILE", required=True, help="the page to write")
-    p.set_defaults(handler=_bench_report)
+    from .clikit import handler
+    p.set_defaults(handler=handler(_bench_report))
 
 
 def _bench_report(args) -> int:
     import json
 
-    from .clikit import CliError, handler, write_bench_page
-
-    def report(args) -> int:
-        try:
-            with open(args.json, encoding="utf-8") as f:
-                document = json.load(f)
-        except OSError as exc:
-            raise CliError(f"cannot read {args.json}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise CliError(f"{args.json} is not JSON: {exc}") from None
-        if not isinstance(document, dict):
-            raise CliError(f"{args.json} is not the JSON of a `chuanyu bench` run")
-        write_bench_page(args.html, document, f"chuanyu bench: {args.json}")
-        return 0
-    return handler(report)(args)
+    from .clikit import CliError, write_bench_page
+    try:
+        with open(args.json, encoding="utf-8") as f:
+            document = json.load(f)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.json}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CliError(f"{args.json} is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise CliError(f"{args.json} is not the JSON of a `chuanyu bench` run")
+    write_bench_page(args.html, document, f"chuanyu bench: {args.json}")
+    return 0
 
 
 # --------------------------------------------------------------------------- bench compare

@@ -47,7 +47,11 @@ class _FeedState:
     # the daemon's own rule for sessions: with other nodes to go to, the node is taken for gone.
     SILENCE_S = 1.5
 
-    def __init__(self, pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms: int) -> None:
+    def __init__(self, pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms: int,
+                 max_trades: int | None = None) -> None:
+        if max_trades is not None and max_trades < 1:
+            raise ValueError(f"max_trades must be at least 1, not {max_trades}")
+        self.max_trades = max_trades
         self.pub_endpoints = as_list(pub_endpoint, "pub_endpoint")
         self.snapshot_endpoints = as_list(snapshot_endpoint, "snapshot_endpoint")
         if len(self.pub_endpoints) != len(self.snapshot_endpoints):
@@ -290,6 +294,8 @@ class _FeedState:
             at = bisect.bisect_left(self._trade_seqs, seq)
             self._trade_seqs.insert(at, seq)
             self.trades.insert(at, row)
+        if self.max_trades is not None and len(self.trades) >= 2 * self.max_trades:   # cut in halves: O(1) a trade
+            del self.trades[:-self.max_trades], self._trade_seqs[:-self.max_trades]
 
     def _apply(self, row) -> None:
         kind, n = int(row["msg_type"]), int(row["instrument"])
@@ -330,12 +336,16 @@ class FeedClient(_FeedState):
     rcvhwm, rcvbuf : int
         The SUB socket's high-water mark (frames) and kernel receive buffer (bytes, 0: the
         system's); messages beyond what they hold are lost and the client resynchronises.
+    max_trades : int, optional
+        Keep at least this many of the latest trades in :attr:`trades`, and at most twice as
+        many (default: every trade, for as long as the client lives).
     """
 
     def __init__(self, pub_endpoint: str | list[str], snapshot_endpoint: str | list[str], symbols=None,
                  topics=(b"",), on_message: Callable | None = None, ctx: zmq.Context | None = None,
-                 timeout_ms: int = 2000, rcvhwm: int = 100_000, rcvbuf: int = 0) -> None:
-        super().__init__(pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms)
+                 timeout_ms: int = 2000, rcvhwm: int = 100_000, rcvbuf: int = 0,
+                 max_trades: int | None = None) -> None:
+        super().__init__(pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms, max_trades)
         self.ctx = ctx or zmq.Context.instance()
         self.rcvhwm, self.rcvbuf = rcvhwm, rcvbuf
         self._connect(0)
@@ -448,9 +458,9 @@ class AsyncFeedClient(_FeedState):
 
     def __init__(self, pub_endpoint: str | list[str], snapshot_endpoint: str | list[str], symbols=None,
                  topics=(b"",), on_message: Callable | None = None, ctx=None, timeout_ms: int = 2000,
-                 rcvhwm: int = 100_000, rcvbuf: int = 0) -> None:
+                 rcvhwm: int = 100_000, rcvbuf: int = 0, max_trades: int | None = None) -> None:
         import zmq.asyncio
-        super().__init__(pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms)
+        super().__init__(pub_endpoint, snapshot_endpoint, symbols, topics, on_message, timeout_ms, max_trades)
         self.ctx = ctx or zmq.asyncio.Context.instance()
         self.rcvhwm, self.rcvbuf = rcvhwm, rcvbuf
         self._connect(0)

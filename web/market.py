@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from feeds.client import AsyncFeedClient, FeedError
 from feeds.messages import FEED_DTYPE, FeedType
 from matching import InstrumentStatus, Side, TradeType
 
@@ -84,7 +85,8 @@ class InstrumentDay:
         self.__dict__.update(fresh.__dict__)
 
     def add(self, t: Trade) -> bool:
-        """Count a trade (False: counted already, or of a day before this one)."""
+        """Count a trade (False: counted already, or of a day before this one): the plain rule,
+        one trade at a time, that :meth:`add_rows` follows per batch (the tests hold them equal)."""
         if t.trade_id <= self.through:
             return False
         date = t.ts.strftime("%Y-%m-%d")
@@ -180,28 +182,20 @@ def _name(enum, value: int) -> str:
         return str(int(value))
 
 
-def _paced_client_class():
-    from feeds.client import AsyncFeedClient
+class _PacedFeedClient(AsyncFeedClient):
+    """A feed client that takes a new snapshot at most every :data:`RESYNC_EVERY_S`: under a
+    flood this process cannot follow in Python, it falls behind, its socket drops what it
+    cannot hold (ZeroMQ drops at the publisher's queue for it, which costs the daemon
+    nothing), and it catches up from a snapshot now and then instead of asking the daemon for
+    one on every gap."""
+    _last_resync = float("-inf")
 
-    class PacedFeedClient(AsyncFeedClient):
-        """A feed client that takes a new snapshot at most every :data:`RESYNC_EVERY_S`: under a
-        flood this process cannot follow in Python, it falls behind, its socket drops what it
-        cannot hold (ZeroMQ drops at the publisher's queue for it, which costs the daemon
-        nothing), and it catches up from a snapshot now and then instead of asking the daemon
-        for one on every gap."""
-        _last_resync = float("-inf")
-
-        async def resync(self) -> None:
-            wait = self._last_resync + RESYNC_EVERY_S - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last_resync = time.monotonic()
-            await super().resync()
-    return PacedFeedClient
-
-
-def _PacedFeedClient(*args, **kwargs):
-    return _paced_client_class()(*args, **kwargs)
+    async def resync(self) -> None:
+        wait = self._last_resync + RESYNC_EVERY_S - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_resync = time.monotonic()
+        await super().resync()
 
 
 class MarketView:
@@ -233,7 +227,6 @@ class MarketView:
     # ---------------------------------------------------------------- following the feed
     async def run(self) -> None:
         """Follow the feed until cancelled; wait for the daemon and start anew when it goes."""
-        from feeds.client import FeedError
         while True:
             try:
                 info = json.loads((self.state_dir / "endpoints.json").read_text())
@@ -244,24 +237,21 @@ class MarketView:
                 self.error = f"waiting for the daemon's feed ({exc.__class__.__name__})"
                 await asyncio.sleep(0.5)
                 continue
-            client = _PacedFeedClient(feed, snapshots, timeout_ms=1000)
+            client = _PacedFeedClient(feed, snapshots, timeout_ms=1000, max_trades=TRADES_KEPT)
             try:
                 await client.start()
                 self.client = client
                 self._load(client)
                 self.error = None
-                generation = client._generation
+                resyncs = client.resyncs
                 while True:
                     rows = await client.poll(250)
-                    if client._generation != generation:           # the client resynchronised
-                        generation = client._generation
+                    if client.resyncs != resyncs:                  # the client took a new snapshot
+                        resyncs = client.resyncs
                         self._load(client)
                         continue
                     if len(rows):
                         self._apply(rows)
-                    # the client keeps every trade for its own users; this view counted them: free them
-                    client.trades.clear()
-                    client._trade_seqs.clear()
             except FeedError as exc:
                 self.error = f"the feed does not answer ({exc})"
                 log.warning("web: %s", self.error)
@@ -387,6 +377,10 @@ class MarketView:
         q: asyncio.Queue = asyncio.Queue(QUEUE_MESSAGES)
         self._queues.add(q)
         return q
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._queues)
 
     def unsubscribe(self, q: asyncio.Queue) -> None:
         self._queues.discard(q)

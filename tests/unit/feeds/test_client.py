@@ -25,6 +25,17 @@ def test_a_subscriber_from_the_start_sees_every_trade_and_the_same_books(market)
     assert [int(t["trade_id"]) for t in client.trades] == market.trades
 
 
+def test_max_trades_keeps_the_latest_trades_in_feed_order_and_no_more_than_twice_as_many(market):
+    client = subscriber(market, max_trades=3)
+    for _ in range(10):
+        market.trade_some()
+    assert converge(client, market)
+    kept = [int(t["trade_id"]) for t in client.trades]
+    assert len(market.trades) > 6 and 3 <= len(kept) < 6 and kept == market.trades[-len(kept):]
+    with pytest.raises(ValueError, match="max_trades"):
+        FeedClient(market.pub_endpoint, market.snapshot_endpoint, max_trades=0)
+
+
 def test_a_late_joiner_converges_from_a_snapshot(market):
     for _ in range(10):
         market.trade_some()

@@ -1,5 +1,6 @@
-"""The web console's day figures: counting a batch of trades at once (what the live feed does)
-gives what counting them one by one gives (what reading the tape does), across midnight too."""
+"""The web console's day figures: counting a batch of trades at once (what the live feed and
+the tape reading do) gives what the plain rule, one trade at a time (``InstrumentDay.add``),
+gives, across midnight too."""
 
 import numpy as np
 from hypothesis import given, settings
