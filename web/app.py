@@ -46,6 +46,7 @@ __all__ = ["create_app"]
 
 HERE = Path(__file__).parent
 HEARTBEAT_S = 15
+MAX_STREAMS = 256                 # open event streams; each holds a queue of up to 2,000 notices
 _DATE = re.compile(r"\d{8}")
 BOOK_DEPTH = 10
 TRADES_SHOWN = 30
@@ -134,6 +135,8 @@ def create_app(state_dir, config, admin_key: str = "admin", market: MarketView |
 
     async def events(request: Request):
         symbol = request.query_params.get("symbol")
+        if market.subscribers >= MAX_STREAMS:
+            return Response(f"at most {MAX_STREAMS} event streams at once", 503, headers={"Retry-After": "5"})
         queue = market.subscribe()
 
         async def stream():

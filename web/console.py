@@ -4,7 +4,8 @@ figures and surveillance alerts, and the actions halt, resume and end of day, ea
 Closed unless the configuration sets ``[web] console_password`` (a scrypt hash from
 ``chuanyu web password``): every console page then answers 403. With it, the operator logs
 in with ``console_user`` and the password; the login is a signed cookie (SameSite=strict,
-8 hours), each action form carries the login's own token, and five failed logins from one
+8 hours), each action form carries the login's own token, forms are url-encoded and at most
+4 KiB (413 otherwise, read no further), and five failed logins from one
 address within a minute make it wait a minute. The daemon is reached over its admin socket
 (CURVE) with the admin key pair named by ``chuanyu web --admin-key``.
 """
@@ -18,6 +19,7 @@ import time
 from collections import defaultdict, deque
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -30,6 +32,7 @@ __all__ = ["routes", "ACTIONS"]
 ACTIONS = {"halt": "Halt", "resume": "Resume", "end_of_day": "End the day of"}
 FAILURES_ALLOWED = 5
 FAILURE_WINDOW_S = 60
+FORM_BYTES = 4096                 # a login or an action: a few fields; more is not a console's form
 ALERTS_SHOWN = 50
 CST = timezone(timedelta(hours=8))
 
@@ -46,6 +49,20 @@ def routes(page, state_dir: Path, config, admin_key: str) -> list[Route]:
     def logged_in(request: Request) -> bool:
         return bool(web.console_password) and request.session.get("user") == web.console_user
 
+    async def small_form(request: Request):
+        """The form of a POST within :data:`FORM_BYTES` (read no further), else None."""
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > FORM_BYTES:
+                return None
+        return {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=16).items()} \
+            if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded") else None
+
+    def too_large(request: Request):
+        return page(request, "error.html", 413, title="Refused",
+                    message=f"Console forms are url-encoded and at most {FORM_BYTES:,} bytes.")
+
     def token_ok(request: Request, form) -> bool:
         return hmac.compare_digest(str(form.get("token", "")), str(request.session.get("token", "")))
 
@@ -60,7 +77,9 @@ def routes(page, state_dir: Path, config, admin_key: str) -> list[Route]:
             recent.popleft()
         if len(recent) >= FAILURES_ALLOWED:
             return page(request, "console_login.html", 429, error="Too many failed logins: wait a minute.")
-        form = await request.form()
+        form = await small_form(request)
+        if form is None:
+            return too_large(request)
         user, password = str(form.get("user", "")), str(form.get("password", ""))
         good = await asyncio.to_thread(check_password, password, web.console_password)     # ~50 ms: off the loop
         if not (good and hmac.compare_digest(user.encode(), web.console_user.encode())):
@@ -107,7 +126,9 @@ def routes(page, state_dir: Path, config, admin_key: str) -> list[Route]:
             return closed(request)
         if not logged_in(request):
             return RedirectResponse("/console/login", 303)
-        form = await request.form()
+        form = await small_form(request)
+        if form is None:
+            return too_large(request)
         action, symbol = str(form.get("action", "")), str(form.get("instrument", ""))
         if not token_ok(request, form) or action not in ACTIONS:
             return page(request, "error.html", 400, title="Refused", message="That request did not come from this console.")

@@ -137,6 +137,10 @@ def test_pages_answer_and_the_console_is_never_open_without_credentials(market):
     status, html = web.get("/console")                       # no login: to the login form
     assert status == 200 and 'action="/console/login"' in html and "Operator console" in html
     assert web.get("/console/login", {"user": "operator", "password": "wrong"})[0] == 401
+    assert web.get("/console/login", {"user": "operator", "password": "x" * 5000})[0] == 413     # 4 KiB at most
+    status, _ = web.get("/console/login", headers={"Content-Type": "multipart/form-data; boundary=x"},
+                        data={"user": "operator"})
+    assert status == 413                                                 # url-encoded forms only
     assert web.get("/console/action", {"action": "halt", "instrument": SCEA, "confirmed": "yes"})[0] in (200, 303)
     assert admin_status(_ctx(), d)["instruments"][0]["status"] != "HALTED"      # nothing was done
     guessing = Web(d.state_dir, d.config_path)          # its own count of failures (the browser's server keeps none)
