@@ -277,7 +277,9 @@ def _bench_engine(args) -> int:
         return _export_workloads(engine_bench, names, args, err)
     run = begin_bench(args.argv)
     # fixed_price_takes and auction_clearing have no per-call or latency phase
-    phases = ("generate", "process()", "per-call", "plain book", "latency", "batch sizes", "reference")
+    # (the rounds' phases are "round 1 of 5", ...: one step of the bar each)
+    phases = ("generate", "process()", "warm-up", *(f"round {r + 1} of {engine_bench.ROUNDS}"
+                                                   for r in range(engine_bench.ROUNDS)), "latency", "reference")
     with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
@@ -293,7 +295,8 @@ def _bench_engine(args) -> int:
                 bar.update(task, completed=len(phases), description=f"{workload}: done")
                 bar.stop_task(task)
                 return
-            bar.update(task, completed=phases.index(phase), description=f"{workload}: {phase}")
+            step = phases.index(phase) if phase in phases else bar.tasks[task].completed
+            bar.update(task, completed=step, description=f"{workload}: {phase}")
 
         results = engine_bench.run_engine_bench(
             engine=args.engine, quick=args.quick, workloads=names, scale=args.scale,

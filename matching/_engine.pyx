@@ -251,15 +251,18 @@ cdef void* _spare_events = NULL
 cdef size_t _spare_bytes = 0
 
 
-cdef void _recycle_events(object capsule) noexcept:
+cdef void _offer_spare(void* buffer, size_t size) noexcept:
+    """Keep ``buffer`` as the spare when it is larger than the one kept; free the other."""
     global _spare_events, _spare_bytes
-    cdef void* buffer = PyCapsule_GetPointer(capsule, NULL)
-    cdef size_t size = <size_t>PyCapsule_GetContext(capsule)
     if size > _spare_bytes and size <= MAX_SPARE_BYTES:
         free(_spare_events)
         _spare_events, _spare_bytes = buffer, size
     else:
         free(buffer)
+
+
+cdef void _recycle_events(object capsule) noexcept:
+    _offer_spare(PyCapsule_GetPointer(capsule, NULL), <size_t>PyCapsule_GetContext(capsule))
 
 
 cdef inline bint has_terms(uint8_t order_type) noexcept nogil:
@@ -512,7 +515,9 @@ cdef class Engine:
             for i in range(self.n_terms_pages):
                 free(self.terms_pages[i])
         free(self.terms_pages)
-        free(self.events)
+        # A batch whose events stayed in the buffer (fewer than HAND_OVER_ROWS) left the
+        # spare here: freeing it would make the next large batch fault in fresh pages.
+        _offer_spare(self.events, <size_t>self.events_cap * sizeof(Event))
         free(self.touched)
 
     # ------------------------------------------------------------ pools
@@ -2919,7 +2924,9 @@ cdef class Engine:
         cdef void* fresh
         if self.events_cap >= rows:
             return 0
-        if _spare_bytes >= rows * sizeof(Event):
+        # Only a large batch takes the spare: a small one mallocs from the warm heap, and
+        # would otherwise carry the spare off in an engine that may never give it back.
+        if _spare_bytes >= rows * sizeof(Event) and rows * sizeof(Event) >= HUGE_PAGE_BYTES:
             free(self.events)
             self.events = <Event*>_spare_events
             self.events_cap = <int64_t>(_spare_bytes // sizeof(Event))

@@ -243,7 +243,7 @@ def test_cli_runs_the_bench_and_writes_json(tmp_path, capsys):
     assert cli.main(argv) == 3                             # the reference model misses its ratio targets
     err = capsys.readouterr().err
     assert "targets missed:" in err
-    assert "chuanyu bench engine: broker_mix: process()" in err     # not a terminal: progress lines
+    assert "chuanyu bench engine: broker_mix: round 1 of 1" in err     # not a terminal: progress lines
     assert cli.main([*argv, "--no-fail"]) == 0
     document = json.loads(path.read_text())
     data = document["workloads"]
