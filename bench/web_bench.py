@@ -4,9 +4,10 @@ One daemon (the gateway benchmark's market, with its public feed on), driven fla
 gateway benchmark's clients (batched frames) in rounds of ``duration`` seconds. The rounds
 cycle through three set-ups: no feed subscriber at all; a bare subscriber (a process that only
 receives every feed frame); and the web console (a ``chuanyu web`` process following the feed,
-with one browser-like reader on its event stream and one page fetching the overview's live
-part five times a second). The orders acknowledged per second of each round are the daemon's
-throughput.
+with one browser-like reader on its event stream and pages fetched five times a second, the
+live parts of the overview and of an instrument page in turn). The orders acknowledged per
+second of each round are the daemon's throughput; the CPU the attached process used while the
+clients ran is reported beside it.
 
 With no subscriber the daemon's PUB socket sends nothing (ZeroMQ filters at the publisher), so
 any subscriber costs the daemon the sending of its feed; a market always has some. The target
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import shutil
 import statistics
 import subprocess
@@ -48,6 +50,12 @@ print("ready", flush=True)
 while True:
     s.recv_multipart()
 """
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user and system, all threads) that process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _BareSubscriber:
@@ -100,9 +108,10 @@ class _WebConsole:
                     self.events += 1
 
     def _fetch_pages(self) -> None:
+        pages = ("/fragment/overview", "/fragment/instrument/SCEA")        # a visitor of each, in turn
         while not self.stopping.wait(0.2):
             try:
-                with urllib.request.urlopen(self.url + "/fragment/overview", timeout=30) as page:
+                with urllib.request.urlopen(self.url + pages[self.pages % 2], timeout=30) as page:
                     page.read()
                 self.pages += 1
             except OSError:                     # counted: a console that fails its pages fails the smoke test
@@ -122,6 +131,7 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
     mp_ctx = mp.get_context("spawn")
     workdir = Path(tempfile.mkdtemp(prefix="chuanyu-webbench-"))
     rates: dict[str, list] = {name: [] for name in SETUPS}
+    cpu: dict[str, list] = {name: [] for name in SETUPS}         # the attached process's CPU, % of a core
     readers = []
     try:
         d = BenchDaemon(market_config(clients).replace("feeds = false", "feeds = true"), workdir)
@@ -132,8 +142,13 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
                                 else _WebConsole(d.dir / "state", d.dir / "market.toml"))
                     asked = d.status()["feed_snapshots"]["requests"]
                     try:
+                        used = _cpu_seconds(attached.proc.pid) if attached is not None else 0.0
+                        t0 = time.monotonic()
                         out = _drive(mp_ctx, d.info["orders"], d.info["server_public_key"], Path(d.info["keys_dir"]),
                                      clients, BATCH, None, duration, "gateway")
+                        if attached is not None:
+                            used = _cpu_seconds(attached.proc.pid) - used
+                        cpu[setup].append(100 * used / (time.monotonic() - t0))
                     finally:
                         if attached is not None:
                             attached.stop()
@@ -146,6 +161,8 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
                                         "page_errors": attached.page_errors, "snapshot_requests": snapshots})
                         note = (f" ({attached.events:,} event notices, {attached.pages} page fetches, {snapshots} "
                                 "feed snapshots asked)")
+                    if attached is not None:
+                        note += f"; it used {cpu[setup][-1]:.0f}% of a core"
                     log(f"round {n + 1}, {setup}: {rate:,.0f} orders/s{note}")
         finally:
             d.stop()
@@ -163,6 +180,7 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
         "web_vs_bare": web_vs_bare, "web_vs_bare_spread": spread([w / b for w, b in zip(web, bare) if b]),
         "bare_vs_none": ratio(bare, none), "web_vs_none": ratio(web, none),
         "within_spread": within, "web_readers": readers,
+        "attached_cpu_percent": {s: spread(cpu[s]) for s in SETUPS[1:]},
         "rounds": rounds, "duration_s": duration, "clients": clients, "batch": BATCH,
         "targets": [{"workload": "gateway, batched, feeds on",
                      "label": "throughput with the web console ÷ with a bare feed subscriber",
@@ -180,6 +198,10 @@ def table(results: dict) -> str:
                  f"{r['max']:.3f}); inside the bare subscriber's spread: {'yes' if results['within_spread'] else 'no'}")
     lines.append(f"bare subscriber ÷ none: {results['bare_vs_none']:.3f}; web console ÷ none: "
                  f"{results['web_vs_none']:.3f} (any subscriber makes the daemon send its feed)")
+    used = results.get("attached_cpu_percent")
+    if used:
+        lines.append("CPU of the attached process while the clients ran, % of a core (median): " + ", ".join(
+            f"{setup} {s['median']:.0f}%" for setup, s in used.items()))
     t = results["targets"][0]
     lines.append(f"target: {t['label']} >= {t['goal']} or inside its spread: {'met' if t['met'] else 'MISSED'}")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import struct
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ import numpy as np
 import zmq
 
 from matching import Side, TradeType
+from matching.dtypes import take_rows
 from zmqio.failover import Rotation, as_list
 
 from ._encode import apply_depth
@@ -31,6 +33,13 @@ from .messages import CHANNEL, FEED_DTYPE, FeedType, topic
 from .service import BUSY, ERROR, HEARTBEAT, SNAPSHOT
 
 __all__ = ["FeedClient", "AsyncFeedClient", "FeedError"]
+
+# A frame's first message's epoch, seq and instrument_seq, and a message's instrument_seq: read
+# from the frame's bytes, so that a frame in sequence costs no array of its own.
+_HEAD = struct.Struct("<qqq")
+_TOPIC_SEQ = struct.Struct("<q")
+_TOPIC_SEQ_AT = FEED_DTYPE.fields["instrument_seq"][1]
+assert FEED_DTYPE.fields["epoch"][1] == 0 and FEED_DTYPE.fields["seq"][1] == 8 and _TOPIC_SEQ_AT == 16
 
 
 class FeedError(RuntimeError):
@@ -110,6 +119,9 @@ class _FeedState:
         for t in (*self.topics, HEARTBEAT):
             self.sub.setsockopt(zmq.SUBSCRIBE, t)
         self.sub.connect(self.pub_endpoint)
+        # what :meth:`_read_ready` reads with: the SUB socket itself, or a blocking view of an
+        # asyncio one (reading without a future a frame)
+        self._reader = self.sub if type(self.sub) is zmq.Socket else zmq.Socket.shadow(self.sub.underlying)
         self.req = self.ctx.socket(zmq.DEALER)
         self.req.setsockopt(zmq.LINGER, 0)
         self.req.connect(self.snapshot_endpoint)
@@ -130,11 +142,22 @@ class _FeedState:
 
     @staticmethod
     def _decode(name: bytes, payload: bytes):
+        """``(name, heartbeat dict)`` or ``(name, the frame's bytes: whole FEED_DTYPE messages)``."""
         if name == HEARTBEAT:
             return name, json.loads(payload)
         if len(payload) % FEED_DTYPE.itemsize:
             raise FeedError(f"a {name!r} frame of {len(payload)} bytes is not whole messages")
-        return name, np.frombuffer(payload, dtype=FEED_DTYPE)
+        return name, payload
+
+    def _read_ready(self, frames: list) -> None:
+        """Append every frame the SUB socket holds now, decoded, to ``frames``: one wait for
+        many frames, as a subscriber to a busy feed needs (a wait costs more than a frame)."""
+        recv, decode = self._reader.recv_multipart, self._decode
+        try:
+            while True:
+                frames.append(decode(*recv(zmq.NOBLOCK)))
+        except zmq.Again:
+            pass
 
     def _wait_for_more(self, read: int, until: float | None) -> int:
         """How long (ms) a drain that has read ``read`` frames waits for another before it ends.
@@ -191,8 +214,8 @@ class _FeedState:
         self.epoch = header["epoch"]
         self.seq = header["seq"]
         self.topic_seq = {name.encode(): n for name, n in header["topics"].items()}
-        self._apply_rows(rows[rows["msg_type"] != FeedType.TRADE])   # the last trade: latest, not a new trade
-        for row in rows[rows["msg_type"] == FeedType.TRADE]:
+        self._apply_rows(take_rows(rows, rows["msg_type"] != FeedType.TRADE))   # the last trade: latest, not a new trade
+        for row in take_rows(rows, rows["msg_type"] == FeedType.TRADE):
             self.latest[(int(row["msg_type"]), int(row["instrument"]))] = row
         self.resyncs += 1
 
@@ -205,39 +228,49 @@ class _FeedState:
 
     def _accept(self, frames: list):
         """Check each frame against its topic's sequence: ``(rows to apply in feed order, or
-        None; whether to resynchronise)``. On a gap nothing of ``frames`` is kept."""
+        None; whether to resynchronise)``. On a gap nothing of ``frames`` is kept.
+
+        A frame that follows on from its topic's last message (the usual case) is taken
+        whole from its bytes; only a frame that overlaps what the snapshot or an earlier
+        frame held becomes an array to cut."""
         accepted = []
-        for name, rows in frames:
+        topic_seq, size = self.topic_seq, FEED_DTYPE.itemsize
+        for name, payload in frames:
             if name == HEARTBEAT:
                 self.heartbeats += 1
-                if self._behind(rows):
+                if self._behind(payload):
                     return None, True                                          # lost the tail
                 continue
-            if not len(rows):
+            if not payload:
                 continue
-            if int(rows["epoch"][0]) != self.epoch:
-                if int(rows["epoch"][0]) < self.epoch:
+            epoch, seq, first = _HEAD.unpack_from(payload)
+            if epoch != self.epoch:
+                if epoch < self.epoch:
                     continue                                                   # from before a restart
                 return None, True                                              # the publisher restarted
-            rows = rows[rows["seq"] > self.seq] if self.seq else rows        # already in the snapshot
-            expected = self.topic_seq.get(name, 0) + 1
-            rows = rows[rows["instrument_seq"] >= expected]                   # already seen
+            expected = topic_seq.get(name, 0) + 1
+            if first == expected and seq > self.seq:
+                topic_seq[name] = _TOPIC_SEQ.unpack_from(payload, len(payload) - size + _TOPIC_SEQ_AT)[0]
+                accepted.append(payload)
+                continue
+            rows = np.frombuffer(payload, dtype=FEED_DTYPE)
+            rows = take_rows(rows, (rows["seq"] > self.seq) & (rows["instrument_seq"] >= expected))  # not seen yet
             if not len(rows):
                 continue
             if int(rows["instrument_seq"][0]) > expected:
                 return None, True                                              # lost messages
-            self.topic_seq[name] = int(rows["instrument_seq"][-1])
-            accepted.append(rows)
+            topic_seq[name] = int(rows["instrument_seq"][-1])
+            accepted.append(rows.tobytes())
         if not accepted:
             return None, False
-        rows = np.concatenate(accepted) if len(accepted) > 1 else accepted[0]
-        return rows[np.argsort(rows["seq"], kind="stable")], False
+        rows = np.frombuffer(b"".join(accepted), dtype=FEED_DTYPE)
+        return take_rows(rows, np.argsort(rows["seq"], kind="stable")), False
 
     def _only_followed(self, rows: np.ndarray) -> np.ndarray:
         """The rows of the followed instruments (a snapshot holds them all)."""
         if self._followed is None or not len(rows):
             return rows
-        return rows[np.isin(rows["instrument"], self._followed)]
+        return take_rows(rows, np.isin(rows["instrument"], self._followed))
 
     def _apply_accepted(self, rows):
         if rows is None:
@@ -260,13 +293,25 @@ class _FeedState:
         rows = np.ascontiguousarray(rows)
         if apply_depth(rows, self._levels) == len(rows):
             return
-        other = rows[rows["msg_type"] != FeedType.DEPTH]
-        for kind, n, row in zip(other["msg_type"].tolist(), other["instrument"].tolist(), other):
-            if kind == FeedType.ORDER:
+        other = take_rows(rows, rows["msg_type"] != FeedType.DEPTH)
+        kinds = other["msg_type"]
+        orders = kinds == FeedType.ORDER
+        if orders.any():
+            for n, row in zip(other["instrument"][orders].tolist(), take_rows(other, orders)):
                 self._apply_order(n, row)
-            else:
-                self.latest[(kind, n)] = row
-        for row in other[other["msg_type"] == FeedType.TRADE]:
+            other = take_rows(other, ~orders)
+            kinds = other["msg_type"]
+        # ``latest`` keeps the last message of each type and instrument: only those are read
+        keys = kinds.astype(np.int64) << 32 | other["instrument"].astype(np.int64)
+        _, from_end = np.unique(keys[::-1], return_index=True)
+        for i in (len(keys) - 1 - from_end).tolist():
+            row = other[i]
+            self.latest[(int(kinds[i]), int(row["instrument"]))] = row
+        trades = np.flatnonzero(kinds == FeedType.TRADE)
+        if self.max_trades is not None:          # those before the last max_trades would be cut anyway
+            trades = trades[-self.max_trades:]
+        trades = take_rows(other, trades)
+        for row in trades:
             self._add_trade(row)
 
     def _apply_order(self, n: int, row) -> None:
@@ -417,7 +462,7 @@ class FeedClient(_FeedState):
         """The frames waiting; a subscriber behind reads on until ``until`` (see :meth:`_wait_for_more`)."""
         frames = []
         while self.sub.poll(self._wait_for_more(len(frames), until)):
-            frames.append(self._decode(*self.sub.recv_multipart()))
+            self._read_ready(frames)
         return frames
 
     def poll(self, timeout_ms: int = 0):
@@ -526,7 +571,7 @@ class AsyncFeedClient(_FeedState):
     async def _drain(self, until: float | None = None) -> list:
         frames = []
         while await self.sub.poll(self._wait_for_more(len(frames), until)):
-            frames.append(self._decode(*(await self.sub.recv_multipart())))
+            self._read_ready(frames)
         return frames
 
     async def poll(self, timeout_ms: int = 0):

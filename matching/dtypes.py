@@ -6,7 +6,7 @@ command kind does not use are zero; an event's fields follow the notes on EVENT_
 """
 import numpy as np
 
-__all__ = ["COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE", "ACCOUNT_DTYPE", "HOLDING_DTYPE"]
+__all__ = ["COMMAND_DTYPE", "EVENT_DTYPE", "BOOK_ORDER_DTYPE", "ACCOUNT_DTYPE", "HOLDING_DTYPE", "take_rows"]
 
 COMMAND_DTYPE = np.dtype(
     [
@@ -129,3 +129,15 @@ HOLDING_DTYPE = np.dtype(
     ],
     align=True,
 )
+
+
+def take_rows(rows: np.ndarray, which) -> np.ndarray:
+    """``rows[which]`` (a boolean mask or indices) of a structured array, copied as whole rows
+    of raw bytes: numpy copies a structured dtype field by field, 15-20x slower for these
+    layouts, which makes a mask over a feed's or the engine's rows the cost of a batch.
+
+    >>> rows = np.zeros(4, dtype=EVENT_DTYPE); rows["seq"] = [1, 2, 3, 4]
+    >>> take_rows(rows, rows["seq"] % 2 == 0)["seq"].tolist(), take_rows(rows, [3, 0])["seq"].tolist()
+    ([2, 4], [4, 1])
+    """
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize)))[which].view(rows.dtype)
