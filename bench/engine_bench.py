@@ -76,7 +76,7 @@ from .histograms import histogram
 from .provenance import machine_info, spread
 from .workloads import (
     AUCTION_CLEARING, CALL_UNCROSSING, FIXED_PRICE_TAKES, RISK_SUFFIX, WORKLOADS, Workload, auction_summary, generate,
-    risk_name, uncross_summary,
+    uncross_summary,
 )
 
 __all__ = [

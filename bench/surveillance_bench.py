@@ -17,9 +17,9 @@ daemon's throughput includes the engine.)
 """
 from __future__ import annotations
 
-import statistics
 import time
 
+from bench.provenance import spread
 from exchange.config import SurveillanceRules
 from feeds.dropcopy import drop_copy_event_rows, drop_copy_rows
 
@@ -68,9 +68,6 @@ def run(n_commands: int = 200_000, rounds: int = 5, log=print) -> dict:
         per.append(_round(w, Engine))
         log(f"round {r + 1}/{rounds}: engine {per[-1]['engine']:,.0f} commands/s, surveillance "
             f"{per[-1]['surveillance']:,.0f} commands/s")
-
-    def spread(values):
-        return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
     surv = spread([p["surveillance"] for p in per])
     ratio = spread([p["surveillance"] / p["engine"] for p in per])
