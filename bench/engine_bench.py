@@ -73,6 +73,7 @@ from matching.dtypes import EVENT_DTYPE
 from matching.reference import ReferenceEngine
 
 from .histograms import histogram
+from .plain_book import PlainBook, trades_agree
 from .provenance import machine_info, spread
 from .workloads import (
     AUCTION_CLEARING, CALL_UNCROSSING, FIXED_PRICE_TAKES, RISK_SUFFIX, WORKLOADS, Workload, auction_summary, generate,
@@ -471,8 +472,6 @@ def _time_reference(build, engine_cls, reference_cls, timed, reference_commands,
 def _plain_book_factory(workload: Workload):
     """``fresh()``: a plain sortedcontainers book (:mod:`bench.plain_book`) holding the
     workload's starting book."""
-    from bench.plain_book import PlainBook
-
     def fresh():
         book = PlainBook(len(workload.instruments))
         book.run(workload.setup)
@@ -568,7 +567,6 @@ def bench_workload(workload: Workload, engine_cls, *, reference_cls=ReferenceEng
         engine = bound = None
 
         if plain_fresh is not None:
-            from bench.plain_book import trades_agree
             book = plain_fresh()
             elapsed, _ = _timed(book.run, timed)
             seconds["plain"].append(elapsed)

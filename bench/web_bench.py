@@ -131,7 +131,7 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
     mp_ctx = mp.get_context("spawn")
     workdir = Path(tempfile.mkdtemp(prefix="chuanyu-webbench-"))
     rates: dict[str, list] = {name: [] for name in SETUPS}
-    cpu: dict[str, list] = {name: [] for name in SETUPS}         # the attached process's CPU, % of a core
+    cpu: dict[str, list] = {name: [] for name in SETUPS[1:]}     # the attached process's CPU, % of a core
     readers = []
     try:
         d = BenchDaemon(market_config(clients).replace("feeds = false", "feeds = true"), workdir)
@@ -142,13 +142,12 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
                                 else _WebConsole(d.dir / "state", d.dir / "market.toml"))
                     asked = d.status()["feed_snapshots"]["requests"]
                     try:
-                        used = _cpu_seconds(attached.proc.pid) if attached is not None else 0.0
+                        used = _cpu_seconds(attached.proc.pid) if attached is not None else None
                         t0 = time.monotonic()
                         out = _drive(mp_ctx, d.info["orders"], d.info["server_public_key"], Path(d.info["keys_dir"]),
                                      clients, BATCH, None, duration, "gateway")
                         if attached is not None:
-                            used = _cpu_seconds(attached.proc.pid) - used
-                        cpu[setup].append(100 * used / (time.monotonic() - t0))
+                            cpu[setup].append(100 * (_cpu_seconds(attached.proc.pid) - used) / (time.monotonic() - t0))
                     finally:
                         if attached is not None:
                             attached.stop()
@@ -180,7 +179,7 @@ def run(rounds: int = 3, duration: float = 3.0, clients: int = 2, log=print) -> 
         "web_vs_bare": web_vs_bare, "web_vs_bare_spread": spread([w / b for w, b in zip(web, bare) if b]),
         "bare_vs_none": ratio(bare, none), "web_vs_none": ratio(web, none),
         "within_spread": within, "web_readers": readers,
-        "attached_cpu_percent": {s: spread(cpu[s]) for s in SETUPS[1:]},
+        "attached_cpu_percent": {s: spread(v) for s, v in cpu.items()},
         "rounds": rounds, "duration_s": duration, "clients": clients, "batch": BATCH,
         "targets": [{"workload": "gateway, batched, feeds on",
                      "label": "throughput with the web console ÷ with a bare feed subscriber",

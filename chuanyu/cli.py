@@ -276,8 +276,8 @@ def _bench_engine(args) -> int:
     if args.export_workload:
         return _export_workloads(engine_bench, names, args, err)
     run = begin_bench(args.argv)
-    # fixed_price_takes and auction_clearing have no per-call or latency phase
-    # (the rounds' phases are "round 1 of 5", ...: one step of the bar each)
+    # A step of the bar per phase: fixed_price_takes and the closings have "process()" where the
+    # others have the warm-up, the rounds ("round 1 of 5", ...) and the latency.
     phases = ("generate", "process()", "warm-up", *(f"round {r + 1} of {engine_bench.ROUNDS}"
                                                    for r in range(engine_bench.ROUNDS)), "latency", "reference")
     with Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
